@@ -1,0 +1,23 @@
+//! image-push: deploys images pushed to ECR ("ECR Image Action" events from EventBridge).
+
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+use serde_json::Value;
+use slipway::Invocation;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    slipway::telemetry::init();
+    let deployer = slipway::aws::image_push_deployer_from_env().await?;
+    let deployer = &deployer;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        let invocation = Invocation {
+            request_id: event.context.request_id.clone(),
+            deadline: event.context.deadline().into(),
+        };
+        let report = deployer
+            .handle_ecr_event(&event.payload, &invocation)
+            .await?;
+        Ok::<_, Error>(report)
+    }))
+    .await
+}

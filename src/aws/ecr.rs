@@ -1,0 +1,52 @@
+use aws_sdk_ecr::types::ImageIdentifier;
+use chrono::{DateTime, Utc};
+
+use super::errors::classify;
+use crate::ports::{AwsError, Registry};
+
+pub struct EcrRegistry {
+    client: aws_sdk_ecr::Client,
+}
+
+impl EcrRegistry {
+    pub fn new(client: aws_sdk_ecr::Client) -> Self {
+        EcrRegistry { client }
+    }
+}
+
+impl Registry for EcrRegistry {
+    async fn image_pushed_at(
+        &self,
+        account: &str,
+        repository: &str,
+        digest: &str,
+    ) -> Result<Option<DateTime<Utc>>, AwsError> {
+        let result = self
+            .client
+            .describe_images()
+            .registry_id(account)
+            .repository_name(repository)
+            .image_ids(ImageIdentifier::builder().image_digest(digest).build())
+            .send()
+            .await;
+        let output = match result {
+            Ok(output) => output,
+            Err(err) => {
+                let err = classify(
+                    "ecr:DescribeImages",
+                    err,
+                    &["ImageNotFoundException", "RepositoryNotFoundException"],
+                );
+                return match err.kind {
+                    crate::ports::AwsErrorKind::NotFound => Ok(None),
+                    _ => Err(err),
+                };
+            }
+        };
+        Ok(output
+            .image_details()
+            .first()
+            .and_then(|detail| detail.image_pushed_at())
+            .and_then(|at| DateTime::from_timestamp(at.secs(), at.subsec_nanos())))
+    }
+}

@@ -1,0 +1,103 @@
+//! The thin adapter: the `ports` traits implemented with the AWS SDK, and the cold-start
+//! wiring the functions share. No decisions are taken here.
+
+mod ecr;
+mod ecs;
+mod errors;
+mod s3;
+
+pub use ecr::EcrRegistry;
+pub use ecs::{registration, EcsService, FullTaskDefinition};
+pub use s3::S3Store;
+
+use crate::config::{Config, ConfigError, Home};
+use crate::deployer::Deployer;
+
+/// Why a function could not start. Lambda reports it as an init error; the message says
+/// what to set.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("environment variable {name} is not set: {hint}")]
+    MissingEnv {
+        name: &'static str,
+        hint: &'static str,
+    },
+}
+
+/// The AWS clients, built once per cold start and shared by every invocation.
+#[derive(Clone)]
+pub struct Clients {
+    pub ecs: aws_sdk_ecs::Client,
+    pub ecr: aws_sdk_ecr::Client,
+    pub s3: aws_sdk_s3::Client,
+    pub region: String,
+}
+
+impl Clients {
+    /// Standard credential/region chain; `AWS_ENDPOINT_URL` points everything at the local
+    /// emulator, which needs path-style S3 addressing.
+    pub async fn from_env() -> Clients {
+        let shared = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let s3_config = aws_sdk_s3::config::Builder::from(&shared)
+            .force_path_style(shared.endpoint_url().is_some())
+            .build();
+        Clients {
+            ecs: aws_sdk_ecs::Client::new(&shared),
+            ecr: aws_sdk_ecr::Client::new(&shared),
+            s3: aws_sdk_s3::Client::from_conf(s3_config),
+            region: shared.region().map(|r| r.to_string()).unwrap_or_default(),
+        }
+    }
+}
+
+pub type ImagePushDeployer = Deployer<EcsService, EcrRegistry, S3Store>;
+
+/// Everything the image-push function needs, read from its environment:
+/// `SLIPWAY_ACCOUNT_ID`, `AWS_REGION`, `SLIPWAY_LEDGER_BUCKET`, the targets config
+/// (`SLIPWAY_CONFIG` or `SLIPWAY_CONFIG_FILE`) and `SLIPWAY_DRY_RUN`.
+pub async fn image_push_deployer_from_env() -> Result<ImagePushDeployer, StartupError> {
+    let clients = Clients::from_env().await;
+    let account = required_env(
+        "SLIPWAY_ACCOUNT_ID",
+        "set it to the 12-digit account the function runs in (Terraform sets it)",
+    )?;
+    if clients.region.is_empty() {
+        return Err(StartupError::MissingEnv {
+            name: "AWS_REGION",
+            hint: "Lambda sets it; locally, export AWS_REGION=us-east-1",
+        });
+    }
+    let home = Home {
+        account,
+        region: clients.region.clone(),
+    };
+    let config = Config::from_env(&home)?;
+    let bucket = required_env(
+        "SLIPWAY_LEDGER_BUCKET",
+        "set it to the S3 bucket that holds the deployment ledger",
+    )?;
+    Ok(Deployer::new(
+        config,
+        EcsService::new(clients.ecs),
+        EcrRegistry::new(clients.ecr),
+        S3Store::new(clients.s3, bucket),
+        dry_run_from_env(),
+    ))
+}
+
+/// `SLIPWAY_DRY_RUN=1` (or `true`): plan and print, write nothing.
+pub fn dry_run_from_env() -> bool {
+    matches!(
+        std::env::var("SLIPWAY_DRY_RUN").as_deref(),
+        Ok("1") | Ok("true") | Ok("yes")
+    )
+}
+
+fn required_env(name: &'static str, hint: &'static str) -> Result<String, StartupError> {
+    std::env::var(name)
+        .ok()
+        .filter(|v| !v.is_empty())
+        .ok_or(StartupError::MissingEnv { name, hint })
+}

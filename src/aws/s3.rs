@@ -1,0 +1,105 @@
+use aws_sdk_s3::primitives::ByteStream;
+
+use super::errors::classify;
+use crate::ports::{AwsError, AwsErrorKind, ConditionalWrite, ObjectStore, StoredObject};
+
+/// The ledger bucket, with S3's conditional writes as compare-and-set.
+pub struct S3Store {
+    client: aws_sdk_s3::Client,
+    bucket: String,
+}
+
+impl S3Store {
+    pub fn new(client: aws_sdk_s3::Client, bucket: String) -> Self {
+        S3Store { client, bucket }
+    }
+}
+
+impl ObjectStore for S3Store {
+    async fn get(&self, key: &str) -> Result<Option<StoredObject>, AwsError> {
+        let result = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await;
+        let output = match result {
+            Ok(output) => output,
+            Err(err) => {
+                let err = classify("s3:GetObject", err, &["NoSuchKey"]);
+                return match err.kind {
+                    AwsErrorKind::NotFound => Ok(None),
+                    _ => Err(err),
+                };
+            }
+        };
+        let etag = output.e_tag().unwrap_or_default().to_string();
+        let body = output.body.collect().await.map_err(|err| AwsError {
+            operation: "s3:GetObject",
+            message: format!("reading the body of {key}: {err}"),
+            kind: AwsErrorKind::Transient,
+        })?;
+        Ok(Some(StoredObject {
+            body: body.into_bytes().to_vec(),
+            etag,
+        }))
+    }
+
+    async fn create(&self, key: &str, body: Vec<u8>) -> Result<ConditionalWrite, AwsError> {
+        let request = self.put(key, body).if_none_match("*");
+        conditional_result(request.send().await)
+    }
+
+    async fn replace(
+        &self,
+        key: &str,
+        body: Vec<u8>,
+        etag: &str,
+    ) -> Result<ConditionalWrite, AwsError> {
+        let request = self.put(key, body).if_match(etag);
+        conditional_result(request.send().await)
+    }
+}
+
+impl S3Store {
+    fn put(
+        &self,
+        key: &str,
+        body: Vec<u8>,
+    ) -> aws_sdk_s3::operation::put_object::builders::PutObjectFluentBuilder {
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type("application/json")
+            .body(ByteStream::from(body))
+    }
+}
+
+/// 412 PreconditionFailed and 409 ConditionalRequestConflict are not modeled errors in
+/// the SDK: they are read from the status code.
+fn conditional_result(
+    result: Result<
+        aws_sdk_s3::operation::put_object::PutObjectOutput,
+        aws_sdk_s3::error::SdkError<
+            aws_sdk_s3::operation::put_object::PutObjectError,
+            aws_sdk_ecs::config::http::HttpResponse,
+        >,
+    >,
+) -> Result<ConditionalWrite, AwsError> {
+    match result {
+        Ok(output) => Ok(ConditionalWrite::Written {
+            etag: output.e_tag().unwrap_or_default().to_string(),
+        }),
+        Err(err)
+            if matches!(
+                err.raw_response().map(|r| r.status().as_u16()),
+                Some(412 | 409)
+            ) =>
+        {
+            Ok(ConditionalWrite::Conflict)
+        }
+        Err(err) => Err(classify("s3:PutObject", err, &[])),
+    }
+}

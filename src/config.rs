@@ -1,0 +1,466 @@
+//! The targets config: which pushes deploy where, and how.
+//!
+//! One JSON document, rendered by Terraform with `jsonencode` in production and written by
+//! hand locally. It is loaded and validated once, at cold start, so that a typo fails the
+//! deployment of Slipway itself instead of silently matching nothing at 3 a.m.
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use globset::{Glob, GlobMatcher};
+use semver::{Version, VersionReq};
+use serde::Deserialize;
+
+/// A config that cannot be used. The message names the field and says what to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read the targets config from {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("no targets config: set SLIPWAY_CONFIG (the JSON itself) or SLIPWAY_CONFIG_FILE (a path to it)")]
+    Missing,
+    #[error("targets config, field `{field}`: {problem}")]
+    Invalid { field: String, problem: String },
+}
+
+impl ConfigError {
+    fn invalid(field: impl Into<String>, problem: impl Into<String>) -> Self {
+        ConfigError::Invalid {
+            field: field.into(),
+            problem: problem.into(),
+        }
+    }
+}
+
+/// The validated config.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub targets: Vec<Target>,
+}
+
+/// One service Slipway may deploy to.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// Unique, DNS-label-like (`[a-z0-9-]`): it names ledger keys and appears in links.
+    pub name: String,
+    pub cluster: String,
+    pub service: String,
+    /// The containers whose image a push replaces; every other container is left alone.
+    pub containers: Vec<String>,
+    pub repository: RepositoryRef,
+    pub tags: TagRule,
+    pub policy: Policy,
+}
+
+/// An ECR repository, fully qualified so that a push from another account or region with
+/// the same repository name never matches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepositoryRef {
+    pub account: String,
+    pub region: String,
+    pub name: String,
+}
+
+impl RepositoryRef {
+    /// The registry host, e.g. `123456789012.dkr.ecr.eu-west-1.amazonaws.com`.
+    pub fn registry(&self) -> String {
+        format!("{}.dkr.ecr.{}.amazonaws.com", self.account, self.region)
+    }
+
+    /// The immutable reference a task definition should run: `<registry>/<name>@<digest>`.
+    pub fn image_uri(&self, digest: &str) -> String {
+        format!("{}/{}@{}", self.registry(), self.name, digest)
+    }
+}
+
+/// Which tags of the repository deploy.
+#[derive(Debug, Clone)]
+pub enum TagRule {
+    Exact(String),
+    Glob(GlobMatcher),
+    /// A semver range such as `>=1.2, <2`; tags may carry a leading `v`.
+    Semver(VersionReq),
+}
+
+impl TagRule {
+    pub fn matches(&self, tag: &str) -> bool {
+        match self {
+            TagRule::Exact(wanted) => tag == wanted,
+            TagRule::Glob(glob) => glob.is_match(tag),
+            TagRule::Semver(req) => version_of_tag(tag).is_some_and(|v| req.matches(&v)),
+        }
+    }
+
+    /// The version a tag stands for, when this rule orders tags by semver.
+    pub fn version(&self, tag: &str) -> Option<Version> {
+        match self {
+            TagRule::Semver(_) => version_of_tag(tag),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for TagRule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TagRule::Exact(tag) => write!(f, "exact {tag}"),
+            TagRule::Glob(glob) => write!(f, "glob {}", glob.glob()),
+            TagRule::Semver(req) => write!(f, "semver {req}"),
+        }
+    }
+}
+
+/// `v1.4.2` and `1.4.2` both stand for 1.4.2; anything else is not a version.
+pub fn version_of_tag(tag: &str) -> Option<Version> {
+    Version::parse(tag.strip_prefix('v').unwrap_or(tag)).ok()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Policy {
+    /// Deploy as soon as a matching image is pushed.
+    Auto,
+    /// Plan, record as awaiting approval, and wait for a person.
+    Approval,
+}
+
+/// Defaults for repository account/region: the function's own.
+#[derive(Debug, Clone)]
+pub struct Home {
+    pub account: String,
+    pub region: String,
+}
+
+// The document as written. Unknown fields are refused: in our own config a misspelt
+// field is a mistake, unlike in AWS events.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    targets: Vec<RawTarget>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTarget {
+    name: String,
+    cluster: String,
+    service: String,
+    containers: Vec<String>,
+    repository: RawRepository,
+    tags: RawTagRule,
+    policy: Policy,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, untagged)]
+enum RawRepository {
+    Name(String),
+    Full {
+        name: String,
+        account: Option<String>,
+        region: Option<String>,
+    },
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+enum RawTagRule {
+    Exact(String),
+    Glob(String),
+    Semver(String),
+}
+
+impl Config {
+    /// Parses and validates the config document.
+    pub fn from_json(text: &str, home: &Home) -> Result<Config, ConfigError> {
+        let mut deserializer = serde_json::Deserializer::from_str(text);
+        let raw: RawConfig =
+            serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
+                let path = err.path().to_string();
+                let field = if path == "." {
+                    "(document)".to_string()
+                } else {
+                    path
+                };
+                ConfigError::invalid(field, err.into_inner().to_string())
+            })?;
+        if raw.targets.is_empty() {
+            return Err(ConfigError::invalid(
+                "targets",
+                "is empty: add at least one target",
+            ));
+        }
+        let mut seen = BTreeSet::new();
+        let mut targets = Vec::with_capacity(raw.targets.len());
+        for (index, raw_target) in raw.targets.into_iter().enumerate() {
+            let target = validate_target(index, raw_target, home)?;
+            if !seen.insert(target.name.clone()) {
+                return Err(ConfigError::invalid(
+                    format!("targets[{index}].name"),
+                    format!(
+                        "`{}` is used by an earlier target: names must be unique",
+                        target.name
+                    ),
+                ));
+            }
+            targets.push(target);
+        }
+        Ok(Config { targets })
+    }
+
+    /// Reads `SLIPWAY_CONFIG` (inline JSON) or else `SLIPWAY_CONFIG_FILE` (a path).
+    pub fn from_env(home: &Home) -> Result<Config, ConfigError> {
+        if let Ok(text) = std::env::var("SLIPWAY_CONFIG") {
+            return Config::from_json(&text, home);
+        }
+        let path = std::env::var("SLIPWAY_CONFIG_FILE").map_err(|_| ConfigError::Missing)?;
+        let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+            path: path.clone(),
+            source,
+        })?;
+        Config::from_json(&text, home)
+    }
+
+    pub fn target(&self, name: &str) -> Option<&Target> {
+        self.targets.iter().find(|t| t.name == name)
+    }
+}
+
+fn validate_target(index: usize, raw: RawTarget, home: &Home) -> Result<Target, ConfigError> {
+    let field = |name: &str| format!("targets[{index}].{name}");
+    let name_ok = !raw.name.is_empty()
+        && raw.name.len() <= 64
+        && raw
+            .name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if !name_ok {
+        return Err(ConfigError::invalid(
+            field("name"),
+            format!(
+                "`{}` must be 1-64 characters of a-z, 0-9 and '-' (it names ledger keys and links)",
+                raw.name
+            ),
+        ));
+    }
+    for (key, value) in [("cluster", &raw.cluster), ("service", &raw.service)] {
+        if value.trim().is_empty() {
+            return Err(ConfigError::invalid(field(key), "must not be empty"));
+        }
+    }
+    if raw.containers.is_empty() {
+        return Err(ConfigError::invalid(
+            field("containers"),
+            "is empty: name the container(s) whose image a push replaces",
+        ));
+    }
+    if let Some(blank) = raw.containers.iter().position(|c| c.trim().is_empty()) {
+        return Err(ConfigError::invalid(
+            field(&format!("containers[{blank}]")),
+            "must not be empty",
+        ));
+    }
+    let repository = match raw.repository {
+        RawRepository::Name(name) => RepositoryRef {
+            account: home.account.clone(),
+            region: home.region.clone(),
+            name,
+        },
+        RawRepository::Full {
+            name,
+            account,
+            region,
+        } => RepositoryRef {
+            account: account.unwrap_or_else(|| home.account.clone()),
+            region: region.unwrap_or_else(|| home.region.clone()),
+            name,
+        },
+    };
+    let repo_name_ok = !repository.name.is_empty()
+        && repository.name.len() <= 256
+        && repository
+            .name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-/".contains(c));
+    if !repo_name_ok {
+        return Err(ConfigError::invalid(
+            field("repository.name"),
+            format!(
+                "`{}` is not an ECR repository name (lowercase letters, digits, . _ - /)",
+                repository.name
+            ),
+        ));
+    }
+    if repository.account.len() != 12 || !repository.account.chars().all(|c| c.is_ascii_digit()) {
+        return Err(ConfigError::invalid(
+            field("repository.account"),
+            format!("`{}` is not a 12-digit AWS account id", repository.account),
+        ));
+    }
+    if repository.region.is_empty() {
+        return Err(ConfigError::invalid(
+            field("repository.region"),
+            "must not be empty",
+        ));
+    }
+    let tags = match raw.tags {
+        RawTagRule::Exact(tag) if tag.is_empty() => {
+            return Err(ConfigError::invalid(
+                field("tags.exact"),
+                "must not be empty",
+            ))
+        }
+        RawTagRule::Exact(tag) => TagRule::Exact(tag),
+        RawTagRule::Glob(pattern) => Glob::new(&pattern)
+            .map(|glob| TagRule::Glob(glob.compile_matcher()))
+            .map_err(|err| {
+                ConfigError::invalid(
+                    field("tags.glob"),
+                    format!("`{pattern}` is not a glob: {err}"),
+                )
+            })?,
+        RawTagRule::Semver(range) => {
+            VersionReq::parse(&range)
+                .map(TagRule::Semver)
+                .map_err(|err| {
+                    ConfigError::invalid(
+                        field("tags.semver"),
+                        format!("`{range}` is not a semver range (e.g. \">=1.2, <2\"): {err}"),
+                    )
+                })?
+        }
+    };
+    Ok(Target {
+        name: raw.name,
+        cluster: raw.cluster,
+        service: raw.service,
+        containers: raw.containers,
+        repository,
+        tags,
+        policy: raw.policy,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn home() -> Home {
+        Home {
+            account: "123456789012".into(),
+            region: "eu-west-1".into(),
+        }
+    }
+
+    fn config_with(target: &str) -> Result<Config, ConfigError> {
+        Config::from_json(&format!(r#"{{"targets": [{target}]}}"#), &home())
+    }
+
+    const WEB: &str = r#"{"name": "web", "cluster": "prod", "service": "web", "containers": ["app"],
+        "repository": "app", "tags": {"glob": "v*"}, "policy": "auto"}"#;
+
+    #[test]
+    fn a_repository_given_by_name_defaults_to_the_functions_account_and_region() {
+        let config = config_with(WEB).unwrap();
+        let repo = &config.targets[0].repository;
+        assert_eq!(
+            repo,
+            &RepositoryRef {
+                account: "123456789012".into(),
+                region: "eu-west-1".into(),
+                name: "app".into()
+            }
+        );
+        assert_eq!(
+            repo.image_uri("sha256:ab"),
+            "123456789012.dkr.ecr.eu-west-1.amazonaws.com/app@sha256:ab"
+        );
+    }
+
+    #[test]
+    fn exact_rules_match_only_that_tag() {
+        let rule = TagRule::Exact("latest".into());
+        assert!(rule.matches("latest"));
+        assert!(!rule.matches("latest2"));
+        assert!(!rule.matches("Latest"));
+    }
+
+    #[test]
+    fn glob_rules_match_by_pattern() {
+        let rule = TagRule::Glob(Glob::new("release-*").unwrap().compile_matcher());
+        assert!(rule.matches("release-2024.1"));
+        assert!(!rule.matches("pre-release-1"));
+        assert!(!rule.matches("release"));
+    }
+
+    #[test]
+    fn semver_rules_match_versions_in_range_with_or_without_a_v() {
+        let rule = TagRule::Semver(VersionReq::parse(">=1.2, <2").unwrap());
+        assert!(rule.matches("1.2.0"));
+        assert!(rule.matches("v1.4.2"));
+        assert!(!rule.matches("v1.1.9"));
+        assert!(!rule.matches("2.0.0"));
+        assert!(!rule.matches("latest"));
+        // Pre-releases stay out unless the range asks for them.
+        assert!(!rule.matches("1.5.0-rc.1"));
+        assert_eq!(rule.version("v1.4.2"), Some(Version::new(1, 4, 2)));
+    }
+
+    #[test]
+    fn a_bad_glob_names_the_field() {
+        let err = config_with(&WEB.replace(r#""glob": "v*""#, r#""glob": "v[""#)).unwrap_err();
+        assert!(err.to_string().contains("targets[0].tags.glob"), "{err}");
+    }
+
+    #[test]
+    fn a_bad_semver_range_names_the_field() {
+        let err = config_with(&WEB.replace(r#""glob": "v*""#, r#""semver": ">=one""#)).unwrap_err();
+        assert!(err.to_string().contains("targets[0].tags.semver"), "{err}");
+    }
+
+    #[test]
+    fn a_misspelt_field_is_named() {
+        let err =
+            config_with(&WEB.replace(r#""policy": "auto""#, r#""policy": "auto", "polcy": 1"#))
+                .unwrap_err();
+        assert!(err.to_string().contains("targets[0]"), "{err}");
+        assert!(err.to_string().contains("polcy"), "{err}");
+    }
+
+    #[test]
+    fn an_unknown_policy_is_named() {
+        let err =
+            config_with(&WEB.replace(r#""policy": "auto""#, r#""policy": "yolo""#)).unwrap_err();
+        assert!(err.to_string().contains("targets[0].policy"), "{err}");
+    }
+
+    #[test]
+    fn duplicate_names_are_refused() {
+        let err =
+            Config::from_json(&format!(r#"{{"targets": [{WEB}, {WEB}]}}"#), &home()).unwrap_err();
+        assert!(err.to_string().contains("targets[1].name"), "{err}");
+    }
+
+    #[test]
+    fn empty_containers_and_bad_accounts_are_refused() {
+        let err = config_with(&WEB.replace(r#"["app"]"#, "[]")).unwrap_err();
+        assert!(err.to_string().contains("targets[0].containers"), "{err}");
+        let err = config_with(&WEB.replace(
+            r#""app", "tags""#,
+            r#"{"name": "app", "account": "12"}, "tags""#,
+        ))
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("targets[0].repository.account"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn an_empty_target_list_is_refused() {
+        let err = Config::from_json(r#"{"targets": []}"#, &home()).unwrap_err();
+        assert!(err.to_string().contains("`targets`"), "{err}");
+    }
+}

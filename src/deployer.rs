@@ -1,0 +1,697 @@
+//! The image-push pipeline: event → intent → matched targets → plan → ledger → actions.
+//!
+//! Each matched target is deployed concurrently and independently. Reads come first and
+//! write nothing; the ledger claim is the first write, so a duplicate, a replay of an older
+//! image, a dry run or a bad event never changes anything in AWS.
+
+use chrono::{DateTime, Utc};
+use semver::Version;
+use serde::Serialize;
+use serde_json::Value;
+use tracing::{info, warn};
+
+use crate::config::{Config, Policy, Target};
+use crate::event::{parse_ecr_event, EcrIntent, ImagePushed};
+use crate::ledger::{
+    image_key, Claim, Deployment, Head, Lease, Ledger, LedgerError, State, Trigger, Versioned,
+};
+use crate::plan::{self, describe_changes, pinned_digest, Derivation, ImageChange, PlanError};
+use crate::ports::{AwsError, Ecs, ObjectStore, Registry};
+
+/// The Lambda invocation handling an event: its request id holds the ledger lease until
+/// its deadline, after which a retry may take over.
+#[derive(Debug, Clone)]
+pub struct Invocation {
+    pub request_id: String,
+    pub deadline: DateTime<Utc>,
+}
+
+/// The invocation failed in a way worth retrying (throttling, 5xx): Lambda retries the
+/// event, and the ledger makes the retry pick up where this attempt stopped.
+#[derive(Debug, thiserror::Error)]
+#[error("event {event_id}: {failed} target(s) hit a transient AWS error, so the event goes back to Lambda for a retry: {first}")]
+pub struct DeployError {
+    pub event_id: String,
+    pub failed: usize,
+    pub first: String,
+}
+
+/// What happened to one event; the function's response and the dry run's output.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub event_id: Option<String>,
+    pub dry_run: bool,
+    #[serde(flatten)]
+    pub outcome: EventOutcome,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "outcome", rename_all = "kebab-case")]
+pub enum EventOutcome {
+    /// Not an event to act on (bad shape, wrong kind): acknowledged so Lambda won't retry.
+    Refused { error: String },
+    /// A well-formed event that must not deploy (delete, failure, untagged manifest).
+    Ignored { reason: String },
+    /// A deployable push; one entry per matched target (none if nothing matched).
+    Targets { targets: Vec<TargetReport> },
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TargetReport {
+    pub target: String,
+    pub deployment_id: String,
+    pub image: String,
+    #[serde(flatten)]
+    pub outcome: TargetOutcome,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "result", rename_all = "kebab-case")]
+pub enum TargetOutcome {
+    Rolling {
+        from_task_definition: String,
+        to_task_definition: String,
+        ecs_deployment_id: String,
+        changes: Vec<ImageChange>,
+    },
+    AwaitingApproval {
+        from_task_definition: String,
+        changes: Vec<ImageChange>,
+    },
+    AlreadyRunning {
+        task_definition: String,
+    },
+    Older {
+        reason: String,
+    },
+    Duplicate {
+        state: State,
+        reason: String,
+    },
+    Superseded {
+        by: String,
+    },
+    DryRun {
+        from_task_definition: String,
+        diff: Vec<String>,
+        calls: Vec<String>,
+    },
+    /// A permanent problem (missing service or container, permissions): logged, not
+    /// retried, nothing written.
+    Failed {
+        error: String,
+    },
+}
+
+/// Why one target's deployment stopped early.
+#[derive(Debug, thiserror::Error)]
+enum StepError {
+    #[error(transparent)]
+    Aws(#[from] AwsError),
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    #[error(transparent)]
+    Transition(#[from] crate::ledger::TransitionError),
+}
+
+impl StepError {
+    fn is_transient(&self) -> bool {
+        match self {
+            StepError::Aws(err) | StepError::Ledger(LedgerError::Store(err)) => err.is_transient(),
+            // Someone moved our record while we held the lease: decide again on retry.
+            StepError::Ledger(LedgerError::Conflict { .. }) => true,
+            _ => false,
+        }
+    }
+}
+
+/// The fields every log line of a target's decision carries.
+struct LogContext<'a> {
+    event_id: &'a str,
+    target: &'a str,
+    digest: &'a str,
+    deployment_id: &'a str,
+}
+
+impl LogContext<'_> {
+    fn decided(&self, decision: &str, message: &str) {
+        info!(
+            event_id = self.event_id,
+            target = self.target,
+            digest = self.digest,
+            deployment_id = self.deployment_id,
+            decision,
+            "{message}"
+        );
+    }
+
+    fn warned(&self, decision: &str, message: &str) {
+        warn!(
+            event_id = self.event_id,
+            target = self.target,
+            digest = self.digest,
+            deployment_id = self.deployment_id,
+            decision,
+            "{message}"
+        );
+    }
+}
+
+pub struct Deployer<E, R, S> {
+    config: Config,
+    ecs: E,
+    registry: R,
+    ledger: Ledger<S>,
+    dry_run: bool,
+}
+
+/// How many times a push retries moving the head when other pushes move it concurrently.
+const HEAD_ATTEMPTS: usize = 5;
+
+impl<E: Ecs, R: Registry, S: ObjectStore> Deployer<E, R, S> {
+    pub fn new(config: Config, ecs: E, registry: R, store: S, dry_run: bool) -> Self {
+        Deployer {
+            config,
+            ecs,
+            registry,
+            ledger: Ledger::new(store),
+            dry_run,
+        }
+    }
+
+    pub fn ledger(&self) -> &Ledger<S> {
+        &self.ledger
+    }
+
+    /// Handles one "ECR Image Action" event exactly as EventBridge delivers it.
+    pub async fn handle_ecr_event(
+        &self,
+        raw: &Value,
+        invocation: &Invocation,
+    ) -> Result<Report, DeployError> {
+        let event_id = raw.get("id").and_then(Value::as_str).map(str::to_string);
+        let report = |outcome| Report {
+            event_id: event_id.clone(),
+            dry_run: self.dry_run,
+            outcome,
+        };
+        let push = match parse_ecr_event(raw) {
+            Err(err) => {
+                warn!(event_id = event_id.as_deref().unwrap_or("(no id)"), decision = "refused",
+                      error = %err, "event refused and acknowledged (no retry, nothing written)");
+                return Ok(report(EventOutcome::Refused {
+                    error: err.to_string(),
+                }));
+            }
+            Ok(EcrIntent::Ignore { event_id, reason }) => {
+                info!(event_id, decision = "ignored", "{reason}");
+                return Ok(report(EventOutcome::Ignored { reason }));
+            }
+            Ok(EcrIntent::Deploy(push)) => push,
+        };
+        let matched: Vec<&Target> = self
+            .config
+            .targets
+            .iter()
+            .filter(|target| target_wants(target, &push))
+            .collect();
+        if matched.is_empty() {
+            info!(
+                event_id = push.event_id,
+                digest = push.digest,
+                decision = "no-target",
+                "no target wants {}:{} from account {} in {}",
+                push.repository,
+                push.tag,
+                push.account,
+                push.region
+            );
+        }
+        let results = futures::future::join_all(
+            matched
+                .iter()
+                .map(|target| self.deploy_target(target, &push, invocation)),
+        )
+        .await;
+
+        let mut targets = Vec::with_capacity(results.len());
+        let mut transient = Vec::new();
+        for (target, result) in matched.iter().zip(results) {
+            let outcome = match result {
+                Ok(outcome) => outcome,
+                Err(err) if err.is_transient() => {
+                    transient.push(format!("{}: {err}", target.name));
+                    continue;
+                }
+                Err(err) => TargetOutcome::Failed {
+                    error: err.to_string(),
+                },
+            };
+            targets.push(TargetReport {
+                target: target.name.clone(),
+                deployment_id: deployment_id(target, &push),
+                image: target.repository.image_uri(&push.digest),
+                outcome,
+            });
+        }
+        if let Some(first) = transient.first() {
+            return Err(DeployError {
+                event_id: push.event_id.clone(),
+                failed: transient.len(),
+                first: first.clone(),
+            });
+        }
+        Ok(report(EventOutcome::Targets { targets }))
+    }
+
+    async fn deploy_target(
+        &self,
+        target: &Target,
+        push: &ImagePushed,
+        invocation: &Invocation,
+    ) -> Result<TargetOutcome, StepError> {
+        let id = deployment_id(target, push);
+        let log = LogContext {
+            event_id: &push.event_id,
+            target: &target.name,
+            digest: &push.digest,
+            deployment_id: &id,
+        };
+        let result = self.plan_and_roll(target, push, invocation, &log).await;
+        match &result {
+            Err(err) if err.is_transient() => {
+                log.warned(
+                    "retry",
+                    &format!("transient AWS error, the event will be retried: {err}"),
+                );
+                self.release_lease(target, push, invocation).await;
+            }
+            Err(err) => log.warned("failed", &format!("cannot deploy, not retrying: {err}")),
+            Ok(_) => {}
+        }
+        result
+    }
+
+    async fn plan_and_roll(
+        &self,
+        target: &Target,
+        push: &ImagePushed,
+        invocation: &Invocation,
+        log: &LogContext<'_>,
+    ) -> Result<TargetOutcome, StepError> {
+        let service = self
+            .ecs
+            .describe_service(&target.cluster, &target.service)
+            .await?;
+        let running = self
+            .ecs
+            .describe_task_definition(&service.task_definition)
+            .await?;
+        let changes = match plan::derive(target, &running.summary, &push.digest)? {
+            Derivation::AlreadyRunning { image } => {
+                log.decided(
+                    "already-running",
+                    &format!(
+                        "{}/{} already runs {image} ({}): nothing to register",
+                        target.cluster, target.service, service.task_definition
+                    ),
+                );
+                return Ok(TargetOutcome::AlreadyRunning {
+                    task_definition: service.task_definition,
+                });
+            }
+            Derivation::Change(changes) => changes,
+        };
+        let version = target.tags.version(&push.tag);
+        let pushed_at = self
+            .registry
+            .image_pushed_at(&push.account, &push.repository, &push.digest)
+            .await?;
+        let head = self.ledger.head(&target.name).await?;
+        if let Some(reason) = self
+            .older_than_running(target, &changes, pushed_at, version.as_ref(), head.as_ref())
+            .await?
+        {
+            log.decided("older", &format!("not rolling back: {reason}"));
+            return Ok(TargetOutcome::Older { reason });
+        }
+        if self.dry_run {
+            let outcome = dry_run_plan(target, &running.summary, &changes);
+            log.decided("dry-run", "dry run: planned, nothing written");
+            return Ok(outcome);
+        }
+
+        let now = Utc::now();
+        let record = Deployment {
+            id: log.deployment_id.to_string(),
+            target: target.name.clone(),
+            key: image_key(&push.digest),
+            cluster: target.cluster.clone(),
+            service: target.service.clone(),
+            state: State::Planned,
+            trigger: Trigger::EcrPush {
+                event_id: push.event_id.clone(),
+                repository: push.repository.clone(),
+                tag: push.tag.clone(),
+                digest: push.digest.clone(),
+                pushed_at,
+            },
+            image: target.repository.image_uri(&push.digest),
+            version: version.as_ref().map(Version::to_string),
+            changes: changes.clone(),
+            from_task_definition: service.task_definition.clone(),
+            to_task_definition: None,
+            ecs_deployment_id: None,
+            lease: Some(Lease {
+                holder: invocation.request_id.clone(),
+                until: invocation.deadline,
+            }),
+            history: vec![],
+        };
+        let mut current = match self.ledger.claim(record).await? {
+            Claim::Claimed(current) => {
+                log.decided(
+                    "claimed",
+                    &format!("planned: {}", describe_changes(&changes).join("; ")),
+                );
+                current
+            }
+            Claim::Exists(existing)
+                if existing.value.state == State::Planned
+                    && !existing.value.is_held_by_other(&invocation.request_id, now) =>
+            {
+                // An earlier attempt stopped mid-way (error or timeout): take over its lease.
+                let mut next = existing.value.clone();
+                next.lease = Some(Lease {
+                    holder: invocation.request_id.clone(),
+                    until: invocation.deadline,
+                });
+                let taken = self.ledger.save(&existing, next).await?;
+                log.decided(
+                    "resumed",
+                    "resuming a deployment an earlier attempt left planned",
+                );
+                taken
+            }
+            Claim::Exists(existing) => {
+                let reason = match &existing.value.lease {
+                    Some(lease) if existing.value.state == State::Planned => format!(
+                        "duplicate delivery: request {} is deploying this image until {}",
+                        lease.holder, lease.until
+                    ),
+                    _ => format!(
+                        "duplicate delivery: this image was already handled for this target (state {})",
+                        existing.value.state
+                    ),
+                };
+                log.decided("duplicate", &reason);
+                return Ok(TargetOutcome::Duplicate {
+                    state: existing.value.state,
+                    reason,
+                });
+            }
+        };
+
+        if target.policy == Policy::Approval {
+            let mut next = current.value.clone();
+            next.advance(
+                State::AwaitingApproval,
+                "target policy is `approval`: waiting for an approver, the service was not rolled",
+                Utc::now(),
+            )?;
+            next.lease = None;
+            self.ledger.save(&current, next).await?;
+            log.decided("awaiting-approval",
+                "target policy is `approval`: planned and recorded as awaiting approval; the service was not rolled");
+            return Ok(TargetOutcome::AwaitingApproval {
+                from_task_definition: service.task_definition,
+                changes,
+            });
+        }
+
+        if let Some(newer) = self
+            .become_head(target, head, &current.value, pushed_at, version.as_ref())
+            .await?
+        {
+            let mut next = current.value.clone();
+            next.advance(
+                State::Superseded,
+                format!("superseded by {newer}"),
+                Utc::now(),
+            )?;
+            next.lease = None;
+            self.ledger.save(&current, next).await?;
+            log.decided(
+                "superseded",
+                &format!("a newer image was accepted meanwhile ({newer}): not rolling"),
+            );
+            return Ok(TargetOutcome::Superseded { by: newer });
+        }
+
+        let to_task_definition = match current.value.to_task_definition.clone() {
+            Some(arn) => arn,
+            None => {
+                let registered = self
+                    .ecs
+                    .register_with_images(&running.full, &changes)
+                    .await?;
+                let mut next = current.value.clone();
+                next.to_task_definition = Some(registered.arn.clone());
+                current = self.ledger.save(&current, next).await?;
+                log.decided(
+                    "registered",
+                    &format!(
+                        "registered {} (revision {}) from {}",
+                        registered.arn, registered.revision, service.task_definition
+                    ),
+                );
+                registered.arn
+            }
+        };
+        let ecs_deployment_id = self
+            .ecs
+            .update_service(&target.cluster, &target.service, &to_task_definition)
+            .await?;
+        let mut next = current.value.clone();
+        next.ecs_deployment_id = Some(ecs_deployment_id.clone());
+        next.advance(
+            State::Rolling,
+            format!("UpdateService started ECS deployment {ecs_deployment_id}"),
+            Utc::now(),
+        )?;
+        next.lease = None;
+        self.ledger.save(&current, next).await?;
+        log.decided(
+            "rolling",
+            &format!(
+                "rolling {}/{} onto {to_task_definition} (ECS deployment {ecs_deployment_id})",
+                target.cluster, target.service
+            ),
+        );
+        Ok(TargetOutcome::Rolling {
+            from_task_definition: service.task_definition,
+            to_task_definition,
+            ecs_deployment_id,
+            changes,
+        })
+    }
+
+    /// The ordering rule (README, "Which image wins"): a push is older, and never rolls the
+    /// service back, if
+    /// 1. the target orders by semver and the tag's version is below the version Slipway
+    ///    last accepted for the target, or
+    /// 2. ECR received its digest (`imagePushedAt`) before the digest the service runs now,
+    ///    or before the digest Slipway last accepted for the target.
+    async fn older_than_running(
+        &self,
+        target: &Target,
+        changes: &[ImageChange],
+        pushed_at: Option<DateTime<Utc>>,
+        version: Option<&Version>,
+        head: Option<&Versioned<Head>>,
+    ) -> Result<Option<String>, StepError> {
+        let head = head.map(|h| &h.value);
+        if let (Some(ours), Some(theirs)) = (
+            version,
+            head.and_then(|h| h.version.as_deref())
+                .and_then(|v| Version::parse(v).ok()),
+        ) {
+            if *ours < theirs {
+                return Ok(Some(format!(
+                    "version {ours} is below {theirs}, which Slipway last accepted for this target"
+                )));
+            }
+        }
+        let Some(ours) = pushed_at else {
+            return Ok(None);
+        };
+        let running_digest = changes
+            .iter()
+            .find_map(|c| pinned_digest(&c.from, &target.repository));
+        if let Some(running_digest) = running_digest {
+            let theirs = self
+                .registry
+                .image_pushed_at(
+                    &target.repository.account,
+                    &target.repository.name,
+                    running_digest,
+                )
+                .await?;
+            if let Some(theirs) = theirs.filter(|theirs| ours < *theirs) {
+                return Ok(Some(format!(
+                    "pushed at {ours}, before {running_digest} which the service runs (pushed at {theirs})"
+                )));
+            }
+        }
+        if let Some((head, theirs)) = head.and_then(|h| h.pushed_at.map(|at| (h, at))) {
+            if ours < theirs {
+                return Ok(Some(format!(
+                    "pushed at {ours}, before {} which Slipway last accepted (pushed at {theirs})",
+                    head.digest
+                )));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Makes this deployment the target's head, unless a newer one got there first; in
+    /// that case returns the newer deployment's id.
+    async fn become_head(
+        &self,
+        target: &Target,
+        mut head: Option<Versioned<Head>>,
+        deployment: &Deployment,
+        pushed_at: Option<DateTime<Utc>>,
+        version: Option<&Version>,
+    ) -> Result<Option<String>, StepError> {
+        let digest = match &deployment.trigger {
+            Trigger::EcrPush { digest, .. } => digest.clone(),
+        };
+        let ours = Head {
+            deployment_id: deployment.id.clone(),
+            digest,
+            pushed_at,
+            version: version.map(Version::to_string),
+            updated_at: Utc::now(),
+        };
+        for _ in 0..HEAD_ATTEMPTS {
+            if let Some(current) = &head {
+                if current.value.deployment_id == ours.deployment_id {
+                    return Ok(None);
+                }
+                if is_newer(&current.value, &ours) {
+                    return Ok(Some(current.value.deployment_id.clone()));
+                }
+            }
+            match self
+                .ledger
+                .set_head(&target.name, head.as_ref(), ours.clone())
+                .await
+            {
+                Ok(_) => return Ok(None),
+                Err(LedgerError::Conflict { .. }) => head = self.ledger.head(&target.name).await?,
+                Err(err) => return Err(err.into()),
+            }
+        }
+        Err(LedgerError::Conflict {
+            key: crate::ledger::head_path(&target.name),
+        }
+        .into())
+    }
+
+    /// Best effort: after a transient failure, let Lambda's retry take over at once rather
+    /// than wait for the lease to run out. If this fails too, the lease simply expires.
+    async fn release_lease(&self, target: &Target, push: &ImagePushed, invocation: &Invocation) {
+        let Ok(Some(current)) = self
+            .ledger
+            .deployment(&target.name, &image_key(&push.digest))
+            .await
+        else {
+            return;
+        };
+        if current.value.lease.as_ref().map(|l| &l.holder) == Some(&invocation.request_id) {
+            let mut next = current.value.clone();
+            next.lease = None;
+            let _ = self.ledger.save(&current, next).await;
+        }
+    }
+}
+
+/// Whether `head` was accepted for a newer image than `candidate`.
+fn is_newer(head: &Head, candidate: &Head) -> bool {
+    let parse = |v: &Option<String>| v.as_deref().and_then(|v| Version::parse(v).ok());
+    if let (Some(theirs), Some(ours)) = (parse(&head.version), parse(&candidate.version)) {
+        if theirs != ours {
+            return theirs > ours;
+        }
+    }
+    matches!((head.pushed_at, candidate.pushed_at), (Some(theirs), Some(ours)) if theirs > ours)
+}
+
+/// A push deploys to a target only from the target's own repository — same account,
+/// region and name — and with a tag its rule accepts.
+pub fn target_wants(target: &Target, push: &ImagePushed) -> bool {
+    let repo = &target.repository;
+    repo.account == push.account
+        && repo.region == push.region
+        && repo.name == push.repository
+        && target.tags.matches(&push.tag)
+}
+
+pub fn deployment_id(target: &Target, push: &ImagePushed) -> String {
+    format!("{}.{}", target.name, image_key(&push.digest))
+}
+
+fn dry_run_plan(
+    target: &Target,
+    running: &plan::TaskDefinitionSummary,
+    changes: &[ImageChange],
+) -> TargetOutcome {
+    let mut diff = describe_changes(changes);
+    let untouched: Vec<&str> = running
+        .containers
+        .iter()
+        .filter(|c| !changes.iter().any(|change| change.container == c.name))
+        .map(|c| c.name.as_str())
+        .collect();
+    diff.push(format!(
+        "unchanged: containers [{}], cpu {}, memory {}, task role, execution role, {} tag(s), and every other field",
+        untouched.join(", "),
+        running.cpu.as_deref().unwrap_or("-"),
+        running.memory.as_deref().unwrap_or("-"),
+        running.tags.len()
+    ));
+    let mut calls = vec![format!(
+        "s3:PutObject ledger targets/{}/deployments/... (If-None-Match: *) to claim the deployment",
+        target.name
+    )];
+    match target.policy {
+        Policy::Approval => {
+            calls.push("s3:PutObject ledger (If-Match) -> awaiting-approval; no ECS call".into())
+        }
+        Policy::Auto => {
+            calls.push(format!(
+                "s3:PutObject ledger targets/{}/head.json (conditional)",
+                target.name
+            ));
+            calls.push(format!(
+                "ecs:RegisterTaskDefinition family {} (revision {} + 1) with tags carried over",
+                running.family, running.revision
+            ));
+            calls.push(format!(
+                "ecs:UpdateService cluster {} service {} taskDefinition {}:<new revision>",
+                target.cluster, target.service, running.family
+            ));
+            calls.push(
+                "s3:PutObject ledger (If-Match) -> rolling, with the ECS deployment id".into(),
+            );
+        }
+    }
+    TargetOutcome::DryRun {
+        from_task_definition: running.arn.clone(),
+        diff,
+        calls,
+    }
+}

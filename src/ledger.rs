@@ -1,0 +1,557 @@
+//! The ledger: a durable record per target and deployment, kept in S3.
+//!
+//! Every event may arrive twice, late or out of order, and several invocations may handle
+//! the same one at once. The ledger is what makes that safe: a deployment is *claimed* by
+//! creating its record with `If-None-Match: *` (only one invocation can), and every later
+//! move is a compare-and-set with `If-Match: <etag>` through a small state machine.
+//!
+//! Layout in the bucket:
+//! - `targets/<target>/deployments/<key>.json` — one [`Deployment`]; for an image push the
+//!   key is `img-<digest hex>`, so the same image can only ever be claimed once per target.
+//! - `targets/<target>/head.json` — the [`Head`]: the newest image Slipway has accepted for
+//!   the target, which orders concurrent pushes of different images.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::plan::ImageChange;
+use crate::ports::{AwsError, ConditionalWrite, ObjectStore};
+
+/// Where a deployment is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum State {
+    /// Claimed and planned; the claiming invocation is registering and rolling.
+    Planned,
+    /// Waiting for a person (policy `approval`).
+    AwaitingApproval,
+    Approved,
+    Rejected,
+    /// Nobody decided in time.
+    Expired,
+    /// A newer image for the same target made this one moot.
+    Superseded,
+    /// UpdateService returned; ECS is rolling the service.
+    Rolling,
+    Succeeded,
+    Failed,
+    /// ECS's circuit breaker rolled the service back: a failure, reported as one.
+    RolledBack,
+}
+
+impl State {
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            State::Rejected
+                | State::Expired
+                | State::Superseded
+                | State::Succeeded
+                | State::Failed
+                | State::RolledBack
+        )
+    }
+
+    /// The state machine. Anything not listed is refused, so a late or duplicate event
+    /// can never move a deployment backwards.
+    pub fn can_move_to(self, next: State) -> bool {
+        use State::*;
+        matches!(
+            (self, next),
+            (Planned, AwaitingApproval | Rolling | Superseded | Failed)
+                | (AwaitingApproval, Approved | Rejected | Expired | Superseded)
+                | (Approved, Rolling | Superseded | Failed)
+                | (Rolling, Succeeded | Failed | RolledBack)
+        )
+    }
+}
+
+impl std::fmt::Display for State {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let text = serde_json::to_value(self).ok();
+        f.write_str(text.as_ref().and_then(|v| v.as_str()).unwrap_or("?"))
+    }
+}
+
+/// Who is working on a deployment, and until when. An invocation that dies mid-way
+/// leaves its lease to expire, so Lambda's retry can take over; a duplicate delivered
+/// while the lease is live backs off.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lease {
+    pub holder: String,
+    pub until: DateTime<Utc>,
+}
+
+/// What started a deployment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Trigger {
+    EcrPush {
+        event_id: String,
+        repository: String,
+        tag: String,
+        digest: String,
+        pushed_at: Option<DateTime<Utc>>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    pub at: DateTime<Utc>,
+    pub state: State,
+    pub note: String,
+}
+
+/// One deployment of one target.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Deployment {
+    /// `<target>.<key>`; unique across the ledger.
+    pub id: String,
+    pub target: String,
+    pub key: String,
+    pub cluster: String,
+    pub service: String,
+    pub state: State,
+    pub trigger: Trigger,
+    /// The image the new revision runs, pinned by digest.
+    pub image: String,
+    /// The tag's semver version, when the target orders by semver.
+    pub version: Option<String>,
+    pub changes: Vec<ImageChange>,
+    pub from_task_definition: String,
+    pub to_task_definition: Option<String>,
+    /// The PRIMARY deployment id UpdateService returned; ECS events are matched on it.
+    pub ecs_deployment_id: Option<String>,
+    pub lease: Option<Lease>,
+    pub history: Vec<HistoryEntry>,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("deployment {id}: cannot move from {from} to {to}")]
+pub struct TransitionError {
+    pub id: String,
+    pub from: State,
+    pub to: State,
+}
+
+impl Deployment {
+    /// Moves to `next` if the state machine allows it, noting why in the history.
+    pub fn advance(
+        &mut self,
+        next: State,
+        note: impl Into<String>,
+        at: DateTime<Utc>,
+    ) -> Result<(), TransitionError> {
+        if !self.state.can_move_to(next) {
+            return Err(TransitionError {
+                id: self.id.clone(),
+                from: self.state,
+                to: next,
+            });
+        }
+        self.state = next;
+        self.history.push(HistoryEntry {
+            at,
+            state: next,
+            note: note.into(),
+        });
+        Ok(())
+    }
+
+    /// Whether another invocation is working on this deployment right now.
+    pub fn is_held_by_other(&self, holder: &str, now: DateTime<Utc>) -> bool {
+        self.lease
+            .as_ref()
+            .is_some_and(|lease| lease.holder != holder && lease.until > now)
+    }
+}
+
+/// The newest image Slipway accepted for a target.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Head {
+    pub deployment_id: String,
+    pub digest: String,
+    pub pushed_at: Option<DateTime<Utc>>,
+    pub version: Option<String>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A value read from the ledger with the ETag that guards the next write.
+#[derive(Debug, Clone)]
+pub struct Versioned<T> {
+    pub value: T,
+    pub etag: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    #[error("ledger: {0}")]
+    Store(#[from] AwsError),
+    #[error("ledger object {key} is not a valid record ({problem}); inspect or remove it")]
+    Corrupt { key: String, problem: String },
+    #[error("ledger object {key} was changed by another invocation; re-read and decide again")]
+    Conflict { key: String },
+    #[error(transparent)]
+    Transition(#[from] TransitionError),
+}
+
+/// The result of trying to claim a deployment.
+pub enum Claim {
+    /// This invocation created the record and owns it.
+    Claimed(Versioned<Deployment>),
+    /// The record already exists: a duplicate, a retry, or a second tag for the same image.
+    Exists(Versioned<Deployment>),
+}
+
+pub fn deployment_path(target: &str, key: &str) -> String {
+    format!("targets/{target}/deployments/{key}.json")
+}
+
+pub fn head_path(target: &str) -> String {
+    format!("targets/{target}/head.json")
+}
+
+/// The key of an image push's deployment: one per digest and target.
+pub fn image_key(digest: &str) -> String {
+    format!("img-{}", digest.trim_start_matches("sha256:"))
+}
+
+pub struct Ledger<S> {
+    store: S,
+}
+
+impl<S: ObjectStore> Ledger<S> {
+    pub fn new(store: S) -> Self {
+        Ledger { store }
+    }
+
+    pub async fn claim(&self, deployment: Deployment) -> Result<Claim, LedgerError> {
+        let path = deployment_path(&deployment.target, &deployment.key);
+        match self.store.create(&path, encode(&deployment)).await? {
+            ConditionalWrite::Written { etag } => Ok(Claim::Claimed(Versioned {
+                value: deployment,
+                etag,
+            })),
+            ConditionalWrite::Conflict => {
+                let existing = self
+                    .read::<Deployment>(&path)
+                    .await?
+                    .ok_or(LedgerError::Conflict { key: path })?;
+                Ok(Claim::Exists(existing))
+            }
+        }
+    }
+
+    pub async fn deployment(
+        &self,
+        target: &str,
+        key: &str,
+    ) -> Result<Option<Versioned<Deployment>>, LedgerError> {
+        self.read(&deployment_path(target, key)).await
+    }
+
+    /// Compare-and-set: fails with [`LedgerError::Conflict`] if anyone wrote in between.
+    pub async fn save(
+        &self,
+        current: &Versioned<Deployment>,
+        next: Deployment,
+    ) -> Result<Versioned<Deployment>, LedgerError> {
+        let path = deployment_path(&next.target, &next.key);
+        self.replace(&path, &current.etag, next).await
+    }
+
+    pub async fn head(&self, target: &str) -> Result<Option<Versioned<Head>>, LedgerError> {
+        self.read(&head_path(target)).await
+    }
+
+    /// Sets the head if it is still what the caller read (`None`: still absent).
+    pub async fn set_head(
+        &self,
+        target: &str,
+        read: Option<&Versioned<Head>>,
+        head: Head,
+    ) -> Result<Versioned<Head>, LedgerError> {
+        let path = head_path(target);
+        match read {
+            Some(current) => self.replace(&path, &current.etag, head).await,
+            None => match self.store.create(&path, encode(&head)).await? {
+                ConditionalWrite::Written { etag } => Ok(Versioned { value: head, etag }),
+                ConditionalWrite::Conflict => Err(LedgerError::Conflict { key: path }),
+            },
+        }
+    }
+
+    async fn replace<T: Serialize>(
+        &self,
+        path: &str,
+        etag: &str,
+        value: T,
+    ) -> Result<Versioned<T>, LedgerError> {
+        match self.store.replace(path, encode(&value), etag).await? {
+            ConditionalWrite::Written { etag } => Ok(Versioned { value, etag }),
+            ConditionalWrite::Conflict => Err(LedgerError::Conflict {
+                key: path.to_string(),
+            }),
+        }
+    }
+
+    async fn read<T: for<'de> Deserialize<'de>>(
+        &self,
+        path: &str,
+    ) -> Result<Option<Versioned<T>>, LedgerError> {
+        let Some(object) = self.store.get(path).await? else {
+            return Ok(None);
+        };
+        let value = serde_json::from_slice(&object.body).map_err(|err| LedgerError::Corrupt {
+            key: path.to_string(),
+            problem: err.to_string(),
+        })?;
+        Ok(Some(Versioned {
+            value,
+            etag: object.etag,
+        }))
+    }
+}
+
+fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+    // Serializing these plain structs cannot fail.
+    serde_json::to_vec_pretty(value).expect("ledger records serialize")
+}
+
+/// An in-memory [`ObjectStore`] with S3's conditional-write semantics, for unit tests of
+/// the decisions. Integration tests use real S3 conditional writes on the emulator.
+#[cfg(test)]
+pub(crate) mod memory {
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::ports::StoredObject;
+
+    #[derive(Default)]
+    pub struct MemoryStore {
+        objects: Mutex<HashMap<String, (Vec<u8>, u64)>>,
+        next: std::sync::atomic::AtomicU64,
+    }
+
+    impl MemoryStore {
+        fn etag(&self) -> u64 {
+            self.next.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+        }
+    }
+
+    impl ObjectStore for MemoryStore {
+        async fn get(&self, key: &str) -> Result<Option<StoredObject>, AwsError> {
+            let objects = self.objects.lock().unwrap();
+            Ok(objects.get(key).map(|(body, etag)| StoredObject {
+                body: body.clone(),
+                etag: etag.to_string(),
+            }))
+        }
+
+        async fn create(&self, key: &str, body: Vec<u8>) -> Result<ConditionalWrite, AwsError> {
+            let mut objects = self.objects.lock().unwrap();
+            if objects.contains_key(key) {
+                return Ok(ConditionalWrite::Conflict);
+            }
+            let etag = self.etag();
+            objects.insert(key.to_string(), (body, etag));
+            Ok(ConditionalWrite::Written {
+                etag: etag.to_string(),
+            })
+        }
+
+        async fn replace(
+            &self,
+            key: &str,
+            body: Vec<u8>,
+            etag: &str,
+        ) -> Result<ConditionalWrite, AwsError> {
+            let mut objects = self.objects.lock().unwrap();
+            match objects.get(key) {
+                Some((_, current)) if current.to_string() == etag => {
+                    let etag = self.etag();
+                    objects.insert(key.to_string(), (body, etag));
+                    Ok(ConditionalWrite::Written {
+                        etag: etag.to_string(),
+                    })
+                }
+                _ => Ok(ConditionalWrite::Conflict),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::memory::MemoryStore;
+    use super::*;
+
+    fn deployment() -> Deployment {
+        Deployment {
+            id: "web.img-ab".into(),
+            target: "web".into(),
+            key: "img-ab".into(),
+            cluster: "prod".into(),
+            service: "web".into(),
+            state: State::Planned,
+            trigger: Trigger::EcrPush {
+                event_id: "e1".into(),
+                repository: "app".into(),
+                tag: "v1".into(),
+                digest: "sha256:ab".into(),
+                pushed_at: None,
+            },
+            image: "app@sha256:ab".into(),
+            version: None,
+            changes: vec![],
+            from_task_definition: "td:1".into(),
+            to_task_definition: None,
+            ecs_deployment_id: None,
+            lease: None,
+            history: vec![],
+        }
+    }
+
+    #[test]
+    fn the_happy_paths_are_allowed() {
+        use State::*;
+        for path in [
+            &[Planned, Rolling, Succeeded][..],
+            &[Planned, Rolling, Failed],
+            &[Planned, Rolling, RolledBack],
+            &[Planned, AwaitingApproval, Approved, Rolling, Succeeded],
+            &[Planned, AwaitingApproval, Rejected],
+            &[Planned, AwaitingApproval, Expired],
+            &[Planned, AwaitingApproval, Superseded],
+            &[Planned, Superseded],
+        ] {
+            let mut d = deployment();
+            for next in &path[1..] {
+                d.advance(*next, "test", Utc::now())
+                    .unwrap_or_else(|e| panic!("{path:?}: {e}"));
+            }
+            assert_eq!(d.history.len(), path.len() - 1);
+        }
+    }
+
+    #[test]
+    fn nothing_moves_backwards_or_out_of_a_final_state() {
+        use State::*;
+        let all = [
+            Planned,
+            AwaitingApproval,
+            Approved,
+            Rejected,
+            Expired,
+            Superseded,
+            Rolling,
+            Succeeded,
+            Failed,
+            RolledBack,
+        ];
+        for from in all.into_iter().filter(|s| s.is_terminal()) {
+            for to in all {
+                assert!(!from.can_move_to(to), "{from} -> {to} must be refused");
+            }
+        }
+        assert!(!Rolling.can_move_to(Planned));
+        assert!(!Rolling.can_move_to(AwaitingApproval));
+        assert!(
+            !AwaitingApproval.can_move_to(Rolling),
+            "approval must come first"
+        );
+        let mut d = deployment();
+        d.advance(Rolling, "", Utc::now()).unwrap();
+        d.advance(Succeeded, "", Utc::now()).unwrap();
+        let err = d.advance(Rolling, "late event", Utc::now()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "deployment web.img-ab: cannot move from succeeded to rolling"
+        );
+        assert_eq!(d.state, Succeeded);
+    }
+
+    #[test]
+    fn leases_keep_others_out_until_they_expire() {
+        let now = Utc::now();
+        let mut d = deployment();
+        assert!(!d.is_held_by_other("b", now));
+        d.lease = Some(Lease {
+            holder: "a".into(),
+            until: now + chrono::Duration::seconds(60),
+        });
+        assert!(d.is_held_by_other("b", now));
+        assert!(
+            !d.is_held_by_other("a", now),
+            "a retry of the same request takes over"
+        );
+        assert!(!d.is_held_by_other("b", now + chrono::Duration::seconds(61)));
+    }
+
+    #[tokio::test]
+    async fn only_one_claim_wins_and_stale_writes_are_refused() {
+        let ledger = Ledger::new(MemoryStore::default());
+        let Claim::Claimed(mine) = ledger.claim(deployment()).await.unwrap() else {
+            panic!("first claim wins")
+        };
+        let Claim::Exists(theirs) = ledger.claim(deployment()).await.unwrap() else {
+            panic!("second claim loses")
+        };
+        assert_eq!(theirs.value, mine.value);
+
+        let mut next = mine.value.clone();
+        next.advance(State::Rolling, "rolled", Utc::now()).unwrap();
+        let saved = ledger.save(&mine, next.clone()).await.unwrap();
+        // A second writer holding the old ETag loses.
+        assert!(matches!(
+            ledger.save(&mine, next).await,
+            Err(LedgerError::Conflict { .. })
+        ));
+        let read = ledger.deployment("web", "img-ab").await.unwrap().unwrap();
+        assert_eq!(read.value.state, State::Rolling);
+        assert_eq!(read.etag, saved.etag);
+    }
+
+    #[tokio::test]
+    async fn the_head_is_compare_and_set() {
+        let ledger = Ledger::new(MemoryStore::default());
+        let head = Head {
+            deployment_id: "a".into(),
+            digest: "sha256:a".into(),
+            pushed_at: None,
+            version: None,
+            updated_at: Utc::now(),
+        };
+        let first = ledger.set_head("web", None, head.clone()).await.unwrap();
+        assert!(matches!(
+            ledger.set_head("web", None, head.clone()).await,
+            Err(LedgerError::Conflict { .. })
+        ));
+        ledger
+            .set_head(
+                "web",
+                Some(&first),
+                Head {
+                    deployment_id: "b".into(),
+                    ..head.clone()
+                },
+            )
+            .await
+            .unwrap();
+        assert!(matches!(
+            ledger.set_head("web", Some(&first), head).await,
+            Err(LedgerError::Conflict { .. })
+        ));
+        assert_eq!(
+            ledger
+                .head("web")
+                .await
+                .unwrap()
+                .unwrap()
+                .value
+                .deployment_id,
+            "b"
+        );
+    }
+}

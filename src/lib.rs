@@ -1,0 +1,32 @@
+//! Slipway: an event-driven deployer for Amazon ECS.
+//!
+//! # Layout
+//! The decisions are pure and free of AWS SDK types; the `aws` module is the only place
+//! that talks to AWS (build with `--no-default-features` to leave it out).
+//!
+//! - [`config`] — the targets config: which repository and tags deploy to which service,
+//!   and with which policy; validated at cold start.
+//! - [`event`] — EventBridge events as AWS sends them, turned into intents.
+//! - [`plan`] — the derivation of a new task-definition revision: which container images
+//!   change, and the ordering helpers.
+//! - [`ledger`] — the durable record per target and deployment in S3: a state machine
+//!   moved only by conditional writes, which makes duplicates and races harmless.
+//! - [`deployer`] — the pipeline that ties them together for one event.
+//! - [`ports`] — the traits the pipeline needs from AWS, over plain types.
+//! - `aws` — those traits implemented with the AWS SDK, and the cold-start wiring.
+//! - `telemetry` — JSON logs.
+
+pub mod config;
+pub mod deployer;
+pub mod event;
+pub mod ledger;
+pub mod plan;
+pub mod ports;
+
+#[cfg(feature = "aws")]
+pub mod aws;
+#[cfg(feature = "aws")]
+pub mod telemetry;
+
+pub use config::{Config, ConfigError};
+pub use deployer::{Deployer, Invocation, Report};

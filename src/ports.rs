@@ -1,0 +1,138 @@
+//! What the decisions need from AWS, as traits over plain types.
+//!
+//! The `aws` module implements these with the SDK; tests implement them with the real SDK
+//! against the local emulator, wrapped where they need to count calls.
+
+use std::future::Future;
+
+use chrono::{DateTime, Utc};
+
+use crate::plan::{ImageChanges, TaskDefinitionSummary};
+
+/// A failed AWS call. `Transient` failures (throttling, 5xx, timeouts) have already been
+/// retried by the SDK; the event is handed back to Lambda to retry later.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{operation} failed: {message}")]
+pub struct AwsError {
+    pub operation: &'static str,
+    pub message: String,
+    pub kind: AwsErrorKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AwsErrorKind {
+    /// Worth retrying the whole event later.
+    Transient,
+    /// The thing asked for does not exist (a service, a task definition, an image).
+    NotFound,
+    /// Retrying will not help: permissions, validation, a misconfigured target.
+    Permanent,
+}
+
+impl AwsError {
+    pub fn is_transient(&self) -> bool {
+        self.kind == AwsErrorKind::Transient
+    }
+}
+
+/// The running state of an ECS service, as far as deciding goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceState {
+    pub arn: String,
+    pub status: String,
+    /// The task definition the service runs now (`service.taskDefinition`).
+    pub task_definition: String,
+}
+
+/// A task definition as described: the summary for decisions, and the adapter's own full
+/// copy, opaque here, from which a new revision is derived field for field.
+pub struct DescribedTaskDefinition<Full> {
+    pub summary: TaskDefinitionSummary,
+    pub full: Full,
+}
+
+/// A newly registered revision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Registered {
+    pub arn: String,
+    pub revision: i32,
+}
+
+pub trait Ecs: Send + Sync {
+    type TaskDefinition: Send + Sync;
+
+    fn describe_service(
+        &self,
+        cluster: &str,
+        service: &str,
+    ) -> impl Future<Output = Result<ServiceState, AwsError>> + Send;
+
+    /// With its tags, which a new revision must carry over.
+    fn describe_task_definition(
+        &self,
+        arn: &str,
+    ) -> impl Future<Output = Result<DescribedTaskDefinition<Self::TaskDefinition>, AwsError>> + Send;
+
+    /// Registers `base` again with only the given container images replaced.
+    fn register_with_images(
+        &self,
+        base: &Self::TaskDefinition,
+        changes: &ImageChanges,
+    ) -> impl Future<Output = Result<Registered, AwsError>> + Send;
+
+    /// Rolls the service onto `task_definition`; returns the PRIMARY deployment's id.
+    fn update_service(
+        &self,
+        cluster: &str,
+        service: &str,
+        task_definition: &str,
+    ) -> impl Future<Output = Result<String, AwsError>> + Send;
+}
+
+pub trait Registry: Send + Sync {
+    /// When ECR first received the image with this digest; `None` if ECR does not know it.
+    fn image_pushed_at(
+        &self,
+        account: &str,
+        repository: &str,
+        digest: &str,
+    ) -> impl Future<Output = Result<Option<DateTime<Utc>>, AwsError>> + Send;
+}
+
+/// A stored object and the ETag that guards the next write to it.
+#[derive(Debug, Clone)]
+pub struct StoredObject {
+    pub body: Vec<u8>,
+    pub etag: String,
+}
+
+/// The outcome of a conditional write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConditionalWrite {
+    Written {
+        etag: String,
+    },
+    /// Someone else wrote first (HTTP 412 or 409): re-read and decide again.
+    Conflict,
+}
+
+/// Durable storage with compare-and-set, as S3 offers with conditional writes.
+pub trait ObjectStore: Send + Sync {
+    fn get(&self, key: &str)
+        -> impl Future<Output = Result<Option<StoredObject>, AwsError>> + Send;
+
+    /// Writes only if no object exists at `key` (`If-None-Match: *`).
+    fn create(
+        &self,
+        key: &str,
+        body: Vec<u8>,
+    ) -> impl Future<Output = Result<ConditionalWrite, AwsError>> + Send;
+
+    /// Writes only if the object still has `etag` (`If-Match`).
+    fn replace(
+        &self,
+        key: &str,
+        body: Vec<u8>,
+        etag: &str,
+    ) -> impl Future<Output = Result<ConditionalWrite, AwsError>> + Send;
+}
