@@ -40,12 +40,16 @@ impl Clients {
     /// emulator, which needs path-style S3 addressing.
     pub async fn from_env() -> Clients {
         let shared = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        let s3_config = aws_sdk_s3::config::Builder::from(&shared)
+        Clients::new(&shared)
+    }
+
+    pub fn new(shared: &aws_config::SdkConfig) -> Clients {
+        let s3_config = aws_sdk_s3::config::Builder::from(shared)
             .force_path_style(shared.endpoint_url().is_some())
             .build();
         Clients {
-            ecs: aws_sdk_ecs::Client::new(&shared),
-            ecr: aws_sdk_ecr::Client::new(&shared),
+            ecs: aws_sdk_ecs::Client::new(shared),
+            ecr: aws_sdk_ecr::Client::new(shared),
             s3: aws_sdk_s3::Client::from_conf(s3_config),
             region: shared.region().map(|r| r.to_string()).unwrap_or_default(),
         }

@@ -1,0 +1,411 @@
+//! The local AWS for integration tests: a moto server of the test's own on a free
+//! loopback port, and the ECS/ECR/S3 setup a deployment needs.
+
+#![allow(dead_code)]
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use aws_sdk_ecs::types::{
+    ContainerDefinition, KeyValuePair, LogConfiguration, LogDriver, NetworkMode, PortMapping,
+    Secret, Tag, TaskDefinition,
+};
+use serde_json::Value;
+use slipway::aws::{Clients, EcrRegistry, EcsService, FullTaskDefinition, S3Store};
+use slipway::config::{Config, Home};
+use slipway::plan::ImageChanges;
+use slipway::ports::{AwsError, DescribedTaskDefinition, Ecs, Registered, ServiceState};
+use slipway::{Deployer, Invocation};
+
+pub const ACCOUNT: &str = "123456789012";
+pub const REGION: &str = "us-east-1";
+pub const LEDGER_BUCKET: &str = "slipway-ledger";
+
+/// A moto server, stopped when dropped.
+pub struct Emulator {
+    child: Child,
+    pub endpoint: String,
+}
+
+impl Emulator {
+    pub fn start() -> Emulator {
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        let server = std::env::var_os("SLIPWAY_MOTO_SERVER")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| root.join(".tools/venv/bin/moto_server"));
+        assert!(
+            server.exists(),
+            "{} is missing: run `make tools` (or `make test`, which installs it)",
+            server.display()
+        );
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(&server)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|err| panic!("cannot start {}: {err}", server.display()));
+        let address: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let started = Instant::now();
+        while TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "moto did not start on {address}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Emulator {
+            child,
+            endpoint: format!("http://{address}"),
+        }
+    }
+
+    pub async fn clients(&self) -> Clients {
+        let shared = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .endpoint_url(&self.endpoint)
+            .region(aws_config::Region::new(REGION))
+            .credentials_provider(aws_sdk_ecs::config::Credentials::new(
+                "test", "test", None, None, "tests",
+            ))
+            .load()
+            .await;
+        Clients::new(&shared)
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Counts the calls that change ECS, passing every call through to the emulator.
+#[derive(Default)]
+pub struct EcsCalls {
+    pub registers: AtomicUsize,
+    pub updates: AtomicUsize,
+}
+
+pub struct CountingEcs {
+    pub inner: EcsService,
+    pub calls: Arc<EcsCalls>,
+}
+
+impl Ecs for CountingEcs {
+    type TaskDefinition = FullTaskDefinition;
+
+    async fn describe_service(
+        &self,
+        cluster: &str,
+        service: &str,
+    ) -> Result<ServiceState, AwsError> {
+        self.inner.describe_service(cluster, service).await
+    }
+
+    async fn describe_task_definition(
+        &self,
+        arn: &str,
+    ) -> Result<DescribedTaskDefinition<FullTaskDefinition>, AwsError> {
+        self.inner.describe_task_definition(arn).await
+    }
+
+    async fn register_with_images(
+        &self,
+        base: &FullTaskDefinition,
+        changes: &ImageChanges,
+    ) -> Result<Registered, AwsError> {
+        self.calls.registers.fetch_add(1, Ordering::SeqCst);
+        self.inner.register_with_images(base, changes).await
+    }
+
+    async fn update_service(
+        &self,
+        cluster: &str,
+        service: &str,
+        task_definition: &str,
+    ) -> Result<String, AwsError> {
+        self.calls.updates.fetch_add(1, Ordering::SeqCst);
+        self.inner
+            .update_service(cluster, service, task_definition)
+            .await
+    }
+}
+
+pub type TestDeployer = Deployer<CountingEcs, EcrRegistry, S3Store>;
+
+/// One emulator with an ECR repository `app`, a ledger bucket, and services to deploy to.
+pub struct World {
+    pub emulator: Emulator,
+    pub clients: Clients,
+    pushes: AtomicUsize,
+}
+
+impl World {
+    pub async fn new() -> World {
+        let emulator = Emulator::start();
+        let clients = emulator.clients().await;
+        clients
+            .ecs
+            .create_cluster()
+            .cluster_name("prod")
+            .send()
+            .await
+            .unwrap();
+        clients
+            .ecr
+            .create_repository()
+            .repository_name("app")
+            .send()
+            .await
+            .unwrap();
+        clients
+            .s3
+            .create_bucket()
+            .bucket(LEDGER_BUCKET)
+            .send()
+            .await
+            .unwrap();
+        World {
+            emulator,
+            clients,
+            pushes: AtomicUsize::new(0),
+        }
+    }
+
+    /// Puts a distinct image manifest into ECR under `tag` and returns its digest.
+    pub async fn push_image(&self, tag: Option<&str>) -> String {
+        let n = self.pushes.fetch_add(1, Ordering::SeqCst);
+        let manifest = serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+            "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 100,
+                       "digest": format!("sha256:{:064x}", n + 1)},
+            "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", "size": 1000,
+                        "digest": format!("sha256:{:064x}", n + 1000)}],
+        });
+        let output = self
+            .clients
+            .ecr
+            .put_image()
+            .repository_name("app")
+            .image_manifest(manifest.to_string())
+            .set_image_tag(tag.map(str::to_string))
+            .send()
+            .await
+            .unwrap();
+        output
+            .image()
+            .unwrap()
+            .image_id()
+            .unwrap()
+            .image_digest()
+            .unwrap()
+            .to_string()
+    }
+
+    /// A service whose task definition has the `app` container (running `app_image`) and
+    /// a sidecar, with env, secrets, roles, cpu/memory, logging and tags set.
+    pub async fn create_service(&self, name: &str, app_image: &str) -> String {
+        let app = ContainerDefinition::builder()
+            .name("app")
+            .image(app_image)
+            .essential(true)
+            .port_mappings(PortMapping::builder().container_port(3000).build())
+            .environment(
+                KeyValuePair::builder()
+                    .name("RUST_LOG")
+                    .value("info")
+                    .build(),
+            )
+            .environment(KeyValuePair::builder().name("PORT").value("3000").build())
+            .secrets(
+                Secret::builder()
+                    .name("DATABASE_URL")
+                    .value_from("arn:aws:ssm:us-east-1:123456789012:parameter/db")
+                    .build()
+                    .unwrap(),
+            )
+            .log_configuration(
+                LogConfiguration::builder()
+                    .log_driver(LogDriver::Awslogs)
+                    .options("awslogs-group", format!("/ecs/{name}"))
+                    .options("awslogs-region", REGION)
+                    .build()
+                    .unwrap(),
+            )
+            .build();
+        let sidecar = ContainerDefinition::builder()
+            .name("log-router")
+            .image("public.ecr.aws/aws-observability/aws-for-fluent-bit:2.32.0")
+            .essential(false)
+            .memory_reservation(50)
+            .build();
+        let registered = self
+            .clients
+            .ecs
+            .register_task_definition()
+            .family(name)
+            .task_role_arn(format!("arn:aws:iam::{ACCOUNT}:role/{name}-task"))
+            .execution_role_arn(format!("arn:aws:iam::{ACCOUNT}:role/{name}-execution"))
+            .network_mode(NetworkMode::Awsvpc)
+            .requires_compatibilities(aws_sdk_ecs::types::Compatibility::Fargate)
+            .cpu("512")
+            .memory("1024")
+            .container_definitions(app)
+            .container_definitions(sidecar)
+            .tags(Tag::builder().key("Project").value("slipway-demo").build())
+            .tags(Tag::builder().key("Environment").value("prod").build())
+            .send()
+            .await
+            .unwrap();
+        let arn = registered
+            .task_definition()
+            .unwrap()
+            .task_definition_arn()
+            .unwrap()
+            .to_string();
+        self.clients
+            .ecs
+            .create_service()
+            .cluster("prod")
+            .service_name(name)
+            .task_definition(&arn)
+            .desired_count(2)
+            .send()
+            .await
+            .unwrap();
+        arn
+    }
+
+    pub fn deployer(&self, config: &str, dry_run: bool) -> (TestDeployer, Arc<EcsCalls>) {
+        let config = Config::from_json(
+            config,
+            &Home {
+                account: ACCOUNT.into(),
+                region: REGION.into(),
+            },
+        )
+        .unwrap();
+        let calls = Arc::new(EcsCalls::default());
+        let ecs = CountingEcs {
+            inner: EcsService::new(self.clients.ecs.clone()),
+            calls: calls.clone(),
+        };
+        let deployer = Deployer::new(
+            config,
+            ecs,
+            EcrRegistry::new(self.clients.ecr.clone()),
+            S3Store::new(self.clients.s3.clone(), LEDGER_BUCKET.into()),
+            dry_run,
+        );
+        (deployer, calls)
+    }
+
+    /// The task definition the service runs now, as ECS describes it.
+    pub async fn running(&self, service: &str) -> (TaskDefinition, Vec<Tag>) {
+        let services = self
+            .clients
+            .ecs
+            .describe_services()
+            .cluster("prod")
+            .services(service)
+            .send()
+            .await
+            .unwrap();
+        let arn = services.services()[0]
+            .task_definition()
+            .unwrap()
+            .to_string();
+        self.task_definition(&arn).await
+    }
+
+    pub async fn task_definition(&self, arn: &str) -> (TaskDefinition, Vec<Tag>) {
+        let described = self
+            .clients
+            .ecs
+            .describe_task_definition()
+            .task_definition(arn)
+            .include(aws_sdk_ecs::types::TaskDefinitionField::Tags)
+            .send()
+            .await
+            .unwrap();
+        (
+            described.task_definition.unwrap(),
+            described.tags.unwrap_or_default(),
+        )
+    }
+
+    pub async fn revisions(&self, family: &str) -> usize {
+        let listed = self
+            .clients
+            .ecs
+            .list_task_definitions()
+            .family_prefix(family)
+            .send()
+            .await
+            .unwrap();
+        listed.task_definition_arns().len()
+    }
+
+    pub async fn ledger_keys(&self) -> Vec<String> {
+        let listed = self
+            .clients
+            .s3
+            .list_objects_v2()
+            .bucket(LEDGER_BUCKET)
+            .send()
+            .await
+            .unwrap();
+        listed
+            .contents()
+            .iter()
+            .filter_map(|o| o.key().map(str::to_string))
+            .collect()
+    }
+}
+
+pub fn image_uri(digest: &str) -> String {
+    format!("{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/app@{digest}")
+}
+
+/// The ECR push event from `events/`, for this digest and tag, as EventBridge sends it.
+pub fn push_event(id: &str, tag: Option<&str>, digest: &str) -> Value {
+    let path = format!("{}/events/ecr-push.json", env!("CARGO_MANIFEST_DIR"));
+    let mut event: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    event["id"] = Value::from(id);
+    event["detail"]["image-digest"] = Value::from(digest);
+    match tag {
+        Some(tag) => event["detail"]["image-tag"] = Value::from(tag),
+        None => {
+            event["detail"].as_object_mut().unwrap().remove("image-tag");
+        }
+    }
+    event
+}
+
+pub fn invocation(request_id: &str) -> Invocation {
+    Invocation {
+        request_id: request_id.into(),
+        deadline: chrono::Utc::now() + chrono::Duration::seconds(60),
+    }
+}
+
+pub fn target_json(name: &str, service: &str, tags: &str, policy: &str) -> String {
+    format!(
+        r#"{{"name": "{name}", "cluster": "prod", "service": "{service}", "containers": ["app"],
+            "repository": "app", "tags": {tags}, "policy": "{policy}"}}"#
+    )
+}
+
+pub fn config(targets: &[String]) -> String {
+    format!(r#"{{"targets": [{}]}}"#, targets.join(","))
+}
