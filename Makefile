@@ -1,0 +1,53 @@
+# Slipway. `make demo` runs it end to end on a local AWS; `make test` runs every test.
+# Tools are installed, pinned, into .tools/ (git-ignored); nothing global, nothing by hand.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+MOTO_VERSION := 5.2.5
+CARGO_LAMBDA_VERSION := 1.9.2
+VENV := .tools/venv
+TOOLS_STAMP := $(VENV)/.installed-$(MOTO_VERSION)-$(CARGO_LAMBDA_VERSION)
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+
+FUNCTION ?= image-push
+EVENT ?= events/ecr-push.json
+
+.PHONY: help tools test lint unit integration demo up down invoke clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
+
+tools: $(TOOLS_STAMP) ## install the local AWS (moto) and cargo-lambda into .tools/
+$(TOOLS_STAMP):
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check \
+		'moto[server]==$(MOTO_VERSION)' 'cargo-lambda==$(CARGO_LAMBDA_VERSION)'
+	touch $@
+
+test: tools lint unit integration ## formatting, lints, unit tests and the integration tests against the emulator
+
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+unit: ## the decision core alone, built without the AWS SDK
+	cargo test --no-default-features --lib
+
+integration: tools ## every test of the workspace, the integration tests against moto
+	cargo test --workspace
+
+demo: tools ## run Slipway end to end on the local AWS and print what happened
+	tests/local/stack.sh demo
+
+up: tools ## start the local stack (moto, cargo lambda watch, the demo's setup)
+	tests/local/stack.sh up
+
+down: ## stop the local stack
+	tests/local/stack.sh down
+
+invoke: ## replay an event: make invoke FUNCTION=image-push EVENT=events/ecr-push.json
+	tests/local/stack.sh invoke $(FUNCTION) $(EVENT)
+
+clean: down
+	rm -rf .slipway target

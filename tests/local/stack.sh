@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# The local stack: moto (the local AWS) + `cargo lambda watch` (the functions) + the demo's
+# setup. Used by `make up`, `make down`, `make invoke` and `make demo`.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+STATE=$ROOT/.slipway
+VENV=$ROOT/.tools/venv
+ENV_FILE=$STATE/local.env
+export PATH="$VENV/bin:$PATH"
+
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+wait_port() { # port name
+  for _ in $(seq 1 600); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
+    sleep 0.2
+  done
+  echo "$2 did not start on 127.0.0.1:$1; its log: $STATE/$2.log" >&2
+  tail -20 "$STATE/$2.log" >&2 || true
+  return 1
+}
+
+start() { # name command...
+  local name=$1; shift
+  setsid "$@" >"$STATE/$name.log" 2>&1 &
+  echo $! >"$STATE/$name.pid"
+}
+
+up() {
+  if [ -f "$STATE/moto.pid" ]; then
+    echo "The local stack is already up (run 'make down' to stop it):"; cat "$ENV_FILE"; return 0
+  fi
+  mkdir -p "$STATE"
+  echo "building the functions (debug)…"
+  cargo build --quiet --bins
+  local moto_port lambda_port
+  moto_port=$(free_port)
+  start moto moto_server -H 127.0.0.1 -p "$moto_port"
+  wait_port "$moto_port" moto
+  lambda_port=$(free_port)
+  cat >"$ENV_FILE" <<ENV
+AWS_ENDPOINT_URL=http://127.0.0.1:$moto_port
+AWS_REGION=us-east-1
+AWS_DEFAULT_REGION=us-east-1
+AWS_ACCESS_KEY_ID=test
+AWS_SECRET_ACCESS_KEY=test
+SLIPWAY_ACCOUNT_ID=123456789012
+SLIPWAY_LEDGER_BUCKET=slipway-ledger-local
+SLIPWAY_CONFIG_FILE=$STATE/targets.json
+SLIPWAY_DRY_RUN=${SLIPWAY_DRY_RUN:-0}
+SLIPWAY_LAMBDA_PORT=$lambda_port
+SLIPWAY_FUNCTIONS_URL=http://127.0.0.1:$lambda_port
+ENV
+  load_env
+  python3 tests/local/setup_demo.py
+  start watch cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$lambda_port" \
+    --env-file "$ENV_FILE" --ignore-changes
+  wait_port "$lambda_port" watch
+  echo
+  echo "Local AWS (moto):   $AWS_ENDPOINT_URL"
+  echo "Functions (cargo lambda watch): $SLIPWAY_FUNCTIONS_URL   (function URLs under /lambda-url/<function>/)"
+  echo "Environment for your shell, the tests and 'make invoke': $ENV_FILE"
+  echo "  set -a; . $ENV_FILE; set +a"
+}
+
+down() {
+  local name pid
+  for name in watch moto; do
+    if [ -f "$STATE/$name.pid" ]; then
+      pid=$(cat "$STATE/$name.pid")
+      kill -- "-$pid" 2>/dev/null || true
+      for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+      kill -9 -- "-$pid" 2>/dev/null || true
+      rm -f "$STATE/$name.pid"
+    fi
+  done
+  echo "The local stack is down."
+}
+
+load_env() {
+  [ -f "$ENV_FILE" ] || { echo "No $ENV_FILE: run 'make up' first." >&2; exit 2; }
+  set -a; . "$ENV_FILE"; set +a
+}
+
+invoke() { # function event-file
+  [ -n "${1:-}" ] && [ -f "${2:-}" ] || { echo "usage: make invoke FUNCTION=<name> EVENT=<file>" >&2; exit 2; }
+  load_env
+  timeout "${SLIPWAY_INVOKE_TIMEOUT:-300}" cargo lambda invoke "$1" --invoke-address 127.0.0.1 --invoke-port "$SLIPWAY_LAMBDA_PORT" --data-file "$2"
+}
+
+demo() {
+  trap down EXIT
+  down >/dev/null
+  rm -rf "$STATE"
+  up
+  load_env
+  local before
+  before=$(python3 -c 'import boto3,os; print(boto3.client("ecs", endpoint_url=os.environ["AWS_ENDPOINT_URL"]).describe_services(cluster="demo", services=["web"])["services"][0]["taskDefinition"])')
+  echo "$before" >"$STATE/before.txt"
+  echo
+  echo "replaying the push through image-push: cargo lambda invoke image-push --data-file .slipway/events/demo-push.json"
+  invoke image-push "$STATE/events/demo-push.json" | tee "$STATE/report.json"
+  echo
+  python3 tests/local/story.py "$STATE/events/demo-push.json" "$STATE/report.json" "$STATE/before.txt"
+  echo
+  echo "What image-push logged (JSON, one line per decision):"
+  grep -h '"decision"' "$STATE/watch.log" | sed 's/^.*\({"timestamp".*\)$/\1/' | head -20 || true
+}
+
+case "${1:-}" in
+  up) up ;;
+  down) down ;;
+  invoke) invoke "${2:-}" "${3:-}" ;;
+  demo) demo ;;
+  *) echo "usage: $0 up|down|invoke FUNCTION EVENT|demo" >&2; exit 2 ;;
+esac
