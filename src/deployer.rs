@@ -339,7 +339,11 @@ impl<E: Ecs, R: Registry, S: ObjectStore> Deployer<E, R, S> {
         }
         if self.dry_run {
             let outcome = dry_run_plan(target, &running.summary, &changes);
-            log.decided("dry-run", "dry run: planned, nothing written");
+            let plan = serde_json::to_string(&outcome).unwrap_or_default();
+            log.decided(
+                "dry-run",
+                &format!("dry run, nothing written; the plan: {plan}"),
+            );
             return Ok(outcome);
         }
 

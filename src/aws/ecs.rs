@@ -234,3 +234,216 @@ fn summarize(full: &FullTaskDefinition) -> TaskDefinitionSummary {
             .collect::<BTreeMap<_, _>>(),
     }
 }
+
+#[cfg(test)]
+#[allow(deprecated)] // InferenceAccelerator: deprecated by AWS, still carried over
+mod tests {
+    use aws_sdk_ecs::types::{
+        Compatibility, ContainerDefinition, CpuArchitecture, EphemeralStorage,
+        InferenceAccelerator, IpcMode, KeyValuePair, NetworkMode, OsFamily, PidMode,
+        ProxyConfiguration, RuntimePlatform, TaskDefinitionPlacementConstraint,
+        TaskDefinitionPlacementConstraintType, TaskDefinitionStatus, Volume,
+    };
+    use aws_smithy_types::DateTime;
+
+    use super::*;
+    use crate::plan::ImageChange;
+
+    fn offline_client() -> aws_sdk_ecs::Client {
+        let config = aws_sdk_ecs::Config::builder()
+            .behavior_version(aws_sdk_ecs::config::BehaviorVersion::latest())
+            .region(aws_sdk_ecs::config::Region::new("us-east-1"))
+            .build();
+        aws_sdk_ecs::Client::from_conf(config)
+    }
+
+    /// A task definition as Describe returns it, every field set, read-only ones included.
+    #[allow(deprecated)]
+    fn described() -> FullTaskDefinition {
+        let container = |name: &str, image: &str| {
+            ContainerDefinition::builder()
+                .name(name)
+                .image(image)
+                .environment(KeyValuePair::builder().name("PORT").value("3000").build())
+                .build()
+        };
+        let definition = TaskDefinition::builder()
+            .task_definition_arn("arn:aws:ecs:us-east-1:123456789012:task-definition/web:7")
+            .family("web")
+            .revision(7)
+            .status(TaskDefinitionStatus::Active)
+            .requires_attributes(
+                aws_sdk_ecs::types::Attribute::builder()
+                    .name("ecs.capability.secrets")
+                    .build()
+                    .unwrap(),
+            )
+            .compatibilities(Compatibility::Ec2)
+            .compatibilities(Compatibility::Fargate)
+            .registered_at(DateTime::from_secs(1_700_000_000))
+            .deregistered_at(DateTime::from_secs(1_700_000_001))
+            .delete_requested_at(DateTime::from_secs(1_700_000_002))
+            .registered_by("arn:aws:iam::123456789012:user/ci")
+            .task_role_arn("arn:aws:iam::123456789012:role/web-task")
+            .execution_role_arn("arn:aws:iam::123456789012:role/web-execution")
+            .network_mode(NetworkMode::Awsvpc)
+            .container_definitions(container("app", "app:v1"))
+            .container_definitions(container("envoy", "envoy:v1"))
+            .volumes(Volume::builder().name("data").build())
+            .placement_constraints(
+                TaskDefinitionPlacementConstraint::builder()
+                    .r#type(TaskDefinitionPlacementConstraintType::MemberOf)
+                    .expression("attribute:ecs.instance-type =~ t3.*")
+                    .build(),
+            )
+            .requires_compatibilities(Compatibility::Fargate)
+            .cpu("512")
+            .memory("1024")
+            .pid_mode(PidMode::Task)
+            .ipc_mode(IpcMode::None)
+            .proxy_configuration(
+                ProxyConfiguration::builder()
+                    .container_name("envoy")
+                    .build()
+                    .unwrap(),
+            )
+            .inference_accelerators(
+                InferenceAccelerator::builder()
+                    .device_name("a")
+                    .device_type("eia2.medium")
+                    .build()
+                    .unwrap(),
+            )
+            .ephemeral_storage(EphemeralStorage::builder().size_in_gib(30).build())
+            .runtime_platform(
+                RuntimePlatform::builder()
+                    .cpu_architecture(CpuArchitecture::Arm64)
+                    .operating_system_family(OsFamily::Linux)
+                    .build(),
+            )
+            .enable_fault_injection(false)
+            .build();
+        FullTaskDefinition {
+            definition,
+            tags: vec![Tag::builder().key("Project").value("slipway").build()],
+        }
+    }
+
+    #[test]
+    #[allow(deprecated)]
+    fn a_new_revision_carries_every_writable_field_and_replaces_only_the_matched_image() {
+        let base = described();
+        let changes = vec![ImageChange {
+            container: "app".into(),
+            from: "app:v1".into(),
+            to: "123456789012.dkr.ecr.us-east-1.amazonaws.com/app@sha256:abc".into(),
+        }];
+        let request = registration(&offline_client(), &base, &changes);
+        let input = request.as_input();
+
+        // Every writable field of the described definition is set on the request.
+        let carried = [
+            ("family", input.get_family().is_some()),
+            ("task_role_arn", input.get_task_role_arn().is_some()),
+            (
+                "execution_role_arn",
+                input.get_execution_role_arn().is_some(),
+            ),
+            ("network_mode", input.get_network_mode().is_some()),
+            (
+                "container_definitions",
+                input.get_container_definitions().is_some(),
+            ),
+            ("volumes", input.get_volumes().is_some()),
+            (
+                "placement_constraints",
+                input.get_placement_constraints().is_some(),
+            ),
+            (
+                "requires_compatibilities",
+                input.get_requires_compatibilities().is_some(),
+            ),
+            ("cpu", input.get_cpu().is_some()),
+            ("memory", input.get_memory().is_some()),
+            ("tags", input.get_tags().is_some()),
+            ("pid_mode", input.get_pid_mode().is_some()),
+            ("ipc_mode", input.get_ipc_mode().is_some()),
+            (
+                "proxy_configuration",
+                input.get_proxy_configuration().is_some(),
+            ),
+            (
+                "inference_accelerators",
+                input.get_inference_accelerators().is_some(),
+            ),
+            ("ephemeral_storage", input.get_ephemeral_storage().is_some()),
+            ("runtime_platform", input.get_runtime_platform().is_some()),
+            (
+                "enable_fault_injection",
+                input.get_enable_fault_injection().is_some(),
+            ),
+        ];
+        let missing: Vec<_> = carried
+            .iter()
+            .filter(|(_, set)| !set)
+            .map(|(name, _)| name)
+            .collect();
+        assert!(missing.is_empty(), "not carried over: {missing:?}");
+
+        let td = &base.definition;
+        assert_eq!(input.get_family().as_deref(), td.family());
+        assert_eq!(input.get_cpu().as_deref(), td.cpu());
+        assert_eq!(input.get_memory().as_deref(), td.memory());
+        assert_eq!(input.get_task_role_arn().as_deref(), td.task_role_arn());
+        assert_eq!(
+            input.get_execution_role_arn().as_deref(),
+            td.execution_role_arn()
+        );
+        assert_eq!(input.get_tags().as_deref(), Some(base.tags.as_slice()));
+        let containers = input.get_container_definitions().as_ref().unwrap();
+        assert_eq!(containers[0].image(), Some(changes[0].to.as_str()));
+        assert_eq!(
+            containers[0].environment(),
+            td.container_definitions()[0].environment()
+        );
+        assert_eq!(
+            containers[1],
+            td.container_definitions()[1],
+            "other containers are untouched"
+        );
+    }
+
+    #[test]
+    fn read_only_fields_are_left_behind() {
+        // RegisterTaskDefinition refuses these; the request type has no place for them,
+        // and nothing of their values leaks into another field.
+        let request = registration(&offline_client(), &described(), &vec![]);
+        let debug = format!("{:?}", request.as_input());
+        for read_only in [
+            "task_definition_arn",
+            "revision",
+            "status",
+            "requires_attributes",
+            " compatibilities:",
+            "registered_at",
+            "registered_by",
+            "deregistered_at",
+            "delete_requested_at",
+        ] {
+            assert!(
+                !debug.contains(read_only),
+                "{read_only} must not be sent: {debug}"
+            );
+        }
+        assert!(!debug.contains("arn:aws:iam::123456789012:user/ci"));
+        assert!(!debug.contains("ecs.capability.secrets"));
+    }
+
+    #[test]
+    fn no_tags_means_no_tags_field() {
+        let mut base = described();
+        base.tags.clear();
+        let request = registration(&offline_client(), &base, &vec![]);
+        assert_eq!(request.as_input().get_tags(), &None);
+    }
+}
