@@ -7,7 +7,10 @@ use slipway::Invocation;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     slipway::telemetry::init();
-    let deployer = slipway::aws::image_push_deployer_from_env().await?;
+    // A bad config fails the cold start, loudly, instead of matching nothing later.
+    let deployer = slipway::aws::image_push_deployer_from_env()
+        .await
+        .inspect_err(|err| tracing::error!("image-push cannot start: {err}"))?;
     let deployer = &deployer;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let invocation = Invocation {
