@@ -174,10 +174,7 @@ async fn a_push_matching_two_targets_rolls_both() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_same_push_delivered_twice_in_sequence_deploys_once() {
-    let world = World::new().await;
-    let old = world.push_image(Some("v1")).await;
-    world.create_service("web", &image_uri(&old)).await;
-    let digest = world.push_image(Some("v2")).await;
+    let (world, digest) = World::with_web_and_a_new_push().await;
     let (deployer, calls) = world.deployer(
         &config(&[target_json("web", "web", r#"{"glob": "v*"}"#, "auto")]),
         false,
@@ -216,10 +213,7 @@ async fn the_same_push_delivered_twice_in_sequence_deploys_once() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_same_push_delivered_ten_times_at_once_deploys_once() {
-    let world = World::new().await;
-    let old = world.push_image(Some("v1")).await;
-    world.create_service("web", &image_uri(&old)).await;
-    let digest = world.push_image(Some("v2")).await;
+    let (world, digest) = World::with_web_and_a_new_push().await;
     let (deployer, calls) = world.deployer(
         &config(&[target_json("web", "web", r#"{"glob": "v*"}"#, "auto")]),
         false,
@@ -396,10 +390,7 @@ async fn untagged_platform_manifests_then_the_tagged_index_deploy_the_index_once
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_push_from_another_account_or_region_matches_nothing() {
-    let world = World::new().await;
-    let old = world.push_image(Some("v1")).await;
-    world.create_service("web", &image_uri(&old)).await;
-    let digest = world.push_image(Some("v2")).await;
+    let (world, digest) = World::with_web_and_a_new_push().await;
     let (deployer, calls) = world.deployer(
         &config(&[target_json("web", "web", r#"{"glob": "v*"}"#, "auto")]),
         false,
@@ -420,10 +411,14 @@ async fn a_push_from_another_account_or_region_matches_nothing() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_dry_run_plans_and_writes_nothing() {
-    let world = World::new().await;
-    let old = world.push_image(Some("v1")).await;
-    let arn = world.create_service("web", &image_uri(&old)).await;
-    let digest = world.push_image(Some("v2")).await;
+    let (world, digest) = World::with_web_and_a_new_push().await;
+    let arn = world
+        .running("web")
+        .await
+        .0
+        .task_definition_arn()
+        .unwrap()
+        .to_string();
     let (deployer, calls) = world.deployer(
         &config(&[target_json("web", "web", r#"{"glob": "v*"}"#, "auto")]),
         true,
@@ -474,10 +469,14 @@ async fn a_dry_run_plans_and_writes_nothing() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_approval_target_is_planned_and_recorded_but_not_rolled() {
-    let world = World::new().await;
-    let old = world.push_image(Some("v1")).await;
-    let arn = world.create_service("web", &image_uri(&old)).await;
-    let digest = world.push_image(Some("v2")).await;
+    let (world, digest) = World::with_web_and_a_new_push().await;
+    let arn = world
+        .running("web")
+        .await
+        .0
+        .task_definition_arn()
+        .unwrap()
+        .to_string();
     let (deployer, calls) = world.deployer(
         &config(&[target_json("web", "web", r#"{"glob": "v*"}"#, "approval")]),
         false,
@@ -556,10 +555,7 @@ async fn bad_events_are_acknowledged_and_write_nothing() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_target_naming_a_missing_container_fails_clearly_and_writes_nothing() {
-    let world = World::new().await;
-    let old = world.push_image(Some("v1")).await;
-    world.create_service("web", &image_uri(&old)).await;
-    let digest = world.push_image(Some("v2")).await;
+    let (world, digest) = World::with_web_and_a_new_push().await;
     let target =
         target_json("web", "web", r#"{"glob": "*"}"#, "auto").replace(r#"["app"]"#, r#"["api"]"#);
     let (deployer, _) = world.deployer(&config(&[target]), false);

@@ -181,6 +181,16 @@ impl World {
         }
     }
 
+    /// The usual start: service `web` running `app:v1` by digest, and `app:v2` just pushed.
+    /// Returns the world and the digest of `v2`.
+    pub async fn with_web_and_a_new_push() -> (World, String) {
+        let world = World::new().await;
+        let running = world.push_image(Some("v1")).await;
+        world.create_service("web", &image_uri(&running)).await;
+        let pushed = world.push_image(Some("v2")).await;
+        (world, pushed)
+    }
+
     /// Puts a distinct image manifest into ECR under `tag` and returns its digest.
     pub async fn push_image(&self, tag: Option<&str>) -> String {
         let n = self.pushes.fetch_add(1, Ordering::SeqCst);
