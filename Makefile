@@ -32,7 +32,7 @@ lint:
 	cargo clippy --workspace --all-targets --quiet -- -D warnings
 
 unit: ## the decision core alone, built without the AWS SDK
-	cargo test --no-default-features --lib
+	cargo test -p slipway --no-default-features --lib
 
 integration: tools ## every test of the workspace, the integration tests against moto
 	cargo test --workspace
