@@ -256,10 +256,18 @@ mod tests {
             let raw: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap())
                 .unwrap_or_else(|err| panic!("{}: not JSON: {err}", path.display()));
             let name = path.file_name().unwrap().to_string_lossy().to_string();
-            let parsed = parse_ecr_event(&raw);
             match name.as_str() {
-                n if n.starts_with("malformed-") => assert!(parsed.is_err(), "{n} must be refused"),
-                n if n.starts_with("ecr-") => assert!(parsed.is_ok(), "{n}: {parsed:?}"),
+                n if n.starts_with("malformed-ecr") => {
+                    assert!(parse_ecr_event(&raw).is_err(), "{n} must be refused")
+                }
+                n if n.starts_with("ecr-") => assert!(parse_ecr_event(&raw).is_ok(), "{n}"),
+                n if n.starts_with("s3-") => {
+                    let parsed = crate::source::parse_source_event(&raw);
+                    assert!(
+                        matches!(parsed, Ok(crate::source::SourceIntent::Deploy(_))),
+                        "{n}: {parsed:?}"
+                    )
+                }
                 n => {
                     panic!("{n}: no test knows this event file; add it to every_event_file_parses")
                 }

@@ -7,6 +7,8 @@
 //! - [`config`] — the targets config: which repository and tags deploy to which service,
 //!   and with which policy; validated at cold start.
 //! - [`event`] — EventBridge events as AWS sends them, turned into intents.
+//! - [`source`] — S3 "Object Created" events under `deploy/<target>/` and the manifests
+//!   they name (imagedefinitions.json, imageDetail.json, taskdef.json).
 //! - [`plan`] — the derivation of a new task-definition revision: which container images
 //!   change, and the ordering helpers.
 //! - [`ledger`] — the durable record per target and deployment in S3: a state machine
@@ -22,6 +24,7 @@ pub mod event;
 pub mod ledger;
 pub mod plan;
 pub mod ports;
+pub mod source;
 
 #[cfg(feature = "aws")]
 pub mod aws;
