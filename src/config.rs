@@ -38,6 +38,8 @@ impl ConfigError {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub targets: Vec<Target>,
+    /// The function's own account and region.
+    pub home: Home,
 }
 
 /// One service Slipway may deploy to.
@@ -207,7 +209,10 @@ impl Config {
             }
             targets.push(target);
         }
-        Ok(Config { targets })
+        Ok(Config {
+            targets,
+            home: home.clone(),
+        })
     }
 
     /// Reads `SLIPWAY_CONFIG` (inline JSON) or else `SLIPWAY_CONFIG_FILE` (a path).

@@ -16,7 +16,9 @@ use crate::ledger::{
     image_key, Claim, Deployment, Head, Lease, Ledger, LedgerError, State, Trigger, Versioned,
 };
 use crate::plan::{self, describe_changes, pinned_digest, Derivation, ImageChange, PlanError};
-use crate::ports::{AwsError, Ecs, ObjectStore, Registry};
+use crate::ports::{AwsError, Ecs, ObjectStore, Registry, SourceBucket};
+
+mod uploads;
 
 /// The Lambda invocation handling an event: its request id holds the ledger lease until
 /// its deadline, after which a retry may take over.
@@ -114,6 +116,9 @@ enum StepError {
     Plan(#[from] PlanError),
     #[error(transparent)]
     Transition(#[from] crate::ledger::TransitionError),
+    /// Bad input in a source upload; recorded, logged, never retried.
+    #[error("{0}")]
+    Rejected(String),
 }
 
 impl StepError {
@@ -159,26 +164,37 @@ impl LogContext<'_> {
     }
 }
 
-pub struct Deployer<E, R, S> {
+pub struct Deployer<E, R, S, B> {
     config: Config,
     ecs: E,
     registry: R,
     ledger: Ledger<S>,
+    sources: B,
+    /// The only bucket source uploads are read from, when set.
+    source_bucket: Option<String>,
     dry_run: bool,
 }
 
 /// How many times a push retries moving the head when other pushes move it concurrently.
 const HEAD_ATTEMPTS: usize = 5;
 
-impl<E: Ecs, R: Registry, S: ObjectStore> Deployer<E, R, S> {
-    pub fn new(config: Config, ecs: E, registry: R, store: S, dry_run: bool) -> Self {
+impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket> Deployer<E, R, S, B> {
+    pub fn new(config: Config, ecs: E, registry: R, store: S, sources: B, dry_run: bool) -> Self {
         Deployer {
             config,
             ecs,
             registry,
             ledger: Ledger::new(store),
+            sources,
+            source_bucket: None,
             dry_run,
         }
+    }
+
+    /// Accept source uploads only from this bucket.
+    pub fn with_source_bucket(mut self, bucket: Option<String>) -> Self {
+        self.source_bucket = bucket;
+        self
     }
 
     pub fn ledger(&self) -> &Ledger<S> {
@@ -280,18 +296,8 @@ impl<E: Ecs, R: Registry, S: ObjectStore> Deployer<E, R, S> {
             deployment_id: &id,
         };
         let result = self.plan_and_roll(target, push, invocation, &log).await;
-        match &result {
-            Err(err) if err.is_transient() => {
-                log.warned(
-                    "retry",
-                    &format!("transient AWS error, the event will be retried: {err}"),
-                );
-                self.release_lease(target, push, invocation).await;
-            }
-            Err(err) => log.warned("failed", &format!("cannot deploy, not retrying: {err}")),
-            Ok(_) => {}
-        }
-        result
+        self.conclude(result, &image_key(&push.digest), invocation, &log)
+            .await
     }
 
     async fn plan_and_roll(
@@ -347,7 +353,6 @@ impl<E: Ecs, R: Registry, S: ObjectStore> Deployer<E, R, S> {
             return Ok(outcome);
         }
 
-        let now = Utc::now();
         let record = Deployment {
             id: log.deployment_id.to_string(),
             target: target.name.clone(),
@@ -372,21 +377,44 @@ impl<E: Ecs, R: Registry, S: ObjectStore> Deployer<E, R, S> {
                 holder: invocation.request_id.clone(),
                 until: invocation.deadline,
             }),
+            error: None,
             history: vec![],
         };
-        let mut current = match self.ledger.claim(record).await? {
+        let current = match self.claim(record, invocation, log).await? {
+            Ok(current) => current,
+            Err(duplicate) => return Ok(duplicate),
+        };
+        if let Some(newer) = self
+            .become_head(target, head, &current.value, pushed_at, version.as_ref())
+            .await?
+        {
+            return self.supersede(current, newer, log).await;
+        }
+        self.roll(target, current, &running.full, changes, log)
+            .await
+    }
+
+    /// Creates the deployment's record, which only one invocation can do. Another
+    /// invocation's record is a duplicate — unless an earlier attempt left it planned and
+    /// its lease ran out, in which case this invocation takes over.
+    async fn claim(
+        &self,
+        record: Deployment,
+        invocation: &Invocation,
+        log: &LogContext<'_>,
+    ) -> Result<Result<Versioned<Deployment>, TargetOutcome>, StepError> {
+        let planned = describe_changes(&record.changes).join("; ");
+        match self.ledger.claim(record).await? {
             Claim::Claimed(current) => {
-                log.decided(
-                    "claimed",
-                    &format!("planned: {}", describe_changes(&changes).join("; ")),
-                );
-                current
+                log.decided("claimed", &format!("planned: {planned}"));
+                Ok(Ok(current))
             }
             Claim::Exists(existing)
                 if existing.value.state == State::Planned
-                    && !existing.value.is_held_by_other(&invocation.request_id, now) =>
+                    && !existing
+                        .value
+                        .is_held_by_other(&invocation.request_id, Utc::now()) =>
             {
-                // An earlier attempt stopped mid-way (error or timeout): take over its lease.
                 let mut next = existing.value.clone();
                 next.lease = Some(Lease {
                     holder: invocation.request_id.clone(),
@@ -397,27 +425,44 @@ impl<E: Ecs, R: Registry, S: ObjectStore> Deployer<E, R, S> {
                     "resumed",
                     "resuming a deployment an earlier attempt left planned",
                 );
-                taken
+                Ok(Ok(taken))
             }
-            Claim::Exists(existing) => {
-                let reason = match &existing.value.lease {
-                    Some(lease) if existing.value.state == State::Planned => format!(
-                        "duplicate delivery: request {} is deploying this image until {}",
-                        lease.holder, lease.until
-                    ),
-                    _ => format!(
-                        "duplicate delivery: this image was already handled for this target (state {})",
-                        existing.value.state
-                    ),
-                };
-                log.decided("duplicate", &reason);
-                return Ok(TargetOutcome::Duplicate {
-                    state: existing.value.state,
-                    reason,
-                });
-            }
-        };
+            Claim::Exists(existing) => Ok(Err(duplicate(&existing.value, log))),
+        }
+    }
 
+    async fn supersede(
+        &self,
+        current: Versioned<Deployment>,
+        newer: String,
+        log: &LogContext<'_>,
+    ) -> Result<TargetOutcome, StepError> {
+        let mut next = current.value.clone();
+        next.advance(
+            State::Superseded,
+            format!("superseded by {newer}"),
+            Utc::now(),
+        )?;
+        next.lease = None;
+        self.ledger.save(&current, next).await?;
+        log.decided(
+            "superseded",
+            &format!("a newer version was accepted meanwhile ({newer}): not rolling"),
+        );
+        Ok(TargetOutcome::Superseded { by: newer })
+    }
+
+    /// The claimed deployment's last steps: wait for approval, or register the new
+    /// revision (once: a retry reuses it) and roll the service onto it.
+    async fn roll(
+        &self,
+        target: &Target,
+        mut current: Versioned<Deployment>,
+        base: &E::TaskDefinition,
+        changes: Vec<ImageChange>,
+        log: &LogContext<'_>,
+    ) -> Result<TargetOutcome, StepError> {
+        let from_task_definition = current.value.from_task_definition.clone();
         if target.policy == Policy::Approval {
             let mut next = current.value.clone();
             next.advance(
@@ -430,45 +475,22 @@ impl<E: Ecs, R: Registry, S: ObjectStore> Deployer<E, R, S> {
             log.decided("awaiting-approval",
                 "target policy is `approval`: planned and recorded as awaiting approval; the service was not rolled");
             return Ok(TargetOutcome::AwaitingApproval {
-                from_task_definition: service.task_definition,
+                from_task_definition,
                 changes,
             });
         }
-
-        if let Some(newer) = self
-            .become_head(target, head, &current.value, pushed_at, version.as_ref())
-            .await?
-        {
-            let mut next = current.value.clone();
-            next.advance(
-                State::Superseded,
-                format!("superseded by {newer}"),
-                Utc::now(),
-            )?;
-            next.lease = None;
-            self.ledger.save(&current, next).await?;
-            log.decided(
-                "superseded",
-                &format!("a newer image was accepted meanwhile ({newer}): not rolling"),
-            );
-            return Ok(TargetOutcome::Superseded { by: newer });
-        }
-
         let to_task_definition = match current.value.to_task_definition.clone() {
             Some(arn) => arn,
             None => {
-                let registered = self
-                    .ecs
-                    .register_with_images(&running.full, &changes)
-                    .await?;
+                let registered = self.ecs.register_with_images(base, &changes).await?;
                 let mut next = current.value.clone();
                 next.to_task_definition = Some(registered.arn.clone());
                 current = self.ledger.save(&current, next).await?;
                 log.decided(
                     "registered",
                     &format!(
-                        "registered {} (revision {}) from {}",
-                        registered.arn, registered.revision, service.task_definition
+                        "registered {} (revision {}) from {from_task_definition}",
+                        registered.arn, registered.revision
                     ),
                 );
                 registered.arn
@@ -495,7 +517,7 @@ impl<E: Ecs, R: Registry, S: ObjectStore> Deployer<E, R, S> {
             ),
         );
         Ok(TargetOutcome::Rolling {
-            from_task_definition: service.task_definition,
+            from_task_definition,
             to_task_definition,
             ecs_deployment_id,
             changes,
@@ -570,12 +592,9 @@ impl<E: Ecs, R: Registry, S: ObjectStore> Deployer<E, R, S> {
         pushed_at: Option<DateTime<Utc>>,
         version: Option<&Version>,
     ) -> Result<Option<String>, StepError> {
-        let digest = match &deployment.trigger {
-            Trigger::EcrPush { digest, .. } => digest.clone(),
-        };
         let ours = Head {
             deployment_id: deployment.id.clone(),
-            digest,
+            digest: image_digest(&deployment.image).to_string(),
             pushed_at,
             version: version.map(Version::to_string),
             updated_at: Utc::now(),
@@ -607,12 +626,8 @@ impl<E: Ecs, R: Registry, S: ObjectStore> Deployer<E, R, S> {
 
     /// Best effort: after a transient failure, let Lambda's retry take over at once rather
     /// than wait for the lease to run out. If this fails too, the lease simply expires.
-    async fn release_lease(&self, target: &Target, push: &ImagePushed, invocation: &Invocation) {
-        let Ok(Some(current)) = self
-            .ledger
-            .deployment(&target.name, &image_key(&push.digest))
-            .await
-        else {
+    async fn release_lease(&self, target: &str, key: &str, invocation: &Invocation) {
+        let Ok(Some(current)) = self.ledger.deployment(target, key).await else {
             return;
         };
         if current.value.lease.as_ref().map(|l| &l.holder) == Some(&invocation.request_id) {
@@ -620,6 +635,46 @@ impl<E: Ecs, R: Registry, S: ObjectStore> Deployer<E, R, S> {
             next.lease = None;
             let _ = self.ledger.save(&current, next).await;
         }
+    }
+
+    /// Logs the outcome of one target; a transient error releases the lease for the retry.
+    async fn conclude(
+        &self,
+        result: Result<TargetOutcome, StepError>,
+        key: &str,
+        invocation: &Invocation,
+        log: &LogContext<'_>,
+    ) -> Result<TargetOutcome, StepError> {
+        match &result {
+            Err(err) if err.is_transient() => {
+                log.warned(
+                    "retry",
+                    &format!("transient AWS error, the event will be retried: {err}"),
+                );
+                self.release_lease(log.target, key, invocation).await;
+            }
+            Err(err) => log.warned("failed", &format!("cannot deploy, not retrying: {err}")),
+            Ok(_) => {}
+        }
+        result
+    }
+}
+
+fn duplicate(existing: &Deployment, log: &LogContext<'_>) -> TargetOutcome {
+    let reason = match &existing.lease {
+        Some(lease) if existing.state == State::Planned => format!(
+            "duplicate delivery: request {} is deploying this until {}",
+            lease.holder, lease.until
+        ),
+        _ => format!(
+            "duplicate delivery: already handled for this target (state {})",
+            existing.state
+        ),
+    };
+    log.decided("duplicate", &reason);
+    TargetOutcome::Duplicate {
+        state: existing.state,
+        reason,
     }
 }
 
@@ -642,6 +697,10 @@ pub fn target_wants(target: &Target, push: &ImagePushed) -> bool {
         && repo.region == push.region
         && repo.name == push.repository
         && target.tags.matches(&push.tag)
+}
+
+fn image_digest(image: &str) -> &str {
+    image.rsplit_once('@').map_or(image, |(_, digest)| digest)
 }
 
 pub fn deployment_id(target: &Target, push: &ImagePushed) -> String {

@@ -93,6 +93,15 @@ pub enum Trigger {
         digest: String,
         pushed_at: Option<DateTime<Utc>>,
     },
+    SourceUpload {
+        event_id: String,
+        bucket: String,
+        key: String,
+        version_id: String,
+        sequencer: String,
+        manifest: crate::source::ManifestKind,
+        requester: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -123,6 +132,9 @@ pub struct Deployment {
     /// The PRIMARY deployment id UpdateService returned; ECS events are matched on it.
     pub ecs_deployment_id: Option<String>,
     pub lease: Option<Lease>,
+    /// Why a deployment failed before it reached ECS (bad input, missing image…).
+    #[serde(default)]
+    pub error: Option<String>,
     pub history: Vec<HistoryEntry>,
 }
 
@@ -176,6 +188,16 @@ pub struct Head {
     pub updated_at: DateTime<Utc>,
 }
 
+/// The newest version of one source object Slipway accepted, by S3 sequencer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceHead {
+    pub deployment_id: String,
+    pub key: String,
+    pub version_id: String,
+    pub sequencer: String,
+    pub updated_at: DateTime<Utc>,
+}
+
 /// A value read from the ledger with the ETag that guards the next write.
 #[derive(Debug, Clone)]
 pub struct Versioned<T> {
@@ -209,6 +231,24 @@ pub fn deployment_path(target: &str, key: &str) -> String {
 
 pub fn head_path(target: &str) -> String {
     format!("targets/{target}/head.json")
+}
+
+/// The key of a source upload's deployment: one per bucket, key and version.
+pub fn source_key(bucket: &str, key: &str, version_id: &str) -> String {
+    format!(
+        "src-{}",
+        short_hash(&format!("{bucket}\n{key}\n{version_id}"))
+    )
+}
+
+pub fn source_head_path(target: &str, key: &str) -> String {
+    format!("targets/{target}/sources/{}.json", short_hash(key))
+}
+
+fn short_hash(text: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(text.as_bytes());
+    digest.iter().take(20).map(|b| format!("{b:02x}")).collect()
 }
 
 /// The key of an image push's deployment: one per digest and target.
@@ -271,12 +311,40 @@ impl<S: ObjectStore> Ledger<S> {
         read: Option<&Versioned<Head>>,
         head: Head,
     ) -> Result<Versioned<Head>, LedgerError> {
-        let path = head_path(target);
+        self.compare_and_set(&head_path(target), read, head).await
+    }
+
+    pub async fn source_head(
+        &self,
+        target: &str,
+        key: &str,
+    ) -> Result<Option<Versioned<SourceHead>>, LedgerError> {
+        self.read(&source_head_path(target, key)).await
+    }
+
+    pub async fn set_source_head(
+        &self,
+        target: &str,
+        read: Option<&Versioned<SourceHead>>,
+        head: SourceHead,
+    ) -> Result<Versioned<SourceHead>, LedgerError> {
+        let path = source_head_path(target, &head.key);
+        self.compare_and_set(&path, read, head).await
+    }
+
+    async fn compare_and_set<T: Serialize>(
+        &self,
+        path: &str,
+        read: Option<&Versioned<T>>,
+        value: T,
+    ) -> Result<Versioned<T>, LedgerError> {
         match read {
-            Some(current) => self.replace(&path, &current.etag, head).await,
-            None => match self.store.create(&path, encode(&head)).await? {
-                ConditionalWrite::Written { etag } => Ok(Versioned { value: head, etag }),
-                ConditionalWrite::Conflict => Err(LedgerError::Conflict { key: path }),
+            Some(current) => self.replace(path, &current.etag, value).await,
+            None => match self.store.create(path, encode(&value)).await? {
+                ConditionalWrite::Written { etag } => Ok(Versioned { value, etag }),
+                ConditionalWrite::Conflict => Err(LedgerError::Conflict {
+                    key: path.to_string(),
+                }),
             },
         }
     }
@@ -409,6 +477,7 @@ mod tests {
             to_task_definition: None,
             ecs_deployment_id: None,
             lease: None,
+            error: None,
             history: vec![],
         }
     }

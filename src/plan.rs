@@ -56,7 +56,7 @@ pub enum Derivation {
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum PlanError {
-    #[error("target `{target}`: container `{container}` is not in task definition {task_definition} (it has: {available}); fix the target's `containers`")]
+    #[error("target `{target}`: container `{container}` is not in task definition {task_definition} (it has: {available}); fix the target's `containers` or the manifest")]
     MissingContainer {
         target: String,
         container: String,
@@ -72,15 +72,29 @@ pub fn derive(
     digest: &str,
 ) -> Result<Derivation, PlanError> {
     let image = target.repository.image_uri(digest);
+    let wanted: Vec<(&str, &str)> = target
+        .containers
+        .iter()
+        .map(|container| (container.as_str(), image.as_str()))
+        .collect();
+    derive_images(&target.name, running, &wanted)
+}
+
+/// Decides the image changes that give each named container its wanted image.
+pub fn derive_images(
+    target: &str,
+    running: &TaskDefinitionSummary,
+    wanted: &[(&str, &str)],
+) -> Result<Derivation, PlanError> {
     let mut changes = Vec::new();
-    for wanted in &target.containers {
+    for (wanted_container, image) in wanted {
         let container = running
             .containers
             .iter()
-            .find(|c| &c.name == wanted)
+            .find(|c| c.name == *wanted_container)
             .ok_or_else(|| PlanError::MissingContainer {
-                target: target.name.clone(),
-                container: wanted.clone(),
+                target: target.to_string(),
+                container: wanted_container.to_string(),
                 task_definition: running.arn.clone(),
                 available: running
                     .containers
@@ -89,18 +103,19 @@ pub fn derive(
                     .collect::<Vec<_>>()
                     .join(", "),
             })?;
-        if container.image != image {
+        if container.image != *image {
             changes.push(ImageChange {
                 container: container.name.clone(),
                 from: container.image.clone(),
-                to: image.clone(),
+                to: image.to_string(),
             });
         }
     }
-    if changes.is_empty() {
-        Ok(Derivation::AlreadyRunning { image })
-    } else {
-        Ok(Derivation::Change(changes))
+    match (changes.is_empty(), wanted.first()) {
+        (true, Some((_, image))) => Ok(Derivation::AlreadyRunning {
+            image: image.to_string(),
+        }),
+        _ => Ok(Derivation::Change(changes)),
     }
 }
 

@@ -46,6 +46,7 @@ pub struct ServiceState {
 
 /// A task definition as described: the summary for decisions, and the adapter's own full
 /// copy, opaque here, from which a new revision is derived field for field.
+#[derive(Debug)]
 pub struct DescribedTaskDefinition<Full> {
     pub summary: TaskDefinitionSummary,
     pub full: Full,
@@ -73,6 +74,13 @@ pub trait Ecs: Send + Sync {
         arn: &str,
     ) -> impl Future<Output = Result<DescribedTaskDefinition<Self::TaskDefinition>, AwsError>> + Send;
 
+    /// Reads a task definition document in the RegisterTaskDefinition JSON shape (a
+    /// `taskdef.json`), offline, into the same form `describe_task_definition` returns.
+    fn parse_task_definition(
+        &self,
+        document: &serde_json::Value,
+    ) -> impl Future<Output = Result<DescribedTaskDefinition<Self::TaskDefinition>, String>> + Send;
+
     /// Registers `base` again with only the given container images replaced.
     fn register_with_images(
         &self,
@@ -90,6 +98,15 @@ pub trait Ecs: Send + Sync {
 }
 
 pub trait Registry: Send + Sync {
+    /// The digest of `repository:tag` (or confirms `repository@digest` exists) in the
+    /// account's registry; `None` if ECR has no such image.
+    fn image_digest(
+        &self,
+        account: &str,
+        repository: &str,
+        reference: &crate::source::ImageReference,
+    ) -> impl Future<Output = Result<Option<String>, AwsError>> + Send;
+
     /// When ECR first received the image with this digest; `None` if ECR does not know it.
     fn image_pushed_at(
         &self,
@@ -135,4 +152,32 @@ pub trait ObjectStore: Send + Sync {
         body: Vec<u8>,
         etag: &str,
     ) -> impl Future<Output = Result<ConditionalWrite, AwsError>> + Send;
+}
+
+/// What reading one version of a source object found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SourceObject {
+    Found {
+        body: Vec<u8>,
+        etag: Option<String>,
+    },
+    /// The object or that version of it no longer exists.
+    Missing,
+    /// Larger than the limit: the body was not read.
+    TooLarge {
+        size: i64,
+    },
+}
+
+/// The bucket operators and CI upload manifests to.
+pub trait SourceBucket: Send + Sync {
+    /// Reads exactly `version_id` of `key`, refusing (before reading the body) anything
+    /// larger than `max_bytes`.
+    fn read_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: &str,
+        max_bytes: i64,
+    ) -> impl Future<Output = Result<SourceObject, AwsError>> + Send;
 }

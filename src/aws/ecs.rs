@@ -90,6 +90,13 @@ impl Ecs for EcsService {
         })
     }
 
+    async fn parse_task_definition(
+        &self,
+        document: &serde_json::Value,
+    ) -> Result<DescribedTaskDefinition<FullTaskDefinition>, String> {
+        super::taskdef::parse(document).await
+    }
+
     async fn register_with_images(
         &self,
         base: &FullTaskDefinition,
@@ -198,7 +205,7 @@ pub fn registration(
         .set_enable_fault_injection(td.enable_fault_injection)
 }
 
-fn summarize(full: &FullTaskDefinition) -> TaskDefinitionSummary {
+pub(super) fn summarize(full: &FullTaskDefinition) -> TaskDefinitionSummary {
     let td = &full.definition;
     TaskDefinitionSummary {
         arn: td.task_definition_arn().unwrap_or_default().to_string(),

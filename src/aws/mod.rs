@@ -5,10 +5,11 @@ mod ecr;
 mod ecs;
 mod errors;
 mod s3;
+mod taskdef;
 
 pub use ecr::EcrRegistry;
 pub use ecs::{registration, EcsService, FullTaskDefinition};
-pub use s3::S3Store;
+pub use s3::{S3Sources, S3Store};
 
 use crate::config::{Config, ConfigError, Home};
 use crate::deployer::Deployer;
@@ -56,12 +57,13 @@ impl Clients {
     }
 }
 
-pub type ImagePushDeployer = Deployer<EcsService, EcrRegistry, S3Store>;
+pub type SlipwayDeployer = Deployer<EcsService, EcrRegistry, S3Store, S3Sources>;
 
-/// Everything the image-push function needs, read from its environment:
+/// Everything the event-driven functions need, read from their environment:
 /// `SLIPWAY_ACCOUNT_ID`, `AWS_REGION`, `SLIPWAY_LEDGER_BUCKET`, the targets config
-/// (`SLIPWAY_CONFIG` or `SLIPWAY_CONFIG_FILE`) and `SLIPWAY_DRY_RUN`.
-pub async fn image_push_deployer_from_env() -> Result<ImagePushDeployer, StartupError> {
+/// (`SLIPWAY_CONFIG` or `SLIPWAY_CONFIG_FILE`), `SLIPWAY_SOURCE_BUCKET` (optional: the
+/// only bucket source uploads are accepted from) and `SLIPWAY_DRY_RUN`.
+pub async fn deployer_from_env() -> Result<SlipwayDeployer, StartupError> {
     let clients = Clients::from_env().await;
     let account = required_env(
         "SLIPWAY_ACCOUNT_ID",
@@ -86,8 +88,14 @@ pub async fn image_push_deployer_from_env() -> Result<ImagePushDeployer, Startup
         config,
         EcsService::new(clients.ecs),
         EcrRegistry::new(clients.ecr),
-        S3Store::new(clients.s3, bucket),
+        S3Store::new(clients.s3.clone(), bucket),
+        S3Sources::new(clients.s3),
         dry_run_from_env(),
+    )
+    .with_source_bucket(
+        std::env::var("SLIPWAY_SOURCE_BUCKET")
+            .ok()
+            .filter(|b| !b.is_empty()),
     ))
 }
 

@@ -1,7 +1,9 @@
 use aws_sdk_s3::primitives::ByteStream;
 
 use super::errors::classify;
-use crate::ports::{AwsError, AwsErrorKind, ConditionalWrite, ObjectStore, StoredObject};
+use crate::ports::{
+    AwsError, AwsErrorKind, ConditionalWrite, ObjectStore, SourceBucket, SourceObject, StoredObject,
+};
 
 /// The ledger bucket, with S3's conditional writes as compare-and-set.
 pub struct S3Store {
@@ -101,5 +103,83 @@ fn conditional_result(
             Ok(ConditionalWrite::Conflict)
         }
         Err(err) => Err(classify("s3:PutObject", err, &[])),
+    }
+}
+
+/// The source bucket: reads exactly the object version an event names.
+pub struct S3Sources {
+    client: aws_sdk_s3::Client,
+}
+
+impl S3Sources {
+    pub fn new(client: aws_sdk_s3::Client) -> Self {
+        S3Sources { client }
+    }
+
+    async fn read(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: &str,
+        max_bytes: i64,
+    ) -> Result<SourceObject, AwsError> {
+        const OPERATION: &str = "s3:GetObject";
+        let result = self
+            .client
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .version_id(version_id)
+            .send()
+            .await;
+        let output = match result {
+            Ok(output) => output,
+            Err(err) => {
+                let err = classify(OPERATION, err, &["NoSuchKey", "NoSuchVersion"]);
+                return match err.kind {
+                    AwsErrorKind::NotFound => Ok(SourceObject::Missing),
+                    _ => Err(err),
+                };
+            }
+        };
+        // The size is known from the headers: refuse before reading the body.
+        let size = output.content_length().unwrap_or(0);
+        if size > max_bytes {
+            return Ok(SourceObject::TooLarge { size });
+        }
+        let etag = output.e_tag().map(|e| e.trim_matches('"').to_string());
+        let body = output.body.collect().await.map_err(|err| AwsError {
+            operation: OPERATION,
+            message: format!("reading s3://{bucket}/{key}: {err}"),
+            kind: AwsErrorKind::Transient,
+        })?;
+        Ok(SourceObject::Found {
+            body: body.into_bytes().to_vec(),
+            etag,
+        })
+    }
+}
+
+impl SourceBucket for S3Sources {
+    async fn read_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: &str,
+        max_bytes: i64,
+    ) -> Result<SourceObject, AwsError> {
+        let found = self.read(bucket, key, version_id, max_bytes).await?;
+        // S3's own notifications URL-encode keys ("red flower.json" arrives as
+        // "red+flower.json"). If the key as given does not exist but its decoded form
+        // does, that is the object that was written: same version id, so the same bytes.
+        let decoded = percent_encoding::percent_decode_str(&key.replace('+', " "))
+            .decode_utf8()
+            .map(|k| k.into_owned());
+        match (found, decoded) {
+            (SourceObject::Missing, Ok(decoded)) if decoded != key => {
+                self.read(bucket, &decoded, version_id, max_bytes).await
+            }
+            (found, _) => Ok(found),
+        }
     }
 }

@@ -15,7 +15,7 @@ use aws_sdk_ecs::types::{
     Secret, Tag, TaskDefinition,
 };
 use serde_json::Value;
-use slipway::aws::{Clients, EcrRegistry, EcsService, FullTaskDefinition, S3Store};
+use slipway::aws::{Clients, EcrRegistry, EcsService, FullTaskDefinition, S3Sources, S3Store};
 use slipway::config::{Config, Home};
 use slipway::plan::ImageChanges;
 use slipway::ports::{AwsError, DescribedTaskDefinition, Ecs, Registered, ServiceState};
@@ -118,6 +118,13 @@ impl Ecs for CountingEcs {
         self.inner.describe_task_definition(arn).await
     }
 
+    async fn parse_task_definition(
+        &self,
+        document: &Value,
+    ) -> Result<DescribedTaskDefinition<FullTaskDefinition>, String> {
+        self.inner.parse_task_definition(document).await
+    }
+
     async fn register_with_images(
         &self,
         base: &FullTaskDefinition,
@@ -140,7 +147,7 @@ impl Ecs for CountingEcs {
     }
 }
 
-pub type TestDeployer = Deployer<CountingEcs, EcrRegistry, S3Store>;
+pub type TestDeployer = Deployer<CountingEcs, EcrRegistry, S3Store, S3Sources>;
 
 /// One emulator with an ECR repository `app`, a ledger bucket, and services to deploy to.
 pub struct World {
@@ -315,6 +322,7 @@ impl World {
             ecs,
             EcrRegistry::new(self.clients.ecr.clone()),
             S3Store::new(self.clients.s3.clone(), LEDGER_BUCKET.into()),
+            S3Sources::new(self.clients.s3.clone()),
             dry_run,
         );
         (deployer, calls)

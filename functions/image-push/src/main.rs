@@ -8,7 +8,7 @@ use slipway::Invocation;
 async fn main() -> Result<(), Error> {
     slipway::telemetry::init();
     // A bad config fails the cold start, loudly, instead of matching nothing later.
-    let deployer = slipway::aws::image_push_deployer_from_env()
+    let deployer = slipway::aws::deployer_from_env()
         .await
         .inspect_err(|err| tracing::error!("image-push cannot start: {err}"))?;
     let deployer = &deployer;

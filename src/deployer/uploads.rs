@@ -1,0 +1,498 @@
+//! The source-upload pipeline: an S3 "Object Created" event under `deploy/<target>/` →
+//! exactly the object version it names → a validated manifest → images resolved to
+//! digests → the same ledger, policies, dry run and rollout as image pushes.
+//!
+//! Bad input (invalid JSON, unknown container, wrong family, missing image, oversized or
+//! deleted object) is recorded in the ledger as `failed` with the reason, logged, and
+//! acknowledged: nothing is registered or rolled, and Lambda does not retry it.
+
+use std::cmp::Ordering;
+
+use chrono::Utc;
+use serde_json::Value;
+use tracing::{info, warn};
+
+use super::{
+    dry_run_plan, duplicate, DeployError, Deployer, EventOutcome, Invocation, LogContext, Report,
+    StepError, TargetOutcome, TargetReport, HEAD_ATTEMPTS,
+};
+use crate::config::Target;
+use crate::ledger::{source_key, Deployment, LedgerError, SourceHead, State, Trigger, Versioned};
+use crate::plan::{derive_images, Derivation, ImageChange};
+use crate::ports::{Ecs, ObjectStore, Registry, SourceBucket, SourceObject};
+use crate::source::{
+    compare_sequencers, is_placeholder, parse_manifest, parse_source_event, ImageRef,
+    ImageReference, Manifest, SourceIntent, SourceUploaded, MAX_MANIFEST_BYTES,
+};
+
+/// What an upload asks for, checked against what the service runs.
+struct UploadPlan<T> {
+    from_task_definition: String,
+    /// The definition the new revision is derived from: the running one for image
+    /// manifests, the uploaded one for `taskdef.json`.
+    base: T,
+    changes: Vec<ImageChange>,
+    whole_task_definition: bool,
+    summary: crate::plan::TaskDefinitionSummary,
+}
+
+impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket> Deployer<E, R, S, B> {
+    /// Handles one "Object Created" event exactly as EventBridge delivers it.
+    pub async fn handle_source_event(
+        &self,
+        raw: &Value,
+        invocation: &Invocation,
+    ) -> Result<Report, DeployError> {
+        let event_id = raw.get("id").and_then(Value::as_str).map(str::to_string);
+        let report = |outcome| Report {
+            event_id: event_id.clone(),
+            dry_run: self.dry_run,
+            outcome,
+        };
+        let upload = match parse_source_event(raw) {
+            Err(err) => {
+                warn!(event_id = event_id.as_deref().unwrap_or("(no id)"), decision = "refused",
+                      error = %err, "event refused and acknowledged (no retry, nothing written)");
+                return Ok(report(EventOutcome::Refused {
+                    error: err.to_string(),
+                }));
+            }
+            Ok(SourceIntent::Ignore { event_id, reason }) => {
+                info!(event_id, decision = "ignored", "{reason}");
+                return Ok(report(EventOutcome::Ignored { reason }));
+            }
+            Ok(SourceIntent::Deploy(upload)) => upload,
+        };
+        if let Some(expected) = self.source_bucket.as_ref().filter(|b| **b != upload.bucket) {
+            let error = format!(
+                "bucket `{}` is not Slipway's source bucket `{expected}`: check the EventBridge rule",
+                upload.bucket
+            );
+            warn!(event_id = upload.event_id, decision = "refused", "{error}");
+            return Ok(report(EventOutcome::Refused { error }));
+        }
+        let Some(target) = self.config.target(&upload.target) else {
+            let reason = format!(
+                "no target is named `{}` (key `{}`)",
+                upload.target, upload.key
+            );
+            info!(event_id = upload.event_id, decision = "ignored", "{reason}");
+            return Ok(report(EventOutcome::Ignored { reason }));
+        };
+        let key = source_key(&upload.bucket, &upload.key, &upload.version_id);
+        let id = format!("{}.{key}", target.name);
+        let log = LogContext {
+            event_id: &upload.event_id,
+            target: &target.name,
+            digest: "",
+            deployment_id: &id,
+        };
+        let result = self
+            .deploy_upload(target, &upload, &key, invocation, &log)
+            .await;
+        let outcome = match self.conclude(result, &key, invocation, &log).await {
+            Ok(outcome) => outcome,
+            Err(err) if err.is_transient() => {
+                return Err(DeployError {
+                    event_id: upload.event_id.clone(),
+                    failed: 1,
+                    first: format!("{}: {err}", target.name),
+                })
+            }
+            Err(err) => TargetOutcome::Failed {
+                error: err.to_string(),
+            },
+        };
+        Ok(report(EventOutcome::Targets {
+            targets: vec![TargetReport {
+                target: target.name.clone(),
+                deployment_id: id,
+                image: format!(
+                    "s3://{}/{}?versionId={}",
+                    upload.bucket, upload.key, upload.version_id
+                ),
+                outcome,
+            }],
+        }))
+    }
+
+    async fn deploy_upload(
+        &self,
+        target: &Target,
+        upload: &SourceUploaded,
+        key: &str,
+        invocation: &Invocation,
+        log: &LogContext<'_>,
+    ) -> Result<TargetOutcome, StepError> {
+        // The same version delivered again: the ledger knows it already.
+        if let Some(existing) = self.ledger.deployment(&target.name, key).await? {
+            let resumable = existing.value.state == State::Planned
+                && !existing
+                    .value
+                    .is_held_by_other(&invocation.request_id, Utc::now());
+            if !resumable {
+                return Ok(duplicate(&existing.value, log));
+            }
+        }
+        let head = self.ledger.source_head(&target.name, &upload.key).await?;
+        if let Some(newer) = head
+            .as_ref()
+            .map(|h| &h.value)
+            .filter(|h| compare_sequencers(&h.sequencer, &upload.sequencer) == Ordering::Greater)
+        {
+            let reason = format!(
+                "version {} of {} is older (sequencer {}) than version {} already accepted (sequencer {})",
+                upload.version_id, upload.key, upload.sequencer, newer.version_id, newer.sequencer
+            );
+            log.decided("older", &format!("not deploying: {reason}"));
+            return Ok(TargetOutcome::Older { reason });
+        }
+
+        let plan = match self.plan_upload(target, upload, log).await {
+            Ok(plan) => plan,
+            Err(StepError::Rejected(problem)) => {
+                return self.reject(target, upload, key, problem, log).await;
+            }
+            Err(err) => return Err(err),
+        };
+        if plan.changes.iter().all(|c| c.from == c.to) && !plan.whole_task_definition {
+            log.decided(
+                "already-running",
+                &format!(
+                    "{}/{} already runs what {} asks for: nothing to register",
+                    target.cluster, target.service, upload.key
+                ),
+            );
+            return Ok(TargetOutcome::AlreadyRunning {
+                task_definition: plan.from_task_definition,
+            });
+        }
+        if self.dry_run {
+            let mut outcome = dry_run_plan(target, &plan.summary, &plan.changes);
+            if let (true, TargetOutcome::DryRun { diff, .. }) =
+                (plan.whole_task_definition, &mut outcome)
+            {
+                diff.insert(
+                    0,
+                    format!(
+                        "the whole task definition is replaced by {} (version {})",
+                        upload.key, upload.version_id
+                    ),
+                );
+            }
+            let printed = serde_json::to_string(&outcome).unwrap_or_default();
+            log.decided(
+                "dry-run",
+                &format!("dry run, nothing written; the plan: {printed}"),
+            );
+            return Ok(outcome);
+        }
+
+        let record = self.record(target, upload, key, &plan, invocation);
+        let current = match self.claim(record, invocation, log).await? {
+            Ok(current) => current,
+            Err(duplicate) => return Ok(duplicate),
+        };
+        if let Some(newer) = self
+            .become_source_head(target, head, upload, &current.value.id)
+            .await?
+        {
+            return self.supersede(current, newer, log).await;
+        }
+        self.roll(target, current, &plan.base, plan.changes, log)
+            .await
+    }
+
+    /// Reads the object version, validates the manifest and resolves its images.
+    /// `StepError::Rejected` means bad input; anything else is an AWS failure.
+    async fn plan_upload(
+        &self,
+        target: &Target,
+        upload: &SourceUploaded,
+        log: &LogContext<'_>,
+    ) -> Result<UploadPlan<E::TaskDefinition>, StepError> {
+        let rejected = |problem: String| StepError::Rejected(problem);
+        if let Some(size) = upload.size.filter(|size| *size > MAX_MANIFEST_BYTES) {
+            return Err(rejected(too_large(size)));
+        }
+        let body = match self
+            .sources
+            .read_version(
+                &upload.bucket,
+                &upload.key,
+                &upload.version_id,
+                MAX_MANIFEST_BYTES,
+            )
+            .await?
+        {
+            SourceObject::Found { body, .. } => body,
+            SourceObject::Missing => {
+                return Err(rejected(format!(
+                    "version {} of s3://{}/{} was deleted before it could be read",
+                    upload.version_id, upload.bucket, upload.key
+                )))
+            }
+            SourceObject::TooLarge { size } => return Err(rejected(too_large(size))),
+        };
+        let manifest =
+            parse_manifest(upload.kind, &body).map_err(|err| rejected(err.to_string()))?;
+        let service = self
+            .ecs
+            .describe_service(&target.cluster, &target.service)
+            .await?;
+        let running = self
+            .ecs
+            .describe_task_definition(&service.task_definition)
+            .await?;
+
+        match manifest {
+            Manifest::Images(images) => {
+                let mut wanted = Vec::with_capacity(images.len());
+                for entry in &images {
+                    wanted.push((
+                        entry.container.as_str(),
+                        self.resolve(&entry.image, log).await?,
+                    ));
+                }
+                self.image_plan(target, service.task_definition, running, &wanted)
+            }
+            Manifest::Image(uri) => {
+                let image = self.resolve(&uri, log).await?;
+                let wanted: Vec<(&str, String)> = target
+                    .containers
+                    .iter()
+                    .map(|c| (c.as_str(), image.clone()))
+                    .collect();
+                self.image_plan(target, service.task_definition, running, &wanted)
+            }
+            Manifest::TaskDefinition(document) => {
+                let family = document
+                    .get("family")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                if family != running.summary.family {
+                    return Err(rejected(format!(
+                        "taskdef.json is for family `{family}`, but target `{}` runs family `{}`",
+                        target.name, running.summary.family
+                    )));
+                }
+                let parsed = self
+                    .ecs
+                    .parse_task_definition(&document)
+                    .await
+                    .map_err(|problem| rejected(format!("taskdef.json: {problem}")))?;
+                let mut changes = Vec::new();
+                for container in &parsed.summary.containers {
+                    let current = running
+                        .summary
+                        .containers
+                        .iter()
+                        .find(|c| c.name == container.name)
+                        .map(|c| c.image.clone());
+                    let image = if is_placeholder(&container.image) {
+                        current.clone().ok_or_else(|| rejected(format!(
+                            "taskdef.json: container `{}` has the placeholder {} but the running task definition has no container of that name to fill it from",
+                            container.name, container.image
+                        )))?
+                    } else {
+                        self.resolve(&container.image, log).await?
+                    };
+                    changes.push(ImageChange {
+                        container: container.name.clone(),
+                        from: current.unwrap_or_else(|| "(new container)".to_string()),
+                        to: image,
+                    });
+                }
+                Ok(UploadPlan {
+                    from_task_definition: service.task_definition,
+                    base: parsed.full,
+                    changes,
+                    whole_task_definition: true,
+                    summary: parsed.summary,
+                })
+            }
+        }
+    }
+
+    fn image_plan(
+        &self,
+        target: &Target,
+        from_task_definition: String,
+        running: crate::ports::DescribedTaskDefinition<E::TaskDefinition>,
+        wanted: &[(&str, String)],
+    ) -> Result<UploadPlan<E::TaskDefinition>, StepError> {
+        let wanted: Vec<(&str, &str)> = wanted.iter().map(|(c, i)| (*c, i.as_str())).collect();
+        let changes = match derive_images(&target.name, &running.summary, &wanted)
+            .map_err(|err| StepError::Rejected(err.to_string()))?
+        {
+            Derivation::Change(changes) => changes,
+            Derivation::AlreadyRunning { .. } => Vec::new(),
+        };
+        Ok(UploadPlan {
+            from_task_definition,
+            base: running.full,
+            changes,
+            whole_task_definition: false,
+            summary: running.summary,
+        })
+    }
+
+    /// An image as the manifest gives it → an immutable reference. Tags are resolved to
+    /// digests through ECR; an image that ECR does not have is bad input.
+    async fn resolve(&self, uri: &str, log: &LogContext<'_>) -> Result<String, StepError> {
+        let image = ImageRef::parse(uri).map_err(StepError::Rejected)?;
+        match (image.ecr_registry(), &image.reference) {
+            (Some((account, region)), reference) => {
+                if region != self.config.home.region {
+                    return Err(StepError::Rejected(format!(
+                        "image `{uri}` is in ECR in {region}, but Slipway runs in {}: replicate the repository to {} or give the image by digest from there",
+                        self.config.home.region, self.config.home.region
+                    )));
+                }
+                let digest = self
+                    .registry
+                    .image_digest(&account, &image.repository, reference)
+                    .await?
+                    .ok_or_else(|| StepError::Rejected(format!("image `{uri}` does not exist in ECR")))?;
+                if let ImageReference::Tag(tag) = reference {
+                    log.decided("resolved", &format!("{}:{tag} is {digest}", image.repository));
+                }
+                Ok(image.pinned(&digest))
+            }
+            (None, ImageReference::Digest(_)) => Ok(uri.to_string()),
+            (None, ImageReference::Tag(_)) => Err(StepError::Rejected(format!(
+                "image `{uri}` is not in this account's ECR and is given by tag: give it by digest (…@sha256:…) so that what runs is immutable"
+            ))),
+        }
+    }
+
+    fn record(
+        &self,
+        target: &Target,
+        upload: &SourceUploaded,
+        key: &str,
+        plan: &UploadPlan<E::TaskDefinition>,
+        invocation: &Invocation,
+    ) -> Deployment {
+        let mut record = self.blank_record(target, upload, key);
+        record.image = plan
+            .changes
+            .iter()
+            .map(|c| c.to.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
+        record.changes = plan.changes.clone();
+        record.from_task_definition = plan.from_task_definition.clone();
+        record.lease = Some(crate::ledger::Lease {
+            holder: invocation.request_id.clone(),
+            until: invocation.deadline,
+        });
+        record
+    }
+
+    fn blank_record(&self, target: &Target, upload: &SourceUploaded, key: &str) -> Deployment {
+        Deployment {
+            id: format!("{}.{key}", target.name),
+            target: target.name.clone(),
+            key: key.to_string(),
+            cluster: target.cluster.clone(),
+            service: target.service.clone(),
+            state: State::Planned,
+            trigger: Trigger::SourceUpload {
+                event_id: upload.event_id.clone(),
+                bucket: upload.bucket.clone(),
+                key: upload.key.clone(),
+                version_id: upload.version_id.clone(),
+                sequencer: upload.sequencer.clone(),
+                manifest: upload.kind,
+                requester: upload.requester.clone(),
+            },
+            image: String::new(),
+            version: None,
+            changes: Vec::new(),
+            from_task_definition: String::new(),
+            to_task_definition: None,
+            ecs_deployment_id: None,
+            lease: None,
+            error: None,
+            history: Vec::new(),
+        }
+    }
+
+    /// Bad input: recorded as failed (once), logged, acknowledged. Nothing reaches ECS.
+    async fn reject(
+        &self,
+        target: &Target,
+        upload: &SourceUploaded,
+        key: &str,
+        problem: String,
+        log: &LogContext<'_>,
+    ) -> Result<TargetOutcome, StepError> {
+        log.warned(
+            "rejected",
+            &format!(
+                "{}: {problem}; nothing registered, not retrying",
+                upload.key
+            ),
+        );
+        if !self.dry_run {
+            let mut record = self.blank_record(target, upload, key);
+            record.error = Some(problem.clone());
+            record.advance(State::Failed, format!("rejected: {problem}"), Utc::now())?;
+            // A duplicate of a rejected upload finds the record there already: fine.
+            let _ = self.ledger.claim(record).await?;
+        }
+        Ok(TargetOutcome::Failed { error: problem })
+    }
+
+    /// Makes this upload the newest accepted version of its key, unless a newer version
+    /// got there first; then returns that version's deployment id.
+    async fn become_source_head(
+        &self,
+        target: &Target,
+        mut head: Option<Versioned<SourceHead>>,
+        upload: &SourceUploaded,
+        deployment_id: &str,
+    ) -> Result<Option<String>, StepError> {
+        let ours = SourceHead {
+            deployment_id: deployment_id.to_string(),
+            key: upload.key.clone(),
+            version_id: upload.version_id.clone(),
+            sequencer: upload.sequencer.clone(),
+            updated_at: Utc::now(),
+        };
+        for _ in 0..HEAD_ATTEMPTS {
+            if let Some(current) = &head {
+                if current.value.deployment_id == ours.deployment_id {
+                    return Ok(None);
+                }
+                if compare_sequencers(&current.value.sequencer, &ours.sequencer)
+                    == Ordering::Greater
+                {
+                    return Ok(Some(current.value.deployment_id.clone()));
+                }
+            }
+            match self
+                .ledger
+                .set_source_head(&target.name, head.as_ref(), ours.clone())
+                .await
+            {
+                Ok(_) => return Ok(None),
+                Err(LedgerError::Conflict { .. }) => {
+                    head = self.ledger.source_head(&target.name, &upload.key).await?
+                }
+                Err(err) => return Err(err.into()),
+            }
+        }
+        Err(LedgerError::Conflict {
+            key: crate::ledger::source_head_path(&target.name, &upload.key),
+        }
+        .into())
+    }
+}
+
+fn too_large(size: i64) -> String {
+    format!(
+        "the object is {size} bytes, over the {MAX_MANIFEST_BYTES}-byte limit for manifests: it was not read"
+    )
+}
