@@ -113,3 +113,12 @@ fn required_env(name: &'static str, hint: &'static str) -> Result<String, Startu
         .filter(|v| !v.is_empty())
         .ok_or(StartupError::MissingEnv { name, hint })
 }
+
+impl From<&lambda_runtime::Context> for crate::Invocation {
+    fn from(context: &lambda_runtime::Context) -> Self {
+        crate::Invocation {
+            request_id: context.request_id.clone(),
+            deadline: context.deadline().into(),
+        }
+    }
+}

@@ -427,3 +427,61 @@ pub fn target_json(name: &str, service: &str, tags: &str, policy: &str) -> Strin
 pub fn config(targets: &[String]) -> String {
     format!(r#"{{"targets": [{}]}}"#, targets.join(","))
 }
+
+pub const SOURCE_BUCKET: &str = "slipway-source";
+
+impl World {
+    /// A versioned source bucket, as Slipway requires.
+    pub async fn create_source_bucket(&self) {
+        self.clients
+            .s3
+            .create_bucket()
+            .bucket(SOURCE_BUCKET)
+            .send()
+            .await
+            .unwrap();
+        self.clients
+            .s3
+            .put_bucket_versioning()
+            .bucket(SOURCE_BUCKET)
+            .versioning_configuration(
+                aws_sdk_s3::types::VersioningConfiguration::builder()
+                    .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+    }
+
+    /// Uploads `body` to the source bucket and returns the "Object Created" event that
+    /// S3 would send through EventBridge (the emulator sends none), with `sequencer`.
+    pub async fn upload(&self, key: &str, body: &[u8], sequencer: u64) -> Value {
+        let put = self
+            .clients
+            .s3
+            .put_object()
+            .bucket(SOURCE_BUCKET)
+            .key(key)
+            .body(body.to_vec().into())
+            .send()
+            .await
+            .unwrap();
+        let path = format!(
+            "{}/events/s3-imagedefinitions.json",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let mut event: Value =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        event["id"] = Value::from(format!("upload-{sequencer}"));
+        event["detail"]["bucket"]["name"] = Value::from(SOURCE_BUCKET);
+        event["detail"]["object"] = serde_json::json!({
+            "key": key,
+            "size": body.len(),
+            "etag": put.e_tag().unwrap().trim_matches('"'),
+            "version-id": put.version_id().unwrap(),
+            "sequencer": format!("{sequencer:018X}"),
+        });
+        event
+    }
+}

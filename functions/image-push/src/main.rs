@@ -13,10 +13,7 @@ async fn main() -> Result<(), Error> {
         .inspect_err(|err| tracing::error!("image-push cannot start: {err}"))?;
     let deployer = &deployer;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        let invocation = Invocation {
-            request_id: event.context.request_id.clone(),
-            deadline: event.context.deadline().into(),
-        };
+        let invocation = Invocation::from(&event.context);
         let report = deployer
             .handle_ecr_event(&event.payload, &invocation)
             .await?;
