@@ -12,8 +12,10 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 FUNCTION ?= image-push
 EVENT ?= events/ecr-push.json
+KEY ?= deploy/web/imagedefinitions.json
+FILE ?= tests/local/manifests/imagedefinitions.json
 
-.PHONY: help tools test lint unit integration demo up down invoke clean
+.PHONY: help tools test lint unit integration demo up down invoke upload clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
@@ -48,6 +50,9 @@ down: ## stop the local stack
 
 invoke: ## replay an event: make invoke FUNCTION=image-push EVENT=events/ecr-push.json
 	tests/local/stack.sh invoke $(FUNCTION) $(EVENT)
+
+upload: ## upload a manifest and replay its S3 event: make upload KEY=deploy/web/taskdef.json FILE=tests/local/manifests/taskdef.json
+	tests/local/stack.sh upload $(KEY) $(FILE)
 
 clean: down
 	rm -rf .slipway target

@@ -131,7 +131,10 @@ pub fn pinned_digest<'a>(image: &'a str, repository: &RepositoryRef) -> Option<&
 pub fn describe_changes(changes: &[ImageChange]) -> Vec<String> {
     changes
         .iter()
-        .map(|c| format!("container {}: image {} -> {}", c.container, c.from, c.to))
+        .map(|c| match c.from == c.to {
+            true => format!("container {}: image {} (unchanged)", c.container, c.to),
+            false => format!("container {}: image {} -> {}", c.container, c.from, c.to),
+        })
         .collect()
 }
 

@@ -155,6 +155,17 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket> Deployer<E, R, S, B> 
             }
             Err(err) => return Err(err),
         };
+        // From here on, the log lines carry the digest the upload deploys.
+        let digest = plan
+            .changes
+            .iter()
+            .find(|c| c.from != c.to)
+            .or(plan.changes.first());
+        let digest = digest.map_or(String::new(), |c| super::image_digest(&c.to).to_string());
+        let log = &LogContext {
+            digest: &digest,
+            ..*log
+        };
         if plan.changes.iter().all(|c| c.from == c.to) && !plan.whole_task_definition {
             log.decided(
                 "already-running",
@@ -294,6 +305,12 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket> Deployer<E, R, S, B> 
                             "taskdef.json: container `{}` has the placeholder {} but the running task definition has no container of that name to fill it from",
                             container.name, container.image
                         )))?
+                    } else if current.as_deref() == Some(container.image.as_str())
+                        && !is_ecr_image(&container.image)
+                    {
+                        // A public image the service already runs (a sidecar by tag):
+                        // carried over as the image-push path carries it over.
+                        container.image.clone()
                     } else {
                         self.resolve(&container.image, log).await?
                     };
@@ -489,6 +506,10 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket> Deployer<E, R, S, B> 
         }
         .into())
     }
+}
+
+fn is_ecr_image(uri: &str) -> bool {
+    ImageRef::parse(uri).is_ok_and(|image| image.ecr_registry().is_some())
 }
 
 fn too_large(size: i64) -> String {

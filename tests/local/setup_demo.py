@@ -21,6 +21,7 @@ STATE = ROOT / ".slipway"
 ACCOUNT = os.environ["SLIPWAY_ACCOUNT_ID"]
 REGION = os.environ["AWS_REGION"]
 BUCKET = os.environ["SLIPWAY_LEDGER_BUCKET"]
+SOURCE_BUCKET = os.environ["SLIPWAY_SOURCE_BUCKET"]
 
 
 def client(service):
@@ -49,6 +50,8 @@ def main():
     ecr.create_repository(repositoryName="app")
     running = put_image(ecr, "v1.4.1", 1)
     s3.create_bucket(Bucket=BUCKET)
+    s3.create_bucket(Bucket=SOURCE_BUCKET)
+    s3.put_bucket_versioning(Bucket=SOURCE_BUCKET, VersioningConfiguration={"Status": "Enabled"})
     ecs.create_cluster(clusterName="demo")
     td = ecs.register_task_definition(
         family="web",

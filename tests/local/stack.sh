@@ -49,6 +49,7 @@ AWS_ACCESS_KEY_ID=test
 AWS_SECRET_ACCESS_KEY=test
 SLIPWAY_ACCOUNT_ID=123456789012
 SLIPWAY_LEDGER_BUCKET=slipway-ledger-local
+SLIPWAY_SOURCE_BUCKET=slipway-source-local
 SLIPWAY_CONFIG_FILE=$STATE/targets.json
 SLIPWAY_DRY_RUN=${SLIPWAY_DRY_RUN:-0}
 SLIPWAY_LAMBDA_PORT=$lambda_port
@@ -91,29 +92,52 @@ invoke() { # function event-file
   timeout "${SLIPWAY_INVOKE_TIMEOUT:-300}" cargo lambda invoke "$1" --invoke-address 127.0.0.1 --invoke-port "$SLIPWAY_LAMBDA_PORT" --data-file "$2"
 }
 
+current_task_definition() {
+  python3 -c 'import boto3,os; print(boto3.client("ecs", endpoint_url=os.environ["AWS_ENDPOINT_URL"]).describe_services(cluster="demo", services=["web"])["services"][0]["taskDefinition"])'
+}
+
+upload() { # key file: upload a manifest, then replay the event S3 would send
+  [ -n "${1:-}" ] && [ -f "${2:-}" ] || { echo "usage: make upload KEY=deploy/<target>/<manifest> FILE=<path>" >&2; exit 2; }
+  load_env
+  local event
+  event=$(python3 tests/local/upload.py "$1" "$2")
+  echo "uploaded $2 to s3://$SLIPWAY_SOURCE_BUCKET/$1; replaying $event through source-upload"
+  invoke source-upload "$event"
+}
+
 demo() {
   trap down EXIT
   down >/dev/null
   rm -rf "$STATE"
   up
   load_env
-  local before
-  before=$(python3 -c 'import boto3,os; print(boto3.client("ecs", endpoint_url=os.environ["AWS_ENDPOINT_URL"]).describe_services(cluster="demo", services=["web"])["services"][0]["taskDefinition"])')
-  echo "$before" >"$STATE/before.txt"
+
+  current_task_definition >"$STATE/before-push.txt"
   echo
-  echo "replaying the push through image-push: cargo lambda invoke image-push --data-file .slipway/events/demo-push.json"
-  invoke image-push "$STATE/events/demo-push.json" | tee "$STATE/report.json"
+  echo "1. CI pushed app:v1.4.2. Replaying its ECR event through image-push:"
+  echo "   cargo lambda invoke image-push --data-file .slipway/events/demo-push.json"
+  invoke image-push "$STATE/events/demo-push.json" | tee "$STATE/report-push.json"
+  python3 tests/local/story.py push "$STATE/events/demo-push.json" "$STATE/report-push.json" "$STATE/before-push.txt"
+
+  current_task_definition >"$STATE/before-upload.txt"
   echo
-  python3 tests/local/story.py "$STATE/events/demo-push.json" "$STATE/report.json" "$STATE/before.txt"
+  echo "2. An operator uploads deploy/web/taskdef.json (more memory, a new variable, image <IMAGE>):"
+  local event
+  event=$(python3 tests/local/upload.py deploy/web/taskdef.json tests/local/manifests/taskdef.json)
+  echo "   cargo lambda invoke source-upload --data-file ${event#"$ROOT"/}"
+  invoke source-upload "$event" | tee "$STATE/report-upload.json"
+  python3 tests/local/story.py upload "$event" "$STATE/report-upload.json" "$STATE/before-upload.txt"
+
   echo
-  echo "What image-push logged (JSON, one line per decision):"
-  grep -h '"decision"' "$STATE/watch.log" | sed 's/^.*\({"timestamp".*\)$/\1/' | head -20 || true
+  echo "What the functions logged (JSON, one line per decision):"
+  grep -h '"decision"' "$STATE/watch.log" | sed 's/^[^{]*//' | head -20 || true
 }
 
 case "${1:-}" in
   up) up ;;
   down) down ;;
   invoke) invoke "${2:-}" "${3:-}" ;;
+  upload) upload "${2:-}" "${3:-}" ;;
   demo) demo ;;
-  *) echo "usage: $0 up|down|invoke FUNCTION EVENT|demo" >&2; exit 2 ;;
+  *) echo "usage: $0 up|down|invoke FUNCTION EVENT|upload KEY FILE|demo" >&2; exit 2 ;;
 esac
