@@ -11,7 +11,7 @@ use serde_json::Value;
 use tracing::{info, warn};
 
 use crate::config::{Config, Policy, Target};
-use crate::event::{parse_ecr_event, EcrIntent, ImagePushed};
+use crate::event::{parse_ecr_event, EventError, ImagePushed, Intent};
 use crate::ledger::{
     image_key, Claim, Deployment, Head, Lease, Ledger, LedgerError, State, Trigger, Versioned,
 };
@@ -207,25 +207,9 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket> Deployer<E, R, S, B> 
         raw: &Value,
         invocation: &Invocation,
     ) -> Result<Report, DeployError> {
-        let event_id = raw.get("id").and_then(Value::as_str).map(str::to_string);
-        let report = |outcome| Report {
-            event_id: event_id.clone(),
-            dry_run: self.dry_run,
-            outcome,
-        };
-        let push = match parse_ecr_event(raw) {
-            Err(err) => {
-                warn!(event_id = event_id.as_deref().unwrap_or("(no id)"), decision = "refused",
-                      error = %err, "event refused and acknowledged (no retry, nothing written)");
-                return Ok(report(EventOutcome::Refused {
-                    error: err.to_string(),
-                }));
-            }
-            Ok(EcrIntent::Ignore { event_id, reason }) => {
-                info!(event_id, decision = "ignored", "{reason}");
-                return Ok(report(EventOutcome::Ignored { reason }));
-            }
-            Ok(EcrIntent::Deploy(push)) => push,
+        let push = match self.triage(raw, parse_ecr_event(raw)) {
+            Ok(push) => push,
+            Err(report) => return Ok(report),
         };
         let matched: Vec<&Target> = self
             .config
@@ -279,7 +263,37 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket> Deployer<E, R, S, B> 
                 first: first.clone(),
             });
         }
-        Ok(report(EventOutcome::Targets { targets }))
+        Ok(self.report(raw, EventOutcome::Targets { targets }))
+    }
+
+    /// Refused and ignored events end here: logged, and acknowledged so Lambda does not
+    /// retry them.
+    fn triage<T>(&self, raw: &Value, parsed: Result<Intent<T>, EventError>) -> Result<T, Report> {
+        match parsed {
+            Err(err) => {
+                warn!(event_id = event_id(raw).as_deref().unwrap_or("(no id)"), decision = "refused",
+                      error = %err, "event refused and acknowledged (no retry, nothing written)");
+                Err(self.report(
+                    raw,
+                    EventOutcome::Refused {
+                        error: err.to_string(),
+                    },
+                ))
+            }
+            Ok(Intent::Ignore { event_id, reason }) => {
+                info!(event_id, decision = "ignored", "{reason}");
+                Err(self.report(raw, EventOutcome::Ignored { reason }))
+            }
+            Ok(Intent::Deploy(intent)) => Ok(intent),
+        }
+    }
+
+    fn report(&self, raw: &Value, outcome: EventOutcome) -> Report {
+        Report {
+            event_id: event_id(raw),
+            dry_run: self.dry_run,
+            outcome,
+        }
     }
 
     async fn deploy_target(
@@ -697,6 +711,10 @@ pub fn target_wants(target: &Target, push: &ImagePushed) -> bool {
         && repo.region == push.region
         && repo.name == push.repository
         && target.tags.matches(&push.tag)
+}
+
+fn event_id(raw: &Value) -> Option<String> {
+    raw.get("id").and_then(Value::as_str).map(str::to_string)
 }
 
 fn image_digest(image: &str) -> &str {

@@ -21,7 +21,7 @@ pub enum EventError {
         got_source: String,
         detail_type: String,
     },
-    #[error("event {id}: the detail is not an ECR image action: {problem}")]
+    #[error("event {id}: the detail is not what this kind of event carries: {problem}")]
     BadDetail { id: String, problem: String },
     #[error("event {id}: `{field}` is missing from the envelope")]
     MissingEnvelopeField { id: String, field: &'static str },
@@ -59,10 +59,10 @@ pub struct ImagePushed {
     pub digest: String,
 }
 
-/// What an ECR event means for Slipway.
+/// What an event means for Slipway.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum EcrIntent {
-    Deploy(ImagePushed),
+pub enum Intent<T> {
+    Deploy(T),
     /// A well-formed event that must not deploy; the reason goes in the log.
     Ignore {
         event_id: String,
@@ -70,27 +70,52 @@ pub enum EcrIntent {
     },
 }
 
+pub type EcrIntent = Intent<ImagePushed>;
+
+/// Opens an EventBridge envelope of the expected kind and reads its `detail` as `T`.
+/// Returns the event id (or "(no id)") with the envelope.
+pub fn open_envelope<T: serde::de::DeserializeOwned + Serialize>(
+    raw: &Value,
+    source: &'static str,
+    detail_type: &'static str,
+) -> Result<(String, EventBridgeEvent<T>), EventError> {
+    let envelope: EventBridgeEvent<Value> = serde_json::from_value(raw.clone())
+        .map_err(|err| EventError::NotEventBridge(err.to_string()))?;
+    let id = envelope.id.clone().unwrap_or_else(|| "(no id)".to_string());
+    if envelope.source != source || envelope.detail_type != detail_type {
+        return Err(EventError::UnexpectedKind {
+            expected: source,
+            expected_type: detail_type,
+            got_source: envelope.source,
+            detail_type: envelope.detail_type,
+        });
+    }
+    let detail: T =
+        serde_json::from_value(envelope.detail).map_err(|err| EventError::BadDetail {
+            id: id.clone(),
+            problem: err.to_string(),
+        })?;
+    let envelope = EventBridgeEvent {
+        version: envelope.version,
+        id: envelope.id,
+        detail_type: envelope.detail_type,
+        source: envelope.source,
+        account: envelope.account,
+        time: envelope.time,
+        region: envelope.region,
+        resources: envelope.resources,
+        detail,
+    };
+    Ok((id, envelope))
+}
+
 const ECR_SOURCE: &str = "aws.ecr";
 const ECR_DETAIL_TYPE: &str = "ECR Image Action";
 
 /// Reads an EventBridge "ECR Image Action" event.
 pub fn parse_ecr_event(raw: &Value) -> Result<EcrIntent, EventError> {
-    let envelope: EventBridgeEvent<Value> = serde_json::from_value(raw.clone())
-        .map_err(|err| EventError::NotEventBridge(err.to_string()))?;
-    let id = envelope.id.clone().unwrap_or_else(|| "(no id)".to_string());
-    if envelope.source != ECR_SOURCE || envelope.detail_type != ECR_DETAIL_TYPE {
-        return Err(EventError::UnexpectedKind {
-            expected: ECR_SOURCE,
-            expected_type: ECR_DETAIL_TYPE,
-            got_source: envelope.source,
-            detail_type: envelope.detail_type,
-        });
-    }
-    let detail: EcrImageAction =
-        serde_json::from_value(envelope.detail).map_err(|err| EventError::BadDetail {
-            id: id.clone(),
-            problem: err.to_string(),
-        })?;
+    let (id, envelope) = open_envelope::<EcrImageAction>(raw, ECR_SOURCE, ECR_DETAIL_TYPE)?;
+    let detail = envelope.detail;
     let ignore = |reason: String| {
         Ok(EcrIntent::Ignore {
             event_id: id.clone(),

@@ -6,11 +6,10 @@
 
 use std::cmp::Ordering;
 
-use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::event::{is_sha256_digest, EventError};
+use crate::event::{is_sha256_digest, open_envelope, EventError, Intent};
 
 /// Manifests larger than this are refused before their body is read. Real manifests are
 /// a few kilobytes; ECS itself caps a task definition at 64 KiB.
@@ -84,33 +83,15 @@ impl ManifestKind {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SourceIntent {
-    Deploy(SourceUploaded),
-    Ignore { event_id: String, reason: String },
-}
+pub type SourceIntent = Intent<SourceUploaded>;
 
 const S3_SOURCE: &str = "aws.s3";
 const OBJECT_CREATED: &str = "Object Created";
 
 /// Reads an EventBridge "Object Created" event and applies the key convention.
 pub fn parse_source_event(raw: &Value) -> Result<SourceIntent, EventError> {
-    let envelope: EventBridgeEvent<Value> = serde_json::from_value(raw.clone())
-        .map_err(|err| EventError::NotEventBridge(err.to_string()))?;
-    let id = envelope.id.clone().unwrap_or_else(|| "(no id)".to_string());
-    if envelope.source != S3_SOURCE || envelope.detail_type != OBJECT_CREATED {
-        return Err(EventError::UnexpectedKind {
-            expected: S3_SOURCE,
-            expected_type: OBJECT_CREATED,
-            got_source: envelope.source,
-            detail_type: envelope.detail_type,
-        });
-    }
-    let detail: ObjectCreated =
-        serde_json::from_value(envelope.detail).map_err(|err| EventError::BadDetail {
-            id: id.clone(),
-            problem: err.to_string(),
-        })?;
+    let (id, envelope) = open_envelope::<ObjectCreated>(raw, S3_SOURCE, OBJECT_CREATED)?;
+    let detail = envelope.detail;
     let ignore = |reason: String| {
         Ok(SourceIntent::Ignore {
             event_id: id.clone(),

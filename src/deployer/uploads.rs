@@ -22,7 +22,7 @@ use crate::plan::{derive_images, Derivation, ImageChange};
 use crate::ports::{Ecs, ObjectStore, Registry, SourceBucket, SourceObject};
 use crate::source::{
     compare_sequencers, is_placeholder, parse_manifest, parse_source_event, ImageRef,
-    ImageReference, Manifest, SourceIntent, SourceUploaded, MAX_MANIFEST_BYTES,
+    ImageReference, Manifest, SourceUploaded, MAX_MANIFEST_BYTES,
 };
 
 /// What an upload asks for, checked against what the service runs.
@@ -43,25 +43,9 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket> Deployer<E, R, S, B> 
         raw: &Value,
         invocation: &Invocation,
     ) -> Result<Report, DeployError> {
-        let event_id = raw.get("id").and_then(Value::as_str).map(str::to_string);
-        let report = |outcome| Report {
-            event_id: event_id.clone(),
-            dry_run: self.dry_run,
-            outcome,
-        };
-        let upload = match parse_source_event(raw) {
-            Err(err) => {
-                warn!(event_id = event_id.as_deref().unwrap_or("(no id)"), decision = "refused",
-                      error = %err, "event refused and acknowledged (no retry, nothing written)");
-                return Ok(report(EventOutcome::Refused {
-                    error: err.to_string(),
-                }));
-            }
-            Ok(SourceIntent::Ignore { event_id, reason }) => {
-                info!(event_id, decision = "ignored", "{reason}");
-                return Ok(report(EventOutcome::Ignored { reason }));
-            }
-            Ok(SourceIntent::Deploy(upload)) => upload,
+        let upload = match self.triage(raw, parse_source_event(raw)) {
+            Ok(upload) => upload,
+            Err(report) => return Ok(report),
         };
         if let Some(expected) = self.source_bucket.as_ref().filter(|b| **b != upload.bucket) {
             let error = format!(
@@ -69,7 +53,7 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket> Deployer<E, R, S, B> 
                 upload.bucket
             );
             warn!(event_id = upload.event_id, decision = "refused", "{error}");
-            return Ok(report(EventOutcome::Refused { error }));
+            return Ok(self.report(raw, EventOutcome::Refused { error }));
         }
         let Some(target) = self.config.target(&upload.target) else {
             let reason = format!(
@@ -77,7 +61,7 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket> Deployer<E, R, S, B> 
                 upload.target, upload.key
             );
             info!(event_id = upload.event_id, decision = "ignored", "{reason}");
-            return Ok(report(EventOutcome::Ignored { reason }));
+            return Ok(self.report(raw, EventOutcome::Ignored { reason }));
         };
         let key = source_key(&upload.bucket, &upload.key, &upload.version_id);
         let id = format!("{}.{key}", target.name);
@@ -103,17 +87,20 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket> Deployer<E, R, S, B> 
                 error: err.to_string(),
             },
         };
-        Ok(report(EventOutcome::Targets {
-            targets: vec![TargetReport {
-                target: target.name.clone(),
-                deployment_id: id,
-                image: format!(
-                    "s3://{}/{}?versionId={}",
-                    upload.bucket, upload.key, upload.version_id
-                ),
-                outcome,
-            }],
-        }))
+        Ok(self.report(
+            raw,
+            EventOutcome::Targets {
+                targets: vec![TargetReport {
+                    target: target.name.clone(),
+                    deployment_id: id,
+                    image: format!(
+                        "s3://{}/{}?versionId={}",
+                        upload.bucket, upload.key, upload.version_id
+                    ),
+                    outcome,
+                }],
+            },
+        ))
     }
 
     async fn deploy_upload(
