@@ -177,6 +177,8 @@ pub struct Deployer<E, R, S, B> {
 
 /// How many times a push retries moving the head when other pushes move it concurrently.
 const HEAD_ATTEMPTS: usize = 5;
+/// How often a push waiting for an older one to reach ECS looks again.
+const HEAD_POLL: std::time::Duration = std::time::Duration::from_millis(200);
 
 impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket> Deployer<E, R, S, B> {
     pub fn new(config: Config, ecs: E, registry: R, store: S, sources: B, dry_run: bool) -> Self {
@@ -398,14 +400,26 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket> Deployer<E, R, S, B> 
             Ok(current) => current,
             Err(duplicate) => return Ok(duplicate),
         };
+        let ours = Head {
+            deployment_id: current.value.id.clone(),
+            digest: push.digest.clone(),
+            pushed_at,
+            version: version.as_ref().map(Version::to_string),
+            settled: false,
+            lease_until: Some(invocation.deadline),
+            updated_at: Utc::now(),
+        };
         if let Some(newer) = self
-            .become_head(target, head, &current.value, pushed_at, version.as_ref())
+            .become_head(target, head, &ours, invocation, log)
             .await?
         {
             return self.supersede(current, newer, log).await;
         }
-        self.roll(target, current, &running.full, changes, log)
-            .await
+        let outcome = self
+            .roll(target, current, &running.full, changes, log)
+            .await;
+        self.settle_head(target, ours).await;
+        outcome
     }
 
     /// Creates the deployment's record, which only one invocation can do. Another
@@ -596,30 +610,48 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket> Deployer<E, R, S, B> 
         Ok(None)
     }
 
-    /// Makes this deployment the target's head, unless a newer one got there first; in
-    /// that case returns the newer deployment's id.
+    /// Makes this deployment the target's head, unless a newer one got there first (then
+    /// returns the newer deployment's id). If an older deployment is still on its way to
+    /// UpdateService, waits for it, so that the newer image always reaches ECS last.
     async fn become_head(
         &self,
         target: &Target,
         mut head: Option<Versioned<Head>>,
-        deployment: &Deployment,
-        pushed_at: Option<DateTime<Utc>>,
-        version: Option<&Version>,
+        ours: &Head,
+        invocation: &Invocation,
+        log: &LogContext<'_>,
     ) -> Result<Option<String>, StepError> {
-        let ours = Head {
-            deployment_id: deployment.id.clone(),
-            digest: image_digest(&deployment.image).to_string(),
-            pushed_at,
-            version: version.map(Version::to_string),
-            updated_at: Utc::now(),
-        };
-        for _ in 0..HEAD_ATTEMPTS {
+        let give_up_at = invocation.deadline - chrono::Duration::seconds(5);
+        let mut conflicts = 0;
+        loop {
             if let Some(current) = &head {
-                if current.value.deployment_id == ours.deployment_id {
+                let current = &current.value;
+                if current.deployment_id == ours.deployment_id {
                     return Ok(None);
                 }
-                if is_newer(&current.value, &ours) {
-                    return Ok(Some(current.value.deployment_id.clone()));
+                if is_newer(current, ours) {
+                    return Ok(Some(current.deployment_id.clone()));
+                }
+                if current.holds_back_others(Utc::now()) {
+                    if Utc::now() > give_up_at {
+                        return Err(StepError::Aws(AwsError {
+                            operation: "ledger head",
+                            message: format!(
+                                "{} is still rolling; retrying later",
+                                current.deployment_id
+                            ),
+                            kind: crate::ports::AwsErrorKind::Transient,
+                        }));
+                    }
+                    log.decided(
+                        "waiting",
+                        &format!(
+                        "an older image ({}) is being rolled: waiting for it to reach ECS first",
+                        current.deployment_id),
+                    );
+                    tokio::time::sleep(HEAD_POLL).await;
+                    head = self.ledger.head(&target.name).await?;
+                    continue;
                 }
             }
             match self
@@ -628,14 +660,31 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket> Deployer<E, R, S, B> 
                 .await
             {
                 Ok(_) => return Ok(None),
-                Err(LedgerError::Conflict { .. }) => head = self.ledger.head(&target.name).await?,
+                Err(LedgerError::Conflict { .. }) if conflicts < HEAD_ATTEMPTS => {
+                    conflicts += 1;
+                    head = self.ledger.head(&target.name).await?;
+                }
                 Err(err) => return Err(err.into()),
             }
         }
-        Err(LedgerError::Conflict {
-            key: crate::ledger::head_path(&target.name),
+    }
+
+    /// Best effort: once this deployment has rolled (or stopped), newer ones need not
+    /// wait for it. If this write fails, the head's lease simply runs out.
+    async fn settle_head(&self, target: &Target, ours: Head) {
+        if let Ok(Some(current)) = self.ledger.head(&target.name).await {
+            if current.value.deployment_id == ours.deployment_id && !current.value.settled {
+                let settled = Head {
+                    settled: true,
+                    updated_at: Utc::now(),
+                    ..current.value.clone()
+                };
+                let _ = self
+                    .ledger
+                    .set_head(&target.name, Some(&current), settled)
+                    .await;
+            }
         }
-        .into())
     }
 
     /// Best effort: after a transient failure, let Lambda's retry take over at once rather

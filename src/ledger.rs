@@ -185,7 +185,20 @@ pub struct Head {
     pub digest: String,
     pub pushed_at: Option<DateTime<Utc>>,
     pub version: Option<String>,
+    /// Until this deployment has called UpdateService (or stopped), a newer one waits
+    /// for it, so that two pushes can never reach ECS in the wrong order.
+    #[serde(default)]
+    pub settled: bool,
+    /// How long an unsettled head may hold others back: the invocation's deadline.
+    #[serde(default)]
+    pub lease_until: Option<DateTime<Utc>>,
     pub updated_at: DateTime<Utc>,
+}
+
+impl Head {
+    pub fn holds_back_others(&self, now: DateTime<Utc>) -> bool {
+        !self.settled && self.lease_until.is_some_and(|until| until > now)
+    }
 }
 
 /// The newest version of one source object Slipway accepted, by S3 sequencer.
@@ -582,6 +595,24 @@ mod tests {
         assert_eq!(read.etag, saved.etag);
     }
 
+    #[test]
+    fn an_unsettled_head_holds_others_back_until_its_lease_ends() {
+        let now = Utc::now();
+        let mut head = Head {
+            deployment_id: "a".into(),
+            digest: "sha256:a".into(),
+            pushed_at: None,
+            version: None,
+            settled: false,
+            lease_until: Some(now + chrono::Duration::seconds(30)),
+            updated_at: now,
+        };
+        assert!(head.holds_back_others(now));
+        assert!(!head.holds_back_others(now + chrono::Duration::seconds(31)));
+        head.settled = true;
+        assert!(!head.holds_back_others(now));
+    }
+
     #[tokio::test]
     async fn the_head_is_compare_and_set() {
         let ledger = Ledger::new(MemoryStore::default());
@@ -590,6 +621,8 @@ mod tests {
             digest: "sha256:a".into(),
             pushed_at: None,
             version: None,
+            settled: true,
+            lease_until: None,
             updated_at: Utc::now(),
         };
         let first = ledger.set_head("web", None, head.clone()).await.unwrap();

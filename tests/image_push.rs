@@ -603,3 +603,44 @@ fn an_invalid_config_is_refused_naming_the_field() {
         .to_string();
     assert!(err.contains("targets[0].name"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_images_delivered_at_once_end_with_the_newer_one_running() {
+    for newer_first in [true, false] {
+        let world = World::new().await;
+        let first = world.push_image(Some("v1")).await;
+        world.create_service("web", &image_uri(&first)).await;
+        let older = world.push_image(Some("v2")).await;
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+        let newer = world.push_image(Some("v3")).await;
+        let (deployer, calls) = world.deployer(
+            &config(&[target_json("web", "web", r#"{"glob": "v*"}"#, "auto")]),
+            false,
+        );
+        let older_event = push_event("e-older", Some("v2"), &older);
+        let newer_event = push_event("e-newer", Some("v3"), &newer);
+
+        let (a, b) = if newer_first {
+            (&newer_event, &older_event)
+        } else {
+            (&older_event, &newer_event)
+        };
+        let (ia, ib) = (invocation("r-a"), invocation("r-b"));
+        let (ra, rb) = tokio::join!(
+            deployer.handle_ecr_event(a, &ia),
+            deployer.handle_ecr_event(b, &ib)
+        );
+        let results = [
+            result_name(&outcomes(&ra.unwrap())[0].1),
+            result_name(&outcomes(&rb.unwrap())[0].1),
+        ];
+
+        let (running, _) = world.running("web").await;
+        assert_eq!(
+            running.container_definitions()[0].image(),
+            Some(image_uri(&newer).as_str()),
+            "{results:?}"
+        );
+        assert!(calls.updates.load(Ordering::SeqCst) <= 2, "{results:?}");
+    }
+}
