@@ -605,42 +605,40 @@ fn an_invalid_config_is_refused_naming_the_field() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn two_images_delivered_at_once_end_with_the_newer_one_running() {
-    for newer_first in [true, false] {
-        let world = World::new().await;
-        let first = world.push_image(Some("v1")).await;
-        world.create_service("web", &image_uri(&first)).await;
-        let older = world.push_image(Some("v2")).await;
-        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
-        let newer = world.push_image(Some("v3")).await;
-        let (deployer, calls) = world.deployer(
-            &config(&[target_json("web", "web", r#"{"glob": "v*"}"#, "auto")]),
-            false,
-        );
-        let older_event = push_event("e-older", Some("v2"), &older);
-        let newer_event = push_event("e-newer", Some("v3"), &newer);
+async fn a_newer_image_arriving_while_an_older_one_is_mid_roll_reaches_ecs_last() {
+    let world = World::new().await;
+    let first = world.push_image(Some("v1")).await;
+    world.create_service("web", &image_uri(&first)).await;
+    let older = world.push_image(Some("v2")).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let newer = world.push_image(Some("v3")).await;
+    // The older push is slow to register: without ordering, its UpdateService would land
+    // after the newer one's and roll the service back.
+    let slow = Some((image_uri(&older), std::time::Duration::from_millis(1500)));
+    let config = config(&[target_json("web", "web", r#"{"glob": "v*"}"#, "auto")]);
+    let (deployer, calls) = world.deployer_with_slow_image(&config, false, slow);
+    let (older_event, newer_event) = (
+        push_event("e-older", Some("v2"), &older),
+        push_event("e-newer", Some("v3"), &newer),
+    );
+    let (io, inew) = (invocation("r-older"), invocation("r-newer"));
 
-        let (a, b) = if newer_first {
-            (&newer_event, &older_event)
-        } else {
-            (&older_event, &newer_event)
-        };
-        let (ia, ib) = (invocation("r-a"), invocation("r-b"));
-        let (ra, rb) = tokio::join!(
-            deployer.handle_ecr_event(a, &ia),
-            deployer.handle_ecr_event(b, &ib)
-        );
-        let results = [
-            result_name(&outcomes(&ra.unwrap())[0].1),
-            result_name(&outcomes(&rb.unwrap())[0].1),
-        ];
+    let late_newer = async {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        deployer.handle_ecr_event(&newer_event, &inew).await
+    };
+    let (ro, rn) = tokio::join!(deployer.handle_ecr_event(&older_event, &io), late_newer);
 
-        let (running, _) = world.running("web").await;
-        assert_eq!(
-            running.container_definitions()[0].image(),
-            Some(image_uri(&newer).as_str()),
-            "{results:?}"
-        );
-        assert!(calls.updates.load(Ordering::SeqCst) <= 2, "{results:?}");
-    }
+    let results = [
+        result_name(&outcomes(&ro.unwrap())[0].1),
+        result_name(&outcomes(&rn.unwrap())[0].1),
+    ];
+    assert_eq!(results, ["rolling", "rolling"]);
+    assert_eq!(calls.updates.load(Ordering::SeqCst), 2);
+    let (running, _) = world.running("web").await;
+    assert_eq!(
+        running.container_definitions()[0].image(),
+        Some(image_uri(&newer).as_str()),
+        "the newer image must win"
+    );
 }

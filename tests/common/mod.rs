@@ -98,6 +98,8 @@ pub struct EcsCalls {
 pub struct CountingEcs {
     pub inner: EcsService,
     pub calls: Arc<EcsCalls>,
+    /// Holds up the registration of revisions that run this image, to open race windows.
+    pub slow_image: Option<(String, Duration)>,
 }
 
 impl Ecs for CountingEcs {
@@ -131,6 +133,11 @@ impl Ecs for CountingEcs {
         changes: &ImageChanges,
     ) -> Result<Registered, AwsError> {
         self.calls.registers.fetch_add(1, Ordering::SeqCst);
+        if let Some((image, delay)) = &self.slow_image {
+            if changes.iter().any(|c| &c.to == image) {
+                tokio::time::sleep(*delay).await;
+            }
+        }
         self.inner.register_with_images(base, changes).await
     }
 
@@ -304,6 +311,15 @@ impl World {
     }
 
     pub fn deployer(&self, config: &str, dry_run: bool) -> (TestDeployer, Arc<EcsCalls>) {
+        self.deployer_with_slow_image(config, dry_run, None)
+    }
+
+    pub fn deployer_with_slow_image(
+        &self,
+        config: &str,
+        dry_run: bool,
+        slow_image: Option<(String, Duration)>,
+    ) -> (TestDeployer, Arc<EcsCalls>) {
         let config = Config::from_json(
             config,
             &Home {
@@ -316,6 +332,7 @@ impl World {
         let ecs = CountingEcs {
             inner: EcsService::new(self.clients.ecs.clone()),
             calls: calls.clone(),
+            slow_image,
         };
         let deployer = Deployer::new(
             config,
