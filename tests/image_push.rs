@@ -642,3 +642,53 @@ async fn a_newer_image_arriving_while_an_older_one_is_mid_roll_reaches_ecs_last(
         "the newer image must win"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_transient_failure_is_retried_by_lambda_and_the_retry_reuses_the_registered_revision() {
+    let (world, digest) = World::with_web_and_a_new_push().await;
+    let (deployer, calls) = world.deployer(
+        &config(&[target_json("web", "web", r#"{"glob": "v*"}"#, "auto")]),
+        false,
+    );
+    calls.failing_updates.store(1, Ordering::SeqCst);
+    let event = push_event("e-12", Some("v2"), &digest);
+
+    // The first attempt registers, then UpdateService is throttled past the SDK's retries:
+    // the handler returns an error so Lambda retries the event.
+    let err = deployer
+        .handle_ecr_event(&event, &invocation("r-12"))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("transient"), "{err}");
+    let record = deployer
+        .ledger()
+        .deployment("web", &slipway::ledger::image_key(&digest))
+        .await
+        .unwrap()
+        .unwrap()
+        .value;
+    assert_eq!(record.state, State::Planned);
+    assert!(record.to_task_definition.is_some());
+    assert!(
+        record.lease.is_none(),
+        "the lease is released for the retry"
+    );
+
+    // Lambda's retry: same request id, as for async retries.
+    let report = deployer
+        .handle_ecr_event(&event, &invocation("r-12"))
+        .await
+        .unwrap();
+    assert_eq!(result_name(&outcomes(&report)[0].1), "rolling");
+    assert_eq!(
+        calls.registers.load(Ordering::SeqCst),
+        1,
+        "the registered revision is reused"
+    );
+    assert_eq!(world.revisions("web").await, 2);
+    let (running, _) = world.running("web").await;
+    assert_eq!(
+        running.container_definitions()[0].image(),
+        Some(image_uri(&digest).as_str())
+    );
+}

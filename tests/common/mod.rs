@@ -93,6 +93,8 @@ impl Drop for Emulator {
 pub struct EcsCalls {
     pub registers: AtomicUsize,
     pub updates: AtomicUsize,
+    /// How many UpdateService calls still fail with a throttling error (injected).
+    pub failing_updates: AtomicUsize,
 }
 
 pub struct CountingEcs {
@@ -148,6 +150,17 @@ impl Ecs for CountingEcs {
         task_definition: &str,
     ) -> Result<String, AwsError> {
         self.calls.updates.fetch_add(1, Ordering::SeqCst);
+        let failing = self.calls.failing_updates.load(Ordering::SeqCst);
+        if failing > 0 {
+            self.calls
+                .failing_updates
+                .store(failing - 1, Ordering::SeqCst);
+            return Err(AwsError {
+                operation: "ecs:UpdateService",
+                message: "ThrottlingException: Rate exceeded (injected)".into(),
+                kind: slipway::ports::AwsErrorKind::Transient,
+            });
+        }
         self.inner
             .update_service(cluster, service, task_definition)
             .await
