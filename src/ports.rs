@@ -159,7 +159,6 @@ pub trait ObjectStore: Send + Sync {
 pub enum SourceObject {
     Found {
         body: Vec<u8>,
-        etag: Option<String>,
     },
     /// The object or that version of it no longer exists.
     Missing,

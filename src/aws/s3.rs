@@ -147,7 +147,6 @@ impl S3Sources {
         if size > max_bytes {
             return Ok(SourceObject::TooLarge { size });
         }
-        let etag = output.e_tag().map(|e| e.trim_matches('"').to_string());
         let body = output.body.collect().await.map_err(|err| AwsError {
             operation: OPERATION,
             message: format!("reading s3://{bucket}/{key}: {err}"),
@@ -155,7 +154,6 @@ impl S3Sources {
         })?;
         Ok(SourceObject::Found {
             body: body.into_bytes().to_vec(),
-            etag,
         })
     }
 }

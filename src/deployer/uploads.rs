@@ -223,7 +223,7 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket> Deployer<E, R, S, B> 
             )
             .await?
         {
-            SourceObject::Found { body, .. } => body,
+            SourceObject::Found { body } => body,
             SourceObject::Missing => {
                 return Err(rejected(format!(
                     "version {} of s3://{}/{} was deleted before it could be read",
