@@ -13,11 +13,15 @@
 //!   change, and the ordering helpers.
 //! - [`ledger`] — the durable record per target and deployment in S3: a state machine
 //!   moved only by conditional writes, which makes duplicates and races harmless.
-//! - [`deployer`] — the pipeline that ties them together for one event.
+//! - [`deployer`] — the pipelines (image push, source upload) that tie them together
+//!   for one event.
+//! - [`approval`] — signed, expiring approval tokens bound to one deployment and image
+//!   (the approval function of issue 4 builds on it).
 //! - [`ports`] — the traits the pipeline needs from AWS, over plain types.
 //! - `aws` — those traits implemented with the AWS SDK, and the cold-start wiring.
 //! - `telemetry` — JSON logs.
 
+pub mod approval;
 pub mod config;
 pub mod deployer;
 pub mod event;

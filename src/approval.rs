@@ -1,0 +1,307 @@
+//! Approval tokens: what makes an approval link safe to send by email and Slack.
+//!
+//! A token is an HMAC-SHA256 over the deployment id, the target, the image being
+//! approved, the expiry and the key id, so a link can approve only that deployment of
+//! that image, only until it expires, and only if it was signed by a key Slipway holds.
+//! Keys rotate: the current and the previous key are both accepted.
+//!
+//! Token format: `v1.<key id>.<expiry, unix seconds>.<base64url MAC>`.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use chrono::{DateTime, Utc};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// A signing key and its id. The secret never leaves this struct.
+#[derive(Clone)]
+pub struct SigningKey {
+    pub id: String,
+    secret: Vec<u8>,
+}
+
+impl SigningKey {
+    pub fn new(
+        id: impl Into<String>,
+        secret: impl Into<Vec<u8>>,
+    ) -> Result<SigningKey, TokenError> {
+        let id = id.into();
+        let secret = secret.into();
+        if id.is_empty()
+            || !id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(TokenError::BadKey(format!(
+                "key id `{id}` must be letters, digits, '-' or '_'"
+            )));
+        }
+        if secret.len() < 32 {
+            return Err(TokenError::BadKey(format!(
+                "key `{id}` is {} bytes; use at least 32 random bytes",
+                secret.len()
+            )));
+        }
+        Ok(SigningKey { id, secret })
+    }
+}
+
+impl std::fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SigningKey")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The keys in use: new links are signed with `current`; links signed with `previous`
+/// still verify until it is rotated out.
+#[derive(Debug, Clone)]
+pub struct SigningKeys {
+    pub current: SigningKey,
+    pub previous: Option<SigningKey>,
+}
+
+/// What an approval is bound to: exactly what the approver is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Binding<'a> {
+    pub deployment_id: &'a str,
+    pub target: &'a str,
+    pub image: &'a str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    #[error("the approval link is malformed: copy the whole link from the message")]
+    Malformed,
+    #[error("the approval link was signed with key `{0}`, which is no longer accepted: ask for a new link")]
+    UnknownKey(String),
+    #[error("the approval link is not valid for this deployment")]
+    BadSignature,
+    #[error("the approval link expired at {0}")]
+    Expired(DateTime<Utc>),
+    #[error("signing key: {0}")]
+    BadKey(String),
+}
+
+impl SigningKeys {
+    pub fn sign(&self, binding: Binding<'_>, expires_at: DateTime<Utc>) -> String {
+        let expiry = expires_at.timestamp();
+        let mac = mac(&self.current, binding, expiry).finalize().into_bytes();
+        format!(
+            "v1.{}.{expiry}.{}",
+            self.current.id,
+            URL_SAFE_NO_PAD.encode(mac)
+        )
+    }
+
+    /// Checks `token` for `binding`; returns its expiry. The signature is checked (in
+    /// constant time) before the expiry, so an expiry is only believed once authentic.
+    pub fn verify(
+        &self,
+        token: &str,
+        binding: Binding<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<DateTime<Utc>, TokenError> {
+        let mut parts = token.split('.');
+        let (Some("v1"), Some(key_id), Some(expiry), Some(signature), None) = (
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+        ) else {
+            return Err(TokenError::Malformed);
+        };
+        let expiry: i64 = expiry.parse().map_err(|_| TokenError::Malformed)?;
+        let signature = URL_SAFE_NO_PAD
+            .decode(signature)
+            .map_err(|_| TokenError::Malformed)?;
+        let key = [Some(&self.current), self.previous.as_ref()]
+            .into_iter()
+            .flatten()
+            .find(|key| key.id == key_id)
+            .ok_or_else(|| TokenError::UnknownKey(key_id.to_string()))?;
+        mac(key, binding, expiry)
+            .verify_slice(&signature)
+            .map_err(|_| TokenError::BadSignature)?;
+        let expires_at = DateTime::from_timestamp(expiry, 0).ok_or(TokenError::Malformed)?;
+        if now >= expires_at {
+            return Err(TokenError::Expired(expires_at));
+        }
+        Ok(expires_at)
+    }
+}
+
+fn mac(key: &SigningKey, binding: Binding<'_>, expiry: i64) -> HmacSha256 {
+    let mut mac = HmacSha256::new_from_slice(&key.secret).expect("HMAC takes keys of any length");
+    // Length-prefixed fields: no two different bindings give the same message.
+    for field in [
+        "slipway-approval-v1",
+        binding.deployment_id,
+        binding.target,
+        binding.image,
+        &expiry.to_string(),
+        &key.id,
+    ] {
+        mac.update(&(field.len() as u64).to_be_bytes());
+        mac.update(field.as_bytes());
+    }
+    mac
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Duration;
+
+    use super::*;
+
+    fn key(id: &str) -> SigningKey {
+        SigningKey::new(
+            id,
+            format!("{id}-0123456789abcdef0123456789abcdef").into_bytes(),
+        )
+        .unwrap()
+    }
+
+    fn keys() -> SigningKeys {
+        SigningKeys {
+            current: key("k2"),
+            previous: Some(key("k1")),
+        }
+    }
+
+    const BINDING: Binding<'static> = Binding {
+        deployment_id: "web.img-abc",
+        target: "web",
+        image: "123456789012.dkr.ecr.us-east-1.amazonaws.com/app@sha256:abc",
+    };
+
+    #[test]
+    fn a_signed_token_verifies_for_its_binding_until_it_expires() {
+        let now = Utc::now();
+        let expires = now + Duration::hours(24);
+        let token = keys().sign(BINDING, expires);
+        assert!(token.starts_with("v1.k2."));
+        assert_eq!(
+            keys().verify(&token, BINDING, now).unwrap().timestamp(),
+            expires.timestamp()
+        );
+        assert_eq!(
+            keys().verify(&token, BINDING, expires + Duration::seconds(1)),
+            Err(TokenError::Expired(
+                DateTime::from_timestamp(expires.timestamp(), 0).unwrap()
+            ))
+        );
+    }
+
+    #[test]
+    fn a_token_for_another_deployment_target_or_image_is_refused() {
+        let now = Utc::now();
+        let token = keys().sign(BINDING, now + Duration::hours(1));
+        for other in [
+            Binding {
+                deployment_id: "web.img-def",
+                ..BINDING
+            },
+            Binding {
+                target: "worker",
+                ..BINDING
+            },
+            Binding {
+                image: "123456789012.dkr.ecr.us-east-1.amazonaws.com/app@sha256:def",
+                ..BINDING
+            },
+        ] {
+            assert_eq!(
+                keys().verify(&token, other, now),
+                Err(TokenError::BadSignature),
+                "{other:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn tampering_with_any_part_is_refused() {
+        let now = Utc::now();
+        let token = keys().sign(BINDING, now + Duration::hours(1));
+        let parts: Vec<&str> = token.split('.').collect();
+        let later = (now + Duration::days(30)).timestamp().to_string();
+        let extended = [parts[0], parts[1], later.as_str(), parts[3]].join(".");
+        assert_eq!(
+            keys().verify(&extended, BINDING, now),
+            Err(TokenError::BadSignature)
+        );
+        let mut flipped = parts[3].to_string().into_bytes();
+        flipped[0] = if flipped[0] == b'A' { b'B' } else { b'A' };
+        let forged = [
+            parts[0],
+            parts[1],
+            parts[2],
+            std::str::from_utf8(&flipped).unwrap(),
+        ]
+        .join(".");
+        assert_eq!(
+            keys().verify(&forged, BINDING, now),
+            Err(TokenError::BadSignature)
+        );
+        for malformed in [
+            "",
+            "v1",
+            "v2.k2.1.AAAA",
+            "v1.k2.soon.AAAA",
+            "v1.k2.1.!!!",
+            &format!("{token}.x"),
+        ] {
+            assert_eq!(
+                keys().verify(malformed, BINDING, now),
+                Err(TokenError::Malformed),
+                "{malformed}"
+            );
+        }
+    }
+
+    #[test]
+    fn keys_rotate_the_previous_key_still_verifies_and_unknown_keys_do_not() {
+        let now = Utc::now();
+        let old = SigningKeys {
+            current: key("k1"),
+            previous: None,
+        }
+        .sign(BINDING, now + Duration::hours(1));
+        assert!(
+            keys().verify(&old, BINDING, now).is_ok(),
+            "signed with the previous key"
+        );
+        let rotated_out = SigningKeys {
+            current: key("k3"),
+            previous: Some(key("k2")),
+        };
+        assert_eq!(
+            rotated_out.verify(&old, BINDING, now),
+            Err(TokenError::UnknownKey("k1".into()))
+        );
+        let stranger = SigningKeys {
+            current: SigningKey::new("k2", vec![7u8; 32]).unwrap(),
+            previous: None,
+        };
+        let token = stranger.sign(BINDING, now + Duration::hours(1));
+        assert_eq!(
+            keys().verify(&token, BINDING, now),
+            Err(TokenError::BadSignature),
+            "same id, other secret"
+        );
+    }
+
+    #[test]
+    fn weak_keys_and_odd_ids_are_refused() {
+        assert!(SigningKey::new("k1", b"short".to_vec()).is_err());
+        assert!(SigningKey::new("k.1", vec![0u8; 32]).is_err());
+        assert!(
+            !format!("{:?}", key("k1")).contains("0123456789"),
+            "secrets stay out of logs"
+        );
+    }
+}
