@@ -351,6 +351,14 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket> Deployer<E, R, S, B> 
             .registry
             .image_pushed_at(&push.account, &push.repository, &push.digest)
             .await?;
+        if pushed_at.is_none() {
+            // A replayed or very late event for an image deleted since: ECS could never
+            // pull it, so rolling onto it would only take the service down.
+            return Err(StepError::Rejected(format!(
+                "{}@{} is not in ECR (deleted since the push?): not deploying an image that cannot be pulled",
+                push.repository, push.digest
+            )));
+        }
         let head = self.ledger.head(&target.name).await?;
         if let Some(reason) = self
             .older_than_running(target, &changes, pushed_at, version.as_ref(), head.as_ref())

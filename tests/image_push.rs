@@ -692,3 +692,25 @@ async fn a_transient_failure_is_retried_by_lambda_and_the_retry_reuses_the_regis
         Some(image_uri(&digest).as_str())
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_event_for_an_image_no_longer_in_ecr_deploys_nothing() {
+    let (world, _) = World::with_web_and_a_new_push().await;
+    let (deployer, calls) = world.deployer(
+        &config(&[target_json("web", "web", r#"{"glob": "v*"}"#, "auto")]),
+        false,
+    );
+    let gone = format!("sha256:{}", "0".repeat(64));
+
+    let report = deployer
+        .handle_ecr_event(&push_event("e-13", Some("v9"), &gone), &invocation("r-13"))
+        .await
+        .unwrap();
+
+    let [(_, TargetOutcome::Failed { error })] = &outcomes(&report)[..] else {
+        panic!("{report:?}")
+    };
+    assert!(error.contains("not in ECR"), "{error}");
+    assert_eq!(calls.registers.load(Ordering::SeqCst), 0);
+    assert!(world.ledger_keys().await.is_empty());
+}
