@@ -17,6 +17,7 @@
 //!   for one event.
 //! - [`approval`] — signed, expiring approval tokens bound to one deployment and image
 //!   (the approval function of issue 4 builds on it).
+//! - [`slack`] — verification of Slack's request signatures.
 //! - [`ports`] — the traits the pipeline needs from AWS, over plain types.
 //! - `aws` — those traits implemented with the AWS SDK, and the cold-start wiring.
 //! - `telemetry` — JSON logs.
@@ -28,6 +29,7 @@ pub mod event;
 pub mod ledger;
 pub mod plan;
 pub mod ports;
+pub mod slack;
 pub mod source;
 
 #[cfg(feature = "aws")]
