@@ -13,7 +13,8 @@ use tracing::{info, warn};
 use crate::config::{Config, Policy, Target};
 use crate::event::{parse_ecr_event, EventError, ImagePushed, Intent};
 use crate::ledger::{
-    image_key, Claim, Deployment, Head, Lease, Ledger, LedgerError, State, Trigger, Versioned,
+    image_key, ApprovalRequest, Claim, Deployment, Head, Lease, Ledger, LedgerError, State,
+    Trigger, Versioned,
 };
 use crate::plan::{self, describe_changes, pinned_digest, Derivation, ImageChange, PlanError};
 use crate::ports::{AwsError, Ecs, ObjectStore, Registry, SourceBucket};
@@ -177,6 +178,9 @@ pub struct Deployer<E, R, S, B> {
 
 /// How many times a push retries moving the head when other pushes move it concurrently.
 const HEAD_ATTEMPTS: usize = 5;
+/// How long an approval request stays open (CodePipeline's manual approval allows 7
+/// days; a day keeps stale requests from piling up).
+const APPROVAL_EXPIRY: chrono::Duration = chrono::Duration::hours(24);
 /// How often a push waiting for an older one to reach ECS looks again.
 const HEAD_POLL: std::time::Duration = std::time::Duration::from_millis(200);
 
@@ -402,6 +406,8 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket> Deployer<E, R, S, B> 
                 until: invocation.deadline,
             }),
             error: None,
+            approval: None,
+            audit: vec![],
             history: vec![],
         };
         let current = match self.claim(record, invocation, log).await? {
@@ -500,12 +506,18 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket> Deployer<E, R, S, B> 
     ) -> Result<TargetOutcome, StepError> {
         let from_task_definition = current.value.from_task_definition.clone();
         if target.policy == Policy::Approval {
+            let now = Utc::now();
             let mut next = current.value.clone();
             next.advance(
                 State::AwaitingApproval,
                 "target policy is `approval`: waiting for an approver, the service was not rolled",
-                Utc::now(),
+                now,
             )?;
+            next.approval = Some(ApprovalRequest {
+                requested_at: now,
+                expires_at: now + APPROVAL_EXPIRY,
+                decision: None,
+            });
             next.lease = None;
             self.ledger.save(&current, next).await?;
             log.decided("awaiting-approval",

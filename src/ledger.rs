@@ -135,7 +135,67 @@ pub struct Deployment {
     /// Why a deployment failed before it reached ECS (bad input, missing image…).
     #[serde(default)]
     pub error: Option<String>,
+    /// Set while and after the deployment waits for a person (policy `approval`).
+    #[serde(default)]
+    pub approval: Option<ApprovalRequest>,
+    /// Every attempt to decide, taken or refused: who, through what, when, on which image.
+    #[serde(default)]
+    pub audit: Vec<AuditEntry>,
     pub history: Vec<HistoryEntry>,
+}
+
+/// A request for a person's decision, and the decision once taken.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApprovalRequest {
+    pub requested_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub decision: Option<Decision>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Decision {
+    pub verdict: Verdict,
+    pub actor: String,
+    pub channel: Channel,
+    pub at: DateTime<Utc>,
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    Approve,
+    Reject,
+}
+
+/// Where a decision came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Channel {
+    Web,
+    Slack,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub at: DateTime<Utc>,
+    pub actor: String,
+    pub channel: Channel,
+    pub verdict: Verdict,
+    pub image: String,
+    /// `taken`, or why the attempt was refused.
+    pub outcome: String,
+}
+
+/// Why a decision was not taken. Each says what the person should know.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecisionRefused {
+    #[error("already {verdict:?}d by {actor} at {at}", verdict = .0.verdict, actor = .0.actor, at = .0.at)]
+    AlreadyDecided(Decision),
+    #[error("the approval request expired at {0}")]
+    Expired(DateTime<Utc>),
+    #[error("this deployment is {0}: there is nothing to decide")]
+    NotAwaiting(State),
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -166,6 +226,77 @@ impl Deployment {
             at,
             state: next,
             note: note.into(),
+        });
+        Ok(())
+    }
+
+    /// Takes a person's decision, once. Every attempt, taken or refused, is audited; a
+    /// request past its expiry moves to `expired` instead.
+    pub fn decide(
+        &mut self,
+        verdict: Verdict,
+        actor: &str,
+        channel: Channel,
+        reason: Option<String>,
+        now: DateTime<Utc>,
+    ) -> Result<(), DecisionRefused> {
+        let result = self.try_decide(verdict, actor, channel, reason, now);
+        self.audit.push(AuditEntry {
+            at: now,
+            actor: actor.to_string(),
+            channel,
+            verdict,
+            image: self.image.clone(),
+            outcome: match &result {
+                Ok(()) => "taken".to_string(),
+                Err(refused) => format!("refused: {refused}"),
+            },
+        });
+        result
+    }
+
+    fn try_decide(
+        &mut self,
+        verdict: Verdict,
+        actor: &str,
+        channel: Channel,
+        reason: Option<String>,
+        now: DateTime<Utc>,
+    ) -> Result<(), DecisionRefused> {
+        let Some(request) = self.approval.clone() else {
+            return Err(DecisionRefused::NotAwaiting(self.state));
+        };
+        if let Some(decision) = request.decision {
+            return Err(DecisionRefused::AlreadyDecided(decision));
+        }
+        if self.state != State::AwaitingApproval {
+            return Err(DecisionRefused::NotAwaiting(self.state));
+        }
+        if now >= request.expires_at {
+            let note = format!("nobody decided before {}", request.expires_at);
+            self.advance(State::Expired, note, now)
+                .expect("awaiting-approval can expire");
+            return Err(DecisionRefused::Expired(request.expires_at));
+        }
+        let (next, word) = match verdict {
+            Verdict::Approve => (State::Approved, "approved"),
+            Verdict::Reject => (State::Rejected, "rejected"),
+        };
+        let why = reason
+            .as_deref()
+            .map(|r| format!(": {r}"))
+            .unwrap_or_default();
+        self.advance(next, format!("{word} by {actor} via {channel:?}{why}"), now)
+            .expect("awaiting-approval can be approved or rejected");
+        self.approval = Some(ApprovalRequest {
+            decision: Some(Decision {
+                verdict,
+                actor: actor.to_string(),
+                channel,
+                at: now,
+                reason,
+            }),
+            ..request
         });
         Ok(())
     }
@@ -491,6 +622,8 @@ mod tests {
             ecs_deployment_id: None,
             lease: None,
             error: None,
+            approval: None,
+            audit: vec![],
             history: vec![],
         }
     }
@@ -552,6 +685,106 @@ mod tests {
             "deployment web.img-ab: cannot move from succeeded to rolling"
         );
         assert_eq!(d.state, Succeeded);
+    }
+
+    fn awaiting(now: DateTime<Utc>) -> Deployment {
+        let mut d = deployment();
+        d.advance(State::AwaitingApproval, "policy approval", now)
+            .unwrap();
+        d.approval = Some(ApprovalRequest {
+            requested_at: now,
+            expires_at: now + chrono::Duration::hours(24),
+            decision: None,
+        });
+        d
+    }
+
+    #[test]
+    fn a_decision_is_taken_once_and_every_attempt_is_audited() {
+        let now = Utc::now();
+        let mut d = awaiting(now);
+        d.decide(Verdict::Approve, "alice", Channel::Web, None, now)
+            .unwrap();
+        assert_eq!(d.state, State::Approved);
+        let refused = d
+            .decide(
+                Verdict::Reject,
+                "bob",
+                Channel::Slack,
+                Some("no".into()),
+                now,
+            )
+            .unwrap_err();
+        assert!(
+            matches!(&refused, DecisionRefused::AlreadyDecided(decision) if decision.actor == "alice"),
+            "{refused}"
+        );
+        assert!(refused.to_string().contains("alice"), "{refused}");
+        assert_eq!(
+            d.state,
+            State::Approved,
+            "a second decision changes nothing"
+        );
+        let outcomes: Vec<_> = d
+            .audit
+            .iter()
+            .map(|a| (a.actor.as_str(), a.outcome.starts_with("taken")))
+            .collect();
+        assert_eq!(outcomes, [("alice", true), ("bob", false)]);
+    }
+
+    #[test]
+    fn a_rejection_records_who_and_why() {
+        let now = Utc::now();
+        let mut d = awaiting(now);
+        d.decide(
+            Verdict::Reject,
+            "carol",
+            Channel::Slack,
+            Some("freeze week".into()),
+            now,
+        )
+        .unwrap();
+        assert_eq!(d.state, State::Rejected);
+        let decision = d.approval.unwrap().decision.unwrap();
+        assert_eq!(
+            (decision.actor.as_str(), decision.reason.as_deref()),
+            ("carol", Some("freeze week"))
+        );
+    }
+
+    #[test]
+    fn an_expired_request_cannot_be_decided_and_moves_to_expired() {
+        let now = Utc::now();
+        let mut d = awaiting(now);
+        let late = now + chrono::Duration::hours(25);
+        assert!(matches!(
+            d.decide(Verdict::Approve, "alice", Channel::Web, None, late),
+            Err(DecisionRefused::Expired(_))
+        ));
+        assert_eq!(d.state, State::Expired);
+        assert!(matches!(
+            d.decide(Verdict::Approve, "alice", Channel::Web, None, late),
+            Err(DecisionRefused::NotAwaiting(State::Expired))
+        ));
+        assert_eq!(d.audit.len(), 2);
+    }
+
+    #[test]
+    fn a_superseded_or_unrequested_deployment_cannot_be_decided() {
+        let now = Utc::now();
+        let mut d = awaiting(now);
+        d.advance(State::Superseded, "superseded by web.img-newer", now)
+            .unwrap();
+        assert_eq!(
+            d.decide(Verdict::Approve, "alice", Channel::Web, None, now),
+            Err(DecisionRefused::NotAwaiting(State::Superseded))
+        );
+        let mut auto = deployment();
+        assert_eq!(
+            auto.decide(Verdict::Approve, "alice", Channel::Web, None, now),
+            Err(DecisionRefused::NotAwaiting(State::Planned))
+        );
     }
 
     #[test]

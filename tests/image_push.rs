@@ -508,6 +508,11 @@ async fn an_approval_target_is_planned_and_recorded_but_not_rolled() {
         .unwrap()
         .value;
     assert_eq!(record.state, State::AwaitingApproval);
+    let request = record.approval.expect("an approval request is recorded");
+    assert_eq!(
+        request.expires_at - request.requested_at,
+        chrono::Duration::hours(24)
+    );
 
     // The service does not show it, so only the ledger can tell a redelivery is a duplicate.
     let again = deployer

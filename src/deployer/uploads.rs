@@ -419,6 +419,8 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket> Deployer<E, R, S, B> 
             ecs_deployment_id: None,
             lease: None,
             error: None,
+            approval: None,
+            audit: vec![],
             history: Vec::new(),
         }
     }
