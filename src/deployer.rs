@@ -372,7 +372,8 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket> Deployer<E, R, S, B> 
             return Ok(TargetOutcome::Older { reason });
         }
         if self.dry_run {
-            let outcome = dry_run_plan(target, &running.summary, &changes);
+            let planned = running.summary.with_images(&changes);
+            let outcome = dry_run_plan(target, &running.summary, &planned);
             let plan = serde_json::to_string(&outcome).unwrap_or_default();
             log.decided(
                 "dry-run",
@@ -797,22 +798,10 @@ pub fn deployment_id(target: &Target, push: &ImagePushed) -> String {
 fn dry_run_plan(
     target: &Target,
     running: &plan::TaskDefinitionSummary,
-    changes: &[ImageChange],
+    planned: &plan::TaskDefinitionSummary,
 ) -> TargetOutcome {
-    let mut diff = describe_changes(changes);
-    let untouched: Vec<&str> = running
-        .containers
-        .iter()
-        .filter(|c| !changes.iter().any(|change| change.container == c.name))
-        .map(|c| c.name.as_str())
-        .collect();
-    diff.push(format!(
-        "unchanged: containers [{}], cpu {}, memory {}, task role, execution role, {} tag(s), and every other field",
-        untouched.join(", "),
-        running.cpu.as_deref().unwrap_or("-"),
-        running.memory.as_deref().unwrap_or("-"),
-        running.tags.len()
-    ));
+    let mut diff = plan::summary_diff(running, planned);
+    diff.push("every other field: unchanged".to_string());
     let mut calls = vec![format!(
         "s3:PutObject ledger targets/{}/deployments/... (If-None-Match: *) to claim the deployment",
         target.name

@@ -127,6 +127,94 @@ pub fn pinned_digest<'a>(image: &'a str, repository: &RepositoryRef) -> Option<&
     (name == expected).then_some(digest)
 }
 
+impl TaskDefinitionSummary {
+    /// This summary with the given images swapped in: what a derived revision will run.
+    pub fn with_images(&self, changes: &[ImageChange]) -> TaskDefinitionSummary {
+        let mut planned = self.clone();
+        for container in &mut planned.containers {
+            if let Some(change) = changes.iter().find(|c| c.container == container.name) {
+                container.image = change.to.clone();
+            }
+        }
+        planned
+    }
+}
+
+/// Every difference a person should see before a service rolls from `running` to
+/// `planned`: images, containers added or removed, environment and secret *names* added
+/// or removed (values are never shown), cpu, memory, roles and tags.
+pub fn summary_diff(
+    running: &TaskDefinitionSummary,
+    planned: &TaskDefinitionSummary,
+) -> Vec<String> {
+    let mut diff = Vec::new();
+    let mut field = |name: &str, from: &Option<String>, to: &Option<String>| {
+        if from != to {
+            let show = |v: &Option<String>| v.clone().unwrap_or_else(|| "(none)".to_string());
+            diff.push(format!("{name}: {} -> {}", show(from), show(to)));
+        }
+    };
+    field("cpu", &running.cpu, &planned.cpu);
+    field("memory", &running.memory, &planned.memory);
+    field("task role", &running.task_role_arn, &planned.task_role_arn);
+    field(
+        "execution role",
+        &running.execution_role_arn,
+        &planned.execution_role_arn,
+    );
+    for container in &planned.containers {
+        let Some(before) = running.containers.iter().find(|c| c.name == container.name) else {
+            diff.push(format!(
+                "container {}: added, image {}",
+                container.name, container.image
+            ));
+            continue;
+        };
+        if before.image != container.image {
+            diff.push(format!(
+                "container {}: image {} -> {}",
+                container.name, before.image, container.image
+            ));
+        }
+        for (what, old, new) in [
+            (
+                "environment",
+                &before.environment_names,
+                &container.environment_names,
+            ),
+            ("secret", &before.secret_names, &container.secret_names),
+        ] {
+            for added in new.iter().filter(|n| !old.contains(n)) {
+                diff.push(format!(
+                    "container {}: {what} {added} added",
+                    container.name
+                ));
+            }
+            for removed in old.iter().filter(|n| !new.contains(n)) {
+                diff.push(format!(
+                    "container {}: {what} {removed} removed",
+                    container.name
+                ));
+            }
+        }
+    }
+    for gone in running
+        .containers
+        .iter()
+        .filter(|c| !planned.containers.iter().any(|p| p.name == c.name))
+    {
+        diff.push(format!("container {}: removed", gone.name));
+    }
+    if running.tags != planned.tags {
+        diff.push(format!(
+            "tags: {} -> {}",
+            running.tags.keys().cloned().collect::<Vec<_>>().join(", "),
+            planned.tags.keys().cloned().collect::<Vec<_>>().join(", ")
+        ));
+    }
+    diff
+}
+
 /// A human-readable, value-free account of a derivation, for logs and dry runs.
 pub fn describe_changes(changes: &[ImageChange]) -> Vec<String> {
     changes
@@ -232,6 +320,44 @@ pub(crate) mod tests {
             "{err}"
         );
         assert!(err.to_string().contains("it has: app"), "{err}");
+    }
+
+    #[test]
+    fn the_diff_names_every_difference_but_never_a_value() {
+        let mut running = running(&[("app", OLD), ("envoy", "envoy:v1")]);
+        running.containers[0].environment_names = vec!["PORT".into(), "OLD_FLAG".into()];
+        running.containers[0].secret_names = vec!["DATABASE_URL".into()];
+        let mut planned = running.with_images(&[ImageChange {
+            container: "app".into(),
+            from: OLD.into(),
+            to: NEW.into(),
+        }]);
+        planned.memory = Some("1024".into());
+        planned.containers[0].environment_names = vec!["PORT".into(), "CHECKOUT_V2".into()];
+        planned.containers.pop();
+        planned.containers.push(ContainerSummary {
+            name: "worker".into(),
+            image: NEW.into(),
+            environment_names: vec![],
+            secret_names: vec![],
+        });
+        planned.tags.insert("Team".into(), "payments".into());
+
+        let diff = summary_diff(&running, &planned);
+
+        assert_eq!(
+            diff,
+            [
+                "memory: 512 -> 1024".to_string(),
+                format!("container app: image {OLD} -> {NEW}"),
+                "container app: environment CHECKOUT_V2 added".to_string(),
+                "container app: environment OLD_FLAG removed".to_string(),
+                format!("container worker: added, image {NEW}"),
+                "container envoy: removed".to_string(),
+                "tags:  -> Team".to_string(),
+            ]
+        );
+        assert!(summary_diff(&running, &running).is_empty());
     }
 
     #[test]

@@ -378,6 +378,41 @@ async fn a_dry_run_of_an_upload_writes_nothing_and_approval_waits() {
     );
     assert!(world.ledger_keys().await.is_empty());
 
+    // A dry run of a whole task definition shows every difference, names only.
+    let taskdef = json!({
+        "family": "web", "cpu": "512", "memory": "2048",
+        "containerDefinitions": [{"name": "app", "image": "<IMAGE>",
+            "environment": [{"name": "PORT", "value": "3000"}, {"name": "FEATURE_X", "value": "s3cr3t-value"}]}]
+    });
+    let upload = world
+        .upload("deploy/web/taskdef.json", taskdef.to_string().as_bytes(), 2)
+        .await;
+    let report = dry
+        .handle_source_event(&upload, &invocation("r-7t"))
+        .await
+        .unwrap();
+    let TargetOutcome::DryRun { diff, .. } = outcome(&report) else {
+        panic!("{report:?}")
+    };
+    for expected in [
+        "whole task definition is replaced",
+        "memory: 1024 -> 2048",
+        "environment FEATURE_X added",
+        "environment RUST_LOG removed",
+        "secret DATABASE_URL removed",
+        "container log-router: removed",
+    ] {
+        assert!(
+            diff.iter().any(|line| line.contains(expected)),
+            "{expected}: {diff:#?}"
+        );
+    }
+    assert!(
+        !format!("{diff:?}").contains("s3cr3t-value"),
+        "values are never shown"
+    );
+    assert!(world.ledger_keys().await.is_empty());
+
     let (approval, calls) = world.deployer(&web_config("approval"), false);
     let report = approval
         .handle_source_event(&event, &invocation("r-7b"))

@@ -18,7 +18,7 @@ use super::{
 };
 use crate::config::Target;
 use crate::ledger::{source_key, Deployment, LedgerError, SourceHead, State, Trigger, Versioned};
-use crate::plan::{derive_images, Derivation, ImageChange};
+use crate::plan::{derive_images, Derivation, ImageChange, TaskDefinitionSummary};
 use crate::ports::{Ecs, ObjectStore, Registry, SourceBucket, SourceObject};
 use crate::source::{
     compare_sequencers, is_placeholder, parse_manifest, parse_source_event, ImageRef,
@@ -33,7 +33,9 @@ struct UploadPlan<T> {
     base: T,
     changes: Vec<ImageChange>,
     whole_task_definition: bool,
-    summary: crate::plan::TaskDefinitionSummary,
+    running: TaskDefinitionSummary,
+    /// What the new revision will be, for the diff a dry run (or an approver) sees.
+    planned: TaskDefinitionSummary,
 }
 
 impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket> Deployer<E, R, S, B> {
@@ -166,7 +168,7 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket> Deployer<E, R, S, B> 
             });
         }
         if self.dry_run {
-            let mut outcome = dry_run_plan(target, &plan.summary, &plan.changes);
+            let mut outcome = dry_run_plan(target, &plan.running, &plan.planned);
             if let (true, TargetOutcome::DryRun { diff, .. }) =
                 (plan.whole_task_definition, &mut outcome)
             {
@@ -310,9 +312,10 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket> Deployer<E, R, S, B> 
                 Ok(UploadPlan {
                     from_task_definition: service.task_definition,
                     base: parsed.full,
+                    planned: parsed.summary.with_images(&changes),
+                    running: running.summary,
                     changes,
                     whole_task_definition: true,
-                    summary: parsed.summary,
                 })
             }
         }
@@ -335,9 +338,10 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket> Deployer<E, R, S, B> 
         Ok(UploadPlan {
             from_task_definition,
             base: running.full,
+            planned: running.summary.with_images(&changes),
+            running: running.summary,
             changes,
             whole_task_definition: false,
-            summary: running.summary,
         })
     }
 
