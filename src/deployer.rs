@@ -1,4 +1,7 @@
-//! The image-push pipeline: event → intent → matched targets → plan → ledger → actions.
+//! The deployment pipelines: event → intent → matched targets → plan → ledger → actions.
+//!
+//! This file holds the image-push pipeline and the steps every pipeline shares (claim,
+//! supersede, roll, conclude); `uploads` holds the source-upload pipeline.
 //!
 //! Each matched target is deployed concurrently and independently. Reads come first and
 //! write nothing; the ledger claim is the first write, so a duplicate, a replay of an older
