@@ -7,6 +7,8 @@
 //!
 //! Token format: `v1.<key id>.<expiry, unix seconds>.<base64url MAC>`.
 
+pub mod page;
+
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use chrono::{DateTime, Utc};
