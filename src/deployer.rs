@@ -22,7 +22,10 @@ use crate::ledger::{
 use crate::plan::{self, describe_changes, pinned_digest, Derivation, ImageChange, PlanError};
 use crate::ports::{AwsError, Ecs, ObjectStore, Registry, SourceBucket};
 
+mod decisions;
 mod uploads;
+
+pub use decisions::{DecisionError, DecisionOutcome};
 
 /// The Lambda invocation handling an event: its request id holds the ledger lease until
 /// its deadline, after which a retry may take over.
@@ -411,7 +414,6 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket> Deployer<E, R, S, B> 
             }),
             error: None,
             approval: None,
-            audit: vec![],
             history: vec![],
         };
         let current = match self.claim(record, invocation, log).await? {
@@ -509,7 +511,7 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket> Deployer<E, R, S, B> 
         log: &LogContext<'_>,
     ) -> Result<TargetOutcome, StepError> {
         let from_task_definition = current.value.from_task_definition.clone();
-        if target.policy == Policy::Approval {
+        if target.policy == Policy::Approval && current.value.state != State::Approved {
             let now = Utc::now();
             let mut next = current.value.clone();
             next.advance(

@@ -138,9 +138,6 @@ pub struct Deployment {
     /// Set while and after the deployment waits for a person (policy `approval`).
     #[serde(default)]
     pub approval: Option<ApprovalRequest>,
-    /// Every attempt to decide, taken or refused: who, through what, when, on which image.
-    #[serde(default)]
-    pub audit: Vec<AuditEntry>,
     pub history: Vec<HistoryEntry>,
 }
 
@@ -179,6 +176,7 @@ pub enum Channel {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditEntry {
     pub at: DateTime<Utc>,
+    pub deployment_id: String,
     pub actor: String,
     pub channel: Channel,
     pub verdict: Verdict,
@@ -230,8 +228,9 @@ impl Deployment {
         Ok(())
     }
 
-    /// Takes a person's decision, once. Every attempt, taken or refused, is audited; a
-    /// request past its expiry moves to `expired` instead.
+    /// Takes a person's decision, once; a request past its expiry moves to `expired`
+    /// instead. Returns the audit entry for this attempt, taken or refused, which the
+    /// caller appends to the ledger's audit trail.
     pub fn decide(
         &mut self,
         verdict: Verdict,
@@ -239,20 +238,34 @@ impl Deployment {
         channel: Channel,
         reason: Option<String>,
         now: DateTime<Utc>,
-    ) -> Result<(), DecisionRefused> {
+    ) -> (Result<(), DecisionRefused>, AuditEntry) {
         let result = self.try_decide(verdict, actor, channel, reason, now);
-        self.audit.push(AuditEntry {
+        let outcome = match &result {
+            Ok(()) => "taken".to_string(),
+            Err(refused) => format!("refused: {refused}"),
+        };
+        let entry = self.attempt(verdict, actor, channel, outcome, now);
+        (result, entry)
+    }
+
+    /// The audit entry for one attempt to decide on this deployment.
+    pub fn attempt(
+        &self,
+        verdict: Verdict,
+        actor: &str,
+        channel: Channel,
+        outcome: String,
+        now: DateTime<Utc>,
+    ) -> AuditEntry {
+        AuditEntry {
             at: now,
+            deployment_id: self.id.clone(),
             actor: actor.to_string(),
             channel,
             verdict,
             image: self.image.clone(),
-            outcome: match &result {
-                Ok(()) => "taken".to_string(),
-                Err(refused) => format!("refused: {refused}"),
-            },
-        });
-        result
+            outcome,
+        }
     }
 
     fn try_decide(
@@ -385,6 +398,15 @@ pub fn source_key(bucket: &str, key: &str, version_id: &str) -> String {
     )
 }
 
+pub fn audit_path(target: &str, key: &str, entry: &AuditEntry) -> String {
+    let at = entry.at.format("%Y%m%dT%H%M%S%.9fZ");
+    let who = short_hash(&format!(
+        "{}\n{:?}\n{:?}\n{}",
+        entry.actor, entry.channel, entry.verdict, entry.outcome
+    ));
+    format!("targets/{target}/audit/{key}/{at}-{who}.json")
+}
+
 pub fn source_head_path(target: &str, key: &str) -> String {
     format!("targets/{target}/sources/{}.json", short_hash(key))
 }
@@ -442,6 +464,21 @@ impl<S: ObjectStore> Ledger<S> {
     ) -> Result<Versioned<Deployment>, LedgerError> {
         let path = deployment_path(&next.target, &next.key);
         self.replace(&path, &current.etag, next).await
+    }
+
+    /// Appends to the audit trail: one write-once object per attempt, so auditing never
+    /// contends with the compare-and-set moves of the deployment record itself.
+    pub async fn append_audit(
+        &self,
+        target: &str,
+        key: &str,
+        entry: &AuditEntry,
+    ) -> Result<(), LedgerError> {
+        let path = audit_path(target, key, entry);
+        match self.store.create(&path, encode(entry)).await? {
+            // The same attempt written twice (a retried request) is one entry.
+            ConditionalWrite::Written { .. } | ConditionalWrite::Conflict => Ok(()),
+        }
     }
 
     pub async fn head(&self, target: &str) -> Result<Option<Versioned<Head>>, LedgerError> {
@@ -623,7 +660,6 @@ mod tests {
             lease: None,
             error: None,
             approval: None,
-            audit: vec![],
             history: vec![],
         }
     }
@@ -703,18 +739,17 @@ mod tests {
     fn a_decision_is_taken_once_and_every_attempt_is_audited() {
         let now = Utc::now();
         let mut d = awaiting(now);
-        d.decide(Verdict::Approve, "alice", Channel::Web, None, now)
-            .unwrap();
+        let (taken, first) = d.decide(Verdict::Approve, "alice", Channel::Web, None, now);
+        taken.unwrap();
         assert_eq!(d.state, State::Approved);
-        let refused = d
-            .decide(
-                Verdict::Reject,
-                "bob",
-                Channel::Slack,
-                Some("no".into()),
-                now,
-            )
-            .unwrap_err();
+        let (refused, second) = d.decide(
+            Verdict::Reject,
+            "bob",
+            Channel::Slack,
+            Some("no".into()),
+            now,
+        );
+        let refused = refused.unwrap_err();
         assert!(
             matches!(&refused, DecisionRefused::AlreadyDecided(decision) if decision.actor == "alice"),
             "{refused}"
@@ -725,12 +760,19 @@ mod tests {
             State::Approved,
             "a second decision changes nothing"
         );
-        let outcomes: Vec<_> = d
-            .audit
-            .iter()
-            .map(|a| (a.actor.as_str(), a.outcome.starts_with("taken")))
-            .collect();
-        assert_eq!(outcomes, [("alice", true), ("bob", false)]);
+        assert_eq!(
+            (first.actor.as_str(), first.outcome.as_str()),
+            ("alice", "taken")
+        );
+        assert!(
+            second.outcome.starts_with("refused: already"),
+            "{}",
+            second.outcome
+        );
+        assert_ne!(
+            audit_path("web", "k", &first),
+            audit_path("web", "k", &second)
+        );
     }
 
     #[test]
@@ -744,6 +786,7 @@ mod tests {
             Some("freeze week".into()),
             now,
         )
+        .0
         .unwrap();
         assert_eq!(d.state, State::Rejected);
         let decision = d.approval.unwrap().decision.unwrap();
@@ -758,16 +801,15 @@ mod tests {
         let now = Utc::now();
         let mut d = awaiting(now);
         let late = now + chrono::Duration::hours(25);
-        assert!(matches!(
-            d.decide(Verdict::Approve, "alice", Channel::Web, None, late),
-            Err(DecisionRefused::Expired(_))
-        ));
+        let (expired, entry) = d.decide(Verdict::Approve, "alice", Channel::Web, None, late);
+        assert!(matches!(expired, Err(DecisionRefused::Expired(_))));
+        assert!(entry.outcome.contains("expired"), "{}", entry.outcome);
         assert_eq!(d.state, State::Expired);
         assert!(matches!(
-            d.decide(Verdict::Approve, "alice", Channel::Web, None, late),
+            d.decide(Verdict::Approve, "alice", Channel::Web, None, late)
+                .0,
             Err(DecisionRefused::NotAwaiting(State::Expired))
         ));
-        assert_eq!(d.audit.len(), 2);
     }
 
     #[test]
@@ -777,12 +819,14 @@ mod tests {
         d.advance(State::Superseded, "superseded by web.img-newer", now)
             .unwrap();
         assert_eq!(
-            d.decide(Verdict::Approve, "alice", Channel::Web, None, now),
+            d.decide(Verdict::Approve, "alice", Channel::Web, None, now)
+                .0,
             Err(DecisionRefused::NotAwaiting(State::Superseded))
         );
         let mut auto = deployment();
         assert_eq!(
-            auto.decide(Verdict::Approve, "alice", Channel::Web, None, now),
+            auto.decide(Verdict::Approve, "alice", Channel::Web, None, now)
+                .0,
             Err(DecisionRefused::NotAwaiting(State::Planned))
         );
     }

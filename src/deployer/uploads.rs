@@ -424,7 +424,6 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket> Deployer<E, R, S, B> 
             lease: None,
             error: None,
             approval: None,
-            audit: vec![],
             history: Vec::new(),
         }
     }
