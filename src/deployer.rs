@@ -404,6 +404,7 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket> Deployer<E, R, S, B> 
             },
             image: target.repository.image_uri(&push.digest),
             version: version.as_ref().map(Version::to_string),
+            diff: plan::summary_diff(&running.summary, &running.summary.with_images(&changes)),
             changes: changes.clone(),
             from_task_definition: service.task_definition.clone(),
             to_task_definition: None,

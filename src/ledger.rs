@@ -127,6 +127,10 @@ pub struct Deployment {
     /// The tag's semver version, when the target orders by semver.
     pub version: Option<String>,
     pub changes: Vec<ImageChange>,
+    /// Every difference from the running task definition, names only: what an approver
+    /// is shown, fixed at plan time.
+    #[serde(default)]
+    pub diff: Vec<String>,
     pub from_task_definition: String,
     pub to_task_definition: Option<String>,
     /// The PRIMARY deployment id UpdateService returned; ECS events are matched on it.
@@ -654,6 +658,7 @@ mod tests {
             image: "app@sha256:ab".into(),
             version: None,
             changes: vec![],
+            diff: vec![],
             from_task_definition: "td:1".into(),
             to_task_definition: None,
             ecs_deployment_id: None,

@@ -67,6 +67,11 @@ async fn approving_rolls_exactly_what_was_planned() {
     assert_eq!(record.state, State::Rolling);
     assert_eq!(record.approval.unwrap().decision.unwrap().actor, "alice");
     assert_eq!(audit_count(&world, &id).await, 1);
+    assert!(
+        record.diff[0].starts_with("container app: image"),
+        "{:?}",
+        record.diff
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

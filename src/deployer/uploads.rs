@@ -390,6 +390,7 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket> Deployer<E, R, S, B> 
             .collect::<Vec<_>>()
             .join(", ");
         record.changes = plan.changes.clone();
+        record.diff = crate::plan::summary_diff(&plan.running, &plan.planned);
         record.from_task_definition = plan.from_task_definition.clone();
         record.lease = Some(crate::ledger::Lease {
             holder: invocation.request_id.clone(),
@@ -418,6 +419,7 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket> Deployer<E, R, S, B> 
             image: String::new(),
             version: None,
             changes: Vec::new(),
+            diff: Vec::new(),
             from_task_definition: String::new(),
             to_task_definition: None,
             ecs_deployment_id: None,
