@@ -10,13 +10,13 @@
 //! - [`source`] — S3 "Object Created" events under `deploy/<target>/` and the manifests
 //!   they name (imagedefinitions.json, imageDetail.json, taskdef.json).
 //! - [`plan`] — the derivation of a new task-definition revision: which container images
-//!   change, and the ordering helpers.
+//!   change, the value-free diff a person sees, and the ordering helpers.
 //! - [`ledger`] — the durable record per target and deployment in S3: a state machine
 //!   moved only by conditional writes, which makes duplicates and races harmless.
 //! - [`deployer`] — the pipelines (image push, source upload) that tie them together
-//!   for one event.
-//! - [`approval`] — signed, expiring approval tokens bound to one deployment and image
-//!   (the approval function of issue 4 builds on it).
+//!   for one event, and a person's decision on a deployment awaiting approval.
+//! - [`approval`] — signed, expiring approval tokens bound to one deployment and image,
+//!   and the pages an approver sees (the approval function of issue 4 builds on them).
 //! - [`slack`] — verification of Slack's request signatures.
 //! - [`ports`] — the traits the pipeline needs from AWS, over plain types.
 //! - `aws` — those traits implemented with the AWS SDK, and the cold-start wiring.
