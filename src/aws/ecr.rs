@@ -1,4 +1,4 @@
-use aws_sdk_ecr::types::ImageIdentifier;
+use aws_sdk_ecr::types::{ImageDetail, ImageIdentifier};
 use chrono::{DateTime, Utc};
 
 use super::errors::classify;
@@ -13,33 +13,26 @@ impl EcrRegistry {
     pub fn new(client: aws_sdk_ecr::Client) -> Self {
         EcrRegistry { client }
     }
-}
 
-impl Registry for EcrRegistry {
-    async fn image_digest(
+    /// One image's details; `None` if ECR has no such image or repository.
+    async fn describe(
         &self,
         account: &str,
         repository: &str,
-        reference: &ImageReference,
-    ) -> Result<Option<String>, AwsError> {
-        let id = match reference {
-            ImageReference::Tag(tag) => ImageIdentifier::builder().image_tag(tag),
-            ImageReference::Digest(digest) => ImageIdentifier::builder().image_digest(digest),
-        };
+        id: ImageIdentifier,
+    ) -> Result<Option<ImageDetail>, AwsError> {
         let result = self
             .client
             .describe_images()
             .registry_id(account)
             .repository_name(repository)
-            .image_ids(id.build())
+            .image_ids(id)
             .send()
             .await;
         match result {
             Ok(output) => Ok(output
-                .image_details()
-                .first()
-                .and_then(|detail| detail.image_digest())
-                .map(str::to_string)),
+                .image_details
+                .and_then(|details| details.into_iter().next())),
             Err(err) => {
                 let err = classify(
                     "ecr:DescribeImages",
@@ -53,6 +46,22 @@ impl Registry for EcrRegistry {
             }
         }
     }
+}
+
+impl Registry for EcrRegistry {
+    async fn image_digest(
+        &self,
+        account: &str,
+        repository: &str,
+        reference: &ImageReference,
+    ) -> Result<Option<String>, AwsError> {
+        let id = match reference {
+            ImageReference::Tag(tag) => ImageIdentifier::builder().image_tag(tag),
+            ImageReference::Digest(digest) => ImageIdentifier::builder().image_digest(digest),
+        };
+        let detail = self.describe(account, repository, id.build()).await?;
+        Ok(detail.and_then(|detail| detail.image_digest))
+    }
 
     async fn image_pushed_at(
         &self,
@@ -60,32 +69,10 @@ impl Registry for EcrRegistry {
         repository: &str,
         digest: &str,
     ) -> Result<Option<DateTime<Utc>>, AwsError> {
-        let result = self
-            .client
-            .describe_images()
-            .registry_id(account)
-            .repository_name(repository)
-            .image_ids(ImageIdentifier::builder().image_digest(digest).build())
-            .send()
-            .await;
-        let output = match result {
-            Ok(output) => output,
-            Err(err) => {
-                let err = classify(
-                    "ecr:DescribeImages",
-                    err,
-                    &["ImageNotFoundException", "RepositoryNotFoundException"],
-                );
-                return match err.kind {
-                    AwsErrorKind::NotFound => Ok(None),
-                    _ => Err(err),
-                };
-            }
-        };
-        Ok(output
-            .image_details()
-            .first()
-            .and_then(|detail| detail.image_pushed_at())
+        let id = ImageIdentifier::builder().image_digest(digest).build();
+        let detail = self.describe(account, repository, id).await?;
+        Ok(detail
+            .and_then(|detail| detail.image_pushed_at)
             .and_then(|at| DateTime::from_timestamp(at.secs(), at.subsec_nanos())))
     }
 }
