@@ -8,12 +8,15 @@
 //! Token format: `v1.<key id>.<expiry, unix seconds>.<base64url MAC>`.
 
 pub mod page;
+pub mod web;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
+
+use crate::ledger::Deployment;
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -86,6 +89,8 @@ pub enum TokenError {
     Expired(DateTime<Utc>),
     #[error("signing key: {0}")]
     BadKey(String),
+    #[error("the form is stale or did not come from Slipway's page: open the link again and use its buttons")]
+    BadNonce,
 }
 
 impl SigningKeys {
@@ -135,6 +140,95 @@ impl SigningKeys {
         }
         Ok(expires_at)
     }
+}
+
+/// Where approval links point, and the keys that sign them.
+#[derive(Debug, Clone)]
+pub struct ApprovalLinks {
+    /// The approval function's URL (its function URL; locally, `cargo lambda watch`'s
+    /// `/lambda-url/approval`), without a trailing slash.
+    pub base_url: String,
+    pub keys: SigningKeys,
+}
+
+/// What a deployment's approval is bound to.
+pub fn binding(deployment: &Deployment) -> Binding<'_> {
+    Binding {
+        deployment_id: &deployment.id,
+        target: &deployment.target,
+        image: &deployment.image,
+    }
+}
+
+impl ApprovalLinks {
+    pub fn new(base_url: &str, keys: SigningKeys) -> ApprovalLinks {
+        ApprovalLinks {
+            base_url: base_url.trim_end_matches('/').to_string(),
+            keys,
+        }
+    }
+
+    /// `<base-url>/approvals/<deployment id>?t=<token>`.
+    pub fn link(&self, deployment: &Deployment, expires_at: DateTime<Utc>) -> String {
+        format!(
+            "{}/approvals/{}?t={}",
+            self.base_url,
+            deployment.id,
+            self.keys.sign(binding(deployment), expires_at)
+        )
+    }
+}
+
+/// A form nonce: proof that a POST comes from a confirm page Slipway rendered for this
+/// deployment and token within the last hour, not from a page elsewhere (CSRF) or from
+/// a scanner replaying the link as a POST. Format `<issued, unix seconds>.<base64url MAC>`.
+pub const FORM_NONCE_LIFETIME_SECONDS: i64 = 60 * 60;
+
+impl SigningKeys {
+    pub fn form_nonce(&self, deployment_id: &str, token: &str, now: DateTime<Utc>) -> String {
+        let issued = now.timestamp();
+        let mac = nonce_mac(&self.current, deployment_id, token, issued)
+            .finalize()
+            .into_bytes();
+        format!("{issued}.{}", URL_SAFE_NO_PAD.encode(mac))
+    }
+
+    /// Checks a form nonce against the current and the previous key.
+    pub fn verify_form_nonce(
+        &self,
+        nonce: &str,
+        deployment_id: &str,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), TokenError> {
+        let (issued, signature) = nonce.split_once('.').ok_or(TokenError::BadNonce)?;
+        let issued: i64 = issued.parse().map_err(|_| TokenError::BadNonce)?;
+        let signature = URL_SAFE_NO_PAD
+            .decode(signature)
+            .map_err(|_| TokenError::BadNonce)?;
+        let authentic = [Some(&self.current), self.previous.as_ref()]
+            .into_iter()
+            .flatten()
+            .any(|key| {
+                nonce_mac(key, deployment_id, token, issued)
+                    .verify_slice(&signature)
+                    .is_ok()
+            });
+        let age = now.timestamp() - issued;
+        if !authentic || !(-60..=FORM_NONCE_LIFETIME_SECONDS).contains(&age) {
+            return Err(TokenError::BadNonce);
+        }
+        Ok(())
+    }
+}
+
+fn nonce_mac(key: &SigningKey, deployment_id: &str, token: &str, issued: i64) -> HmacSha256 {
+    let mut mac = HmacSha256::new_from_slice(&key.secret).expect("HMAC takes keys of any length");
+    for field in ["slipway-form-v1", deployment_id, token, &issued.to_string()] {
+        mac.update(&(field.len() as u64).to_be_bytes());
+        mac.update(field.as_bytes());
+    }
+    mac
 }
 
 fn mac(key: &SigningKey, binding: Binding<'_>, expiry: i64) -> HmacSha256 {
@@ -295,6 +389,32 @@ mod tests {
             Err(TokenError::BadSignature),
             "same id, other secret"
         );
+    }
+
+    #[test]
+    fn form_nonces_bind_the_page_to_its_deployment_and_token_for_an_hour() {
+        let now = Utc::now();
+        let nonce = keys().form_nonce("web.img-abc", "tok", now);
+        assert_eq!(
+            keys().verify_form_nonce(&nonce, "web.img-abc", "tok", now),
+            Ok(())
+        );
+        for (deployment, token, at) in [
+            ("web.img-def", "tok", now),
+            ("web.img-abc", "other", now),
+            ("web.img-abc", "tok", now + Duration::minutes(61)),
+        ] {
+            assert_eq!(
+                keys().verify_form_nonce(&nonce, deployment, token, at),
+                Err(TokenError::BadNonce)
+            );
+        }
+        for bad in ["", "1", "x.AAAA", "1.!!"] {
+            assert_eq!(
+                keys().verify_form_nonce(bad, "web.img-abc", "tok", now),
+                Err(TokenError::BadNonce)
+            );
+        }
     }
 
     #[test]

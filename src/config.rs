@@ -54,6 +54,34 @@ pub struct Target {
     pub repository: RepositoryRef,
     pub tags: TagRule,
     pub policy: Policy,
+    /// How approval requests for this target work (used when `policy` is `approval`).
+    pub approval: ApprovalSettings,
+}
+
+/// Per-target approval settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApprovalSettings {
+    /// How long a request stays open before its link and buttons stop working.
+    pub expires_after: chrono::Duration,
+    /// The Slack channel the request is posted to (none: email only).
+    pub slack_channel: Option<String>,
+    /// The Slack user ids (`U…`) whose button clicks count. Slack vouches for the user id
+    /// through its request signature, so this is the authenticated approver list.
+    pub slack_approvers: Vec<String>,
+}
+
+/// CodePipeline's manual approval allows 7 days; a day keeps stale requests from piling up.
+pub const DEFAULT_APPROVAL_HOURS: u32 = 24;
+pub const MAX_APPROVAL_HOURS: u32 = 7 * 24;
+
+impl Default for ApprovalSettings {
+    fn default() -> Self {
+        ApprovalSettings {
+            expires_after: chrono::Duration::hours(DEFAULT_APPROVAL_HOURS.into()),
+            slack_channel: None,
+            slack_approvers: vec![],
+        }
+    }
 }
 
 /// An ECR repository, fully qualified so that a push from another account or region with
@@ -153,6 +181,16 @@ struct RawTarget {
     repository: RawRepository,
     tags: RawTagRule,
     policy: Policy,
+    approval: Option<RawApproval>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawApproval {
+    expires_after_hours: Option<u32>,
+    slack_channel: Option<String>,
+    #[serde(default)]
+    slack_approvers: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -337,6 +375,7 @@ fn validate_target(index: usize, raw: RawTarget, home: &Home) -> Result<Target, 
                 })?
         }
     };
+    let approval = validate_approval(raw.policy, raw.approval, &field)?;
     Ok(Target {
         name: raw.name,
         cluster: raw.cluster,
@@ -345,6 +384,56 @@ fn validate_target(index: usize, raw: RawTarget, home: &Home) -> Result<Target, 
         repository,
         tags,
         policy: raw.policy,
+        approval,
+    })
+}
+
+fn validate_approval(
+    policy: Policy,
+    raw: Option<RawApproval>,
+    field: &dyn Fn(&str) -> String,
+) -> Result<ApprovalSettings, ConfigError> {
+    let Some(raw) = raw else {
+        return Ok(ApprovalSettings::default());
+    };
+    if policy != Policy::Approval {
+        return Err(ConfigError::invalid(
+            field("approval"),
+            "is set but `policy` is not `approval`: remove it, or set the policy to `approval`",
+        ));
+    }
+    let hours = raw.expires_after_hours.unwrap_or(DEFAULT_APPROVAL_HOURS);
+    if !(1..=MAX_APPROVAL_HOURS).contains(&hours) {
+        return Err(ConfigError::invalid(
+            field("approval.expires_after_hours"),
+            format!("{hours} is out of range: use 1 to {MAX_APPROVAL_HOURS} (7 days)"),
+        ));
+    }
+    let channel = raw.slack_channel.filter(|c| !c.trim().is_empty());
+    if channel.is_some() && raw.slack_approvers.is_empty() {
+        return Err(ConfigError::invalid(
+            field("approval.slack_approvers"),
+            "is empty, so nobody could decide from Slack: list the Slack user ids (U…) allowed to approve",
+        ));
+    }
+    if let Some(bad) = raw.slack_approvers.iter().position(|id| {
+        id.len() < 2
+            || !id
+                .chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+    }) {
+        return Err(ConfigError::invalid(
+            field(&format!("approval.slack_approvers[{bad}]")),
+            format!(
+                "`{}` is not a Slack user id: use the id (like U024BE7LH), not the display name, which anyone can change",
+                raw.slack_approvers[bad]
+            ),
+        ));
+    }
+    Ok(ApprovalSettings {
+        expires_after: chrono::Duration::hours(hours.into()),
+        slack_channel: channel,
+        slack_approvers: raw.slack_approvers,
     })
 }
 
@@ -461,6 +550,54 @@ mod tests {
             err.to_string().contains("targets[0].repository.account"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn approval_settings_default_to_a_day_and_are_checked() {
+        let approval = WEB.replace(r#""policy": "auto""#, r#""policy": "approval""#);
+        let config = config_with(&approval).unwrap();
+        assert_eq!(
+            config.targets[0].approval.expires_after,
+            chrono::Duration::hours(24)
+        );
+        let with = |settings: &str| {
+            config_with(&approval.replace(
+                r#""policy": "approval""#,
+                &format!(r#""policy": "approval", "approval": {settings}"#),
+            ))
+        };
+        let set = with(r#"{"expires_after_hours": 4, "slack_channel": "C1", "slack_approvers": ["U024BE7LH"]}"#)
+            .unwrap();
+        assert_eq!(
+            set.targets[0].approval,
+            ApprovalSettings {
+                expires_after: chrono::Duration::hours(4),
+                slack_channel: Some("C1".into()),
+                slack_approvers: vec!["U024BE7LH".into()],
+            }
+        );
+        for (settings, field) in [
+            (
+                r#"{"expires_after_hours": 0}"#,
+                "approval.expires_after_hours",
+            ),
+            (
+                r#"{"expires_after_hours": 169}"#,
+                "approval.expires_after_hours",
+            ),
+            (r#"{"slack_channel": "C1"}"#, "approval.slack_approvers"),
+            (
+                r#"{"slack_channel": "C1", "slack_approvers": ["@alice"]}"#,
+                "approval.slack_approvers[0]",
+            ),
+        ] {
+            let err = with(settings).unwrap_err();
+            assert!(err.to_string().contains(field), "{settings}: {err}");
+        }
+        let err =
+            config_with(&WEB.replace(r#""policy": "auto""#, r#""policy": "auto", "approval": {}"#))
+                .unwrap_err();
+        assert!(err.to_string().contains("targets[0].approval"), "{err}");
     }
 
     #[test]

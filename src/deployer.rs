@@ -13,15 +13,18 @@ use serde::Serialize;
 use serde_json::Value;
 use tracing::{info, warn};
 
+use crate::approval::ApprovalLinks;
 use crate::config::{Config, Policy, Target};
 use crate::event::{parse_ecr_event, EventError, ImagePushed, Intent};
 use crate::ledger::{
-    image_key, ApprovalRequest, Claim, Deployment, Head, Lease, Ledger, LedgerError, State,
-    Trigger, Versioned,
+    image_key, Claim, Deployment, Head, Lease, Ledger, LedgerError, State, Trigger, Versioned,
 };
 use crate::plan::{self, describe_changes, pinned_digest, Derivation, ImageChange, PlanError};
-use crate::ports::{AwsError, Ecs, ObjectStore, Registry, SourceBucket};
+use crate::ports::{
+    AwsError, Ecs, Notifier, NotifyError, ObjectStore, Registry, Silent, SourceBucket,
+};
 
+mod asking;
 mod decisions;
 mod uploads;
 
@@ -123,6 +126,8 @@ enum StepError {
     Plan(#[from] PlanError),
     #[error(transparent)]
     Transition(#[from] crate::ledger::TransitionError),
+    #[error(transparent)]
+    Notify(#[from] NotifyError),
     /// Bad input in a source upload; recorded, logged, never retried.
     #[error("{0}")]
     Rejected(String),
@@ -134,12 +139,14 @@ impl StepError {
             StepError::Aws(err) | StepError::Ledger(LedgerError::Store(err)) => err.is_transient(),
             // Someone moved our record while we held the lease: decide again on retry.
             StepError::Ledger(LedgerError::Conflict { .. }) => true,
+            StepError::Notify(err) => err.transient,
             _ => false,
         }
     }
 }
 
 /// The fields every log line of a target's decision carries.
+#[derive(Clone, Copy)]
 struct LogContext<'a> {
     event_id: &'a str,
     target: &'a str,
@@ -171,12 +178,15 @@ impl LogContext<'_> {
     }
 }
 
-pub struct Deployer<E, R, S, B> {
+pub struct Deployer<E, R, S, B, N = Silent> {
     config: Config,
     ecs: E,
     registry: R,
     ledger: Ledger<S>,
     sources: B,
+    notifier: N,
+    /// Signs approval links; required when any target's policy is `approval`.
+    links: Option<ApprovalLinks>,
     /// The only bucket source uploads are read from, when set.
     source_bucket: Option<String>,
     dry_run: bool,
@@ -184,9 +194,6 @@ pub struct Deployer<E, R, S, B> {
 
 /// How many times a push retries moving the head when other pushes move it concurrently.
 const HEAD_ATTEMPTS: usize = 5;
-/// How long an approval request stays open (CodePipeline's manual approval allows 7
-/// days; a day keeps stale requests from piling up).
-const APPROVAL_EXPIRY: chrono::Duration = chrono::Duration::hours(24);
 /// How often a push waiting for an older one to reach ECS looks again.
 const HEAD_POLL: std::time::Duration = std::time::Duration::from_millis(200);
 
@@ -198,9 +205,45 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket> Deployer<E, R, S, B> 
             registry,
             ledger: Ledger::new(store),
             sources,
+            notifier: Silent,
+            links: None,
             source_bucket: None,
             dry_run,
         }
+    }
+}
+
+impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer<E, R, S, B, N> {
+    /// Ask approvers through `notifier`, with links signed by `links`.
+    pub fn with_approvals<M: Notifier>(
+        self,
+        links: ApprovalLinks,
+        notifier: M,
+    ) -> Deployer<E, R, S, B, M> {
+        Deployer {
+            config: self.config,
+            ecs: self.ecs,
+            registry: self.registry,
+            ledger: self.ledger,
+            sources: self.sources,
+            notifier,
+            links: Some(links),
+            source_bucket: self.source_bucket,
+            dry_run: self.dry_run,
+        }
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn notifier(&self) -> &N {
+        &self.notifier
+    }
+
+    /// The approval links, when approvals are configured.
+    pub fn links(&self) -> Option<&ApprovalLinks> {
+        self.links.as_ref()
     }
 
     /// Accept source uploads only from this bucket.
@@ -513,26 +556,7 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket> Deployer<E, R, S, B> 
     ) -> Result<TargetOutcome, StepError> {
         let from_task_definition = current.value.from_task_definition.clone();
         if target.policy == Policy::Approval && current.value.state != State::Approved {
-            let now = Utc::now();
-            let mut next = current.value.clone();
-            next.advance(
-                State::AwaitingApproval,
-                "target policy is `approval`: waiting for an approver, the service was not rolled",
-                now,
-            )?;
-            next.approval = Some(ApprovalRequest {
-                requested_at: now,
-                expires_at: now + APPROVAL_EXPIRY,
-                decision: None,
-            });
-            next.lease = None;
-            self.ledger.save(&current, next).await?;
-            log.decided("awaiting-approval",
-                "target policy is `approval`: planned and recorded as awaiting approval; the service was not rolled");
-            return Ok(TargetOutcome::AwaitingApproval {
-                from_task_definition,
-                changes,
-            });
+            return self.request_approval(target, current, log).await;
         }
         let to_task_definition = match current.value.to_task_definition.clone() {
             Some(arn) => arn,

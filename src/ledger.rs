@@ -10,6 +10,10 @@
 //!   key is `img-<digest hex>`, so the same image can only ever be claimed once per target.
 //! - `targets/<target>/head.json` — the [`Head`]: the newest image Slipway has accepted for
 //!   the target, which orders concurrent pushes of different images.
+//! - `targets/<target>/awaiting-approval.json` — the [`AwaitingPointer`]: the one open
+//!   approval request, superseded when a newer one is asked for.
+//! - `targets/<target>/audit/<key>/<time>-<hash>.json` — one write-once [`AuditEntry`] per
+//!   attempt to approve, reject, expire or supersede.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -151,6 +155,42 @@ pub struct ApprovalRequest {
     pub requested_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
     pub decision: Option<Decision>,
+    /// The Slack message that asked, so that it can be edited when the request ends.
+    #[serde(default)]
+    pub slack: Option<SlackMessage>,
+    /// When SNS and Slack were asked (a retry after a failed notification asks again).
+    #[serde(default)]
+    pub notified_at: Option<DateTime<Utc>>,
+}
+
+/// Where a Slack message lives: enough for `chat.update`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SlackMessage {
+    pub channel: String,
+    pub ts: String,
+}
+
+/// Who acted, through which channel, and from where.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Actor {
+    /// For Slack the verified user id (`U…`, with the name Slack sent); for the web page the
+    /// name the link holder typed; `slipway` for Slipway's own moves.
+    pub id: String,
+    pub channel: Channel,
+    /// The web request's source IP and user agent; Slack's team id.
+    #[serde(default)]
+    pub source: Option<String>,
+}
+
+impl Actor {
+    /// Slipway itself (superseding, expiring).
+    pub fn slipway() -> Actor {
+        Actor {
+            id: "slipway".into(),
+            channel: Channel::Slipway,
+            source: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -175,15 +215,39 @@ pub enum Verdict {
 pub enum Channel {
     Web,
     Slack,
+    /// Slipway's own moves: superseding an older request, expiring one.
+    Slipway,
 }
 
+/// What an audit entry records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    Approve,
+    Reject,
+    Expire,
+    Supersede,
+}
+
+impl From<Verdict> for Action {
+    fn from(verdict: Verdict) -> Action {
+        match verdict {
+            Verdict::Approve => Action::Approve,
+            Verdict::Reject => Action::Reject,
+        }
+    }
+}
+
+/// One attempt to act on a deployment awaiting approval, taken or refused.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditEntry {
     pub at: DateTime<Utc>,
     pub deployment_id: String,
     pub actor: String,
     pub channel: Channel,
-    pub verdict: Verdict,
+    #[serde(default)]
+    pub source: Option<String>,
+    pub action: Action,
     pub image: String,
     /// `taken`, or why the attempt was refused.
     pub outcome: String,
@@ -238,45 +302,50 @@ impl Deployment {
     pub fn decide(
         &mut self,
         verdict: Verdict,
-        actor: &str,
-        channel: Channel,
+        actor: &Actor,
         reason: Option<String>,
         now: DateTime<Utc>,
     ) -> (Result<(), DecisionRefused>, AuditEntry) {
-        let result = self.try_decide(verdict, actor, channel, reason, now);
+        let result = self.try_decide(verdict, actor, reason, now);
         let outcome = match &result {
             Ok(()) => "taken".to_string(),
             Err(refused) => format!("refused: {refused}"),
         };
-        let entry = self.attempt(verdict, actor, channel, outcome, now);
+        let entry = self.attempt(verdict.into(), actor, outcome, now);
         (result, entry)
     }
 
-    /// The audit entry for one attempt to decide on this deployment.
+    /// The audit entry for one attempt to act on this deployment.
     pub fn attempt(
         &self,
-        verdict: Verdict,
-        actor: &str,
-        channel: Channel,
-        outcome: String,
+        action: Action,
+        actor: &Actor,
+        outcome: impl Into<String>,
         now: DateTime<Utc>,
     ) -> AuditEntry {
         AuditEntry {
             at: now,
             deployment_id: self.id.clone(),
-            actor: actor.to_string(),
-            channel,
-            verdict,
+            actor: actor.id.clone(),
+            channel: actor.channel,
+            source: actor.source.clone(),
+            action,
             image: self.image.clone(),
-            outcome,
+            outcome: outcome.into(),
         }
+    }
+
+    /// Whether the request is past its expiry (and so cannot be decided any more).
+    pub fn approval_expired(&self, now: DateTime<Utc>) -> bool {
+        self.approval
+            .as_ref()
+            .is_some_and(|request| now >= request.expires_at)
     }
 
     fn try_decide(
         &mut self,
         verdict: Verdict,
-        actor: &str,
-        channel: Channel,
+        actor: &Actor,
         reason: Option<String>,
         now: DateTime<Utc>,
     ) -> Result<(), DecisionRefused> {
@@ -303,12 +372,13 @@ impl Deployment {
             .as_deref()
             .map(|r| format!(": {r}"))
             .unwrap_or_default();
-        self.advance(next, format!("{word} by {actor} via {channel:?}{why}"), now)
+        let (who, channel) = (&actor.id, actor.channel);
+        self.advance(next, format!("{word} by {who} via {channel:?}{why}"), now)
             .expect("awaiting-approval can be approved or rejected");
         self.approval = Some(ApprovalRequest {
             decision: Some(Decision {
                 verdict,
-                actor: actor.to_string(),
+                actor: actor.id.clone(),
                 channel,
                 at: now,
                 reason,
@@ -347,6 +417,16 @@ impl Head {
     pub fn holds_back_others(&self, now: DateTime<Utc>) -> bool {
         !self.settled && self.lease_until.is_some_and(|until| until > now)
     }
+}
+
+/// The target's open approval request. Only one may be open per target: asking for a
+/// newer one supersedes the one named here (CodePipeline's rule), so that an approver
+/// can never approve a stale image after a newer one was pushed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AwaitingPointer {
+    pub deployment_id: String,
+    pub key: String,
+    pub updated_at: DateTime<Utc>,
 }
 
 /// The newest version of one source object Slipway accepted, by S3 sequencer.
@@ -394,6 +474,10 @@ pub fn head_path(target: &str) -> String {
     format!("targets/{target}/head.json")
 }
 
+pub fn awaiting_path(target: &str) -> String {
+    format!("targets/{target}/awaiting-approval.json")
+}
+
 /// The key of a source upload's deployment: one per bucket, key and version.
 pub fn source_key(bucket: &str, key: &str, version_id: &str) -> String {
     format!(
@@ -406,7 +490,7 @@ pub fn audit_path(target: &str, key: &str, entry: &AuditEntry) -> String {
     let at = entry.at.format("%Y%m%dT%H%M%S%.9fZ");
     let who = short_hash(&format!(
         "{}\n{:?}\n{:?}\n{}",
-        entry.actor, entry.channel, entry.verdict, entry.outcome
+        entry.actor, entry.channel, entry.action, entry.outcome
     ));
     format!("targets/{target}/audit/{key}/{at}-{who}.json")
 }
@@ -497,6 +581,23 @@ impl<S: ObjectStore> Ledger<S> {
         head: Head,
     ) -> Result<Versioned<Head>, LedgerError> {
         self.compare_and_set(&head_path(target), read, head).await
+    }
+
+    pub async fn awaiting(
+        &self,
+        target: &str,
+    ) -> Result<Option<Versioned<AwaitingPointer>>, LedgerError> {
+        self.read(&awaiting_path(target)).await
+    }
+
+    pub async fn set_awaiting(
+        &self,
+        target: &str,
+        read: Option<&Versioned<AwaitingPointer>>,
+        pointer: AwaitingPointer,
+    ) -> Result<Versioned<AwaitingPointer>, LedgerError> {
+        self.compare_and_set(&awaiting_path(target), read, pointer)
+            .await
     }
 
     pub async fn source_head(
@@ -736,21 +837,30 @@ mod tests {
             requested_at: now,
             expires_at: now + chrono::Duration::hours(24),
             decision: None,
+            slack: None,
+            notified_at: None,
         });
         d
+    }
+
+    fn person(id: &str, channel: Channel) -> Actor {
+        Actor {
+            id: id.into(),
+            channel,
+            source: None,
+        }
     }
 
     #[test]
     fn a_decision_is_taken_once_and_every_attempt_is_audited() {
         let now = Utc::now();
         let mut d = awaiting(now);
-        let (taken, first) = d.decide(Verdict::Approve, "alice", Channel::Web, None, now);
+        let (taken, first) = d.decide(Verdict::Approve, &person("alice", Channel::Web), None, now);
         taken.unwrap();
         assert_eq!(d.state, State::Approved);
         let (refused, second) = d.decide(
             Verdict::Reject,
-            "bob",
-            Channel::Slack,
+            &person("bob", Channel::Slack),
             Some("no".into()),
             now,
         );
@@ -786,8 +896,7 @@ mod tests {
         let mut d = awaiting(now);
         d.decide(
             Verdict::Reject,
-            "carol",
-            Channel::Slack,
+            &person("carol", Channel::Slack),
             Some("freeze week".into()),
             now,
         )
@@ -806,12 +915,13 @@ mod tests {
         let now = Utc::now();
         let mut d = awaiting(now);
         let late = now + chrono::Duration::hours(25);
-        let (expired, entry) = d.decide(Verdict::Approve, "alice", Channel::Web, None, late);
+        let (expired, entry) =
+            d.decide(Verdict::Approve, &person("alice", Channel::Web), None, late);
         assert!(matches!(expired, Err(DecisionRefused::Expired(_))));
         assert!(entry.outcome.contains("expired"), "{}", entry.outcome);
         assert_eq!(d.state, State::Expired);
         assert!(matches!(
-            d.decide(Verdict::Approve, "alice", Channel::Web, None, late)
+            d.decide(Verdict::Approve, &person("alice", Channel::Web), None, late)
                 .0,
             Err(DecisionRefused::NotAwaiting(State::Expired))
         ));
@@ -824,13 +934,13 @@ mod tests {
         d.advance(State::Superseded, "superseded by web.img-newer", now)
             .unwrap();
         assert_eq!(
-            d.decide(Verdict::Approve, "alice", Channel::Web, None, now)
+            d.decide(Verdict::Approve, &person("alice", Channel::Web), None, now)
                 .0,
             Err(DecisionRefused::NotAwaiting(State::Superseded))
         );
         let mut auto = deployment();
         assert_eq!(
-            auto.decide(Verdict::Approve, "alice", Channel::Web, None, now)
+            auto.decide(Verdict::Approve, &person("alice", Channel::Web), None, now)
                 .0,
             Err(DecisionRefused::NotAwaiting(State::Planned))
         );

@@ -27,6 +27,7 @@ pub mod config;
 pub mod deployer;
 pub mod event;
 pub mod ledger;
+pub mod notify;
 pub mod plan;
 pub mod ports;
 pub mod slack;

@@ -244,6 +244,7 @@ pub(crate) mod tests {
             },
             tags: TagRule::Exact("v1".into()),
             policy: Policy::Auto,
+            approval: Default::default(),
         }
     }
 

@@ -180,3 +180,77 @@ pub trait SourceBucket: Send + Sync {
         max_bytes: i64,
     ) -> impl Future<Output = Result<SourceObject, AwsError>> + Send;
 }
+
+/// A failed notification (SNS publish, a Slack API call).
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{channel} failed: {message}")]
+pub struct NotifyError {
+    pub channel: &'static str,
+    pub message: String,
+    /// Worth retrying the event later (throttling, 5xx, network).
+    pub transient: bool,
+}
+
+/// Where people are told things: SNS for email, Slack for chat. Either may be switched
+/// off (no topic, no Slack token); then its calls do nothing.
+pub trait Notifier: Send + Sync {
+    /// Publishes to the approvals topic.
+    fn publish(
+        &self,
+        subject: &str,
+        text: &str,
+    ) -> impl Future<Output = Result<(), NotifyError>> + Send;
+
+    /// Posts to `channel`; returns where the message lives, or `None` if Slack is off.
+    fn post_slack(
+        &self,
+        channel: &str,
+        payload: &crate::notify::SlackPayload,
+    ) -> impl Future<Output = Result<Option<crate::ledger::SlackMessage>, NotifyError>> + Send;
+
+    /// Replaces a posted message (`chat.update`).
+    fn update_slack(
+        &self,
+        message: &crate::ledger::SlackMessage,
+        payload: &crate::notify::SlackPayload,
+    ) -> impl Future<Output = Result<(), NotifyError>> + Send;
+
+    /// Replaces the message a button was pressed on, through the interaction's
+    /// `response_url`.
+    fn respond_slack(
+        &self,
+        response_url: &str,
+        payload: &crate::notify::SlackPayload,
+    ) -> impl Future<Output = Result<(), NotifyError>> + Send;
+}
+
+/// Tells nobody: for deployments without approvals, and for tests of other things.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Silent;
+
+impl Notifier for Silent {
+    async fn publish(&self, _: &str, _: &str) -> Result<(), NotifyError> {
+        Ok(())
+    }
+    async fn post_slack(
+        &self,
+        _: &str,
+        _: &crate::notify::SlackPayload,
+    ) -> Result<Option<crate::ledger::SlackMessage>, NotifyError> {
+        Ok(None)
+    }
+    async fn update_slack(
+        &self,
+        _: &crate::ledger::SlackMessage,
+        _: &crate::notify::SlackPayload,
+    ) -> Result<(), NotifyError> {
+        Ok(())
+    }
+    async fn respond_slack(
+        &self,
+        _: &str,
+        _: &crate::notify::SlackPayload,
+    ) -> Result<(), NotifyError> {
+        Ok(())
+    }
+}

@@ -22,7 +22,9 @@ body { font: 15px/1.5 system-ui, sans-serif; max-width: 52rem; margin: 2rem auto
 code { font-size: 13px; word-break: break-all; }
 table { border-collapse: collapse; width: 100%; }
 th, td { text-align: left; vertical-align: top; padding: .3rem .6rem; border-bottom: 1px solid #d8dee4; }
-.actions { display: flex; gap: 1rem; margin-top: 1.5rem; }
+.actions { display: flex; flex-wrap: wrap; gap: 2rem; margin-top: 1.5rem; }
+form { display: flex; flex-direction: column; gap: .5rem; }
+input { font: inherit; padding: .3rem; }
 button { font: inherit; padding: .5rem 1.2rem; border-radius: 6px; border: 1px solid #8c959f; cursor: pointer; }
 .approve { background: #1f883d; color: #fff; border-color: #1f883d; }
 .reject { background: #fff; color: #cf222e; border-color: #cf222e; }
@@ -42,19 +44,23 @@ This link expires {{ expires_at }}. Nothing happens until you press a button.</p
 <ul>
 {% for line in diff %}<li>{{ line }}</li>
 {% endfor %}</ul>
+<p>The new revision is registered from this plan only when you approve. If the service
+changes before then, approving is refused and a fresh request is sent.</p>
 <div class="actions">
 <form method="post" action="{{ action }}">
 <input type="hidden" name="t" value="{{ token }}">
 <input type="hidden" name="nonce" value="{{ form_nonce }}">
 <input type="hidden" name="decision" value="approve">
-<button class="approve" type="submit">Approve</button>
+<label>Your name <input id="approve-name" name="name" required maxlength="100" autocomplete="name"></label>
+<button class="approve" id="approve" type="submit">Approve</button>
 </form>
 <form method="post" action="{{ action }}">
 <input type="hidden" name="t" value="{{ token }}">
 <input type="hidden" name="nonce" value="{{ form_nonce }}">
 <input type="hidden" name="decision" value="reject">
-<label>Reason <input name="reason" maxlength="500"></label>
-<button class="reject" type="submit">Reject</button>
+<label>Your name <input id="reject-name" name="name" required maxlength="100" autocomplete="name"></label>
+<label>Reason <input id="reject-reason" name="reason" maxlength="500"></label>
+<button class="reject" id="reject" type="submit">Reject</button>
 </form>
 </div>
 <p><small>Deployment {{ deployment_id }}</small></p>
@@ -73,7 +79,8 @@ pub struct ConfirmPage<'a> {
     pub from_task_definition: &'a str,
     pub images: &'a [ImageChange],
     pub diff: &'a [String],
-    /// Where the forms POST: the link's own path, without the token.
+    /// Where the forms POST: the deployment id, relative to the link's own path, so the
+    /// page works under any prefix (the function URL, or `cargo lambda watch`'s).
     pub action: &'a str,
     pub token: &'a str,
     pub form_nonce: &'a str,
@@ -143,7 +150,7 @@ mod tests {
             from_task_definition: "arn:aws:ecs:us-east-1:123456789012:task-definition/web:7",
             images,
             diff,
-            action: "/approvals/web.img-abc",
+            action: "web.img-abc",
             token: "v1.k2.1795500000.MAC",
             form_nonce: "form-nonce",
             style_nonce: "style-nonce",
@@ -176,7 +183,7 @@ mod tests {
             assert!(html.contains(expected), "{expected} missing from the page");
         }
         assert_eq!(
-            html.matches(r#"<form method="post" action="/approvals/web.img-abc">"#)
+            html.matches(r#"<form method="post" action="web.img-abc">"#)
                 .count(),
             2
         );

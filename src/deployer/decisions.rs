@@ -9,9 +9,14 @@ use chrono::Utc;
 use serde::Serialize;
 
 use super::{Deployer, LogContext, StepError, TargetOutcome};
-use crate::ledger::{Channel, Deployment, LedgerError, State, Trigger, Verdict, Versioned};
-use crate::ports::{Ecs, ObjectStore, Registry, SourceBucket, SourceObject};
-use crate::source::{parse_manifest, Manifest, MAX_MANIFEST_BYTES};
+use crate::ledger::{
+    Action, Actor, Channel, Claim, Deployment, LedgerError, State, Trigger, Verdict, Versioned,
+};
+use crate::plan::{self, Derivation};
+use crate::ports::{
+    DescribedTaskDefinition, Ecs, Notifier, ObjectStore, Registry, SourceBucket, SourceObject,
+};
+use crate::source::{parse_manifest, Manifest, ManifestKind, MAX_MANIFEST_BYTES};
 
 /// What became of a decision.
 #[derive(Debug, Clone, Serialize)]
@@ -37,7 +42,7 @@ pub enum DecisionError {
     },
 }
 
-impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket> Deployer<E, R, S, B> {
+impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer<E, R, S, B, N> {
     /// The ledger record behind a deployment id (`<target>.<key>`).
     pub async fn deployment(
         &self,
@@ -60,8 +65,7 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket> Deployer<E, R, S, B> 
         &self,
         deployment_id: &str,
         verdict: Verdict,
-        actor: &str,
-        channel: Channel,
+        actor: &Actor,
         reason: Option<String>,
     ) -> Result<DecisionOutcome, DecisionError> {
         let current = self.deployment(deployment_id).await?;
@@ -69,56 +73,48 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket> Deployer<E, R, S, B> 
             .config
             .target(&current.value.target)
             .ok_or_else(|| DecisionError::UnknownDeployment(deployment_id.to_string()))?;
+        let image = current.value.image.clone();
         let log = LogContext {
             event_id: "",
             target: &target.name,
-            digest: super::image_digest(&current.value.image),
+            digest: super::image_digest(&image),
             deployment_id,
         };
         let now = Utc::now();
         let key = current.value.key.clone();
 
-        // Approving something other than what was planned is refused before deciding.
-        if verdict == Verdict::Approve && current.value.state == State::AwaitingApproval {
+        // Approving something other than what was planned is refused before deciding, and
+        // a fresh plan of the same release against what runs now is put up for approval.
+        if verdict == Verdict::Approve
+            && current.value.state == State::AwaitingApproval
+            && !current.value.approval_expired(now)
+        {
             let service = self
                 .ecs
                 .describe_service(&target.cluster, &target.service)
                 .await
                 .map_err(|err| step_error(deployment_id, err))?;
             if service.task_definition != current.value.from_task_definition {
-                let reason = format!(
-                    "the service changed since this was planned (it now runs {}, the plan was made against {}): not approving what nobody reviewed",
-                    service.task_definition, current.value.from_task_definition
-                );
-                let entry = current.value.attempt(
-                    verdict,
-                    actor,
-                    channel,
-                    format!("refused: {reason}"),
-                    now,
-                );
-                self.audit(&target.name, &key, &entry).await?;
-                let mut next = current.value.clone();
-                next.advance(State::Superseded, reason.clone(), now)
-                    .map_err(|err| step_error(deployment_id, err))?;
-                self.ledger
-                    .save(&current, next)
-                    .await
-                    .map_err(|err| step_error(deployment_id, err))?;
-                log.warned("refused", &reason);
-                return Ok(DecisionOutcome::Refused { reason });
+                return self
+                    .refuse_changed_service(target, current, actor, &service.task_definition, &log)
+                    .await;
             }
         }
 
         let mut next = current.value.clone();
-        let (decided, entry) = next.decide(verdict, actor, channel, reason, now);
+        let (decided, entry) = next.decide(verdict, actor, reason, now);
         if let Err(refused) = decided {
             // Nothing to change but an expiry; the attempt is audited either way.
             self.audit(&target.name, &key, &entry).await?;
-            if next.state != current.value.state {
-                let _ = self.ledger.save(&current, next).await;
+            if next.state != current.value.state
+                && self.ledger.save(&current, next.clone()).await.is_ok()
+            {
+                self.edit_request_message(&next, &refused.to_string()).await;
             }
-            log.decided("refused", &format!("{actor} via {channel:?}: {refused}"));
+            log.decided(
+                "refused",
+                &format!("{} via {:?}: {refused}", actor.id, actor.channel),
+            );
             return Ok(DecisionOutcome::Refused {
                 reason: refused.to_string(),
             });
@@ -128,10 +124,7 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket> Deployer<E, R, S, B> 
             // Someone decided at the same moment: theirs stands.
             Err(LedgerError::Conflict { .. }) => {
                 let latest = self.deployment(deployment_id).await?;
-                let (refused, entry) = latest
-                    .value
-                    .clone()
-                    .decide(verdict, actor, channel, None, now);
+                let (refused, entry) = latest.value.clone().decide(verdict, actor, None, now);
                 self.audit(&target.name, &key, &entry).await?;
                 let reason = refused.err().map_or_else(
                     || "someone else decided at the same moment".to_string(),
@@ -142,19 +135,153 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket> Deployer<E, R, S, B> 
             Err(err) => return Err(step_error(deployment_id, err)),
         };
         self.audit(&target.name, &key, &entry).await?;
+        let at = now.format("%Y-%m-%d %H:%M UTC");
         if verdict == Verdict::Reject {
             log.decided(
                 "rejected",
-                &format!("rejected by {actor} via {channel:?}; nothing rolls"),
+                &format!(
+                    "rejected by {} via {:?}; nothing rolls",
+                    actor.id, actor.channel
+                ),
             );
+            if actor.channel != Channel::Slack {
+                self.edit_request_message(
+                    &saved.value,
+                    &format!("Rejected by {} at {at}", actor.id),
+                )
+                .await;
+            }
             return Ok(DecisionOutcome::Rejected);
         }
-        log.decided("approved", &format!("approved by {actor} via {channel:?}"));
+        log.decided(
+            "approved",
+            &format!("approved by {} via {:?}", actor.id, actor.channel),
+        );
+        if actor.channel != Channel::Slack {
+            self.edit_request_message(&saved.value, &format!("Approved by {} at {at}", actor.id))
+                .await;
+        }
         let rollout = self
             .roll_approved(target, saved, &log)
             .await
             .map_err(|err| step_error(deployment_id, err))?;
         Ok(DecisionOutcome::Rolled { rollout })
+    }
+
+    /// The service no longer runs what the plan was made against: the request is closed
+    /// as superseded, and the same release is planned again against what runs now and
+    /// put up for approval, so the approver sees the real change before saying yes.
+    async fn refuse_changed_service(
+        &self,
+        target: &crate::config::Target,
+        current: Versioned<Deployment>,
+        actor: &Actor,
+        running_now: &str,
+        log: &LogContext<'_>,
+    ) -> Result<DecisionOutcome, DecisionError> {
+        let id = current.value.id.clone();
+        let now = Utc::now();
+        let replanned = self
+            .replan(target, &current.value, log)
+            .await
+            .map_err(|err| step_error(&id, err))?;
+        let mut reason = format!(
+            "the service changed since this was planned (it now runs {running_now}, the plan was made against {}): not approving what nobody reviewed",
+            current.value.from_task_definition
+        );
+        match &replanned {
+            Some(fresh) => reason.push_str(&format!(
+                "; a fresh plan against what runs now awaits approval as {fresh}"
+            )),
+            None => reason.push_str("; the service already runs this release, nothing to approve"),
+        }
+        let entry =
+            current
+                .value
+                .attempt(Action::Approve, actor, format!("refused: {reason}"), now);
+        self.audit(&target.name, &current.value.key, &entry).await?;
+        // The fresh request, if any, superseded this one already; otherwise close it here.
+        if let Ok(latest) = self.deployment(&id).await {
+            if latest.value.state == State::AwaitingApproval {
+                let mut next = latest.value.clone();
+                next.advance(State::Superseded, reason.clone(), now)
+                    .map_err(|err| step_error(&id, err))?;
+                if let Ok(saved) = self.ledger.save(&latest, next).await {
+                    self.edit_request_message(&saved.value, &reason).await;
+                }
+            }
+        }
+        log.warned("refused", &reason);
+        Ok(DecisionOutcome::Refused { reason })
+    }
+
+    /// Plans `old`'s release again against what the service runs now and asks for
+    /// approval; returns the new deployment's id, or `None` if it already runs.
+    async fn replan(
+        &self,
+        target: &crate::config::Target,
+        old: &Deployment,
+        log: &LogContext<'_>,
+    ) -> Result<Option<String>, StepError> {
+        let service = self
+            .ecs
+            .describe_service(&target.cluster, &target.service)
+            .await?;
+        let running = self
+            .ecs
+            .describe_task_definition(&service.task_definition)
+            .await?;
+        let (changes, planned) = match self.uploaded_definition(old).await? {
+            Some(uploaded) => {
+                let planned = uploaded.summary.with_images(&old.changes);
+                (old.changes.clone(), planned)
+            }
+            None => {
+                let wanted: Vec<(&str, &str)> = old
+                    .changes
+                    .iter()
+                    .map(|c| (c.container.as_str(), c.to.as_str()))
+                    .collect();
+                match plan::derive_images(&target.name, &running.summary, &wanted)? {
+                    Derivation::AlreadyRunning { .. } => return Ok(None),
+                    Derivation::Change(changes) => {
+                        let planned = running.summary.with_images(&changes);
+                        (changes, planned)
+                    }
+                }
+            }
+        };
+        // One fresh plan per (release, running revision): two approvers refused at once
+        // claim the same record.
+        let base_key = old.key.split("-r").next().unwrap_or(&old.key);
+        let key = format!("{base_key}-r{}", running.summary.revision);
+        let record = Deployment {
+            id: format!("{}.{key}", target.name),
+            key,
+            state: State::Planned,
+            diff: plan::summary_diff(&running.summary, &planned),
+            changes,
+            from_task_definition: service.task_definition.clone(),
+            to_task_definition: None,
+            ecs_deployment_id: None,
+            lease: None,
+            error: None,
+            approval: None,
+            history: vec![],
+            ..old.clone()
+        };
+        let id = record.id.clone();
+        match self.ledger.claim(record).await? {
+            Claim::Claimed(claimed) => {
+                let log = LogContext {
+                    deployment_id: &id,
+                    ..*log
+                };
+                self.request_approval(target, claimed, &log).await?;
+            }
+            Claim::Exists(_) => {}
+        }
+        Ok(Some(id))
     }
 
     async fn audit(
@@ -178,37 +305,9 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket> Deployer<E, R, S, B> 
         log: &LogContext<'_>,
     ) -> Result<TargetOutcome, StepError> {
         let changes = approved.value.changes.clone();
-        let base = match &approved.value.trigger {
-            Trigger::SourceUpload {
-                bucket,
-                key,
-                version_id,
-                manifest,
-                ..
-            } if *manifest == crate::source::ManifestKind::TaskDefinition => {
-                let body = match self
-                    .sources
-                    .read_version(bucket, key, version_id, MAX_MANIFEST_BYTES)
-                    .await?
-                {
-                    SourceObject::Found { body } => body,
-                    _ => {
-                        return Err(StepError::Rejected(format!(
-                            "version {version_id} of {key} is gone: cannot roll it"
-                        )))
-                    }
-                };
-                let Ok(Manifest::TaskDefinition(document)) = parse_manifest(*manifest, &body)
-                else {
-                    return Err(StepError::Rejected(format!("{key} no longer parses")));
-                };
-                self.ecs
-                    .parse_task_definition(&document)
-                    .await
-                    .map_err(StepError::Rejected)?
-                    .full
-            }
-            _ => {
+        let base = match self.uploaded_definition(&approved.value).await? {
+            Some(uploaded) => uploaded.full,
+            None => {
                 self.ecs
                     .describe_task_definition(&approved.value.from_task_definition)
                     .await?
@@ -216,6 +315,49 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket> Deployer<E, R, S, B> 
             }
         };
         self.roll(target, approved, &base, changes, log).await
+    }
+}
+
+impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer<E, R, S, B, N> {
+    /// The uploaded `taskdef.json` a deployment was planned from, read again by its
+    /// version id; `None` for deployments derived from the running definition.
+    async fn uploaded_definition(
+        &self,
+        deployment: &Deployment,
+    ) -> Result<Option<DescribedTaskDefinition<E::TaskDefinition>>, StepError> {
+        let Trigger::SourceUpload {
+            bucket,
+            key,
+            version_id,
+            manifest: ManifestKind::TaskDefinition,
+            ..
+        } = &deployment.trigger
+        else {
+            return Ok(None);
+        };
+        let body = match self
+            .sources
+            .read_version(bucket, key, version_id, MAX_MANIFEST_BYTES)
+            .await?
+        {
+            SourceObject::Found { body } => body,
+            _ => {
+                return Err(StepError::Rejected(format!(
+                    "version {version_id} of {key} is gone: cannot roll it"
+                )))
+            }
+        };
+        let Ok(Manifest::TaskDefinition(document)) =
+            parse_manifest(ManifestKind::TaskDefinition, &body)
+        else {
+            return Err(StepError::Rejected(format!("{key} no longer parses")));
+        };
+        let parsed = self
+            .ecs
+            .parse_task_definition(&document)
+            .await
+            .map_err(StepError::Rejected)?;
+        Ok(Some(parsed))
     }
 }
 

@@ -19,7 +19,7 @@ use super::{
 use crate::config::Target;
 use crate::ledger::{source_key, Deployment, LedgerError, SourceHead, State, Trigger, Versioned};
 use crate::plan::{derive_images, Derivation, ImageChange, TaskDefinitionSummary};
-use crate::ports::{Ecs, ObjectStore, Registry, SourceBucket, SourceObject};
+use crate::ports::{Ecs, Notifier, ObjectStore, Registry, SourceBucket, SourceObject};
 use crate::source::{
     compare_sequencers, is_placeholder, parse_manifest, parse_source_event, ImageRef,
     ImageReference, Manifest, SourceUploaded, MAX_MANIFEST_BYTES,
@@ -38,7 +38,7 @@ struct UploadPlan<T> {
     planned: TaskDefinitionSummary,
 }
 
-impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket> Deployer<E, R, S, B> {
+impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer<E, R, S, B, N> {
     /// Handles one "Object Created" event exactly as EventBridge delivers it.
     pub async fn handle_source_event(
         &self,

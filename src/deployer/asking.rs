@@ -1,0 +1,201 @@
+//! Asking for approval. A target has at most one open request: asking for a newer one
+//! first closes the one before it (superseded, or expired if its time ran out), edits its
+//! Slack message to say so, and records that in the audit trail — so nobody can approve a
+//! stale image after a newer one was pushed.
+//!
+//! Order of steps, chosen so that a failure anywhere leaves a state a retry completes:
+//! fix the request's expiry in the still-`planned` record → become the target's open
+//! request → send SNS and Slack → record `awaiting-approval` with the Slack message.
+//! A retry after a failed send sends again (at-least-once, like every AWS notification).
+
+use chrono::{DateTime, Utc};
+use tracing::warn;
+
+use super::{Deployer, LogContext, StepError, TargetOutcome, HEAD_ATTEMPTS};
+use crate::config::Target;
+use crate::ledger::{
+    Action, Actor, ApprovalRequest, AwaitingPointer, Deployment, LedgerError, State, Versioned,
+};
+use crate::notify;
+use crate::ports::{Ecs, Notifier, ObjectStore, Registry, SourceBucket};
+
+impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer<E, R, S, B, N> {
+    pub(super) async fn request_approval(
+        &self,
+        target: &Target,
+        mut current: Versioned<Deployment>,
+        log: &LogContext<'_>,
+    ) -> Result<TargetOutcome, StepError> {
+        let Some(links) = &self.links else {
+            return Err(StepError::Rejected(format!(
+                "target `{}` needs approval, but Slipway has no signing key for approval links: set SLIPWAY_SIGNING_KEY_SECRET",
+                target.name
+            )));
+        };
+        if current.value.approval.is_none() {
+            let now = Utc::now();
+            let mut next = current.value.clone();
+            next.approval = Some(ApprovalRequest {
+                requested_at: now,
+                expires_at: now + target.approval.expires_after,
+                decision: None,
+                slack: None,
+                notified_at: None,
+            });
+            current = self.ledger.save(&current, next).await?;
+        }
+        self.become_open_request(target, &current.value, log)
+            .await?;
+
+        let request = current.value.approval.clone().expect("set above");
+        let link = links.link(&current.value, request.expires_at);
+        let (subject, body) = notify::approval_email(&current.value, &link, request.expires_at);
+        self.notifier.publish(&subject, &body).await?;
+        let slack = match &target.approval.slack_channel {
+            Some(channel) => {
+                let payload = notify::approval_slack(&current.value, &link, request.expires_at);
+                self.notifier.post_slack(channel, &payload).await?
+            }
+            None => None,
+        };
+
+        let mut next = current.value.clone();
+        next.advance(
+            State::AwaitingApproval,
+            "target policy is `approval`: asked the approvers; the service was not rolled",
+            Utc::now(),
+        )?;
+        next.approval = Some(ApprovalRequest {
+            slack,
+            notified_at: Some(Utc::now()),
+            ..request
+        });
+        next.lease = None;
+        self.ledger.save(&current, next).await?;
+        log.decided(
+            "awaiting-approval",
+            &format!(
+                "asked the approvers (expires {}); the service was not rolled",
+                request.expires_at
+            ),
+        );
+        Ok(TargetOutcome::AwaitingApproval {
+            from_task_definition: current.value.from_task_definition.clone(),
+            changes: current.value.changes.clone(),
+        })
+    }
+
+    /// Makes `ours` the target's open request, closing the one it replaces.
+    async fn become_open_request(
+        &self,
+        target: &Target,
+        ours: &Deployment,
+        log: &LogContext<'_>,
+    ) -> Result<(), StepError> {
+        for _ in 0..HEAD_ATTEMPTS {
+            let pointer = self.ledger.awaiting(&target.name).await?;
+            if let Some(open) = &pointer {
+                if open.value.deployment_id == ours.id {
+                    return Ok(());
+                }
+                self.close_open_request(&target.name, &open.value.key, &ours.id, log)
+                    .await?;
+            }
+            let mine = AwaitingPointer {
+                deployment_id: ours.id.clone(),
+                key: ours.key.clone(),
+                updated_at: Utc::now(),
+            };
+            match self
+                .ledger
+                .set_awaiting(&target.name, pointer.as_ref(), mine)
+                .await
+            {
+                Ok(_) => return Ok(()),
+                Err(LedgerError::Conflict { .. }) => continue,
+                Err(err) => return Err(err.into()),
+            }
+        }
+        Err(LedgerError::Conflict {
+            key: crate::ledger::awaiting_path(&target.name),
+        }
+        .into())
+    }
+
+    /// Closes the request at `key` if it still waits: superseded by `newer`, or expired if
+    /// its time ran out first. A decision taken meanwhile stands.
+    async fn close_open_request(
+        &self,
+        target: &str,
+        key: &str,
+        newer: &str,
+        log: &LogContext<'_>,
+    ) -> Result<(), StepError> {
+        for _ in 0..HEAD_ATTEMPTS {
+            let Some(open) = self.ledger.deployment(target, key).await? else {
+                return Ok(());
+            };
+            if open.value.state != State::AwaitingApproval {
+                return Ok(());
+            }
+            let now = Utc::now();
+            let mut next = open.value.clone();
+            let (action, state, outcome) = match expired_at(&open.value, now) {
+                Some(at) => (
+                    Action::Expire,
+                    State::Expired,
+                    format!(
+                        "Expired: nobody decided before {}",
+                        at.format("%Y-%m-%d %H:%M UTC")
+                    ),
+                ),
+                None => (
+                    Action::Supersede,
+                    State::Superseded,
+                    format!("Superseded by {newer}: this request can no longer be approved"),
+                ),
+            };
+            next.advance(state, outcome.clone(), now)?;
+            match self.ledger.save(&open, next).await {
+                Ok(saved) => {
+                    let entry = saved
+                        .value
+                        .attempt(action, &Actor::slipway(), &outcome, now);
+                    self.ledger.append_audit(target, key, &entry).await?;
+                    self.edit_request_message(&saved.value, &outcome).await;
+                    log.decided(
+                        "closed-older-request",
+                        &format!("{}: {outcome}", saved.value.id),
+                    );
+                    return Ok(());
+                }
+                Err(LedgerError::Conflict { .. }) => continue,
+                Err(err) => return Err(err.into()),
+            }
+        }
+        Ok(())
+    }
+
+    /// Edits the Slack message that asked for `deployment`'s approval (if any) to say how
+    /// the request ended. Best effort: the ledger is the record; a failed edit is logged.
+    pub async fn edit_request_message(&self, deployment: &Deployment, outcome: &str) {
+        let Some(message) = deployment.approval.as_ref().and_then(|a| a.slack.as_ref()) else {
+            return;
+        };
+        let payload = notify::closed_slack(deployment, outcome);
+        if let Err(err) = self.notifier.update_slack(message, &payload).await {
+            warn!(
+                deployment_id = deployment.id,
+                "could not edit the Slack approval message: {err}"
+            );
+        }
+    }
+}
+
+fn expired_at(deployment: &Deployment, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    deployment
+        .approval
+        .as_ref()
+        .map(|request| request.expires_at)
+        .filter(|at| now >= *at)
+}

@@ -1,0 +1,283 @@
+//! What Slipway tells people, composed here and sent by a [`Notifier`]: the approval
+//! request by SNS (plain text, for email) and by Slack (Block Kit with buttons), and the
+//! edits that close a Slack request once it is decided, superseded or expired.
+//!
+//! Slack messages are posted with `chat.postMessage` and a bot token rather than an
+//! incoming webhook, because only a posted message can be edited later (`chat.update`)
+//! when a newer push supersedes the request or it is decided on the web page.
+
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+
+use crate::ledger::{Deployment, Trigger};
+
+/// A Slack message body: Block Kit blocks and the plain-text fallback for notifications.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SlackPayload {
+    pub text: String,
+    pub blocks: Value,
+    /// For `response_url`: replace the message the button was on (else reply only to
+    /// the clicking user, ephemerally).
+    pub replace_original: bool,
+}
+
+/// The Slack `action_id`s of the two buttons; the button's `value` is the deployment id.
+pub const APPROVE_ACTION: &str = "slipway_approve";
+pub const REJECT_ACTION: &str = "slipway_reject";
+
+/// One line: what is asked, e.g. "web (prod/web): app v1.4.2 → …@sha256:ab12…".
+pub fn summary(deployment: &Deployment) -> String {
+    format!(
+        "{} ({}/{}): {}",
+        deployment.target,
+        deployment.cluster,
+        deployment.service,
+        what(deployment)
+    )
+}
+
+/// The release in words: the tag or manifest that triggered it, and the pinned image.
+pub fn what(deployment: &Deployment) -> String {
+    let release = match &deployment.trigger {
+        Trigger::EcrPush {
+            repository, tag, ..
+        } => format!("{repository}:{tag}"),
+        Trigger::SourceUpload { key, .. } => format!("s3 {key}"),
+    };
+    format!("{release} → {}", short_image(&deployment.image))
+}
+
+/// `…/app@sha256:0123456789ab`: enough of the digest to recognise it.
+pub fn short_image(image: &str) -> String {
+    let name = image.rsplit('/').next().unwrap_or(image);
+    match name.split_once("@sha256:") {
+        Some((repo, hex)) => format!("{repo}@sha256:{}", &hex[..hex.len().min(12)]),
+        None => name.to_string(),
+    }
+}
+
+fn trigger_line(deployment: &Deployment) -> String {
+    match &deployment.trigger {
+        Trigger::EcrPush {
+            repository,
+            tag,
+            pushed_at,
+            ..
+        } => format!(
+            "ECR push of {repository}:{tag}{}",
+            pushed_at
+                .map(|at| format!(" at {}", at.format("%Y-%m-%d %H:%M:%S UTC")))
+                .unwrap_or_default()
+        ),
+        Trigger::SourceUpload { key, requester, .. } => format!(
+            "upload of {key}{}",
+            requester
+                .as_ref()
+                .map(|r| format!(" by {r}"))
+                .unwrap_or_default()
+        ),
+    }
+}
+
+/// Subject and body of the SNS message (email subscribers read it as plain text).
+pub fn approval_email(
+    deployment: &Deployment,
+    link: &str,
+    expires_at: DateTime<Utc>,
+) -> (String, String) {
+    // SNS subjects: ASCII, at most 100 characters.
+    let subject: String = format!("Approve deploy to {}?", deployment.target)
+        .chars()
+        .filter(|c| c.is_ascii() && !c.is_ascii_control())
+        .take(100)
+        .collect();
+    let mut body = format!(
+        "Slipway asks for your approval before it rolls {cluster}/{service}.\n\n\
+         Target:   {target}\n\
+         Release:  {what}\n\
+         Image:    {image}\n\
+         From:     {from}\n\
+         Trigger:  {trigger}\n\
+         Expires:  {expires}\n\n\
+         Review what changes, then approve or reject:\n{link}\n\n\
+         Opening the link changes nothing; only the buttons on the page act.\n",
+        cluster = deployment.cluster,
+        service = deployment.service,
+        target = deployment.target,
+        what = what(deployment),
+        image = deployment.image,
+        from = deployment.from_task_definition,
+        trigger = trigger_line(deployment),
+        expires = expires_at.format("%Y-%m-%d %H:%M UTC"),
+    );
+    if !deployment.diff.is_empty() {
+        body.push_str("\nChanges (names only):\n");
+        for line in &deployment.diff {
+            body.push_str(&format!("  - {line}\n"));
+        }
+    }
+    body.push_str(&format!("\nDeployment {}\n", deployment.id));
+    (subject, body)
+}
+
+/// The Slack request: the summary, the diff, a link to the page, and the two buttons
+/// (Approve behind a confirm dialog).
+pub fn approval_slack(
+    deployment: &Deployment,
+    link: &str,
+    expires_at: DateTime<Utc>,
+) -> SlackPayload {
+    let text = format!("Approval needed: {}", summary(deployment));
+    let mut details = format!(
+        "*Deploy to {}?*  `{}/{}`\n{}\nTriggered by {}.\nExpires {}.",
+        escape(&deployment.target),
+        escape(&deployment.cluster),
+        escape(&deployment.service),
+        escape(&what(deployment)),
+        escape(&trigger_line(deployment)),
+        expires_at.format("%Y-%m-%d %H:%M UTC"),
+    );
+    if !deployment.diff.is_empty() {
+        details.push_str("\n*Changes* (names only):");
+        for line in deployment.diff.iter().take(20) {
+            details.push_str(&format!("\n• {}", escape(line)));
+        }
+        if deployment.diff.len() > 20 {
+            details.push_str(&format!("\n• … {} more", deployment.diff.len() - 20));
+        }
+    }
+    let blocks = json!([
+        {"type": "section", "text": {"type": "mrkdwn", "text": truncate(&details, 3000)}},
+        {"type": "context", "elements": [
+            {"type": "mrkdwn", "text": truncate(&format!("<{link}|Review on the approval page> · deployment `{}`", deployment.id), 3000)}
+        ]},
+        {"type": "actions", "block_id": "slipway_decision", "elements": [
+            {"type": "button", "action_id": APPROVE_ACTION, "style": "primary",
+             "text": {"type": "plain_text", "text": "Approve"}, "value": deployment.id,
+             "confirm": {
+                "title": {"type": "plain_text", "text": "Roll it out?"},
+                "text": {"type": "mrkdwn", "text": truncate(&format!("Roll {} onto `{}`?", escape(&deployment.target), escape(&short_image(&deployment.image))), 300)},
+                "confirm": {"type": "plain_text", "text": "Approve"},
+                "deny": {"type": "plain_text", "text": "Cancel"}
+             }},
+            {"type": "button", "action_id": REJECT_ACTION, "style": "danger",
+             "text": {"type": "plain_text", "text": "Reject"}, "value": deployment.id}
+        ]}
+    ]);
+    SlackPayload {
+        text,
+        blocks,
+        replace_original: true,
+    }
+}
+
+/// The request once it is over: the summary and how it ended, with no buttons left.
+pub fn closed_slack(deployment: &Deployment, outcome: &str) -> SlackPayload {
+    let text = format!("{} — {outcome}", summary(deployment));
+    let blocks = json!([
+        {"type": "section", "text": {"type": "mrkdwn", "text": truncate(&format!(
+            "*{}*  `{}/{}`\n{}\n{}",
+            escape(&deployment.target),
+            escape(&deployment.cluster),
+            escape(&deployment.service),
+            escape(&what(deployment)),
+            escape(outcome)
+        ), 3000)}},
+        {"type": "context", "elements": [
+            {"type": "mrkdwn", "text": format!("deployment `{}`", deployment.id)}
+        ]}
+    ]);
+    SlackPayload {
+        text,
+        blocks,
+        replace_original: true,
+    }
+}
+
+/// Slack's mrkdwn needs only `&`, `<` and `>` escaped.
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+fn truncate(text: &str, max_chars: usize) -> String {
+    if text.chars().count() <= max_chars {
+        return text.to_string();
+    }
+    let mut cut: String = text.chars().take(max_chars - 1).collect();
+    cut.push('…');
+    cut
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ledger::State;
+
+    pub(crate) fn deployment() -> Deployment {
+        Deployment {
+            id: "web.img-ab12".into(),
+            target: "web".into(),
+            key: "img-ab12".into(),
+            cluster: "prod".into(),
+            service: "web".into(),
+            state: State::AwaitingApproval,
+            trigger: Trigger::EcrPush {
+                event_id: "e".into(),
+                repository: "app".into(),
+                tag: "v1.4.2".into(),
+                digest: "sha256:ab12".into(),
+                pushed_at: None,
+            },
+            image: "123456789012.dkr.ecr.us-east-1.amazonaws.com/app@sha256:ab1200000000ffff"
+                .into(),
+            version: Some("1.4.2".into()),
+            changes: vec![],
+            diff: vec!["container app: environment <NEW> added".into()],
+            from_task_definition: "arn:aws:ecs:us-east-1:123456789012:task-definition/web:7".into(),
+            to_task_definition: None,
+            ecs_deployment_id: None,
+            lease: None,
+            error: None,
+            approval: None,
+            history: vec![],
+        }
+    }
+
+    #[test]
+    fn the_email_carries_the_summary_link_expiry_and_diff() {
+        let expires = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let (subject, body) = approval_email(&deployment(), "https://x/approvals/a?t=T", expires);
+        assert_eq!(subject, "Approve deploy to web?");
+        for expected in [
+            "app:v1.4.2 → app@sha256:ab1200000000",
+            "https://x/approvals/a?t=T",
+            "2027-01-15 08:00 UTC",
+            "environment <NEW> added",
+            "task-definition/web:7",
+            "Opening the link changes nothing",
+        ] {
+            assert!(body.contains(expected), "{expected} missing:\n{body}");
+        }
+    }
+
+    #[test]
+    fn the_slack_request_has_both_buttons_bound_to_the_deployment_and_a_confirm_on_approve() {
+        let expires = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let payload = approval_slack(&deployment(), "https://x/a?t=T", expires);
+        let actions = &payload.blocks[2]["elements"];
+        assert_eq!(actions[0]["action_id"], APPROVE_ACTION);
+        assert_eq!(actions[0]["value"], "web.img-ab12");
+        assert!(actions[0]["confirm"].is_object());
+        assert_eq!(actions[1]["action_id"], REJECT_ACTION);
+        let section = payload.blocks[0]["text"]["text"].as_str().unwrap();
+        assert!(section.contains("&lt;NEW&gt;"), "escaped: {section}");
+        let closed = closed_slack(&deployment(), "Superseded by web.img-cd");
+        assert!(
+            closed.blocks.as_array().unwrap().len() == 2,
+            "no buttons left"
+        );
+        assert!(closed.text.contains("Superseded by web.img-cd"));
+    }
+}
