@@ -214,10 +214,11 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket> Deployer<E, R, S, B> 
 }
 
 impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer<E, R, S, B, N> {
-    /// Ask approvers through `notifier`, with links signed by `links`.
+    /// Ask approvers through `notifier`, with links signed by `links` (required for
+    /// targets whose policy is `approval`).
     pub fn with_approvals<M: Notifier>(
         self,
-        links: ApprovalLinks,
+        links: Option<ApprovalLinks>,
         notifier: M,
     ) -> Deployer<E, R, S, B, M> {
         Deployer {
@@ -227,7 +228,7 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
             ledger: self.ledger,
             sources: self.sources,
             notifier,
-            links: Some(links),
+            links,
             source_bucket: self.source_bucket,
             dry_run: self.dry_run,
         }

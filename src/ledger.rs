@@ -209,6 +209,15 @@ pub enum Verdict {
     Reject,
 }
 
+impl Verdict {
+    pub fn past_tense(self) -> &'static str {
+        match self {
+            Verdict::Approve => "approved",
+            Verdict::Reject => "rejected",
+        }
+    }
+}
+
 /// Where a decision came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -256,7 +265,7 @@ pub struct AuditEntry {
 /// Why a decision was not taken. Each says what the person should know.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DecisionRefused {
-    #[error("already {verdict:?}d by {actor} at {at}", verdict = .0.verdict, actor = .0.actor, at = .0.at)]
+    #[error("already {verdict} by {actor} at {at}", verdict = .0.verdict.past_tense(), actor = .0.actor, at = .0.at.format("%Y-%m-%d %H:%M:%S UTC"))]
     AlreadyDecided(Decision),
     #[error("the approval request expired at {0}")]
     Expired(DateTime<Utc>),

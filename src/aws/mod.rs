@@ -4,14 +4,20 @@
 mod ecr;
 mod ecs;
 mod errors;
+pub mod http;
+mod notifier;
 mod s3;
+pub mod secrets;
 mod taskdef;
 
 pub use ecr::EcrRegistry;
 pub use ecs::{registration, EcsService, FullTaskDefinition};
+pub use notifier::{AwsNotifier, SlackApi, DEFAULT_SLACK_API_URL};
 pub use s3::{S3Sources, S3Store};
+pub use secrets::{SecretError, SlackSecrets};
 
-use crate::config::{Config, ConfigError, Home};
+use crate::approval::ApprovalLinks;
+use crate::config::{Config, ConfigError, Home, Policy};
 use crate::deployer::Deployer;
 
 /// Why a function could not start. Lambda reports it as an init error; the message says
@@ -25,6 +31,8 @@ pub enum StartupError {
         name: &'static str,
         hint: &'static str,
     },
+    #[error(transparent)]
+    Secret(#[from] SecretError),
 }
 
 /// The AWS clients, built once per cold start and shared by every invocation.
@@ -33,6 +41,8 @@ pub struct Clients {
     pub ecs: aws_sdk_ecs::Client,
     pub ecr: aws_sdk_ecr::Client,
     pub s3: aws_sdk_s3::Client,
+    pub sns: aws_sdk_sns::Client,
+    pub secrets: aws_sdk_secretsmanager::Client,
     pub region: String,
 }
 
@@ -52,18 +62,28 @@ impl Clients {
             ecs: aws_sdk_ecs::Client::new(shared),
             ecr: aws_sdk_ecr::Client::new(shared),
             s3: aws_sdk_s3::Client::from_conf(s3_config),
+            sns: aws_sdk_sns::Client::new(shared),
+            secrets: aws_sdk_secretsmanager::Client::new(shared),
             region: shared.region().map(|r| r.to_string()).unwrap_or_default(),
         }
     }
 }
 
-pub type SlipwayDeployer = Deployer<EcsService, EcrRegistry, S3Store, S3Sources>;
+pub type SlipwayDeployer = Deployer<EcsService, EcrRegistry, S3Store, S3Sources, AwsNotifier>;
 
 /// Everything the event-driven functions need, read from their environment:
 /// `SLIPWAY_ACCOUNT_ID`, `AWS_REGION`, `SLIPWAY_LEDGER_BUCKET`, the targets config
 /// (`SLIPWAY_CONFIG` or `SLIPWAY_CONFIG_FILE`), `SLIPWAY_SOURCE_BUCKET` (optional: the
-/// only bucket source uploads are accepted from) and `SLIPWAY_DRY_RUN`.
+/// only bucket source uploads are accepted from), `SLIPWAY_DRY_RUN`, and for approvals
+/// `SLIPWAY_APPROVAL_URL`, `SLIPWAY_SIGNING_KEY_SECRET`, `SLIPWAY_APPROVALS_TOPIC_ARN`,
+/// `SLIPWAY_SLACK_SECRET` and `SLIPWAY_SLACK_API_URL` (README, "Approvals").
 pub async fn deployer_from_env() -> Result<SlipwayDeployer, StartupError> {
+    Ok(slipway_from_env().await?.0)
+}
+
+/// The deployer and, when Slack is configured, Slack's credentials (the approval
+/// function verifies interactions with the signing secret).
+pub async fn slipway_from_env() -> Result<(SlipwayDeployer, Option<SlackSecrets>), StartupError> {
     let clients = Clients::from_env().await;
     let account = required_env(
         "SLIPWAY_ACCOUNT_ID",
@@ -84,7 +104,49 @@ pub async fn deployer_from_env() -> Result<SlipwayDeployer, StartupError> {
         "SLIPWAY_LEDGER_BUCKET",
         "set it to the S3 bucket that holds the deployment ledger",
     )?;
-    Ok(Deployer::new(
+    let wants_approval = config.targets.iter().any(|t| t.policy == Policy::Approval);
+    let wants_slack = config
+        .targets
+        .iter()
+        .any(|t| t.approval.slack_channel.is_some());
+    let links = match optional_env("SLIPWAY_SIGNING_KEY_SECRET") {
+        Some(secret) => {
+            let keys = secrets::signing_keys(&clients.secrets, &secret).await?;
+            let base = required_env(
+                "SLIPWAY_APPROVAL_URL",
+                "set it to the approval function's URL, which approval links point to",
+            )?;
+            Some(ApprovalLinks::new(&base, keys))
+        }
+        None if wants_approval => {
+            return Err(StartupError::MissingEnv {
+                name: "SLIPWAY_SIGNING_KEY_SECRET",
+                hint: "a target has policy `approval`: name the Secrets Manager secret holding the approval-link signing keys",
+            })
+        }
+        None => None,
+    };
+    let slack_secrets = match optional_env("SLIPWAY_SLACK_SECRET") {
+        Some(name) => Some(secrets::slack(&clients.secrets, &name).await?),
+        None if wants_slack => {
+            return Err(StartupError::MissingEnv {
+                name: "SLIPWAY_SLACK_SECRET",
+                hint: "a target names a Slack channel: name the Secrets Manager secret holding Slack's signing secret and bot token",
+            })
+        }
+        None => None,
+    };
+    let slack = slack_secrets.as_ref().map(|s| {
+        let api = optional_env("SLIPWAY_SLACK_API_URL")
+            .unwrap_or_else(|| DEFAULT_SLACK_API_URL.to_string());
+        SlackApi::new(&api, s.bot_token.clone())
+    });
+    let notifier = AwsNotifier::new(
+        clients.sns.clone(),
+        optional_env("SLIPWAY_APPROVALS_TOPIC_ARN"),
+        slack,
+    );
+    let deployer = Deployer::new(
         config,
         EcsService::new(clients.ecs),
         EcrRegistry::new(clients.ecr),
@@ -92,11 +154,9 @@ pub async fn deployer_from_env() -> Result<SlipwayDeployer, StartupError> {
         S3Sources::new(clients.s3),
         dry_run_from_env(),
     )
-    .with_source_bucket(
-        std::env::var("SLIPWAY_SOURCE_BUCKET")
-            .ok()
-            .filter(|b| !b.is_empty()),
-    ))
+    .with_source_bucket(optional_env("SLIPWAY_SOURCE_BUCKET"))
+    .with_approvals(links, notifier);
+    Ok((deployer, slack_secrets))
 }
 
 /// `SLIPWAY_DRY_RUN=1` (or `true`): plan and print, write nothing.
@@ -105,6 +165,10 @@ pub fn dry_run_from_env() -> bool {
         std::env::var("SLIPWAY_DRY_RUN").as_deref(),
         Ok("1") | Ok("true") | Ok("yes")
     )
+}
+
+fn optional_env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
 fn required_env(name: &'static str, hint: &'static str) -> Result<String, StartupError> {

@@ -15,7 +15,10 @@ use aws_sdk_ecs::types::{
     Secret, Tag, TaskDefinition,
 };
 use serde_json::Value;
-use slipway::aws::{Clients, EcrRegistry, EcsService, FullTaskDefinition, S3Sources, S3Store};
+use slipway::approval::{ApprovalLinks, SigningKey, SigningKeys};
+use slipway::aws::{
+    AwsNotifier, Clients, EcrRegistry, EcsService, FullTaskDefinition, S3Sources, S3Store, SlackApi,
+};
 use slipway::config::{Config, Home};
 use slipway::plan::ImageChanges;
 use slipway::ports::{AwsError, DescribedTaskDefinition, Ecs, Registered, ServiceState};
@@ -68,16 +71,19 @@ impl Emulator {
         }
     }
 
-    pub async fn clients(&self) -> Clients {
-        let shared = aws_config::defaults(aws_config::BehaviorVersion::latest())
+    pub async fn shared(&self) -> aws_config::SdkConfig {
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
             .endpoint_url(&self.endpoint)
             .region(aws_config::Region::new(REGION))
             .credentials_provider(aws_sdk_ecs::config::Credentials::new(
                 "test", "test", None, None, "tests",
             ))
             .load()
-            .await;
-        Clients::new(&shared)
+            .await
+    }
+
+    pub async fn clients(&self) -> Clients {
+        Clients::new(&self.shared().await)
     }
 }
 
@@ -167,7 +173,97 @@ impl Ecs for CountingEcs {
     }
 }
 
-pub type TestDeployer = Deployer<CountingEcs, EcrRegistry, S3Store, S3Sources>;
+pub type TestDeployer = Deployer<CountingEcs, EcrRegistry, S3Store, S3Sources, AwsNotifier>;
+
+/// Where test approval links point (never contacted: tests call the handler directly).
+pub const APPROVAL_URL: &str = "http://approvals.test/lambda-url/approval";
+pub const SLACK_SIGNING_SECRET: &str = "slack-signing-secret-for-tests-0123456789";
+
+pub fn test_key(id: &str) -> SigningKey {
+    SigningKey::new(
+        id,
+        format!("{id}-secret-for-tests-0123456789abcdef").into_bytes(),
+    )
+    .unwrap()
+}
+
+/// The keys test deployers sign with: `k2` current, `k1` previous.
+pub fn test_keys() -> SigningKeys {
+    SigningKeys {
+        current: test_key("k2"),
+        previous: Some(test_key("k1")),
+    }
+}
+
+/// Where approvals are sent in a test: an SNS topic with an SQS queue subscribed (to
+/// read what was published), and a Slack stand-in.
+pub struct Approvers {
+    pub topic_arn: String,
+    pub queue_url: String,
+    pub slack: SlackStandIn,
+}
+
+/// A local HTTP listener standing in for Slack's Web API and for `response_url`s: it
+/// records every call and answers like Slack.
+pub struct SlackStandIn {
+    pub url: String,
+    pub calls: Arc<std::sync::Mutex<Vec<(String, Value)>>>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl SlackStandIn {
+    pub async fn start() -> SlackStandIn {
+        use axum::extract::{Path, State};
+        use axum::routing::post;
+        use axum::Json;
+        type Calls = Arc<std::sync::Mutex<Vec<(String, Value)>>>;
+        async fn record(
+            State(calls): State<Calls>,
+            Path(path): Path<String>,
+            Json(body): Json<Value>,
+        ) -> Json<Value> {
+            let mut calls = calls.lock().unwrap();
+            calls.push((path.clone(), body.clone()));
+            let ts = format!("1700000000.{:06}", calls.len());
+            Json(match path.as_str() {
+                "api/chat.postMessage" => {
+                    serde_json::json!({"ok": true, "channel": body["channel"], "ts": ts})
+                }
+                _ => serde_json::json!({"ok": true}),
+            })
+        }
+        let calls: Calls = Arc::default();
+        let app = axum::Router::new()
+            .route("/{*path}", post(record))
+            .with_state(calls.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let server = tokio::spawn(async move {
+            axum::serve(listener, app).await.unwrap();
+        });
+        SlackStandIn { url, calls, server }
+    }
+
+    pub fn calls_to(&self, path: &str) -> Vec<Value> {
+        self.calls
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(p, _)| p == path)
+            .map(|(_, body)| body.clone())
+            .collect()
+    }
+
+    pub fn response_url(&self, name: &str) -> String {
+        format!("{}/response/{name}", self.url)
+    }
+}
+
+impl Drop for SlackStandIn {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
 
 /// One emulator with an ECR repository `app`, a ledger bucket, and services to deploy to.
 pub struct World {
@@ -354,8 +450,101 @@ impl World {
             S3Store::new(self.clients.s3.clone(), LEDGER_BUCKET.into()),
             S3Sources::new(self.clients.s3.clone()),
             dry_run,
+        )
+        .with_approvals(
+            Some(ApprovalLinks::new(APPROVAL_URL, test_keys())),
+            AwsNotifier::new(self.clients.sns.clone(), None, None),
         );
         (deployer, calls)
+    }
+
+    /// An SNS topic with an SQS queue subscribed, and a Slack stand-in.
+    pub async fn approvers(&self) -> Approvers {
+        let sqs = aws_sdk_sqs::Client::new(&self.emulator.shared().await);
+        let topic_arn = self
+            .clients
+            .sns
+            .create_topic()
+            .name("slipway-approvals")
+            .send()
+            .await
+            .unwrap()
+            .topic_arn
+            .unwrap();
+        let queue_url = sqs
+            .create_queue()
+            .queue_name("approvals-inbox")
+            .send()
+            .await
+            .unwrap()
+            .queue_url
+            .unwrap();
+        let queue_arn = format!("arn:aws:sqs:{REGION}:{ACCOUNT}:approvals-inbox");
+        self.clients
+            .sns
+            .subscribe()
+            .topic_arn(&topic_arn)
+            .protocol("sqs")
+            .endpoint(queue_arn)
+            .attributes("RawMessageDelivery", "true")
+            .send()
+            .await
+            .unwrap();
+        Approvers {
+            topic_arn,
+            queue_url,
+            slack: SlackStandIn::start().await,
+        }
+    }
+
+    /// A deployer that asks `approvers` (SNS and Slack).
+    pub fn approval_deployer(
+        &self,
+        config: &str,
+        approvers: &Approvers,
+    ) -> (TestDeployer, Arc<EcsCalls>) {
+        let (deployer, calls) = self.deployer(config, false);
+        let notifier = AwsNotifier::new(
+            self.clients.sns.clone(),
+            Some(approvers.topic_arn.clone()),
+            Some(SlackApi::new(
+                &format!("{}/api", approvers.slack.url),
+                "xoxb-test".into(),
+            )),
+        );
+        let deployer = deployer.with_approvals(
+            Some(ApprovalLinks::new(APPROVAL_URL, test_keys())),
+            notifier,
+        );
+        (deployer, calls)
+    }
+
+    /// The messages published to the approvals topic so far (read from the queue).
+    pub async fn published(&self, approvers: &Approvers) -> Vec<String> {
+        let sqs = aws_sdk_sqs::Client::new(&self.emulator.shared().await);
+        let mut bodies = Vec::new();
+        loop {
+            let answer = sqs
+                .receive_message()
+                .queue_url(&approvers.queue_url)
+                .max_number_of_messages(10)
+                .send()
+                .await
+                .unwrap();
+            let messages = answer.messages.unwrap_or_default();
+            if messages.is_empty() {
+                return bodies;
+            }
+            for message in messages {
+                bodies.push(message.body.unwrap_or_default());
+                sqs.delete_message()
+                    .queue_url(&approvers.queue_url)
+                    .receipt_handle(message.receipt_handle.unwrap())
+                    .send()
+                    .await
+                    .unwrap();
+            }
+        }
     }
 
     /// The task definition the service runs now, as ECS describes it.

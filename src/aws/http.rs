@@ -1,0 +1,117 @@
+//! The approval function's requests and responses, converted between lambda_http and the
+//! plain types `approval::web` decides on.
+
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt, Response};
+
+use crate::approval::web::{WebRequest, WebResponse};
+
+/// The function URL's request in plain form. lambda_http has already decoded a base64
+/// body (`isBase64Encoded`), so Slack's signature is checked over the bytes Slack sent.
+pub fn web_request(request: Request) -> WebRequest {
+    let query = request.uri().query().unwrap_or_default().to_string();
+    let path = request.raw_http_path().to_string();
+    let source = request_source(&request);
+    let headers = request
+        .headers()
+        .iter()
+        .filter_map(|(name, value)| {
+            Some((name.as_str().to_string(), value.to_str().ok()?.to_string()))
+        })
+        .collect();
+    let method = request.method().as_str().to_string();
+    let body = match request.into_body() {
+        Body::Empty => Vec::new(),
+        Body::Text(text) => text.into_bytes(),
+        Body::Binary(bytes) => bytes,
+    };
+    WebRequest {
+        method,
+        path,
+        query,
+        headers,
+        body,
+        source,
+    }
+}
+
+pub fn response(answer: WebResponse) -> Result<Response<Body>, lambda_http::http::Error> {
+    let mut response = Response::builder().status(answer.status);
+    for (name, value) in answer.headers {
+        response = response.header(name, value);
+    }
+    response.body(Body::Text(answer.body))
+}
+
+/// The caller's IP and user agent. Function URLs deliver the API Gateway HTTP API (v2)
+/// payload.
+fn request_source(request: &Request) -> Option<String> {
+    match request.request_context_ref()? {
+        RequestContext::ApiGatewayV2(context) => Some(format!(
+            "{} ({})",
+            context.http.source_ip.as_deref().unwrap_or("?"),
+            context.http.user_agent.as_deref().unwrap_or("?")
+        )),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(name: &str) -> WebRequest {
+        let path = format!("{}/events/{name}", env!("CARGO_MANIFEST_DIR"));
+        let text = std::fs::read_to_string(&path).unwrap();
+        web_request(
+            lambda_http::request::from_str(&text).unwrap_or_else(|err| panic!("{path}: {err}")),
+        )
+    }
+
+    #[test]
+    fn every_function_url_event_file_parses() {
+        let dir = format!("{}/events", env!("CARGO_MANIFEST_DIR"));
+        let mut seen = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let name = entry.unwrap().file_name().to_string_lossy().to_string();
+            if name.starts_with("function-url-") {
+                let request = event(&name);
+                assert!(
+                    request.path.contains("/approvals/")
+                        || request.path.ends_with("/slack/interactions"),
+                    "{name}: {}",
+                    request.path
+                );
+                seen += 1;
+            }
+        }
+        assert!(
+            seen >= 2,
+            "expected the function URL event files, found {seen}"
+        );
+    }
+
+    #[test]
+    fn a_base64_body_reaches_the_handler_as_the_bytes_that_were_sent() {
+        let request = event("function-url-slack-interaction.json");
+        assert_eq!(request.method, "POST");
+        assert!(
+            request.body.starts_with(b"payload=%7B"),
+            "{:?}",
+            String::from_utf8_lossy(&request.body)
+        );
+        assert_eq!(
+            request.header("x-slack-request-timestamp"),
+            Some("1763900000")
+        );
+        assert!(
+            request
+                .source
+                .as_deref()
+                .unwrap_or_default()
+                .starts_with("3.90."),
+            "{:?}",
+            request.source
+        );
+    }
+}
