@@ -503,6 +503,16 @@ impl World {
         config: &str,
         approvers: &Approvers,
     ) -> (TestDeployer, Arc<EcsCalls>) {
+        self.approval_deployer_at(config, approvers, APPROVAL_URL)
+    }
+
+    /// The same, with links pointing at `approval_url`.
+    pub fn approval_deployer_at(
+        &self,
+        config: &str,
+        approvers: &Approvers,
+        approval_url: &str,
+    ) -> (TestDeployer, Arc<EcsCalls>) {
         let (deployer, calls) = self.deployer(config, false);
         let notifier = AwsNotifier::new(
             self.clients.sns.clone(),
@@ -513,7 +523,7 @@ impl World {
             )),
         );
         let deployer = deployer.with_approvals(
-            Some(ApprovalLinks::new(APPROVAL_URL, test_keys())),
+            Some(ApprovalLinks::new(approval_url, test_keys())),
             notifier,
         );
         (deployer, calls)
