@@ -15,7 +15,7 @@ EVENT ?= events/ecr-push.json
 KEY ?= deploy/web/imagedefinitions.json
 FILE ?= tests/local/manifests/imagedefinitions.json
 
-.PHONY: help tools test lint unit integration demo up down invoke upload clean
+.PHONY: help tools browser test lint unit integration demo up down invoke upload clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
@@ -27,7 +27,13 @@ $(TOOLS_STAMP):
 		'moto[server]==$(MOTO_VERSION)' 'cargo-lambda==$(CARGO_LAMBDA_VERSION)'
 	touch $@
 
-test: tools lint unit integration ## formatting, lints, unit tests and the integration tests against the emulator
+# The browser test drives Debian's Chromium through ChromeDriver (apt: we are root on CI).
+browser: ## install Debian's chromium and chromium-driver for the browser test, if missing
+	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then :; else \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; \
+	fi
+
+test: tools browser lint unit integration ## formatting, lints, unit tests, the integration and browser tests
 
 lint:
 	cargo fmt --all -- --check

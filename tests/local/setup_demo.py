@@ -2,9 +2,11 @@
 
 Creates an ECR repository `app` with a first image (v1.4.1) and a second one (v1.4.2),
 an ECS cluster `demo` with service `web` running v1.4.1 in a task definition of two
-containers (`app` and a `log-router` sidecar the push must not touch), the ledger bucket,
-the targets config, and the ECR push event for v1.4.2 built from what put_image returned
-(the emulator emits no events of its own).
+containers (`app` and a `log-router` sidecar the push must not touch) and service
+`web-prod` (target `prod-web`, policy `approval`), the ledger bucket, the approvals SNS
+topic with an SQS queue subscribed (standing in for the approvers' inbox), the signing
+keys in Secrets Manager, the targets config, and the ECR push event for v1.4.2 built
+from what put_image returned (the emulator emits no events of its own).
 
 Reads the endpoint and names from the environment written by `make up`.
 """
@@ -12,6 +14,7 @@ Reads the endpoint and names from the environment written by `make up`.
 import json
 import os
 import pathlib
+import secrets
 import time
 
 import boto3
@@ -83,6 +86,29 @@ def main():
         tags=[{"key": "Project", "value": "slipway-demo"}, {"key": "Environment", "value": "local"}],
     )["taskDefinition"]
     ecs.create_service(cluster="demo", serviceName="web", taskDefinition=td["taskDefinitionArn"], desiredCount=2)
+    prod_td = ecs.register_task_definition(
+        family="web-prod",
+        networkMode="awsvpc",
+        requiresCompatibilities=["FARGATE"],
+        cpu="512",
+        memory="1024",
+        executionRoleArn=f"arn:aws:iam::{ACCOUNT}:role/web-execution",
+        containerDefinitions=[{"name": "app", "image": f"{registry}/app@{running}", "essential": True,
+                               "environment": [{"name": "PORT", "value": "3000"}]}],
+        tags=[{"key": "Project", "value": "slipway-demo"}, {"key": "Environment", "value": "local"}],
+    )["taskDefinition"]
+    ecs.create_service(cluster="demo", serviceName="web-prod", taskDefinition=prod_td["taskDefinitionArn"],
+                       desiredCount=2)
+
+    # Approvals: the topic approvers subscribe to (an SQS queue reads it here), and the
+    # signing keys for approval links, in Secrets Manager as in AWS.
+    sns, sqs, secretsmanager = client("sns"), client("sqs"), client("secretsmanager")
+    topic = sns.create_topic(Name="slipway-approvals")["TopicArn"]
+    queue = sqs.create_queue(QueueName="slipway-approvals-inbox")["QueueUrl"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=f"arn:aws:sqs:{REGION}:{ACCOUNT}:slipway-approvals-inbox",
+                  Attributes={"RawMessageDelivery": "true"})
+    secretsmanager.create_secret(Name=os.environ["SLIPWAY_SIGNING_KEY_SECRET"], SecretString=json.dumps(
+        {"current": {"id": "local1", "secret": secrets.token_urlsafe(48)}, "previous": None}))
 
     (STATE / "targets.json").write_text(json.dumps({"targets": [{
         "name": "web",
@@ -92,6 +118,15 @@ def main():
         "repository": "app",
         "tags": {"semver": ">=1.0, <2"},
         "policy": "auto",
+    }, {
+        "name": "prod-web",
+        "cluster": "demo",
+        "service": "web-prod",
+        "containers": ["app"],
+        "repository": "app",
+        "tags": {"semver": ">=1.0, <2"},
+        "policy": "approval",
+        "approval": {"expires_after_hours": 24},
     }]}, indent=2) + "\n")
 
     # CI pushes v1.4.2 a moment later.

@@ -54,6 +54,9 @@ SLIPWAY_CONFIG_FILE=$STATE/targets.json
 SLIPWAY_DRY_RUN=${SLIPWAY_DRY_RUN:-0}
 SLIPWAY_LAMBDA_PORT=$lambda_port
 SLIPWAY_FUNCTIONS_URL=http://127.0.0.1:$lambda_port
+SLIPWAY_APPROVAL_URL=http://127.0.0.1:$lambda_port/lambda-url/approval
+SLIPWAY_SIGNING_KEY_SECRET=slipway/local/approval-signing-keys
+SLIPWAY_APPROVALS_TOPIC_ARN=arn:aws:sns:us-east-1:123456789012:slipway-approvals
 ENV
   load_env
   python3 tests/local/setup_demo.py
@@ -127,6 +130,10 @@ demo() {
   echo "   cargo lambda invoke source-upload --data-file ${event#"$ROOT"/}"
   invoke source-upload "$event" | tee "$STATE/report-upload.json"
   python3 tests/local/story.py upload "$event" "$STATE/report-upload.json" "$STATE/before-upload.txt"
+
+  echo
+  echo "3. prod-web's policy is 'approval': the v1.4.2 push asked the approvers by SNS."
+  python3 tests/local/approve.py
 
   echo
   echo "What the functions logged (JSON, one line per decision):"

@@ -1,0 +1,100 @@
+"""Demo step 3: the approval a person gives, end to end on the local stack.
+
+Reads the approval email from the SQS queue subscribed to the approvals topic, prints it
+and its link (open it in a browser while `make up` runs), then does what the person
+does: GET the link (which changes nothing), and POST the page's Approve form with its
+token and nonce. Exits 0 only if the GET left the request waiting and the POST rolled
+service demo/web-prod onto the pushed digest.
+"""
+
+import html
+import json
+import os
+import re
+import sys
+import urllib.error
+import urllib.parse
+import urllib.request
+
+import boto3
+
+REGION = os.environ["AWS_REGION"]
+
+
+def client(service):
+    return boto3.client(service, endpoint_url=os.environ["AWS_ENDPOINT_URL"], region_name=REGION)
+
+
+def fetch(url, form=None):
+    data = urllib.parse.urlencode(form).encode() if form else None
+    request = urllib.request.Request(url, data=data)
+    if data:
+        request.add_header("Content-Type", "application/x-www-form-urlencoded")
+    try:
+        with urllib.request.urlopen(request, timeout=120) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read().decode()
+
+
+def text_of(page, tag):
+    found = re.search(rf"<{tag}>(.*?)</{tag}>", page, re.S)
+    return html.unescape(re.sub(r"<[^>]+>", "", found.group(1))).strip() if found else ""
+
+
+def ledger_state(deployment_id):
+    target, key = deployment_id.split(".", 1)
+    body = client("s3").get_object(Bucket=os.environ["SLIPWAY_LEDGER_BUCKET"],
+                                   Key=f"targets/{target}/deployments/{key}.json")["Body"].read()
+    return json.loads(body)["state"]
+
+
+def main():
+    sqs = client("sqs")
+    queue = sqs.get_queue_url(QueueName="slipway-approvals-inbox")["QueueUrl"]
+    messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
+    if not messages:
+        sys.exit("DEMO FAILED: no approval request was published to the approvals topic")
+    email = messages[0]["Body"]
+    print("   The email the approvers got (SNS → the queue standing in for their inbox):")
+    for line in email.splitlines():
+        print("   │ " + line)
+    link = next(word for word in email.split() if word.startswith(os.environ["SLIPWAY_APPROVAL_URL"]))
+    deployment_id = urllib.parse.urlparse(link).path.rsplit("/", 1)[-1]
+    print(f"\n   A person opens the link in a browser (while `make up` runs, so can you):\n   {link}\n")
+
+    status, page = fetch(link)
+    state = ledger_state(deployment_id)
+    print(f"   GET  → {status}: \"{text_of(page, 'h1')}\"; the ledger still says {state} (a GET never acts)")
+    problems = []
+    if status != 200 or state != "awaiting-approval":
+        problems.append(f"GET answered {status} and left the deployment {state}")
+    nonce = re.search(r'name="nonce" value="([^"]+)"', page)
+    token = urllib.parse.parse_qs(urllib.parse.urlparse(link).query)["t"][0]
+    if not nonce:
+        sys.exit("DEMO FAILED: the confirm page has no form: " + page[:500])
+    action = urllib.parse.urljoin(link, html.unescape(re.search(r'<form method="post" action="([^"]+)"', page).group(1)))
+    status, result = fetch(action, {"t": token, "nonce": nonce.group(1), "decision": "approve", "name": "Demo Operator"})
+    print(f"   POST → {status}: \"{text_of(result, 'h1')}\" — {text_of(result, 'p')}")
+
+    ecs = client("ecs")
+    service = ecs.describe_services(cluster="demo", services=["web-prod"])["services"][0]
+    td = ecs.describe_task_definition(taskDefinition=service["taskDefinition"])["taskDefinition"]
+    image = td["containerDefinitions"][0]["image"]
+    print(f"   read back  service demo/web-prod runs {service['taskDefinition'].split('/')[-1]}: {image}")
+    push = json.load(open(os.path.join(os.path.dirname(__file__), "../../.slipway/events/demo-push.json")))
+    if status != 200 or not image.endswith("@" + push["detail"]["image-digest"]):
+        problems.append(f"the approval answered {status} and web-prod runs {image}")
+    if ledger_state(deployment_id) != "rolling":
+        problems.append(f"the ledger says {ledger_state(deployment_id)}, expected rolling")
+    again, _ = fetch(action, {"t": token, "nonce": nonce.group(1), "decision": "approve", "name": "Someone Else"})
+    print(f"   POST again → {again}: already decided, nothing changed")
+    if again != 409:
+        problems.append(f"a second POST answered {again}")
+    if problems:
+        sys.exit("DEMO FAILED: " + "; ".join(problems))
+    print("OK: nothing rolled until a person approved on the page; then exactly the planned digest rolled.")
+
+
+if __name__ == "__main__":
+    main()
