@@ -14,12 +14,17 @@
 //! - [`ledger`] — the durable record per target and deployment in S3: a state machine
 //!   moved only by conditional writes, which makes duplicates and races harmless.
 //! - [`deployer`] — the pipelines (image push, source upload) that tie them together
-//!   for one event, and a person's decision on a deployment awaiting approval.
-//! - [`approval`] — signed, expiring approval tokens bound to one deployment and image,
-//!   and the pages an approver sees (the approval function of issue 4 builds on them).
+//!   for one event; asking for approval (one open request per target); and a person's
+//!   decision on a deployment awaiting approval.
+//! - [`approval`] — signed, expiring approval links bound to one deployment and image,
+//!   CSRF form nonces, the pages an approver sees, and `approval::web`: the approval
+//!   function's HTTP surface (confirm page, decision POST, Slack interactions).
+//! - [`notify`] — what people are told: the approval email and Slack messages, and the
+//!   edits that close a Slack request.
 //! - [`slack`] — verification of Slack's request signatures.
 //! - [`ports`] — the traits the pipeline needs from AWS, over plain types.
-//! - `aws` — those traits implemented with the AWS SDK, and the cold-start wiring.
+//! - `aws` — those traits implemented with the AWS SDK (and Slack's Web API), secrets
+//!   from Secrets Manager, lambda_http conversions, and the cold-start wiring.
 //! - `telemetry` — JSON logs.
 
 pub mod approval;

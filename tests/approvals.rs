@@ -853,3 +853,28 @@ async fn decisions_through_the_library_are_taken_once() {
         assert_eq!(scene.calls.updates.load(Ordering::SeqCst), 0);
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_approval_whose_rollout_failed_is_completed_by_approving_again() {
+    let scene = Scene::awaiting().await;
+    let link = scene.emailed_link().await;
+    scene.calls.failing_updates.store(1, Ordering::SeqCst);
+
+    let first = scene.press(&link, "approve", "alice").await;
+    assert_eq!(first.status, 503, "{}", first.body);
+    assert_eq!(scene.state(&scene.id).await, State::Approved);
+
+    let again = scene.press(&link, "approve", "alice").await;
+    assert_eq!(again.status, 200, "{}", again.body);
+    assert_eq!(scene.state(&scene.id).await, State::Rolling);
+    assert_eq!(
+        scene.calls.registers.load(Ordering::SeqCst),
+        1,
+        "the revision registered by the first attempt is reused"
+    );
+    let (running, _) = scene.world.running("web").await;
+    assert_eq!(
+        running.container_definitions()[0].image(),
+        Some(image_uri(&scene.digest).as_str())
+    );
+}

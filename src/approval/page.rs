@@ -27,11 +27,14 @@ form { display: flex; flex-direction: column; gap: .5rem; }
 input { font: inherit; padding: .3rem; }
 button { font: inherit; padding: .5rem 1.2rem; border-radius: 6px; border: 1px solid #8c959f; cursor: pointer; }
 .approve { background: #1f883d; color: #fff; border-color: #1f883d; }
+.notice { border-left: 4px solid #bf8700; padding: .3rem .8rem; background: #fff8c5; }
 .reject { background: #fff; color: #cf222e; border-color: #cf222e; }
 </style>
 </head>
 <body>
 <h1>Deploy to {{ target }}?</h1>
+{% if let Some(notice) = notice %}<p class="notice">{{ notice }}</p>
+{% endif %}
 <p>{{ cluster }}/{{ service }} — requested {{ requested_at }}, by {{ trigger }}.
 This link expires {{ expires_at }}. Nothing happens until you press a button.</p>
 <h2>Images</h2>
@@ -85,6 +88,8 @@ pub struct ConfirmPage<'a> {
     pub token: &'a str,
     pub form_nonce: &'a str,
     pub style_nonce: &'a str,
+    /// Shown above everything, e.g. when an approval's rollout did not finish.
+    pub notice: Option<String>,
 }
 
 /// Any outcome: decided, refused, expired, superseded, bad link.
@@ -154,6 +159,7 @@ mod tests {
             token: "v1.k2.1795500000.MAC",
             form_nonce: "form-nonce",
             style_nonce: "style-nonce",
+            notice: None,
         }
     }
 

@@ -137,6 +137,7 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier>
             token: &token,
             form_nonce: &form_nonce,
             style_nonce: &style_nonce,
+            notice: unfinished_notice(deployment),
         }
         .render();
         match html {
@@ -416,12 +417,28 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier>
     }
 }
 
+/// An approval whose rollout stopped short (a transient AWS error after the decision):
+/// the page stays open so that approving again completes it.
+fn unfinished_notice(deployment: &Deployment) -> Option<String> {
+    let decision = deployment.approval.as_ref()?.decision.as_ref()?;
+    (deployment.state == State::Approved).then(|| {
+        format!(
+            "Approved by {} at {}, but the rollout did not finish. Approve again to complete it.",
+            decision.actor,
+            format_time(decision.at)
+        )
+    })
+}
+
 /// The page for a request that can no longer be decided, if it cannot.
 fn closed_page(deployment: &Deployment, now: DateTime<Utc>) -> Option<WebResponse> {
     let decision = deployment
         .approval
         .as_ref()
         .and_then(|a| a.decision.as_ref());
+    if deployment.state == State::Approved && decision.is_some() {
+        return None;
+    }
     if let Some(decision) = decision {
         let word = match decision.verdict {
             Verdict::Approve => "approved",

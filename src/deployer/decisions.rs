@@ -10,7 +10,8 @@ use serde::Serialize;
 
 use super::{Deployer, LogContext, StepError, TargetOutcome};
 use crate::ledger::{
-    Action, Actor, Channel, Claim, Deployment, LedgerError, State, Trigger, Verdict, Versioned,
+    Action, Actor, Channel, Claim, Deployment, Lease, LedgerError, State, Trigger, Verdict,
+    Versioned,
 };
 use crate::plan::{self, Derivation};
 use crate::ports::{
@@ -82,6 +83,14 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
         };
         let now = Utc::now();
         let key = current.value.key.clone();
+        let holder = decision_holder();
+
+        // Approved earlier, but that request's rollout did not finish (a transient AWS
+        // error after the decision): approving again completes it.
+        if verdict == Verdict::Approve && current.value.state == State::Approved {
+            // Boxed, like the other branches: keeps `decide`'s future small on the stack.
+            return Box::pin(self.resume_approved(target, current, actor, &holder, &log)).await;
+        }
 
         // Approving something other than what was planned is refused before deciding, and
         // a fresh plan of the same release against what runs now is put up for approval.
@@ -95,14 +104,26 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
                 .await
                 .map_err(|err| step_error(deployment_id, err))?;
             if service.task_definition != current.value.from_task_definition {
-                return self
-                    .refuse_changed_service(target, current, actor, &service.task_definition, &log)
-                    .await;
+                return Box::pin(self.refuse_changed_service(
+                    target,
+                    current,
+                    actor,
+                    &service.task_definition,
+                    &log,
+                ))
+                .await;
             }
         }
 
         let mut next = current.value.clone();
         let (decided, entry) = next.decide(verdict, actor, reason, now);
+        if verdict == Verdict::Approve {
+            // Held while this request rolls, so that a resume cannot race it.
+            next.lease = Some(Lease {
+                holder: holder.clone(),
+                until: now + ROLL_LEASE,
+            });
+        }
         if let Err(refused) = decided {
             // Nothing to change but an expiry; the attempt is audited either way.
             self.audit(&target.name, &key, &entry).await?;
@@ -161,11 +182,79 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
             self.edit_request_message(&saved.value, &format!("Approved by {} at {at}", actor.id))
                 .await;
         }
-        let rollout = self
-            .roll_approved(target, saved, &log)
+        let rollout = Box::pin(self.roll_approved(target, saved, &log)).await;
+        self.finish_rollout(target, &key, &holder, rollout, &log)
             .await
-            .map_err(|err| step_error(deployment_id, err))?;
-        Ok(DecisionOutcome::Rolled { rollout })
+    }
+
+    /// Releases the decision's lease if its rollout stopped short, so that approving
+    /// again completes it at once.
+    async fn finish_rollout(
+        &self,
+        target: &crate::config::Target,
+        key: &str,
+        holder: &str,
+        rollout: Result<TargetOutcome, StepError>,
+        log: &LogContext<'_>,
+    ) -> Result<DecisionOutcome, DecisionError> {
+        match rollout {
+            Ok(rollout) => Ok(DecisionOutcome::Rolled { rollout }),
+            Err(err) => {
+                log.warned(
+                    "failed",
+                    &format!(
+                        "approved, but the rollout stopped: {err}; approving again completes it"
+                    ),
+                );
+                let invocation = super::Invocation {
+                    request_id: holder.to_string(),
+                    deadline: Utc::now(),
+                };
+                self.release_lease(&target.name, key, &invocation).await;
+                Err(step_error(log.deployment_id, err))
+            }
+        }
+    }
+
+    /// Completes the rollout of a deployment approved earlier whose rollout stopped short.
+    async fn resume_approved(
+        &self,
+        target: &crate::config::Target,
+        current: Versioned<Deployment>,
+        actor: &Actor,
+        holder: &str,
+        log: &LogContext<'_>,
+    ) -> Result<DecisionOutcome, DecisionError> {
+        let id = current.value.id.clone();
+        let now = Utc::now();
+        let mut next = current.value.clone();
+        let busy = || DecisionOutcome::Refused {
+            reason: "it was approved and is being rolled out right now: nothing to do".into(),
+        };
+        if current.value.is_held_by_other(holder, now) {
+            return Ok(busy());
+        }
+        next.lease = Some(Lease {
+            holder: holder.to_string(),
+            until: now + ROLL_LEASE,
+        });
+        let taken = match self.ledger.save(&current, next).await {
+            Ok(taken) => taken,
+            Err(LedgerError::Conflict { .. }) => return Ok(busy()),
+            Err(err) => return Err(step_error(&id, err)),
+        };
+        let entry = taken.value.attempt(
+            Action::Approve,
+            actor,
+            "taken: completing the rollout of an earlier approval that did not finish",
+            now,
+        );
+        self.audit(&target.name, &taken.value.key, &entry).await?;
+        log.decided("resumed", "completing the rollout of an earlier approval");
+        let key = taken.value.key.clone();
+        let rollout = Box::pin(self.roll_approved(target, taken, log)).await;
+        self.finish_rollout(target, &key, holder, rollout, log)
+            .await
     }
 
     /// The service no longer runs what the plan was made against: the request is closed
@@ -181,8 +270,7 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
     ) -> Result<DecisionOutcome, DecisionError> {
         let id = current.value.id.clone();
         let now = Utc::now();
-        let replanned = self
-            .replan(target, &current.value, log)
+        let replanned = Box::pin(self.replan(target, &current.value, log))
             .await
             .map_err(|err| step_error(&id, err))?;
         let mut reason = format!(
@@ -277,7 +365,7 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
                     deployment_id: &id,
                     ..*log
                 };
-                self.request_approval(target, claimed, &log).await?;
+                Box::pin(self.request_approval(target, claimed, &log)).await?;
             }
             Claim::Exists(_) => {}
         }
@@ -359,6 +447,16 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
             .map_err(StepError::Rejected)?;
         Ok(Some(parsed))
     }
+}
+
+/// How long a decision's rollout holds the record against a concurrent resume.
+const ROLL_LEASE: chrono::Duration = chrono::Duration::seconds(120);
+
+/// A unique holder id for one decision's lease.
+fn decision_holder() -> String {
+    let mut bytes = [0u8; 8];
+    getrandom::fill(&mut bytes).expect("the OS has randomness");
+    format!("decision-{}", hex::encode(bytes))
 }
 
 fn step_error(deployment: &str, err: impl Into<StepError>) -> DecisionError {
