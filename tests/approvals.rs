@@ -117,6 +117,21 @@ impl Scene {
             .await
     }
 
+    /// POSTs Approve with `token` and a nonce as a page rendered now would carry.
+    async fn approve_with(&self, id: &str, token: &str, name: &str) -> WebResponse {
+        let nonce = test_keys().form_nonce(id, token, Utc::now());
+        self.post(
+            id,
+            &[
+                ("t", token),
+                ("nonce", &nonce),
+                ("decision", "approve"),
+                ("name", name),
+            ],
+        )
+        .await
+    }
+
     /// Opens the link, then presses a button on the page as a browser would.
     async fn press(&self, link: &str, decision: &str, name: &str) -> WebResponse {
         let page = self.get(link).await;
@@ -488,18 +503,7 @@ async fn bad_links_are_refused_and_audited() {
             .await;
         assert_eq!(page.status, status, "GET {token}: {}", page.body);
         assert!(page.body.contains(says), "GET {token}: {}", page.body);
-        let nonce = test_keys().form_nonce(&scene.id, token, now);
-        let post = scene
-            .post(
-                &scene.id,
-                &[
-                    ("t", token),
-                    ("nonce", &nonce),
-                    ("decision", "approve"),
-                    ("name", "mallory"),
-                ],
-            )
-            .await;
+        let post = scene.approve_with(&scene.id, token, "mallory").await;
         assert_eq!(post.status, status, "POST {token}: {}", post.body);
     }
     // A valid token with a forged or missing nonce (a POST not from Slipway's page).
@@ -555,18 +559,7 @@ async fn a_newer_push_supersedes_the_waiting_request_and_edits_its_slack_message
         page.body
     );
     let token = old_link.split("?t=").nth(1).unwrap();
-    let nonce = test_keys().form_nonce(&scene.id, token, Utc::now());
-    let post = scene
-        .post(
-            &scene.id,
-            &[
-                ("t", token),
-                ("nonce", &nonce),
-                ("decision", "approve"),
-                ("name", "alice"),
-            ],
-        )
-        .await;
+    let post = scene.approve_with(&scene.id, token, "alice").await;
     assert_eq!(post.status, 409, "{}", post.body);
     assert_eq!(scene.calls.registers.load(Ordering::SeqCst), 0);
 
@@ -614,18 +607,7 @@ async fn an_expired_request_cannot_act_and_its_slack_message_says_so() {
     let page = scene.get(&link).await;
     assert_eq!(page.status, 410, "{}", page.body);
     let token = link.split("?t=").nth(1).unwrap();
-    let nonce = test_keys().form_nonce(&scene.id, token, Utc::now());
-    let post = scene
-        .post(
-            &scene.id,
-            &[
-                ("t", token),
-                ("nonce", &nonce),
-                ("decision", "approve"),
-                ("name", "alice"),
-            ],
-        )
-        .await;
+    let post = scene.approve_with(&scene.id, token, "alice").await;
     assert_eq!(post.status, 409, "{}", post.body);
     assert!(post.body.contains("expired"), "{}", post.body);
     assert_eq!(scene.state(&scene.id).await, State::Expired);
