@@ -21,7 +21,8 @@ use crate::ledger::{
 };
 use crate::plan::{self, describe_changes, pinned_digest, Derivation, ImageChange, PlanError};
 use crate::ports::{
-    AwsError, Ecs, Notifier, NotifyError, ObjectStore, Registry, Silent, SourceBucket,
+    AwsError, DescribedTaskDefinition, Ecs, Notifier, NotifyError, ObjectStore, Registry,
+    ServiceState, Silent, SourceBucket,
 };
 
 mod asking;
@@ -377,14 +378,7 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
         invocation: &Invocation,
         log: &LogContext<'_>,
     ) -> Result<TargetOutcome, StepError> {
-        let service = self
-            .ecs
-            .describe_service(&target.cluster, &target.service)
-            .await?;
-        let running = self
-            .ecs
-            .describe_task_definition(&service.task_definition)
-            .await?;
+        let (service, running) = self.running_definition(target).await?;
         let changes = match plan::derive(target, &running.summary, &push.digest)? {
             Derivation::AlreadyRunning { image } => {
                 log.decided(
@@ -485,6 +479,22 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
             .await;
         self.settle_head(target, ours).await;
         outcome
+    }
+
+    /// The service as it runs now, and the task definition it runs.
+    async fn running_definition(
+        &self,
+        target: &Target,
+    ) -> Result<(ServiceState, DescribedTaskDefinition<E::TaskDefinition>), StepError> {
+        let service = self
+            .ecs
+            .describe_service(&target.cluster, &target.service)
+            .await?;
+        let running = self
+            .ecs
+            .describe_task_definition(&service.task_definition)
+            .await?;
+        Ok((service, running))
     }
 
     /// Creates the deployment's record, which only one invocation can do. Another

@@ -56,7 +56,8 @@ pub fn short_image(image: &str) -> String {
     }
 }
 
-fn trigger_line(deployment: &Deployment) -> String {
+/// What started the deployment, e.g. "ECR push of app:v1.4.2 at 2026-11-23 10:04:00 UTC".
+pub fn trigger_line(deployment: &Deployment) -> String {
     match &deployment.trigger {
         Trigger::EcrPush {
             repository,

@@ -286,7 +286,7 @@ async fn the_request_goes_out_by_email_and_slack_and_approving_on_the_page_rolls
         "Deploy to web?",
         &image_uri(&scene.digest),
         "prod/web",
-        "an ECR push of app:v2",
+        "ECR push of app:v2",
     ] {
         assert!(
             page.body.contains(expected),

@@ -1,6 +1,7 @@
 //! The pages an approver sees. GET shows what will change and never acts; the buttons
-//! POST a form. Rendered with askama (auto-escaped), self-contained: no external assets,
-//! one inline stylesheet allowed by a per-response CSP nonce.
+//! POST a form. Rendered with askama (auto-escaped) from `templates/approval/`, which
+//! share one base: self-contained, no external assets, one inline stylesheet allowed by
+//! a per-response CSP nonce.
 
 use askama::Template;
 
@@ -8,69 +9,7 @@ use crate::plan::ImageChange;
 
 /// The confirmation page behind an approval link.
 #[derive(Template)]
-#[template(
-    ext = "html",
-    source = r#"<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="robots" content="noindex">
-<title>Approve {{ target }}?</title>
-<style nonce="{{ style_nonce }}">
-body { font: 15px/1.5 system-ui, sans-serif; max-width: 52rem; margin: 2rem auto; padding: 0 1rem; color: #1b1f24; }
-code { font-size: 13px; word-break: break-all; }
-table { border-collapse: collapse; width: 100%; }
-th, td { text-align: left; vertical-align: top; padding: .3rem .6rem; border-bottom: 1px solid #d8dee4; }
-.actions { display: flex; flex-wrap: wrap; gap: 2rem; margin-top: 1.5rem; }
-form { display: flex; flex-direction: column; gap: .5rem; }
-input { font: inherit; padding: .3rem; }
-button { font: inherit; padding: .5rem 1.2rem; border-radius: 6px; border: 1px solid #8c959f; cursor: pointer; }
-.approve { background: #1f883d; color: #fff; border-color: #1f883d; }
-.notice { border-left: 4px solid #bf8700; padding: .3rem .8rem; background: #fff8c5; }
-.reject { background: #fff; color: #cf222e; border-color: #cf222e; }
-</style>
-</head>
-<body>
-<h1>Deploy to {{ target }}?</h1>
-{% if let Some(notice) = notice %}<p class="notice">{{ notice }}</p>
-{% endif %}
-<p>{{ cluster }}/{{ service }} — requested {{ requested_at }}, by {{ trigger }}.
-This link expires {{ expires_at }}. Nothing happens until you press a button.</p>
-<h2>Images</h2>
-<table>
-<tr><th>Container</th><th>Now</th><th>After</th></tr>
-{% for change in images %}<tr><td>{{ change.container }}</td><td><code>{{ change.from }}</code></td><td><code>{{ change.to }}</code></td></tr>
-{% endfor %}</table>
-<h2>Every difference</h2>
-<p>From <code>{{ from_task_definition }}</code>. Environment variables and secrets are shown by name only.</p>
-<ul>
-{% for line in diff %}<li>{{ line }}</li>
-{% endfor %}</ul>
-<p>The new revision is registered from this plan only when you approve. If the service
-changes before then, approving is refused and a fresh request is sent.</p>
-<div class="actions">
-<form method="post" action="{{ action }}">
-<input type="hidden" name="t" value="{{ token }}">
-<input type="hidden" name="nonce" value="{{ form_nonce }}">
-<input type="hidden" name="decision" value="approve">
-<label>Your name <input id="approve-name" name="name" required maxlength="100" autocomplete="name"></label>
-<button class="approve" id="approve" type="submit">Approve</button>
-</form>
-<form method="post" action="{{ action }}">
-<input type="hidden" name="t" value="{{ token }}">
-<input type="hidden" name="nonce" value="{{ form_nonce }}">
-<input type="hidden" name="decision" value="reject">
-<label>Your name <input id="reject-name" name="name" required maxlength="100" autocomplete="name"></label>
-<label>Reason <input id="reject-reason" name="reason" maxlength="500"></label>
-<button class="reject" id="reject" type="submit">Reject</button>
-</form>
-</div>
-<p><small>Deployment {{ deployment_id }}</small></p>
-</body>
-</html>
-"#
-)]
+#[template(path = "approval/confirm.html")]
 pub struct ConfirmPage<'a> {
     pub deployment_id: &'a str,
     pub target: &'a str,
@@ -94,26 +33,7 @@ pub struct ConfirmPage<'a> {
 
 /// Any outcome: decided, refused, expired, superseded, bad link.
 #[derive(Template)]
-#[template(
-    ext = "html",
-    source = r#"<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="robots" content="noindex">
-<title>{{ title }}</title>
-<style nonce="{{ style_nonce }}">
-body { font: 15px/1.5 system-ui, sans-serif; max-width: 52rem; margin: 2rem auto; padding: 0 1rem; color: #1b1f24; }
-</style>
-</head>
-<body>
-<h1>{{ title }}</h1>
-<p>{{ message }}</p>
-</body>
-</html>
-"#
-)]
+#[template(path = "approval/message.html")]
 pub struct MessagePage<'a> {
     pub title: &'a str,
     pub message: &'a str,

@@ -18,7 +18,7 @@ use tracing::{info, warn};
 use super::page::{security_headers, ConfirmPage, MessagePage};
 use super::{binding, ApprovalLinks, TokenError};
 use crate::deployer::{DecisionError, DecisionOutcome, Deployer};
-use crate::ledger::{Action, Actor, Channel, Deployment, State, Trigger, Verdict, Versioned};
+use crate::ledger::{Action, Actor, Channel, Deployment, State, Verdict, Versioned};
 use crate::notify::{self, SlackPayload, APPROVE_ACTION, REJECT_ACTION};
 use crate::ports::{Ecs, Notifier, ObjectStore, Registry, SourceBucket};
 
@@ -127,7 +127,7 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier>
             target: &deployment.target,
             cluster: &deployment.cluster,
             service: &deployment.service,
-            trigger: &trigger_text(deployment),
+            trigger: &notify::trigger_line(deployment),
             requested_at: format_time(request_info.requested_at),
             expires_at: format_time(request_info.expires_at),
             from_task_definition: &deployment.from_task_definition,
@@ -534,21 +534,6 @@ fn ephemeral(text: &str) -> SlackPayload {
         text: text.to_string(),
         blocks: serde_json::json!([{"type": "section", "text": {"type": "mrkdwn", "text": text}}]),
         replace_original: false,
-    }
-}
-
-fn trigger_text(deployment: &Deployment) -> String {
-    match &deployment.trigger {
-        Trigger::EcrPush {
-            repository, tag, ..
-        } => format!("an ECR push of {repository}:{tag}"),
-        Trigger::SourceUpload { key, requester, .. } => format!(
-            "an upload of {key}{}",
-            requester
-                .as_ref()
-                .map(|r| format!(" by {r}"))
-                .unwrap_or_default()
-        ),
     }
 }
 

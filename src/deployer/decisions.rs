@@ -15,7 +15,8 @@ use crate::ledger::{
 };
 use crate::plan::{self, Derivation};
 use crate::ports::{
-    DescribedTaskDefinition, Ecs, Notifier, ObjectStore, Registry, SourceBucket, SourceObject,
+    DescribedTaskDefinition, Ecs, Notifier, ObjectStore, Registry, ServiceState, SourceBucket,
+    SourceObject,
 };
 use crate::source::{parse_manifest, Manifest, ManifestKind, MAX_MANIFEST_BYTES};
 
@@ -104,13 +105,9 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
                 .await
                 .map_err(|err| step_error(deployment_id, err))?;
             if service.task_definition != current.value.from_task_definition {
-                return Box::pin(self.refuse_changed_service(
-                    target,
-                    current,
-                    actor,
-                    &service.task_definition,
-                    &log,
-                ))
+                return Box::pin(
+                    self.refuse_changed_service(target, current, actor, &service, &log),
+                )
                 .await;
             }
         }
@@ -265,12 +262,13 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
         target: &crate::config::Target,
         current: Versioned<Deployment>,
         actor: &Actor,
-        running_now: &str,
+        service: &ServiceState,
         log: &LogContext<'_>,
     ) -> Result<DecisionOutcome, DecisionError> {
         let id = current.value.id.clone();
         let now = Utc::now();
-        let replanned = Box::pin(self.replan(target, &current.value, log))
+        let running_now = &service.task_definition;
+        let replanned = Box::pin(self.replan(target, &current.value, service, log))
             .await
             .map_err(|err| step_error(&id, err))?;
         let mut reason = format!(
@@ -303,18 +301,15 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
         Ok(DecisionOutcome::Refused { reason })
     }
 
-    /// Plans `old`'s release again against what the service runs now and asks for
+    /// Plans `old`'s release again against what `service` runs now and asks for
     /// approval; returns the new deployment's id, or `None` if it already runs.
     async fn replan(
         &self,
         target: &crate::config::Target,
         old: &Deployment,
+        service: &ServiceState,
         log: &LogContext<'_>,
     ) -> Result<Option<String>, StepError> {
-        let service = self
-            .ecs
-            .describe_service(&target.cluster, &target.service)
-            .await?;
         let running = self
             .ecs
             .describe_task_definition(&service.task_definition)

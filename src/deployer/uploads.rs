@@ -236,14 +236,7 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
         };
         let manifest =
             parse_manifest(upload.kind, &body).map_err(|err| rejected(err.to_string()))?;
-        let service = self
-            .ecs
-            .describe_service(&target.cluster, &target.service)
-            .await?;
-        let running = self
-            .ecs
-            .describe_task_definition(&service.task_definition)
-            .await?;
+        let (service, running) = self.running_definition(target).await?;
 
         match manifest {
             Manifest::Images(images) => {
