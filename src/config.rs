@@ -56,6 +56,42 @@ pub struct Target {
     pub policy: Policy,
     /// How approval requests for this target work (used when `policy` is `approval`).
     pub approval: ApprovalSettings,
+    /// Where rollout outcomes are posted in Slack (defaults to the approval channel).
+    pub outcome_slack_channel: Option<String>,
+    /// What a failed or rolled-back deployment does to later automatic deploys.
+    pub freeze: FreezeRule,
+}
+
+impl Target {
+    /// The Slack channel outcomes go to: the target's own, else its approval channel.
+    pub fn outcome_channel(&self) -> Option<&str> {
+        self.outcome_slack_channel
+            .as_deref()
+            .or(self.approval.slack_channel.as_deref())
+    }
+
+    /// Whether an ECS service (by cluster name and service name) is this target's. The
+    /// config may name the cluster by ARN; ECS events name it by its name.
+    pub fn runs_on(&self, cluster: &str, service: &str) -> bool {
+        let name_of = |s: &str| s.rsplit('/').next().unwrap_or(s).to_string();
+        name_of(&self.cluster) == cluster && name_of(&self.service) == service
+    }
+}
+
+/// After a deployment of a target fails (or ECS rolls it back), automatic deploys to the
+/// target pause, so that re-pushing a broken tag does not flap production.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FreezeRule {
+    /// Paused until an image newer than the failed one is pushed: for semver targets a
+    /// higher version, otherwise another digest pushed after the failure; or until an
+    /// operator unfreezes the target.
+    #[default]
+    UntilNewerImage,
+    /// Paused until an operator unfreezes the target.
+    UntilUnfrozen,
+    /// Never paused.
+    Never,
 }
 
 /// Per-target approval settings.
@@ -182,6 +218,15 @@ struct RawTarget {
     tags: RawTagRule,
     policy: Policy,
     approval: Option<RawApproval>,
+    notifications: Option<RawNotifications>,
+    #[serde(default)]
+    freeze_after_failure: FreezeRule,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNotifications {
+    slack_channel: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -385,6 +430,11 @@ fn validate_target(index: usize, raw: RawTarget, home: &Home) -> Result<Target, 
         tags,
         policy: raw.policy,
         approval,
+        outcome_slack_channel: raw
+            .notifications
+            .and_then(|n| n.slack_channel)
+            .filter(|c| !c.trim().is_empty()),
+        freeze: raw.freeze_after_failure,
     })
 }
 

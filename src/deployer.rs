@@ -20,6 +20,7 @@ use crate::ledger::{
     image_key, Claim, Deployment, Head, Lease, Ledger, LedgerError, State, Trigger, Versioned,
 };
 use crate::plan::{self, describe_changes, pinned_digest, Derivation, ImageChange, PlanError};
+use crate::rollout::{RolloutKind, Rollouts, StartedRollout, Starting};
 use crate::ports::{
     AwsError, DescribedTaskDefinition, Ecs, Notifier, NotifyError, ObjectStore, Registry,
     ServiceState, Silent, SourceBucket,
@@ -27,6 +28,7 @@ use crate::ports::{
 
 mod asking;
 mod decisions;
+mod outcomes;
 mod uploads;
 
 pub use decisions::{DecisionError, DecisionOutcome};
@@ -96,6 +98,25 @@ pub enum TargetOutcome {
     },
     Older {
         reason: String,
+    },
+    /// A failure froze automatic deploys to the target; nothing was written.
+    Frozen {
+        reason: String,
+    },
+    /// An ECS event moved the deployment.
+    Moved {
+        from: State,
+        to: State,
+        note: String,
+    },
+    /// An ECS event or operator request that changes nothing (a duplicate, a late event).
+    Unchanged {
+        state: Option<State>,
+        reason: String,
+    },
+    /// An operator lifted the freeze of the target.
+    Unfrozen {
+        failed_deployment: String,
     },
     Duplicate {
         state: State,
@@ -415,6 +436,14 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
             log.decided("older", &format!("not rolling back: {reason}"));
             return Ok(TargetOutcome::Older { reason });
         }
+        if target.policy == Policy::Auto {
+            if let Some(frozen) = self
+                .check_freeze(target, &push.digest, version.as_ref(), pushed_at, log)
+                .await?
+            {
+                return Ok(frozen);
+            }
+        }
         if self.dry_run {
             let planned = running.summary.with_images(&changes);
             let outcome = dry_run_plan(target, &running.summary, &planned);
@@ -453,6 +482,9 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
             }),
             error: None,
             approval: None,
+            ended_at: None,
+            rolled_back_to: None,
+            outcome_notified: None,
             history: vec![],
         };
         let current = match self.claim(record, invocation, log).await? {
@@ -587,15 +619,68 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
             }
         };
         let ecs_deployment_id = self
-            .ecs
-            .update_service(&target.cluster, &target.service, &to_task_definition)
+            .start_rollout(target, current, &to_task_definition, log)
             .await?;
+        Ok(TargetOutcome::Rolling {
+            from_task_definition,
+            to_task_definition,
+            ecs_deployment_id,
+            changes,
+        })
+    }
+
+    /// UpdateService onto `to_task_definition`, and the record of it: the target's
+    /// rollouts learn the ECS deployment id (so that ECS's events find this deployment)
+    /// before the deployment moves to `rolling`. While UpdateService is in flight the
+    /// rollouts say so, and an ECS event for an id nobody knows yet is retried rather
+    /// than taken for someone else's deployment.
+    async fn start_rollout(
+        &self,
+        target: &Target,
+        current: Versioned<Deployment>,
+        to_task_definition: &str,
+        log: &LogContext<'_>,
+    ) -> Result<String, StepError> {
+        let (deployment_id, key) = (current.value.id.clone(), current.value.key.clone());
+        let until = current
+            .value
+            .lease
+            .as_ref()
+            .map_or_else(|| Utc::now() + chrono::Duration::seconds(60), |l| l.until);
+        self.update_rollouts(&target.name, |rollouts| {
+            rollouts.starting = Some(Starting {
+                deployment_id: deployment_id.clone(),
+                key: key.clone(),
+                until,
+            });
+            true
+        })
+        .await?;
+        let ecs_deployment_id = self
+            .ecs
+            .update_service(&target.cluster, &target.service, to_task_definition)
+            .await?;
+        let now = Utc::now();
+        self.update_rollouts(&target.name, |rollouts| {
+            rollouts.remember(StartedRollout {
+                ecs_deployment_id: ecs_deployment_id.clone(),
+                deployment_id: deployment_id.clone(),
+                key: key.clone(),
+                kind: RolloutKind::Slipway,
+                at: now,
+            });
+            if rollouts.starting.as_ref().is_some_and(|s| s.key == key) {
+                rollouts.starting = None;
+            }
+            true
+        })
+        .await?;
         let mut next = current.value.clone();
         next.ecs_deployment_id = Some(ecs_deployment_id.clone());
         next.advance(
             State::Rolling,
             format!("UpdateService started ECS deployment {ecs_deployment_id}"),
-            Utc::now(),
+            now,
         )?;
         next.lease = None;
         self.ledger.save(&current, next).await?;
@@ -606,12 +691,32 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
                 target.cluster, target.service
             ),
         );
-        Ok(TargetOutcome::Rolling {
-            from_task_definition,
-            to_task_definition,
-            ecs_deployment_id,
-            changes,
-        })
+        Ok(ecs_deployment_id)
+    }
+
+    /// Changes the target's rollouts record by compare-and-set, re-reading on conflict.
+    /// `change` returns whether it changed anything (nothing is written if not).
+    async fn update_rollouts(
+        &self,
+        target: &str,
+        mut change: impl FnMut(&mut Rollouts) -> bool,
+    ) -> Result<Rollouts, StepError> {
+        let mut attempts = 0;
+        loop {
+            let read = self.ledger.rollouts(target).await?;
+            let mut next = read.as_ref().map(|r| r.value.clone()).unwrap_or_default();
+            if !change(&mut next) {
+                return Ok(next);
+            }
+            next.updated_at = Some(Utc::now());
+            match self.ledger.set_rollouts(target, read.as_ref(), next).await {
+                Ok(written) => return Ok(written.value),
+                Err(LedgerError::Conflict { .. }) if attempts < HEAD_ATTEMPTS * 2 => {
+                    attempts += 1;
+                }
+                Err(err) => return Err(err.into()),
+            }
+        }
     }
 
     /// The ordering rule (README, "Which image wins"): a push is older, and never rolls the

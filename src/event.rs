@@ -173,6 +173,241 @@ pub fn parse_ecr_event(raw: &Value) -> Result<EcrIntent, EventError> {
     }))
 }
 
+/// The ECS service an event is about, read from `resources[0]`
+/// (`arn:aws:ecs:<region>:<account>:service/<cluster>/<service>`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ServiceRef {
+    pub arn: String,
+    pub account: String,
+    pub region: String,
+    pub cluster: String,
+    pub service: String,
+}
+
+impl ServiceRef {
+    pub fn parse(arn: &str) -> Option<ServiceRef> {
+        let rest = arn.strip_prefix("arn:")?;
+        let mut parts = rest.splitn(5, ':');
+        let (_partition, ecs, region, account, resource) = (
+            parts.next()?,
+            parts.next()?,
+            parts.next()?,
+            parts.next()?,
+            parts.next()?,
+        );
+        let mut path = resource.strip_prefix("service/")?.split('/');
+        let (cluster, service) = (path.next()?, path.next()?);
+        let valid = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if ecs != "ecs" || path.next().is_some() || !valid(cluster) || !valid(service) {
+            return None;
+        }
+        Some(ServiceRef {
+            arn: arn.to_string(),
+            account: account.to_string(),
+            region: region.to_string(),
+            cluster: cluster.to_string(),
+            service: service.to_string(),
+        })
+    }
+}
+
+/// The three deployment state changes ECS reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DeploymentEventName {
+    InProgress,
+    Completed,
+    Failed,
+}
+
+/// An "ECS Deployment State Change" event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeploymentChanged {
+    pub event_id: String,
+    pub service: ServiceRef,
+    pub name: DeploymentEventName,
+    /// The ECS deployment (`ecs-svc/…`) the event is about.
+    pub ecs_deployment_id: String,
+    /// When ECS changed the deployment: the end of a rollout's duration.
+    pub updated_at: DateTime<Utc>,
+    pub reason: Option<String>,
+}
+
+/// The prefix of the reason ECS gives when its circuit breaker rolls a service back.
+const ROLLBACK_REASON: &str = "ECS deployment circuit breaker: rolling back to deploymentId";
+
+impl DeploymentChanged {
+    /// For the IN_PROGRESS event of a circuit-breaker rollback: the ECS deployment the
+    /// service is rolled back to.
+    pub fn rolling_back_to(&self) -> Option<&str> {
+        let rest = self.reason.as_deref()?.strip_prefix(ROLLBACK_REASON)?;
+        let id = rest.trim().trim_end_matches('.');
+        (!id.is_empty()).then_some(id)
+    }
+}
+
+/// An "ECS Service Action" event (SERVICE_STEADY_STATE, SERVICE_TASK_START_IMPAIRED, …):
+/// not an outcome, but worth noting on a rollout that is under way.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ServiceAction {
+    pub event_id: String,
+    pub service: ServiceRef,
+    /// INFO, WARN or ERROR.
+    pub event_type: String,
+    pub name: String,
+    pub reason: Option<String>,
+    pub at: Option<DateTime<Utc>>,
+}
+
+impl ServiceAction {
+    /// Problems a person watching a rollout wants to know about.
+    pub fn is_problem(&self) -> bool {
+        self.event_type != "INFO"
+    }
+}
+
+/// What the deployment-events function receives from ECS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EcsEvent {
+    Deployment(DeploymentChanged),
+    ServiceAction(ServiceAction),
+}
+
+const ECS_SOURCE: &str = "aws.ecs";
+const ECS_DEPLOYMENT_TYPE: &str = "ECS Deployment State Change";
+const ECS_SERVICE_ACTION_TYPE: &str = "ECS Service Action";
+
+#[derive(Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct EcsDeploymentDetail {
+    event_name: String,
+    deployment_id: String,
+    updated_at: DateTime<Utc>,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+#[derive(Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct EcsServiceActionDetail {
+    event_type: String,
+    event_name: String,
+    #[serde(default)]
+    reason: Option<String>,
+    #[serde(default)]
+    created_at: Option<DateTime<Utc>>,
+}
+
+/// Reads an "ECS Deployment State Change" or "ECS Service Action" event.
+pub fn parse_ecs_event(raw: &Value) -> Result<Intent<EcsEvent>, EventError> {
+    let detail_type = raw.get("detail-type").and_then(Value::as_str);
+    if detail_type == Some(ECS_SERVICE_ACTION_TYPE) {
+        let (id, envelope) = open_envelope::<EcsServiceActionDetail>(
+            raw,
+            ECS_SOURCE,
+            ECS_SERVICE_ACTION_TYPE,
+        )?;
+        let service = service_of(&id, envelope.resources.as_deref().unwrap_or_default())?;
+        let detail = envelope.detail;
+        return Ok(Intent::Deploy(EcsEvent::ServiceAction(ServiceAction {
+            event_id: id,
+            service,
+            event_type: detail.event_type,
+            name: detail.event_name,
+            reason: detail.reason,
+            at: detail.created_at.or(envelope.time),
+        })));
+    }
+    let (id, envelope) =
+        open_envelope::<EcsDeploymentDetail>(raw, ECS_SOURCE, ECS_DEPLOYMENT_TYPE)?;
+    let service = service_of(&id, envelope.resources.as_deref().unwrap_or_default())?;
+    let detail = envelope.detail;
+    let name = match detail.event_name.as_str() {
+        "SERVICE_DEPLOYMENT_IN_PROGRESS" => DeploymentEventName::InProgress,
+        "SERVICE_DEPLOYMENT_COMPLETED" => DeploymentEventName::Completed,
+        "SERVICE_DEPLOYMENT_FAILED" => DeploymentEventName::Failed,
+        other => {
+            return Ok(Intent::Ignore {
+                event_id: id,
+                reason: format!("eventName {other} is not a deployment state Slipway knows"),
+            })
+        }
+    };
+    if detail.deployment_id.trim().is_empty() {
+        return Err(EventError::BadDetail {
+            id,
+            problem: "deploymentId is empty".into(),
+        });
+    }
+    Ok(Intent::Deploy(EcsEvent::Deployment(DeploymentChanged {
+        event_id: id,
+        service,
+        name,
+        ecs_deployment_id: detail.deployment_id,
+        updated_at: detail.updated_at,
+        reason: detail.reason.filter(|r| !r.is_empty()),
+    })))
+}
+
+fn service_of(id: &str, resources: &[String]) -> Result<ServiceRef, EventError> {
+    let arn = resources.first().ok_or(EventError::MissingEnvelopeField {
+        id: id.to_string(),
+        field: "resources[0] (the service ARN)",
+    })?;
+    ServiceRef::parse(arn).ok_or_else(|| EventError::BadDetail {
+        id: id.to_string(),
+        problem: format!(
+            "resources[0] `{arn}` is not a service ARN of the form arn:aws:ecs:<region>:<account>:service/<cluster>/<service> (services with old-format ARNs must opt in to the long ARN format)"
+        ),
+    })
+}
+
+/// What an operator asks of Slipway, as an EventBridge event they put on the bus (or
+/// replay locally): source `slipway.operator`, detail-type `Slipway Operator Request`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OperatorRequest {
+    #[serde(skip_deserializing)]
+    pub event_id: String,
+    pub action: OperatorAction,
+    pub target: String,
+    /// Who asks, for the ledger (the PutEvents caller is in CloudTrail too).
+    pub requested_by: String,
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OperatorAction {
+    /// Roll the target back to its last known good release.
+    Rollback,
+    /// Let automatic deploys to the target resume after a failure froze them.
+    Unfreeze,
+}
+
+pub const OPERATOR_SOURCE: &str = "slipway.operator";
+pub const OPERATOR_DETAIL_TYPE: &str = "Slipway Operator Request";
+
+/// Reads an operator's request.
+pub fn parse_operator_request(raw: &Value) -> Result<OperatorRequest, EventError> {
+    let (id, envelope) =
+        open_envelope::<OperatorRequest>(raw, OPERATOR_SOURCE, OPERATOR_DETAIL_TYPE)?;
+    let mut request = envelope.detail;
+    if request.requested_by.trim().is_empty() || request.target.trim().is_empty() {
+        return Err(EventError::BadDetail {
+            id,
+            problem: "`target` and `requested_by` must not be empty".into(),
+        });
+    }
+    request.event_id = id;
+    Ok(request)
+}
+
+/// Whether an event is an operator's request rather than one of ECS's.
+pub fn is_operator_request(raw: &Value) -> bool {
+    raw.get("source").and_then(Value::as_str) == Some(OPERATOR_SOURCE)
+}
+
 pub fn is_sha256_digest(digest: &str) -> bool {
     digest.strip_prefix("sha256:").is_some_and(|hex| {
         hex.len() == 64
@@ -266,6 +501,65 @@ mod tests {
         ));
     }
 
+    #[test]
+    fn ecs_deployment_events_name_their_service_deployment_and_rollback() {
+        let Intent::Deploy(EcsEvent::Deployment(done)) =
+            parse_ecs_event(&event("ecs-deployment-completed.json")).unwrap()
+        else {
+            panic!("a deployment event")
+        };
+        assert_eq!(
+            (done.service.cluster.as_str(), done.service.service.as_str()),
+            ("demo", "web")
+        );
+        assert_eq!(done.name, DeploymentEventName::Completed);
+        assert_eq!(done.ecs_deployment_id, "ecs-svc/4728390175623849101");
+        assert_eq!(done.rolling_back_to(), None);
+
+        let Intent::Deploy(EcsEvent::Deployment(rollback)) =
+            parse_ecs_event(&event("ecs-deployment-rollback-in-progress.json")).unwrap()
+        else {
+            panic!("a deployment event")
+        };
+        assert_eq!(rollback.name, DeploymentEventName::InProgress);
+        assert_eq!(
+            rollback.rolling_back_to(),
+            Some("ecs-svc/3617289064512738990")
+        );
+        let Intent::Deploy(EcsEvent::ServiceAction(action)) =
+            parse_ecs_event(&event("ecs-service-action-task-start-impaired.json")).unwrap()
+        else {
+            panic!("a service action")
+        };
+        assert!(action.is_problem());
+        assert_eq!(action.service.service, "web");
+    }
+
+    #[test]
+    fn ecs_events_without_a_service_arn_are_refused_and_unknown_names_ignored() {
+        let mut raw = event("ecs-deployment-completed.json");
+        raw["resources"] = serde_json::json!(["arn:aws:ecs:us-east-1:123456789012:service/web"]);
+        let err = parse_ecs_event(&raw).unwrap_err();
+        assert!(err.to_string().contains("service/<cluster>/<service>"), "{err}");
+        raw["resources"] = serde_json::json!([]);
+        assert!(parse_ecs_event(&raw).is_err());
+        let mut raw = event("ecs-deployment-completed.json");
+        raw["detail"]["eventName"] = Value::from("SERVICE_DEPLOYMENT_PAUSED");
+        assert!(matches!(parse_ecs_event(&raw), Ok(Intent::Ignore { .. })));
+    }
+
+    #[test]
+    fn operator_requests_need_a_target_and_a_person() {
+        let request = parse_operator_request(&event("operator-rollback.json")).unwrap();
+        assert_eq!(request.action, OperatorAction::Rollback);
+        assert_eq!(request.target, "web");
+        let mut raw = event("operator-unfreeze.json");
+        raw["detail"]["requested_by"] = Value::from(" ");
+        assert!(parse_operator_request(&raw).is_err());
+        raw["detail"]["action"] = Value::from("deploy-anything");
+        assert!(parse_operator_request(&raw).is_err());
+    }
+
     /// Every file in `events/` must parse as an EventBridge envelope and, for ECR files,
     /// give the intent its name promises.
     #[test]
@@ -292,6 +586,14 @@ mod tests {
                         matches!(parsed, Ok(crate::source::SourceIntent::Deploy(_))),
                         "{n}: {parsed:?}"
                     )
+                }
+                n if n.starts_with("ecs-") => {
+                    let parsed = parse_ecs_event(&raw);
+                    assert!(matches!(parsed, Ok(Intent::Deploy(_))), "{n}: {parsed:?}")
+                }
+                n if n.starts_with("operator-") => {
+                    let parsed = parse_operator_request(&raw);
+                    assert!(parsed.is_ok(), "{n}: {parsed:?}")
                 }
                 // HTTP requests to the approval function: `aws::http`'s test parses them
                 // with lambda_http, as the function does.

@@ -14,6 +14,8 @@
 //!   approval request, superseded when a newer one is asked for.
 //! - `targets/<target>/audit/<key>/<time>-<hash>.json` — one write-once [`AuditEntry`] per
 //!   attempt to approve, reject, expire or supersede.
+//! - `targets/<target>/rollouts.json` — the [`Rollouts`]: which ECS deployment ids are
+//!   whose, the last known good release, and the freeze after a failure.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -66,6 +68,8 @@ impl State {
                 | (AwaitingApproval, Approved | Rejected | Expired | Superseded)
                 | (Approved, Rolling | Superseded | Failed)
                 | (Rolling, Succeeded | Failed | RolledBack)
+                // ECS reports the failure first and the circuit breaker's rollback after it.
+                | (Failed, RolledBack)
         )
     }
 }
@@ -105,6 +109,20 @@ pub enum Trigger {
         sequencer: String,
         manifest: crate::source::ManifestKind,
         requester: Option<String>,
+    },
+    /// An operator asked to roll back to the last known good release.
+    Rollback {
+        event_id: String,
+        requested_by: String,
+        reason: Option<String>,
+        /// The deployment whose release this restores.
+        to_deployment_id: String,
+    },
+    /// A deployment ECS reported that Slipway did not start (the console, the CLI, another
+    /// tool): recorded so that the ledger shows what really runs.
+    External {
+        event_id: String,
+        ecs_deployment_id: String,
     },
 }
 
@@ -146,7 +164,23 @@ pub struct Deployment {
     /// Set while and after the deployment waits for a person (policy `approval`).
     #[serde(default)]
     pub approval: Option<ApprovalRequest>,
+    /// When ECS reported the rollout's end (its `updatedAt`).
+    #[serde(default)]
+    pub ended_at: Option<DateTime<Utc>>,
+    /// What ECS's circuit breaker rolled the service back to, in words.
+    #[serde(default)]
+    pub rolled_back_to: Option<String>,
+    /// Which outcome people were told of, and when: a retry after a failed send tells
+    /// them again, a duplicate event does not, and a rollback after a failure is news.
+    #[serde(default)]
+    pub outcome_notified: Option<Notified>,
     pub history: Vec<HistoryEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notified {
+    pub state: State,
+    pub at: DateTime<Utc>,
 }
 
 /// A request for a person's decision, and the decision once taken.
@@ -397,6 +431,20 @@ impl Deployment {
         Ok(())
     }
 
+    /// When UpdateService started the rollout (the history's move to `rolling`).
+    pub fn rolling_since(&self) -> Option<DateTime<Utc>> {
+        self.history
+            .iter()
+            .find(|entry| entry.state == State::Rolling)
+            .map(|entry| entry.at)
+    }
+
+    /// How long the rollout took, from UpdateService to ECS's final word.
+    pub fn rollout_duration(&self) -> Option<chrono::Duration> {
+        let (start, end) = (self.rolling_since()?, self.ended_at?);
+        Some((end - start).max(chrono::Duration::zero()))
+    }
+
     /// Whether another invocation is working on this deployment right now.
     pub fn is_held_by_other(&self, holder: &str, now: DateTime<Utc>) -> bool {
         self.lease
@@ -483,6 +531,10 @@ pub fn head_path(target: &str) -> String {
     format!("targets/{target}/head.json")
 }
 
+pub fn rollouts_path(target: &str) -> String {
+    format!("targets/{target}/rollouts.json")
+}
+
 pub fn awaiting_path(target: &str) -> String {
     format!("targets/{target}/awaiting-approval.json")
 }
@@ -512,6 +564,16 @@ fn short_hash(text: &str) -> String {
     use sha2::{Digest, Sha256};
     let digest = Sha256::digest(text.as_bytes());
     digest.iter().take(20).map(|b| format!("{b:02x}")).collect()
+}
+
+/// The key of an operator's rollback: one per request event, so a redelivery is a duplicate.
+pub fn rollback_key(event_id: &str) -> String {
+    format!("rb-{}", short_hash(event_id))
+}
+
+/// The key of a deployment ECS reported that Slipway did not start.
+pub fn external_key(ecs_deployment_id: &str) -> String {
+    format!("ext-{}", short_hash(ecs_deployment_id))
 }
 
 /// The key of an image push's deployment: one per digest and target.
@@ -606,6 +668,23 @@ impl<S: ObjectStore> Ledger<S> {
         pointer: AwaitingPointer,
     ) -> Result<Versioned<AwaitingPointer>, LedgerError> {
         self.compare_and_set(&awaiting_path(target), read, pointer)
+            .await
+    }
+
+    pub async fn rollouts(
+        &self,
+        target: &str,
+    ) -> Result<Option<Versioned<crate::rollout::Rollouts>>, LedgerError> {
+        self.read(&rollouts_path(target)).await
+    }
+
+    pub async fn set_rollouts(
+        &self,
+        target: &str,
+        read: Option<&Versioned<crate::rollout::Rollouts>>,
+        rollouts: crate::rollout::Rollouts,
+    ) -> Result<Versioned<crate::rollout::Rollouts>, LedgerError> {
+        self.compare_and_set(&rollouts_path(target), read, rollouts)
             .await
     }
 
@@ -775,6 +854,9 @@ mod tests {
             lease: None,
             error: None,
             approval: None,
+            ended_at: None,
+            rolled_back_to: None,
+            outcome_notified: None,
             history: vec![],
         }
     }
@@ -786,6 +868,7 @@ mod tests {
             &[Planned, Rolling, Succeeded][..],
             &[Planned, Rolling, Failed],
             &[Planned, Rolling, RolledBack],
+            &[Planned, Rolling, Failed, RolledBack],
             &[Planned, AwaitingApproval, Approved, Rolling, Succeeded],
             &[Planned, AwaitingApproval, Rejected],
             &[Planned, AwaitingApproval, Expired],
@@ -818,9 +901,15 @@ mod tests {
         ];
         for from in all.into_iter().filter(|s| s.is_terminal()) {
             for to in all {
+                // The one refinement: a failure that ECS then rolls back.
+                if (from, to) == (Failed, RolledBack) {
+                    continue;
+                }
                 assert!(!from.can_move_to(to), "{from} -> {to} must be refused");
             }
         }
+        assert!(!RolledBack.can_move_to(Failed));
+        assert!(!Succeeded.can_move_to(Failed));
         assert!(!Rolling.can_move_to(Planned));
         assert!(!Rolling.can_move_to(AwaitingApproval));
         assert!(

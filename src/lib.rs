@@ -14,8 +14,11 @@
 //! - [`ledger`] — the durable record per target and deployment in S3: a state machine
 //!   moved only by conditional writes, which makes duplicates and races harmless.
 //! - [`deployer`] — the pipelines (image push, source upload) that tie them together
-//!   for one event; asking for approval (one open request per target); and a person's
-//!   decision on a deployment awaiting approval.
+//!   for one event; asking for approval (one open request per target); a person's
+//!   decision on a deployment awaiting approval; and ECS's deployment events and
+//!   operators' rollback and unfreeze requests (`deployer::outcomes`).
+//! - [`rollout`] — how rollouts end: ECS's deployment events turned into forward-only
+//!   ledger moves, the last known good release per target, and the freeze after a failure.
 //! - [`approval`] — signed, expiring approval links bound to one deployment and image,
 //!   CSRF form nonces, the pages an approver sees, and `approval::web`: the approval
 //!   function's HTTP surface (confirm page, decision POST, Slack interactions).
@@ -35,6 +38,7 @@ pub mod ledger;
 pub mod notify;
 pub mod plan;
 pub mod ports;
+pub mod rollout;
 pub mod slack;
 pub mod source;
 

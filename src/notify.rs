@@ -9,7 +9,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
-use crate::ledger::{Deployment, Trigger};
+use crate::ledger::{Deployment, State, Trigger};
 
 /// A Slack message body: Block Kit blocks and the plain-text fallback for notifications.
 #[derive(Debug, Clone, PartialEq)]
@@ -42,7 +42,7 @@ pub fn what(deployment: &Deployment) -> String {
         Trigger::EcrPush {
             repository, tag, ..
         } => format!("{repository}:{tag}"),
-        Trigger::SourceUpload { key, .. } => format!("s3 {key}"),
+        _ => crate::rollout::release_name(deployment),
     };
     format!("{release} → {}", short_image(&deployment.image))
 }
@@ -77,6 +77,146 @@ pub fn trigger_line(deployment: &Deployment) -> String {
                 .map(|r| format!(" by {r}"))
                 .unwrap_or_default()
         ),
+        Trigger::Rollback {
+            requested_by,
+            reason,
+            ..
+        } => format!(
+            "rollback requested by {requested_by}{}",
+            reason
+                .as_ref()
+                .map(|r| format!(": {r}"))
+                .unwrap_or_default()
+        ),
+        Trigger::External {
+            ecs_deployment_id, ..
+        } => format!("ECS deployment {ecs_deployment_id}, started outside Slipway"),
+    }
+}
+
+/// The one line that says how a rollout ended, e.g. "app:v1.4.2 live on prod/web in
+/// 3m12s" or "app:v1.4.2 FAILED on prod/web: circuit breaker rolled back to app:v1.4.1".
+pub fn outcome_line(deployment: &Deployment) -> String {
+    let release = crate::rollout::release_name(deployment);
+    let place = format!("{}/{}", deployment.cluster, deployment.service);
+    let took = deployment
+        .rollout_duration()
+        .map(|d| format!(" in {}", crate::rollout::human_duration(d)))
+        .unwrap_or_default();
+    match deployment.state {
+        State::Succeeded => format!("{release} live on {place}{took}"),
+        State::RolledBack => format!(
+            "{release} FAILED on {place}: circuit breaker rolled back to {}",
+            deployment
+                .rolled_back_to
+                .as_deref()
+                .unwrap_or("the last completed deployment")
+        ),
+        State::Failed => format!(
+            "{release} FAILED on {place}: {}",
+            deployment
+                .error
+                .as_deref()
+                .unwrap_or("ECS reported the deployment failed")
+        ),
+        state => format!("{release} on {place}: {state}"),
+    }
+}
+
+/// What the target's state means for what happens next, for the outcome message.
+#[derive(Debug, Clone, Default)]
+pub struct OutcomeContext {
+    /// Why automatic deploys to the target are paused, if they are.
+    pub frozen: Option<String>,
+    /// The last known good release, if any, in words.
+    pub last_good: Option<String>,
+}
+
+/// Subject and body of the SNS message that tells how a rollout ended.
+pub fn outcome_email(deployment: &Deployment, context: &OutcomeContext) -> (String, String) {
+    let verdict = match deployment.state {
+        State::Succeeded => "Deployed",
+        State::RolledBack => "ROLLED BACK",
+        State::Failed => "FAILED",
+        _ => "Deployment update",
+    };
+    let subject: String = format!(
+        "{verdict}: {} to {}",
+        crate::rollout::release_name(deployment),
+        deployment.target
+    )
+    .chars()
+    .filter(|c| c.is_ascii() && !c.is_ascii_control())
+    .take(100)
+    .collect();
+    let mut body = format!(
+        "{line}\n\n\
+         Target:      {target} ({cluster}/{service})\n\
+         Image:       {image}\n\
+         Revision:    {to}\n\
+         Replaced:    {from}\n\
+         ECS:         {ecs}\n\
+         Trigger:     {trigger}\n",
+        line = outcome_line(deployment),
+        target = deployment.target,
+        cluster = deployment.cluster,
+        service = deployment.service,
+        image = deployment.image,
+        to = deployment.to_task_definition.as_deref().unwrap_or("-"),
+        from = deployment.from_task_definition,
+        ecs = deployment.ecs_deployment_id.as_deref().unwrap_or("-"),
+        trigger = trigger_line(deployment),
+    );
+    if let Some(took) = deployment.rollout_duration() {
+        body.push_str(&format!(
+            "Took:        {}\n",
+            crate::rollout::human_duration(took)
+        ));
+    }
+    if let Some(frozen) = &context.frozen {
+        body.push_str(&format!("\nAutomatic deploys to {} are paused: {frozen}\n", deployment.target));
+    }
+    if matches!(deployment.state, State::Failed | State::RolledBack) {
+        match &context.last_good {
+            Some(good) => body.push_str(&format!(
+                "\nLast known good: {good}. To roll back to it, send the operator request \
+                 (README, \"Rolling back\"): {{\"action\": \"rollback\", \"target\": \"{}\", \"requested_by\": \"<you>\"}}\n",
+                deployment.target
+            )),
+            None => body.push_str("\nNo earlier release of this target has completed under Slipway, so there is no known good release to roll back to.\n"),
+        }
+    }
+    body.push_str(&format!("\nDeployment {}\n", deployment.id));
+    (subject, body)
+}
+
+/// The Slack message that tells how a rollout ended.
+pub fn outcome_slack(deployment: &Deployment, context: &OutcomeContext) -> SlackPayload {
+    let line = outcome_line(deployment);
+    let icon = match deployment.state {
+        State::Succeeded => ":white_check_mark:",
+        State::Failed | State::RolledBack => ":x:",
+        _ => ":information_source:",
+    };
+    let mut details = format!("{icon} *{}*\n{}", escape(&line), escape(&what(deployment)));
+    if let Some(frozen) = &context.frozen {
+        details.push_str(&format!("\nAutomatic deploys paused: {}", escape(frozen)));
+    }
+    if matches!(deployment.state, State::Failed | State::RolledBack) {
+        if let Some(good) = &context.last_good {
+            details.push_str(&format!("\nLast known good: {}", escape(good)));
+        }
+    }
+    let blocks = json!([
+        {"type": "section", "text": {"type": "mrkdwn", "text": truncate(&details, 3000)}},
+        {"type": "context", "elements": [
+            {"type": "mrkdwn", "text": format!("deployment `{}` · {}", deployment.id, escape(&trigger_line(deployment)))}
+        ]}
+    ]);
+    SlackPayload {
+        text: line,
+        blocks,
+        replace_original: false,
     }
 }
 
@@ -212,9 +352,8 @@ fn truncate(text: &str, max_chars: usize) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
-    use crate::ledger::State;
 
     pub(crate) fn deployment() -> Deployment {
         Deployment {
@@ -242,6 +381,9 @@ mod tests {
             lease: None,
             error: None,
             approval: None,
+            ended_at: None,
+            rolled_back_to: None,
+            outcome_notified: None,
             history: vec![],
         }
     }

@@ -245,6 +245,8 @@ pub(crate) mod tests {
             tags: TagRule::Exact("v1".into()),
             policy: Policy::Auto,
             approval: Default::default(),
+            outcome_slack_channel: None,
+            freeze: Default::default(),
         }
     }
 

@@ -134,6 +134,11 @@ impl Ecs for EcsService {
             .cluster(cluster)
             .service(service)
             .task_definition(task_definition)
+            // A new revision starts a new deployment anyway; forcing it guarantees that the
+            // PRIMARY deployment returned is the one this call started (never an older one
+            // already running the same revision), so ECS's events are matched to the right
+            // ledger record.
+            .force_new_deployment(true)
             .send()
             .await
             .map_err(|err| {
@@ -150,7 +155,13 @@ impl Ecs for EcsService {
             .iter()
             .find(|d| d.status() == Some("PRIMARY"))
             .and_then(|d| d.id());
-        Ok(primary.unwrap_or_default().to_string())
+        primary.map(str::to_string).ok_or_else(|| AwsError {
+            operation: OPERATION,
+            message: format!(
+                "UpdateService on {cluster}/{service} returned no PRIMARY deployment, so its outcome could not be followed"
+            ),
+            kind: AwsErrorKind::Transient,
+        })
     }
 }
 

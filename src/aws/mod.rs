@@ -108,7 +108,7 @@ pub async fn slipway_from_env() -> Result<(SlipwayDeployer, Option<SlackSecrets>
     let wants_slack = config
         .targets
         .iter()
-        .any(|t| t.approval.slack_channel.is_some());
+        .any(|t| t.outcome_channel().is_some());
     let links = match optional_env("SLIPWAY_SIGNING_KEY_SECRET") {
         Some(secret) => {
             let keys = secrets::signing_keys(&clients.secrets, &secret).await?;

@@ -350,6 +350,9 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
             lease: None,
             error: None,
             approval: None,
+            ended_at: None,
+            rolled_back_to: None,
+            outcome_notified: None,
             history: vec![],
             ..old.clone()
         };

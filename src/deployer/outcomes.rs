@@ -1,0 +1,902 @@
+//! How rollouts end, and what operators ask after one went wrong.
+//!
+//! - ECS's "ECS Deployment State Change" events move a `rolling` deployment to
+//!   `succeeded`, `failed` or `rolled-back` (the rules are in [`crate::rollout`]), record
+//!   the last known good release or freeze the target, and tell people the truth by SNS
+//!   and Slack — editing the approval's Slack message too, when there was one.
+//! - Deployments ECS reports that Slipway did not start are recorded as external.
+//! - "ECS Service Action" problems (tasks failing to start, placement failures) are noted
+//!   on the rollout under way.
+//! - Operators' requests (`slipway.operator` events): roll a target back to its last
+//!   known good release (itself a ledger entry), or unfreeze it.
+
+use chrono::Utc;
+use serde_json::Value;
+use tracing::info;
+
+use super::{
+    Deployer, DeployError, EventOutcome, Invocation, LogContext, Report, StepError,
+    TargetOutcome, TargetReport,
+};
+use crate::config::{Policy, Target};
+use crate::event::{
+    is_operator_request, parse_ecs_event, parse_operator_request, DeploymentChanged,
+    EcsEvent, Intent, OperatorAction, OperatorRequest, ServiceAction,
+};
+use crate::ledger::{
+    external_key, rollback_key, Claim, Deployment, HistoryEntry, Lease, Notified, State,
+    Trigger, Versioned,
+};
+use crate::notify::{self, OutcomeContext};
+use crate::ports::{AwsError, AwsErrorKind, Ecs, Notifier, ObjectStore, Registry, SourceBucket};
+use crate::rollout::{
+    on_deployment_event, release_name, FreezeCheck, GoodRelease, Move, RolloutKind, Rollouts,
+    StartedRollout,
+};
+
+/// What one target's part of an event came to: the deployment it concerned and how.
+struct Handled {
+    deployment_id: String,
+    image: String,
+    outcome: TargetOutcome,
+}
+
+impl Handled {
+    fn of(deployment: &Deployment, outcome: TargetOutcome) -> Handled {
+        Handled {
+            deployment_id: deployment.id.clone(),
+            image: deployment.image.clone(),
+            outcome,
+        }
+    }
+}
+
+impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer<E, R, S, B, N> {
+    /// Handles one event for the deployment-events function: ECS's deployment state
+    /// changes and service actions, and operators' requests.
+    pub async fn handle_deployment_event(
+        &self,
+        raw: &Value,
+        invocation: &Invocation,
+    ) -> Result<Report, DeployError> {
+        if is_operator_request(raw) {
+            return self.handle_operator_request(raw, invocation).await;
+        }
+        let event = match self.triage(raw, parse_ecs_event(raw)) {
+            Ok(event) => event,
+            Err(report) => return Ok(report),
+        };
+        let (event_id, service) = match &event {
+            EcsEvent::Deployment(e) => (&e.event_id, &e.service),
+            EcsEvent::ServiceAction(a) => (&a.event_id, &a.service),
+        };
+        let home = &self.config.home;
+        let targets: Vec<&Target> = self
+            .config
+            .targets
+            .iter()
+            .filter(|t| t.runs_on(&service.cluster, &service.service))
+            .filter(|_| service.account == home.account && service.region == home.region)
+            .collect();
+        if targets.is_empty() {
+            let reason = format!(
+                "no target deploys to {}/{} in account {} region {}",
+                service.cluster, service.service, service.account, service.region
+            );
+            info!(event_id, decision = "ignored", "{reason}");
+            return Ok(self.report(raw, EventOutcome::Ignored { reason }));
+        }
+        let results = futures::future::join_all(targets.iter().map(|target| async {
+            let result = match &event {
+                EcsEvent::Deployment(change) => {
+                    Box::pin(self.record_deployment_event(target, change, invocation)).await
+                }
+                EcsEvent::ServiceAction(action) => self.note_service_action(target, action).await,
+            };
+            if let Err(err) = &result {
+                let log = LogContext {
+                    event_id,
+                    target: &target.name,
+                    digest: "",
+                    deployment_id: "",
+                };
+                if err.is_transient() {
+                    log.warned("retry", &format!("the event will be retried: {err}"));
+                } else {
+                    log.warned("failed", &format!("not retrying: {err}"));
+                }
+            }
+            result
+        }))
+        .await;
+        self.collect(raw, event_id, &targets, results)
+    }
+
+    fn collect(
+        &self,
+        raw: &Value,
+        event_id: &str,
+        targets: &[&Target],
+        results: Vec<Result<Handled, StepError>>,
+    ) -> Result<Report, DeployError> {
+        let mut reports = Vec::new();
+        let mut transient = Vec::new();
+        for (target, result) in targets.iter().zip(results) {
+            let handled = match result {
+                Ok(handled) => handled,
+                Err(err) if err.is_transient() => {
+                    transient.push(format!("{}: {err}", target.name));
+                    continue;
+                }
+                Err(err) => Handled {
+                    deployment_id: String::new(),
+                    image: String::new(),
+                    outcome: TargetOutcome::Failed {
+                        error: err.to_string(),
+                    },
+                },
+            };
+            reports.push(TargetReport {
+                target: target.name.clone(),
+                deployment_id: handled.deployment_id,
+                image: handled.image,
+                outcome: handled.outcome,
+            });
+        }
+        if let Some(first) = transient.first() {
+            return Err(DeployError {
+                event_id: event_id.to_string(),
+                failed: transient.len(),
+                first: first.clone(),
+            });
+        }
+        Ok(self.report(raw, EventOutcome::Targets { targets: reports }))
+    }
+
+    /// Finds the deployment an ECS deployment event is about and moves it.
+    async fn record_deployment_event(
+        &self,
+        target: &Target,
+        event: &DeploymentChanged,
+        invocation: &Invocation,
+    ) -> Result<Handled, StepError> {
+        let rollouts = self
+            .ledger
+            .rollouts(&target.name)
+            .await?
+            .map(|r| r.value)
+            .unwrap_or_default();
+        let entry = match rollouts.find(&event.ecs_deployment_id) {
+            Some(entry) => entry.clone(),
+            None => match self.rollback_of_latest(target, &rollouts, event).await? {
+                Some(entry) => entry,
+                None => {
+                    if let Some(starting) = rollouts.starting_now(Utc::now()) {
+                        return Err(StepError::Aws(AwsError {
+                            operation: "ledger rollouts",
+                            message: format!(
+                                "{} is calling UpdateService on {}/{} and has not recorded its ECS deployment id yet; {} may be it",
+                                starting.deployment_id, target.cluster, target.service, event.ecs_deployment_id
+                            ),
+                            kind: AwsErrorKind::Transient,
+                        }));
+                    }
+                    self.record_external(target, event).await?
+                }
+            },
+        };
+        let current = self
+            .ledger
+            .deployment(&target.name, &entry.key)
+            .await?
+            .ok_or_else(|| {
+                StepError::Rejected(format!(
+                    "the rollouts of {} name {} for ECS deployment {}, but the ledger has no such record: inspect targets/{}/rollouts.json",
+                    target.name, entry.deployment_id, entry.ecs_deployment_id, target.name
+                ))
+            })?;
+        let current = self
+            .adopt_if_unrecorded(current, &entry, invocation)
+            .await?;
+        self.apply_event(target, current, &entry, event).await
+    }
+
+    /// An IN_PROGRESS event whose reason says the circuit breaker is rolling back names a
+    /// new ECS deployment (the rollback) and the one it returns to, not the one that
+    /// failed. The circuit breaker only ever undoes the service's latest deployment: if
+    /// that is ours and not over, this rollback is of it.
+    async fn rollback_of_latest(
+        &self,
+        target: &Target,
+        rollouts: &Rollouts,
+        event: &DeploymentChanged,
+    ) -> Result<Option<StartedRollout>, StepError> {
+        if event.rolling_back_to().is_none() {
+            return Ok(None);
+        }
+        let Some(latest) = rollouts.latest_own() else {
+            return Ok(None);
+        };
+        if latest.ecs_deployment_id == event.rolling_back_to().unwrap_or_default() {
+            return Ok(None);
+        }
+        let Some(record) = self.ledger.deployment(&target.name, &latest.key).await? else {
+            return Ok(None);
+        };
+        if !matches!(record.value.state, State::Rolling | State::Failed) {
+            return Ok(None);
+        }
+        let entry = StartedRollout {
+            ecs_deployment_id: event.ecs_deployment_id.clone(),
+            deployment_id: latest.deployment_id.clone(),
+            key: latest.key.clone(),
+            kind: RolloutKind::CircuitBreakerRollback,
+            at: event.updated_at,
+        };
+        let remembered = entry.clone();
+        self.update_rollouts(&target.name, move |r| {
+            r.remember(remembered.clone());
+            true
+        })
+        .await?;
+        Ok(Some(entry))
+    }
+
+    /// A deployment that called UpdateService but did not get to record `rolling` (its
+    /// invocation died, or is about to save): wait for a live one, adopt an abandoned one.
+    async fn adopt_if_unrecorded(
+        &self,
+        current: Versioned<Deployment>,
+        entry: &StartedRollout,
+        invocation: &Invocation,
+    ) -> Result<Versioned<Deployment>, StepError> {
+        if !matches!(current.value.state, State::Planned | State::Approved) {
+            return Ok(current);
+        }
+        if current
+            .value
+            .is_held_by_other(&invocation.request_id, Utc::now())
+        {
+            return Err(StepError::Aws(AwsError {
+                operation: "ledger deployment",
+                message: format!(
+                    "{} is still recording its rollout; retrying later",
+                    current.value.id
+                ),
+                kind: AwsErrorKind::Transient,
+            }));
+        }
+        let mut next = current.value.clone();
+        next.ecs_deployment_id = Some(entry.ecs_deployment_id.clone());
+        next.lease = None;
+        next.advance(
+            State::Rolling,
+            format!(
+                "ECS reports deployment {}, which an interrupted attempt started",
+                entry.ecs_deployment_id
+            ),
+            entry.at,
+        )?;
+        Ok(self.ledger.save(&current, next).await?)
+    }
+
+    async fn apply_event(
+        &self,
+        target: &Target,
+        mut current: Versioned<Deployment>,
+        entry: &StartedRollout,
+        event: &DeploymentChanged,
+    ) -> Result<Handled, StepError> {
+        let image = current.value.image.clone();
+        let log = LogContext {
+            event_id: &event.event_id,
+            target: &target.name,
+            digest: super::image_digest(&image),
+            deployment_id: &entry.deployment_id,
+        };
+        let from = current.value.state;
+        let outcome = match on_deployment_event(&current.value, event, entry.kind) {
+            Move::To(state, note) => {
+                let mut next = current.value.clone();
+                next.advance(state, note.clone(), event.updated_at)?;
+                next.ended_at.get_or_insert(event.updated_at);
+                match state {
+                    State::Failed => {
+                        next.error = Some(
+                            event
+                                .reason
+                                .clone()
+                                .unwrap_or_else(|| "ECS reported the deployment failed".into()),
+                        )
+                    }
+                    State::RolledBack => {
+                        next.rolled_back_to = Some(self.describe_rollback(target, event).await?)
+                    }
+                    _ => {}
+                }
+                current = self.ledger.save(&current, next).await?;
+                self.record_target_effects(target, &current.value, event)
+                    .await?;
+                log.decided(&state.to_string(), &notify::outcome_line(&current.value));
+                TargetOutcome::Moved {
+                    from,
+                    to: state,
+                    note,
+                }
+            }
+            Move::Nothing(reason) => {
+                log.decided("unchanged", &reason);
+                TargetOutcome::Unchanged {
+                    state: Some(from),
+                    reason,
+                }
+            }
+        };
+        let handled = Handled::of(&current.value, outcome);
+        self.tell_outcome(target, current).await?;
+        Ok(handled)
+    }
+
+    /// What the circuit breaker returned the service to, in words.
+    async fn describe_rollback(
+        &self,
+        target: &Target,
+        event: &DeploymentChanged,
+    ) -> Result<String, StepError> {
+        let Some(to) = event.rolling_back_to() else {
+            return Ok("the last completed deployment".into());
+        };
+        let rollouts = self
+            .ledger
+            .rollouts(&target.name)
+            .await?
+            .map(|r| r.value)
+            .unwrap_or_default();
+        if let Some(good) = rollouts
+            .last_good
+            .as_ref()
+            .filter(|g| g.ecs_deployment_id == to)
+        {
+            return Ok(good.release.clone());
+        }
+        if let Some(entry) = rollouts.find(to) {
+            if let Some(record) = self.ledger.deployment(&target.name, &entry.key).await? {
+                return Ok(release_name(&record.value));
+            }
+        }
+        Ok(format!("ECS deployment {to}"))
+    }
+
+    /// A success becomes the last known good release; a failure freezes the target.
+    async fn record_target_effects(
+        &self,
+        target: &Target,
+        deployment: &Deployment,
+        event: &DeploymentChanged,
+    ) -> Result<(), StepError> {
+        let external = matches!(deployment.trigger, Trigger::External { .. });
+        match deployment.state {
+            State::Succeeded if !external => {
+                let Some(task_definition) = deployment.to_task_definition.clone() else {
+                    return Ok(());
+                };
+                let good = GoodRelease {
+                    deployment_id: deployment.id.clone(),
+                    key: deployment.key.clone(),
+                    release: release_name(deployment),
+                    image: deployment.image.clone(),
+                    version: deployment.version.clone(),
+                    task_definition,
+                    ecs_deployment_id: event.ecs_deployment_id.clone(),
+                    completed_at: event.updated_at,
+                };
+                self.update_rollouts(&target.name, |r| {
+                    let before = r.last_good.clone();
+                    r.completed(good.clone());
+                    r.last_good != before
+                })
+                .await?;
+            }
+            State::Failed | State::RolledBack => {
+                let reason = notify::outcome_line(deployment);
+                self.update_rollouts(&target.name, |r| {
+                    let before = r.freeze.clone();
+                    r.freeze_after(deployment, target.freeze, &reason, event.updated_at);
+                    r.freeze != before
+                })
+                .await?;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Tells people how the rollout ended — once per outcome: a retry after a failed send
+    /// tells them, a duplicate event does not. SNS and the target's Slack channel must
+    /// succeed (else the event is retried); editing the approval's Slack message is best
+    /// effort.
+    async fn tell_outcome(
+        &self,
+        target: &Target,
+        current: Versioned<Deployment>,
+    ) -> Result<(), StepError> {
+        let state = current.value.state;
+        if !matches!(state, State::Succeeded | State::Failed | State::RolledBack) {
+            return Ok(());
+        }
+        if current
+            .value
+            .outcome_notified
+            .as_ref()
+            .is_some_and(|n| n.state == state)
+        {
+            return Ok(());
+        }
+        let rollouts = self
+            .ledger
+            .rollouts(&target.name)
+            .await?
+            .map(|r| r.value)
+            .unwrap_or_default();
+        let context = OutcomeContext {
+            frozen: rollouts
+                .freeze
+                .as_ref()
+                .filter(|f| f.deployment_id == current.value.id)
+                .map(|_| freeze_advice(target)),
+            last_good: rollouts.last_good.as_ref().map(|g| {
+                format!(
+                    "{} ({}, completed {})",
+                    g.release,
+                    g.task_definition,
+                    g.completed_at.format("%Y-%m-%d %H:%M UTC")
+                )
+            }),
+        };
+        let deployment = &current.value;
+        let (subject, body) = notify::outcome_email(deployment, &context);
+        self.notifier.publish(&subject, &body).await?;
+        if let Some(channel) = target.outcome_channel() {
+            let payload = notify::outcome_slack(deployment, &context);
+            self.notifier.post_slack(channel, &payload).await?;
+        }
+        self.edit_request_message(deployment, &notify::outcome_line(deployment))
+            .await;
+        let mut next = current.value.clone();
+        next.outcome_notified = Some(Notified {
+            state,
+            at: Utc::now(),
+        });
+        self.ledger.save(&current, next).await?;
+        Ok(())
+    }
+
+    /// Records a deployment ECS reported that Slipway did not start, so the ledger shows
+    /// what really runs. What it runs is read from the service now.
+    async fn record_external(
+        &self,
+        target: &Target,
+        event: &DeploymentChanged,
+    ) -> Result<StartedRollout, StepError> {
+        let service = self
+            .ecs
+            .describe_service(&target.cluster, &target.service)
+            .await?;
+        let running = self
+            .ecs
+            .describe_task_definition(&service.task_definition)
+            .await?;
+        let image = running
+            .summary
+            .containers
+            .iter()
+            .find(|c| target.containers.contains(&c.name))
+            .map(|c| c.image.clone())
+            .unwrap_or_default();
+        let key = external_key(&event.ecs_deployment_id);
+        let record = Deployment {
+            id: format!("{}.{key}", target.name),
+            target: target.name.clone(),
+            key: key.clone(),
+            cluster: target.cluster.clone(),
+            service: target.service.clone(),
+            state: State::Rolling,
+            trigger: Trigger::External {
+                event_id: event.event_id.clone(),
+                ecs_deployment_id: event.ecs_deployment_id.clone(),
+            },
+            image,
+            version: None,
+            changes: vec![],
+            diff: vec![],
+            from_task_definition: String::new(),
+            to_task_definition: Some(service.task_definition.clone()),
+            ecs_deployment_id: Some(event.ecs_deployment_id.clone()),
+            lease: None,
+            error: None,
+            approval: None,
+            ended_at: None,
+            rolled_back_to: None,
+            outcome_notified: None,
+            history: vec![HistoryEntry {
+                at: event.updated_at,
+                state: State::Rolling,
+                note: format!(
+                    "ECS reported deployment {} of {}, which Slipway did not start; the service runs {}",
+                    event.ecs_deployment_id, target.service, service.task_definition
+                ),
+            }],
+        };
+        let (deployment_id, claimed) = match self.ledger.claim(record).await? {
+            Claim::Claimed(record) => (record.value.id, true),
+            Claim::Exists(record) => (record.value.id, false),
+        };
+        if claimed {
+            info!(
+                event_id = event.event_id,
+                target = target.name,
+                deployment_id,
+                decision = "external",
+                "recorded ECS deployment {} as external: Slipway did not start it",
+                event.ecs_deployment_id
+            );
+        }
+        let entry = StartedRollout {
+            ecs_deployment_id: event.ecs_deployment_id.clone(),
+            deployment_id,
+            key,
+            kind: RolloutKind::External,
+            at: event.updated_at,
+        };
+        let remembered = entry.clone();
+        self.update_rollouts(&target.name, move |r| {
+            r.remember(remembered.clone());
+            true
+        })
+        .await?;
+        Ok(entry)
+    }
+
+    /// Problems ECS reports while a rollout is under way are noted on it, once.
+    async fn note_service_action(
+        &self,
+        target: &Target,
+        action: &ServiceAction,
+    ) -> Result<Handled, StepError> {
+        let unchanged = |reason: String| Handled {
+            deployment_id: String::new(),
+            image: String::new(),
+            outcome: TargetOutcome::Unchanged {
+                state: None,
+                reason,
+            },
+        };
+        if !action.is_problem() {
+            return Ok(unchanged(format!(
+                "{} ({}): nothing to record; deployment outcomes come from deployment events",
+                action.name, action.event_type
+            )));
+        }
+        let rollouts = self
+            .ledger
+            .rollouts(&target.name)
+            .await?
+            .map(|r| r.value)
+            .unwrap_or_default();
+        let Some(latest) = rollouts.latest_own() else {
+            return Ok(unchanged(format!("{}: no rollout to note it on", action.name)));
+        };
+        let Some(current) = self.ledger.deployment(&target.name, &latest.key).await? else {
+            return Ok(unchanged(format!("{}: no rollout to note it on", action.name)));
+        };
+        if current.value.state != State::Rolling {
+            return Ok(unchanged(format!(
+                "{}: the latest rollout is {}, not under way",
+                action.name, current.value.state
+            )));
+        }
+        let note = format!(
+            "ECS {} {}{} (event {})",
+            action.event_type,
+            action.name,
+            action
+                .reason
+                .as_ref()
+                .map(|r| format!(": {r}"))
+                .unwrap_or_default(),
+            action.event_id
+        );
+        if current.value.history.iter().any(|h| h.note == note) {
+            return Ok(Handled::of(
+                &current.value,
+                TargetOutcome::Unchanged {
+                    state: Some(State::Rolling),
+                    reason: "already noted".into(),
+                },
+            ));
+        }
+        let mut next = current.value.clone();
+        next.history.push(HistoryEntry {
+            at: action.at.unwrap_or_else(Utc::now),
+            state: State::Rolling,
+            note: note.clone(),
+        });
+        self.ledger.save(&current, next).await?;
+        info!(
+            event_id = action.event_id,
+            target = target.name,
+            deployment_id = current.value.id,
+            decision = "noted",
+            "{note}"
+        );
+        Ok(Handled::of(
+            &current.value,
+            TargetOutcome::Unchanged {
+                state: Some(State::Rolling),
+                reason: format!("noted: {note}"),
+            },
+        ))
+    }
+
+    /// The freeze rule for one automatic push (image-push, policy `auto`): `Some` outcome
+    /// if the push must wait; a push newer than the failed release lifts the freeze.
+    pub(super) async fn check_freeze(
+        &self,
+        target: &Target,
+        digest: &str,
+        version: Option<&semver::Version>,
+        pushed_at: Option<chrono::DateTime<Utc>>,
+        log: &LogContext<'_>,
+    ) -> Result<Option<TargetOutcome>, StepError> {
+        let Some(rollouts) = self.ledger.rollouts(&target.name).await? else {
+            return Ok(None);
+        };
+        match rollouts
+            .value
+            .check_push(target.freeze, digest, version, pushed_at)
+        {
+            FreezeCheck::Open => Ok(None),
+            FreezeCheck::Frozen(reason) => {
+                log.decided("frozen", &format!("not deploying: {reason}"));
+                Ok(Some(TargetOutcome::Frozen { reason }))
+            }
+            FreezeCheck::Thaws(why) => {
+                if !self.dry_run {
+                    let why = why.clone();
+                    self.update_rollouts(&target.name, move |r| {
+                        r.unfreeze("slipway", Some(why.clone()), Utc::now())
+                    })
+                    .await?;
+                }
+                log.decided("thawed", &format!("the freeze ends: {why}"));
+                Ok(None)
+            }
+        }
+    }
+
+    async fn handle_operator_request(
+        &self,
+        raw: &Value,
+        invocation: &Invocation,
+    ) -> Result<Report, DeployError> {
+        let request = match self.triage(raw, parse_operator_request(raw).map(Intent::Deploy)) {
+            Ok(request) => request,
+            Err(report) => return Ok(report),
+        };
+        let Some(target) = self.config.target(&request.target) else {
+            let names: Vec<&str> = self.config.targets.iter().map(|t| t.name.as_str()).collect();
+            let error = format!(
+                "no target named `{}`; the targets are: {}",
+                request.target,
+                names.join(", ")
+            );
+            return self.triage::<()>(raw, Err(crate::event::EventError::BadDetail {
+                id: request.event_id.clone(),
+                problem: error,
+            })).map(|()| unreachable!("an error is refused")).or_else(Ok);
+        };
+        let result = match request.action {
+            OperatorAction::Unfreeze => self.unfreeze(target, &request).await,
+            OperatorAction::Rollback => Box::pin(self.roll_back(target, &request, invocation)).await,
+        };
+        if let Err(err) = &result {
+            let log = LogContext {
+                event_id: &request.event_id,
+                target: &target.name,
+                digest: "",
+                deployment_id: "",
+            };
+            log.warned("failed", &format!("{:?} refused: {err}", request.action));
+        }
+        self.collect(raw, &request.event_id, &[target], vec![result])
+    }
+
+    /// Lets automatic deploys to the target resume.
+    async fn unfreeze(
+        &self,
+        target: &Target,
+        request: &OperatorRequest,
+    ) -> Result<Handled, StepError> {
+        let mut lifted = None;
+        self.update_rollouts(&target.name, |r| {
+            let freeze = r.freeze.clone();
+            let changed = r.unfreeze(&request.requested_by, request.reason.clone(), Utc::now());
+            lifted = freeze.filter(|_| changed);
+            changed
+        })
+        .await?;
+        let log = LogContext {
+            event_id: &request.event_id,
+            target: &target.name,
+            digest: "",
+            deployment_id: "",
+        };
+        let Some(freeze) = lifted else {
+            log.decided("unchanged", "unfreeze: the target is not frozen");
+            return Ok(Handled {
+                deployment_id: String::new(),
+                image: String::new(),
+                outcome: TargetOutcome::Unchanged {
+                    state: None,
+                    reason: "the target is not frozen".into(),
+                },
+            });
+        };
+        log.decided(
+            "unfrozen",
+            &format!(
+                "{} unfroze the target (frozen since {} failed)",
+                request.requested_by, freeze.release
+            ),
+        );
+        Ok(Handled {
+            deployment_id: freeze.deployment_id.clone(),
+            image: String::new(),
+            outcome: TargetOutcome::Unfrozen {
+                failed_deployment: freeze.deployment_id,
+            },
+        })
+    }
+
+    /// Rolls the target back to its last known good release: UpdateService onto that
+    /// release's task definition (immutable, pinned by digest; nothing is registered),
+    /// recorded as a deployment of its own that ECS's events then conclude. The release
+    /// rolled back from freezes the target, so it does not come straight back.
+    ///
+    /// An operator's request is itself the human decision, so a rollback does not wait
+    /// for approval even on a target whose policy is `approval`.
+    async fn roll_back(
+        &self,
+        target: &Target,
+        request: &OperatorRequest,
+        invocation: &Invocation,
+    ) -> Result<Handled, StepError> {
+        let rollouts = self
+            .ledger
+            .rollouts(&target.name)
+            .await?
+            .map(|r| r.value)
+            .unwrap_or_default();
+        let Some(good) = rollouts.last_good.clone() else {
+            return Err(StepError::Rejected(format!(
+                "target `{}` has no known good release: no deployment Slipway started has reached COMPLETED, so there is nothing to roll back to",
+                target.name
+            )));
+        };
+        let key = rollback_key(&request.event_id);
+        let id = format!("{}.{key}", target.name);
+        let log = LogContext {
+            event_id: &request.event_id,
+            target: &target.name,
+            digest: super::image_digest(&good.image),
+            deployment_id: &id,
+        };
+        let service = self
+            .ecs
+            .describe_service(&target.cluster, &target.service)
+            .await?;
+        if service.task_definition == good.task_definition {
+            log.decided(
+                "already-running",
+                &format!("{} already runs {} ({})", target.service, good.release, good.task_definition),
+            );
+            return Ok(Handled {
+                deployment_id: good.deployment_id.clone(),
+                image: good.image.clone(),
+                outcome: TargetOutcome::AlreadyRunning {
+                    task_definition: good.task_definition,
+                },
+            });
+        }
+        let record = Deployment {
+            id: id.clone(),
+            target: target.name.clone(),
+            key,
+            cluster: target.cluster.clone(),
+            service: target.service.clone(),
+            state: State::Planned,
+            trigger: Trigger::Rollback {
+                event_id: request.event_id.clone(),
+                requested_by: request.requested_by.clone(),
+                reason: request.reason.clone(),
+                to_deployment_id: good.deployment_id.clone(),
+            },
+            image: good.image.clone(),
+            version: good.version.clone(),
+            changes: vec![],
+            diff: vec![format!(
+                "task definition {} → {} ({}, the last known good release)",
+                service.task_definition, good.task_definition, good.release
+            )],
+            from_task_definition: service.task_definition.clone(),
+            to_task_definition: Some(good.task_definition.clone()),
+            ecs_deployment_id: None,
+            lease: Some(Lease {
+                holder: invocation.request_id.clone(),
+                until: invocation.deadline,
+            }),
+            error: None,
+            approval: None,
+            ended_at: None,
+            rolled_back_to: None,
+            outcome_notified: None,
+            history: vec![],
+        };
+        let current = match self.claim(record, invocation, &log).await? {
+            Ok(current) => current,
+            Err(duplicate) => {
+                return Ok(Handled {
+                    deployment_id: id,
+                    image: good.image,
+                    outcome: duplicate,
+                })
+            }
+        };
+        if let Some(latest) = rollouts
+            .latest_own()
+            .filter(|l| l.kind == RolloutKind::Slipway && l.deployment_id != good.deployment_id)
+        {
+            if let Some(bad) = self.ledger.deployment(&target.name, &latest.key).await? {
+                let reason = format!(
+                    "rolled back by {}{}",
+                    request.requested_by,
+                    request.reason.as_ref().map(|r| format!(": {r}")).unwrap_or_default()
+                );
+                self.update_rollouts(&target.name, |r| {
+                    let before = r.freeze.clone();
+                    r.freeze_after(&bad.value, target.freeze, &reason, Utc::now());
+                    r.freeze != before
+                })
+                .await?;
+            }
+        }
+        let ecs_deployment_id = self
+            .start_rollout(target, current, &good.task_definition, &log)
+            .await?;
+        Ok(Handled {
+            deployment_id: id,
+            image: good.image,
+            outcome: TargetOutcome::Rolling {
+                from_task_definition: service.task_definition,
+                to_task_definition: good.task_definition,
+                ecs_deployment_id,
+                changes: vec![],
+            },
+        })
+    }
+}
+
+/// How a frozen target resumes, for the failure notification.
+fn freeze_advice(target: &Target) -> String {
+    use crate::config::FreezeRule::*;
+    let unfreeze = format!(
+        "an operator can unfreeze it ({{\"action\": \"unfreeze\", \"target\": \"{}\", \"requested_by\": \"<you>\"}})",
+        target.name
+    );
+    match target.freeze {
+        UntilNewerImage if target.policy == Policy::Auto => {
+            format!("until a newer image is pushed, or {unfreeze}")
+        }
+        _ => format!("until {unfreeze}"),
+    }
+}

@@ -1,0 +1,580 @@
+//! How rollouts end. UpdateService returning is not "deployed": ECS's own deployment events
+//! say how a rollout really ended, minutes later. This module holds the rules that turn
+//! those events into ledger moves, and the per-target [`Rollouts`] record they need:
+//! which ECS deployment ids are whose, the last known good release, and the freeze that
+//! pauses automatic deploys after a failure.
+//!
+//! Events arrive twice, late and out of order. Every rule here only ever moves a
+//! deployment forwards through the ledger's state machine, so a late IN_PROGRESS after a
+//! COMPLETED, or a FAILED after the circuit breaker's rollback was recorded, changes
+//! nothing.
+
+use chrono::{DateTime, Utc};
+use semver::Version;
+use serde::{Deserialize, Serialize};
+
+use crate::config::FreezeRule;
+use crate::event::{DeploymentChanged, DeploymentEventName};
+use crate::ledger::{Deployment, State, Trigger};
+
+/// How many rollouts per target are remembered for matching ECS events to deployments.
+/// EventBridge gives up on an event after 24 hours; no target rolls 100 times in a day.
+pub const REMEMBERED_ROLLOUTS: usize = 100;
+
+/// Per target, in the ledger at `targets/<target>/rollouts.json`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rollouts {
+    /// The ECS deployments Slipway knows of for this target, oldest first.
+    #[serde(default)]
+    pub started: Vec<StartedRollout>,
+    /// A deployment between its UpdateService call and recording the id ECS returned:
+    /// an ECS event for an unknown id meanwhile may be Slipway's own, so it is retried.
+    #[serde(default)]
+    pub starting: Option<Starting>,
+    /// The last deployment Slipway started that ECS reported COMPLETED.
+    #[serde(default)]
+    pub last_good: Option<GoodRelease>,
+    /// Set after a failure: automatic deploys to the target pause (see [`FreezeRule`]).
+    #[serde(default)]
+    pub freeze: Option<Freeze>,
+    /// The last time a freeze was lifted, and by whom.
+    #[serde(default)]
+    pub unfrozen: Option<Unfrozen>,
+    #[serde(default)]
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+/// One ECS deployment and the ledger record it belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StartedRollout {
+    pub ecs_deployment_id: String,
+    pub deployment_id: String,
+    pub key: String,
+    pub kind: RolloutKind,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RolloutKind {
+    /// Slipway's UpdateService started it.
+    Slipway,
+    /// Someone else started it; recorded from ECS's events.
+    External,
+    /// ECS's circuit breaker started it to undo the record's deployment.
+    CircuitBreakerRollback,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Starting {
+    pub deployment_id: String,
+    pub key: String,
+    pub until: DateTime<Utc>,
+}
+
+/// A release that ECS reported running in a steady state: what a rollback returns to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GoodRelease {
+    pub deployment_id: String,
+    pub key: String,
+    /// In words, e.g. `app:v1.4.1`.
+    pub release: String,
+    pub image: String,
+    pub version: Option<String>,
+    /// Immutable: it pins the image by digest, so rolling back to it is exact.
+    pub task_definition: String,
+    pub ecs_deployment_id: String,
+    pub completed_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Freeze {
+    pub since: DateTime<Utc>,
+    pub deployment_id: String,
+    pub release: String,
+    /// The failed image, so that pushing it again does not thaw the freeze.
+    pub digest: Option<String>,
+    /// The failed release's version, when the target orders tags by semver.
+    pub version: Option<String>,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Unfrozen {
+    pub at: DateTime<Utc>,
+    /// An operator, or `slipway` when a newer push thawed it.
+    pub by: String,
+    pub reason: Option<String>,
+    /// The failed deployment whose freeze was lifted.
+    pub deployment_id: String,
+}
+
+/// Whether a push may deploy automatically to a target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FreezeCheck {
+    Open,
+    /// Paused; the reason says why and how to resume.
+    Frozen(String),
+    /// The push is newer than the failed release: the freeze ends with it.
+    Thaws(String),
+}
+
+impl Rollouts {
+    /// The record an ECS deployment belongs to; the newest mention wins.
+    pub fn find(&self, ecs_deployment_id: &str) -> Option<&StartedRollout> {
+        self.started
+            .iter()
+            .rev()
+            .find(|r| r.ecs_deployment_id == ecs_deployment_id)
+    }
+
+    /// Remembers an ECS deployment (once), forgetting the oldest beyond the limit.
+    pub fn remember(&mut self, rollout: StartedRollout) {
+        let known = self.started.iter().any(|r| {
+            r.ecs_deployment_id == rollout.ecs_deployment_id
+                && r.key == rollout.key
+                && r.kind == rollout.kind
+        });
+        if !known {
+            self.started.push(rollout);
+        }
+        let excess = self.started.len().saturating_sub(REMEMBERED_ROLLOUTS);
+        self.started.drain(..excess);
+    }
+
+    /// The newest rollout of the target that ECS could be rolling back: the circuit
+    /// breaker only ever undoes the latest deployment.
+    pub fn latest_own(&self) -> Option<&StartedRollout> {
+        self.started
+            .iter()
+            .rev()
+            .find(|r| r.kind != RolloutKind::CircuitBreakerRollback)
+    }
+
+    /// A deployment of ours that may have called UpdateService without recording it yet.
+    pub fn starting_now(&self, now: DateTime<Utc>) -> Option<&Starting> {
+        self.starting.as_ref().filter(|s| s.until > now)
+    }
+
+    /// Records a completed release as last known good, unless a later one already is.
+    pub fn completed(&mut self, good: GoodRelease) {
+        let newer = self
+            .last_good
+            .as_ref()
+            .is_none_or(|current| good.completed_at >= current.completed_at);
+        if newer {
+            self.last_good = Some(good);
+        }
+    }
+
+    /// Pauses automatic deploys after `deployment` failed, as the target's rule says.
+    /// A freeze already in place for a later failure stays.
+    pub fn freeze_after(
+        &mut self,
+        deployment: &Deployment,
+        rule: FreezeRule,
+        reason: &str,
+        at: DateTime<Utc>,
+    ) {
+        if rule == FreezeRule::Never || !deployment_can_freeze(deployment) {
+            return;
+        }
+        if self.freeze.as_ref().is_some_and(|f| f.since > at) {
+            return;
+        }
+        self.freeze = Some(Freeze {
+            since: at,
+            deployment_id: deployment.id.clone(),
+            release: release_name(deployment),
+            digest: image_digest(&deployment.image),
+            version: deployment.version.clone(),
+            reason: reason.to_string(),
+        });
+    }
+
+    /// Whether a push of `digest` (tag version `version`, received by ECR at `pushed_at`)
+    /// may deploy automatically.
+    pub fn check_push(
+        &self,
+        rule: FreezeRule,
+        digest: &str,
+        version: Option<&Version>,
+        pushed_at: Option<DateTime<Utc>>,
+    ) -> FreezeCheck {
+        let Some(freeze) = &self.freeze else {
+            return FreezeCheck::Open;
+        };
+        let frozen = |why: String| {
+            FreezeCheck::Frozen(format!(
+                "automatic deploys are paused since {} failed ({}) at {}: {why}; an operator can unfreeze the target, or roll it back",
+                freeze.release,
+                freeze.reason,
+                freeze.since.format("%Y-%m-%d %H:%M:%S UTC")
+            ))
+        };
+        match rule {
+            FreezeRule::Never => FreezeCheck::Open,
+            FreezeRule::UntilUnfrozen => {
+                frozen("the target's rule is `until-unfrozen`".to_string())
+            }
+            FreezeRule::UntilNewerImage => {
+                if freeze.digest.as_deref() == Some(digest) {
+                    return frozen("this is the image that failed".to_string());
+                }
+                let failed_version = freeze
+                    .version
+                    .as_deref()
+                    .and_then(|v| Version::parse(v).ok());
+                match (version, failed_version) {
+                    (Some(ours), Some(failed)) if *ours > failed => FreezeCheck::Thaws(format!(
+                        "version {ours} is above {failed}, which failed"
+                    )),
+                    (Some(ours), Some(failed)) => frozen(format!(
+                        "version {ours} is not above {failed}, which failed: push a higher version"
+                    )),
+                    _ => match pushed_at {
+                        Some(at) if at > freeze.since => FreezeCheck::Thaws(format!(
+                            "pushed at {at}, after the failure"
+                        )),
+                        _ => frozen("this image was pushed before the failure".to_string()),
+                    },
+                }
+            }
+        }
+    }
+
+    /// Lifts the freeze, noting who did and why.
+    pub fn unfreeze(&mut self, by: &str, reason: Option<String>, at: DateTime<Utc>) -> bool {
+        let Some(freeze) = self.freeze.take() else {
+            return false;
+        };
+        self.unfrozen = Some(Unfrozen {
+            at,
+            by: by.to_string(),
+            reason,
+            deployment_id: freeze.deployment_id,
+        });
+        true
+    }
+}
+
+/// What an ECS deployment event does to the deployment it belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Move {
+    /// Advance to this state, with this note in the history.
+    To(State, String),
+    /// Nothing changes; the reason goes in the log and the report.
+    Nothing(String),
+}
+
+/// The rule for one event. `kind` is how the event's ECS deployment relates to the
+/// record: its own rollout, or the circuit breaker's rollback of it. Only forward moves:
+/// a duplicate or late event is `Nothing`.
+pub fn on_deployment_event(
+    deployment: &Deployment,
+    event: &DeploymentChanged,
+    kind: RolloutKind,
+) -> Move {
+    use DeploymentEventName::*;
+    let state = deployment.state;
+    let late = |what: &str| Move::Nothing(format!("{what}: the deployment is already {state}"));
+    let reason = event.reason.clone().unwrap_or_default();
+    match (kind, event.name) {
+        (RolloutKind::CircuitBreakerRollback, InProgress) => rolled_back(deployment, event),
+        (RolloutKind::CircuitBreakerRollback, Completed) => Move::Nothing(format!(
+            "ECS finished rolling {} back; the deployment is {state}",
+            deployment.service
+        )),
+        (RolloutKind::CircuitBreakerRollback, Failed) => Move::Nothing(format!(
+            "ECS's rollback of this deployment failed too ({reason}); the deployment stays {state}"
+        )),
+        (_, InProgress) if event.rolling_back_to().is_some() => rolled_back(deployment, event),
+        (_, InProgress) => match state {
+            State::Rolling => Move::Nothing("already rolling".into()),
+            _ => late("a late IN_PROGRESS"),
+        },
+        (_, Completed) if state == State::Rolling => Move::To(
+            State::Succeeded,
+            format!(
+                "ECS deployment {} completed: the service reached a steady state",
+                event.ecs_deployment_id
+            ),
+        ),
+        (_, Completed) => late("a duplicate or late COMPLETED"),
+        (_, Failed) if state == State::Rolling => Move::To(
+            State::Failed,
+            format!(
+                "ECS deployment {} failed: {}",
+                event.ecs_deployment_id,
+                if reason.is_empty() {
+                    "no reason given"
+                } else {
+                    &reason
+                }
+            ),
+        ),
+        (_, Failed) => late("a duplicate or late FAILED"),
+    }
+}
+
+fn rolled_back(deployment: &Deployment, event: &DeploymentChanged) -> Move {
+    let to = event.rolling_back_to().unwrap_or("the last completed deployment");
+    match deployment.state {
+        State::Rolling | State::Failed => Move::To(
+            State::RolledBack,
+            format!("ECS's circuit breaker is rolling the service back to ECS deployment {to}"),
+        ),
+        state => Move::Nothing(format!(
+            "a rollback to {to}: the deployment is already {state}"
+        )),
+    }
+}
+
+/// Only releases Slipway rolled out freeze a target: an external deployment's failure says
+/// nothing about the images Slipway is about to push.
+fn deployment_can_freeze(deployment: &Deployment) -> bool {
+    !matches!(deployment.trigger, Trigger::External { .. })
+}
+
+/// The release in words: `app:v1.4.2`, `s3 deploy/web/taskdef.json`, …
+pub fn release_name(deployment: &Deployment) -> String {
+    match &deployment.trigger {
+        Trigger::EcrPush {
+            repository, tag, ..
+        } => format!("{repository}:{tag}"),
+        Trigger::SourceUpload { key, .. } => format!("s3 {key}"),
+        Trigger::Rollback {
+            to_deployment_id, ..
+        } => format!("rollback to {to_deployment_id}"),
+        Trigger::External {
+            ecs_deployment_id, ..
+        } => format!("ECS deployment {ecs_deployment_id} (not started by Slipway)"),
+    }
+}
+
+fn image_digest(image: &str) -> Option<String> {
+    image
+        .rsplit_once('@')
+        .map(|(_, digest)| digest.to_string())
+}
+
+/// `3m12s`, `45s`, `1h02m`.
+pub fn human_duration(duration: chrono::Duration) -> String {
+    let seconds = duration.num_seconds().max(0);
+    match seconds {
+        s if s < 60 => format!("{s}s"),
+        s if s < 3600 => format!("{}m{:02}s", s / 60, s % 60),
+        s => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::ServiceRef;
+    use crate::ledger::HistoryEntry;
+
+    fn rolling() -> Deployment {
+        let mut d = crate::notify::tests::deployment();
+        d.state = State::Rolling;
+        d.history.push(HistoryEntry {
+            at: DateTime::from_timestamp(1_800_000_000, 0).unwrap(),
+            state: State::Rolling,
+            note: "UpdateService".into(),
+        });
+        d
+    }
+
+    fn event(name: DeploymentEventName, reason: Option<&str>) -> DeploymentChanged {
+        DeploymentChanged {
+            event_id: "e".into(),
+            service: ServiceRef::parse("arn:aws:ecs:us-east-1:123456789012:service/prod/web")
+                .unwrap(),
+            name,
+            ecs_deployment_id: "ecs-svc/1".into(),
+            updated_at: DateTime::from_timestamp(1_800_000_192, 0).unwrap(),
+            reason: reason.map(str::to_string),
+        }
+    }
+
+    const ROLLBACK: &str =
+        "ECS deployment circuit breaker: rolling back to deploymentId ecs-svc/0.";
+
+    fn apply(d: &mut Deployment, e: &DeploymentChanged, kind: RolloutKind) -> bool {
+        match on_deployment_event(d, e, kind) {
+            Move::To(state, note) => {
+                d.advance(state, note, e.updated_at).unwrap();
+                true
+            }
+            Move::Nothing(_) => false,
+        }
+    }
+
+    #[test]
+    fn completed_succeeds_once_and_late_events_change_nothing() {
+        use DeploymentEventName::*;
+        let mut d = rolling();
+        assert!(!apply(&mut d, &event(InProgress, None), RolloutKind::Slipway));
+        assert!(apply(&mut d, &event(Completed, None), RolloutKind::Slipway));
+        assert_eq!(d.state, State::Succeeded);
+        for late in [
+            event(Completed, None),
+            event(InProgress, None),
+            event(Failed, Some("x")),
+            event(InProgress, Some(ROLLBACK)),
+        ] {
+            assert!(!apply(&mut d, &late, RolloutKind::Slipway), "{late:?}");
+            assert_eq!(d.state, State::Succeeded);
+        }
+    }
+
+    #[test]
+    fn a_circuit_breaker_rollback_ends_rolled_back_in_either_order() {
+        use DeploymentEventName::*;
+        let failed = event(
+            Failed,
+            Some("ECS deployment circuit breaker: task failed to start."),
+        );
+        let rollback = event(InProgress, Some(ROLLBACK));
+
+        let mut first_failed = rolling();
+        assert!(apply(&mut first_failed, &failed, RolloutKind::Slipway));
+        assert_eq!(first_failed.state, State::Failed);
+        assert!(apply(
+            &mut first_failed,
+            &rollback,
+            RolloutKind::CircuitBreakerRollback
+        ));
+        assert_eq!(first_failed.state, State::RolledBack);
+
+        let mut first_rollback = rolling();
+        assert!(apply(
+            &mut first_rollback,
+            &rollback,
+            RolloutKind::CircuitBreakerRollback
+        ));
+        assert!(!apply(&mut first_rollback, &failed, RolloutKind::Slipway));
+        assert_eq!(first_rollback.state, State::RolledBack);
+        assert!(!apply(
+            &mut first_rollback,
+            &event(Completed, None),
+            RolloutKind::CircuitBreakerRollback
+        ));
+        assert_eq!(first_rollback.state, State::RolledBack);
+    }
+
+    #[test]
+    fn the_duration_runs_from_update_service_to_ecs_final_word() {
+        let mut d = rolling();
+        d.ended_at = Some(DateTime::from_timestamp(1_800_000_192, 0).unwrap());
+        assert_eq!(human_duration(d.rollout_duration().unwrap()), "3m12s");
+        assert_eq!(human_duration(chrono::Duration::seconds(45)), "45s");
+        assert_eq!(human_duration(chrono::Duration::seconds(3720)), "1h02m");
+    }
+
+    fn frozen_on(version: Option<&str>) -> Rollouts {
+        let mut d = rolling();
+        d.version = version.map(str::to_string);
+        let mut rollouts = Rollouts::default();
+        rollouts.freeze_after(
+            &d,
+            FreezeRule::UntilNewerImage,
+            "circuit breaker",
+            DateTime::from_timestamp(1_800_000_000, 0).unwrap(),
+        );
+        rollouts
+    }
+
+    #[test]
+    fn a_freeze_holds_the_failed_image_and_lower_versions_and_thaws_for_newer_ones() {
+        let rollouts = frozen_on(Some("1.4.2"));
+        let failed_digest = "sha256:ab1200000000ffff";
+        let rule = FreezeRule::UntilNewerImage;
+        let v = |s: &str| Version::parse(s).unwrap();
+        let later = Some(DateTime::from_timestamp(1_800_000_500, 0).unwrap());
+        assert!(matches!(
+            rollouts.check_push(rule, failed_digest, Some(&v("1.4.3")), later),
+            FreezeCheck::Frozen(_)
+        ));
+        let FreezeCheck::Frozen(why) =
+            rollouts.check_push(rule, "sha256:other", Some(&v("1.4.2")), later)
+        else {
+            panic!("a rebuilt v1.4.2 stays frozen")
+        };
+        assert!(why.contains("not above 1.4.2"), "{why}");
+        assert!(matches!(
+            rollouts.check_push(rule, "sha256:other", Some(&v("1.4.3")), later),
+            FreezeCheck::Thaws(_)
+        ));
+        assert!(matches!(
+            rollouts.check_push(FreezeRule::UntilUnfrozen, "sha256:other", Some(&v("2.0.0")), later),
+            FreezeCheck::Frozen(_)
+        ));
+        assert_eq!(
+            rollouts.check_push(FreezeRule::Never, failed_digest, None, later),
+            FreezeCheck::Open
+        );
+    }
+
+    #[test]
+    fn without_versions_a_push_after_the_failure_thaws() {
+        let rollouts = frozen_on(None);
+        let rule = FreezeRule::UntilNewerImage;
+        let before = Some(DateTime::from_timestamp(1_799_999_000, 0).unwrap());
+        let after = Some(DateTime::from_timestamp(1_800_000_001, 0).unwrap());
+        assert!(matches!(
+            rollouts.check_push(rule, "sha256:other", None, before),
+            FreezeCheck::Frozen(_)
+        ));
+        assert!(matches!(
+            rollouts.check_push(rule, "sha256:other", None, after),
+            FreezeCheck::Thaws(_)
+        ));
+        let mut unfrozen = rollouts.clone();
+        assert!(unfrozen.unfreeze("alice", None, Utc::now()));
+        assert_eq!(
+            unfrozen.check_push(rule, "sha256:other", None, before),
+            FreezeCheck::Open
+        );
+        assert!(!unfrozen.unfreeze("alice", None, Utc::now()), "once");
+    }
+
+    #[test]
+    fn the_last_good_release_never_moves_back_to_an_older_completion() {
+        let at = |s| DateTime::from_timestamp(s, 0).unwrap();
+        let good = |id: &str, when| GoodRelease {
+            deployment_id: id.into(),
+            key: id.into(),
+            release: id.into(),
+            image: String::new(),
+            version: None,
+            task_definition: format!("td:{id}"),
+            ecs_deployment_id: id.into(),
+            completed_at: at(when),
+        };
+        let mut rollouts = Rollouts::default();
+        rollouts.completed(good("b", 200));
+        rollouts.completed(good("a", 100));
+        assert_eq!(rollouts.last_good.unwrap().deployment_id, "b");
+    }
+
+    #[test]
+    fn remembered_rollouts_are_bounded_and_found_newest_first() {
+        let mut rollouts = Rollouts::default();
+        for n in 0..(REMEMBERED_ROLLOUTS + 5) {
+            rollouts.remember(StartedRollout {
+                ecs_deployment_id: format!("ecs-svc/{}", n % 3),
+                deployment_id: format!("d{n}"),
+                key: format!("k{n}"),
+                kind: RolloutKind::Slipway,
+                at: Utc::now(),
+            });
+        }
+        assert_eq!(rollouts.started.len(), REMEMBERED_ROLLOUTS);
+        let last = REMEMBERED_ROLLOUTS + 4;
+        assert_eq!(
+            rollouts.find(&format!("ecs-svc/{}", last % 3)).unwrap().key,
+            format!("k{last}")
+        );
+    }
+}
