@@ -20,11 +20,11 @@ use crate::ledger::{
     image_key, Claim, Deployment, Head, Lease, Ledger, LedgerError, State, Trigger, Versioned,
 };
 use crate::plan::{self, describe_changes, pinned_digest, Derivation, ImageChange, PlanError};
-use crate::rollout::{RolloutKind, Rollouts, StartedRollout, Starting};
 use crate::ports::{
     AwsError, DescribedTaskDefinition, Ecs, Notifier, NotifyError, ObjectStore, Registry,
     ServiceState, Silent, SourceBucket,
 };
+use crate::rollout::{RolloutKind, Rollouts, StartedRollout, Starting};
 
 mod asking;
 mod decisions;

@@ -197,7 +197,11 @@ impl ServiceRef {
         );
         let mut path = resource.strip_prefix("service/")?.split('/');
         let (cluster, service) = (path.next()?, path.next()?);
-        let valid = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        let valid = |s: &str| {
+            !s.is_empty()
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        };
         if ecs != "ecs" || path.next().is_some() || !valid(cluster) || !valid(service) {
             return None;
         }
@@ -302,11 +306,8 @@ struct EcsServiceActionDetail {
 pub fn parse_ecs_event(raw: &Value) -> Result<Intent<EcsEvent>, EventError> {
     let detail_type = raw.get("detail-type").and_then(Value::as_str);
     if detail_type == Some(ECS_SERVICE_ACTION_TYPE) {
-        let (id, envelope) = open_envelope::<EcsServiceActionDetail>(
-            raw,
-            ECS_SOURCE,
-            ECS_SERVICE_ACTION_TYPE,
-        )?;
+        let (id, envelope) =
+            open_envelope::<EcsServiceActionDetail>(raw, ECS_SOURCE, ECS_SERVICE_ACTION_TYPE)?;
         let service = service_of(&id, envelope.resources.as_deref().unwrap_or_default())?;
         let detail = envelope.detail;
         return Ok(Intent::Deploy(EcsEvent::ServiceAction(ServiceAction {
@@ -540,7 +541,10 @@ mod tests {
         let mut raw = event("ecs-deployment-completed.json");
         raw["resources"] = serde_json::json!(["arn:aws:ecs:us-east-1:123456789012:service/web"]);
         let err = parse_ecs_event(&raw).unwrap_err();
-        assert!(err.to_string().contains("service/<cluster>/<service>"), "{err}");
+        assert!(
+            err.to_string().contains("service/<cluster>/<service>"),
+            "{err}"
+        );
         raw["resources"] = serde_json::json!([]);
         assert!(parse_ecs_event(&raw).is_err());
         let mut raw = event("ecs-deployment-completed.json");

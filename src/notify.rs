@@ -174,7 +174,10 @@ pub fn outcome_email(deployment: &Deployment, context: &OutcomeContext) -> (Stri
         ));
     }
     if let Some(frozen) = &context.frozen {
-        body.push_str(&format!("\nAutomatic deploys to {} are paused: {frozen}\n", deployment.target));
+        body.push_str(&format!(
+            "\nAutomatic deploys to {} are paused: {frozen}\n",
+            deployment.target
+        ));
     }
     if matches!(deployment.state, State::Failed | State::RolledBack) {
         match &context.last_good {

@@ -34,6 +34,10 @@ pub struct Rollouts {
     /// The last deployment Slipway started that ECS reported COMPLETED.
     #[serde(default)]
     pub last_good: Option<GoodRelease>,
+    /// The good release before it (another task definition): where a rollback goes when
+    /// the service already runs the last good one, which completed but misbehaves.
+    #[serde(default)]
+    pub previous_good: Option<GoodRelease>,
     /// Set after a failure: automatic deploys to the target pause (see [`FreezeRule`]).
     #[serde(default)]
     pub freeze: Option<Freeze>,
@@ -163,8 +167,29 @@ impl Rollouts {
             .as_ref()
             .is_none_or(|current| good.completed_at >= current.completed_at);
         if newer {
-            self.last_good = Some(good);
+            let replaced = self.last_good.replace(good);
+            if let Some(replaced) = replaced {
+                if Some(&replaced.task_definition)
+                    != self.last_good.as_ref().map(|g| &g.task_definition)
+                {
+                    self.previous_good = Some(replaced);
+                }
+            }
         }
+    }
+
+    /// Where a rollback of a service running `running` goes: the last good release, or,
+    /// if the service already runs it (it completed, but misbehaves), the one before. In
+    /// that case the last good release is discredited, so that a later rollback never
+    /// returns to it.
+    pub fn rollback_target(&mut self, running: &str) -> Option<GoodRelease> {
+        let last = self.last_good.clone()?;
+        if last.task_definition != running {
+            return Some(last);
+        }
+        let before = self.previous_good.take()?;
+        self.last_good = Some(before.clone());
+        Some(before)
     }
 
     /// Pauses automatic deploys after `deployment` failed, as the target's rule says.
@@ -233,9 +258,9 @@ impl Rollouts {
                         "version {ours} is not above {failed}, which failed: push a higher version"
                     )),
                     _ => match pushed_at {
-                        Some(at) if at > freeze.since => FreezeCheck::Thaws(format!(
-                            "pushed at {at}, after the failure"
-                        )),
+                        Some(at) if at > freeze.since => {
+                            FreezeCheck::Thaws(format!("pushed at {at}, after the failure"))
+                        }
                         _ => frozen("this image was pushed before the failure".to_string()),
                     },
                 }
@@ -318,7 +343,9 @@ pub fn on_deployment_event(
 }
 
 fn rolled_back(deployment: &Deployment, event: &DeploymentChanged) -> Move {
-    let to = event.rolling_back_to().unwrap_or("the last completed deployment");
+    let to = event
+        .rolling_back_to()
+        .unwrap_or("the last completed deployment");
     match deployment.state {
         State::Rolling | State::Failed => Move::To(
             State::RolledBack,
@@ -353,9 +380,7 @@ pub fn release_name(deployment: &Deployment) -> String {
 }
 
 fn image_digest(image: &str) -> Option<String> {
-    image
-        .rsplit_once('@')
-        .map(|(_, digest)| digest.to_string())
+    image.rsplit_once('@').map(|(_, digest)| digest.to_string())
 }
 
 /// `3m12s`, `45s`, `1h02m`.
@@ -414,7 +439,11 @@ mod tests {
     fn completed_succeeds_once_and_late_events_change_nothing() {
         use DeploymentEventName::*;
         let mut d = rolling();
-        assert!(!apply(&mut d, &event(InProgress, None), RolloutKind::Slipway));
+        assert!(!apply(
+            &mut d,
+            &event(InProgress, None),
+            RolloutKind::Slipway
+        ));
         assert!(apply(&mut d, &event(Completed, None), RolloutKind::Slipway));
         assert_eq!(d.state, State::Succeeded);
         for late in [
@@ -507,7 +536,12 @@ mod tests {
             FreezeCheck::Thaws(_)
         ));
         assert!(matches!(
-            rollouts.check_push(FreezeRule::UntilUnfrozen, "sha256:other", Some(&v("2.0.0")), later),
+            rollouts.check_push(
+                FreezeRule::UntilUnfrozen,
+                "sha256:other",
+                Some(&v("2.0.0")),
+                later
+            ),
             FreezeCheck::Frozen(_)
         ));
         assert_eq!(
@@ -556,6 +590,43 @@ mod tests {
         rollouts.completed(good("b", 200));
         rollouts.completed(good("a", 100));
         assert_eq!(rollouts.last_good.unwrap().deployment_id, "b");
+    }
+
+    #[test]
+    fn a_rollback_from_the_last_good_release_goes_to_the_one_before_and_discredits_it() {
+        let at = |s| DateTime::from_timestamp(s, 0).unwrap();
+        let good = |id: &str, when| GoodRelease {
+            deployment_id: id.into(),
+            key: id.into(),
+            release: id.into(),
+            image: String::new(),
+            version: None,
+            task_definition: format!("td:{id}"),
+            ecs_deployment_id: id.into(),
+            completed_at: at(when),
+        };
+        let mut rollouts = Rollouts::default();
+        rollouts.completed(good("v1", 100));
+        rollouts.completed(good("v2", 200));
+        assert_eq!(
+            rollouts
+                .clone()
+                .rollback_target("td:v3")
+                .unwrap()
+                .deployment_id,
+            "v2",
+            "a failed v3: back to v2"
+        );
+        let target = rollouts.rollback_target("td:v2").unwrap();
+        assert_eq!(
+            target.deployment_id, "v1",
+            "v2 completed but is bad: back to v1"
+        );
+        assert_eq!(rollouts.last_good.as_ref().unwrap().deployment_id, "v1");
+        assert!(
+            rollouts.rollback_target("td:v1").is_none(),
+            "nothing before v1"
+        );
     }
 
     #[test]

@@ -105,10 +105,7 @@ pub async fn slipway_from_env() -> Result<(SlipwayDeployer, Option<SlackSecrets>
         "set it to the S3 bucket that holds the deployment ledger",
     )?;
     let wants_approval = config.targets.iter().any(|t| t.policy == Policy::Approval);
-    let wants_slack = config
-        .targets
-        .iter()
-        .any(|t| t.outcome_channel().is_some());
+    let wants_slack = config.targets.iter().any(|t| t.outcome_channel().is_some());
     let links = match optional_env("SLIPWAY_SIGNING_KEY_SECRET") {
         Some(secret) => {
             let keys = secrets::signing_keys(&clients.secrets, &secret).await?;

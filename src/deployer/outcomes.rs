@@ -15,17 +15,17 @@ use serde_json::Value;
 use tracing::info;
 
 use super::{
-    Deployer, DeployError, EventOutcome, Invocation, LogContext, Report, StepError,
-    TargetOutcome, TargetReport,
+    DeployError, Deployer, EventOutcome, Invocation, LogContext, Report, StepError, TargetOutcome,
+    TargetReport,
 };
 use crate::config::{Policy, Target};
 use crate::event::{
-    is_operator_request, parse_ecs_event, parse_operator_request, DeploymentChanged,
-    EcsEvent, Intent, OperatorAction, OperatorRequest, ServiceAction,
+    is_operator_request, parse_ecs_event, parse_operator_request, DeploymentChanged, EcsEvent,
+    Intent, OperatorAction, OperatorRequest, ServiceAction,
 };
 use crate::ledger::{
-    external_key, rollback_key, Claim, Deployment, HistoryEntry, Lease, Notified, State,
-    Trigger, Versioned,
+    external_key, rollback_key, Claim, Deployment, HistoryEntry, Lease, Notified, State, Trigger,
+    Versioned,
 };
 use crate::notify::{self, OutcomeContext};
 use crate::ports::{AwsError, AwsErrorKind, Ecs, Notifier, ObjectStore, Registry, SourceBucket};
@@ -584,10 +584,16 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
             .map(|r| r.value)
             .unwrap_or_default();
         let Some(latest) = rollouts.latest_own() else {
-            return Ok(unchanged(format!("{}: no rollout to note it on", action.name)));
+            return Ok(unchanged(format!(
+                "{}: no rollout to note it on",
+                action.name
+            )));
         };
         let Some(current) = self.ledger.deployment(&target.name, &latest.key).await? else {
-            return Ok(unchanged(format!("{}: no rollout to note it on", action.name)));
+            return Ok(unchanged(format!(
+                "{}: no rollout to note it on",
+                action.name
+            )));
         };
         if current.value.state != State::Rolling {
             return Ok(unchanged(format!(
@@ -684,20 +690,33 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
             Err(report) => return Ok(report),
         };
         let Some(target) = self.config.target(&request.target) else {
-            let names: Vec<&str> = self.config.targets.iter().map(|t| t.name.as_str()).collect();
+            let names: Vec<&str> = self
+                .config
+                .targets
+                .iter()
+                .map(|t| t.name.as_str())
+                .collect();
             let error = format!(
                 "no target named `{}`; the targets are: {}",
                 request.target,
                 names.join(", ")
             );
-            return self.triage::<()>(raw, Err(crate::event::EventError::BadDetail {
-                id: request.event_id.clone(),
-                problem: error,
-            })).map(|()| unreachable!("an error is refused")).or_else(Ok);
+            return self
+                .triage::<()>(
+                    raw,
+                    Err(crate::event::EventError::BadDetail {
+                        id: request.event_id.clone(),
+                        problem: error,
+                    }),
+                )
+                .map(|()| unreachable!("an error is refused"))
+                .or_else(Ok);
         };
         let result = match request.action {
             OperatorAction::Unfreeze => self.unfreeze(target, &request).await,
-            OperatorAction::Rollback => Box::pin(self.roll_back(target, &request, invocation)).await,
+            OperatorAction::Rollback => {
+                Box::pin(self.roll_back(target, &request, invocation)).await
+            }
         };
         if let Err(err) = &result {
             let log = LogContext {
@@ -771,34 +790,40 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
         request: &OperatorRequest,
         invocation: &Invocation,
     ) -> Result<Handled, StepError> {
+        let key = rollback_key(&request.event_id);
+        let id = format!("{}.{key}", target.name);
+        if let Some(existing) = self.ledger.deployment(&target.name, &key).await? {
+            return Box::pin(self.redelivered_rollback(target, existing.value, invocation)).await;
+        }
         let rollouts = self
             .ledger
             .rollouts(&target.name)
             .await?
             .map(|r| r.value)
             .unwrap_or_default();
-        let Some(good) = rollouts.last_good.clone() else {
+        let service = self
+            .ecs
+            .describe_service(&target.cluster, &target.service)
+            .await?;
+        let Some(good) = rollouts.clone().rollback_target(&service.task_definition) else {
             return Err(StepError::Rejected(format!(
-                "target `{}` has no known good release: no deployment Slipway started has reached COMPLETED, so there is nothing to roll back to",
+                "target `{}` has no known good release to return to: no other deployment Slipway started has reached COMPLETED",
                 target.name
             )));
         };
-        let key = rollback_key(&request.event_id);
-        let id = format!("{}.{key}", target.name);
         let log = LogContext {
             event_id: &request.event_id,
             target: &target.name,
             digest: super::image_digest(&good.image),
             deployment_id: &id,
         };
-        let service = self
-            .ecs
-            .describe_service(&target.cluster, &target.service)
-            .await?;
         if service.task_definition == good.task_definition {
             log.decided(
                 "already-running",
-                &format!("{} already runs {} ({})", target.service, good.release, good.task_definition),
+                &format!(
+                    "{} already runs {} ({})",
+                    target.service, good.release, good.task_definition
+                ),
             );
             return Ok(Handled {
                 deployment_id: good.deployment_id.clone(),
@@ -852,33 +877,96 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
                 })
             }
         };
-        if let Some(latest) = rollouts
+        // The release rolled back from is no longer good, and freezes the target so that
+        // it does not come straight back.
+        let bad = match rollouts
             .latest_own()
             .filter(|l| l.kind == RolloutKind::Slipway && l.deployment_id != good.deployment_id)
         {
-            if let Some(bad) = self.ledger.deployment(&target.name, &latest.key).await? {
-                let reason = format!(
-                    "rolled back by {}{}",
-                    request.requested_by,
-                    request.reason.as_ref().map(|r| format!(": {r}")).unwrap_or_default()
-                );
-                self.update_rollouts(&target.name, |r| {
-                    let before = r.freeze.clone();
-                    r.freeze_after(&bad.value, target.freeze, &reason, Utc::now());
-                    r.freeze != before
-                })
-                .await?;
+            Some(latest) => self.ledger.deployment(&target.name, &latest.key).await?,
+            None => None,
+        };
+        let reason = format!(
+            "rolled back by {}{}",
+            request.requested_by,
+            request
+                .reason
+                .as_ref()
+                .map(|r| format!(": {r}"))
+                .unwrap_or_default()
+        );
+        let running = service.task_definition.clone();
+        self.update_rollouts(&target.name, |r| {
+            let before = r.clone();
+            r.rollback_target(&running);
+            if let Some(bad) = &bad {
+                r.freeze_after(&bad.value, target.freeze, &reason, Utc::now());
             }
-        }
+            *r != before
+        })
+        .await?;
         let ecs_deployment_id = self
             .start_rollout(target, current, &good.task_definition, &log)
             .await?;
+        // A release still rolling (ECS gave up without a circuit breaker, say) will hear
+        // no more from ECS: the operator's rollback is its end.
+        if let Some(bad) = bad.filter(|b| b.value.state == State::Rolling) {
+            let mut next = bad.value.clone();
+            next.advance(State::RolledBack, reason.clone(), Utc::now())?;
+            next.rolled_back_to = Some(good.release.clone());
+            next.ended_at = Some(Utc::now());
+            self.ledger.save(&bad, next).await?;
+        }
         Ok(Handled {
             deployment_id: id,
             image: good.image,
             outcome: TargetOutcome::Rolling {
                 from_task_definition: service.task_definition,
                 to_task_definition: good.task_definition,
+                ecs_deployment_id,
+                changes: vec![],
+            },
+        })
+    }
+}
+
+impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer<E, R, S, B, N> {
+    /// The same rollback request again: a duplicate, unless an earlier attempt died
+    /// before UpdateService (then this one finishes it, onto the revision chosen then).
+    async fn redelivered_rollback(
+        &self,
+        target: &Target,
+        existing: Deployment,
+        invocation: &Invocation,
+    ) -> Result<Handled, StepError> {
+        let (id, image) = (existing.id.clone(), existing.image.clone());
+        let log = LogContext {
+            event_id: "",
+            target: &target.name,
+            digest: super::image_digest(&image),
+            deployment_id: &id,
+        };
+        let current = match self.claim(existing, invocation, &log).await? {
+            Ok(current) => current,
+            Err(duplicate) => {
+                return Ok(Handled {
+                    deployment_id: id.clone(),
+                    image,
+                    outcome: duplicate,
+                })
+            }
+        };
+        let from_task_definition = current.value.from_task_definition.clone();
+        let to_task_definition = current.value.to_task_definition.clone().unwrap_or_default();
+        let ecs_deployment_id = self
+            .start_rollout(target, current, &to_task_definition, &log)
+            .await?;
+        Ok(Handled {
+            deployment_id: id.clone(),
+            image,
+            outcome: TargetOutcome::Rolling {
+                from_task_definition,
+                to_task_definition,
                 ecs_deployment_id,
                 changes: vec![],
             },
