@@ -423,12 +423,14 @@ async fn a_deployment_slipway_did_not_start_is_recorded_as_external() {
 async fn an_unknown_deployment_while_slipway_is_calling_update_service_is_retried() {
     let world = world_with_web().await;
     let (deployer, _) = world.deployer(&web_config("until-newer-image"), false);
-    let mut rollouts = slipway::rollout::Rollouts::default();
-    rollouts.starting = Some(slipway::rollout::Starting {
-        deployment_id: "web.img-abc".into(),
-        key: "img-abc".into(),
-        until: Utc::now() + Duration::seconds(30),
-    });
+    let rollouts = slipway::rollout::Rollouts {
+        starting: Some(slipway::rollout::Starting {
+            deployment_id: "web.img-abc".into(),
+            key: "img-abc".into(),
+            until: Utc::now() + Duration::seconds(30),
+        }),
+        ..Default::default()
+    };
     deployer
         .ledger()
         .set_rollouts("web", None, rollouts)
@@ -604,11 +606,12 @@ async fn until_unfrozen_targets_wait_for_an_operator() {
 async fn the_approval_slack_message_tells_how_the_approved_rollout_ended() {
     let world = world_with_web().await;
     let approvers = world.approvers().await;
-    let prod = config(&[format!(
-        r#"{{"name": "web", "cluster": "prod", "service": "web", "containers": ["app"],
-            "repository": "app", "tags": {{"semver": ">=1"}}, "policy": "approval",
-            "approval": {{"slack_channel": "C0APPROVALS", "slack_approvers": ["U0ALICE"]}}}}"#
-    )]);
+    let prod = config(&[
+        r#"{"name": "web", "cluster": "prod", "service": "web", "containers": ["app"],
+            "repository": "app", "tags": {"semver": ">=1"}, "policy": "approval",
+            "approval": {"slack_channel": "C0APPROVALS", "slack_approvers": ["U0ALICE"]}}"#
+            .to_string(),
+    ]);
     let (deployer, _) = world.approval_deployer(&prod, &approvers);
     let digest = world.push_image(Some("v1.5.0")).await;
     deployer

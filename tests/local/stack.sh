@@ -136,6 +136,15 @@ demo() {
   python3 tests/local/approve.py
 
   echo
+  echo "4. ECS finishes the rollout and says so (the emulator emits no ECS events, so the demo"
+  echo "   replays ECS's COMPLETED event for the deployment the approval started):"
+  event=$(python3 tests/local/outcome.py event)
+  echo "   cargo lambda invoke deployment-events --data-file ${event#"$ROOT"/}"
+  invoke deployment-events "$event" | tee "$STATE/report-completed.json"
+  echo
+  python3 tests/local/outcome.py show
+
+  echo
   echo "What the functions logged (JSON, one line per decision):"
   grep -h '"decision"' "$STATE/watch.log" | sed 's/^[^{]*//' | head -20 || true
 }
