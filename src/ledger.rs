@@ -117,6 +117,9 @@ pub enum Trigger {
         reason: Option<String>,
         /// The deployment whose release this restores.
         to_deployment_id: String,
+        /// That release in words, e.g. `app:v1.4.1`.
+        #[serde(default)]
+        to_release: String,
     },
     /// A deployment ECS reported that Slipway did not start (the console, the CLI, another
     /// tool): recorded so that the ledger shows what really runs.

@@ -371,8 +371,13 @@ pub fn release_name(deployment: &Deployment) -> String {
         } => format!("{repository}:{tag}"),
         Trigger::SourceUpload { key, .. } => format!("s3 {key}"),
         Trigger::Rollback {
-            to_deployment_id, ..
-        } => format!("rollback to {to_deployment_id}"),
+            to_deployment_id,
+            to_release,
+            ..
+        } => match to_release.as_str() {
+            "" => format!("rollback to {to_deployment_id}"),
+            release => format!("rollback to {release}"),
+        },
         Trigger::External {
             ecs_deployment_id, ..
         } => format!("ECS deployment {ecs_deployment_id} (not started by Slipway)"),

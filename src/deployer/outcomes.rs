@@ -845,6 +845,7 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
                 requested_by: request.requested_by.clone(),
                 reason: request.reason.clone(),
                 to_deployment_id: good.deployment_id.clone(),
+                to_release: good.release.clone(),
             },
             image: good.image.clone(),
             version: good.version.clone(),
