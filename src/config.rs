@@ -70,6 +70,15 @@ impl Target {
             .or(self.approval.slack_channel.as_deref())
     }
 
+    /// The freeze rule in force: a target whose policy is `approval` never freezes, since
+    /// a person decides each of its deployments.
+    pub fn freeze_rule(&self) -> FreezeRule {
+        match self.policy {
+            Policy::Approval => FreezeRule::Never,
+            Policy::Auto => self.freeze,
+        }
+    }
+
     /// Whether an ECS service (by cluster name and service name) is this target's. The
     /// config may name the cluster by ARN; ECS events name it by its name.
     pub fn runs_on(&self, cluster: &str, service: &str) -> bool {
@@ -600,6 +609,36 @@ mod tests {
             err.to_string().contains("targets[0].repository.account"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn outcome_channel_and_freeze_rule_have_safe_defaults() {
+        let web = &config_with(WEB).unwrap().targets[0];
+        assert_eq!(web.freeze_rule(), FreezeRule::UntilNewerImage);
+        assert_eq!(web.outcome_channel(), None);
+        assert!(web.runs_on("prod", "web"));
+        let set = config_with(&WEB.replace(
+            r#""policy": "auto""#,
+            r#""policy": "auto", "freeze_after_failure": "until-unfrozen", "notifications": {"slack_channel": "C9"}"#,
+        ))
+        .unwrap();
+        assert_eq!(set.targets[0].freeze_rule(), FreezeRule::UntilUnfrozen);
+        assert_eq!(set.targets[0].outcome_channel(), Some("C9"));
+        let approval = WEB.replace(
+            r#""policy": "auto""#,
+            r#""policy": "approval", "freeze_after_failure": "until-unfrozen""#,
+        );
+        assert_eq!(
+            config_with(&approval).unwrap().targets[0].freeze_rule(),
+            FreezeRule::Never,
+            "a person decides each deployment of an approval target"
+        );
+        let err = config_with(&WEB.replace(
+            r#""policy": "auto""#,
+            r#""policy": "auto", "freeze_after_failure": "sometimes""#,
+        ))
+        .unwrap_err();
+        assert!(err.to_string().contains("freeze_after_failure"), "{err}");
     }
 
     #[test]

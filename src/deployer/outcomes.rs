@@ -18,7 +18,7 @@ use super::{
     DeployError, Deployer, EventOutcome, Invocation, LogContext, Report, StepError, TargetOutcome,
     TargetReport,
 };
-use crate::config::{Policy, Target};
+use crate::config::Target;
 use crate::event::{
     is_operator_request, parse_ecs_event, parse_operator_request, DeploymentChanged, EcsEvent,
     Intent, OperatorAction, OperatorRequest, ServiceAction,
@@ -401,7 +401,7 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
                 let reason = notify::outcome_line(deployment);
                 self.update_rollouts(&target.name, |r| {
                     let before = r.freeze.clone();
-                    r.freeze_after(deployment, target.freeze, &reason, event.updated_at);
+                    r.freeze_after(deployment, target.freeze_rule(), &reason, event.updated_at);
                     r.freeze != before
                 })
                 .await?;
@@ -659,7 +659,7 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
         };
         match rollouts
             .value
-            .check_push(target.freeze, digest, version, pushed_at)
+            .check_push(target.freeze_rule(), digest, version, pushed_at)
         {
             FreezeCheck::Open => Ok(None),
             FreezeCheck::Frozen(reason) => {
@@ -901,7 +901,7 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
             let before = r.clone();
             r.rollback_target(&running);
             if let Some(bad) = &bad {
-                r.freeze_after(&bad.value, target.freeze, &reason, Utc::now());
+                r.freeze_after(&bad.value, target.freeze_rule(), &reason, Utc::now());
             }
             *r != before
         })
@@ -916,6 +916,11 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
             next.advance(State::RolledBack, reason.clone(), Utc::now())?;
             next.rolled_back_to = Some(good.release.clone());
             next.ended_at = Some(Utc::now());
+            // The rollback's own outcome is what people are told.
+            next.outcome_notified = Some(Notified {
+                state: State::RolledBack,
+                at: Utc::now(),
+            });
             self.ledger.save(&bad, next).await?;
         }
         Ok(Handled {
@@ -982,8 +987,8 @@ fn freeze_advice(target: &Target) -> String {
         "an operator can unfreeze it ({{\"action\": \"unfreeze\", \"target\": \"{}\", \"requested_by\": \"<you>\"}})",
         target.name
     );
-    match target.freeze {
-        UntilNewerImage if target.policy == Policy::Auto => {
+    match target.freeze_rule() {
+        UntilNewerImage => {
             format!("until a newer image is pushed, or {unfreeze}")
         }
         _ => format!("until {unfreeze}"),
