@@ -348,22 +348,24 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
     /// retry them.
     fn triage<T>(&self, raw: &Value, parsed: Result<Intent<T>, EventError>) -> Result<T, Report> {
         match parsed {
-            Err(err) => {
-                warn!(event_id = event_id(raw).as_deref().unwrap_or("(no id)"), decision = "refused",
-                      error = %err, "event refused and acknowledged (no retry, nothing written)");
-                Err(self.report(
-                    raw,
-                    EventOutcome::Refused {
-                        error: err.to_string(),
-                    },
-                ))
-            }
+            Err(err) => Err(self.refused(raw, err)),
             Ok(Intent::Ignore { event_id, reason }) => {
                 info!(event_id, decision = "ignored", "{reason}");
                 Err(self.report(raw, EventOutcome::Ignored { reason }))
             }
             Ok(Intent::Deploy(intent)) => Ok(intent),
         }
+    }
+
+    fn refused(&self, raw: &Value, err: EventError) -> Report {
+        warn!(event_id = event_id(raw).as_deref().unwrap_or("(no id)"), decision = "refused",
+              error = %err, "event refused and acknowledged (no retry, nothing written)");
+        self.report(
+            raw,
+            EventOutcome::Refused {
+                error: err.to_string(),
+            },
+        )
     }
 
     fn report(&self, raw: &Value, outcome: EventOutcome) -> Report {

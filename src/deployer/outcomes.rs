@@ -701,16 +701,11 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
                 request.target,
                 names.join(", ")
             );
-            return self
-                .triage::<()>(
-                    raw,
-                    Err(crate::event::EventError::BadDetail {
-                        id: request.event_id.clone(),
-                        problem: error,
-                    }),
-                )
-                .map(|()| unreachable!("an error is refused"))
-                .or_else(Ok);
+            let problem = crate::event::EventError::BadDetail {
+                id: request.event_id.clone(),
+                problem: error,
+            };
+            return Ok(self.refused(raw, problem));
         };
         let result = match request.action {
             OperatorAction::Unfreeze => self.unfreeze(target, &request).await,
