@@ -99,8 +99,12 @@ pub fn trigger_line(deployment: &Deployment) -> String {
 pub fn outcome_line(deployment: &Deployment) -> String {
     let release = crate::rollout::release_name(deployment);
     let place = format!("{}/{}", deployment.cluster, deployment.service);
+    // Slipway knows when an external deployment started only if ECS said IN_PROGRESS.
+    let external_from_its_end = matches!(deployment.trigger, Trigger::External { .. })
+        && deployment.rolling_since() == deployment.ended_at;
     let took = deployment
         .rollout_duration()
+        .filter(|_| !external_from_its_end)
         .map(|d| format!(" in {}", crate::rollout::human_duration(d)))
         .unwrap_or_default();
     match deployment.state {

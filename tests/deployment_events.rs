@@ -400,8 +400,9 @@ async fn a_deployment_slipway_did_not_start_is_recorded_as_external() {
     );
     let published = world.published(&approvers).await;
     assert!(
-        published[0]
-            .contains("ECS deployment ecs-svc/console-1 (not started by Slipway) live on prod/web"),
+        published[0].contains(
+            "ECS deployment ecs-svc/console-1 (not started by Slipway) live on prod/web\n"
+        ),
         "{published:?}"
     );
     assert!(
