@@ -14,8 +14,25 @@ FUNCTION ?= image-push
 EVENT ?= events/ecr-push.json
 KEY ?= deploy/web/imagedefinitions.json
 FILE ?= tests/local/manifests/imagedefinitions.json
+# The Lambda architecture of `make package`: arm64 (Graviton, the default) or x86_64.
+ARCH ?= arm64
+RUST_TARGET_arm64 := aarch64-unknown-linux-gnu
+RUST_TARGET_x86_64 := x86_64-unknown-linux-gnu
+PACKAGE_DIR := target/lambda
 
-.PHONY: help tools browser test lint unit integration demo up down invoke upload clean
+# Terraform: every configuration under infra/, checked offline. The hashicorp/aws provider
+# comes from the machine's filesystem mirror when there is one (infra/find-provider-mirror.sh;
+# override with TF_PLUGIN_DIR=…), else from the public registry.
+CHECKOV_VERSION := 3.2.500
+CHECKOV_VENV := .tools/checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
+TF_DIRS := $(sort $(dir $(wildcard infra/modules/*/main.tf infra/environments/*/main.tf)))
+TF_TESTED := $(sort $(patsubst %/tests/,%,$(dir $(wildcard infra/*/*/tests/*.tftest.hcl))))
+export TF_CLI_CONFIG_FILE := $(CURDIR)/.tools/terraformrc
+export TF_IN_AUTOMATION := 1
+
+.PHONY: help tools browser test lint unit integration demo up down invoke upload clean package \
+	infra-init infra-lint infra-test infra-integration checkov
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
@@ -33,7 +50,7 @@ browser: ## install Debian's chromium and chromium-driver for the browser test, 
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; \
 	fi
 
-test: tools browser lint unit integration ## formatting, lints, unit tests, the integration and browser tests
+test: tools browser lint unit integration infra-lint infra-test checkov infra-integration ## formatting, lints, unit tests, integration and browser tests, the Terraform checks and its apply to the local AWS
 
 lint:
 	cargo fmt --all -- --check
@@ -44,6 +61,51 @@ unit: ## the decision core alone, built without the AWS SDK
 
 integration: tools ## every test of the workspace, the integration tests against moto
 	cargo test --workspace
+
+$(TF_CLI_CONFIG_FILE):
+	mkdir -p $(dir $@) && touch $@
+
+infra-init: $(TF_CLI_CONFIG_FILE) ## terraform init every module and environment (offline from the provider mirror)
+	@mirror=$$(infra/find-provider-mirror.sh); \
+	for dir in $(TF_DIRS); do \
+		terraform -chdir=$$dir init -backend=false -input=false -no-color $${mirror:+-plugin-dir=$$mirror} >/dev/null \
+			|| { echo "terraform init failed in $$dir" >&2; exit 1; }; \
+	done; echo "terraform init: $(words $(TF_DIRS)) configurations$${mirror:+, provider from $$mirror}"
+
+infra-lint: infra-init ## terraform fmt -check and validate for every module and environment
+	terraform fmt -check -recursive -diff infra
+	@for dir in $(TF_DIRS); do \
+		terraform -chdir=$$dir validate -no-color >/dev/null || { terraform -chdir=$$dir validate -no-color; exit 1; }; \
+		echo "terraform validate: $$dir ok"; \
+	done
+
+# The mock providers need no AWS; the module reads the zips' hashes, so tests get empty ones.
+infra-test: infra-init ## terraform test (mock providers): dev/prod differences, IAM scoping, rendered config
+	@mkdir -p .slipway/tf-test-package && for f in image-push source-upload deployment-events approval; do \
+		mkdir -p .slipway/tf-test-package/$$f && touch .slipway/tf-test-package/$$f/bootstrap.zip; done
+	@for dir in $(TF_TESTED); do \
+		echo "terraform test: $$dir"; \
+		terraform -chdir=$$dir test -no-color -var package_dir=$(CURDIR)/.slipway/tf-test-package || exit 1; \
+	done
+
+$(CHECKOV_STAMP):
+	python3 -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check 'checkov==$(CHECKOV_VERSION)'
+	touch $@
+
+checkov: $(CHECKOV_STAMP) ## checkov over infra/: zero failed checks (every skip is inline, with its reason)
+	$(CHECKOV_VENV)/bin/checkov --directory infra --framework terraform --quiet --compact --skip-download
+
+infra-integration: tools $(TF_CLI_CONFIG_FILE) ## apply infra/environments/local to the local AWS, replay a push through it, destroy
+	tests/local/stack.sh infra-test
+
+# One zip per function, target/lambda/<function>/bootstrap.zip, which infra/ deploys.
+# cargo-lambda links through Zig, so an arm64 build needs only Rust's standard library for it.
+package: tools ## build the release zips Terraform deploys (ARCH=arm64 or x86_64)
+	rustup target add $(RUST_TARGET_$(ARCH))
+	cargo lambda build --release --target $(RUST_TARGET_$(ARCH)) --output-format zip \
+		--lambda-dir $(PACKAGE_DIR) --bins
+	@ls -l $(PACKAGE_DIR)/*/bootstrap.zip
 
 demo: tools ## run Slipway end to end on the local AWS and print what happened
 	tests/local/stack.sh demo

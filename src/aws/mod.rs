@@ -78,12 +78,26 @@ pub type SlipwayDeployer = Deployer<EcsService, EcrRegistry, S3Store, S3Sources,
 /// `SLIPWAY_APPROVAL_URL`, `SLIPWAY_SIGNING_KEY_SECRET`, `SLIPWAY_APPROVALS_TOPIC_ARN`,
 /// `SLIPWAY_SLACK_SECRET` and `SLIPWAY_SLACK_API_URL` (README, "Approvals").
 pub async fn deployer_from_env() -> Result<SlipwayDeployer, StartupError> {
-    Ok(slipway_from_env().await?.0)
+    Ok(from_env(LinkBase::Required).await?.0)
 }
 
-/// The deployer and, when Slack is configured, Slack's credentials (the approval
-/// function verifies interactions with the signing secret).
+/// The approval function's deployer and, when Slack is configured, Slack's credentials
+/// (it verifies interactions with the signing secret). It serves the approval links
+/// rather than sending them, so `SLIPWAY_APPROVAL_URL` is optional here: a function URL
+/// cannot be in its own function's environment (Terraform would have a cycle).
 pub async fn slipway_from_env() -> Result<(SlipwayDeployer, Option<SlackSecrets>), StartupError> {
+    from_env(LinkBase::Optional).await
+}
+
+/// Whether the functions' own URL must be known: only those that send approval links.
+enum LinkBase {
+    Required,
+    Optional,
+}
+
+async fn from_env(
+    link_base: LinkBase,
+) -> Result<(SlipwayDeployer, Option<SlackSecrets>), StartupError> {
     let clients = Clients::from_env().await;
     let account = required_env(
         "SLIPWAY_ACCOUNT_ID",
@@ -109,10 +123,14 @@ pub async fn slipway_from_env() -> Result<(SlipwayDeployer, Option<SlackSecrets>
     let links = match optional_env("SLIPWAY_SIGNING_KEY_SECRET") {
         Some(secret) => {
             let keys = secrets::signing_keys(&clients.secrets, &secret).await?;
-            let base = required_env(
-                "SLIPWAY_APPROVAL_URL",
-                "set it to the approval function's URL, which approval links point to",
-            )?;
+            let base = match link_base {
+                LinkBase::Required => required_env(
+                    "SLIPWAY_APPROVAL_URL",
+                    "set it to the approval function's URL, which approval links point to",
+                )?,
+                // Links made here are relative to the page that serves them.
+                LinkBase::Optional => optional_env("SLIPWAY_APPROVAL_URL").unwrap_or_default(),
+            };
             Some(ApprovalLinks::new(&base, keys))
         }
         None if wants_approval => {

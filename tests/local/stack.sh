@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The local stack: moto (the local AWS) + `cargo lambda watch` (the functions) + the demo's
-# setup. Used by `make up`, `make down`, `make invoke` and `make demo`.
+# The local stack: moto (the local AWS), infra/environments/local applied to it by
+# Terraform, `cargo lambda watch` (the functions) and the demo's images. Used by `make up`, `make down`, `make invoke` and `make demo`.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -29,6 +29,64 @@ start() { # name command...
   echo $! >"$STATE/$name.pid"
 }
 
+# The hashicorp/aws provider: from the machine's filesystem mirror when it has one
+# (TF_PLUGIN_DIR overrides; infra/find-provider-mirror.sh), else the public registry.
+terraform_init() { # dir
+  local mirror
+  mirror=${TF_PLUGIN_DIR:-$("$ROOT/infra/find-provider-mirror.sh")}
+  terraform -chdir="$1" init -input=false -no-color ${mirror:+-plugin-dir="$mirror"} >"$STATE/terraform-init.log" 2>&1 ||
+    { cat "$STATE/terraform-init.log" >&2; return 1; }
+}
+
+local_tf() { # terraform arguments for infra/environments/local, state in .slipway
+  terraform -chdir="$ROOT/infra/environments/local" "$@"
+}
+
+# Locally the emulator stores the functions but does not run them (cargo lambda watch
+# does), so the zips hold the stripped debug binaries instead of a release build.
+package_debug() {
+  local f
+  for f in image-push source-upload deployment-events approval; do
+    mkdir -p "$STATE/package/$f"
+    if [ "$STATE/package/$f/bootstrap.zip" -nt "$ROOT/target/debug/$f" ]; then continue; fi
+    strip -o "$STATE/package/$f/bootstrap" "$ROOT/target/debug/$f"
+    (cd "$STATE/package/$f" && rm -f bootstrap.zip && zip -q -1 bootstrap.zip bootstrap && rm bootstrap)
+  done
+}
+
+apply_local() { # endpoint
+  export TF_CLI_CONFIG_FILE=${TF_CLI_CONFIG_FILE:-$ROOT/.tools/terraformrc}
+  touch "$TF_CLI_CONFIG_FILE"
+  terraform_init "$ROOT/infra/environments/local"
+  echo "terraform apply infra/environments/local (against the local AWS)…"
+  rm -f "$STATE/terraform.tfstate"
+  if ! local_tf apply -auto-approve -input=false -no-color -state="$STATE/terraform.tfstate" \
+    -var endpoint="$1" -var package_dir="$STATE/package" >"$STATE/terraform-apply.log" 2>&1; then
+    tail -40 "$STATE/terraform-apply.log" >&2
+    echo "terraform apply failed; the whole log: $STATE/terraform-apply.log" >&2
+    return 1
+  fi
+  grep -E '^Apply complete' "$STATE/terraform-apply.log"
+}
+
+# The functions' environment as Terraform rendered it (image-push's: the fullest), plus
+# what only the local stack knows.
+write_env() { # moto-port lambda-port
+  local_tf output -state="$STATE/terraform.tfstate" -json function_environment |
+    python3 -c 'import json,sys,shlex; env = json.load(sys.stdin)["image-push"]; print("\n".join(f"{k}={shlex.quote(v)}" for k, v in sorted(env.items()) if k != "SLIPWAY_APPROVAL_URL"))' >"$ENV_FILE"
+  cat >>"$ENV_FILE" <<ENV
+AWS_ENDPOINT_URL=http://127.0.0.1:$1
+AWS_REGION=us-east-1
+AWS_DEFAULT_REGION=us-east-1
+AWS_ACCESS_KEY_ID=test
+AWS_SECRET_ACCESS_KEY=test
+SLIPWAY_LAMBDA_PORT=$2
+SLIPWAY_FUNCTIONS_URL=http://127.0.0.1:$2
+SLIPWAY_APPROVAL_URL=http://127.0.0.1:$2/lambda-url/approval
+ENV
+  if [ -n "${SLIPWAY_DRY_RUN:-}" ]; then echo "SLIPWAY_DRY_RUN=$SLIPWAY_DRY_RUN" >>"$ENV_FILE"; fi
+}
+
 up() {
   if [ -f "$STATE/moto.pid" ]; then
     echo "The local stack is already up (run 'make down' to stop it):"; cat "$ENV_FILE"; return 0
@@ -36,38 +94,37 @@ up() {
   mkdir -p "$STATE"
   echo "building the functions (debug)…"
   cargo build --quiet --bins
+  package_debug
   local moto_port lambda_port
   moto_port=$(free_port)
   start moto moto_server -H 127.0.0.1 -p "$moto_port"
   wait_port "$moto_port" moto
+  apply_local "http://127.0.0.1:$moto_port"
   lambda_port=$(free_port)
-  cat >"$ENV_FILE" <<ENV
-AWS_ENDPOINT_URL=http://127.0.0.1:$moto_port
-AWS_REGION=us-east-1
-AWS_DEFAULT_REGION=us-east-1
-AWS_ACCESS_KEY_ID=test
-AWS_SECRET_ACCESS_KEY=test
-SLIPWAY_ACCOUNT_ID=123456789012
-SLIPWAY_LEDGER_BUCKET=slipway-ledger-local
-SLIPWAY_SOURCE_BUCKET=slipway-source-local
-SLIPWAY_CONFIG_FILE=$STATE/targets.json
-SLIPWAY_DRY_RUN=${SLIPWAY_DRY_RUN:-0}
-SLIPWAY_LAMBDA_PORT=$lambda_port
-SLIPWAY_FUNCTIONS_URL=http://127.0.0.1:$lambda_port
-SLIPWAY_APPROVAL_URL=http://127.0.0.1:$lambda_port/lambda-url/approval
-SLIPWAY_SIGNING_KEY_SECRET=slipway/local/approval-signing-keys
-SLIPWAY_APPROVALS_TOPIC_ARN=arn:aws:sns:us-east-1:123456789012:slipway-approvals
-ENV
+  write_env "$moto_port" "$lambda_port"
   load_env
   python3 tests/local/setup_demo.py
   start watch cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$lambda_port" \
     --env-file "$ENV_FILE" --ignore-changes
   wait_port "$lambda_port" watch
   echo
-  echo "Local AWS (moto):   $AWS_ENDPOINT_URL"
+  echo "Local AWS (moto):   $AWS_ENDPOINT_URL   (created by Terraform: infra/environments/local, state $STATE/terraform.tfstate)"
   echo "Functions (cargo lambda watch): $SLIPWAY_FUNCTIONS_URL   (function URLs under /lambda-url/<function>/)"
   echo "Environment for your shell, the tests and 'make invoke': $ENV_FILE"
   echo "  set -a; . $ENV_FILE; set +a"
+}
+
+# Destroys what Terraform created (the emulator keeps nothing after 'down' anyway; this
+# proves the configuration tears down cleanly).
+destroy() {
+  load_env
+  export TF_CLI_CONFIG_FILE=${TF_CLI_CONFIG_FILE:-$ROOT/.tools/terraformrc}
+  if ! local_tf destroy -auto-approve -input=false -no-color -state="$STATE/terraform.tfstate" \
+    -var endpoint="$AWS_ENDPOINT_URL" -var package_dir="$STATE/package" >"$STATE/terraform-destroy.log" 2>&1; then
+    tail -40 "$STATE/terraform-destroy.log" >&2
+    return 1
+  fi
+  grep -E '^Destroy complete' "$STATE/terraform-destroy.log"
 }
 
 down() {
@@ -149,11 +206,33 @@ demo() {
   grep -h '"decision"' "$STATE/watch.log" | sed 's/^[^{]*//' | head -20 || true
 }
 
+# The integration test of the Terraform: apply infra/environments/local to a fresh local
+# AWS, check the wiring, replay an ECR push through what it created, check the service
+# rolled, destroy, check it is gone.
+infra_test() {
+  trap down EXIT
+  down >/dev/null
+  rm -rf "$STATE"
+  up
+  load_env
+  echo
+  echo "What Terraform created:"
+  python3 tests/local/terraform_local.py wired
+  echo "Replaying CI's push through image-push:"
+  invoke image-push "$STATE/events/demo-push.json" >"$STATE/report-push.json"
+  python3 tests/local/terraform_local.py rolled
+  echo "terraform destroy:"
+  destroy
+  python3 tests/local/terraform_local.py gone
+}
+
 case "${1:-}" in
   up) up ;;
   down) down ;;
   invoke) invoke "${2:-}" "${3:-}" ;;
   upload) upload "${2:-}" "${3:-}" ;;
+  destroy) destroy ;;
+  infra-test) infra_test ;;
   demo) demo ;;
-  *) echo "usage: $0 up|down|invoke FUNCTION EVENT|upload KEY FILE|demo" >&2; exit 2 ;;
+  *) echo "usage: $0 up|down|destroy|infra-test|invoke FUNCTION EVENT|upload KEY FILE|demo" >&2; exit 2 ;;
 esac

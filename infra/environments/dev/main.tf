@@ -1,0 +1,98 @@
+# dev: the platform and Slipway, sized and protected for a team's daily work: one NAT
+# gateway, short image history, one to two tasks packed tightly, a deletable ALB, and
+# every matching push deployed without asking.
+
+locals {
+  environment = "dev"
+  name        = "shop-dev"
+  tags = {
+    Project     = "shop"
+    Environment = local.environment
+  }
+}
+
+provider "aws" {
+  region = var.region
+
+  default_tags {
+    tags = local.tags
+  }
+}
+
+module "network" {
+  source = "../../modules/network"
+
+  name               = local.name
+  availability_zones = var.availability_zones
+  single_nat_gateway = true
+  tags               = local.tags
+}
+
+module "ecr" {
+  source = "../../modules/ecr"
+
+  name               = "app"
+  keep_tagged_images = 3
+  tags               = local.tags
+}
+
+module "cluster" {
+  source = "../../modules/ecs_cluster"
+
+  name                = local.name
+  fargate_spot_weight = 1
+  tags                = local.tags
+}
+
+module "alb" {
+  source = "../../modules/alb"
+
+  name                = local.name
+  vpc_id              = module.network.vpc_id
+  public_subnet_ids   = module.network.public_subnet_ids
+  domain_name         = var.domain_name
+  route53_zone_id     = var.route53_zone_id
+  deletion_protection = false
+  tags                = local.tags
+}
+
+module "web" {
+  source = "../../modules/ecs_service"
+
+  name            = "${local.name}-web"
+  cluster_arn     = module.cluster.arn
+  cluster_name    = module.cluster.name
+  repository_arns = [module.ecr.arn]
+  image           = var.initial_image
+  vpc_id          = module.network.vpc_id
+  subnet_ids      = module.network.private_subnet_ids
+  load_balancer = {
+    target_group_arn  = module.alb.target_group_arn
+    security_group_id = module.alb.security_group_id
+  }
+  min_capacity = 1
+  max_capacity = 2
+  placement    = "binpack"
+  tags         = local.tags
+}
+
+module "slipway" {
+  source = "../../modules/slipway"
+
+  name            = "slipway-${local.environment}"
+  environment     = local.environment
+  package_dir     = var.package_dir
+  approver_emails = var.approver_emails
+  targets = [{
+    name               = "web"
+    cluster            = module.cluster.name
+    service            = module.web.service_name
+    containers         = ["app"]
+    repository         = module.ecr.name
+    tags               = { glob = "*" }
+    policy             = "auto"
+    task_role_arn      = module.web.task_role_arn
+    execution_role_arn = module.web.execution_role_arn
+  }]
+  tags = local.tags
+}

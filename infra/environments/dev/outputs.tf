@@ -1,0 +1,46 @@
+output "url" {
+  description = "Where the service answers."
+  value       = "https://${var.domain_name}"
+}
+
+output "alb_dns_name" {
+  description = "Point domain_name here when no Route 53 zone was given."
+  value       = module.alb.dns_name
+}
+
+output "repository_url" {
+  description = "Where CI pushes the app's images."
+  value       = module.ecr.repository_url
+}
+
+output "source_bucket" {
+  description = "Upload deploy manifests here, under deploy/<target>/."
+  value       = module.slipway.source_bucket
+}
+
+output "approval_url" {
+  description = "The approval function's URL."
+  value       = module.slipway.approval_url
+}
+
+output "signing_key_secret" {
+  description = "Put the approval signing keys here before the first approval (README, Bootstrap)."
+  value       = module.slipway.signing_key_secret
+}
+
+output "certificate_validation_records" {
+  description = "Create these DNS records when no Route 53 zone was given."
+  value       = module.alb.certificate_validation_records
+}
+
+output "settings" {
+  description = "What makes this environment dev: NAT gateways, image history, capacity, placement, deletion protection, deploy policy."
+  value = {
+    nat_gateways        = length(module.network.nat_gateway_ids)
+    ecr_lifecycle       = jsondecode(module.ecr.lifecycle_policy)
+    capacity            = module.web.autoscaling
+    placement           = module.web.placement_strategy
+    deletion_protection = module.alb.deletion_protection
+    config              = jsondecode(module.slipway.config_json)
+  }
+}

@@ -1,0 +1,181 @@
+# The local environment: the same modules as dev and prod, against the local AWS (moto).
+# The emulator stores Lambda functions but does not run them; `cargo lambda watch` runs
+# them with the environment this configuration renders (output `function_environment`).
+
+locals {
+  name = "slipway-local"
+  tags = {
+    Project     = "slipway-demo"
+    Environment = "local"
+  }
+}
+
+provider "aws" {
+  region                      = "us-east-1"
+  access_key                  = "test"
+  secret_key                  = "test"
+  skip_credentials_validation = true
+  skip_metadata_api_check     = true
+  skip_requesting_account_id  = false
+  s3_use_path_style           = true
+
+  endpoints {
+    acm                    = var.endpoint
+    applicationautoscaling = var.endpoint
+    cloudwatch             = var.endpoint
+    cloudwatchlogs         = var.endpoint
+    ec2                    = var.endpoint
+    ecr                    = var.endpoint
+    ecs                    = var.endpoint
+    elbv2                  = var.endpoint
+    events                 = var.endpoint
+    iam                    = var.endpoint
+    kms                    = var.endpoint
+    lambda                 = var.endpoint
+    s3                     = var.endpoint
+    secretsmanager         = var.endpoint
+    sns                    = var.endpoint
+    sqs                    = var.endpoint
+    sts                    = var.endpoint
+  }
+
+  default_tags {
+    tags = local.tags
+  }
+}
+
+data "aws_caller_identity" "current" {}
+
+module "network" {
+  source = "../../modules/network"
+
+  name               = local.name
+  availability_zones = ["us-east-1a", "us-east-1b"]
+  single_nat_gateway = true
+  tags               = local.tags
+}
+
+module "ecr" {
+  source = "../../modules/ecr"
+
+  name               = "app"
+  keep_tagged_images = 3
+  tags               = local.tags
+}
+
+module "cluster" {
+  source = "../../modules/ecs_cluster"
+
+  name = "demo"
+  tags = local.tags
+}
+
+module "alb" {
+  source = "../../modules/alb"
+
+  name                = "slipway-local"
+  vpc_id              = module.network.vpc_id
+  public_subnet_ids   = module.network.public_subnet_ids
+  domain_name         = "web.slipway.local"
+  deletion_protection = false
+  tags                = local.tags
+}
+
+# `web`: deployed automatically on every matching push. Its log-router sidecar shows that
+# a push changes only the containers a target names.
+module "web" {
+  source = "../../modules/ecs_service"
+
+  name            = "web"
+  cluster_arn     = module.cluster.arn
+  cluster_name    = module.cluster.name
+  repository_arns = [module.ecr.arn]
+  image           = "${module.ecr.repository_url}:v1.4.1"
+  vpc_id          = module.network.vpc_id
+  subnet_ids      = module.network.private_subnet_ids
+  load_balancer = {
+    target_group_arn  = module.alb.target_group_arn
+    security_group_id = module.alb.security_group_id
+  }
+  min_capacity = 1
+  max_capacity = 2
+  placement    = "binpack"
+  # The emulator's Application Auto Scaling cannot tag (ListTagsForResource is missing).
+  autoscaling = false
+  sidecars = [{
+    name              = "log-router"
+    image             = "public.ecr.aws/aws-observability/aws-for-fluent-bit:2.32.0"
+    essential         = false
+    memoryReservation = 50
+  }]
+  tags = local.tags
+}
+
+# `web-prod`: the same image, deployed only after a person approves.
+module "web_prod" {
+  source = "../../modules/ecs_service"
+
+  name            = "web-prod"
+  cluster_arn     = module.cluster.arn
+  cluster_name    = module.cluster.name
+  repository_arns = [module.ecr.arn]
+  image           = "${module.ecr.repository_url}:v1.4.1"
+  vpc_id          = module.network.vpc_id
+  subnet_ids      = module.network.private_subnet_ids
+  cpu             = 512
+  memory          = 1024
+  min_capacity    = 2
+  max_capacity    = 4
+  placement       = "spread"
+  autoscaling     = false
+  tags            = local.tags
+}
+
+module "slipway" {
+  source = "../../modules/slipway"
+
+  name                  = local.name
+  environment           = "local"
+  package_dir           = var.package_dir
+  architecture          = var.architecture
+  force_destroy_buckets = true
+  targets = [
+    {
+      name               = "web"
+      cluster            = module.cluster.name
+      service            = module.web.service_name
+      containers         = ["app"]
+      repository         = module.ecr.name
+      tags               = { semver = ">=1.0, <2" }
+      policy             = "auto"
+      task_role_arn      = module.web.task_role_arn
+      execution_role_arn = module.web.execution_role_arn
+    },
+    {
+      name               = "prod-web"
+      cluster            = module.cluster.name
+      service            = module.web_prod.service_name
+      containers         = ["app"]
+      repository         = module.ecr.name
+      tags               = { semver = ">=1.0, <2" }
+      policy             = "approval"
+      approval           = { expires_after_hours = 24 }
+      task_role_arn      = module.web_prod.task_role_arn
+      execution_role_arn = module.web_prod.execution_role_arn
+    },
+  ]
+  tags = local.tags
+}
+
+# Stands in for the approvers' inbox: the demo reads what the topic published from here.
+resource "aws_sqs_queue" "approvals_inbox" {
+  # checkov:skip=CKV_AWS_27: a local test queue on the emulator, holding nothing secret
+  name = "slipway-approvals-inbox"
+}
+
+resource "aws_sns_topic_subscription" "approvals_inbox" {
+  topic_arn            = module.slipway.approvals_topic_arn
+  protocol             = "sqs"
+  endpoint             = aws_sqs_queue.approvals_inbox.arn
+  raw_message_delivery = true
+}

@@ -1,0 +1,39 @@
+variable "region" {
+  description = "AWS region of the environment."
+  type        = string
+  default     = "eu-west-1"
+}
+
+variable "availability_zones" {
+  description = "Two availability zones of the region."
+  type        = list(string)
+  default     = ["eu-west-1a", "eu-west-1b"]
+}
+
+variable "domain_name" {
+  description = "The name the service answers to (the ALB's certificate is issued for it)."
+  type        = string
+}
+
+variable "route53_zone_id" {
+  description = "Route 53 zone of domain_name, for certificate validation and the alias record (null: do both by hand)."
+  type        = string
+  default     = null
+}
+
+variable "initial_image" {
+  description = "The image of the service's first task definition; Slipway deploys every later one."
+  type        = string
+}
+
+variable "package_dir" {
+  description = "Where `make package` put the function zips."
+  type        = string
+  default     = "../../../target/lambda"
+}
+
+variable "approver_emails" {
+  description = "Who receives approval requests and outcomes by email."
+  type        = list(string)
+  default     = []
+}

@@ -1,0 +1,34 @@
+output "dns_name" {
+  description = "The load balancer's DNS name."
+  value       = aws_lb.this.dns_name
+}
+
+output "arn" {
+  description = "The load balancer's ARN."
+  value       = aws_lb.this.arn
+}
+
+output "security_group_id" {
+  description = "The load balancer's security group (the tasks allow their port from it)."
+  value       = aws_security_group.alb.id
+}
+
+output "target_group_arn" {
+  description = "The target group the service registers in."
+  value       = aws_lb_target_group.app.arn
+}
+
+output "certificate_arn" {
+  description = "The ACM certificate of the HTTPS listener."
+  value       = aws_acm_certificate.this.arn
+}
+
+output "certificate_validation_records" {
+  description = "DNS records that validate the certificate (create them yourself when no zone is given)."
+  value       = aws_acm_certificate.this.domain_validation_options
+}
+
+output "deletion_protection" {
+  description = "Whether the load balancer refuses deletion."
+  value       = aws_lb.this.enable_deletion_protection
+}

@@ -1,0 +1,299 @@
+# One Lambda per function, each with its own role holding only what that function calls.
+
+locals {
+  functions = {
+    "image-push" = {
+      description = "Registers a digest-pinned revision and rolls the service when CI pushes an image"
+      timeout     = 60
+      async       = true
+      grants      = ["ledger", "ecs_read", "ecs_roll", "ecs_register", "pass_role", "ecr_read", "notify", "secrets", "kms"]
+    }
+    "source-upload" = {
+      description = "Deploys the manifest someone uploaded to the source bucket"
+      timeout     = 60
+      async       = true
+      grants      = ["ledger", "ecs_read", "ecs_roll", "ecs_register", "pass_role", "ecr_read", "source_read", "notify", "secrets", "kms"]
+    }
+    "deployment-events" = {
+      description = "Records how each rollout ended (ECS events) and runs operator requests"
+      timeout     = 60
+      async       = true
+      grants      = ["ledger", "ecs_read", "ecs_roll", "notify", "secrets", "kms"]
+    }
+    "approval" = {
+      description = "The approval pages and Slack interactions (function URL)"
+      # Slack wants an answer within 3 seconds; the page does a few small S3 and ECS calls.
+      timeout = 15
+      async   = false
+      grants  = ["ledger", "ecs_read", "ecs_roll", "ecs_register", "pass_role", "notify", "secrets", "kms"]
+    }
+  }
+  async_functions = { for name, f in local.functions : name => f if f.async }
+
+  secret_arns = concat(
+    [aws_secretsmanager_secret.signing_keys.arn],
+    aws_secretsmanager_secret.slack[*].arn,
+  )
+
+  # Each grant is one IAM statement; a function's policy is the list of its grants.
+  grant_statements = {
+    ledger = [
+      { sid = "Ledger", actions = ["s3:GetObject", "s3:PutObject"], resources = ["${aws_s3_bucket.this["ledger"].arn}/*"], condition = null },
+      # Without ListBucket a missing ledger object reads as 403 instead of 404.
+      { sid = "LedgerList", actions = ["s3:ListBucket"], resources = [aws_s3_bucket.this["ledger"].arn], condition = null },
+    ]
+    source_read = [
+      { sid = "SourceManifests", actions = ["s3:GetObject", "s3:GetObjectVersion"], resources = ["${aws_s3_bucket.this["source"].arn}/${var.source_prefix}*"], condition = null },
+    ]
+    ecs_read = [
+      { sid = "DescribeManagedServices", actions = ["ecs:DescribeServices"], resources = local.service_arns, condition = null },
+      # DescribeTaskDefinition has no resource-level permissions in ECS.
+      { sid = "DescribeTaskDefinitions", actions = ["ecs:DescribeTaskDefinition"], resources = ["*"], condition = null },
+    ]
+    ecs_roll = [
+      { sid = "RollManagedServices", actions = ["ecs:UpdateService"], resources = local.service_arns, condition = null },
+    ]
+    ecs_register = [
+      # RegisterTaskDefinition has no resource-level permissions in ECS.
+      { sid = "RegisterRevisions", actions = ["ecs:RegisterTaskDefinition"], resources = ["*"], condition = null },
+      # A revision keeps its base's tags; tagging is allowed only as part of registering.
+      { sid = "TagNewRevisions", actions = ["ecs:TagResource"], resources = ["*"], condition = { test = "StringEquals", variable = "ecs:CreateAction", values = ["RegisterTaskDefinition"] } },
+    ]
+    pass_role = length(local.pass_role_arns) == 0 ? [] : [
+      { sid = "PassServiceRolesToEcsTasks", actions = ["iam:PassRole"], resources = local.pass_role_arns, condition = { test = "StringEquals", variable = "iam:PassedToService", values = ["ecs-tasks.amazonaws.com"] } },
+    ]
+    ecr_read = [
+      { sid = "ReadConfiguredRepositories", actions = ["ecr:DescribeImages"], resources = local.repository_arns, condition = null },
+    ]
+    notify = [
+      { sid = "PublishApprovalsAndOutcomes", actions = ["sns:Publish"], resources = [aws_sns_topic.approvals.arn], condition = null },
+    ]
+    secrets = [
+      { sid = "ReadSlipwaySecrets", actions = ["secretsmanager:GetSecretValue"], resources = local.secret_arns, condition = null },
+    ]
+    kms = [
+      { sid = "UseSlipwayKey", actions = ["kms:Decrypt", "kms:GenerateDataKey"], resources = [aws_kms_key.this.arn], condition = null },
+    ]
+  }
+
+  function_statements = {
+    for name, f in local.functions : name => concat(
+      [
+        { sid = "WriteOwnLogs", actions = ["logs:CreateLogStream", "logs:PutLogEvents"], resources = ["${aws_cloudwatch_log_group.function[name].arn}:*"], condition = null },
+        { sid = "Tracing", actions = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], resources = ["*"], condition = null },
+      ],
+      f.async ? [
+        { sid = "DeadLetters", actions = ["sqs:SendMessage"], resources = [aws_sqs_queue.dead_letters[name].arn], condition = null },
+      ] : [],
+      flatten([for grant in f.grants : local.grant_statements[grant]]),
+    )
+  }
+
+  # The environment every function starts with (src/aws/mod.rs reads it).
+  base_environment = merge(
+    {
+      SLIPWAY_ACCOUNT_ID          = local.account
+      SLIPWAY_LEDGER_BUCKET       = aws_s3_bucket.this["ledger"].bucket
+      SLIPWAY_SOURCE_BUCKET       = aws_s3_bucket.this["source"].bucket
+      SLIPWAY_CONFIG              = local.config_json
+      SLIPWAY_SIGNING_KEY_SECRET  = aws_secretsmanager_secret.signing_keys.name
+      SLIPWAY_APPROVALS_TOPIC_ARN = aws_sns_topic.approvals.arn
+      SLIPWAY_DRY_RUN             = var.dry_run ? "1" : "0"
+      RUST_LOG                    = "info"
+    },
+    var.slack_enabled ? { SLIPWAY_SLACK_SECRET = aws_secretsmanager_secret.slack[0].name } : {},
+    var.slack_api_url == null ? {} : { SLIPWAY_SLACK_API_URL = var.slack_api_url },
+  )
+  # The approval function serves the links, so it needs no URL of its own (which would be a
+  # cycle: the URL exists only once the function does); the others put it in messages.
+  event_driven_environment = merge(
+    local.base_environment,
+    { SLIPWAY_APPROVAL_URL = aws_lambda_function_url.approval.function_url },
+  )
+  function_environment = {
+    for name, f in local.functions : name => f.async ? local.event_driven_environment : local.base_environment
+  }
+}
+
+resource "aws_cloudwatch_log_group" "function" {
+  for_each = local.functions
+
+  name              = "/aws/lambda/${var.name}-${each.key}"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = aws_kms_key.this.arn
+
+  tags = var.tags
+}
+
+data "aws_iam_policy_document" "lambda_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["lambda.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role" "function" {
+  for_each = local.functions
+
+  name               = "${var.name}-${each.key}"
+  description        = "${var.name} ${each.key}: only what this function calls"
+  assume_role_policy = data.aws_iam_policy_document.lambda_assume.json
+
+  tags = var.tags
+}
+
+data "aws_iam_policy_document" "function" {
+  for_each = local.functions
+
+  dynamic "statement" {
+    for_each = local.function_statements[each.key]
+    content {
+      sid       = statement.value.sid
+      actions   = statement.value.actions
+      resources = statement.value.resources
+
+      dynamic "condition" {
+        for_each = statement.value.condition == null ? [] : [statement.value.condition]
+        content {
+          test     = condition.value.test
+          variable = condition.value.variable
+          values   = condition.value.values
+        }
+      }
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "function" {
+  for_each = local.functions
+
+  name   = "slipway-${each.key}"
+  role   = aws_iam_role.function[each.key].id
+  policy = data.aws_iam_policy_document.function[each.key].json
+}
+
+# The approval function is a resource of its own: the event-driven functions need its URL
+# in their environment, and the URL needs the function.
+resource "aws_lambda_function" "approval" {
+  # checkov:skip=CKV_AWS_117: Slipway calls only AWS's public endpoints and Slack; a VPC would add NAT cost and no protection
+  # checkov:skip=CKV_AWS_272: the zips come from `make package` in CI; code signing needs a Signer profile the operator may add
+  # checkov:skip=CKV_AWS_115: reserved concurrency is opt-in (var.reserved_concurrency): accounts with a quota of 10 cannot reserve any
+  # checkov:skip=CKV_AWS_116: it answers HTTP synchronously: a failed request is the caller's to retry, there is nothing to dead-letter
+
+  function_name    = "${var.name}-approval"
+  description      = local.functions["approval"].description
+  role             = aws_iam_role.function["approval"].arn
+  filename         = "${var.package_dir}/approval/bootstrap.zip"
+  source_code_hash = filebase64sha256("${var.package_dir}/approval/bootstrap.zip")
+  handler          = "bootstrap"
+  runtime          = "provided.al2023"
+  architectures    = [var.architecture]
+  memory_size      = var.memory_mb
+  timeout          = local.functions["approval"].timeout
+  kms_key_arn      = aws_kms_key.this.arn
+
+  environment {
+    variables = local.base_environment
+  }
+
+  tracing_config {
+    mode = "Active"
+  }
+
+  logging_config {
+    log_format = "Text"
+    log_group  = aws_cloudwatch_log_group.function["approval"].name
+  }
+
+  tags = var.tags
+
+  depends_on = [aws_iam_role_policy.function]
+}
+
+resource "aws_lambda_function" "event_driven" {
+  for_each = local.async_functions
+  # checkov:skip=CKV_AWS_117: Slipway calls only AWS's public endpoints and Slack; a VPC would add NAT cost and no protection
+  # checkov:skip=CKV_AWS_272: the zips come from `make package` in CI; code signing needs a Signer profile the operator may add
+  # checkov:skip=CKV_AWS_115: reserved concurrency is opt-in (var.reserved_concurrency): accounts with a quota of 10 cannot reserve any
+  # checkov:skip=CKV_AWS_116: failed invocations go to the on-failure destination below (with the error and the event), which supersedes a DLQ
+
+  function_name                  = "${var.name}-${each.key}"
+  description                    = each.value.description
+  role                           = aws_iam_role.function[each.key].arn
+  filename                       = "${var.package_dir}/${each.key}/bootstrap.zip"
+  source_code_hash               = filebase64sha256("${var.package_dir}/${each.key}/bootstrap.zip")
+  handler                        = "bootstrap"
+  runtime                        = "provided.al2023"
+  architectures                  = [var.architecture]
+  memory_size                    = var.memory_mb
+  timeout                        = each.value.timeout
+  kms_key_arn                    = aws_kms_key.this.arn
+  reserved_concurrent_executions = var.reserved_concurrency
+
+  environment {
+    variables = local.event_driven_environment
+  }
+
+  tracing_config {
+    mode = "Active"
+  }
+
+  logging_config {
+    log_format = "Text"
+    log_group  = aws_cloudwatch_log_group.function[each.key].name
+  }
+
+  lifecycle {
+    precondition {
+      # Lambda's limit for all environment variables together is 4 KB.
+      condition     = length(jsonencode(local.event_driven_environment)) < 4000
+      error_message = "The rendered targets config is too large for a Lambda environment (4 KB in all): split the targets across two Slipway deployments or shorten them."
+    }
+  }
+
+  tags = var.tags
+
+  depends_on = [aws_iam_role_policy.function]
+}
+
+locals {
+  all_functions = merge(aws_lambda_function.event_driven, { approval = aws_lambda_function.approval })
+}
+
+# Retries and the dead-letter path for failed invocations (EventBridge invokes
+# asynchronously): a bounded number of retries within a bounded age, then the queue.
+resource "aws_lambda_function_event_invoke_config" "this" {
+  for_each = local.async_functions
+
+  function_name                = aws_lambda_function.event_driven[each.key].function_name
+  maximum_retry_attempts       = var.max_retry_attempts
+  maximum_event_age_in_seconds = var.max_event_age_seconds
+
+  destination_config {
+    on_failure {
+      destination = aws_sqs_queue.dead_letters[each.key].arn
+    }
+  }
+}
+
+# Auth NONE is deliberate: approvers open links from email and Slack in a browser, where
+# IAM signing is impossible. Every request is authenticated by the function itself: a page
+# or decision needs a signed, expiring approval token bound to the deployment (HMAC), and a
+# Slack interaction needs Slack's request signature; anything else gets 403 and writes nothing.
+resource "aws_lambda_function_url" "approval" {
+  # checkov:skip=CKV_AWS_258: approvers' browsers cannot sign with IAM; the function authenticates every request itself (comment above)
+  function_name      = aws_lambda_function.approval.function_name
+  authorization_type = "NONE"
+}
+
+resource "aws_lambda_permission" "approval_url" {
+  # checkov:skip=CKV_AWS_301: the public function URL is the approval page; every request needs a signed token or Slack's signature
+  statement_id           = "PublicApprovalUrl"
+  action                 = "lambda:InvokeFunctionUrl"
+  function_name          = aws_lambda_function.approval.function_name
+  principal              = "*"
+  function_url_auth_type = "NONE"
+}

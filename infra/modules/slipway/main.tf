@@ -1,0 +1,117 @@
+# Slipway itself: four functions, the events that wake them, their dead-letter queues, the
+# buckets, the approvals topic, the secrets and one KMS key for all of it.
+#
+#   main.tf       names, the rendered targets config, the KMS key
+#   storage.tf    the ledger and source buckets
+#   functions.tf  the Lambda functions, their roles (one each, least privilege), logs, the URL
+#   events.tf     EventBridge rules, retries, dead-letter queues, the approvals topic, secrets
+
+data "aws_caller_identity" "current" {}
+data "aws_region" "current" {}
+data "aws_partition" "current" {}
+
+locals {
+  account   = data.aws_caller_identity.current.account_id
+  region    = data.aws_region.current.name
+  partition = data.aws_partition.current.partition
+
+  # The config document the functions read (SLIPWAY_CONFIG), in the shape src/config.rs
+  # parses: unset optional fields are left out, and the IAM-only fields are not part of it.
+  config = {
+    targets = [
+      for t in var.targets : merge(
+        {
+          name       = t.name
+          cluster    = t.cluster
+          service    = t.service
+          containers = t.containers
+          repository = t.repository
+          tags       = { for kind, rule in t.tags : kind => rule if rule != null }
+          policy     = t.policy
+        },
+        t.approval == null ? {} : {
+          approval = { for k, v in t.approval : k => v if v != null && v != [] }
+        },
+        t.notifications == null ? {} : {
+          notifications = { for k, v in t.notifications : k => v if v != null }
+        },
+        { freeze_after_failure = t.freeze_after_failure },
+      )
+    ]
+  }
+  config_json = jsonencode(local.config)
+
+  # What Slipway may touch, derived from the targets.
+  service_arns = distinct([
+    for t in var.targets : "arn:${local.partition}:ecs:${local.region}:${local.account}:service/${t.cluster}/${t.service}"
+  ])
+  repository_names = distinct([for t in var.targets : t.repository])
+  repository_arns = [
+    for name in local.repository_names : "arn:${local.partition}:ecr:${local.region}:${local.account}:repository/${name}"
+  ]
+  pass_role_arns = distinct(compact(flatten([
+    for t in var.targets : [t.task_role_arn, t.execution_role_arn]
+  ])))
+  needs_approval = anytrue([for t in var.targets : t.policy == "approval"])
+}
+
+data "aws_iam_policy_document" "key" {
+  # checkov:skip=CKV_AWS_111: in a key policy, resource "*" means this key only
+  # checkov:skip=CKV_AWS_356: in a key policy, resource "*" means this key only
+  # checkov:skip=CKV_AWS_109: the account administers its own key, as AWS's default key policy does
+  # The account administers the key through IAM, as with any AWS-managed key.
+  statement {
+    sid       = "AccountAdministers"
+    actions   = ["kms:*"]
+    resources = ["*"]
+    principals {
+      type        = "AWS"
+      identifiers = ["arn:${local.partition}:iam::${local.account}:root"]
+    }
+  }
+
+  # CloudWatch Logs encrypts the functions' log groups, and only those.
+  statement {
+    sid       = "LogsEncryptSlipwayLogs"
+    actions   = ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"]
+    resources = ["*"]
+    principals {
+      type        = "Service"
+      identifiers = ["logs.${local.region}.amazonaws.com"]
+    }
+    condition {
+      test     = "ArnLike"
+      variable = "kms:EncryptionContext:aws:logs:arn"
+      values   = ["arn:${local.partition}:logs:${local.region}:${local.account}:log-group:/aws/lambda/${var.name}-*"]
+    }
+  }
+
+  # EventBridge puts undeliverable events into the encrypted dead-letter queues.
+  statement {
+    sid       = "EventBridgeWritesDeadLetters"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    resources = ["*"]
+    principals {
+      type        = "Service"
+      identifiers = ["events.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account]
+    }
+  }
+}
+
+resource "aws_kms_key" "this" {
+  description         = "${var.name}: buckets, logs, queues, topic, secrets and function environment"
+  enable_key_rotation = true
+  policy              = data.aws_iam_policy_document.key.json
+
+  tags = var.tags
+}
+
+resource "aws_kms_alias" "this" {
+  name          = "alias/${var.name}"
+  target_key_id = aws_kms_key.this.key_id
+}

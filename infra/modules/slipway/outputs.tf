@@ -1,0 +1,74 @@
+output "function_names" {
+  description = "Function name of each Slipway function, by function."
+  value       = { for name, f in local.all_functions : name => f.function_name }
+}
+
+output "function_arns" {
+  description = "ARN of each Slipway function, by function."
+  value       = { for name, f in local.all_functions : name => f.arn }
+}
+
+output "function_environment" {
+  description = "The environment each function runs with (locally, `cargo lambda watch` gets the same)."
+  value       = local.function_environment
+}
+
+output "function_permissions" {
+  description = "Each function's IAM statements (sid, actions, resources, condition), as Terraform values."
+  value       = local.function_statements
+}
+
+output "function_policies" {
+  description = "Each function's IAM policy, as JSON."
+  value       = { for name, doc in data.aws_iam_policy_document.function : name => doc.json }
+}
+
+output "approval_url" {
+  description = "The approval function's URL, which approval links point to."
+  value       = aws_lambda_function_url.approval.function_url
+}
+
+output "config_json" {
+  description = "The targets config the functions read (SLIPWAY_CONFIG)."
+  value       = local.config_json
+}
+
+output "event_patterns" {
+  description = "The EventBridge pattern of each rule, as JSON."
+  value       = { for key, rule in aws_cloudwatch_event_rule.this : key => rule.event_pattern }
+}
+
+output "ledger_bucket" {
+  description = "The ledger bucket."
+  value       = aws_s3_bucket.this["ledger"].bucket
+}
+
+output "source_bucket" {
+  description = "The source bucket: upload manifests under the source prefix."
+  value       = aws_s3_bucket.this["source"].bucket
+}
+
+output "approvals_topic_arn" {
+  description = "The SNS topic of approval requests and outcomes."
+  value       = aws_sns_topic.approvals.arn
+}
+
+output "signing_key_secret" {
+  description = "Name of the secret holding the approval-link signing keys (put its value before the first approval)."
+  value       = aws_secretsmanager_secret.signing_keys.name
+}
+
+output "slack_secret" {
+  description = "Name of the Slack secret (null when Slack is off)."
+  value       = one(aws_secretsmanager_secret.slack[*].name)
+}
+
+output "dead_letter_queue_urls" {
+  description = "Dead-letter queue of each event-driven function."
+  value       = { for name, q in aws_sqs_queue.dead_letters : name => q.url }
+}
+
+output "kms_key_arn" {
+  description = "The KMS key of Slipway's data."
+  value       = aws_kms_key.this.arn
+}

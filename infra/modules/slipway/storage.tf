@@ -1,0 +1,129 @@
+# Two buckets: the ledger (Slipway's memory: heads, records, rollouts; conditional writes)
+# and the source bucket (deploy manifests uploaded by people and CI).
+
+locals {
+  buckets = {
+    ledger = "${var.name}-ledger-${local.account}"
+    source = "${var.name}-source-${local.account}"
+  }
+}
+
+resource "aws_s3_bucket" "this" {
+  # checkov:skip=CKV_AWS_18: CloudTrail data events are the audit trail for these buckets; server access logs would need a third bucket
+  # checkov:skip=CKV_AWS_144: Slipway's state is per region, next to the services it deploys; cross-region replication is the operator's choice
+  # checkov:skip=CKV2_AWS_6: public access is blocked by aws_s3_bucket_public_access_block.this (for_each over these buckets, which checkov's graph does not follow)
+  # checkov:skip=CKV2_AWS_61: lifecycle rules are aws_s3_bucket_lifecycle_configuration.this (for_each, not followed by checkov)
+  # checkov:skip=CKV_AWS_21: versioning is aws_s3_bucket_versioning.this (for_each, not followed by checkov)
+  # checkov:skip=CKV_AWS_145: SSE-KMS with Slipway's key is aws_s3_bucket_server_side_encryption_configuration.this (for_each, not followed by checkov)
+  # checkov:skip=CKV2_AWS_62: the source bucket notifies EventBridge (aws_s3_bucket_notification.source); nothing reacts to ledger writes
+  for_each = local.buckets
+
+  bucket        = each.value
+  force_destroy = var.force_destroy_buckets
+
+  tags = merge(var.tags, { Purpose = each.key })
+}
+
+resource "aws_s3_bucket_ownership_controls" "this" {
+  for_each = aws_s3_bucket.this
+
+  bucket = each.value.id
+  rule {
+    object_ownership = "BucketOwnerEnforced"
+  }
+}
+
+resource "aws_s3_bucket_public_access_block" "this" {
+  for_each = aws_s3_bucket.this
+
+  bucket                  = each.value.id
+  block_public_acls       = true
+  block_public_policy     = true
+  ignore_public_acls      = true
+  restrict_public_buckets = true
+}
+
+# Versioned: the source bucket's events carry a version id, so the function reads exactly
+# what was uploaded; the ledger keeps every earlier head and record.
+resource "aws_s3_bucket_versioning" "this" {
+  for_each = aws_s3_bucket.this
+
+  bucket = each.value.id
+  versioning_configuration {
+    status = "Enabled"
+  }
+}
+
+resource "aws_s3_bucket_server_side_encryption_configuration" "this" {
+  for_each = aws_s3_bucket.this
+
+  bucket = each.value.id
+  rule {
+    apply_server_side_encryption_by_default {
+      sse_algorithm     = "aws:kms"
+      kms_master_key_id = aws_kms_key.this.arn
+    }
+    bucket_key_enabled = true
+  }
+}
+
+resource "aws_s3_bucket_lifecycle_configuration" "this" {
+  for_each = aws_s3_bucket.this
+
+  bucket = each.value.id
+
+  rule {
+    id     = "expire-old-versions"
+    status = "Enabled"
+    filter {}
+
+    noncurrent_version_expiration {
+      noncurrent_days = var.ledger_noncurrent_days
+    }
+
+    abort_incomplete_multipart_upload {
+      days_after_initiation = 1
+    }
+  }
+
+  depends_on = [aws_s3_bucket_versioning.this]
+}
+
+data "aws_iam_policy_document" "bucket" {
+  for_each = aws_s3_bucket.this
+
+  statement {
+    sid     = "DenyInsecureTransport"
+    effect  = "Deny"
+    actions = ["s3:*"]
+    resources = [
+      each.value.arn,
+      "${each.value.arn}/*",
+    ]
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+    condition {
+      test     = "Bool"
+      variable = "aws:SecureTransport"
+      values   = ["false"]
+    }
+  }
+}
+
+resource "aws_s3_bucket_policy" "this" {
+  for_each = aws_s3_bucket.this
+
+  bucket = each.value.id
+  policy = data.aws_iam_policy_document.bucket[each.key].json
+
+  depends_on = [aws_s3_bucket_public_access_block.this]
+}
+
+# Uploads reach source-upload through EventBridge ("Object Created"); the rule filters the
+# deploy prefix (events.tf).
+resource "aws_s3_bucket_notification" "source" {
+  bucket      = aws_s3_bucket.this["source"].id
+  eventbridge = true
+}

@@ -1,0 +1,164 @@
+variable "name" {
+  description = "Name prefix for every resource, e.g. `slipway-prod`. Bucket names add the account id to be globally unique."
+  type        = string
+}
+
+variable "environment" {
+  description = "Environment name (dev, prod, local); shown in resource names and tags."
+  type        = string
+}
+
+variable "package_dir" {
+  description = "Folder holding `<function>/bootstrap.zip` for each function, as `make package` writes it (target/lambda)."
+  type        = string
+}
+
+variable "architecture" {
+  description = "Lambda architecture the zips were built for: arm64 (`make package`, the default) or x86_64 (`make package ARCH=x86_64`)."
+  type        = string
+  default     = "arm64"
+
+  validation {
+    condition     = contains(["arm64", "x86_64"], var.architecture)
+    error_message = "architecture must be arm64 or x86_64."
+  }
+}
+
+variable "memory_mb" {
+  description = "Memory of each function; CPU (and TLS handshake speed on cold start) scales with it."
+  type        = number
+  default     = 256
+}
+
+variable "reserved_concurrency" {
+  description = "Reserved concurrency per event-driven function (null: unreserved). New accounts with a concurrency quota of 10 cannot reserve any."
+  type        = number
+  default     = null
+}
+
+variable "targets" {
+  description = <<-EOT
+    What Slipway deploys: one object per target, rendered into the functions' config with
+    jsonencode (README, "Targets"). `task_role_arn` and `execution_role_arn` are not part of
+    the config: they are the roles Slipway may pass to ECS when it registers a revision.
+  EOT
+  type = list(object({
+    name       = string
+    cluster    = string
+    service    = string
+    containers = list(string)
+    repository = string
+    tags = object({
+      exact  = optional(string)
+      glob   = optional(string)
+      semver = optional(string)
+    })
+    policy = string
+    approval = optional(object({
+      expires_after_hours = optional(number)
+      slack_channel       = optional(string)
+      slack_approvers     = optional(list(string), [])
+    }))
+    notifications = optional(object({
+      slack_channel = optional(string)
+    }))
+    freeze_after_failure = optional(string, "until-newer-image")
+    task_role_arn        = optional(string)
+    execution_role_arn   = optional(string)
+  }))
+
+  validation {
+    condition     = length(var.targets) > 0
+    error_message = "Give at least one target."
+  }
+
+  validation {
+    condition     = alltrue([for t in var.targets : contains(["auto", "approval"], t.policy)])
+    error_message = "Each target's policy must be `auto` or `approval`."
+  }
+
+  validation {
+    condition     = alltrue([for t in var.targets : length([for rule in values(t.tags) : rule if rule != null]) == 1])
+    error_message = "Each target's tags must set exactly one of exact, glob or semver."
+  }
+
+  validation {
+    condition     = alltrue([for t in var.targets : contains(["until-newer-image", "until-unfrozen", "never"], t.freeze_after_failure)])
+    error_message = "freeze_after_failure must be until-newer-image, until-unfrozen or never."
+  }
+
+  validation {
+    condition     = length(distinct([for t in var.targets : t.name])) == length(var.targets)
+    error_message = "Target names must be unique."
+  }
+}
+
+variable "source_prefix" {
+  description = "Key prefix of deploy manifests in the source bucket (`<prefix><target>/imagedefinitions.json`)."
+  type        = string
+  default     = "deploy/"
+}
+
+variable "approver_emails" {
+  description = "Email addresses subscribed to the approvals topic (each confirms the subscription by mail)."
+  type        = list(string)
+  default     = []
+}
+
+variable "slack_enabled" {
+  description = "Create the Slack secret and hand it to the functions (needed when a target names a Slack channel)."
+  type        = bool
+  default     = false
+}
+
+variable "slack_api_url" {
+  description = "Slack Web API base URL (null: https://slack.com/api)."
+  type        = string
+  default     = null
+}
+
+variable "max_event_age_seconds" {
+  description = "Events older than this are not retried but sent to the function's dead-letter queue."
+  type        = number
+  default     = 3600
+}
+
+variable "max_retry_attempts" {
+  description = "Retries of a failed asynchronous invocation (Lambda allows 0-2) before the dead-letter queue."
+  type        = number
+  default     = 2
+
+  validation {
+    condition     = var.max_retry_attempts >= 0 && var.max_retry_attempts <= 2
+    error_message = "Lambda retries an asynchronous invocation 0, 1 or 2 times."
+  }
+}
+
+variable "log_retention_days" {
+  description = "How long the functions' logs are kept."
+  type        = number
+  default     = 365
+}
+
+variable "ledger_noncurrent_days" {
+  description = "Days an overwritten ledger object version is kept (the history of each head and record)."
+  type        = number
+  default     = 90
+}
+
+variable "dry_run" {
+  description = "Plan and log, write nothing to ECS (a first week in a new account)."
+  type        = bool
+  default     = false
+}
+
+variable "force_destroy_buckets" {
+  description = "Let `terraform destroy` delete non-empty buckets (local and throwaway environments only)."
+  type        = bool
+  default     = false
+}
+
+variable "tags" {
+  description = "Tags for every resource; must include Project and Environment."
+  type        = map(string)
+}

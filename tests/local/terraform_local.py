@@ -1,0 +1,119 @@
+"""The integration test of infra/environments/local: what Terraform created on the local
+AWS is what Slipway runs on, and an ECR push replayed through it rolls the service.
+
+  terraform_local.py wired   checks the resources Terraform created (before the push)
+  terraform_local.py rolled  checks the push rolled demo/web (after `make invoke`)
+  terraform_local.py gone    checks `terraform destroy` removed them
+
+Run by `tests/local/stack.sh infra-test` (`make infra-integration`, part of `make test`).
+Reads the environment written by `make up` and the Terraform outputs in .slipway.
+"""
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import boto3
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+STATE = ROOT / ".slipway"
+REGION = os.environ["AWS_REGION"]
+FUNCTIONS = ["image-push", "source-upload", "deployment-events", "approval"]
+
+
+def client(service):
+    return boto3.client(service, endpoint_url=os.environ["AWS_ENDPOINT_URL"], region_name=REGION)
+
+
+def outputs():
+    out = subprocess.run(
+        ["terraform", f"-chdir={ROOT}/infra/environments/local", "output", f"-state={STATE}/terraform.tfstate", "-json"],
+        check=True, capture_output=True, text=True).stdout
+    return {name: value["value"] for name, value in json.loads(out).items()}
+
+
+failures = []
+
+
+def check(condition, what):
+    print(("   ok    " if condition else "   FAIL  ") + what)
+    if not condition:
+        failures.append(what)
+
+
+def push_event():
+    return json.loads((STATE / "events" / "demo-push.json").read_text())
+
+
+def wired():
+    out = outputs()
+    lam, events, ecs, s3 = client("lambda"), client("events"), client("ecs"), client("s3")
+
+    names = out["function_names"]
+    for function in FUNCTIONS:
+        config = lam.get_function_configuration(FunctionName=names[function])
+        check(config["Runtime"] == "provided.al2023" and config["Handler"] == "bootstrap",
+              f"{names[function]}: provided.al2023, handler bootstrap")
+        check(config.get("Environment", {}).get("Variables") == out["function_environment"][function],
+              f"{names[function]}: the stored environment is the one cargo lambda watch runs with")
+    url = lam.get_function_url_config(FunctionName=names["approval"])
+    check(url["AuthType"] == "NONE", "the approval function URL has auth NONE (requests carry signed tokens)")
+
+    # The push reaches image-push: the rule's pattern matches it and targets the function.
+    event = push_event()
+    rules = {r["Name"]: r for r in events.list_rules(NamePrefix="slipway-local-")["Rules"]}
+    matches = {name for name, rule in rules.items()
+               if events.test_event_pattern(EventPattern=rule["EventPattern"], Event=json.dumps(event))["Result"]}
+    check(matches == {"slipway-local-image-push"}, f"the ECR push matches exactly the image-push rule (matched: {sorted(matches)})")
+    other_repo = dict(event, detail=dict(event["detail"], **{"repository-name": "someone-else"}))
+    check(not events.test_event_pattern(EventPattern=rules["slipway-local-image-push"]["EventPattern"],
+                                        Event=json.dumps(other_repo))["Result"],
+          "a push to a repository no target names matches no rule")
+    targets = events.list_targets_by_rule(Rule="slipway-local-image-push")["Targets"]
+    image_push_arn = lam.get_function_configuration(FunctionName=names["image-push"])["FunctionArn"]
+    check(len(targets) == 1 and targets[0]["Arn"] == image_push_arn, "the image-push rule invokes the image-push function")
+    check(bool(targets and targets[0].get("DeadLetterConfig", {}).get("Arn", "").endswith("image-push-dead-letters")),
+          "undeliverable pushes go to image-push's dead-letter queue")
+    invoke_config = lam.get_function_event_invoke_config(FunctionName=names["image-push"])
+    check(invoke_config["MaximumRetryAttempts"] == 2 and
+          invoke_config["DestinationConfig"]["OnFailure"]["Destination"].endswith("image-push-dead-letters"),
+          "failed image-push invocations retry twice, then go to the dead-letter queue")
+
+    versioning = s3.get_bucket_versioning(Bucket=out["source_bucket"])
+    check(versioning.get("Status") == "Enabled", "the source bucket is versioned")
+    service = ecs.describe_services(cluster="demo", services=["web"])["services"][0]
+    check(service["deploymentConfiguration"]["deploymentCircuitBreaker"] == {"enable": True, "rollback": True},
+          "demo/web has the deployment circuit breaker with rollback")
+    (STATE / "web-before.txt").write_text(service["taskDefinition"])
+
+
+def rolled():
+    ecs = client("ecs")
+    before = (STATE / "web-before.txt").read_text()
+    service = ecs.describe_services(cluster="demo", services=["web"])["services"][0]
+    check(service["taskDefinition"] != before, f"demo/web rolled from {before.split('/')[-1]} to {service['taskDefinition'].split('/')[-1]}")
+    definition = ecs.describe_task_definition(taskDefinition=service["taskDefinition"])["taskDefinition"]
+    containers = {c["name"]: c["image"] for c in definition["containerDefinitions"]}
+    digest = push_event()["detail"]["image-digest"]
+    check(containers.get("app", "").endswith("@" + digest), "the new revision runs the pushed digest")
+    check(containers.get("log-router", "").endswith("aws-for-fluent-bit:2.32.0"), "the log-router sidecar is untouched")
+    check(definition["family"] == "web" and definition["taskRoleArn"].endswith("role/web-task"),
+          "the revision keeps the family and the task role Terraform created")
+
+
+def gone():
+    ecs, lam, s3 = client("ecs"), client("lambda"), client("s3")
+    services = ecs.describe_services(cluster="demo", services=["web"]).get("services", [])
+    check(all(s["status"] != "ACTIVE" for s in services), "demo/web is gone")
+    names = [f["FunctionName"] for f in lam.list_functions()["Functions"]]
+    check(not any(n.startswith("slipway-local-") for n in names), "Slipway's functions are gone")
+    buckets = [b["Name"] for b in s3.list_buckets()["Buckets"]]
+    check(not any(b.startswith("slipway-local-") for b in buckets), "Slipway's buckets are gone")
+
+
+if __name__ == "__main__":
+    {"wired": wired, "rolled": rolled, "gone": gone}[sys.argv[1]]()
+    if failures:
+        sys.exit(f"INFRA TEST FAILED: {len(failures)} check(s): " + "; ".join(failures))
