@@ -32,7 +32,7 @@ export TF_CLI_CONFIG_FILE := $(CURDIR)/.tools/terraformrc
 export TF_IN_AUTOMATION := 1
 
 .PHONY: help tools browser test lint unit integration demo up down invoke upload clean package \
-	infra-init infra-lint infra-test infra-integration checkov
+	infra-init infra-lint infra-test infra-integration checkov signing-key
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
@@ -72,8 +72,9 @@ infra-init: $(TF_CLI_CONFIG_FILE) ## terraform init every module and environment
 			|| { echo "terraform init failed in $$dir" >&2; exit 1; }; \
 	done; echo "terraform init: $(words $(TF_DIRS)) configurations$${mirror:+, provider from $$mirror}"
 
-infra-lint: infra-init ## terraform fmt -check and validate for every module and environment
+infra-lint: infra-init ## terraform fmt -check and validate for every module and environment, module READMEs current
 	terraform fmt -check -recursive -diff infra
+	python3 infra/module_docs.py --check
 	@for dir in $(TF_DIRS); do \
 		terraform -chdir=$$dir validate -no-color >/dev/null || { terraform -chdir=$$dir validate -no-color; exit 1; }; \
 		echo "terraform validate: $$dir ok"; \
@@ -98,6 +99,9 @@ checkov: $(CHECKOV_STAMP) ## checkov over infra/: zero failed checks (every skip
 
 infra-integration: tools $(TF_CLI_CONFIG_FILE) ## apply infra/environments/local to the local AWS, replay a push through it, destroy
 	tests/local/stack.sh infra-test
+
+signing-key: tools ## put or rotate the approval signing keys: make signing-key SECRET=<Terraform output signing_key_secret>
+	$(VENV)/bin/python infra/signing_key.py "$(SECRET)"
 
 # One zip per function, target/lambda/<function>/bootstrap.zip, which infra/ deploys.
 # cargo-lambda links through Zig, so an arm64 build needs only Rust's standard library for it.

@@ -2,8 +2,9 @@
 
 Terraform creates the ECR repository `app`, cluster `demo` with services `web` (auto, with
 a `log-router` sidecar the push must not touch) and `web-prod` (approval), Slipway's
-buckets, topic, inbox queue and secrets. This pushes the first image (v1.4.1, which both
-services start on) and a second one (v1.4.2), puts the approval signing keys, and writes
+buckets, topic, inbox queue and secrets (`make up` puts the signing keys as `make
+signing-key` does). This pushes the first image (v1.4.1, which both services start on)
+and a second one (v1.4.2), and writes
 the ECR push event for v1.4.2 from what put_image returned (the emulator emits no events
 of its own).
 
@@ -13,7 +14,6 @@ Reads the endpoint and names from the environment written by `make up`.
 import json
 import os
 import pathlib
-import secrets
 import time
 
 import boto3
@@ -44,16 +44,11 @@ def put_image(ecr, tag, n):
 
 
 def main():
-    ecr, secretsmanager = client("ecr"), client("secretsmanager")
+    ecr = client("ecr")
 
     # CI's first push: the release both services start on (their task definitions name
     # app:v1.4.1; Slipway pins each later push to its digest).
     running = put_image(ecr, "v1.4.1", 1)
-
-    # The approval-link signing keys: Terraform creates the secret, not its value (which
-    # would sit in the state); this is what `make signing-key` does in an account.
-    secretsmanager.put_secret_value(SecretId=os.environ["SLIPWAY_SIGNING_KEY_SECRET"], SecretString=json.dumps(
-        {"current": {"id": "local1", "secret": secrets.token_urlsafe(48)}, "previous": None}))
 
     # CI pushes v1.4.2 a moment later.
     time.sleep(1.1)

@@ -103,6 +103,7 @@ up() {
   lambda_port=$(free_port)
   write_env "$moto_port" "$lambda_port"
   load_env
+  python3 infra/signing_key.py "$SLIPWAY_SIGNING_KEY_SECRET"
   python3 tests/local/setup_demo.py
   start watch cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$lambda_port" \
     --env-file "$ENV_FILE" --ignore-changes

@@ -16,6 +16,8 @@ import subprocess
 import sys
 
 import boto3
+# The emulator has no TestEventPattern; its own matcher (what it routes PutEvents with) decides.
+from moto.events.models import EventPattern
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 STATE = ROOT / ".slipway"
@@ -63,14 +65,19 @@ def wired():
 
     # The push reaches image-push: the rule's pattern matches it and targets the function.
     event = push_event()
-    rules = {r["Name"]: r for r in events.list_rules(NamePrefix="slipway-local-")["Rules"]}
-    matches = {name for name, rule in rules.items()
-               if events.test_event_pattern(EventPattern=rule["EventPattern"], Event=json.dumps(event))["Result"]}
+    rules = {r["Name"]: EventPattern.load(r["EventPattern"])
+             for r in events.list_rules(NamePrefix="slipway-local-")["Rules"]}
+    check(len(rules) == 4, f"four rules: ECR pushes, S3 uploads, ECS deployments, operator requests ({sorted(rules)})")
+    matches = {name for name, pattern in rules.items() if pattern.matches_event(event)}
     check(matches == {"slipway-local-image-push"}, f"the ECR push matches exactly the image-push rule (matched: {sorted(matches)})")
     other_repo = dict(event, detail=dict(event["detail"], **{"repository-name": "someone-else"}))
-    check(not events.test_event_pattern(EventPattern=rules["slipway-local-image-push"]["EventPattern"],
-                                        Event=json.dumps(other_repo))["Result"],
+    check(not any(pattern.matches_event(other_repo) for pattern in rules.values()),
           "a push to a repository no target names matches no rule")
+    for name, file in [("slipway-local-ecs-deployments", "ecs-deployment-completed.json"),
+                       ("slipway-local-operator-requests", "operator-rollback.json")]:
+        sample = json.loads((ROOT / "events" / file).read_text())
+        # The sample events name account 123456789012 and us-east-1, as the emulator does.
+        check(rules[name].matches_event(sample), f"events/{file} matches {name}")
     targets = events.list_targets_by_rule(Rule="slipway-local-image-push")["Targets"]
     image_push_arn = lam.get_function_configuration(FunctionName=names["image-push"])["FunctionArn"]
     check(len(targets) == 1 and targets[0]["Arn"] == image_push_arn, "the image-push rule invokes the image-push function")

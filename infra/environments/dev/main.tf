@@ -72,6 +72,7 @@ module "web" {
   }
   min_capacity = 1
   max_capacity = 2
+  launch_type  = var.launch_type
   placement    = "binpack"
   tags         = local.tags
 }

@@ -26,6 +26,12 @@ variable "initial_image" {
   type        = string
 }
 
+variable "launch_type" {
+  description = "FARGATE, or EC2 for container instances you run (where the placement strategy applies)."
+  type        = string
+  default     = "FARGATE"
+}
+
 variable "package_dir" {
   description = "Where `make package` put the function zips."
   type        = string

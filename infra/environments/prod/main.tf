@@ -73,6 +73,7 @@ module "web" {
   memory       = 1024
   min_capacity = 2
   max_capacity = 4
+  launch_type  = var.launch_type
   placement    = "spread"
   tags         = local.tags
 }

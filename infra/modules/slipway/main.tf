@@ -30,7 +30,7 @@ locals {
           policy     = t.policy
         },
         t.approval == null ? {} : {
-          approval = { for k, v in t.approval : k => v if v != null && v != [] }
+          approval = { for k, v in t.approval : k => v if v != null && try(length(v) > 0, true) }
         },
         t.notifications == null ? {} : {
           notifications = { for k, v in t.notifications : k => v if v != null }

@@ -1,0 +1,62 @@
+# What makes dev dev, planned against a mock AWS (`make infra-test`).
+
+mock_provider "aws" {
+  source = "../../tests/aws-mock"
+}
+
+variables {
+  domain_name   = "dev.shop.example.com"
+  initial_image = "111122223333.dkr.ecr.eu-west-1.amazonaws.com/app:v1.0.0"
+}
+
+run "dev_is_cheap_and_deploys_by_itself" {
+  command = apply
+
+  assert {
+    condition     = output.settings.nat_gateways == 1
+    error_message = "dev shares one NAT gateway."
+  }
+
+  assert {
+    condition     = [for rule in output.settings.ecr_lifecycle.rules : rule.selection.countNumber if rule.selection.tagStatus == "tagged"] == [3]
+    error_message = "dev keeps 3 tagged images."
+  }
+
+  assert {
+    condition     = [for rule in output.settings.ecr_lifecycle.rules : rule.selection.countNumber if rule.selection.tagStatus == "untagged"] == [1]
+    error_message = "Untagged images expire within a day."
+  }
+
+  assert {
+    condition     = output.settings.capacity.min == 1 && output.settings.capacity.max == 2
+    error_message = "dev runs 1 to 2 tasks."
+  }
+
+  assert {
+    condition     = output.settings.deletion_protection == false
+    error_message = "dev's ALB can be deleted."
+  }
+
+  assert {
+    condition     = [for t in output.settings.config.targets : t.policy] == ["auto"]
+    error_message = "dev deploys every matching push without asking."
+  }
+
+  assert {
+    condition     = length(output.settings.placement) == 0
+    error_message = "Fargate has no placement strategy."
+  }
+}
+
+run "dev_packs_tasks_on_ec2" {
+  command = apply
+
+  variables {
+    launch_type = "EC2"
+  }
+
+  assert {
+    condition     = jsonencode(output.settings.placement) == jsonencode([{ field = "memory", type = "binpack" }])
+    error_message = "dev binpacks tasks on EC2."
+  }
+}

@@ -1,0 +1,62 @@
+# What makes prod prod, planned against a mock AWS (`make infra-test`).
+
+mock_provider "aws" {
+  source = "../../tests/aws-mock"
+}
+
+variables {
+  domain_name   = "shop.example.com"
+  initial_image = "111122223333.dkr.ecr.eu-west-1.amazonaws.com/app:v1.0.0"
+}
+
+run "prod_survives_a_zone_and_asks_first" {
+  command = apply
+
+  assert {
+    condition     = output.settings.nat_gateways == 2
+    error_message = "prod has a NAT gateway in each of its two zones."
+  }
+
+  assert {
+    condition     = [for rule in output.settings.ecr_lifecycle.rules : rule.selection.countNumber if rule.selection.tagStatus == "tagged"] == [10]
+    error_message = "prod keeps 10 tagged images."
+  }
+
+  assert {
+    condition     = [for rule in output.settings.ecr_lifecycle.rules : rule.selection.countNumber if rule.selection.tagStatus == "untagged"] == [1]
+    error_message = "Untagged images expire within a day."
+  }
+
+  assert {
+    condition     = output.settings.capacity.min == 2 && output.settings.capacity.max == 4
+    error_message = "prod runs 2 to 4 tasks."
+  }
+
+  assert {
+    condition     = output.settings.deletion_protection == true
+    error_message = "prod's ALB refuses deletion."
+  }
+
+  assert {
+    condition     = [for t in output.settings.config.targets : t.policy] == ["approval"]
+    error_message = "prod deploys only what a person approves."
+  }
+
+  assert {
+    condition     = length(output.settings.placement) == 0
+    error_message = "Fargate has no placement strategy."
+  }
+}
+
+run "prod_spreads_tasks_across_zones_on_ec2" {
+  command = apply
+
+  variables {
+    launch_type = "EC2"
+  }
+
+  assert {
+    condition     = jsonencode(output.settings.placement) == jsonencode([{ field = "attribute:ecs.availability-zone", type = "spread" }, { field = "instanceId", type = "spread" }])
+    error_message = "prod spreads tasks across zones on EC2."
+  }
+}

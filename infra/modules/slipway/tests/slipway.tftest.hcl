@@ -1,0 +1,240 @@
+# Module logic with a mock AWS provider (no account needed): the rendered config, IAM
+# scoping per function, the event patterns, and input validation.
+# Run by `make infra-test`, which passes package_dir (empty zips: only their hashes are read).
+
+mock_provider "aws" {
+  source = "../../tests/aws-mock"
+}
+
+variables {
+  name        = "slipway-test"
+  environment = "test"
+  tags        = { Project = "slipway", Environment = "test" }
+  targets = [
+    {
+      name               = "web"
+      cluster            = "shop"
+      service            = "web"
+      containers         = ["app"]
+      repository         = "app"
+      tags               = { semver = ">=1.0, <2" }
+      policy             = "auto"
+      task_role_arn      = "arn:aws:iam::111122223333:role/web-task"
+      execution_role_arn = "arn:aws:iam::111122223333:role/web-execution"
+    },
+    {
+      name                 = "prod-web"
+      cluster              = "shop"
+      service              = "web-prod"
+      containers           = ["app", "worker"]
+      repository           = "app"
+      tags                 = { glob = "release-*" }
+      policy               = "approval"
+      approval             = { expires_after_hours = 24, slack_channel = "C0123" }
+      notifications        = { slack_channel = "C0456" }
+      freeze_after_failure = "until-unfrozen"
+    },
+  ]
+  slack_enabled = true
+}
+
+run "renders_the_config_the_functions_parse" {
+  command = apply
+
+  assert {
+    condition = output.config_json == jsonencode({
+      targets = [
+        {
+          name                 = "web"
+          cluster              = "shop"
+          service              = "web"
+          containers           = ["app"]
+          repository           = "app"
+          tags                 = { semver = ">=1.0, <2" }
+          policy               = "auto"
+          freeze_after_failure = "until-newer-image"
+        },
+        {
+          name                 = "prod-web"
+          cluster              = "shop"
+          service              = "web-prod"
+          containers           = ["app", "worker"]
+          repository           = "app"
+          tags                 = { glob = "release-*" }
+          policy               = "approval"
+          approval             = { expires_after_hours = 24, slack_channel = "C0123" }
+          notifications        = { slack_channel = "C0456" }
+          freeze_after_failure = "until-unfrozen"
+        },
+      ]
+    })
+    error_message = "The rendered config is not the document src/config.rs expects: ${output.config_json}"
+  }
+
+  assert {
+    condition     = !strcontains(output.config_json, "role")
+    error_message = "IAM-only fields leaked into the config."
+  }
+
+  assert {
+    condition     = output.function_environment["image-push"].SLIPWAY_CONFIG == output.config_json && output.function_environment["image-push"].SLIPWAY_ACCOUNT_ID == "111122223333"
+    error_message = "image-push does not get the config and account."
+  }
+
+  assert {
+    condition     = !contains(keys(output.function_environment["approval"]), "SLIPWAY_APPROVAL_URL") && contains(keys(output.function_environment["image-push"]), "SLIPWAY_APPROVAL_URL")
+    error_message = "Only the functions that send links get the approval URL."
+  }
+
+  assert {
+    condition     = output.function_environment["deployment-events"].SLIPWAY_SLACK_SECRET == "slipway-test/slack"
+    error_message = "With Slack on, the functions get the Slack secret's name."
+  }
+}
+
+run "scopes_each_function_to_what_it_calls" {
+  command = apply
+
+  # UpdateService and DescribeServices on the two managed services only.
+  assert {
+    condition = alltrue([
+      for f in ["image-push", "source-upload", "approval", "deployment-events"] :
+      jsonencode(one([for s in output.function_permissions[f] : s.resources if s.sid == "RollManagedServices"])) == jsonencode([
+        "arn:aws:ecs:eu-west-1:111122223333:service/shop/web",
+        "arn:aws:ecs:eu-west-1:111122223333:service/shop/web-prod",
+      ])
+    ])
+    error_message = "UpdateService is not scoped to the managed services."
+  }
+
+  assert {
+    condition = jsonencode(one([for s in output.function_permissions["image-push"] : s.resources if s.sid == "DescribeManagedServices"])) == jsonencode([
+      "arn:aws:ecs:eu-west-1:111122223333:service/shop/web",
+      "arn:aws:ecs:eu-west-1:111122223333:service/shop/web-prod",
+    ])
+    error_message = "DescribeServices is not scoped to the managed services."
+  }
+
+  # PassRole: only the services' roles, only to ECS tasks.
+  assert {
+    condition = jsonencode(one([for s in output.function_permissions["image-push"] : s if s.sid == "PassServiceRolesToEcsTasks"])) == jsonencode({
+      actions   = ["iam:PassRole"]
+      condition = { test = "StringEquals", values = ["ecs-tasks.amazonaws.com"], variable = "iam:PassedToService" }
+      resources = ["arn:aws:iam::111122223333:role/web-task", "arn:aws:iam::111122223333:role/web-execution"]
+      sid       = "PassServiceRolesToEcsTasks"
+    })
+    error_message = "PassRole is not limited to the services' roles with iam:PassedToService = ecs-tasks.amazonaws.com."
+  }
+
+  # ECR read on the configured repository only.
+  assert {
+    condition     = jsonencode(one([for s in output.function_permissions["image-push"] : s.resources if s.sid == "ReadConfiguredRepositories"])) == jsonencode(["arn:aws:ecr:eu-west-1:111122223333:repository/app"])
+    error_message = "ECR read is not scoped to the configured repositories."
+  }
+
+  # deployment-events never registers, passes roles or reads ECR or the source bucket.
+  assert {
+    condition = length(setintersection(
+      [for s in output.function_permissions["deployment-events"] : s.sid],
+      ["RegisterRevisions", "TagNewRevisions", "PassServiceRolesToEcsTasks", "ReadConfiguredRepositories", "SourceManifests"],
+    )) == 0
+    error_message = "deployment-events holds rights it never uses."
+  }
+
+  # Only source-upload reads the source bucket, and only under the deploy prefix.
+  assert {
+    condition = alltrue([
+      for f in ["image-push", "approval", "deployment-events"] :
+      !contains([for s in output.function_permissions[f] : s.sid], "SourceManifests")
+    ]) && endswith(one(one([for s in output.function_permissions["source-upload"] : s.resources if s.sid == "SourceManifests"])), "/deploy/*")
+    error_message = "Source bucket reads are not limited to source-upload and the deploy prefix."
+  }
+
+  # No action on "*" except the ones AWS offers no resource-level permission for.
+  assert {
+    condition = alltrue(flatten([
+      for f, statements in output.function_permissions : [
+        for s in statements : contains(s.resources, "*") ? length(setsubtract(s.actions, [
+          "ecs:DescribeTaskDefinition", "ecs:RegisterTaskDefinition", "ecs:TagResource",
+          "xray:PutTraceSegments", "xray:PutTelemetryRecords",
+        ])) == 0 : true
+      ]
+    ]))
+    error_message = "An action that supports resource-level permissions is granted on \"*\"."
+  }
+
+  # Tagging on "*" only while registering.
+  assert {
+    condition     = jsonencode(one([for s in output.function_permissions["image-push"] : s.condition if s.sid == "TagNewRevisions"]).values) == jsonencode(["RegisterTaskDefinition"])
+    error_message = "ecs:TagResource is not limited to RegisterTaskDefinition."
+  }
+}
+
+run "wakes_the_functions_with_exact_patterns" {
+  command = apply
+
+  assert {
+    condition = jsonencode(jsondecode(output.event_patterns["image-push"])) == jsonencode({
+      detail        = { "action-type" = ["PUSH"], "repository-name" = ["app"], result = ["SUCCESS"] }
+      "detail-type" = ["ECR Image Action"]
+      source        = ["aws.ecr"]
+    })
+    error_message = "The ECR rule is not PUSH/SUCCESS for the configured repositories."
+  }
+
+  assert {
+    condition     = jsonencode(jsondecode(output.event_patterns["ecs-deployments"]).resources) == jsonencode(["arn:aws:ecs:eu-west-1:111122223333:service/shop/web", "arn:aws:ecs:eu-west-1:111122223333:service/shop/web-prod"])
+    error_message = "The ECS rule does not name exactly the managed services."
+  }
+
+  assert {
+    condition     = jsonencode(jsondecode(output.event_patterns["source-upload"]).detail.object.key) == jsonencode([{ prefix = "deploy/" }])
+    error_message = "The S3 rule does not filter the deploy prefix."
+  }
+
+  assert {
+    condition     = jsonencode(jsondecode(output.event_patterns["operator-requests"]).source) == jsonencode(["slipway.operator"])
+    error_message = "Operator requests do not reach deployment-events."
+  }
+
+  assert {
+    condition     = length(output.dead_letter_queue_urls) == 3 && !contains(keys(output.dead_letter_queue_urls), "approval")
+    error_message = "Each event-driven function (and only those) has a dead-letter queue."
+  }
+}
+
+run "refuses_a_target_with_an_unknown_policy" {
+  command = plan
+
+  variables {
+    targets = [{
+      name       = "web"
+      cluster    = "shop"
+      service    = "web"
+      containers = ["app"]
+      repository = "app"
+      tags       = { semver = ">=1" }
+      policy     = "yolo"
+    }]
+  }
+
+  expect_failures = [var.targets]
+}
+
+run "refuses_a_target_with_two_tag_rules" {
+  command = plan
+
+  variables {
+    targets = [{
+      name       = "web"
+      cluster    = "shop"
+      service    = "web"
+      containers = ["app"]
+      repository = "app"
+      tags       = { semver = ">=1", glob = "*" }
+      policy     = "auto"
+    }]
+  }
+
+  expect_failures = [var.targets]
+}
