@@ -60,6 +60,7 @@ module "ecr" {
 
   name               = "app"
   keep_tagged_images = 3
+  force_delete       = true
   tags               = local.tags
 }
 
@@ -139,6 +140,9 @@ module "slipway" {
   package_dir           = var.package_dir
   architecture          = var.architecture
   force_destroy_buckets = true
+  # The local AWS speaks plain HTTP and enforces bucket policies: a TLS-only policy would
+  # refuse every call the functions make to it.
+  require_tls = false
   targets = [
     {
       name               = "web"

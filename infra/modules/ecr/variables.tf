@@ -26,6 +26,12 @@ variable "kms_key_arn" {
   default     = null
 }
 
+variable "force_delete" {
+  description = "Let `terraform destroy` delete the repository with its images (throwaway environments only)."
+  type        = bool
+  default     = false
+}
+
 variable "tags" {
   description = "Tags for every resource; must include Project and Environment."
   type        = map(string)

@@ -90,7 +90,7 @@ resource "aws_s3_bucket_lifecycle_configuration" "this" {
 }
 
 data "aws_iam_policy_document" "bucket" {
-  for_each = aws_s3_bucket.this
+  for_each = var.require_tls ? aws_s3_bucket.this : {}
 
   statement {
     sid     = "DenyInsecureTransport"
@@ -113,7 +113,7 @@ data "aws_iam_policy_document" "bucket" {
 }
 
 resource "aws_s3_bucket_policy" "this" {
-  for_each = aws_s3_bucket.this
+  for_each = var.require_tls ? aws_s3_bucket.this : {}
 
   bucket = each.value.id
   policy = data.aws_iam_policy_document.bucket[each.key].json

@@ -152,6 +152,12 @@ variable "dry_run" {
   default     = false
 }
 
+variable "require_tls" {
+  description = "Deny any request to the buckets that does not use TLS (off only for the local AWS, which speaks plain HTTP on loopback and enforces bucket policies)."
+  type        = bool
+  default     = true
+}
+
 variable "force_destroy_buckets" {
   description = "Let `terraform destroy` delete non-empty buckets (local and throwaway environments only)."
   type        = bool

@@ -203,6 +203,51 @@ run "wakes_the_functions_with_exact_patterns" {
   }
 }
 
+run "builds_the_functions_and_buckets_as_documented" {
+  command = apply
+
+  assert {
+    condition = alltrue([
+      for f in aws_lambda_function.event_driven : f.runtime == "provided.al2023" && f.handler == "bootstrap" && tolist(f.architectures) == tolist(["arm64"])
+    ])
+    error_message = "The functions are provided.al2023 bootstrap zips on arm64."
+  }
+
+  assert {
+    condition = alltrue([
+      for c in aws_lambda_function_event_invoke_config.this : c.maximum_retry_attempts == 2 && c.maximum_event_age_in_seconds == 3600 && c.destination_config[0].on_failure[0].destination != null
+    ])
+    error_message = "Every event-driven function has bounded retries, a maximum event age and an on-failure destination."
+  }
+
+  assert {
+    condition     = aws_lambda_function_url.approval.authorization_type == "NONE" && aws_lambda_permission.approval_url.function_url_auth_type == "NONE"
+    error_message = "The approval function URL is public (its requests are authenticated by the function)."
+  }
+
+  assert {
+    condition     = alltrue([for v in aws_s3_bucket_versioning.this : v.versioning_configuration[0].status == "Enabled"]) && aws_s3_bucket_notification.source.eventbridge
+    error_message = "Both buckets are versioned and the source bucket notifies EventBridge."
+  }
+
+  assert {
+    condition = alltrue([
+      for b in aws_s3_bucket_public_access_block.this : b.block_public_acls && b.block_public_policy && b.ignore_public_acls && b.restrict_public_buckets
+    ])
+    error_message = "Public access is blocked on both buckets."
+  }
+
+  assert {
+    condition     = length(aws_s3_bucket_policy.this) == 2
+    error_message = "Both buckets deny requests without TLS."
+  }
+
+  assert {
+    condition     = alltrue([for g in aws_cloudwatch_log_group.function : g.retention_in_days == 365])
+    error_message = "Every function's log group has a retention."
+  }
+}
+
 run "refuses_a_target_with_an_unknown_policy" {
   command = plan
 
