@@ -50,7 +50,10 @@ package_debug() {
     mkdir -p "$STATE/package/$f"
     if [ "$STATE/package/$f/bootstrap.zip" -nt "$ROOT/target/debug/$f" ]; then continue; fi
     strip -o "$STATE/package/$f/bootstrap" "$ROOT/target/debug/$f"
-    (cd "$STATE/package/$f" && rm -f bootstrap.zip && zip -q -1 bootstrap.zip bootstrap && rm bootstrap)
+    python3 -c 'import sys, zipfile
+with zipfile.ZipFile(sys.argv[1], "w", zipfile.ZIP_DEFLATED, compresslevel=1) as z: z.write(sys.argv[2], "bootstrap")' \
+      "$STATE/package/$f/bootstrap.zip" "$STATE/package/$f/bootstrap"
+    rm "$STATE/package/$f/bootstrap"
   done
 }
 
