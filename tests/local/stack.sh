@@ -119,11 +119,13 @@ up() {
 }
 
 # Destroys what Terraform created (the emulator keeps nothing after 'down' anyway; this
-# proves the configuration tears down cleanly).
+# proves the configuration tears down cleanly). One operation at a time: the emulator
+# loses one of two concurrent RemovePermission calls on the same function (seen with
+# deployment-events' two EventBridge permissions), and the provider then waits forever.
 destroy() {
   load_env
   export TF_CLI_CONFIG_FILE=${TF_CLI_CONFIG_FILE:-$ROOT/.tools/terraformrc}
-  if ! local_tf destroy -auto-approve -input=false -no-color -state="$STATE/terraform.tfstate" \
+  if ! local_tf destroy -auto-approve -input=false -no-color -parallelism=1 -state="$STATE/terraform.tfstate" \
     -var endpoint="$AWS_ENDPOINT_URL" -var package_dir="$STATE/package" >"$STATE/terraform-destroy.log" 2>&1; then
     tail -40 "$STATE/terraform-destroy.log" >&2
     return 1
