@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The local stack: moto (the local AWS), infra/environments/local applied to it by
-# Terraform, `cargo lambda watch` (the functions) and the demo's images. Used by `make up`, `make down`, `make invoke` and `make demo`.
+# Terraform, `cargo lambda watch` (the functions) and the demo's images. Used by `make up`,
+# `make down`, `make invoke`, `make demo` and `make infra-integration`.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -73,10 +74,11 @@ apply_local() { # endpoint
 }
 
 # The functions' environment as Terraform rendered it (image-push's: the fullest), plus
-# what only the local stack knows.
+# what only the local stack knows. Each key once: dotenv loaders keep a key's first value,
+# so the keys set below are left out of Terraform's part.
 write_env() { # moto-port lambda-port
   local_tf output -state="$STATE/terraform.tfstate" -json function_environment |
-    python3 -c 'import json,sys,shlex; env = json.load(sys.stdin)["image-push"]; print("\n".join(f"{k}={shlex.quote(v)}" for k, v in sorted(env.items()) if k != "SLIPWAY_APPROVAL_URL"))' >"$ENV_FILE"
+    python3 -c 'import json,sys,shlex; env = json.load(sys.stdin)["image-push"]; print("\n".join(f"{k}={shlex.quote(v)}" for k, v in sorted(env.items()) if k not in ("SLIPWAY_APPROVAL_URL", "SLIPWAY_DRY_RUN")))' >"$ENV_FILE"
   cat >>"$ENV_FILE" <<ENV
 AWS_ENDPOINT_URL=http://127.0.0.1:$1
 AWS_REGION=us-east-1
@@ -86,8 +88,8 @@ AWS_SECRET_ACCESS_KEY=test
 SLIPWAY_LAMBDA_PORT=$2
 SLIPWAY_FUNCTIONS_URL=http://127.0.0.1:$2
 SLIPWAY_APPROVAL_URL=http://127.0.0.1:$2/lambda-url/approval
+SLIPWAY_DRY_RUN=${SLIPWAY_DRY_RUN:-0}
 ENV
-  if [ -n "${SLIPWAY_DRY_RUN:-}" ]; then echo "SLIPWAY_DRY_RUN=$SLIPWAY_DRY_RUN" >>"$ENV_FILE"; fi
 }
 
 up() {

@@ -52,7 +52,6 @@ locals {
   pass_role_arns = distinct(compact(flatten([
     for t in var.targets : [t.task_role_arn, t.execution_role_arn]
   ])))
-  needs_approval = anytrue([for t in var.targets : t.policy == "approval"])
 }
 
 data "aws_iam_policy_document" "key" {

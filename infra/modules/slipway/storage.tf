@@ -78,7 +78,7 @@ resource "aws_s3_bucket_lifecycle_configuration" "this" {
     filter {}
 
     noncurrent_version_expiration {
-      noncurrent_days = var.ledger_noncurrent_days
+      noncurrent_days = var.noncurrent_version_days
     }
 
     abort_incomplete_multipart_upload {

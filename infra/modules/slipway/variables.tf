@@ -140,8 +140,8 @@ variable "log_retention_days" {
   default     = 365
 }
 
-variable "ledger_noncurrent_days" {
-  description = "Days an overwritten ledger object version is kept (the history of each head and record)."
+variable "noncurrent_version_days" {
+  description = "Days an overwritten object version is kept in both buckets (the ledger's history of each head and record; earlier uploads of a manifest)."
   type        = number
   default     = 90
 }
