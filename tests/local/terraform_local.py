@@ -14,6 +14,7 @@ import os
 import pathlib
 import subprocess
 import sys
+import urllib.parse
 
 import boto3
 # The emulator has no TestEventPattern; its own matcher (what it routes PutEvents with) decides.
@@ -90,6 +91,23 @@ def wired():
 
     versioning = s3.get_bucket_versioning(Bucket=out["source_bucket"])
     check(versioning.get("Status") == "Enabled", "the source bucket is versioned")
+
+    iam = client("iam")
+    role_name = out["github_ci_role_arn"].split("/")[-1]
+    trust = iam.get_role(RoleName=role_name)["Role"]["AssumeRolePolicyDocument"]
+    if isinstance(trust, str):
+        trust = json.loads(urllib.parse.unquote(trust))
+    statement = trust["Statement"][0]
+    check(statement["Principal"]["Federated"].endswith(":oidc-provider/token.actions.githubusercontent.com")
+          and statement["Condition"]["StringLike"]["token.actions.githubusercontent.com:sub"] == ["repo:acme/shop:ref:refs/heads/main"],
+          "the CI role trusts GitHub's OIDC provider for acme/shop's main branch only")
+    permissions = iam.get_role_policy(RoleName=role_name, PolicyName="push-and-upload")["PolicyDocument"]
+    if isinstance(permissions, str):
+        permissions = json.loads(urllib.parse.unquote(permissions))
+    resources = {s["Sid"]: s["Resource"] for s in permissions["Statement"]}
+    check(resources.get("EcrPushApp") == [f"arn:aws:ecr:{REGION}:{out['account_id']}:repository/app"]
+          and resources.get("UploadDeployManifests") == [f"arn:aws:s3:::{out['source_bucket']}/deploy/*"],
+          "the CI role may push to the app repository and write deploy/ of the source bucket, nothing else")
     service = ecs.describe_services(cluster="demo", services=["web"])["services"][0]
     check(service["taskDefinition"].endswith(":task-definition/web:1") and service["desiredCount"] == 1,
           "demo/web runs Terraform's first revision with the minimum capacity")
@@ -106,6 +124,9 @@ def rolled():
     digest = push_event()["detail"]["image-digest"]
     check(containers.get("app", "").endswith("@" + digest), "the new revision runs the pushed digest")
     check(containers.get("log-router", "").endswith("aws-for-fluent-bit:2.32.0"), "the log-router sidecar is untouched")
+    app = next(c for c in definition["containerDefinitions"] if c["name"] == "app")
+    check(app.get("healthCheck", {}).get("command") == ["CMD", "/usr/local/bin/app", "healthcheck"],
+          "the revision keeps the app's container health check (`app healthcheck`)")
     check(definition["family"] == "web" and definition["taskRoleArn"].endswith("role/web-task"),
           "the revision keeps the family and the task role Terraform created")
 

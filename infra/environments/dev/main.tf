@@ -59,13 +59,14 @@ module "alb" {
 module "web" {
   source = "../../modules/ecs_service"
 
-  name            = "${local.name}-web"
-  cluster_arn     = module.cluster.arn
-  cluster_name    = module.cluster.name
-  repository_arns = [module.ecr.arn]
-  image           = var.initial_image
-  vpc_id          = module.network.vpc_id
-  subnet_ids      = module.network.private_subnet_ids
+  name                 = "${local.name}-web"
+  cluster_arn          = module.cluster.arn
+  cluster_name         = module.cluster.name
+  repository_arns      = [module.ecr.arn]
+  image                = var.initial_image
+  health_check_command = ["CMD", "/usr/local/bin/app", "healthcheck"]
+  vpc_id               = module.network.vpc_id
+  subnet_ids           = module.network.private_subnet_ids
   load_balancer = {
     target_group_arn  = module.alb.target_group_arn
     security_group_id = module.alb.security_group_id
@@ -96,4 +97,20 @@ module "slipway" {
     execution_role_arn = module.web.execution_role_arn
   }]
   tags = local.tags
+}
+
+# Every push to main builds an image tagged with its commit; Slipway deploys it here.
+module "github_ci" {
+  source = "../../modules/github_ci"
+
+  name                      = "${local.name}-github-ci"
+  github_repository         = var.github_repository
+  allowed_refs              = ["ref:refs/heads/main"]
+  create_oidc_provider      = var.create_github_oidc_provider
+  oidc_provider_arn         = var.github_oidc_provider_arn
+  ecr_repository_arn        = module.ecr.arn
+  source_bucket_arn         = module.slipway.source_bucket_arn
+  deploy_prefix             = module.slipway.source_prefix
+  source_bucket_kms_key_arn = module.slipway.kms_key_arn
+  tags                      = local.tags
 }

@@ -43,3 +43,20 @@ variable "approver_emails" {
   type        = list(string)
   default     = []
 }
+
+variable "github_repository" {
+  description = "The GitHub repository (owner/name) whose workflows push the app's images and upload manifests."
+  type        = string
+}
+
+variable "create_github_oidc_provider" {
+  description = "Create the account's GitHub OIDC provider (false when another stack in the account has it)."
+  type        = bool
+  default     = true
+}
+
+variable "github_oidc_provider_arn" {
+  description = "The account's existing GitHub OIDC provider, when create_github_oidc_provider is false."
+  type        = string
+  default     = null
+}

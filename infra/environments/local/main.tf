@@ -87,13 +87,14 @@ module "alb" {
 module "web" {
   source = "../../modules/ecs_service"
 
-  name            = "web"
-  cluster_arn     = module.cluster.arn
-  cluster_name    = module.cluster.name
-  repository_arns = [module.ecr.arn]
-  image           = "${module.ecr.repository_url}:v1.4.1"
-  vpc_id          = module.network.vpc_id
-  subnet_ids      = module.network.private_subnet_ids
+  name                 = "web"
+  cluster_arn          = module.cluster.arn
+  cluster_name         = module.cluster.name
+  repository_arns      = [module.ecr.arn]
+  image                = "${module.ecr.repository_url}:v1.4.1"
+  health_check_command = ["CMD", "/usr/local/bin/app", "healthcheck"]
+  vpc_id               = module.network.vpc_id
+  subnet_ids           = module.network.private_subnet_ids
   load_balancer = {
     target_group_arn  = module.alb.target_group_arn
     security_group_id = module.alb.security_group_id
@@ -116,20 +117,21 @@ module "web" {
 module "web_prod" {
   source = "../../modules/ecs_service"
 
-  name            = "web-prod"
-  cluster_arn     = module.cluster.arn
-  cluster_name    = module.cluster.name
-  repository_arns = [module.ecr.arn]
-  image           = "${module.ecr.repository_url}:v1.4.1"
-  vpc_id          = module.network.vpc_id
-  subnet_ids      = module.network.private_subnet_ids
-  cpu             = 512
-  memory          = 1024
-  min_capacity    = 2
-  max_capacity    = 4
-  placement       = "spread"
-  autoscaling     = false
-  tags            = local.tags
+  name                 = "web-prod"
+  cluster_arn          = module.cluster.arn
+  cluster_name         = module.cluster.name
+  repository_arns      = [module.ecr.arn]
+  image                = "${module.ecr.repository_url}:v1.4.1"
+  health_check_command = ["CMD", "/usr/local/bin/app", "healthcheck"]
+  vpc_id               = module.network.vpc_id
+  subnet_ids           = module.network.private_subnet_ids
+  cpu                  = 512
+  memory               = 1024
+  min_capacity         = 2
+  max_capacity         = 4
+  placement            = "spread"
+  autoscaling          = false
+  tags                 = local.tags
 }
 
 module "slipway" {
@@ -182,4 +184,20 @@ resource "aws_sns_topic_subscription" "approvals_inbox" {
   protocol             = "sqs"
   endpoint             = aws_sqs_queue.approvals_inbox.arn
   raw_message_delivery = true
+}
+
+# The CI role, as dev composes it: GitHub's OIDC provider and a role only this repository's
+# main branch can assume. The emulator cannot mint GitHub tokens; the test reads back what
+# IAM stored.
+module "github_ci" {
+  source = "../../modules/github_ci"
+
+  name                      = "${local.name}-github-ci"
+  github_repository         = "acme/shop"
+  allowed_refs              = ["ref:refs/heads/main"]
+  ecr_repository_arn        = module.ecr.arn
+  source_bucket_arn         = module.slipway.source_bucket_arn
+  deploy_prefix             = module.slipway.source_prefix
+  source_bucket_kms_key_arn = module.slipway.kms_key_arn
+  tags                      = local.tags
 }

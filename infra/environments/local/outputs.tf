@@ -55,3 +55,8 @@ output "services" {
     "web-prod" = { cluster = module.cluster.name, service = module.web_prod.service_name }
   }
 }
+
+output "github_ci_role_arn" {
+  description = "The role GitHub Actions would assume."
+  value       = module.github_ci.role_arn
+}

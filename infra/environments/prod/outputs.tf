@@ -33,6 +33,16 @@ output "certificate_validation_records" {
   value       = module.alb.certificate_validation_records
 }
 
+output "github_actions" {
+  description = "The repository variables the workflows in .github/workflows read (README, From git push to a running task)."
+  value = {
+    region         = var.region
+    role_arn       = module.github_ci.role_arn
+    ecr_repository = module.ecr.name
+    source_bucket  = module.slipway.source_bucket
+  }
+}
+
 output "settings" {
   description = "What makes this environment prod: NAT gateways, image history, capacity, placement, deletion protection, deploy policy."
   value = {
@@ -42,5 +52,7 @@ output "settings" {
     placement           = module.web.placement_strategy
     deletion_protection = module.alb.deletion_protection
     config              = jsondecode(module.slipway.config_json)
+    github_trust        = jsondecode(module.github_ci.trust_policy)
+    github_permissions  = jsondecode(module.github_ci.permissions_policy)
   }
 }

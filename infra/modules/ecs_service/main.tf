@@ -139,6 +139,14 @@ resource "aws_ecs_task_definition" "this" {
       ]
       # ECS sends SIGTERM and waits this long before SIGKILL; the app drains within it.
       stopTimeout = 30
+      # A task whose app stops answering is replaced even between ALB checks.
+      healthCheck = var.health_check_command == null ? null : {
+        command     = var.health_check_command
+        interval    = 15
+        timeout     = 5
+        retries     = 3
+        startPeriod = 10
+      }
       logConfiguration = {
         logDriver = "awslogs"
         options = {

@@ -35,10 +35,10 @@ variable "container_port" {
   default     = 3000
 }
 
-variable "health_check_path" {
-  description = "Path the container-level health check requests (the ALB target group has its own)."
-  type        = string
-  default     = "/health"
+variable "health_check_command" {
+  description = "The container health check ECS runs inside the task (exec form), e.g. `[\"CMD\", \"/usr/local/bin/app\", \"healthcheck\"]` for the bundled app, whose image has no shell or curl. null: none (the ALB's check still applies)."
+  type        = list(string)
+  default     = null
 }
 
 variable "sidecars" {

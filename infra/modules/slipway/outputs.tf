@@ -48,6 +48,16 @@ output "source_bucket" {
   value       = aws_s3_bucket.this["source"].bucket
 }
 
+output "source_bucket_arn" {
+  description = "The source bucket's ARN (for the CI role's upload permission)."
+  value       = aws_s3_bucket.this["source"].arn
+}
+
+output "source_prefix" {
+  description = "The key prefix Slipway deploys manifests from."
+  value       = var.source_prefix
+}
+
 output "approvals_topic_arn" {
   description = "The SNS topic of approval requests and outcomes."
   value       = aws_sns_topic.approvals.arn

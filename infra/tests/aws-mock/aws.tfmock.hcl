@@ -83,3 +83,7 @@ mock_resource "aws_acm_certificate" {
 mock_resource "aws_ecs_task_definition" {
   defaults = { arn = "arn:aws:ecs:eu-west-1:111122223333:task-definition/mock:1" }
 }
+
+mock_resource "aws_iam_openid_connect_provider" {
+  defaults = { arn = "arn:aws:iam::111122223333:oidc-provider/token.actions.githubusercontent.com" }
+}

@@ -5,8 +5,9 @@ mock_provider "aws" {
 }
 
 variables {
-  domain_name   = "shop.example.com"
-  initial_image = "111122223333.dkr.ecr.eu-west-1.amazonaws.com/app:v1.0.0"
+  domain_name       = "shop.example.com"
+  initial_image     = "111122223333.dkr.ecr.eu-west-1.amazonaws.com/app:v1.0.0"
+  github_repository = "acme/shop"
 }
 
 run "prod_survives_a_zone_and_asks_first" {
@@ -45,6 +46,16 @@ run "prod_survives_a_zone_and_asks_first" {
   assert {
     condition     = length(output.settings.placement) == 0
     error_message = "Fargate has no placement strategy."
+  }
+
+  assert {
+    condition     = output.settings.github_trust.Statement[0].Condition.StringLike["token.actions.githubusercontent.com:sub"] == ["repo:acme/shop:ref:refs/tags/v*"]
+    error_message = "prod's images come from release tags only."
+  }
+
+  assert {
+    condition     = [for s in output.settings.github_permissions.Statement : s.Resource if s.Sid == "EcrPushApp"] == [[module.ecr.arn]]
+    error_message = "CI pushes to this environment's app repository only."
   }
 }
 
