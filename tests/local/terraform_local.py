@@ -139,6 +139,11 @@ def gone():
     check(not any(n.startswith("slipway-local-") for n in names), "Slipway's functions are gone")
     buckets = [b["Name"] for b in s3.list_buckets()["Buckets"]]
     check(not any(b.startswith("slipway-local-") for b in buckets), "Slipway's buckets are gone")
+    iam = client("iam")
+    roles = [r["RoleName"] for r in iam.list_roles()["Roles"]]
+    providers = iam.list_open_id_connect_providers()["OpenIDConnectProviderList"]
+    check(not any(r.endswith("-github-ci") for r in roles) and not providers,
+          "the CI role and the GitHub OIDC provider are gone")
 
 
 if __name__ == "__main__":
