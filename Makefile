@@ -87,8 +87,9 @@ $(LINT_STAMP):
 hadolint: $(LINT_STAMP) ## lint app/Dockerfile (docker build cannot run here; app-test builds the same binary)
 	$(LINT_VENV)/bin/hadolint app/Dockerfile && echo "hadolint: app/Dockerfile ok"
 
-workflows: $(LINT_STAMP) ## check .github/workflows against GitHub's workflow schema (vendored in check-jsonschema: offline)
+workflows: $(LINT_STAMP) ## check .github/workflows against GitHub's workflow schema (vendored in check-jsonschema: offline), and their scripts
 	$(LINT_VENV)/bin/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
+	$(LINT_VENV)/bin/python tests/workflows/check_run_scripts.py
 
 $(TF_CLI_CONFIG_FILE):
 	mkdir -p $(dir $@) && touch $@
