@@ -111,6 +111,22 @@ resource "aws_vpc_security_group_egress_rule" "https" {
   to_port           = 443
 }
 
+locals {
+  # A task whose app stops answering is replaced even between ALB checks. The key is absent
+  # rather than `null` when unset, so the registered definition matches what is rendered.
+  container_health_check = {
+    for key, check in {
+      healthCheck = {
+        command     = var.health_check_command
+        interval    = 15
+        timeout     = 5
+        retries     = 3
+        startPeriod = 10
+      }
+    } : key => check if var.health_check_command != null
+  }
+}
+
 resource "aws_ecs_task_definition" "this" {
   family                   = var.name
   requires_compatibilities = [var.launch_type]
@@ -126,7 +142,7 @@ resource "aws_ecs_task_definition" "this" {
   }
 
   container_definitions = jsonencode(concat([
-    {
+    merge(local.container_health_check, {
       name                   = var.container_name
       image                  = var.image
       essential              = true
@@ -139,14 +155,6 @@ resource "aws_ecs_task_definition" "this" {
       ]
       # ECS sends SIGTERM and waits this long before SIGKILL; the app drains within it.
       stopTimeout = 30
-      # A task whose app stops answering is replaced even between ALB checks.
-      healthCheck = var.health_check_command == null ? null : {
-        command     = var.health_check_command
-        interval    = 15
-        timeout     = 5
-        retries     = 3
-        startPeriod = 10
-      }
       logConfiguration = {
         logDriver = "awslogs"
         options = {
@@ -155,7 +163,7 @@ resource "aws_ecs_task_definition" "this" {
           awslogs-stream-prefix = var.container_name
         }
       }
-    }
+    })
   ], var.sidecars))
 
   tags = var.tags

@@ -67,6 +67,11 @@ variable "max_session_hours" {
   description = "How long the workflow's credentials last."
   type        = number
   default     = 1
+
+  validation {
+    condition     = var.max_session_hours >= 1 && var.max_session_hours <= 12 && floor(var.max_session_hours) == var.max_session_hours
+    error_message = "IAM allows whole hours from 1 to 12."
+  }
 }
 
 variable "tags" {
