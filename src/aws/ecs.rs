@@ -4,6 +4,7 @@ use aws_sdk_ecs::operation::register_task_definition::builders::RegisterTaskDefi
 use aws_sdk_ecs::types::{Tag, TaskDefinition, TaskDefinitionField};
 
 use super::errors::classify;
+use super::limits::{take, EcsRateLimits};
 use crate::plan::{ContainerSummary, ImageChanges, TaskDefinitionSummary};
 use crate::ports::{
     AwsError, AwsErrorKind, DescribedTaskDefinition, Ecs, Registered, ServiceState,
@@ -11,11 +12,15 @@ use crate::ports::{
 
 pub struct EcsService {
     client: aws_sdk_ecs::Client,
+    limits: EcsRateLimits,
 }
 
 impl EcsService {
     pub fn new(client: aws_sdk_ecs::Client) -> Self {
-        EcsService { client }
+        EcsService {
+            client,
+            limits: EcsRateLimits::default(),
+        }
     }
 }
 
@@ -35,6 +40,7 @@ impl Ecs for EcsService {
         service: &str,
     ) -> Result<ServiceState, AwsError> {
         const OPERATION: &str = "ecs:DescribeServices";
+        take(&self.limits.describe_services).await;
         let output = self
             .client
             .describe_services()
@@ -67,6 +73,7 @@ impl Ecs for EcsService {
         arn: &str,
     ) -> Result<DescribedTaskDefinition<FullTaskDefinition>, AwsError> {
         const OPERATION: &str = "ecs:DescribeTaskDefinition";
+        take(&self.limits.describe_task_definition).await;
         let output = self
             .client
             .describe_task_definition()
@@ -103,6 +110,11 @@ impl Ecs for EcsService {
         changes: &ImageChanges,
     ) -> Result<Registered, AwsError> {
         const OPERATION: &str = "ecs:RegisterTaskDefinition";
+        let family = self
+            .limits
+            .family(base.definition.family().unwrap_or_default());
+        let _turn = family.lock().await;
+        take(&self.limits.register_task_definition).await;
         let output = registration(&self.client, base, changes)
             .send()
             .await
@@ -128,6 +140,7 @@ impl Ecs for EcsService {
         task_definition: &str,
     ) -> Result<String, AwsError> {
         const OPERATION: &str = "ecs:UpdateService";
+        take(&self.limits.update_service).await;
         let output = self
             .client
             .update_service()

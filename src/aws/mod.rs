@@ -5,6 +5,7 @@ mod ecr;
 mod ecs;
 mod errors;
 pub mod http;
+pub mod limits;
 mod notifier;
 mod s3;
 pub mod secrets;
