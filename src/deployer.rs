@@ -26,6 +26,9 @@ use crate::ports::{
 };
 use crate::rollout::{RolloutKind, Rollouts, StartedRollout, Starting};
 
+/// A target's rollouts record as read from the ledger (`None`: not written yet).
+type RolloutsRead = Option<Versioned<Rollouts>>;
+
 mod asking;
 mod decisions;
 mod outcomes;
@@ -418,10 +421,27 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
             Derivation::Change(changes) => changes,
         };
         let version = target.tags.version(&push.tag);
-        let pushed_at = self
-            .registry
-            .image_pushed_at(&push.account, &push.repository, &push.digest)
-            .await?;
+        // Everything the decisions below need, read at once: only auto targets check the
+        // freeze (a person approves the others), and their rollouts read is reused to mark
+        // the rollout starting.
+        let wants_freeze_check = target.policy == Policy::Auto;
+        let (pushed_at, head, rollouts) = futures::try_join!(
+            async {
+                Ok::<_, StepError>(
+                    self.registry
+                        .image_pushed_at(&push.account, &push.repository, &push.digest)
+                        .await?,
+                )
+            },
+            async { Ok::<_, StepError>(self.ledger.head(&target.name).await?) },
+            async {
+                if wants_freeze_check {
+                    Ok::<_, StepError>(Some(self.ledger.rollouts(&target.name).await?))
+                } else {
+                    Ok(None)
+                }
+            },
+        )?;
         if pushed_at.is_none() {
             // A replayed or very late event for an image deleted since: ECS could never
             // pull it, so rolling onto it would only take the service down.
@@ -430,7 +450,6 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
                 push.repository, push.digest
             )));
         }
-        let head = self.ledger.head(&target.name).await?;
         if let Some(reason) = self
             .older_than_running(target, &changes, pushed_at, version.as_ref(), head.as_ref())
             .await?
@@ -438,14 +457,16 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
             log.decided("older", &format!("not rolling back: {reason}"));
             return Ok(TargetOutcome::Older { reason });
         }
-        if target.policy == Policy::Auto {
-            if let Some(frozen) = self
-                .check_freeze(target, &push.digest, version.as_ref(), pushed_at, log)
+        let known_rollouts = match rollouts {
+            Some(read) => match self
+                .check_freeze(target, read, &push.digest, version.as_ref(), pushed_at, log)
                 .await?
             {
-                return Ok(frozen);
-            }
-        }
+                Ok(latest) => Some(latest),
+                Err(frozen) => return Ok(frozen),
+            },
+            None => None,
+        };
         if self.dry_run {
             let planned = running.summary.with_images(&changes);
             let outcome = dry_run_plan(target, &running.summary, &planned);
@@ -502,16 +523,17 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
             lease_until: Some(invocation.deadline),
             updated_at: Utc::now(),
         };
-        if let Some(newer) = self
+        let our_head = match self
             .become_head(target, head, &ours, invocation, log)
             .await?
         {
-            return self.supersede(current, newer, log).await;
-        }
+            Ok(our_head) => our_head,
+            Err(newer) => return self.supersede(current, newer, log).await,
+        };
         let outcome = self
-            .roll(target, current, &running.full, changes, log)
+            .roll(target, current, &running.full, changes, known_rollouts, log)
             .await;
-        self.settle_head(target, ours).await;
+        self.settle_head(target, our_head).await;
         outcome
     }
 
@@ -591,12 +613,15 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
 
     /// The claimed deployment's last steps: wait for approval, or register the new
     /// revision (once: a retry reuses it) and roll the service onto it.
+    /// `known_rollouts` is the target's rollouts as this invocation last read them, if it
+    /// did (it saves a read; a stale one costs a conflict and a re-read).
     async fn roll(
         &self,
         target: &Target,
-        mut current: Versioned<Deployment>,
+        current: Versioned<Deployment>,
         base: &E::TaskDefinition,
         changes: Vec<ImageChange>,
+        known_rollouts: Option<RolloutsRead>,
         log: &LogContext<'_>,
     ) -> Result<TargetOutcome, StepError> {
         let from_task_definition = current.value.from_task_definition.clone();
@@ -606,10 +631,8 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
         let to_task_definition = match current.value.to_task_definition.clone() {
             Some(arn) => arn,
             None => {
+                // Recorded by start_rollout before UpdateService, so a retry reuses it.
                 let registered = self.ecs.register_with_images(base, &changes).await?;
-                let mut next = current.value.clone();
-                next.to_task_definition = Some(registered.arn.clone());
-                current = self.ledger.save(&current, next).await?;
                 log.decided(
                     "registered",
                     &format!(
@@ -621,7 +644,7 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
             }
         };
         let ecs_deployment_id = self
-            .start_rollout(target, current, &to_task_definition, log)
+            .start_rollout(target, current, &to_task_definition, known_rollouts, log)
             .await?;
         Ok(TargetOutcome::Rolling {
             from_task_definition,
@@ -635,12 +658,15 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
     /// rollouts learn the ECS deployment id (so that ECS's events find this deployment)
     /// before the deployment moves to `rolling`. While UpdateService is in flight the
     /// rollouts say so, and an ECS event for an id nobody knows yet is retried rather
-    /// than taken for someone else's deployment.
+    /// than taken for someone else's deployment. A revision registered just now is
+    /// recorded in the deployment (with that marker, at once) before UpdateService, so
+    /// that a retry reuses it instead of registering another.
     async fn start_rollout(
         &self,
         target: &Target,
         current: Versioned<Deployment>,
         to_task_definition: &str,
+        known_rollouts: Option<RolloutsRead>,
         log: &LogContext<'_>,
     ) -> Result<String, StepError> {
         let (deployment_id, key) = (current.value.id.clone(), current.value.key.clone());
@@ -649,21 +675,29 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
             .lease
             .as_ref()
             .map_or_else(|| Utc::now() + chrono::Duration::seconds(60), |l| l.until);
-        self.update_rollouts(&target.name, |rollouts| {
+        let mark_starting = self.change_rollouts(&target.name, known_rollouts, |rollouts| {
             rollouts.starting = Some(Starting {
                 deployment_id: deployment_id.clone(),
                 key: key.clone(),
                 until,
             });
             true
-        })
-        .await?;
+        });
+        let (current, rollouts) =
+            if current.value.to_task_definition.as_deref() == Some(to_task_definition) {
+                (current, mark_starting.await?)
+            } else {
+                let mut next = current.value.clone();
+                next.to_task_definition = Some(to_task_definition.to_string());
+                let record = async { Ok::<_, StepError>(self.ledger.save(&current, next).await?) };
+                futures::try_join!(record, mark_starting)?
+            };
         let ecs_deployment_id = self
             .ecs
             .update_service(&target.cluster, &target.service, to_task_definition)
             .await?;
         let now = Utc::now();
-        self.update_rollouts(&target.name, |rollouts| {
+        self.change_rollouts(&target.name, Some(rollouts), |rollouts| {
             rollouts.remember(StartedRollout {
                 ecs_deployment_id: ecs_deployment_id.clone(),
                 deployment_id: deployment_id.clone(),
@@ -701,20 +735,37 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
     async fn update_rollouts(
         &self,
         target: &str,
-        mut change: impl FnMut(&mut Rollouts) -> bool,
+        change: impl FnMut(&mut Rollouts) -> bool,
     ) -> Result<Rollouts, StepError> {
+        let latest = self.change_rollouts(target, None, change).await?;
+        Ok(latest.map(|r| r.value).unwrap_or_default())
+    }
+
+    /// [`Self::update_rollouts`] starting from a read this invocation already holds, if
+    /// any (a GET saved; a stale read costs a conflict and a re-read). Returns the record
+    /// as it now stands, for the next change to start from.
+    async fn change_rollouts(
+        &self,
+        target: &str,
+        known: Option<RolloutsRead>,
+        mut change: impl FnMut(&mut Rollouts) -> bool,
+    ) -> Result<RolloutsRead, StepError> {
+        let mut read = match known {
+            Some(read) => read,
+            None => self.ledger.rollouts(target).await?,
+        };
         let mut attempts = 0;
         loop {
-            let read = self.ledger.rollouts(target).await?;
             let mut next = read.as_ref().map(|r| r.value.clone()).unwrap_or_default();
             if !change(&mut next) {
-                return Ok(next);
+                return Ok(read);
             }
             next.updated_at = Some(Utc::now());
             match self.ledger.set_rollouts(target, read.as_ref(), next).await {
-                Ok(written) => return Ok(written.value),
+                Ok(written) => return Ok(Some(written)),
                 Err(LedgerError::Conflict { .. }) if attempts < HEAD_ATTEMPTS * 2 => {
                     attempts += 1;
+                    read = self.ledger.rollouts(target).await?;
                 }
                 Err(err) => return Err(err.into()),
             }
@@ -779,9 +830,10 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
         Ok(None)
     }
 
-    /// Makes this deployment the target's head, unless a newer one got there first (then
-    /// returns the newer deployment's id). If an older deployment is still on its way to
-    /// UpdateService, waits for it, so that the newer image always reaches ECS last.
+    /// Makes this deployment the target's head (and returns the head as written), unless
+    /// a newer one got there first (then returns the newer deployment's id). If an older
+    /// deployment is still on its way to UpdateService, waits for it, so that the newer
+    /// image always reaches ECS last.
     async fn become_head(
         &self,
         target: &Target,
@@ -789,17 +841,17 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
         ours: &Head,
         invocation: &Invocation,
         log: &LogContext<'_>,
-    ) -> Result<Option<String>, StepError> {
+    ) -> Result<Result<Versioned<Head>, String>, StepError> {
         let give_up_at = invocation.deadline - chrono::Duration::seconds(5);
         let mut conflicts = 0;
         loop {
-            if let Some(current) = &head {
-                let current = &current.value;
+            if let Some(read) = &head {
+                let current = &read.value;
                 if current.deployment_id == ours.deployment_id {
-                    return Ok(None);
+                    return Ok(Ok(read.clone()));
                 }
                 if is_newer(current, ours) {
-                    return Ok(Some(current.deployment_id.clone()));
+                    return Ok(Err(current.deployment_id.clone()));
                 }
                 if current.holds_back_others(Utc::now()) {
                     if Utc::now() > give_up_at {
@@ -828,7 +880,7 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
                 .set_head(&target.name, head.as_ref(), ours.clone())
                 .await
             {
-                Ok(_) => return Ok(None),
+                Ok(written) => return Ok(Ok(written)),
                 Err(LedgerError::Conflict { .. }) if conflicts < HEAD_ATTEMPTS => {
                     conflicts += 1;
                     head = self.ledger.head(&target.name).await?;
@@ -839,19 +891,30 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
     }
 
     /// Best effort: once this deployment has rolled (or stopped), newer ones need not
-    /// wait for it. If this write fails, the head's lease simply runs out.
-    async fn settle_head(&self, target: &Target, ours: Head) {
-        if let Ok(Some(current)) = self.ledger.head(&target.name).await {
-            if current.value.deployment_id == ours.deployment_id && !current.value.settled {
-                let settled = Head {
-                    settled: true,
-                    updated_at: Utc::now(),
-                    ..current.value.clone()
-                };
-                let _ = self
-                    .ledger
-                    .set_head(&target.name, Some(&current), settled)
-                    .await;
+    /// wait for it. Starts from the head as this invocation wrote it; if someone wrote
+    /// since, re-reads once. If this fails, the head's lease simply runs out.
+    async fn settle_head(&self, target: &Target, ours: Versioned<Head>) {
+        let mut read = ours;
+        for _ in 0..2 {
+            if read.value.settled {
+                return;
+            }
+            let settled = Head {
+                settled: true,
+                updated_at: Utc::now(),
+                ..read.value.clone()
+            };
+            let deployment_id = read.value.deployment_id.clone();
+            match self
+                .ledger
+                .set_head(&target.name, Some(&read), settled)
+                .await
+            {
+                Err(LedgerError::Conflict { .. }) => match self.ledger.head(&target.name).await {
+                    Ok(Some(now)) if now.value.deployment_id == deployment_id => read = now,
+                    _ => return,
+                },
+                _ => return,
             }
         }
     }

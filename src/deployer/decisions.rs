@@ -400,7 +400,7 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
                     .full
             }
         };
-        self.roll(target, approved, &base, changes, log).await
+        self.roll(target, approved, &base, changes, None, log).await
     }
 }
 

@@ -646,36 +646,41 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
 
     /// The freeze rule for one automatic push (image-push, policy `auto`): `Some` outcome
     /// if the push must wait; a push newer than the failed release lifts the freeze.
+    /// Whether the target's freeze stops this push, given the target's rollouts as read
+    /// (`rollouts`). Open: returns the rollouts as they now stand, for the next change.
     pub(super) async fn check_freeze(
         &self,
         target: &Target,
+        rollouts: super::RolloutsRead,
         digest: &str,
         version: Option<&semver::Version>,
         pushed_at: Option<chrono::DateTime<Utc>>,
         log: &LogContext<'_>,
-    ) -> Result<Option<TargetOutcome>, StepError> {
-        let Some(rollouts) = self.ledger.rollouts(&target.name).await? else {
-            return Ok(None);
+    ) -> Result<Result<super::RolloutsRead, TargetOutcome>, StepError> {
+        let Some(read) = &rollouts else {
+            return Ok(Ok(rollouts));
         };
-        match rollouts
+        match read
             .value
             .check_push(target.freeze_rule(), digest, version, pushed_at)
         {
-            FreezeCheck::Open => Ok(None),
+            FreezeCheck::Open => Ok(Ok(rollouts)),
             FreezeCheck::Frozen(reason) => {
                 log.decided("frozen", &format!("not deploying: {reason}"));
-                Ok(Some(TargetOutcome::Frozen { reason }))
+                Ok(Err(TargetOutcome::Frozen { reason }))
             }
             FreezeCheck::Thaws(why) => {
-                if !self.dry_run {
+                let latest = if self.dry_run {
+                    rollouts
+                } else {
                     let why = why.clone();
-                    self.update_rollouts(&target.name, move |r| {
+                    self.change_rollouts(&target.name, Some(rollouts), move |r| {
                         r.unfreeze("slipway", Some(why.clone()), Utc::now())
                     })
-                    .await?;
-                }
+                    .await?
+                };
                 log.decided("thawed", &format!("the freeze ends: {why}"));
-                Ok(None)
+                Ok(Ok(latest))
             }
         }
     }
@@ -902,7 +907,7 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
         })
         .await?;
         let ecs_deployment_id = self
-            .start_rollout(target, current, &good.task_definition, &log)
+            .start_rollout(target, current, &good.task_definition, None, &log)
             .await?;
         // A release still rolling (ECS gave up without a circuit breaker, say) will hear
         // no more from ECS: the operator's rollback is its end.
@@ -960,7 +965,7 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
         let from_task_definition = current.value.from_task_definition.clone();
         let to_task_definition = current.value.to_task_definition.clone().unwrap_or_default();
         let ecs_deployment_id = self
-            .start_rollout(target, current, &to_task_definition, &log)
+            .start_rollout(target, current, &to_task_definition, None, &log)
             .await?;
         Ok(Handled {
             deployment_id: id.clone(),

@@ -199,7 +199,7 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
         {
             return self.supersede(current, newer, log).await;
         }
-        self.roll(target, current, &plan.base, plan.changes, log)
+        self.roll(target, current, &plan.base, plan.changes, None, log)
             .await
     }
 
