@@ -425,13 +425,26 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
         // freeze (a person approves the others), and their rollouts read is reused to mark
         // the rollout starting.
         let wants_freeze_check = target.policy == Policy::Auto;
-        let (pushed_at, head, rollouts) = futures::try_join!(
+        let running_digest = changes
+            .iter()
+            .find_map(|c| pinned_digest(&c.from, &target.repository));
+        let (pushed_at, running_pushed_at, head, rollouts) = futures::try_join!(
             async {
                 Ok::<_, StepError>(
                     self.registry
                         .image_pushed_at(&push.account, &push.repository, &push.digest)
                         .await?,
                 )
+            },
+            async {
+                let Some(digest) = running_digest else {
+                    return Ok::<_, StepError>(None);
+                };
+                let repository = &target.repository;
+                Ok(self
+                    .registry
+                    .image_pushed_at(&repository.account, &repository.name, digest)
+                    .await?)
             },
             async { Ok::<_, StepError>(self.ledger.head(&target.name).await?) },
             async {
@@ -450,9 +463,9 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
                 push.repository, push.digest
             )));
         }
-        if let Some(reason) = self
-            .older_than_running(target, &changes, pushed_at, version.as_ref(), head.as_ref())
-            .await?
+        let running_image = running_digest.map(|digest| (digest, running_pushed_at));
+        if let Some(reason) =
+            older_than_running(pushed_at, version.as_ref(), running_image, head.as_ref())
         {
             log.decided("older", &format!("not rolling back: {reason}"));
             return Ok(TargetOutcome::Older { reason });
@@ -772,64 +785,6 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
         }
     }
 
-    /// The ordering rule (README, "Which image wins"): a push is older, and never rolls the
-    /// service back, if
-    /// 1. the target orders by semver and the tag's version is below the version Slipway
-    ///    last accepted for the target, or
-    /// 2. ECR received its digest (`imagePushedAt`) before the digest the service runs now,
-    ///    or before the digest Slipway last accepted for the target.
-    async fn older_than_running(
-        &self,
-        target: &Target,
-        changes: &[ImageChange],
-        pushed_at: Option<DateTime<Utc>>,
-        version: Option<&Version>,
-        head: Option<&Versioned<Head>>,
-    ) -> Result<Option<String>, StepError> {
-        let head = head.map(|h| &h.value);
-        if let (Some(ours), Some(theirs)) = (
-            version,
-            head.and_then(|h| h.version.as_deref())
-                .and_then(|v| Version::parse(v).ok()),
-        ) {
-            if *ours < theirs {
-                return Ok(Some(format!(
-                    "version {ours} is below {theirs}, which Slipway last accepted for this target"
-                )));
-            }
-        }
-        let Some(ours) = pushed_at else {
-            return Ok(None);
-        };
-        let running_digest = changes
-            .iter()
-            .find_map(|c| pinned_digest(&c.from, &target.repository));
-        if let Some(running_digest) = running_digest {
-            let theirs = self
-                .registry
-                .image_pushed_at(
-                    &target.repository.account,
-                    &target.repository.name,
-                    running_digest,
-                )
-                .await?;
-            if let Some(theirs) = theirs.filter(|theirs| ours < *theirs) {
-                return Ok(Some(format!(
-                    "pushed at {ours}, before {running_digest} which the service runs (pushed at {theirs})"
-                )));
-            }
-        }
-        if let Some((head, theirs)) = head.and_then(|h| h.pushed_at.map(|at| (h, at))) {
-            if ours < theirs {
-                return Ok(Some(format!(
-                    "pushed at {ours}, before {} which Slipway last accepted (pushed at {theirs})",
-                    head.digest
-                )));
-            }
-        }
-        Ok(None)
-    }
-
     /// Makes this deployment the target's head (and returns the head as written), unless
     /// a newer one got there first (then returns the newer deployment's id). If an older
     /// deployment is still on its way to UpdateService, waits for it, so that the newer
@@ -955,6 +910,50 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
     }
 }
 
+/// The ordering rule (README, "Which image wins"): a push is older, and never rolls the
+/// service back, if
+/// 1. the target orders by semver and the tag's version is below the version Slipway
+///    last accepted for the target, or
+/// 2. ECR received its digest (`imagePushedAt`) before the digest the service runs now
+///    (`running`: that digest and when ECR received it), or before the digest Slipway
+///    last accepted for the target.
+fn older_than_running(
+    pushed_at: Option<DateTime<Utc>>,
+    version: Option<&Version>,
+    running: Option<(&str, Option<DateTime<Utc>>)>,
+    head: Option<&Versioned<Head>>,
+) -> Option<String> {
+    let head = head.map(|h| &h.value);
+    if let (Some(ours), Some(theirs)) = (
+        version,
+        head.and_then(|h| h.version.as_deref())
+            .and_then(|v| Version::parse(v).ok()),
+    ) {
+        if *ours < theirs {
+            return Some(format!(
+                "version {ours} is below {theirs}, which Slipway last accepted for this target"
+            ));
+        }
+    }
+    let ours = pushed_at?;
+    if let Some((running_digest, Some(theirs))) = running {
+        if ours < theirs {
+            return Some(format!(
+                "pushed at {ours}, before {running_digest} which the service runs (pushed at {theirs})"
+            ));
+        }
+    }
+    if let Some((head, theirs)) = head.and_then(|h| h.pushed_at.map(|at| (h, at))) {
+        if ours < theirs {
+            return Some(format!(
+                "pushed at {ours}, before {} which Slipway last accepted (pushed at {theirs})",
+                head.digest
+            ));
+        }
+    }
+    None
+}
+
 fn duplicate(existing: &Deployment, log: &LogContext<'_>) -> TargetOutcome {
     let reason = match &existing.lease {
         Some(lease) if existing.state == State::Planned => format!(
@@ -1043,5 +1042,65 @@ fn dry_run_plan(
         from_task_definition: running.arn.clone(),
         diff,
         calls,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn at(second: u32) -> Option<DateTime<Utc>> {
+        Some(Utc.with_ymd_and_hms(2026, 12, 1, 10, 0, second).unwrap())
+    }
+
+    fn head(version: Option<&str>, pushed_at: Option<DateTime<Utc>>) -> Versioned<Head> {
+        Versioned {
+            value: Head {
+                deployment_id: "web/img-aaa".into(),
+                digest: "sha256:aaa".into(),
+                pushed_at,
+                version: version.map(str::to_string),
+                settled: true,
+                lease_until: None,
+                updated_at: Utc::now(),
+            },
+            etag: "\"1\"".into(),
+        }
+    }
+
+    #[test]
+    fn a_lower_version_than_the_last_accepted_is_older_whenever_it_was_pushed() {
+        let last = head(Some("1.4.2"), at(0));
+        let ours = Version::parse("1.4.1").unwrap();
+        let reason = older_than_running(at(30), Some(&ours), None, Some(&last)).unwrap();
+        assert!(reason.contains("1.4.1 is below 1.4.2"), "{reason}");
+    }
+
+    #[test]
+    fn an_image_pushed_before_the_running_one_or_the_last_accepted_one_is_older() {
+        let running = Some(("sha256:bbb", at(20)));
+        let reason = older_than_running(at(10), None, running, None).unwrap();
+        assert!(reason.contains("which the service runs"), "{reason}");
+
+        let reason = older_than_running(at(10), None, None, Some(&head(None, at(20)))).unwrap();
+        assert!(reason.contains("which Slipway last accepted"), "{reason}");
+    }
+
+    #[test]
+    fn a_newer_image_or_one_whose_push_time_is_unknown_is_not_older() {
+        let running = Some(("sha256:bbb", at(10)));
+        let last = head(Some("1.4.1"), at(10));
+        let ours = Version::parse("1.4.2").unwrap();
+        assert_eq!(
+            older_than_running(at(20), Some(&ours), running, Some(&last)),
+            None
+        );
+        // The running image is no longer in ECR: only the head can make it older.
+        assert_eq!(
+            older_than_running(at(20), None, Some(("sha256:bbb", None)), None),
+            None
+        );
+        assert_eq!(older_than_running(None, None, running, Some(&last)), None);
     }
 }
