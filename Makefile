@@ -31,13 +31,22 @@ HADOLINT_VERSION := 2.15.1
 CHECK_JSONSCHEMA_VERSION := 0.39.0
 LINT_VENV := .tools/lint
 LINT_STAMP := $(LINT_VENV)/.installed-$(HADOLINT_VERSION)-$(CHECK_JSONSCHEMA_VERSION)
+# make bench: the Python references run under AWS's runtime interface client with boto3;
+# the chart is drawn with matplotlib. Pinned, in their own venv.
+BENCH_VENV := .tools/bench
+BOTO3_VERSION := 1.44.8
+AWSLAMBDARIC_VERSION := 4.2.2
+MATPLOTLIB_VERSION := 3.11.2
+BENCH_STAMP := $(BENCH_VENV)/.installed-$(BOTO3_VERSION)-$(AWSLAMBDARIC_VERSION)-$(MATPLOTLIB_VERSION)
+BENCH_RUNS ?= 10
 TF_DIRS := $(sort $(dir $(wildcard infra/modules/*/main.tf infra/environments/*/main.tf)))
 TF_TESTED := $(sort $(patsubst %/tests/,%,$(dir $(wildcard infra/*/*/tests/*.tftest.hcl))))
 export TF_CLI_CONFIG_FILE := $(CURDIR)/.tools/terraformrc
 export TF_IN_AUTOMATION := 1
 
 .PHONY: help tools browser test lint unit integration demo up down invoke upload clean package \
-	infra-init infra-lint infra-test infra-integration checkov signing-key app-test app-run hadolint workflows
+	infra-init infra-lint infra-test infra-integration checkov signing-key app-test app-run hadolint workflows \
+	bench bench-quick
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
@@ -55,7 +64,7 @@ browser: ## install Debian's chromium and chromium-driver for the browser test, 
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; \
 	fi
 
-test: tools browser lint unit integration app-test hadolint workflows infra-lint infra-test checkov infra-integration ## formatting, lints, unit tests, integration and browser tests, the app, the Dockerfile and workflows, the Terraform checks and its apply to the local AWS
+test: tools browser lint unit integration app-test hadolint workflows infra-lint infra-test checkov infra-integration bench-quick ## formatting, lints, unit tests, integration and browser tests, the app, the Dockerfile and workflows, the Terraform checks and its apply to the local AWS, a quick benchmark
 
 lint:
 	cargo fmt --all -- --check
@@ -128,6 +137,26 @@ checkov: $(CHECKOV_STAMP) ## checkov over infra/: zero failed checks (every skip
 
 infra-integration: tools $(TF_CLI_CONFIG_FILE) ## apply infra/environments/local to the local AWS, replay a push through it, destroy
 	tests/local/stack.sh infra-test
+
+$(BENCH_STAMP):
+	python3 -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/pip install --quiet --disable-pip-version-check 'boto3==$(BOTO3_VERSION)' \
+		'awslambdaric==$(AWSLAMBDARIC_VERSION)' 'matplotlib==$(MATPLOTLIB_VERSION)'
+	touch $@
+
+# The release build for the host is what the cold starts measure; the arm64 zips (make
+# package) are what Lambda would fetch. Two release builds: ~30 minutes from a clean clone.
+bench: tools $(BENCH_STAMP) package ## Slipway vs the Python references: regenerates BENCHMARKS.md and tests/bench/results/cold-start.png (BENCH_RUNS=10)
+	cargo build --release --bins
+	$(BENCH_VENV)/bin/python tests/bench/bench.py --binaries target/release --runs $(BENCH_RUNS) \
+		--build "the release profile of Cargo.toml, built for $$(uname -m)"
+
+# In make test: the debug binaries the other targets built, a few rounds, and a failure
+# only when a target is missed by a wide margin (absolute timings here are noisy).
+bench-quick: tools $(BENCH_STAMP) ## a quick benchmark on the debug build: fails if a target is broken by a wide margin
+	cargo build --quiet --bins
+	$(BENCH_VENV)/bin/python tests/bench/bench.py --quick --binaries target/debug --runs 3 --fanout-runs 1 \
+		--build "the debug build (make bench-quick)"
 
 signing-key: tools ## put or rotate the approval signing keys: make signing-key SECRET=<Terraform output signing_key_secret>
 	$(VENV)/bin/python infra/signing_key.py "$(SECRET)"
