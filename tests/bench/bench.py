@@ -16,6 +16,7 @@ target is broken by a wide margin (--quick, part of make test).
 """
 
 import argparse
+import http.client
 import json
 import os
 import pathlib
@@ -25,6 +26,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import threading
 import time
 
 import boto3
@@ -303,17 +305,17 @@ def cold_starts(contenders, world, runs, workdir):
             "first_invoke_ms": median([r["first_invoke_ms"] for r in rows]),
             "handler_ms": median([r["handler_ms"] for r in rows]),
             "peak_rss_mb": median([r["peak_rss_mb"] for r in rows]),
-            "ecs_calls": median([c["ecs"] for c in counts]),
-            "ledger_calls": median([c["ledger"] for c in counts]),
-            "ecr_calls": median([c["ecr"] for c in counts]),
-            "other_calls": median([c["other"] for c in counts]),
+            "ecs_calls": statistics.median_low([c["ecs"] for c in counts]),
+            "ledger_calls": statistics.median_low([c["ledger"] for c in counts]),
+            "ecr_calls": statistics.median_low([c["ecr"] for c in counts]),
+            "other_calls": statistics.median_low([c["other"] for c in counts]),
             "calls_by_operation": counts[-1]["by_operation"],
             "samples": {k: [r[k] for r in rows] for k in ("init_ms", "first_invoke_ms", "peak_rss_mb")},
         }
     return summary
 
 
-def fanout(contenders, world, sizes, runs, workdir):
+def fanout(contenders, world, sizes, runs, workdir, emulator_ms_per_call):
     summary = {}
     for size in sizes:
         targets = [(f"fan-{i:02d}", FANOUT_CLUSTER, f"fan-{i:02d}", FANOUT_REPOSITORY) for i in range(size)]
@@ -336,11 +338,54 @@ def fanout(contenders, world, sizes, runs, workdir):
         floor_s = max(0.0, (size - ECS_LIMITS["RegisterTaskDefinition"][0]) / ECS_LIMITS["RegisterTaskDefinition"][1])
         summary[size] = {"runs": runs, "wall_ms": median(walls), "samples": walls,
                          "calls": len(result["calls"]),
-                         "throttled": worst, "ecs_calls": median(ecs_calls),
+                         "throttled": worst, "ecs_calls": statistics.median_low(ecs_calls),
                          "rate_limit_floor_ms": round(floor_s * 1000)}
         print(f"  fan-out {size}: wall {summary[size]['wall_ms']} ms (median of {runs}), "
               f"would-be throttles {sum(worst.values())}", flush=True)
+    # moto is one Python process whose calls take turns under its interpreter lock: N calls
+    # cannot be served faster than N times its cheapest call (emulator_concurrency), whichever
+    # client sends them and however concurrently.
+    for size, row in summary.items():
+        row["emulator_floor_ms"] = round(row["calls"] * emulator_ms_per_call)
+        row["lower_bound_ms"] = max(summary[min(sizes)]["wall_ms"], row["emulator_floor_ms"],
+                                    row["rate_limit_floor_ms"])
     return summary
+
+
+def emulator_concurrency(world, calls=200, at_once=20):
+    """How moto serves concurrent calls: `calls` DescribeClusters one after another, then
+    `at_once` at a time, in ms. (Plain HTTP from threads: moto checks no signature, and
+    boto3's own cost would blur what is measured.)"""
+    body = json.dumps({"clusters": [CLUSTER]})
+    headers = {"X-Amz-Target": "AmazonEC2ContainerServiceV20141113.DescribeClusters",
+               "Content-Type": "application/x-amz-json-1.1",
+               "Authorization": "AWS4-HMAC-SHA256 Credential=bench/20261201/us-east-1/ecs/aws4_request, "
+                                "SignedHeaders=host, Signature=0"}
+
+    def call(conn):
+        conn.request("POST", "/", body=body, headers=headers)
+        conn.getresponse().read()
+
+    conns = [http.client.HTTPConnection("127.0.0.1", world.port) for _ in range(at_once)]
+    for conn in conns:
+        call(conn)
+    started = time.monotonic()
+    for _ in range(calls):
+        call(conns[0])
+    one_by_one = time.monotonic() - started
+    threads = [threading.Thread(target=lambda c=conn: [call(c) for _ in range(calls // at_once)])
+               for conn in conns]
+    started = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    concurrently = time.monotonic() - started
+    for conn in conns:
+        conn.close()
+    return {"calls": calls, "at_once": at_once, "one_by_one_ms": round(one_by_one * 1000),
+            "concurrently_ms": round(concurrently * 1000),
+            "ms_per_call": round(min(one_by_one, concurrently) * 1000 / calls, 2)}
 
 
 def zip_sizes():
@@ -407,18 +452,11 @@ def checks(summary, margin=1.0):
         ratio = round(fan[size]["wall_ms"] / one, 2)
         rows.append((f"fan-out {size} / fan-out {sizes[0]} wall time", ratio, FANOUT_RATIO,
                      ratio <= FANOUT_RATIO))
-        paced = [n for n in sizes if n > 1 and not fan[n]["rate_limit_floor_ms"]]
-        if fan[size]["rate_limit_floor_ms"] and paced:
-            # More registrations than RegisterTaskDefinition's burst: AWS's refill rate
-            # sets a floor no client can go under without being throttled. What Slipway
-            # answers for is the time above it: per target, no more than in a fan-out the
-            # buckets do not pace (the rest is the emulator's throughput, shared by all).
-            unpaced = paced[-1]
-            above = (fan[size]["wall_ms"] - fan[size]["rate_limit_floor_ms"]) / size
-            per_target = fan[unpaced]["wall_ms"] / unpaced
-            ratio = round(above / per_target, 2)
-            rows.append((f"fan-out {size}: ms per target above the rate-limit floor / "
-                         f"fan-out {unpaced}'s ms per target", ratio, 1.0, ratio <= 1.0))
+        # What no client can beat here: one target's time, the emulator serving this many
+        # calls one after another, and ECS's refill rate for registrations past the burst.
+        ratio = round(fan[size]["wall_ms"] / fan[size]["lower_bound_ms"], 2)
+        rows.append((f"fan-out {size} / its lower bound (emulator, rate limits)", ratio,
+                     FANOUT_RATIO, ratio <= FANOUT_RATIO))
     for size in sizes:
         over = sum(fan[size]["throttled"].values())
         rows.append((f"fan-out {size}: calls over ECS's rate limits", over, 0, over == 0))
@@ -431,7 +469,8 @@ def quick_checks(summary):
     """What --quick fails on: the ratio targets (already widened by QUICK_MARGIN), the exact
     counts, no call over ECS's limits, and the fan-out within and above the bucket floor.
     Not the zips (the quick run builds none), not the ledger target itself (missed by
-    design, see LEDGER_CALLS_NOW), not the 50-target ratio (AWS's rate limit decides it)."""
+    design, see LEDGER_CALLS_NOW), not the fan-out's ratio to one target (the emulator's
+    throughput and ECS's rate limits decide it: the lower-bound ratio is checked instead)."""
     rows = []
     for name, value, limit, passed in summary["checks"]:
         if name.startswith("ledger calls"):
@@ -439,9 +478,9 @@ def quick_checks(summary):
                          value <= LEDGER_CALLS_NOW))
         elif "zip" in name:
             continue
-        elif "wall time" in name and summary["fanout"][int(name.split()[1])]["rate_limit_floor_ms"]:
-            continue
-        elif "wall time" in name or "rate-limit floor" in name:
+        elif "wall time" in name:
+            continue  # bounded by the emulator and ECS's rate limits: see the lower bound
+        elif "lower bound" in name:
             rows.append((name, value, round(limit * QUICK_MARGIN, 2), value <= limit * QUICK_MARGIN))
         else:
             rows.append((name, value, limit, passed))
@@ -480,7 +519,9 @@ def main():
         summary = {"build": args.build, "machine": machine(),
                    "cold": cold_starts(contenders, world, args.runs, workdir)}
         print(f"fan-out: one push matched by {args.fanout} targets, {args.fanout_runs} runs each", flush=True)
-        summary["fanout"] = fanout(contenders, world, sizes, args.fanout_runs, workdir)
+        summary["emulator"] = emulator_concurrency(world)
+        summary["fanout"] = fanout(contenders, world, sizes, args.fanout_runs, workdir,
+                                   summary["emulator"]["ms_per_call"])
     finally:
         host.close()
         world.stop()

@@ -100,7 +100,7 @@ def markdown(summary, chart_path):
         "",
         f"Medians of {rust['runs']} cold starts each. *init*: process start to the runtime's first",
         "`GET /runtime/invocation/next`; *first invoke*: process start to the `/response` of the",
-        "deploy; *peak RSS*: the process's `ru_maxrss`. Calls are counted at the proxy; the",
+        "deploy; *peak RSS*: the process's high-water mark (`VmHWM`), read before the host kills it. Calls are counted at the proxy; the",
         "*ledger* is Slipway's S3 record (the references keep none).",
         "",
         "| ratio (Slipway / reference) | init | first invoke | peak RSS |",
@@ -114,19 +114,28 @@ def markdown(summary, chart_path):
         "",
         "## Fan-out: one push matched by many targets",
         "",
-        "| targets | wall ms (event to response) | ECS calls | all AWS calls | floor set by RegisterTaskDefinition's bucket, ms | calls over ECS's rate limits |",
-        "|---:|---:|---:|---:|---:|---:|",
+        "| targets | wall ms (event to response) | ECS calls | all AWS calls | emulator floor ms | rate-limit floor ms | wall / max(one target, floors) | calls over ECS's rate limits |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for size, row in summary["fanout"].items():
         out.append(f"| {size} | {row['wall_ms']} | {row['ecs_calls']} | {row['calls']} | "
-                   f"{row['rate_limit_floor_ms']} | {sum(row['throttled'].values())} |")
+                   f"{row['emulator_floor_ms']} | {row['rate_limit_floor_ms']} | "
+                   f"{round(row['wall_ms'] / row['lower_bound_ms'], 2)} | {sum(row['throttled'].values())} |")
     out += [
         "",
         f"Medians of {next(iter(summary['fanout'].values()))['runs']} runs, each a cold start. "
         "Each target is its own service and task-definition family. Every ECS call's arrival at",
         "the proxy is replayed through ECS's token buckets (RegisterTaskDefinition 20 burst then",
         "1/s, UpdateService 50 then 5/s, DescribeServices 100 then 20/s, DescribeTaskDefinition",
-        "50 then 20/s); the last column counts calls that would have been throttled.",
+        "50 then 20/s); the last column counts calls that would have been throttled. The",
+        "*emulator floor* is the number of calls times moto's cheapest call (DescribeClusters,",
+        f"{summary['emulator']['ms_per_call']} ms): moto is one Python process whose calls take turns under its",
+        "interpreter lock, so no client gets them served faster (measured in this run:",
+        f"{summary['emulator']['calls']} DescribeClusters took it {summary['emulator']['one_by_one_ms']} ms "
+        f"one after another and {summary['emulator']['concurrently_ms']} ms",
+        f"{summary['emulator']['at_once']} at a time). The",
+        "*rate-limit floor* is when ECS's bucket lets the last registration through (20 at once,",
+        "then one per second).",
         "",
         "## Zips (`make package`, arm64)",
         "",
