@@ -407,6 +407,12 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
         let (service, running) = self.running_definition(target).await?;
         let changes = match plan::derive(target, &running.summary, &push.digest)? {
             Derivation::AlreadyRunning { image } => {
+                if let Some(finished) = self
+                    .finish_interrupted(target, push, &service, invocation, log)
+                    .await?
+                {
+                    return Ok(finished);
+                }
                 log.decided(
                     "already-running",
                     &format!(
@@ -521,6 +527,7 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
             ended_at: None,
             rolled_back_to: None,
             outcome_notified: None,
+            takeovers: 0,
             history: vec![],
         };
         let current = match self.claim(record, invocation, log).await? {
@@ -548,6 +555,76 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
             .await;
         self.settle_head(target, our_head).await;
         outcome
+    }
+
+    /// The service runs this push's image already. If it does because an earlier attempt
+    /// of this deployment called UpdateService and stopped before recording it (killed,
+    /// timed out), the record is completed now — ECS's deployment id taken from the
+    /// service's PRIMARY deployment — so that ECS's events find it and nothing stays
+    /// half-written. A head that attempt left unsettled is settled.
+    async fn finish_interrupted(
+        &self,
+        target: &Target,
+        push: &ImagePushed,
+        service: &ServiceState,
+        invocation: &Invocation,
+        log: &LogContext<'_>,
+    ) -> Result<Option<TargetOutcome>, StepError> {
+        let Some(existing) = self
+            .ledger
+            .deployment(&target.name, &image_key(&push.digest))
+            .await?
+        else {
+            return Ok(None);
+        };
+        let record = &existing.value;
+        let rolled_by_it = record.state == State::Planned
+            && record.to_task_definition.as_deref() == Some(service.task_definition.as_str());
+        if !rolled_by_it {
+            if record.state == State::Rolling {
+                self.settle_own_head(target, &record.id).await;
+            }
+            return Ok(None);
+        }
+        if record.is_held_by_other(&invocation.request_id, Utc::now()) {
+            return Ok(Some(duplicate(record, log)));
+        }
+        let Some(ecs_deployment_id) = service.primary_deployment.clone() else {
+            return Ok(None);
+        };
+        log.decided(
+            "resumed",
+            "an earlier attempt rolled the service and stopped before recording it: recording it now",
+        );
+        let (from_task_definition, changes) =
+            (record.from_task_definition.clone(), record.changes.clone());
+        let deployment_id = record.id.clone();
+        let ecs_deployment_id = self
+            .record_rollout(
+                target,
+                existing,
+                None,
+                &service.task_definition,
+                ecs_deployment_id,
+                log,
+            )
+            .await?;
+        self.settle_own_head(target, &deployment_id).await;
+        Ok(Some(TargetOutcome::Rolling {
+            from_task_definition,
+            to_task_definition: service.task_definition.clone(),
+            ecs_deployment_id,
+            changes,
+        }))
+    }
+
+    /// Best effort: settles the target's head if it is still this deployment's.
+    async fn settle_own_head(&self, target: &Target, deployment_id: &str) {
+        if let Ok(Some(head)) = self.ledger.head(&target.name).await {
+            if head.value.deployment_id == deployment_id && !head.value.settled {
+                self.settle_head(target, head).await;
+            }
+        }
     }
 
     /// The service as it runs now, and the task definition it runs.
@@ -588,10 +665,7 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
                         .is_held_by_other(&invocation.request_id, Utc::now()) =>
             {
                 let mut next = existing.value.clone();
-                next.lease = Some(Lease {
-                    holder: invocation.request_id.clone(),
-                    until: invocation.deadline,
-                });
+                next.take_over(&invocation.request_id, invocation.deadline);
                 let taken = self.ledger.save(&existing, next).await?;
                 log.decided(
                     "resumed",
@@ -644,16 +718,40 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
         let to_task_definition = match current.value.to_task_definition.clone() {
             Some(arn) => arn,
             None => {
-                // Recorded by start_rollout before UpdateService, so a retry reuses it.
-                let registered = self.ecs.register_with_images(base, &changes).await?;
-                log.decided(
-                    "registered",
-                    &format!(
-                        "registered {} (revision {}) from {from_task_definition}",
-                        registered.arn, registered.revision
-                    ),
-                );
-                registered.arn
+                // An attempt that was taken over may have registered and died before
+                // recording it (start_rollout records it before UpdateService): reuse that
+                // revision rather than register a second.
+                let earlier = if current.value.takeovers > 0 {
+                    self.ecs.find_registered(base, &current.value.id).await?
+                } else {
+                    None
+                };
+                match earlier {
+                    Some(registered) => {
+                        log.decided(
+                            "registered",
+                            &format!(
+                                "reusing {} (revision {}), registered for this deployment by an earlier attempt",
+                                registered.arn, registered.revision
+                            ),
+                        );
+                        registered.arn
+                    }
+                    None => {
+                        let registered = self
+                            .ecs
+                            .register_with_images(base, &changes, &current.value.id)
+                            .await?;
+                        log.decided(
+                            "registered",
+                            &format!(
+                                "registered {} (revision {}) from {from_task_definition}",
+                                registered.arn, registered.revision
+                            ),
+                        );
+                        registered.arn
+                    }
+                }
             }
         };
         let ecs_deployment_id = self
@@ -709,8 +807,31 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
             .ecs
             .update_service(&target.cluster, &target.service, to_task_definition)
             .await?;
+        self.record_rollout(
+            target,
+            current,
+            Some(rollouts),
+            to_task_definition,
+            ecs_deployment_id,
+            log,
+        )
+        .await
+    }
+
+    /// What follows UpdateService: the target's rollouts learn the ECS deployment id (and
+    /// lose the starting marker), then the deployment moves to `rolling`.
+    async fn record_rollout(
+        &self,
+        target: &Target,
+        current: Versioned<Deployment>,
+        known_rollouts: Option<RolloutsRead>,
+        to_task_definition: &str,
+        ecs_deployment_id: String,
+        log: &LogContext<'_>,
+    ) -> Result<String, StepError> {
+        let (deployment_id, key) = (current.value.id.clone(), current.value.key.clone());
         let now = Utc::now();
-        self.change_rollouts(&target.name, Some(rollouts), |rollouts| {
+        self.change_rollouts(&target.name, known_rollouts, |rollouts| {
             rollouts.remember(StartedRollout {
                 ecs_deployment_id: ecs_deployment_id.clone(),
                 deployment_id: deployment_id.clone(),
@@ -732,6 +853,7 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
             now,
         )?;
         next.lease = None;
+        next.error = None;
         self.ledger.save(&current, next).await?;
         log.decided(
             "rolling",
@@ -875,14 +997,26 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
     }
 
     /// Best effort: after a transient failure, let Lambda's retry take over at once rather
-    /// than wait for the lease to run out. If this fails too, the lease simply expires.
-    async fn release_lease(&self, target: &str, key: &str, invocation: &Invocation) {
+    /// than wait for the lease to run out, and record why this attempt stopped (what a
+    /// person sees if every retry fails and the event ends in the dead-letter queue). If
+    /// this fails too, the lease simply expires.
+    async fn release_lease(
+        &self,
+        target: &str,
+        key: &str,
+        invocation: &Invocation,
+        error: &StepError,
+    ) {
         let Ok(Some(current)) = self.ledger.deployment(target, key).await else {
             return;
         };
         if current.value.lease.as_ref().map(|l| &l.holder) == Some(&invocation.request_id) {
             let mut next = current.value.clone();
             next.lease = None;
+            next.error = Some(format!(
+                "attempt {} stopped on a transient error, Lambda retries the event: {error}",
+                invocation.request_id
+            ));
             let _ = self.ledger.save(&current, next).await;
         }
     }
@@ -901,7 +1035,7 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
                     "retry",
                     &format!("transient AWS error, the event will be retried: {err}"),
                 );
-                self.release_lease(log.target, key, invocation).await;
+                self.release_lease(log.target, key, invocation, err).await;
             }
             Err(err) => log.warned("failed", &format!("cannot deploy, not retrying: {err}")),
             Ok(_) => {}

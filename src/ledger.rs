@@ -177,6 +177,11 @@ pub struct Deployment {
     /// them again, a duplicate event does not, and a rollback after a failure is news.
     #[serde(default)]
     pub outcome_notified: Option<Notified>,
+    /// How often an invocation took this deployment over from an earlier one that
+    /// stopped mid-way (killed, timed out, failed and retried). After a takeover the
+    /// earlier attempt may have registered a revision it did not live to record.
+    #[serde(default)]
+    pub takeovers: u32,
     pub history: Vec<HistoryEntry>,
 }
 
@@ -340,6 +345,15 @@ impl Deployment {
             note: note.into(),
         });
         Ok(())
+    }
+
+    /// Hands the deployment to another invocation (`holder`, until its deadline).
+    pub fn take_over(&mut self, holder: &str, until: DateTime<Utc>) {
+        self.lease = Some(Lease {
+            holder: holder.to_string(),
+            until,
+        });
+        self.takeovers += 1;
     }
 
     /// Takes a person's decision, once; a request past its expiry moves to `expired`
@@ -860,6 +874,7 @@ mod tests {
             ended_at: None,
             rolled_back_to: None,
             outcome_notified: None,
+            takeovers: 0,
             history: vec![],
         }
     }

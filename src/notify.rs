@@ -391,6 +391,7 @@ pub(crate) mod tests {
             ended_at: None,
             rolled_back_to: None,
             outcome_notified: None,
+            takeovers: 0,
             history: vec![],
         }
     }

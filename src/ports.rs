@@ -42,6 +42,8 @@ pub struct ServiceState {
     pub status: String,
     /// The task definition the service runs now (`service.taskDefinition`).
     pub task_definition: String,
+    /// The id of the PRIMARY deployment: ECS's rollout onto `task_definition`.
+    pub primary_deployment: Option<String>,
 }
 
 /// A task definition as described: the summary for decisions, and the adapter's own full
@@ -58,6 +60,10 @@ pub struct Registered {
     pub arn: String,
     pub revision: i32,
 }
+
+/// The tag on every revision Slipway registers, naming the deployment it was registered
+/// for (also useful to a person reading the family's revisions).
+pub const REGISTERED_FOR_TAG: &str = "slipway:deployment";
 
 pub trait Ecs: Send + Sync {
     type TaskDefinition: Send + Sync;
@@ -81,12 +87,26 @@ pub trait Ecs: Send + Sync {
         document: &serde_json::Value,
     ) -> impl Future<Output = Result<DescribedTaskDefinition<Self::TaskDefinition>, String>> + Send;
 
-    /// Registers `base` again with only the given container images replaced.
+    /// Registers `base` again with only the given container images replaced, tagged as
+    /// registered for `deployment_id` ([`REGISTERED_FOR_TAG`]). ECS has no idempotency
+    /// token for this call: an attempt whose answer was lost (a timeout, a dropped
+    /// connection) may have registered, so before trying again the adapter looks for the
+    /// tagged revision ([`Ecs::find_registered`]) instead of registering a duplicate.
     fn register_with_images(
         &self,
         base: &Self::TaskDefinition,
         changes: &ImageChanges,
+        deployment_id: &str,
     ) -> impl Future<Output = Result<Registered, AwsError>> + Send;
+
+    /// The revision of `base`'s family registered for `deployment_id`, if one of the
+    /// family's latest revisions is: what a retry after a crash between
+    /// RegisterTaskDefinition and recording its ARN reuses.
+    fn find_registered(
+        &self,
+        base: &Self::TaskDefinition,
+        deployment_id: &str,
+    ) -> impl Future<Output = Result<Option<Registered>, AwsError>> + Send;
 
     /// Rolls the service onto `task_definition`; returns the PRIMARY deployment's id.
     fn update_service(

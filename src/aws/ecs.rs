@@ -1,14 +1,24 @@
 use std::collections::BTreeMap;
 
+use aws_sdk_ecs::config::retry::RetryConfig;
 use aws_sdk_ecs::operation::register_task_definition::builders::RegisterTaskDefinitionFluentBuilder;
-use aws_sdk_ecs::types::{Tag, TaskDefinition, TaskDefinitionField};
+use aws_sdk_ecs::types::{SortOrder, Tag, TaskDefinition, TaskDefinitionField};
 
 use super::errors::classify;
 use super::limits::{take, EcsRateLimits};
 use crate::plan::{ContainerSummary, ImageChanges, TaskDefinitionSummary};
 use crate::ports::{
     AwsError, AwsErrorKind, DescribedTaskDefinition, Ecs, Registered, ServiceState,
+    REGISTERED_FOR_TAG,
 };
+
+/// Attempts at RegisterTaskDefinition within one invocation (the SDK's own retry is off
+/// for it: see `register_with_images`).
+const REGISTER_ATTEMPTS: u32 = 3;
+/// How many of a family's latest revisions are searched for one registered for a
+/// deployment. Registrations in a family are one at a time (per process), and the one
+/// looked for was registered moments or one Lambda retry ago.
+const LATEST_REVISIONS: i32 = 5;
 
 pub struct EcsService {
     client: aws_sdk_ecs::Client,
@@ -65,6 +75,12 @@ impl Ecs for EcsService {
             arn: found.service_arn().unwrap_or_default().to_string(),
             status,
             task_definition: found.task_definition().ok_or_else(not_found)?.to_string(),
+            primary_deployment: found
+                .deployments()
+                .iter()
+                .find(|d| d.status() == Some("PRIMARY"))
+                .and_then(|d| d.id())
+                .map(str::to_string),
         })
     }
 
@@ -108,29 +124,92 @@ impl Ecs for EcsService {
         &self,
         base: &FullTaskDefinition,
         changes: &ImageChanges,
+        deployment_id: &str,
     ) -> Result<Registered, AwsError> {
         const OPERATION: &str = "ecs:RegisterTaskDefinition";
         let family = self
             .limits
             .family(base.definition.family().unwrap_or_default());
         let _turn = family.lock().await;
-        take(&self.limits.register_task_definition).await;
-        let output = registration(&self.client, base, changes)
+        let mut attempt = 0;
+        loop {
+            take(&self.limits.register_task_definition).await;
+            // No SDK retry here: a retried attempt after a lost answer would register a
+            // second revision. Slipway retries itself, after looking for the first.
+            let sent = registration(&self.client, base, changes, deployment_id)
+                .customize()
+                .config_override(
+                    aws_sdk_ecs::config::Config::builder().retry_config(RetryConfig::disabled()),
+                )
+                .send()
+                .await;
+            let err = match sent {
+                Ok(output) => {
+                    let registered = output.task_definition().ok_or_else(|| AwsError {
+                        operation: OPERATION,
+                        message: "the response has no task definition".into(),
+                        kind: AwsErrorKind::Transient,
+                    })?;
+                    return Ok(Registered {
+                        arn: registered
+                            .task_definition_arn()
+                            .unwrap_or_default()
+                            .to_string(),
+                        revision: registered.revision(),
+                    });
+                }
+                Err(err) => classify(OPERATION, err, &[]),
+            };
+            attempt += 1;
+            if !err.is_transient() || attempt == REGISTER_ATTEMPTS {
+                return Err(err);
+            }
+            if let Ok(Some(found)) = self.find_registered(base, deployment_id).await {
+                return Ok(found);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200 << attempt)).await;
+        }
+    }
+
+    async fn find_registered(
+        &self,
+        base: &FullTaskDefinition,
+        deployment_id: &str,
+    ) -> Result<Option<Registered>, AwsError> {
+        const OPERATION: &str = "ecs:ListTaskDefinitions";
+        let Some(family) = base.definition.family() else {
+            return Ok(None);
+        };
+        take(&self.limits.describe_task_definition).await;
+        let listed = self
+            .client
+            .list_task_definitions()
+            .family_prefix(family)
+            .sort(SortOrder::Desc)
+            .max_results(LATEST_REVISIONS)
             .send()
             .await
             .map_err(|err| classify(OPERATION, err, &[]))?;
-        let registered = output.task_definition().ok_or_else(|| AwsError {
-            operation: OPERATION,
-            message: "the response has no task definition".into(),
-            kind: AwsErrorKind::Transient,
-        })?;
-        Ok(Registered {
-            arn: registered
-                .task_definition_arn()
-                .unwrap_or_default()
-                .to_string(),
-            revision: registered.revision(),
-        })
+        // Newest first, whether or not the endpoint honours `sort` and `maxResults`.
+        let mut revisions: Vec<(i32, &str)> = listed
+            .task_definition_arns()
+            .iter()
+            .filter_map(|arn| Some((arn.rsplit_once(':')?.1.parse().ok()?, arn.as_str())))
+            .collect();
+        revisions.sort_by(|a, b| b.0.cmp(&a.0));
+        let wanted = registered_for(deployment_id);
+        for (revision, arn) in revisions.into_iter().take(LATEST_REVISIONS as usize) {
+            let described = self.describe_task_definition(arn).await?;
+            if described.full.tags.iter().any(|tag| {
+                tag.key() == Some(REGISTERED_FOR_TAG) && tag.value() == Some(wanted.as_str())
+            }) {
+                return Ok(Some(Registered {
+                    arn: arn.to_string(),
+                    revision,
+                }));
+            }
+        }
+        Ok(None)
     }
 
     async fn update_service(
@@ -188,6 +267,7 @@ pub fn registration(
     client: &aws_sdk_ecs::Client,
     base: &FullTaskDefinition,
     changes: &ImageChanges,
+    deployment_id: &str,
 ) -> RegisterTaskDefinitionFluentBuilder {
     let td = base.definition.clone();
     let containers = td.container_definitions.map(|containers| {
@@ -204,8 +284,20 @@ pub fn registration(
             })
             .collect()
     });
-    // ECS refuses an empty tag list; no tags means no `tags` field.
-    let tags = (!base.tags.is_empty()).then(|| base.tags.clone());
+    // The base's tags, with the deployment this revision is registered for instead of
+    // the one the base was.
+    let mut tags: Vec<Tag> = base
+        .tags
+        .iter()
+        .filter(|tag| tag.key() != Some(REGISTERED_FOR_TAG))
+        .cloned()
+        .collect();
+    tags.push(
+        Tag::builder()
+            .key(REGISTERED_FOR_TAG)
+            .value(registered_for(deployment_id))
+            .build(),
+    );
     client
         .register_task_definition()
         .set_family(td.family)
@@ -218,7 +310,7 @@ pub fn registration(
         .set_requires_compatibilities(td.requires_compatibilities)
         .set_cpu(td.cpu)
         .set_memory(td.memory)
-        .set_tags(tags)
+        .set_tags(Some(tags))
         .set_pid_mode(td.pid_mode)
         .set_ipc_mode(td.ipc_mode)
         .set_proxy_configuration(td.proxy_configuration)
@@ -227,6 +319,22 @@ pub fn registration(
         .set_ephemeral_storage(td.ephemeral_storage)
         .set_runtime_platform(td.runtime_platform)
         .set_enable_fault_injection(td.enable_fault_injection)
+}
+
+/// A deployment id as a tag value: ECS allows letters, digits, spaces and `+-=._:/@`, up
+/// to 256 characters.
+fn registered_for(deployment_id: &str) -> String {
+    deployment_id
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() || " +-=._:/@".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(256)
+        .collect()
 }
 
 pub(super) fn summarize(full: &FullTaskDefinition) -> TaskDefinitionSummary {
@@ -369,7 +477,7 @@ mod tests {
             from: "app:v1".into(),
             to: "123456789012.dkr.ecr.us-east-1.amazonaws.com/app@sha256:abc".into(),
         }];
-        let request = registration(&offline_client(), &base, &changes);
+        let request = registration(&offline_client(), &base, &changes, "web.img-abc");
         let input = request.as_input();
 
         // Every writable field of the described definition is set on the request.
@@ -430,7 +538,14 @@ mod tests {
             input.get_execution_role_arn().as_deref(),
             td.execution_role_arn()
         );
-        assert_eq!(input.get_tags().as_deref(), Some(base.tags.as_slice()));
+        let mut tags = base.tags.clone();
+        tags.push(
+            Tag::builder()
+                .key(REGISTERED_FOR_TAG)
+                .value("web.img-abc")
+                .build(),
+        );
+        assert_eq!(input.get_tags().as_deref(), Some(tags.as_slice()));
         let containers = input.get_container_definitions().as_ref().unwrap();
         assert_eq!(containers[0].image(), Some(changes[0].to.as_str()));
         assert_eq!(
@@ -448,7 +563,7 @@ mod tests {
     fn read_only_fields_are_left_behind() {
         // RegisterTaskDefinition refuses these; the request type has no place for them,
         // and nothing of their values leaks into another field.
-        let request = registration(&offline_client(), &described(), &vec![]);
+        let request = registration(&offline_client(), &described(), &vec![], "web.img-abc");
         let debug = format!("{:?}", request.as_input());
         for read_only in [
             "task_definition_arn",
@@ -471,10 +586,20 @@ mod tests {
     }
 
     #[test]
-    fn no_tags_means_no_tags_field() {
+    fn the_revision_names_its_deployment_instead_of_the_bases() {
         let mut base = described();
-        base.tags.clear();
-        let request = registration(&offline_client(), &base, &vec![]);
-        assert_eq!(request.as_input().get_tags(), &None);
+        base.tags = vec![Tag::builder()
+            .key(REGISTERED_FOR_TAG)
+            .value("web.img-old")
+            .build()];
+        let request = registration(&offline_client(), &base, &vec![], "web/src#1 ✓");
+        let tags = request.as_input().get_tags().clone().unwrap();
+        assert_eq!(tags.len(), 1);
+        assert_eq!(tags[0].key(), Some(REGISTERED_FOR_TAG));
+        assert_eq!(
+            tags[0].value(),
+            Some("web/src_1 ✓"),
+            "only ECS's characters"
+        );
     }
 }

@@ -56,17 +56,61 @@ impl Clients {
     }
 
     pub fn new(shared: &aws_config::SdkConfig) -> Clients {
-        let s3_config = aws_sdk_s3::config::Builder::from(shared)
+        Clients::with_timeouts(shared, CallTimeouts::default())
+    }
+
+    /// [`Clients::new`] with other time limits per call (tests shorten them).
+    pub fn with_timeouts(shared: &aws_config::SdkConfig, timeouts: CallTimeouts) -> Clients {
+        let shared = shared
+            .to_builder()
+            .timeout_config(timeouts.config())
+            .build();
+        let s3_config = aws_sdk_s3::config::Builder::from(&shared)
             .force_path_style(shared.endpoint_url().is_some())
             .build();
         Clients {
-            ecs: aws_sdk_ecs::Client::new(shared),
-            ecr: aws_sdk_ecr::Client::new(shared),
+            ecs: aws_sdk_ecs::Client::new(&shared),
+            ecr: aws_sdk_ecr::Client::new(&shared),
             s3: aws_sdk_s3::Client::from_conf(s3_config),
-            sns: aws_sdk_sns::Client::new(shared),
-            secrets: aws_sdk_secretsmanager::Client::new(shared),
+            sns: aws_sdk_sns::Client::new(&shared),
+            secrets: aws_sdk_secretsmanager::Client::new(&shared),
             region: shared.region().map(|r| r.to_string()).unwrap_or_default(),
         }
+    }
+}
+
+/// How long one AWS call may take. The SDK sets no limit on a response by default: an
+/// endpoint that accepts a request and never answers would hold the invocation until
+/// Lambda kills it, with no error logged and no lease released. With these, a stuck
+/// attempt is abandoned and retried by the SDK's standard retry (3 attempts), and a call
+/// that cannot finish becomes a transient error the event is retried for — well inside
+/// the functions' 60 s timeout.
+#[derive(Debug, Clone, Copy)]
+pub struct CallTimeouts {
+    pub connect: std::time::Duration,
+    /// One HTTP attempt, from sending to the whole response read.
+    pub attempt: std::time::Duration,
+    /// The call with all its retries.
+    pub operation: std::time::Duration,
+}
+
+impl Default for CallTimeouts {
+    fn default() -> Self {
+        CallTimeouts {
+            connect: std::time::Duration::from_secs(3),
+            attempt: std::time::Duration::from_secs(6),
+            operation: std::time::Duration::from_secs(20),
+        }
+    }
+}
+
+impl CallTimeouts {
+    fn config(&self) -> aws_config::timeout::TimeoutConfig {
+        aws_config::timeout::TimeoutConfig::builder()
+            .connect_timeout(self.connect)
+            .operation_attempt_timeout(self.attempt)
+            .operation_timeout(self.operation)
+            .build()
     }
 }
 

@@ -102,7 +102,9 @@ pub async fn parse(
 
     let (client, sent) = offline_client(b"{}".to_vec());
     // The response does not matter; only the request the SDK would send.
-    let _ = registration(&client, &full, &Vec::new()).send().await;
+    let _ = registration(&client, &full, &Vec::new(), "taskdef.json")
+        .send()
+        .await;
     let sent: Value = sent
         .lock()
         .expect("not poisoned")

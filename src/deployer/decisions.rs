@@ -207,7 +207,8 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
                     request_id: holder.to_string(),
                     deadline: Utc::now(),
                 };
-                self.release_lease(&target.name, key, &invocation).await;
+                self.release_lease(&target.name, key, &invocation, &err)
+                    .await;
                 Err(step_error(log.deployment_id, err))
             }
         }
@@ -231,10 +232,7 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
         if current.value.is_held_by_other(holder, now) {
             return Ok(busy());
         }
-        next.lease = Some(Lease {
-            holder: holder.to_string(),
-            until: now + ROLL_LEASE,
-        });
+        next.take_over(holder, now + ROLL_LEASE);
         let taken = match self.ledger.save(&current, next).await {
             Ok(taken) => taken,
             Err(LedgerError::Conflict { .. }) => return Ok(busy()),
@@ -353,6 +351,7 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
             ended_at: None,
             rolled_back_to: None,
             outcome_notified: None,
+            takeovers: 0,
             history: vec![],
             ..old.clone()
         };

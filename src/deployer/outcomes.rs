@@ -518,6 +518,7 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
             ended_at: None,
             rolled_back_to: None,
             outcome_notified: None,
+            takeovers: 0,
             history: vec![HistoryEntry {
                 at: event.updated_at,
                 state: State::Rolling,
@@ -866,6 +867,7 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
             ended_at: None,
             rolled_back_to: None,
             outcome_notified: None,
+            takeovers: 0,
             history: vec![],
         };
         let current = match self.claim(record, invocation, &log).await? {

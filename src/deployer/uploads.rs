@@ -422,6 +422,7 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
             ended_at: None,
             rolled_back_to: None,
             outcome_notified: None,
+            takeovers: 0,
             history: Vec::new(),
         }
     }

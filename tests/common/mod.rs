@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod faults;
+
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -85,6 +87,54 @@ impl Emulator {
     pub async fn clients(&self) -> Clients {
         Clients::new(&self.shared().await)
     }
+
+    /// Stops the emulator's process (SIGSTOP): it keeps its state and accepts
+    /// connections, but answers nothing until [`Emulator::resume`].
+    pub fn pause(&self) {
+        self.signal("-STOP");
+    }
+
+    pub fn resume(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args([signal, &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill {signal} failed");
+    }
+}
+
+/// Clients whose calls go to `endpoint` (a proxy in front of the emulator) with the
+/// given time limits.
+pub async fn clients_at(endpoint: &str, timeouts: slipway::aws::CallTimeouts) -> Clients {
+    let shared = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new(REGION))
+        .credentials_provider(aws_sdk_ecs::config::Credentials::new(
+            "test", "test", None, None, "tests",
+        ))
+        .load()
+        .await;
+    Clients::with_timeouts(&shared, timeouts)
+}
+
+/// Prints a scenario's figures and keeps them in `target/reliability/<name>.json`, from
+/// which `make reliability` writes RELIABILITY.md.
+pub fn record_figures(name: &str, figures: &Value) {
+    println!(
+        "FIGURES {name}: {}",
+        serde_json::to_string_pretty(figures).unwrap()
+    );
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/reliability");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join(format!("{name}.json")),
+        serde_json::to_string_pretty(figures).unwrap(),
+    )
+    .unwrap();
 }
 
 impl Drop for Emulator {
@@ -139,6 +189,7 @@ impl Ecs for CountingEcs {
         &self,
         base: &FullTaskDefinition,
         changes: &ImageChanges,
+        deployment_id: &str,
     ) -> Result<Registered, AwsError> {
         self.calls.registers.fetch_add(1, Ordering::SeqCst);
         if let Some((image, delay)) = &self.slow_image {
@@ -146,7 +197,17 @@ impl Ecs for CountingEcs {
                 tokio::time::sleep(*delay).await;
             }
         }
-        self.inner.register_with_images(base, changes).await
+        self.inner
+            .register_with_images(base, changes, deployment_id)
+            .await
+    }
+
+    async fn find_registered(
+        &self,
+        base: &FullTaskDefinition,
+        deployment_id: &str,
+    ) -> Result<Option<Registered>, AwsError> {
+        self.inner.find_registered(base, deployment_id).await
     }
 
     async fn update_service(
@@ -429,6 +490,17 @@ impl World {
         dry_run: bool,
         slow_image: Option<(String, Duration)>,
     ) -> (TestDeployer, Arc<EcsCalls>) {
+        self.deployer_with_clients(config, dry_run, slow_image, &self.clients)
+    }
+
+    /// A deployer whose AWS calls go through `clients` (e.g. through a fault proxy).
+    pub fn deployer_with_clients(
+        &self,
+        config: &str,
+        dry_run: bool,
+        slow_image: Option<(String, Duration)>,
+        clients: &Clients,
+    ) -> (TestDeployer, Arc<EcsCalls>) {
         let config = Config::from_json(
             config,
             &Home {
@@ -439,21 +511,21 @@ impl World {
         .unwrap();
         let calls = Arc::new(EcsCalls::default());
         let ecs = CountingEcs {
-            inner: EcsService::new(self.clients.ecs.clone()),
+            inner: EcsService::new(clients.ecs.clone()),
             calls: calls.clone(),
             slow_image,
         };
         let deployer = Deployer::new(
             config,
             ecs,
-            EcrRegistry::new(self.clients.ecr.clone()),
-            S3Store::new(self.clients.s3.clone(), LEDGER_BUCKET.into()),
-            S3Sources::new(self.clients.s3.clone()),
+            EcrRegistry::new(clients.ecr.clone()),
+            S3Store::new(clients.s3.clone(), LEDGER_BUCKET.into()),
+            S3Sources::new(clients.s3.clone()),
             dry_run,
         )
         .with_approvals(
             Some(ApprovalLinks::new(APPROVAL_URL, test_keys())),
-            AwsNotifier::new(self.clients.sns.clone(), None, None),
+            AwsNotifier::new(clients.sns.clone(), None, None),
         );
         (deployer, calls)
     }

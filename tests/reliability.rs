@@ -1,0 +1,694 @@
+//! Reliability scenarios (README, "Reliability"; RELIABILITY.md): duplicates, races,
+//! injected faults, crashes and an emulator that stops answering — each against moto,
+//! with Slipway's AWS clients behind the fault proxy (tests/common/faults.rs), and each
+//! printing its figures (`make reliability` collects them into RELIABILITY.md).
+//!
+//! Lambda is played by [`Lambda`]: an invocation has a deadline and is dropped when it
+//! passes; a failed one is retried twice, each retry after the last attempt's deadline
+//! (Lambda waits a minute, then two, and the functions' timeout is 60 s); an event that
+//! fails all three goes to the dead-letter queue, an SQS queue in the emulator.
+//!
+//! `SLIPWAY_RELIABILITY=full` runs the sizes the README states; otherwise (make test) the
+//! scenarios run smaller where that saves minutes, and say so in their figures.
+
+mod common;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use common::faults::{Call, Fault, FaultProxy};
+use common::*;
+use futures::StreamExt;
+use serde_json::{json, Value};
+use slipway::aws::{CallTimeouts, Clients};
+use slipway::ledger::image_key;
+use slipway::{Invocation, Report};
+
+/// The clients' limits in these tests: short, so that a held answer costs a second, not
+/// the production six. The proxy holds a `Slow` answer past the attempt limit.
+const TIMEOUTS: CallTimeouts = CallTimeouts {
+    connect: Duration::from_millis(500),
+    attempt: Duration::from_millis(800),
+    operation: Duration::from_secs(4),
+};
+const SLOW_FOR: Duration = Duration::from_millis(1200);
+/// The invocation timeout Lambda enforces here (60 s in infra/, scaled down).
+const FUNCTION_TIMEOUT: Duration = Duration::from_secs(8);
+
+fn full_size() -> bool {
+    std::env::var("SLIPWAY_RELIABILITY").as_deref() == Ok("full")
+}
+
+/// moto and the fault proxy in front of it; Slipway's clients talk to the proxy, the
+/// test's own (setup, checks) to moto directly.
+struct Rig {
+    world: World,
+    proxy: FaultProxy,
+    via_proxy: Clients,
+    dead_letters: String,
+}
+
+impl Rig {
+    async fn new(seed: u64) -> Rig {
+        let world = World::new().await;
+        let proxy = FaultProxy::start(&world.emulator.endpoint, SLOW_FOR, seed).await;
+        let via_proxy = clients_at(&proxy.endpoint, TIMEOUTS).await;
+        let sqs = aws_sdk_sqs::Client::new(&world.emulator.shared().await);
+        let dead_letters = sqs
+            .create_queue()
+            .queue_name("image-push-dead-letters")
+            .send()
+            .await
+            .unwrap()
+            .queue_url
+            .unwrap();
+        Rig {
+            world,
+            proxy,
+            via_proxy,
+            dead_letters,
+        }
+    }
+
+    fn deployer(&self, config: &str) -> TestDeployer {
+        self.world
+            .deployer_with_clients(config, false, None, &self.via_proxy)
+            .0
+    }
+
+    /// A deployer that reads the ledger straight from the emulator, for the checks.
+    fn inspector(&self, config: &str) -> TestDeployer {
+        self.world.deployer(config, false).0
+    }
+
+    fn lambda<'a>(&'a self, deployer: &'a TestDeployer) -> Lambda<'a> {
+        Lambda {
+            deployer,
+            rig: self,
+            retries: 2,
+        }
+    }
+
+    async fn repository(&self, name: &str) {
+        self.world
+            .clients
+            .ecr
+            .create_repository()
+            .repository_name(name)
+            .send()
+            .await
+            .unwrap();
+    }
+
+    /// Puts a distinct image into `repository` under `tag`; returns its digest.
+    async fn push(&self, repository: &str, tag: &str) -> String {
+        static PUSHES: AtomicUsize = AtomicUsize::new(0);
+        let n = PUSHES.fetch_add(1, Ordering::SeqCst) + 50_000;
+        let manifest = json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+            "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 100,
+                       "digest": format!("sha256:{n:064x}")},
+            "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
+                        "size": 1000, "digest": format!("sha256:{:064x}", n + 7_000_000)}],
+        });
+        let put = self
+            .world
+            .clients
+            .ecr
+            .put_image()
+            .repository_name(repository)
+            .image_manifest(manifest.to_string())
+            .image_tag(tag)
+            .send()
+            .await
+            .unwrap();
+        put.image()
+            .unwrap()
+            .image_id()
+            .unwrap()
+            .image_digest()
+            .unwrap()
+            .to_string()
+    }
+
+    async fn dead_lettered(&self) -> Vec<Value> {
+        let sqs = aws_sdk_sqs::Client::new(&self.world.emulator.shared().await);
+        let mut events = Vec::new();
+        loop {
+            let answer = sqs
+                .receive_message()
+                .queue_url(&self.dead_letters)
+                .max_number_of_messages(10)
+                .send()
+                .await
+                .unwrap();
+            let messages = answer.messages.unwrap_or_default();
+            if messages.is_empty() {
+                return events;
+            }
+            for message in messages {
+                events.push(serde_json::from_str(message.body().unwrap()).unwrap());
+                sqs.delete_message()
+                    .queue_url(&self.dead_letters)
+                    .receipt_handle(message.receipt_handle.unwrap())
+                    .send()
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+
+    /// Every revision of `family` and the image of its `app` container.
+    async fn revisions(&self, family: &str) -> Vec<(String, String)> {
+        let mut arns = Vec::new();
+        let mut pages = self
+            .world
+            .clients
+            .ecs
+            .list_task_definitions()
+            .family_prefix(family)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            arns.extend(page.unwrap().task_definition_arns().iter().cloned());
+        }
+        let mut revisions = Vec::new();
+        for arn in arns {
+            let (definition, _) = self.world.task_definition(&arn).await;
+            let image = definition.container_definitions()[0]
+                .image()
+                .unwrap_or_default()
+                .to_string();
+            revisions.push((arn, image));
+        }
+        revisions
+    }
+
+    /// How many images have more than one revision in `family`.
+    async fn duplicate_revisions(&self, family: &str) -> usize {
+        let mut per_image: HashMap<String, usize> = HashMap::new();
+        for (_, image) in self.revisions(family).await {
+            *per_image.entry(image).or_default() += 1;
+        }
+        per_image.values().filter(|n| **n > 1).count()
+    }
+
+    async fn running_image(&self, service: &str) -> String {
+        let (definition, _) = self.world.running(service).await;
+        definition.container_definitions()[0]
+            .image()
+            .unwrap()
+            .to_string()
+    }
+}
+
+/// How one event ended, as Lambda would see it.
+#[derive(Debug)]
+enum Ending {
+    Acknowledged(Report),
+    DeadLettered(String),
+}
+
+struct Delivery {
+    ending: Ending,
+    attempts: usize,
+    /// Attempts that ended in an error (a retryable one) or ran out of time.
+    failed_attempts: usize,
+}
+
+/// Lambda's asynchronous invocation, played in the test.
+struct Lambda<'a> {
+    deployer: &'a TestDeployer,
+    rig: &'a Rig,
+    retries: usize,
+}
+
+impl Lambda<'_> {
+    async fn deliver(&self, event: &Value) -> Delivery {
+        let mut failed_attempts = 0;
+        let mut last_error = String::new();
+        for attempt in 0..=self.retries {
+            let invocation = Invocation {
+                request_id: format!("{}-{attempt}-{}", event["id"], fastrand::u64(..)),
+                deadline: Utc::now() + chrono::Duration::from_std(FUNCTION_TIMEOUT).unwrap(),
+            };
+            let started = Instant::now();
+            match tokio::time::timeout(
+                FUNCTION_TIMEOUT,
+                self.deployer.handle_ecr_event(event, &invocation),
+            )
+            .await
+            {
+                Ok(Ok(report)) => {
+                    return Delivery {
+                        ending: Ending::Acknowledged(report),
+                        attempts: attempt + 1,
+                        failed_attempts,
+                    }
+                }
+                Ok(Err(err)) => last_error = err.to_string(),
+                Err(_) => last_error = "timed out: Lambda stopped the invocation".into(),
+            }
+            failed_attempts += 1;
+            // Lambda's retry comes after the failed attempt's deadline.
+            if attempt < self.retries {
+                tokio::time::sleep(FUNCTION_TIMEOUT.saturating_sub(started.elapsed())).await;
+            }
+        }
+        let sqs = aws_sdk_sqs::Client::new(&self.rig.world.emulator.shared().await);
+        sqs.send_message()
+            .queue_url(&self.rig.dead_letters)
+            .message_body(event.to_string())
+            .send()
+            .await
+            .unwrap();
+        Delivery {
+            ending: Ending::DeadLettered(last_error),
+            attempts: self.retries + 1,
+            failed_attempts,
+        }
+    }
+}
+
+fn push_of(repository: &str, id: &str, tag: &str, digest: &str) -> Value {
+    let mut event = push_event(id, Some(tag), digest);
+    event["detail"]["repository-name"] = Value::from(repository);
+    event
+}
+
+fn target(name: &str, repository: &str, tags: &str) -> String {
+    target_json(name, name, tags, "auto").replace(
+        r#""repository": "app""#,
+        &format!(r#""repository": "{repository}""#),
+    )
+}
+
+fn ecs_writes(proxy: &FaultProxy) -> (usize, usize) {
+    (
+        proxy.applied("RegisterTaskDefinition"),
+        proxy.applied("UpdateService"),
+    )
+}
+
+/// The ledger's view of one deployment after everything settled: its state, and whether
+/// anything was left half-written (a lease, an unsettled head, a starting marker).
+async fn ledger_state(inspector: &TestDeployer, target: &str, digest: &str) -> Value {
+    let ledger = inspector.ledger();
+    let deployment = ledger
+        .deployment(target, &image_key(digest))
+        .await
+        .unwrap()
+        .map(|d| d.value);
+    let rollouts = ledger
+        .rollouts(target)
+        .await
+        .unwrap()
+        .map(|r| r.value)
+        .unwrap_or_default();
+    let head = ledger.head(target).await.unwrap().map(|h| h.value);
+    let ecs_id = deployment
+        .as_ref()
+        .and_then(|d| d.ecs_deployment_id.clone());
+    json!({
+        "state": deployment.as_ref().map(|d| d.state.to_string()),
+        "lease_left": deployment.as_ref().is_some_and(|d| d.lease.is_some()),
+        "error_recorded": deployment.as_ref().is_some_and(|d| d.error.is_some()),
+        "ecs_deployment_known": ecs_id.as_ref().is_some_and(|id| rollouts.started.iter().any(|s| &s.ecs_deployment_id == id)),
+        "starting_marker_left": rollouts.starting.is_some(),
+        "head_is_ours": head.as_ref().is_some_and(|h| h.digest == digest),
+        "head_settled": head.as_ref().is_some_and(|h| h.settled),
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// 1. Duplicate deliveries
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn scenario_1_a_hundred_deliveries_of_one_push_deploy_once() {
+    let rig = Rig::new(1).await;
+    let running = rig.world.push_image(Some("v1")).await;
+    rig.world.create_service("web", &image_uri(&running)).await;
+    let pushed = rig.world.push_image(Some("v2")).await;
+    let config = config(&[target_json("web", "web", r#"{"glob": "v*"}"#, "auto")]);
+    let deployer = rig.deployer(&config);
+    let lambda = rig.lambda(&deployer);
+    let event = push_event("e-dup", Some("v2"), &pushed);
+    rig.proxy.reset_calls();
+
+    let started = Instant::now();
+    let deliveries: Vec<Delivery> = futures::stream::iter(0..100)
+        .map(|_| lambda.deliver(&event))
+        .buffer_unordered(20)
+        .collect()
+        .await;
+    let elapsed = started.elapsed();
+
+    let mut results: BTreeMap<String, usize> = BTreeMap::new();
+    for delivery in &deliveries {
+        let name = match &delivery.ending {
+            Ending::Acknowledged(report) => report_results(report).join(","),
+            Ending::DeadLettered(_) => "dead-lettered".into(),
+        };
+        *results.entry(name).or_default() += 1;
+    }
+    let (registers, updates) = ecs_writes(&rig.proxy);
+    let state = ledger_state(&rig.inspector(&config), "web", &pushed).await;
+    record_figures(
+        "scenario-1-duplicates",
+        &json!({
+            "deliveries": 100, "concurrency": 20,
+            "register_task_definition": registers, "update_service": updates,
+            "results": results, "seconds": elapsed.as_secs_f64(),
+            "runs_pushed_image": rig.running_image("web").await == image_uri(&pushed),
+            "ledger": state,
+        }),
+    );
+    assert_eq!((registers, updates), (1, 1));
+    assert_eq!(rig.running_image("web").await, image_uri(&pushed));
+    assert_eq!(results.get("rolling"), Some(&1), "{results:?}");
+    assert_eq!(state["state"], "rolling");
+}
+
+fn report_results(report: &Report) -> Vec<String> {
+    let value = serde_json::to_value(report).unwrap();
+    match value["outcome"].as_str() {
+        Some("targets") => value["targets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["result"].as_str().unwrap_or("?").to_string())
+            .collect(),
+        other => vec![other.unwrap_or("?").to_string()],
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// 2. Out-of-order deliveries
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn scenario_2_twenty_digests_in_random_order_end_on_the_newest_and_never_step_back() {
+    let rig = Rig::new(2).await;
+    let first = rig.world.push_image(Some("1.0.0")).await;
+    rig.world.create_service("web", &image_uri(&first)).await;
+    let mut digests = Vec::new();
+    for n in 1..=20 {
+        digests.push(rig.world.push_image(Some(&format!("1.0.{n}"))).await);
+    }
+    let config = config(&[target_json("web", "web", r#"{"semver": ">=1"}"#, "auto")]);
+    let deployer = rig.deployer(&config);
+    let lambda = rig.lambda(&deployer);
+    let mut order: Vec<usize> = (0..20).collect();
+    fastrand::Rng::with_seed(2).shuffle(&mut order);
+    rig.proxy.reset_calls();
+
+    let deliveries: Vec<Delivery> = futures::stream::iter(order.clone())
+        .map(|i| {
+            let event = push_event(
+                &format!("e-{i}"),
+                Some(&format!("1.0.{}", i + 1)),
+                &digests[i],
+            );
+            let lambda = &lambda;
+            async move { lambda.deliver(&event).await }
+        })
+        .buffer_unordered(8)
+        .collect()
+        .await;
+
+    // Which version each UpdateService rolled onto, in the order ECS received them.
+    let revisions: HashMap<String, String> = rig.revisions("web").await.into_iter().collect();
+    let version_of = |image: &str| digests.iter().position(|d| image_uri(d) == image);
+    let rolled: Vec<usize> = rig
+        .proxy
+        .calls()
+        .iter()
+        .filter(|c| c.operation == "UpdateService")
+        .filter_map(|c| c.body_field("taskDefinition"))
+        .filter_map(|arn| revisions.get(&arn).and_then(|image| version_of(image)))
+        .collect();
+    let steps_back = rolled.windows(2).filter(|w| w[1] < w[0]).count();
+    let registered = rig.revisions("web").await.len() - 1;
+    let dead = deliveries
+        .iter()
+        .filter(|d| matches!(d.ending, Ending::DeadLettered(_)))
+        .count();
+    let final_image = rig.running_image("web").await;
+    record_figures(
+        "scenario-2-out-of-order",
+        &json!({
+            "digests": 20, "delivery_order": order.iter().map(|i| format!("1.0.{}", i + 1)).collect::<Vec<_>>(),
+            "concurrency": 8, "revisions_registered": registered,
+            "update_service_sequence": rolled.iter().map(|i| format!("1.0.{}", i + 1)).collect::<Vec<_>>(),
+            "steps_back": steps_back, "dead_lettered": dead,
+            "ends_on_newest": final_image == image_uri(&digests[19]),
+        }),
+    );
+    assert_eq!(final_image, image_uri(&digests[19]));
+    assert_eq!(steps_back, 0, "{rolled:?}");
+    assert!(registered <= 20, "{registered} revisions");
+    assert_eq!(dead, 0);
+    assert_eq!(rig.duplicate_revisions("web").await, 0);
+}
+
+// ---------------------------------------------------------------------------------------
+// 3. Injected faults with Lambda's retries
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn scenario_3_a_fifth_of_all_calls_failing_loses_nothing_and_duplicates_nothing() {
+    let (targets, pushes_per_target) = if full_size() { (5, 10) } else { (5, 4) };
+    let rig = Rig::new(3).await;
+    let mut configs = Vec::new();
+    for t in 0..targets {
+        let (name, repository) = (format!("web{t}"), format!("app{t}"));
+        rig.repository(&repository).await;
+        let running = rig.push(&repository, "base").await;
+        rig.world
+            .create_service(
+                &name,
+                &format!("{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/{repository}@{running}"),
+            )
+            .await;
+        configs.push(target(&name, &repository, r#"{"glob": "build-*"}"#));
+    }
+    // ECR's push time orders pushes without a version; the emulator keeps whole seconds.
+    let mut pushes: Vec<(usize, usize, String)> = Vec::new();
+    for round in 0..pushes_per_target {
+        tokio::time::sleep(Duration::from_millis(1050)).await;
+        for t in 0..targets {
+            let digest = rig
+                .push(&format!("app{t}"), &format!("build-{round}"))
+                .await;
+            pushes.push((t, round, digest));
+        }
+    }
+    let config = config(&configs);
+    let deployer = rig.deployer(&config);
+    let lambda = rig.lambda(&deployer);
+    fastrand::Rng::with_seed(3).shuffle(&mut pushes);
+    rig.proxy.reset_calls();
+    rig.proxy.inject(
+        0.2,
+        &[
+            Fault::Throttling,
+            Fault::TooManyRequests,
+            Fault::InternalError,
+            Fault::Unavailable,
+            Fault::Slow,
+            Fault::Dropped,
+        ],
+        None,
+    );
+
+    let started = Instant::now();
+    let deliveries: Vec<(usize, usize, String, Delivery)> = futures::stream::iter(pushes.clone())
+        .map(|(t, round, digest)| {
+            let event = push_of(
+                &format!("app{t}"),
+                &format!("e-{t}-{round}"),
+                &format!("build-{round}"),
+                &digest,
+            );
+            let lambda = &lambda;
+            async move { (t, round, digest, lambda.deliver(&event).await) }
+        })
+        .buffer_unordered(10)
+        .collect()
+        .await;
+    let elapsed = started.elapsed();
+    rig.proxy.calm();
+
+    let calls = rig.proxy.calls();
+    let mut by_fault: BTreeMap<String, usize> = BTreeMap::new();
+    for call in &calls {
+        if let Some(fault) = call.fault {
+            *by_fault.entry(format!("{fault:?}")).or_default() += 1;
+        }
+    }
+    let dead_lettered = rig.dead_lettered().await;
+    let inspector = rig.inspector(&config);
+    let mut per_target = Vec::new();
+    let mut lost = 0;
+    let mut duplicates = 0;
+    let mut half_written = 0;
+    for t in 0..targets {
+        let name = format!("web{t}");
+        let newest = pushes
+            .iter()
+            .filter(|(pt, _, _)| *pt == t)
+            .max_by_key(|(_, round, _)| *round)
+            .unwrap()
+            .2
+            .clone();
+        let running = rig.running_image(&name).await;
+        let on_newest = running.ends_with(&newest);
+        let newest_dead = dead_lettered
+            .iter()
+            .any(|e| e["detail"]["image-digest"] == newest.as_str());
+        let newest_record = ledger_state(&inspector, &name, &newest).await;
+        if !on_newest && !newest_dead {
+            lost += 1;
+        }
+        duplicates += rig.duplicate_revisions(&name).await;
+        // Every deployment record that exists ended somewhere, or carries its error.
+        for (pt, _, digest) in pushes.iter().filter(|(pt, _, _)| *pt == t) {
+            let _ = pt;
+            let state = ledger_state(&inspector, &name, digest).await;
+            if state["state"] == "planned" && !state["error_recorded"].as_bool().unwrap_or(false) {
+                half_written += 1;
+            }
+        }
+        per_target.push(json!({
+            "target": name, "ends_on_newest": on_newest, "newest_dead_lettered": newest_dead,
+            "newest_in_ledger": newest_record["state"],
+        }));
+    }
+    let attempts: usize = deliveries.iter().map(|(_, _, _, d)| d.attempts).sum();
+    let retried = deliveries
+        .iter()
+        .filter(|(_, _, _, d)| d.failed_attempts > 0)
+        .count();
+    let dead = deliveries
+        .iter()
+        .filter(|(_, _, _, d)| matches!(d.ending, Ending::DeadLettered(_)))
+        .count();
+    record_figures(
+        "scenario-3-faults",
+        &json!({
+            "size": if full_size() { "full" } else { "make test (smaller)" },
+            "targets": targets, "pushes": pushes.len(), "fault_rate": 0.2,
+            "calls": calls.len(), "faults_injected": by_fault,
+            "invocations": attempts, "events_retried_by_lambda": retried,
+            "events_dead_lettered": dead, "dead_letter_queue_messages": dead_lettered.len(),
+            "duplicate_revisions": duplicates, "pushes_lost_without_record": lost,
+            "records_left_planned_without_error": half_written,
+            "per_target": per_target, "seconds": elapsed.as_secs_f64(),
+        }),
+    );
+    assert_eq!(duplicates, 0);
+    assert_eq!(lost, 0, "{per_target:?}");
+    assert_eq!(dead, dead_lettered.len());
+    assert_eq!(half_written, 0);
+}
+
+// ---------------------------------------------------------------------------------------
+// 4. Crash points
+// ---------------------------------------------------------------------------------------
+
+/// One service, one push: the usual start for a crash.
+async fn crash_rig() -> (Rig, String, String) {
+    let rig = Rig::new(4).await;
+    let running = rig.world.push_image(Some("v1")).await;
+    rig.world.create_service("web", &image_uri(&running)).await;
+    let pushed = rig.world.push_image(Some("v2")).await;
+    let config = config(&[target_json("web", "web", r#"{"glob": "v*"}"#, "auto")]);
+    (rig, pushed, config)
+}
+
+fn describe(call: &Call) -> String {
+    match call.service.as_str() {
+        "s3" => format!(
+            "{} {}",
+            call.operation,
+            call.path.splitn(2, '/').nth(1).unwrap_or("")
+        ),
+        _ => format!("{}:{}", call.service, call.operation),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn scenario_4_killed_after_any_write_the_replay_converges_without_duplicates() {
+    // The writes of an uninterrupted deploy, in order: the crash points.
+    let (rig, pushed, config) = crash_rig().await;
+    let deployer = rig.deployer(&config);
+    rig.proxy.reset_calls();
+    rig.lambda(&deployer)
+        .deliver(&push_event("e-crash", Some("v2"), &pushed))
+        .await;
+    let writes: Vec<String> = rig
+        .proxy
+        .calls()
+        .iter()
+        .filter(|c| c.is_write())
+        .map(describe)
+        .collect();
+    drop((deployer, rig));
+
+    let mut points = Vec::new();
+    for (k, write) in writes.iter().enumerate() {
+        let (rig, pushed, config) = crash_rig().await;
+        let deployer = rig.deployer(&config);
+        let event = push_event("e-crash", Some("v2"), &pushed);
+        // Two writes run concurrently (the revision and the starting marker): the point is
+        // named by the write, not by its position.
+        let earlier = writes[..k].iter().filter(|w| *w == write).count();
+        let point = write.clone();
+        let crashed = rig
+            .proxy
+            .crash_after(move |c| c.is_write() && describe(c) == point, earlier);
+        let invocation = Invocation {
+            request_id: "r-killed".into(),
+            deadline: Utc::now() + chrono::Duration::from_std(FUNCTION_TIMEOUT).unwrap(),
+        };
+        let started = Instant::now();
+        tokio::select! {
+            call = crashed => assert_eq!(&describe(&call.unwrap()), write),
+            ended = deployer.handle_ecr_event(&event, &invocation) => {
+                panic!("the invocation ended before crash point {k} ({write}): {ended:?}");
+            }
+        }
+        // Lambda retries after the killed attempt's deadline.
+        tokio::time::sleep(FUNCTION_TIMEOUT.saturating_sub(started.elapsed())).await;
+        let replay = rig.lambda(&deployer).deliver(&event).await;
+        let (registers, updates) = ecs_writes(&rig.proxy);
+        let state = ledger_state(&rig.inspector(&config), "web", &pushed).await;
+        let on_pushed = rig.running_image("web").await == image_uri(&pushed);
+        let duplicates = rig.duplicate_revisions("web").await;
+        points.push(json!({
+            "killed_after": write, "replay": match &replay.ending {
+                Ending::Acknowledged(report) => report_results(report).join(","),
+                Ending::DeadLettered(error) => format!("dead-lettered: {error}"),
+            },
+            "register_task_definition": registers, "update_service": updates,
+            "runs_pushed_image": on_pushed, "duplicate_revisions": duplicates, "ledger": state,
+        }));
+    }
+    record_figures(
+        "scenario-4-crash-points",
+        &json!({"crash_points": writes.len(), "points": points}),
+    );
+    for point in &points {
+        assert_eq!(point["runs_pushed_image"], true, "{point}");
+        assert_eq!(point["duplicate_revisions"], 0, "{point}");
+        assert_eq!(point["register_task_definition"], 1, "{point}");
+        assert_eq!(point["ledger"]["state"], "rolling", "{point}");
+        assert_eq!(point["ledger"]["ecs_deployment_known"], true, "{point}");
+        assert_eq!(point["ledger"]["starting_marker_left"], false, "{point}");
+        assert_eq!(point["ledger"]["lease_left"], false, "{point}");
+    }
+}
