@@ -860,3 +860,136 @@ async fn an_approval_whose_rollout_failed_is_completed_by_approving_again() {
         Some(image_uri(&scene.digest).as_str())
     );
 }
+
+/// Reliability scenario 6 (RELIABILITY.md): the approval attacks under concurrency.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn scenario_6_fifty_simultaneous_posts_give_one_decision_and_approve_racing_reject_has_one_winner(
+) {
+    // 50 approvers POST the same signed link at once.
+    let scene = Scene::awaiting().await;
+    let link = scene.emailed_link().await;
+    let page = scene.get(&link).await;
+    let token = link.split("?t=").nth(1).unwrap().to_string();
+    let nonce = hidden_field(&page.body, "nonce");
+    let post = |decision: &'static str, name: String| {
+        let (token, nonce, scene) = (token.clone(), nonce.clone(), &scene);
+        async move {
+            let fields = [
+                ("t", token.as_str()),
+                ("nonce", nonce.as_str()),
+                ("decision", decision),
+                ("name", name.as_str()),
+            ];
+            scene.post(&scene.id, &fields).await
+        }
+    };
+    let answers =
+        futures::future::join_all((0..50).map(|n| post("approve", format!("approver-{n}")))).await;
+    let taken = answers.iter().filter(|a| a.status == 200).count();
+    let refused_saying_who = answers
+        .iter()
+        .filter(|a| {
+            a.status == 409
+                && (a.body.contains("Already approved by")
+                    || a.body.contains("decided at the same moment"))
+        })
+        .count();
+    let simultaneous = json_figures(&scene, &answers, taken, refused_saying_who).await;
+
+    assert_eq!(taken, 1, "{simultaneous}");
+    assert_eq!(refused_saying_who, 49, "{simultaneous}");
+    assert_eq!(scene.calls.registers.load(Ordering::SeqCst), 1);
+    assert_eq!(scene.calls.updates.load(Ordering::SeqCst), 1);
+    assert_eq!(
+        scene.audit(&scene.id).await.len(),
+        50,
+        "every attempt audited"
+    );
+
+    // Approve and reject race: 10 of each at once, on a fresh request.
+    let scene = Scene::awaiting().await;
+    let link = scene.emailed_link().await;
+    let page = scene.get(&link).await;
+    let token = link.split("?t=").nth(1).unwrap().to_string();
+    let nonce = hidden_field(&page.body, "nonce");
+    let post = |decision: &'static str, name: String| {
+        let (token, nonce, scene) = (token.clone(), nonce.clone(), &scene);
+        async move {
+            let fields = [
+                ("t", token.as_str()),
+                ("nonce", nonce.as_str()),
+                ("decision", decision),
+                ("name", name.as_str()),
+                ("reason", "racing"),
+            ];
+            (decision, scene.post(&scene.id, &fields).await)
+        }
+    };
+    let racers = (0..20).map(|n| {
+        let decision = if n % 2 == 0 { "approve" } else { "reject" };
+        post(decision, format!("{decision}-{n}"))
+    });
+    let answers = futures::future::join_all(racers).await;
+    let winners: Vec<&str> = answers
+        .iter()
+        .filter(|(_, a)| a.status == 200)
+        .map(|(d, _)| *d)
+        .collect();
+    let final_state = scene.state(&scene.id).await;
+    let past = match final_state {
+        State::Rejected => "rejected",
+        _ => "approved",
+    };
+    let losers_told = answers
+        .iter()
+        .filter(|(_, a)| {
+            a.status == 409
+                && (a.body.contains(&format!("Already {past} by"))
+                    || a.body.contains("decided at the same moment"))
+        })
+        .count();
+    let registers = scene.calls.registers.load(Ordering::SeqCst);
+    record_figures(
+        "scenario-6-approvals",
+        &serde_json::json!({
+            "simultaneous_posts": simultaneous,
+            "race": {
+                "approve_posts": 10, "reject_posts": 10, "decisions_taken": winners.len(),
+                "winner": winners.first(), "final_state": final_state.to_string(),
+                "losers_told_the_outcome": losers_told, "register_task_definition": registers,
+                "update_service": scene.calls.updates.load(Ordering::SeqCst),
+            },
+        }),
+    );
+    assert_eq!(winners.len(), 1, "{winners:?}");
+    assert_eq!(losers_told, 19);
+    match winners[0] {
+        "approve" => {
+            assert!(matches!(final_state, State::Rolling | State::Approved));
+            assert_eq!(registers, 1);
+        }
+        _ => {
+            assert_eq!(final_state, State::Rejected);
+            assert_eq!(registers, 0);
+        }
+    }
+}
+
+async fn json_figures(
+    scene: &Scene,
+    answers: &[WebResponse],
+    taken: usize,
+    refused_saying_who: usize,
+) -> serde_json::Value {
+    let mut statuses = std::collections::BTreeMap::new();
+    for answer in answers {
+        *statuses.entry(answer.status.to_string()).or_insert(0usize) += 1;
+    }
+    serde_json::json!({
+        "posts": answers.len(), "statuses": statuses, "decisions_taken": taken,
+        "refused_naming_the_decision": refused_saying_who,
+        "register_task_definition": scene.calls.registers.load(Ordering::SeqCst),
+        "update_service": scene.calls.updates.load(Ordering::SeqCst),
+        "final_state": scene.state(&scene.id).await.to_string(),
+    })
+}

@@ -692,3 +692,128 @@ async fn scenario_4_killed_after_any_write_the_replay_converges_without_duplicat
         assert_eq!(point["ledger"]["lease_left"], false, "{point}");
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// 7. The emulator stops answering mid-run
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn scenario_7_an_emulator_stopped_mid_run_gives_retryable_errors_and_nothing_half_written() {
+    const TARGETS: usize = 3;
+    let rig = Rig::new(7).await;
+    let mut configs = Vec::new();
+    let mut events = Vec::new();
+    for t in 0..TARGETS {
+        let (name, repository) = (format!("web{t}"), format!("app{t}"));
+        rig.repository(&repository).await;
+        let running = rig.push(&repository, "base").await;
+        rig.world
+            .create_service(
+                &name,
+                &format!("{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/{repository}@{running}"),
+            )
+            .await;
+        configs.push(target(&name, &repository, r#"{"glob": "build-*"}"#));
+        let digest = rig.push(&repository, "build-1").await;
+        events.push((
+            name,
+            push_of(&repository, &format!("e-{t}"), "build-1", &digest),
+            digest,
+        ));
+    }
+    let config = config(&configs);
+    let deployer = rig.deployer(&config);
+    rig.proxy.reset_calls();
+
+    // The first attempts start; once they are under way the emulator is stopped for
+    // longer than a call may take.
+    let outage = Duration::from_secs(6);
+    let first_attempts = futures::future::join_all(events.iter().map(|(_, event, _)| {
+        let deployer = &deployer;
+        async move {
+            let invocation = Invocation {
+                request_id: format!("{}-first", event["id"]),
+                deadline: Utc::now() + chrono::Duration::from_std(FUNCTION_TIMEOUT).unwrap(),
+            };
+            let started = Instant::now();
+            let result = tokio::time::timeout(
+                FUNCTION_TIMEOUT,
+                deployer.handle_ecr_event(event, &invocation),
+            )
+            .await;
+            (result, started.elapsed())
+        }
+    }));
+    let stop = async {
+        while rig.proxy.calls().len() < 6 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let calls_before = rig.proxy.calls().len();
+        rig.world.emulator.pause();
+        tokio::time::sleep(outage).await;
+        rig.world.emulator.resume();
+        calls_before
+    };
+    let (first, calls_before_stop) = tokio::join!(first_attempts, stop);
+
+    let mut returned: BTreeMap<String, usize> = BTreeMap::new();
+    let mut seconds = Vec::new();
+    for (result, elapsed) in &first {
+        let kind = match result {
+            Ok(Ok(report)) => format!("acknowledged: {}", report_results(report).join(",")),
+            Ok(Err(_)) => "retryable error".to_string(),
+            Err(_) => "still running at its deadline".to_string(),
+        };
+        *returned.entry(kind).or_default() += 1;
+        seconds.push(elapsed.as_secs_f64());
+    }
+
+    // Lambda retries each failed event after its deadline; the emulator is back.
+    tokio::time::sleep(FUNCTION_TIMEOUT.saturating_sub(outage) + Duration::from_millis(200)).await;
+    let lambda = rig.lambda(&deployer);
+    let mut retried = Vec::new();
+    for ((name, event, digest), (result, _)) in events.iter().zip(&first) {
+        if !matches!(result, Ok(Ok(_))) {
+            retried.push(name.clone());
+            let delivery = lambda.deliver(event).await;
+            assert!(matches!(delivery.ending, Ending::Acknowledged(_)), "{name}");
+        }
+        let _ = digest;
+    }
+    let inspector = rig.inspector(&config);
+    let mut per_target = Vec::new();
+    let mut half_written = 0;
+    let mut duplicates = 0;
+    for (name, _, digest) in &events {
+        let state = ledger_state(&inspector, name, digest).await;
+        let on_pushed = rig.running_image(name).await.ends_with(digest.as_str());
+        if state["state"] != "rolling"
+            || state["lease_left"] == true
+            || state["starting_marker_left"] == true
+            || state["ecs_deployment_known"] != true
+        {
+            half_written += 1;
+        }
+        duplicates += rig.duplicate_revisions(name).await;
+        per_target.push(json!({"target": name, "runs_pushed_image": on_pushed, "ledger": state}));
+    }
+    record_figures(
+        "scenario-7-emulator-stopped",
+        &json!({
+            "targets": TARGETS, "stopped_after_calls": calls_before_stop,
+            "stopped_for_seconds": outage.as_secs_f64(),
+            "first_attempts": returned, "first_attempt_seconds": seconds,
+            "retried_by_lambda": retried, "half_written_after_retry": half_written,
+            "duplicate_revisions": duplicates, "per_target": per_target,
+        }),
+    );
+    assert!(
+        !returned.keys().any(|k| k.starts_with("still running")),
+        "{returned:?}"
+    );
+    for target in &per_target {
+        assert_eq!(target["runs_pushed_image"], true, "{target}");
+    }
+    assert_eq!(half_written, 0, "{per_target:?}");
+    assert_eq!(duplicates, 0);
+}

@@ -10,8 +10,8 @@ use serde::Serialize;
 
 use super::{Deployer, LogContext, StepError, TargetOutcome};
 use crate::ledger::{
-    Action, Actor, Channel, Claim, Deployment, Lease, LedgerError, State, Trigger, Verdict,
-    Versioned,
+    Action, Actor, Channel, Claim, DecisionRefused, Deployment, Lease, LedgerError, State, Trigger,
+    Verdict, Versioned,
 };
 use crate::plan::{self, Derivation};
 use crate::ports::{
@@ -226,16 +226,34 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
         let id = current.value.id.clone();
         let now = Utc::now();
         let mut next = current.value.clone();
-        let busy = || DecisionOutcome::Refused {
-            reason: "it was approved and is being rolled out right now: nothing to do".into(),
+        // Who approved, for the approver who came second: the same words as any other
+        // refusal of an already decided request.
+        let decided = current
+            .value
+            .approval
+            .as_ref()
+            .and_then(|request| request.decision.clone())
+            .map(|decision| DecisionRefused::AlreadyDecided(decision).to_string())
+            .unwrap_or_else(|| "it was approved".into());
+        let reason = format!("{decided}; it is being rolled out right now: nothing to do");
+        let refused =
+            current
+                .value
+                .attempt(Action::Approve, actor, format!("refused: {reason}"), now);
+        let busy = || async {
+            self.audit(&target.name, &current.value.key, &refused)
+                .await?;
+            Ok(DecisionOutcome::Refused {
+                reason: reason.clone(),
+            })
         };
         if current.value.is_held_by_other(holder, now) {
-            return Ok(busy());
+            return busy().await;
         }
         next.take_over(holder, now + ROLL_LEASE);
         let taken = match self.ledger.save(&current, next).await {
             Ok(taken) => taken,
-            Err(LedgerError::Conflict { .. }) => return Ok(busy()),
+            Err(LedgerError::Conflict { .. }) => return busy().await,
             Err(err) => return Err(step_error(&id, err)),
         };
         let entry = taken.value.attempt(
