@@ -27,6 +27,70 @@ pub enum EventError {
     MissingEnvelopeField { id: String, field: &'static str },
     #[error("event {id}: image digest `{digest}` is not of the form sha256:<64 hex>")]
     BadDigest { id: String, digest: String },
+    /// A field no event from AWS could carry (ECR refuses such a tag or repository name;
+    /// EventBridge ids, accounts and regions have fixed shapes): a forged or garbled event.
+    #[error("event {id}: {field} {value} is not {rule}, which every event from AWS is: refused")]
+    BadField {
+        id: String,
+        field: &'static str,
+        /// Escaped and shortened: invisible and right-to-left characters show as escapes.
+        value: String,
+        rule: &'static str,
+    },
+}
+
+/// A field's value for an error message: escaped (`\u{202e}`, not an invisible
+/// character that turns the log line around) and at most 80 characters of it.
+fn shown(value: &str) -> String {
+    let count = value.chars().count();
+    let head: String = value.chars().take(80).collect();
+    if count > 80 {
+        format!("{:?}… ({count} characters)", head)
+    } else {
+        format!("{head:?}")
+    }
+}
+
+/// The shapes of an ECR push event's fields, as AWS documents them.
+mod shapes {
+    /// EventBridge event ids: UUIDs; anything printable up to 128 is let through.
+    pub fn event_id(id: &str) -> bool {
+        (1..=128).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_graphic())
+    }
+
+    pub fn account(account: &str) -> bool {
+        account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit())
+    }
+
+    /// `us-east-1`, `ap-southeast-2`, `us-gov-west-1`, `eu-isoe-west-1`.
+    pub fn region(region: &str) -> bool {
+        let parts: Vec<&str> = region.split('-').collect();
+        region.len() <= 32
+            && parts.len() >= 3
+            && parts[..parts.len() - 1]
+                .iter()
+                .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
+            && parts[parts.len() - 1].bytes().all(|b| b.is_ascii_digit())
+            && !parts[parts.len() - 1].is_empty()
+    }
+
+    /// ECR repository names: 2-256 of `a-z 0-9 . _ - /`, starting with a letter or digit.
+    pub fn repository(name: &str) -> bool {
+        (2..=256).contains(&name.len())
+            && name.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-/".contains(&b))
+    }
+
+    /// Image tags: 1-128 of `A-Z a-z 0-9 _ . -`, not starting with `.` or `-`.
+    pub fn tag(tag: &str) -> bool {
+        (1..=128).contains(&tag.len())
+            && !tag.starts_with(['.', '-'])
+            && tag
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
+    }
 }
 
 /// The `detail` of an "ECR Image Action" event.
@@ -134,6 +198,39 @@ pub fn parse_ecr_event(raw: &Value) -> Result<EcrIntent, EventError> {
             detail.result
         ));
     }
+    let bad = |field: &'static str, value: &str, rule: &'static str| EventError::BadField {
+        id: if shapes::event_id(&id) {
+            id.clone()
+        } else {
+            "(invalid id)".into()
+        },
+        field,
+        value: shown(value),
+        rule,
+    };
+    if !shapes::event_id(&id) {
+        return Err(bad(
+            "id",
+            &id,
+            "an EventBridge event id (1-128 printable ASCII characters)",
+        ));
+    }
+    if !shapes::repository(&detail.repository_name) {
+        return Err(bad(
+            "repository-name",
+            &detail.repository_name,
+            "an ECR repository name (2-256 of a-z 0-9 . _ - /)",
+        ));
+    }
+    if let Some(tag) = detail.image_tag.as_deref().filter(|t| !t.is_empty()) {
+        if !shapes::tag(tag) {
+            return Err(bad(
+                "image-tag",
+                tag,
+                "an image tag (1-128 of A-Z a-z 0-9 _ . -, not starting with . or -)",
+            ));
+        }
+    }
     let Some(tag) = detail.image_tag.filter(|t| !t.is_empty()) else {
         return ignore(format!(
             "push of {} has no image-tag (a per-platform manifest of a multi-arch image, or a push by digest); the tagged index deploys instead",
@@ -162,6 +259,16 @@ pub fn parse_ecr_event(raw: &Value) -> Result<EcrIntent, EventError> {
                 id: id.clone(),
                 field: "region",
             })?;
+    if !shapes::account(&account) {
+        return Err(bad("account", &account, "a 12-digit AWS account id"));
+    }
+    if !shapes::region(&region) {
+        return Err(bad(
+            "region",
+            &region,
+            "an AWS region name such as us-east-1",
+        ));
+    }
     Ok(EcrIntent::Deploy(ImagePushed {
         event_id: id,
         event_time: envelope.time,
@@ -562,6 +669,41 @@ mod tests {
         assert!(parse_operator_request(&raw).is_err());
         raw["detail"]["action"] = Value::from("deploy-anything");
         assert!(parse_operator_request(&raw).is_err());
+    }
+
+    #[test]
+    fn field_shapes_accept_what_aws_sends_and_nothing_else() {
+        for region in [
+            "us-east-1",
+            "ap-southeast-2",
+            "us-gov-west-1",
+            "eu-isoe-west-1",
+        ] {
+            assert!(shapes::region(region), "{region}");
+        }
+        for region in ["us-east", "US-EAST-1", "us-east-1\n", "us--1", "east-1"] {
+            assert!(!shapes::region(region), "{region:?}");
+        }
+        for tag in ["v1.2.3", "latest", "_build", "1.0.0-rc.1", &"a".repeat(128)] {
+            assert!(shapes::tag(tag), "{tag}");
+        }
+        for tag in ["", ".hidden", "-x", "v1/2", "v1\u{200b}", &"a".repeat(129)] {
+            assert!(!shapes::tag(tag), "{tag:?}");
+        }
+        for name in ["app", "team/app", "a.b_c-d"] {
+            assert!(shapes::repository(name), "{name}");
+        }
+        for name in ["a", "App", "/app", "my app"] {
+            assert!(!shapes::repository(name), "{name:?}");
+        }
+        assert!(shapes::account("123456789012"));
+        assert!(!shapes::account("1234567890123") && !shapes::account("12345678901a"));
+        assert_eq!(
+            shown("v1\u{202e}2"),
+            "\"v1\\u{202e}2\"",
+            "invisible characters are escaped"
+        );
+        assert!(shown(&"x".repeat(500)).ends_with("(500 characters)"));
     }
 
     /// Every file in `events/` must parse as an EventBridge envelope and, for ECR files,

@@ -817,3 +817,69 @@ async fn scenario_7_an_emulator_stopped_mid_run_gives_retryable_errors_and_nothi
     assert_eq!(half_written, 0, "{per_target:?}");
     assert_eq!(duplicates, 0);
 }
+
+// ---------------------------------------------------------------------------------------
+// 5. Hostile input (the fuzz targets are tests/fuzz; `make fuzz`)
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn scenario_5_every_invalid_event_is_refused_clearly_acknowledged_and_writes_nothing() {
+    let rig = Rig::new(5).await;
+    let running = rig.world.push_image(Some("v1")).await;
+    rig.world.create_service("web", &image_uri(&running)).await;
+    let config = config(&[target_json("web", "web", r#"{"glob": "*"}"#, "auto")]);
+    let deployer = rig.deployer(&config);
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("events/invalid");
+    let mut rows = Vec::new();
+    for function in ["image-push", "source-upload", "deployment-events"] {
+        let mut files: Vec<_> = std::fs::read_dir(root.join(function))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        files.sort();
+        for path in files {
+            let raw: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap())
+                .unwrap_or_else(|err| panic!("{}: not JSON: {err}", path.display()));
+            let invocation = invocation(&path.display().to_string());
+            rig.proxy.reset_calls();
+            let handled = match function {
+                "image-push" => deployer.handle_ecr_event(&raw, &invocation).await,
+                "source-upload" => deployer.handle_source_event(&raw, &invocation).await,
+                _ => deployer.handle_deployment_event(&raw, &invocation).await,
+            };
+            let calls = rig.proxy.calls();
+            let report = serde_json::to_value(
+                handled.unwrap_or_else(|err| panic!("{}: not acknowledged: {err}", path.display())),
+            )
+            .unwrap();
+            let message = report["error"]
+                .as_str()
+                .or(report["reason"].as_str())
+                .unwrap_or("")
+                .to_string();
+            rows.push(json!({
+                "function": function,
+                "event": path.file_name().unwrap().to_string_lossy(),
+                "outcome": report["outcome"],
+                "message": message.chars().take(200).collect::<String>(),
+                "aws_calls": calls.len(),
+                "aws_writes": calls.iter().filter(|c| c.is_write()).count(),
+            }));
+        }
+    }
+    let refused = rows.iter().filter(|r| r["outcome"] == "refused").count();
+    record_figures(
+        "scenario-5-invalid-events",
+        &json!({"events": rows.len(), "refused": refused, "rows": rows}),
+    );
+    assert!(rows.len() >= 30);
+    for row in &rows {
+        assert!(
+            row["outcome"] == "refused" || row["outcome"] == "ignored",
+            "{row}"
+        );
+        assert!(row["message"].as_str().unwrap().len() > 20, "{row}");
+        assert_eq!(row["aws_writes"], 0, "{row}");
+    }
+    assert!(rig.world.ledger_keys().await.is_empty());
+}
