@@ -592,13 +592,13 @@ mod tests {
             .key(REGISTERED_FOR_TAG)
             .value("web.img-old")
             .build()];
-        let request = registration(&offline_client(), &base, &vec![], "web/src#1 ✓");
+        let request = registration(&offline_client(), &base, &vec![], "web/src#1 é✓");
         let tags = request.as_input().get_tags().clone().unwrap();
         assert_eq!(tags.len(), 1);
         assert_eq!(tags[0].key(), Some(REGISTERED_FOR_TAG));
         assert_eq!(
             tags[0].value(),
-            Some("web/src_1 ✓"),
+            Some("web/src_1 é_"),
             "only ECS's characters"
         );
     }
