@@ -39,6 +39,10 @@ AWSLAMBDARIC_VERSION := 4.2.2
 MATPLOTLIB_VERSION := 3.11.2
 BENCH_STAMP := $(BENCH_VENV)/.installed-$(BOTO3_VERSION)-$(AWSLAMBDARIC_VERSION)-$(MATPLOTLIB_VERSION)
 BENCH_RUNS ?= 10
+# make fuzz: cargo-fuzz (libFuzzer) on the nightly toolchain, pinned, into .tools/.
+CARGO_FUZZ_VERSION := 0.13.2
+CARGO_FUZZ := .tools/cargo-fuzz/bin/cargo-fuzz
+FUZZ_SECONDS ?= 60
 TF_DIRS := $(sort $(dir $(wildcard infra/modules/*/main.tf infra/environments/*/main.tf)))
 TF_TESTED := $(sort $(patsubst %/tests/,%,$(dir $(wildcard infra/*/*/tests/*.tftest.hcl))))
 export TF_CLI_CONFIG_FILE := $(CURDIR)/.tools/terraformrc
@@ -46,7 +50,7 @@ export TF_IN_AUTOMATION := 1
 
 .PHONY: help tools browser test lint unit integration demo up down invoke upload clean package \
 	infra-init infra-lint infra-test infra-integration checkov signing-key app-test app-run hadolint workflows \
-	bench bench-quick
+	bench bench-quick fuzz fuzz-smoke reliability
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
@@ -64,7 +68,7 @@ browser: ## install Debian's chromium and chromium-driver for the browser test, 
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; \
 	fi
 
-test: tools browser lint unit integration app-test hadolint workflows infra-lint infra-test checkov infra-integration bench-quick ## formatting, lints, unit tests, integration and browser tests, the app, the Dockerfile and workflows, the Terraform checks and its apply to the local AWS, a quick benchmark
+test: tools browser lint unit integration fuzz-smoke app-test hadolint workflows infra-lint infra-test checkov infra-integration bench-quick ## formatting, lints, unit tests, integration, reliability and browser tests, a fuzz smoke run, the app, the Dockerfile and workflows, the Terraform checks and its apply to the local AWS, a quick benchmark
 
 lint:
 	cargo fmt --all -- --check
@@ -73,8 +77,27 @@ lint:
 unit: ## the decision core alone, built without the AWS SDK
 	cargo test -p slipway --no-default-features --lib
 
-integration: tools ## every test of the workspace, the integration tests against moto
+# The reliability scenarios (tests/reliability.rs, approvals' scenario 6) run here at the
+# smaller size; `make reliability` runs them at full size.
+integration: tools ## every test of the workspace: the integration and reliability tests against moto
 	cargo test --workspace
+
+$(CARGO_FUZZ):
+	@rustup run nightly rustc --version >/dev/null 2>&1 || rustup toolchain install nightly --profile minimal
+	cargo install cargo-fuzz --version $(CARGO_FUZZ_VERSION) --locked --root .tools/cargo-fuzz
+
+fuzz: $(CARGO_FUZZ) ## fuzz events, manifests, the config, approval tokens and Slack signatures, FUZZ_SECONDS (60) each
+	tests/fuzz/run.sh $(FUZZ_SECONDS)
+
+fuzz-smoke: $(CARGO_FUZZ) ## each fuzz target for 10 s (in make test)
+	tests/fuzz/run.sh 10
+
+# Full size: 50 pushes under faults, every crash point, the fuzz budget. ~10 minutes.
+reliability: tools $(CARGO_FUZZ) ## every reliability scenario at full size and make fuzz: regenerates RELIABILITY.md
+	rm -rf target/reliability
+	SLIPWAY_RELIABILITY=full cargo test --test reliability --test approvals scenario_ -- --nocapture --test-threads=1
+	tests/fuzz/run.sh $(FUZZ_SECONDS)
+	python3 tests/reliability/report.py --figures target/reliability --out RELIABILITY.md
 
 # app/ is a workspace of its own (the Docker build context). Its HTTP tests run against the
 # release binary built as app/Dockerfile builds it (tests/app/build_like_docker.sh).

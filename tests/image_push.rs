@@ -103,8 +103,17 @@ async fn one_push_registers_one_revision_pinned_by_digest_and_carries_everything
         before.container_definitions()[1],
         "the sidecar is untouched"
     );
-    assert_eq!(after_tags, before_tags);
-    assert_eq!(after_tags.len(), 2);
+    // The base's tags, and the deployment the revision was registered for.
+    assert_eq!(after_tags[..2], before_tags[..]);
+    assert_eq!(after_tags.len(), 3);
+    assert_eq!(
+        after_tags[2].key(),
+        Some(slipway::ports::REGISTERED_FOR_TAG)
+    );
+    assert_eq!(
+        after_tags[2].value(),
+        Some(format!("web.{}", slipway::ledger::image_key(&digest)).as_str())
+    );
 
     let record = deployer
         .ledger()

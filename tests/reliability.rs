@@ -615,7 +615,7 @@ fn describe(call: &Call) -> String {
         "s3" => format!(
             "{} {}",
             call.operation,
-            call.path.splitn(2, '/').nth(1).unwrap_or("")
+            call.path.split_once('/').map_or("", |(_, key)| key)
         ),
         _ => format!("{}:{}", call.service, call.operation),
     }
@@ -691,6 +691,40 @@ async fn scenario_4_killed_after_any_write_the_replay_converges_without_duplicat
         assert_eq!(point["ledger"]["starting_marker_left"], false, "{point}");
         assert_eq!(point["ledger"]["lease_left"], false, "{point}");
     }
+}
+
+/// The ambiguous failure behind the first crash point, without a crash: every
+/// RegisterTaskDefinition is applied but answered only after the client gave up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn scenario_4_a_registration_whose_answer_is_lost_is_found_not_repeated() {
+    let (rig, pushed, config) = crash_rig().await;
+    let deployer = rig.deployer(&config);
+    rig.proxy.reset_calls();
+    rig.proxy.inject(
+        1.0,
+        &[Fault::Slow],
+        Some(Box::new(|c: &Call| c.operation == "RegisterTaskDefinition")),
+    );
+    let delivery = rig
+        .lambda(&deployer)
+        .deliver(&push_event("e-lost", Some("v2"), &pushed))
+        .await;
+    let (registers, updates) = ecs_writes(&rig.proxy);
+    let lookups = rig.proxy.applied("ListTaskDefinitions");
+    let state = ledger_state(&rig.inspector(&config), "web", &pushed).await;
+    record_figures(
+        "scenario-4-lost-registration",
+        &json!({
+            "attempts": delivery.attempts, "register_task_definition": registers,
+            "list_task_definitions": lookups, "update_service": updates,
+            "duplicate_revisions": rig.duplicate_revisions("web").await, "ledger": state,
+        }),
+    );
+    assert!(matches!(delivery.ending, Ending::Acknowledged(_)));
+    assert_eq!(registers, 1, "the lost answer's revision is reused");
+    assert_eq!(rig.duplicate_revisions("web").await, 0);
+    assert_eq!(rig.running_image("web").await, image_uri(&pushed));
+    assert_eq!(state["state"], "rolling");
 }
 
 // ---------------------------------------------------------------------------------------

@@ -176,7 +176,14 @@ async fn a_taskdef_is_registered_as_given_with_placeholders_filled_from_the_runn
         Some(image_uri(&pushed).as_str()),
         "tags resolve to digests"
     );
-    assert_eq!(tags.len(), 1);
+    assert_eq!(
+        tags.len(),
+        2,
+        "the taskdef's tag and the deployment's: {tags:?}"
+    );
+    assert!(tags
+        .iter()
+        .any(|t| t.key() == Some(slipway::ports::REGISTERED_FOR_TAG)));
 }
 
 #[tokio::test(flavor = "multi_thread")]

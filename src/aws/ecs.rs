@@ -196,7 +196,7 @@ impl Ecs for EcsService {
             .iter()
             .filter_map(|arn| Some((arn.rsplit_once(':')?.1.parse().ok()?, arn.as_str())))
             .collect();
-        revisions.sort_by(|a, b| b.0.cmp(&a.0));
+        revisions.sort_by_key(|(revision, _)| std::cmp::Reverse(*revision));
         let wanted = registered_for(deployment_id);
         for (revision, arn) in revisions.into_iter().take(LATEST_REVISIONS as usize) {
             let described = self.describe_task_definition(arn).await?;

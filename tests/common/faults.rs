@@ -78,7 +78,8 @@ impl Call {
     }
 }
 
-type Matcher = Box<dyn Fn(&Call) -> bool + Send>;
+/// Picks calls (by service, operation, path).
+pub type Matcher = Box<dyn Fn(&Call) -> bool + Send>;
 
 struct Injection {
     rate: f64,
@@ -158,12 +159,7 @@ impl FaultProxy {
 
     /// From now on, answer `rate` of the calls `applies_to` accepts (all, if `None`) with
     /// one of `faults`, chosen at random.
-    pub fn inject(
-        &self,
-        rate: f64,
-        faults: &[Fault],
-        applies_to: Option<Box<dyn Fn(&Call) -> bool + Send>>,
-    ) {
+    pub fn inject(&self, rate: f64, faults: &[Fault], applies_to: Option<Matcher>) {
         self.state.inner.lock().unwrap().injection = Some(Injection {
             rate,
             faults: faults.to_vec(),
