@@ -474,6 +474,8 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
             older_than_running(pushed_at, version.as_ref(), running_image, head.as_ref())
         {
             log.decided("older", &format!("not rolling back: {reason}"));
+            self.retire_earlier_attempt(target, push, &reason, invocation, log)
+                .await?;
             return Ok(TargetOutcome::Older { reason });
         }
         let known_rollouts = match rollouts {
@@ -616,6 +618,42 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
             ecs_deployment_id,
             changes,
         }))
+    }
+
+    /// A deployment of this push that an earlier attempt claimed and left planned (it
+    /// failed or was killed before rolling) is closed as superseded once the push turns
+    /// out older than what runs: otherwise it would stay planned for good.
+    async fn retire_earlier_attempt(
+        &self,
+        target: &Target,
+        push: &ImagePushed,
+        reason: &str,
+        invocation: &Invocation,
+        log: &LogContext<'_>,
+    ) -> Result<(), StepError> {
+        let Some(existing) = self
+            .ledger
+            .deployment(&target.name, &image_key(&push.digest))
+            .await?
+        else {
+            return Ok(());
+        };
+        if existing.value.state != State::Planned
+            || existing
+                .value
+                .is_held_by_other(&invocation.request_id, Utc::now())
+        {
+            return Ok(());
+        }
+        let mut next = existing.value.clone();
+        next.advance(State::Superseded, format!("older: {reason}"), Utc::now())?;
+        next.lease = None;
+        self.ledger.save(&existing, next).await?;
+        log.decided(
+            "superseded",
+            "closed the deployment an earlier attempt left planned",
+        );
+        Ok(())
     }
 
     /// Best effort: settles the target's head if it is still this deployment's.

@@ -161,7 +161,8 @@ pub struct Deployment {
     /// The PRIMARY deployment id UpdateService returned; ECS events are matched on it.
     pub ecs_deployment_id: Option<String>,
     pub lease: Option<Lease>,
-    /// Why a deployment failed before it reached ECS (bad input, missing image…).
+    /// Why a deployment failed before it reached ECS (bad input, missing image…), or
+    /// why the last attempt stopped on a transient error (cleared once it rolls).
     #[serde(default)]
     pub error: Option<String>,
     /// Set while and after the deployment waits for a person (policy `approval`).

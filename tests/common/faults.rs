@@ -102,7 +102,8 @@ struct State {
 
 struct Inner {
     rng: fastrand::Rng,
-    injection: Option<Injection>,
+    /// The first rule that accepts a call decides whether it faults.
+    injections: Vec<Injection>,
     crash: Option<Crash>,
     calls: Vec<Call>,
 }
@@ -126,7 +127,7 @@ impl FaultProxy {
             slow_for,
             inner: Mutex::new(Inner {
                 rng: fastrand::Rng::with_seed(seed),
-                injection: None,
+                injections: Vec::new(),
                 crash: None,
                 calls: Vec::new(),
             }),
@@ -158,9 +159,10 @@ impl FaultProxy {
     }
 
     /// From now on, answer `rate` of the calls `applies_to` accepts (all, if `None`) with
-    /// one of `faults`, chosen at random.
+    /// one of `faults`, chosen at random. Rules add up (one rate per API, say); the first
+    /// that accepts a call decides.
     pub fn inject(&self, rate: f64, faults: &[Fault], applies_to: Option<Matcher>) {
-        self.state.inner.lock().unwrap().injection = Some(Injection {
+        self.state.inner.lock().unwrap().injections.push(Injection {
             rate,
             faults: faults.to_vec(),
             applies_to,
@@ -169,7 +171,7 @@ impl FaultProxy {
 
     /// Pass everything through again.
     pub fn calm(&self) {
-        self.state.inner.lock().unwrap().injection = None;
+        self.state.inner.lock().unwrap().injections.clear();
     }
 
     /// After the emulator has applied the `(skip + 1)`-th call that `matches`, never
@@ -266,14 +268,16 @@ impl State {
 
     fn decide(&self, call: &Call) -> Verdict {
         let mut inner = self.inner.lock().unwrap();
-        let Inner { rng, injection, .. } = &mut *inner;
-        let Some(injection) = injection else {
+        let Inner {
+            rng, injections, ..
+        } = &mut *inner;
+        let Some(injection) = injections
+            .iter()
+            .find(|i| i.applies_to.as_ref().is_none_or(|accepts| accepts(call)))
+        else {
             return Verdict::Pass;
         };
-        if injection.applies_to.as_ref().is_some_and(|f| !f(call)) {
-            return Verdict::Pass;
-        }
-        if rng.f64() >= injection.rate || injection.faults.is_empty() {
+        if injection.faults.is_empty() || rng.f64() >= injection.rate {
             return Verdict::Pass;
         }
         Verdict::Fault(injection.faults[rng.usize(..injection.faults.len())])

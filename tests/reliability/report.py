@@ -41,6 +41,10 @@ DEFECTS = [
      "retries (dead-lettered) left a `planned` record with nothing saying why.",
      "The attempt that stops on a transient error writes it into the record with the lease "
      "release; the rollout clears it."),
+    ("3", "A push whose earlier attempts failed after claiming it, replayed once a newer push "
+     "had rolled, answered `older` and left its deployment `planned` for good.",
+     "The replay closes the deployment an earlier attempt left planned as `superseded`, with "
+     "the reason."),
     ("5", "ECR push events with tags, repository names, ids, accounts or regions that no AWS event "
      "carries (20 000-character tags, right-to-left overrides, NUL bytes, homoglyphs) were "
      "accepted and cost 6 AWS reads each before failing.",
@@ -94,9 +98,12 @@ def summary_rows(f):
               "Lambda's 2 retries → newest or recorded; 0 duplicates; 0 lost",
          f"{sum(s3['faults_injected'].values())} faults in {s3['calls']} calls; "
          f"{s3['duplicate_revisions']} duplicate revisions; {s3['pushes_lost_without_record']} lost; "
-         f"{s3['events_dead_lettered']} dead-lettered",
+         f"{s3['events_dead_lettered']} dead-lettered; at 60%: "
+         f"{f['scenario-3-dead-letters']['events_dead_lettered']} dead-lettered, all converged on redrive",
          s3["duplicate_revisions"] == 0 and s3["pushes_lost_without_record"] == 0
-         and s3["records_left_planned_without_error"] == 0),
+         and s3["records_left_planned_without_error"] == 0
+         and f["scenario-3-dead-letters"]["after_redrive_targets_on_newest"] == f["scenario-3-dead-letters"]["targets"]
+         and f["scenario-3-dead-letters"]["after_redrive_left_planned"] == 0),
         ("4", "Killed after each write, event replayed → converges, no duplicates",
          f"{s4['crash_points']} crash points, all converged: {yes(crash_ok)}", crash_ok),
         ("5", "Fuzzing → 0 panics, 0 hangs; ≥ 30 invalid events → clear error, no write, acknowledged",
@@ -179,6 +186,22 @@ def render(f, commit):
     out.append("\n" + table(["Target", "Ends on its newest push", "Newest dead-lettered", "Newest in the ledger"],
                             [(t["target"], yes(t["ends_on_newest"]), t["newest_dead_lettered"],
                               t["newest_in_ledger"]) for t in s3["per_target"]]))
+
+    dl = f["scenario-3-dead-letters"]
+    out.append(f"\nAt 20% the SDK's three attempts and Lambda's retries absorb every fault, so the "
+               f"dead-letter path is shown at {dl['fault_rate']:.0%}: {dl['pushes']} pushes across "
+               f"{dl['targets']} targets, {dl['faults_injected']} faults in {dl['calls']} calls.\n")
+    out.append(table(["Figure", "Value"], [
+        ("events dead-lettered (all three attempts failed)", dl["events_dead_lettered"]),
+        ("messages in the dead-letter queue", dl["dead_letter_queue_messages"]),
+        ("… whose deployment records the error", dl["dead_lettered_with_their_error_in_the_ledger"]),
+        ("… that failed before any deployment was recorded", dl["dead_lettered_before_any_record"]),
+        ("… whose deployment stayed planned without the error (that write failed too, or Lambda's "
+         "timeout struck first; the lease expires)", dl["dead_lettered_planned_without_error"]),
+        ("after redriving the queue: targets on their newest push", f"{dl['after_redrive_targets_on_newest']} of {dl['targets']}"),
+        ("after redriving: duplicate revisions", dl["after_redrive_duplicate_revisions"]),
+        ("after redriving: deployments left planned", dl["after_redrive_left_planned"]),
+    ]))
 
     s4 = f["scenario-4-crash-points"]
     out.append(f"\n## {SCENARIOS[3][1]}\n")
@@ -265,6 +288,7 @@ def main():
     figures = {name: load(args.figures, name) for name, _ in SCENARIOS}
     figures["fuzz"] = load(args.figures, "fuzz")
     figures["scenario-4-lost-registration"] = load(args.figures, "scenario-4-lost-registration")
+    figures["scenario-3-dead-letters"] = load(args.figures, "scenario-3-dead-letters")
     try:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
                                 text=True, check=True).stdout.strip()
