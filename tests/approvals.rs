@@ -132,6 +132,32 @@ impl Scene {
         .await
     }
 
+    /// Opens the emailed link as a browser would: the token, and the page's form nonce.
+    async fn opened_form(&self) -> (String, String) {
+        let link = self.emailed_link().await;
+        let page = self.get(&link).await;
+        let token = link.split("?t=").nth(1).unwrap().to_string();
+        (token, hidden_field(&page.body, "nonce"))
+    }
+
+    /// POSTs a decision with the page's token and nonce.
+    async fn post_decision(
+        &self,
+        token: &str,
+        nonce: &str,
+        decision: &str,
+        name: String,
+    ) -> WebResponse {
+        let fields = [
+            ("t", token),
+            ("nonce", nonce),
+            ("decision", decision),
+            ("name", name.as_str()),
+            ("reason", "racing"),
+        ];
+        self.post(&self.id, &fields).await
+    }
+
     /// Opens the link, then presses a button on the page as a browser would.
     async fn press(&self, link: &str, decision: &str, name: &str) -> WebResponse {
         let page = self.get(link).await;
@@ -867,24 +893,9 @@ async fn scenario_6_fifty_simultaneous_posts_give_one_decision_and_approve_racin
 ) {
     // 50 approvers POST the same signed link at once.
     let scene = Scene::awaiting().await;
-    let link = scene.emailed_link().await;
-    let page = scene.get(&link).await;
-    let token = link.split("?t=").nth(1).unwrap().to_string();
-    let nonce = hidden_field(&page.body, "nonce");
-    let post = |decision: &'static str, name: String| {
-        let (token, nonce, scene) = (token.clone(), nonce.clone(), &scene);
-        async move {
-            let fields = [
-                ("t", token.as_str()),
-                ("nonce", nonce.as_str()),
-                ("decision", decision),
-                ("name", name.as_str()),
-            ];
-            scene.post(&scene.id, &fields).await
-        }
-    };
-    let answers =
-        futures::future::join_all((0..50).map(|n| post("approve", format!("approver-{n}")))).await;
+    let (token, nonce) = scene.opened_form().await;
+    let post = |n: usize| scene.post_decision(&token, &nonce, "approve", format!("approver-{n}"));
+    let answers = futures::future::join_all((0..50).map(post)).await;
     let taken = answers.iter().filter(|a| a.status == 200).count();
     let refused_saying_who = answers
         .iter()
@@ -908,26 +919,16 @@ async fn scenario_6_fifty_simultaneous_posts_give_one_decision_and_approve_racin
 
     // Approve and reject race: 10 of each at once, on a fresh request.
     let scene = Scene::awaiting().await;
-    let link = scene.emailed_link().await;
-    let page = scene.get(&link).await;
-    let token = link.split("?t=").nth(1).unwrap().to_string();
-    let nonce = hidden_field(&page.body, "nonce");
-    let post = |decision: &'static str, name: String| {
-        let (token, nonce, scene) = (token.clone(), nonce.clone(), &scene);
-        async move {
-            let fields = [
-                ("t", token.as_str()),
-                ("nonce", nonce.as_str()),
-                ("decision", decision),
-                ("name", name.as_str()),
-                ("reason", "racing"),
-            ];
-            (decision, scene.post(&scene.id, &fields).await)
-        }
-    };
+    let (token, nonce) = scene.opened_form().await;
     let racers = (0..20).map(|n| {
         let decision = if n % 2 == 0 { "approve" } else { "reject" };
-        post(decision, format!("{decision}-{n}"))
+        let (scene, token, nonce) = (&scene, &token, &nonce);
+        async move {
+            let answer = scene
+                .post_decision(token, nonce, decision, format!("{decision}-{n}"))
+                .await;
+            (decision, answer)
+        }
     });
     let answers = futures::future::join_all(racers).await;
     let winners: Vec<&str> = answers

@@ -603,12 +603,17 @@ impl World {
 
     /// The messages published to the approvals topic so far (read from the queue).
     pub async fn published(&self, approvers: &Approvers) -> Vec<String> {
+        self.drain_queue(&approvers.queue_url).await
+    }
+
+    /// Every message in an SQS queue of the emulator, deleted as read.
+    pub async fn drain_queue(&self, queue_url: &str) -> Vec<String> {
         let sqs = aws_sdk_sqs::Client::new(&self.emulator.shared().await);
         let mut bodies = Vec::new();
         loop {
             let answer = sqs
                 .receive_message()
-                .queue_url(&approvers.queue_url)
+                .queue_url(queue_url)
                 .max_number_of_messages(10)
                 .send()
                 .await
@@ -620,7 +625,7 @@ impl World {
             for message in messages {
                 bodies.push(message.body.unwrap_or_default());
                 sqs.delete_message()
-                    .queue_url(&approvers.queue_url)
+                    .queue_url(queue_url)
                     .receipt_handle(message.receipt_handle.unwrap())
                     .send()
                     .await

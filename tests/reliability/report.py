@@ -101,7 +101,7 @@ def summary_rows(f):
          f"{s3['events_dead_lettered']} dead-lettered; at 60%: "
          f"{f['scenario-3-dead-letters']['events_dead_lettered']} dead-lettered, all converged on redrive",
          s3["duplicate_revisions"] == 0 and s3["pushes_lost_without_record"] == 0
-         and s3["records_left_planned_without_error"] == 0
+         and s3["acknowledged_but_left_planned"] == 0
          and f["scenario-3-dead-letters"]["after_redrive_targets_on_newest"] == f["scenario-3-dead-letters"]["targets"]
          and f["scenario-3-dead-letters"]["after_redrive_left_planned"] == 0),
         ("4", "Killed after each write, event replayed → converges, no duplicates",
@@ -181,8 +181,11 @@ def render(f, commit):
         ("messages in the dead-letter queue", s3["dead_letter_queue_messages"]),
         ("duplicate revisions (same image twice in a family)", s3["duplicate_revisions"]),
         ("pushes lost without a record", s3["pushes_lost_without_record"]),
-        ("deployments left planned without their error", s3["records_left_planned_without_error"]),
+        ("acknowledged pushes whose deployment was left planned", s3["acknowledged_but_left_planned"]),
     ]))
+    if s3["dead_letter_reasons"]:
+        out.append("\nWhy the dead-lettered events failed their last attempt:\n")
+        out.extend(f"- `{reason[:200]}`" for reason in s3["dead_letter_reasons"])
     out.append("\n" + table(["Target", "Ends on its newest push", "Newest dead-lettered", "Newest in the ledger"],
                             [(t["target"], yes(t["ends_on_newest"]), t["newest_dead_lettered"],
                               t["newest_in_ledger"]) for t in s3["per_target"]]))
