@@ -56,8 +56,12 @@ locals {
     ecs_register = [
       # RegisterTaskDefinition has no resource-level permissions in ECS.
       { sid = "RegisterRevisions", actions = ["ecs:RegisterTaskDefinition"], resources = ["*"], condition = null },
-      # A revision keeps its base's tags; tagging is allowed only as part of registering.
+      # A revision keeps its base's tags and names its deployment (slipway:deployment);
+      # tagging is allowed only as part of registering.
       { sid = "TagNewRevisions", actions = ["ecs:TagResource"], resources = ["*"], condition = { test = "StringEquals", variable = "ecs:CreateAction", values = ["RegisterTaskDefinition"] } },
+      # A retry finds the revision an interrupted attempt registered among the family's
+      # latest (no resource-level permissions in ECS).
+      { sid = "FindOwnRevisions", actions = ["ecs:ListTaskDefinitions"], resources = ["*"], condition = null },
     ]
     pass_role = length(local.pass_role_arns) == 0 ? [] : [
       { sid = "PassServiceRolesToEcsTasks", actions = ["iam:PassRole"], resources = local.pass_role_arns, condition = { test = "StringEquals", variable = "iam:PassedToService", values = ["ecs-tasks.amazonaws.com"] } },

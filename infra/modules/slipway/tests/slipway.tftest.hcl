@@ -136,7 +136,7 @@ run "scopes_each_function_to_what_it_calls" {
   assert {
     condition = length(setintersection(
       [for s in output.function_permissions["deployment-events"] : s.sid],
-      ["RegisterRevisions", "TagNewRevisions", "PassServiceRolesToEcsTasks", "ReadConfiguredRepositories", "SourceManifests"],
+      ["RegisterRevisions", "TagNewRevisions", "FindOwnRevisions", "PassServiceRolesToEcsTasks", "ReadConfiguredRepositories", "SourceManifests"],
     )) == 0
     error_message = "deployment-events holds rights it never uses."
   }
@@ -155,7 +155,7 @@ run "scopes_each_function_to_what_it_calls" {
     condition = alltrue(flatten([
       for f, statements in output.function_permissions : [
         for s in statements : contains(s.resources, "*") ? length(setsubtract(s.actions, [
-          "ecs:DescribeTaskDefinition", "ecs:RegisterTaskDefinition", "ecs:TagResource",
+          "ecs:DescribeTaskDefinition", "ecs:RegisterTaskDefinition", "ecs:TagResource", "ecs:ListTaskDefinitions",
           "xray:PutTraceSegments", "xray:PutTelemetryRecords",
         ])) == 0 : true
       ]
