@@ -79,7 +79,9 @@ unit: ## the decision core alone, built without the AWS SDK
 
 # The reliability scenarios (tests/reliability.rs, approvals' scenario 6) run here at the
 # smaller size; `make reliability` runs them at full size.
+# Reliability scenario 4 kills the functions' real binaries: they are built first.
 integration: tools ## every test of the workspace: the integration and reliability tests against moto
+	cargo build --bins
 	cargo test --workspace
 
 $(CARGO_FUZZ):
@@ -95,6 +97,7 @@ fuzz-smoke: $(CARGO_FUZZ) ## each fuzz target for 10 s (in make test)
 # Full size: 50 pushes under faults, every crash point, the fuzz budget. ~10 minutes.
 reliability: tools $(CARGO_FUZZ) ## every reliability scenario at full size and make fuzz: regenerates RELIABILITY.md
 	rm -rf target/reliability
+	cargo build --bins
 	SLIPWAY_RELIABILITY=full cargo test --test reliability --test approvals scenario_ -- --nocapture --test-threads=1
 	tests/fuzz/run.sh $(FUZZ_SECONDS)
 	python3 tests/reliability/report.py --figures target/reliability --out RELIABILITY.md

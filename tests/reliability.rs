@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use common::faults::{Call, Fault, FaultProxy};
+use common::runtime;
 use common::*;
 use futures::StreamExt;
 use serde_json::{json, Value};
@@ -374,7 +375,11 @@ async fn scenario_1_a_hundred_deliveries_of_one_push_deploy_once() {
 }
 
 fn report_results(report: &Report) -> Vec<String> {
-    let value = serde_json::to_value(report).unwrap();
+    report_value_results(&serde_json::to_value(report).unwrap())
+}
+
+/// Each target's result in a report, as the function returns it.
+fn report_value_results(value: &Value) -> Vec<String> {
     match value["outcome"].as_str() {
         Some("targets") => value["targets"]
             .as_array()
@@ -716,15 +721,36 @@ fn describe(call: &Call) -> String {
     }
 }
 
+/// How long the killed attempt had: its lease, which the replay waits out.
+const KILLED_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// What Lambda and Terraform put in image-push's environment, pointed at the proxy.
+fn function_env(rig: &Rig, config: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("AWS_ENDPOINT_URL", rig.proxy.endpoint.clone()),
+        ("AWS_REGION", REGION.to_string()),
+        ("AWS_ACCESS_KEY_ID", "test".to_string()),
+        ("AWS_SECRET_ACCESS_KEY", "test".to_string()),
+        ("SLIPWAY_ACCOUNT_ID", ACCOUNT.to_string()),
+        ("SLIPWAY_LEDGER_BUCKET", LEDGER_BUCKET.to_string()),
+        ("SLIPWAY_CONFIG", config.to_string()),
+    ]
+}
+
+/// The image-push binary, killed (SIGKILL) the moment the emulator has applied one of the
+/// writes of a deploy, then the event replayed by a fresh process after the killed
+/// attempt's deadline, as Lambda's retry would.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn scenario_4_killed_after_any_write_the_replay_converges_without_duplicates() {
+    let binary = runtime::function_binary("image-push");
     // The writes of an uninterrupted deploy, in order: the crash points.
     let (rig, pushed, config) = crash_rig().await;
-    let deployer = rig.deployer(&config);
     rig.proxy.reset_calls();
-    rig.lambda(&deployer)
-        .deliver(&push_event("e-crash", Some("v2"), &pushed))
-        .await;
+    let event = push_event("e-crash", Some("v2"), &pushed);
+    let env = function_env(&rig, &config);
+    let mut whole =
+        runtime::Invocation::start(&binary, &env, "r-whole", event, FUNCTION_TIMEOUT).await;
+    assert!(matches!(whole.wait().await, runtime::Ended::Response(_)));
     let writes: Vec<String> = rig
         .proxy
         .calls()
@@ -732,13 +758,13 @@ async fn scenario_4_killed_after_any_write_the_replay_converges_without_duplicat
         .filter(|c| c.is_write())
         .map(describe)
         .collect();
-    drop((deployer, rig));
+    drop((whole, rig));
 
     let mut points = Vec::new();
     for (k, write) in writes.iter().enumerate() {
         let (rig, pushed, config) = crash_rig().await;
-        let deployer = rig.deployer(&config);
         let event = push_event("e-crash", Some("v2"), &pushed);
+        let env = function_env(&rig, &config);
         // Two writes run concurrently (the revision and the starting marker): the point is
         // named by the write, not by its position.
         let earlier = writes[..k].iter().filter(|w| *w == write).count();
@@ -746,29 +772,39 @@ async fn scenario_4_killed_after_any_write_the_replay_converges_without_duplicat
         let crashed = rig
             .proxy
             .crash_after(move |c| c.is_write() && describe(c) == point, earlier);
-        let invocation = Invocation {
-            request_id: "r-killed".into(),
-            deadline: Utc::now() + chrono::Duration::from_std(FUNCTION_TIMEOUT).unwrap(),
-        };
         let started = Instant::now();
+        let mut attempt = runtime::Invocation::start(
+            &binary,
+            &env,
+            "r-killed",
+            event.clone(),
+            KILLED_ATTEMPT_TIMEOUT,
+        )
+        .await;
         tokio::select! {
-            call = crashed => assert_eq!(&describe(&call.unwrap()), write),
-            ended = deployer.handle_ecr_event(&event, &invocation) => {
+            call = crashed => {
+                attempt.kill().await;
+                assert_eq!(&describe(&call.unwrap()), write);
+            }
+            ended = attempt.wait() => {
                 panic!("the invocation ended before crash point {k} ({write}): {ended:?}");
             }
         }
         // Lambda retries after the killed attempt's deadline.
-        tokio::time::sleep(FUNCTION_TIMEOUT.saturating_sub(started.elapsed())).await;
-        let replay = rig.lambda(&deployer).deliver(&event).await;
+        tokio::time::sleep(KILLED_ATTEMPT_TIMEOUT.saturating_sub(started.elapsed())).await;
+        let mut replay =
+            runtime::Invocation::start(&binary, &env, "r-replay", event, FUNCTION_TIMEOUT).await;
+        let replayed = match tokio::time::timeout(FUNCTION_TIMEOUT, replay.wait()).await {
+            Ok(runtime::Ended::Response(report)) => report_value_results(&report).join(","),
+            Ok(other) => format!("{other:?}"),
+            Err(_) => "timed out".into(),
+        };
         let (registers, updates) = ecs_writes(&rig.proxy);
         let state = ledger_state(&rig.inspector(&config), "web", &pushed).await;
         let on_pushed = rig.running_image("web").await == image_uri(&pushed);
         let duplicates = rig.duplicate_revisions("web").await;
         points.push(json!({
-            "killed_after": write, "replay": match &replay.ending {
-                Ending::Acknowledged(report) => report_results(report).join(","),
-                Ending::DeadLettered(error) => format!("dead-lettered: {error}"),
-            },
+            "killed_after": write, "replay": replayed,
             "register_task_definition": registers, "update_service": updates,
             "runs_pushed_image": on_pushed, "duplicate_revisions": duplicates, "ledger": state,
         }));

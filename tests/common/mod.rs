@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod faults;
+pub mod runtime;
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;

@@ -137,8 +137,9 @@ def render(f, commit):
         "dropped connection (it has not). Lambda is played by the test: an invocation is dropped "
         "at its deadline; a failed one is retried twice, each retry after the previous attempt's "
         "deadline; an event that fails all three goes to an SQS dead-letter queue. A crash is the "
-        "invocation dropped the moment the emulator has applied the chosen write — from AWS's side "
-        "what a killed function looks like. Tests run with short limits (attempt 0.8 s, call 4 s, "
+        "function's real binary (`target/debug/image-push`, under a stand-in of Lambda's Runtime "
+        "API, `tests/common/runtime.rs`) killed with SIGKILL the moment the emulator has applied "
+        "the chosen write. Tests run with short limits (attempt 0.8 s, call 4 s, "
         "function 8 s) so that a held answer costs a second, not six. `make test` runs the same "
         "scenarios smaller where that saves minutes (scenario 3: 20 pushes) and fuzzes 10 s per "
         "target.\n")
@@ -208,9 +209,10 @@ def render(f, commit):
 
     s4 = f["scenario-4-crash-points"]
     out.append(f"\n## {SCENARIOS[3][1]}\n")
-    out.append(f"One push, killed after each of the {s4['crash_points']} writes of an uninterrupted "
-               "deploy (in order; two of them run concurrently), then replayed by Lambda after the "
-               "killed attempt's deadline. Counts are over both attempts.\n")
+    out.append(f"One push; the image-push process killed (SIGKILL) after each of the "
+               f"{s4['crash_points']} writes of an uninterrupted deploy (in order; two of them run "
+               "concurrently), then the event replayed by a fresh process after the killed "
+               "attempt's deadline (3 s here). Counts are over both attempts.\n")
     out.append(table(["Killed after", "Replay answered", "Register", "Update", "Runs the image",
                       "Duplicates", "Ledger after"],
                      [(p["killed_after"].replace("PutObject ", "PutObject `") + ("`" if p["killed_after"].startswith("PutObject") else ""),
@@ -276,9 +278,9 @@ def render(f, commit):
     out.append(
         "- moto applies calls one at a time and its S3 conditional writes are checked inside one "
         "process; real S3 makes the same promise (`If-Match`, `If-None-Match`) across its fleet.\n"
-        "- The crash is an invocation dropped by the test, not a killed process: the same from "
-        "AWS's side (no further calls, the last answer lost), without the cold start of a real "
-        "Lambda retry.\n"
+        "- Lambda's own timeouts (scenarios 3 and 7) drop the invocation in the test process "
+        "rather than kill a sandbox: the same from AWS's side (no further calls, the last answer "
+        "lost). Scenario 4 kills real processes.\n"
         "- ECS never runs a container here: rollouts end only when the tests say so.\n")
     return "\n".join(out) + "\n"
 
