@@ -895,7 +895,21 @@ async fn scenario_6_fifty_simultaneous_posts_give_one_decision_and_approve_racin
     let scene = Scene::awaiting().await;
     let (token, nonce) = scene.opened_form().await;
     let post = |n: usize| scene.post_decision(&token, &nonce, "approve", format!("approver-{n}"));
-    let answers = futures::future::join_all((0..50).map(post)).await;
+    // With them, in the same burst: 10 POSTs with a tampered token and 10 GETs of the link.
+    let mut tampered = token.clone().into_bytes();
+    let last = tampered.len() - 2;
+    tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
+    let tampered = String::from_utf8(tampered).unwrap();
+    let link = format!("http://approvals.test/approvals/{}?t={token}", scene.id);
+    let (answers, forged, gets) = tokio::join!(
+        futures::future::join_all((0..50).map(post)),
+        futures::future::join_all((0..10).map(|n| {
+            scene.post_decision(&tampered, &nonce, "approve", format!("mallory-{n}"))
+        })),
+        futures::future::join_all((0..10).map(|_| scene.get(&link))),
+    );
+    let forged_refused = forged.iter().filter(|a| a.status == 403).count();
+    let gets_shown = gets.iter().filter(|a| a.status == 200).count();
     let taken = answers.iter().filter(|a| a.status == 200).count();
     let refused_saying_who = answers
         .iter()
@@ -905,16 +919,23 @@ async fn scenario_6_fifty_simultaneous_posts_give_one_decision_and_approve_racin
                     || a.body.contains("decided at the same moment"))
         })
         .count();
-    let simultaneous = json_figures(&scene, &answers, taken, refused_saying_who).await;
+    let mut simultaneous = json_figures(&scene, &answers, taken, refused_saying_who).await;
+    let audited = scene.audit(&scene.id).await.len();
+    simultaneous["tampered_token_posts"] = 10.into();
+    simultaneous["tampered_refused_403"] = forged_refused.into();
+    simultaneous["gets_in_the_burst"] = 10.into();
+    simultaneous["gets_shown_the_page"] = gets_shown.into();
+    simultaneous["audit_entries"] = audited.into();
 
     assert_eq!(taken, 1, "{simultaneous}");
     assert_eq!(refused_saying_who, 49, "{simultaneous}");
     assert_eq!(scene.calls.registers.load(Ordering::SeqCst), 1);
     assert_eq!(scene.calls.updates.load(Ordering::SeqCst), 1);
+    assert_eq!(forged_refused, 10, "{simultaneous}");
+    assert_eq!(gets_shown, 10, "{simultaneous}");
     assert_eq!(
-        scene.audit(&scene.id).await.len(),
-        50,
-        "every attempt audited"
+        audited, 60,
+        "every POST audited, forged ones too: {simultaneous}"
     );
 
     // Approve and reject race: 10 of each at once, on a fresh request.

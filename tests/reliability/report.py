@@ -114,6 +114,7 @@ def summary_rows(f):
          f"{s6['simultaneous_posts']['decisions_taken']} decision of 50; race: "
          f"{race['decisions_taken']} winner ({race['winner']}), {race['losers_told_the_outcome']} of 19 told",
          s6["simultaneous_posts"]["decisions_taken"] == 1 and race["decisions_taken"] == 1
+         and s6["simultaneous_posts"]["tampered_refused_403"] == s6["simultaneous_posts"]["tampered_token_posts"]
          and race["losers_told_the_outcome"] == 19),
         ("7", "Emulator stopped mid-run → retryable errors meanwhile, nothing half-written after",
          f"first attempts: {', '.join(f'{v} {k}' for k, v in s7['first_attempts'].items())}; "
@@ -252,7 +253,11 @@ def render(f, commit):
                f"statuses {json.dumps(sim['statuses'])}; decisions taken **{sim['decisions_taken']}**; "
                f"refusals naming the decision {sim['refused_naming_the_decision']}; "
                f"RegisterTaskDefinition {sim['register_task_definition']}, UpdateService "
-               f"{sim['update_service']}; final state `{sim['final_state']}`. Every attempt is audited.\n")
+               f"{sim['update_service']}; final state `{sim['final_state']}`. In the same burst "
+               f"{sim['tampered_token_posts']} POSTs with a tampered token (refused with 403: "
+               f"{sim['tampered_refused_403']}) and {sim['gets_in_the_burst']} GETs of the link (shown "
+               f"the page, deciding nothing: {sim['gets_shown_the_page']}); audit entries: "
+               f"{sim['audit_entries']}, one per POST.\n")
     out.append(f"{race['approve_posts']} Approve and {race['reject_posts']} Reject POSTs at once: "
                f"decisions taken **{race['decisions_taken']}** (winner: {race['winner']}, final state "
                f"`{race['final_state']}`); the other {race['losers_told_the_outcome']} were told the "
