@@ -143,7 +143,7 @@ impl Ecs for EcsService {
                 )
                 .send()
                 .await;
-            let err = match sent {
+            let (lost_answer, err) = match sent {
                 Ok(output) => {
                     let registered = output.task_definition().ok_or_else(|| AwsError {
                         operation: OPERATION,
@@ -158,14 +158,16 @@ impl Ecs for EcsService {
                         revision: registered.revision(),
                     });
                 }
-                Err(err) => classify(OPERATION, err, &[]),
+                Err(err) => (may_have_registered(&err), classify(OPERATION, err, &[])),
             };
             attempt += 1;
             if !err.is_transient() || attempt == REGISTER_ATTEMPTS {
                 return Err(err);
             }
-            if let Ok(Some(found)) = self.find_registered(base, deployment_id).await {
-                return Ok(found);
+            if lost_answer {
+                if let Ok(Some(found)) = self.find_registered(base, deployment_id).await {
+                    return Ok(found);
+                }
             }
             tokio::time::sleep(std::time::Duration::from_millis(200 << attempt)).await;
         }
@@ -319,6 +321,22 @@ pub fn registration(
         .set_ephemeral_storage(td.ephemeral_storage)
         .set_runtime_platform(td.runtime_platform)
         .set_enable_fault_injection(td.enable_fault_injection)
+}
+
+/// Whether a failed RegisterTaskDefinition may have registered all the same: ECS's
+/// answer was lost (a timeout, a connection cut after sending) or was a server error. A
+/// throttle or a validation error is an answer: nothing was registered.
+fn may_have_registered<E>(
+    err: &aws_sdk_ecs::error::SdkError<E, aws_sdk_ecs::config::http::HttpResponse>,
+) -> bool {
+    use aws_sdk_ecs::error::SdkError;
+    match err {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            true
+        }
+        SdkError::ServiceError(service) => service.raw().status().is_server_error(),
+        _ => false,
+    }
 }
 
 /// A deployment id as a tag value: ECS allows letters, digits, spaces and `+-=._:/@`, up
