@@ -19,7 +19,9 @@ use crate::event::{parse_ecr_event, EventError, ImagePushed, Intent};
 use crate::ledger::{
     image_key, Claim, Deployment, Head, Lease, Ledger, LedgerError, State, Trigger, Versioned,
 };
-use crate::plan::{self, describe_changes, pinned_digest, Derivation, ImageChange, PlanError};
+use crate::plan::{
+    self, describe_changes, pinned_digest, Derivation, ImageChange, ImageChanges, PlanError,
+};
 use crate::ports::{
     AwsError, DescribedTaskDefinition, Ecs, Notifier, NotifyError, ObjectStore, Registry,
     ServiceState, Silent, SourceBucket,
@@ -756,40 +758,8 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
         let to_task_definition = match current.value.to_task_definition.clone() {
             Some(arn) => arn,
             None => {
-                // An attempt that was taken over may have registered and died before
-                // recording it (start_rollout records it before UpdateService): reuse that
-                // revision rather than register a second.
-                let earlier = if current.value.takeovers > 0 {
-                    self.ecs.find_registered(base, &current.value.id).await?
-                } else {
-                    None
-                };
-                match earlier {
-                    Some(registered) => {
-                        log.decided(
-                            "registered",
-                            &format!(
-                                "reusing {} (revision {}), registered for this deployment by an earlier attempt",
-                                registered.arn, registered.revision
-                            ),
-                        );
-                        registered.arn
-                    }
-                    None => {
-                        let registered = self
-                            .ecs
-                            .register_with_images(base, &changes, &current.value.id)
-                            .await?;
-                        log.decided(
-                            "registered",
-                            &format!(
-                                "registered {} (revision {}) from {from_task_definition}",
-                                registered.arn, registered.revision
-                            ),
-                        );
-                        registered.arn
-                    }
-                }
+                self.register_once(&current.value, base, &changes, log)
+                    .await?
             }
         };
         let ecs_deployment_id = self
@@ -801,6 +771,42 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
             ecs_deployment_id,
             changes,
         })
+    }
+
+    /// The new revision for `deployment`: registered now, or — if an attempt that was taken
+    /// over may have registered it and died before recording it (start_rollout records it
+    /// before UpdateService) — the one it registered, found by its tag.
+    async fn register_once(
+        &self,
+        deployment: &Deployment,
+        base: &E::TaskDefinition,
+        changes: &ImageChanges,
+        log: &LogContext<'_>,
+    ) -> Result<String, StepError> {
+        if deployment.takeovers > 0 {
+            if let Some(earlier) = self.ecs.find_registered(base, &deployment.id).await? {
+                log.decided(
+                    "registered",
+                    &format!(
+                        "reusing {} (revision {}), registered for this deployment by an earlier attempt",
+                        earlier.arn, earlier.revision
+                    ),
+                );
+                return Ok(earlier.arn);
+            }
+        }
+        let registered = self
+            .ecs
+            .register_with_images(base, changes, &deployment.id)
+            .await?;
+        log.decided(
+            "registered",
+            &format!(
+                "registered {} (revision {}) from {}",
+                registered.arn, registered.revision, deployment.from_task_definition
+            ),
+        );
+        Ok(registered.arn)
     }
 
     /// UpdateService onto `to_task_definition`, and the record of it: the target's
