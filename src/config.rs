@@ -201,6 +201,15 @@ pub enum Policy {
     Approval,
 }
 
+/// Target names: 1-64 of a-z, 0-9 and '-' (they name ledger keys, links and source keys).
+pub fn is_target_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
 /// Defaults for repository account/region: the function's own.
 #[derive(Debug, Clone)]
 pub struct Home {
@@ -327,13 +336,7 @@ impl Config {
 
 fn validate_target(index: usize, raw: RawTarget, home: &Home) -> Result<Target, ConfigError> {
     let field = |name: &str| format!("targets[{index}].{name}");
-    let name_ok = !raw.name.is_empty()
-        && raw.name.len() <= 64
-        && raw
-            .name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-    if !name_ok {
+    if !is_target_name(&raw.name) {
         return Err(ConfigError::invalid(
             field("name"),
             format!(

@@ -706,6 +706,35 @@ mod tests {
         assert!(shown(&"x".repeat(500)).ends_with("(500 characters)"));
     }
 
+    /// Every file in `events/invalid/<function>/` is turned away by that function's parser
+    /// (reliability scenario 5 sends each through the function against the emulator).
+    #[test]
+    fn every_invalid_event_is_turned_away_by_its_parser() {
+        let root = format!("{}/events/invalid", env!("CARGO_MANIFEST_DIR"));
+        let mut seen = 0;
+        for function in ["image-push", "source-upload", "deployment-events"] {
+            for entry in std::fs::read_dir(format!("{root}/{function}")).unwrap() {
+                let path = entry.unwrap().path();
+                let raw: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap())
+                    .unwrap_or_else(|err| panic!("{}: not JSON: {err}", path.display()));
+                let deploys = match function {
+                    "image-push" => matches!(parse_ecr_event(&raw), Ok(Intent::Deploy(_))),
+                    "source-upload" => matches!(
+                        crate::source::parse_source_event(&raw),
+                        Ok(crate::source::SourceIntent::Deploy(_))
+                    ),
+                    _ => matches!(parse_ecs_event(&raw), Ok(Intent::Deploy(_))),
+                };
+                assert!(!deploys, "{} was accepted", path.display());
+                seen += 1;
+            }
+        }
+        assert!(
+            seen >= 30,
+            "expected at least 30 invalid events, found {seen}"
+        );
+    }
+
     /// Every file in `events/` must parse as an EventBridge envelope and, for ECR files,
     /// give the intent its name promises.
     #[test]

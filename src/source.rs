@@ -106,6 +106,11 @@ pub fn parse_source_event(raw: &Value) -> Result<SourceIntent, EventError> {
             "key `{key}` names no target: use `{KEY_PREFIX}<target>/<manifest>`"
         ));
     };
+    if !crate::config::is_target_name(target) {
+        return ignore(format!(
+            "key `{key}`: {target:?} cannot be a target name (1-64 of a-z, 0-9 and '-')"
+        ));
+    }
     let target = target.to_string();
     let file_name = path.rsplit('/').next().unwrap_or(path);
     let Some(kind) = ManifestKind::from_file_name(file_name) else {
