@@ -143,6 +143,19 @@ pub fn open_envelope<T: serde::de::DeserializeOwned + Serialize>(
     source: &'static str,
     detail_type: &'static str,
 ) -> Result<(String, EventBridgeEvent<T>), EventError> {
+    let kind = match raw {
+        Value::Object(_) => None,
+        Value::Array(_) => Some("an array"),
+        Value::String(_) => Some("a string"),
+        Value::Number(_) => Some("a number"),
+        Value::Bool(_) => Some("a boolean"),
+        Value::Null => Some("null"),
+    };
+    if let Some(kind) = kind {
+        return Err(EventError::NotEventBridge(format!(
+            "expected a JSON object, got {kind}"
+        )));
+    }
     let envelope: EventBridgeEvent<Value> = serde_json::from_value(raw.clone())
         .map_err(|err| EventError::NotEventBridge(err.to_string()))?;
     let id = envelope.id.clone().unwrap_or_else(|| "(no id)".to_string());

@@ -233,7 +233,11 @@ impl Lambda<'_> {
         let mut last_error = String::new();
         for attempt in 0..=self.retries {
             let invocation = Invocation {
-                request_id: format!("{}-{attempt}-{}", event["id"], fastrand::u64(..)),
+                request_id: format!(
+                    "{}-{attempt}-{}",
+                    event["id"].as_str().unwrap_or("no-id"),
+                    fastrand::u64(..)
+                ),
                 deadline: Utc::now() + chrono::Duration::from_std(FUNCTION_TIMEOUT).unwrap(),
             };
             let started = Instant::now();
@@ -694,6 +698,56 @@ async fn scenario_3_faults_that_outlast_the_retries_end_in_the_dead_letter_queue
     assert_eq!(on_newest, TARGETS);
     assert_eq!(duplicates, 0);
     assert_eq!(half_written, 0);
+}
+
+/// A push that fails every attempt (UpdateService throttled throughout) is dead-lettered
+/// with its error in the ledger, and a redrive once ECS answers again completes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn scenario_3_a_push_that_fails_every_retry_leaves_its_error_in_the_ledger() {
+    let (rig, pushed, config) = crash_rig().await;
+    let deployer = rig.deployer(&config);
+    let lambda = rig.lambda(&deployer);
+    rig.proxy.inject(
+        1.0,
+        &[Fault::Throttling],
+        Some(Box::new(|c: &Call| c.operation == "UpdateService")),
+    );
+    let event = push_event("e-throttled", Some("v2"), &pushed);
+    let delivery = lambda.deliver(&event).await;
+    rig.proxy.calm();
+    let inspector = rig.inspector(&config);
+    let record = inspector
+        .ledger()
+        .deployment("web", &image_key(&pushed))
+        .await
+        .unwrap()
+        .unwrap()
+        .value;
+    let dead = rig.dead_lettered().await;
+    let redriven = lambda.deliver(&dead[0]).await;
+    let after = ledger_state(&inspector, "web", &pushed).await;
+    record_figures(
+        "scenario-3-error-recorded",
+        &json!({
+            "attempts": delivery.attempts,
+            "dead_lettered": matches!(delivery.ending, Ending::DeadLettered(_)),
+            "state_while_dead_lettered": record.state.to_string(),
+            "error_in_the_ledger": record.error,
+            "lease_left": record.lease.is_some(),
+            "after_redrive": after,
+            "revisions": rig.revisions("web").await.len(),
+        }),
+    );
+    assert!(matches!(delivery.ending, Ending::DeadLettered(_)));
+    assert!(record
+        .error
+        .as_deref()
+        .is_some_and(|e| e.contains("ThrottlingException")));
+    assert!(record.lease.is_none());
+    assert!(matches!(redriven.ending, Ending::Acknowledged(_)));
+    assert_eq!(after["state"], "rolling");
+    assert_eq!(after["error_recorded"], false);
+    assert_eq!(rig.duplicate_revisions("web").await, 0);
 }
 
 // ---------------------------------------------------------------------------------------

@@ -29,7 +29,13 @@ where
 {
     let status = err.raw_response().map(|r| r.status().as_u16());
     let code = err.code().map(str::to_string);
-    let message = DisplayErrorContext(&err).to_string();
+    // AWS's own words when it answered (code and message); the whole chain otherwise
+    // (a timeout, a connection error), which is what explains those.
+    let message = match (err.code(), err.message(), status) {
+        (Some(code), Some(text), Some(status)) => format!("{code} (HTTP {status}): {text}"),
+        (Some(code), None, Some(status)) => format!("{code} (HTTP {status})"),
+        _ => DisplayErrorContext(&err).to_string(),
+    };
     let kind = match &err {
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
             AwsErrorKind::Transient

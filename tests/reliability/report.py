@@ -50,6 +50,10 @@ DEFECTS = [
      "accepted and cost 6 AWS reads each before failing.",
      "They are refused when parsed, naming the field and showing its value escaped and "
      "shortened; nothing is called."),
+    ("5", "An S3 upload event under `deploy/../../prod/` parsed as a deploy for a target named "
+     "`..` (the deployer then found no such target).",
+     "A key whose target segment cannot be a target name is turned away when the event is "
+     "parsed."),
     ("6", "An approver who lost the race while the winner's rollout was in flight was told "
      "\"it was approved\" without by whom, and the attempt was not audited.",
      "The answer names the decision (\"already approved by … at …\") and the attempt is "
@@ -103,7 +107,8 @@ def summary_rows(f):
          s3["duplicate_revisions"] == 0 and s3["pushes_lost_without_record"] == 0
          and s3["acknowledged_but_left_planned"] == 0
          and f["scenario-3-dead-letters"]["after_redrive_targets_on_newest"] == f["scenario-3-dead-letters"]["targets"]
-         and f["scenario-3-dead-letters"]["after_redrive_left_planned"] == 0),
+         and f["scenario-3-dead-letters"]["after_redrive_left_planned"] == 0
+         and bool(f["scenario-3-error-recorded"]["error_in_the_ledger"])),
         ("4", "Killed after each write, event replayed → converges, no duplicates",
          f"{s4['crash_points']} crash points, all converged: {yes(crash_ok)}", crash_ok),
         ("5", "Fuzzing → 0 panics, 0 hangs; ≥ 30 invalid events → clear error, no write, acknowledged",
@@ -191,6 +196,15 @@ def render(f, commit):
     out.append("\n" + table(["Target", "Ends on its newest push", "Newest dead-lettered", "Newest in the ledger"],
                             [(t["target"], yes(t["ends_on_newest"]), t["newest_dead_lettered"],
                               t["newest_in_ledger"]) for t in s3["per_target"]]))
+
+    er = f["scenario-3-error-recorded"]
+    out.append(f"\nOne push whose UpdateService is throttled on every call: after {er['attempts']} "
+               f"attempts it is dead-lettered ({yes(er['dead_lettered'])}), its deployment "
+               f"`{er['state_while_dead_lettered']}` with no lease left and the error recorded:\n")
+    out.append(f"> {er['error_in_the_ledger']}\n")
+    out.append(f"Redriven once ECS answers: `{er['after_redrive']['state']}`, error cleared "
+               f"({yes(not er['after_redrive']['error_recorded'])}), {er['revisions']} revisions in "
+               "the family (the base and one new).\n")
 
     dl = f["scenario-3-dead-letters"]
     out.append(f"\nAt 20% the SDK's three attempts and Lambda's retries absorb every fault, so the "
@@ -299,6 +313,7 @@ def main():
     figures["fuzz"] = load(args.figures, "fuzz")
     figures["scenario-4-lost-registration"] = load(args.figures, "scenario-4-lost-registration")
     figures["scenario-3-dead-letters"] = load(args.figures, "scenario-3-dead-letters")
+    figures["scenario-3-error-recorded"] = load(args.figures, "scenario-3-error-recorded")
     try:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
                                 text=True, check=True).stdout.strip()
