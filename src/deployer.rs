@@ -1079,7 +1079,19 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
                     "retry",
                     &format!("transient AWS error, the event will be retried: {err}"),
                 );
-                self.release_lease(log.target, key, invocation, err).await;
+                // Best effort, and never at the cost of the error reaching Lambda in time:
+                // when AWS is down this write would wait out its own timeouts.
+                let budget = (invocation.deadline - Utc::now() - chrono::Duration::seconds(1))
+                    .to_std()
+                    .unwrap_or_default()
+                    .min(RELEASE_BUDGET);
+                let release = self.release_lease(log.target, key, invocation, err);
+                if tokio::time::timeout(budget, release).await.is_err() {
+                    log.warned(
+                        "retry",
+                        "could not release the lease in time; it runs out at the deadline",
+                    );
+                }
             }
             Err(err) => log.warned("failed", &format!("cannot deploy, not retrying: {err}")),
             Ok(_) => {}
@@ -1087,6 +1099,9 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
         result
     }
 }
+
+/// How long a failed attempt may spend releasing its lease (and recording its error).
+const RELEASE_BUDGET: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// The ordering rule (README, "Which image wins"): a push is older, and never rolls the
 /// service back, if
