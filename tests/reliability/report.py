@@ -36,7 +36,8 @@ DEFECTS = [
     ("3, 7", "AWS calls had no time limit: an endpoint that accepts a request and never answers "
      "held the invocation until Lambda killed it, with no error logged and no lease released.",
      "Every call has limits (connect 3 s, attempt 6 s, call with retries 20 s), well inside "
-     "the functions' 60 s: a stuck call becomes a retryable error."),
+     "the functions' 60 s: a stuck call becomes a retryable error. A failed attempt spends at "
+     "most 5 s (never past its deadline) releasing its lease, so its error reaches Lambda."),
     ("3", "A transient failure left no trace on the deployment: an event that failed all its "
      "retries (dead-lettered) left a `planned` record with nothing saying why.",
      "The attempt that stops on a transient error writes it into the record with the lease "
