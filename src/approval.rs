@@ -214,7 +214,8 @@ impl SigningKeys {
                     .verify_slice(&signature)
                     .is_ok()
             });
-        let age = now.timestamp() - issued;
+        // Saturating: `issued` is whatever the form carried, i64::MIN included.
+        let age = now.timestamp().saturating_sub(issued);
         if !authentic || !(-60..=FORM_NONCE_LIFETIME_SECONDS).contains(&age) {
             return Err(TokenError::BadNonce);
         }
@@ -274,6 +275,18 @@ mod tests {
         target: "web",
         image: "123456789012.dkr.ecr.us-east-1.amazonaws.com/app@sha256:abc",
     };
+
+    /// The same overflow fuzzing found in Slack's timestamp check: a nonce "issued" at
+    /// i64::MIN is refused, not a panic.
+    #[test]
+    fn a_nonce_issued_at_the_edge_of_time_is_refused() {
+        let now = Utc::now();
+        let forged = format!("{}.AAAA", i64::MIN);
+        assert_eq!(
+            keys().verify_form_nonce(&forged, "web.img-abc", "tok", now),
+            Err(TokenError::BadNonce)
+        );
+    }
 
     #[test]
     fn a_signed_token_verifies_for_its_binding_until_it_expires() {

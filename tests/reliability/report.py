@@ -55,6 +55,11 @@ DEFECTS = [
      "`..` (the deployer then found no such target).",
      "A key whose target segment cannot be a target name is turned away when the event is "
      "parsed."),
+    ("5", "Fuzzing (slack_signature) found an arithmetic overflow in Slack's timestamp check: "
+     "a timestamp near i64::MIN panicked in a debug build and wrapped into a small skew in a "
+     "release one; the form nonce's age had the same flaw.",
+     "Both subtract saturating and compare magnitudes; unit tests keep the inputs, and the "
+     "crashing input is a fuzz seed."),
     ("6", "An approver who lost the race while the winner's rollout was in flight was told "
      "\"it was approved\" without by whom, and the attempt was not audited.",
      "The answer names the decision (\"already approved by … at …\") and the attempt is "
