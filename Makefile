@@ -39,7 +39,8 @@ AWSLAMBDARIC_VERSION := 4.2.2
 MATPLOTLIB_VERSION := 3.11.2
 BENCH_STAMP := $(BENCH_VENV)/.installed-$(BOTO3_VERSION)-$(AWSLAMBDARIC_VERSION)-$(MATPLOTLIB_VERSION)
 BENCH_RUNS ?= 10
-# make fuzz: cargo-fuzz (libFuzzer) on the nightly toolchain, pinned, into .tools/.
+# make fuzz: cargo-fuzz (libFuzzer), pinned, into .tools/; it runs on the machine's stable
+# toolchain (tests/fuzz/run.sh sets RUSTC_BOOTSTRAP for the sanitizer flags).
 CARGO_FUZZ_VERSION := 0.13.2
 CARGO_FUZZ := .tools/cargo-fuzz/bin/cargo-fuzz
 FUZZ_SECONDS ?= 60
@@ -85,7 +86,6 @@ integration: tools ## every test of the workspace: the integration and reliabili
 	cargo test --workspace
 
 $(CARGO_FUZZ):
-	@rustup run nightly rustc --version >/dev/null 2>&1 || rustup toolchain install nightly --profile minimal
 	cargo install cargo-fuzz --version $(CARGO_FUZZ_VERSION) --locked --root .tools/cargo-fuzz
 
 fuzz: $(CARGO_FUZZ) ## fuzz events, manifests, the config, approval tokens and Slack signatures, FUZZ_SECONDS (60) each

@@ -7,6 +7,9 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 seconds=${1:?seconds per target}
 export PATH="$PWD/.tools/cargo-fuzz/bin:$PATH"
+# The machine's one (stable) toolchain: RUSTC_BOOTSTRAP lets it take the -Z sanitizer flags
+# cargo fuzz passes, and its standard library ships the AddressSanitizer runtime.
+export RUSTC_BOOTSTRAP=1
 targets=(event_parsing manifest_parsing config_loading approval_token slack_signature)
 declare -A seeds=(
   [event_parsing]="events events/invalid/image-push events/invalid/source-upload events/invalid/deployment-events"
@@ -15,7 +18,7 @@ declare -A seeds=(
   [approval_token]="tests/fuzz/seeds/approval_token"
   [slack_signature]="tests/fuzz/seeds/slack_signature"
 )
-fuzz=(cargo +nightly fuzz)
+fuzz=(cargo fuzz)
 "${fuzz[@]}" build --fuzz-dir tests/fuzz --target-dir target/fuzz
 mkdir -p target/reliability
 results=()
@@ -39,7 +42,7 @@ for target in "${targets[@]}"; do
   results+=("{\"target\": \"$target\", \"status\": \"$status\", \"seconds\": $seconds, \"inputs\": $runs, \"coverage_edges\": $coverage, \"corpus\": $corpus_size}")
   if [ "$status" != ok ]; then
     tail -40 "$log" >&2
-    echo "fuzz $target failed: the input is in $artifacts (replay: cargo +nightly fuzz run --fuzz-dir tests/fuzz --target-dir target/fuzz $target <file>)" >&2
+    echo "fuzz $target failed: the input is in $artifacts (replay: RUSTC_BOOTSTRAP=1 .tools/cargo-fuzz/bin/cargo-fuzz run --fuzz-dir tests/fuzz --target-dir target/fuzz $target <file>)" >&2
     failed=1
   fi
 done
