@@ -14,7 +14,6 @@
 mod common;
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
@@ -124,34 +123,7 @@ impl Rig {
 
     /// Puts a distinct image into `repository` under `tag`; returns its digest.
     async fn push(&self, repository: &str, tag: &str) -> String {
-        static PUSHES: AtomicUsize = AtomicUsize::new(0);
-        let n = PUSHES.fetch_add(1, Ordering::SeqCst) + 50_000;
-        let manifest = json!({
-            "schemaVersion": 2,
-            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
-            "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 100,
-                       "digest": format!("sha256:{n:064x}")},
-            "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
-                        "size": 1000, "digest": format!("sha256:{:064x}", n + 7_000_000)}],
-        });
-        let put = self
-            .world
-            .clients
-            .ecr
-            .put_image()
-            .repository_name(repository)
-            .image_manifest(manifest.to_string())
-            .image_tag(tag)
-            .send()
-            .await
-            .unwrap();
-        put.image()
-            .unwrap()
-            .image_id()
-            .unwrap()
-            .image_digest()
-            .unwrap()
-            .to_string()
+        self.world.push_image_to(repository, Some(tag)).await
     }
 
     async fn dead_lettered(&self) -> Vec<Value> {

@@ -376,8 +376,13 @@ impl World {
         (world, pushed)
     }
 
-    /// Puts a distinct image manifest into ECR under `tag` and returns its digest.
+    /// Puts a distinct image manifest into ECR's `app` under `tag` and returns its digest.
     pub async fn push_image(&self, tag: Option<&str>) -> String {
+        self.push_image_to("app", tag).await
+    }
+
+    /// The same, into `repository`.
+    pub async fn push_image_to(&self, repository: &str, tag: Option<&str>) -> String {
         let n = self.pushes.fetch_add(1, Ordering::SeqCst);
         let manifest = serde_json::json!({
             "schemaVersion": 2,
@@ -391,7 +396,7 @@ impl World {
             .clients
             .ecr
             .put_image()
-            .repository_name("app")
+            .repository_name(repository)
             .image_manifest(manifest.to_string())
             .set_image_tag(tag.map(str::to_string))
             .send()
