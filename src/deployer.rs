@@ -34,6 +34,7 @@ type RolloutsRead = Option<Versioned<Rollouts>>;
 mod asking;
 mod decisions;
 mod outcomes;
+mod telling;
 mod uploads;
 
 pub use decisions::{DecisionError, DecisionOutcome};
@@ -134,6 +135,17 @@ pub enum TargetOutcome {
         from_task_definition: String,
         diff: Vec<String>,
         calls: Vec<String>,
+        /// What a person should know before it rolls (no circuit breaker, say).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        warnings: Vec<String>,
+    },
+    /// The service cannot be rolled by Slipway (its deployment controller or strategy):
+    /// nothing was registered or written.
+    Unsupported {
+        deployment_controller: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        strategy: Option<String>,
+        error: String,
     },
     /// A permanent problem (missing service or container, permissions): logged, not
     /// retried, nothing written.
@@ -158,6 +170,23 @@ enum StepError {
     /// Bad input in a source upload; recorded, logged, never retried.
     #[error("{0}")]
     Rejected(String),
+    /// A service Slipway cannot roll; found before anything is written.
+    #[error(transparent)]
+    Unrollable(#[from] crate::rollable::Unrollable),
+}
+
+/// What a target is told when its deployment stopped for good.
+fn permanent_outcome(err: StepError) -> TargetOutcome {
+    match err {
+        StepError::Unrollable(refused) => TargetOutcome::Unsupported {
+            deployment_controller: refused.controller,
+            strategy: refused.strategy,
+            error: refused.reason,
+        },
+        err => TargetOutcome::Failed {
+            error: err.to_string(),
+        },
+    }
 }
 
 impl StepError {
@@ -328,9 +357,7 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
                     transient.push(format!("{}: {err}", target.name));
                     continue;
                 }
-                Err(err) => TargetOutcome::Failed {
-                    error: err.to_string(),
-                },
+                Err(err) => permanent_outcome(err),
             };
             targets.push(TargetReport {
                 target: target.name.clone(),
@@ -406,7 +433,7 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
         invocation: &Invocation,
         log: &LogContext<'_>,
     ) -> Result<TargetOutcome, StepError> {
-        let (service, running) = self.running_definition(target).await?;
+        let (service, running, warnings) = self.running_definition(target).await?;
         let changes = match plan::derive(target, &running.summary, &push.digest)? {
             Derivation::AlreadyRunning { image } => {
                 if let Some(finished) = self
@@ -492,7 +519,7 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
         };
         if self.dry_run {
             let planned = running.summary.with_images(&changes);
-            let outcome = dry_run_plan(target, &running.summary, &planned);
+            let outcome = dry_run_plan(target, &running.summary, &planned, &warnings);
             let plan = serde_json::to_string(&outcome).unwrap_or_default();
             log.decided(
                 "dry-run",
@@ -667,20 +694,42 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
         }
     }
 
-    /// The service as it runs now, and the task definition it runs.
+    /// The service as it runs now, the task definition it runs, and the warnings about it;
+    /// a service Slipway cannot roll is refused here, before anything is written.
     async fn running_definition(
         &self,
         target: &Target,
-    ) -> Result<(ServiceState, DescribedTaskDefinition<E::TaskDefinition>), StepError> {
-        let service = self
-            .ecs
-            .describe_service(&target.cluster, &target.service)
-            .await?;
+    ) -> Result<
+        (
+            ServiceState,
+            DescribedTaskDefinition<E::TaskDefinition>,
+            Vec<String>,
+        ),
+        StepError,
+    > {
+        let (service, warnings) = self.rollable_service(target).await?;
         let running = self
             .ecs
             .describe_task_definition(&service.task_definition)
             .await?;
-        Ok((service, running))
+        Ok((service, running, warnings))
+    }
+
+    /// DescribeServices, refusing a service Slipway cannot roll; with the warnings about it
+    /// (logged here, once per rollout decision).
+    async fn rollable_service(
+        &self,
+        target: &Target,
+    ) -> Result<(ServiceState, Vec<String>), StepError> {
+        let service = self
+            .ecs
+            .describe_service(&target.cluster, &target.service)
+            .await?;
+        let warnings = crate::rollable::check(&service, &target.cluster, &target.service)?;
+        for warning in &warnings {
+            warn!(target = target.name, decision = "warning", "{warning}");
+        }
+        Ok((service, warnings))
     }
 
     /// Creates the deployment's record, which only one invocation can do. Another
@@ -1105,8 +1154,12 @@ const RELEASE_BUDGET: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// The ordering rule (README, "Which image wins"): a push is older, and never rolls the
 /// service back, if
-/// 1. the target orders by semver and the tag's version is below the version Slipway
-///    last accepted for the target, or
+/// 1. the target orders by semver and Slipway last accepted a version for it: the tag's
+///    version decides alone — below it is older, above it is newer whenever its image was
+///    built. CI promotes by re-tagging a digest it built earlier, and ECR keeps the image's
+///    first `imagePushedAt` on a re-tag (ECR User Guide, "Retagging an image"), so push
+///    time says nothing about a version. Only the same version (or none accepted yet)
+///    goes on to rule 2;
 /// 2. ECR received its digest (`imagePushedAt`) before the digest the service runs now
 ///    (`running`: that digest and when ECR received it), or before the digest Slipway
 ///    last accepted for the target.
@@ -1126,6 +1179,9 @@ fn older_than_running(
             return Some(format!(
                 "version {ours} is below {theirs}, which Slipway last accepted for this target"
             ));
+        }
+        if *ours > theirs {
+            return None;
         }
     }
     let ours = pushed_at?;
@@ -1202,6 +1258,7 @@ fn dry_run_plan(
     target: &Target,
     running: &plan::TaskDefinitionSummary,
     planned: &plan::TaskDefinitionSummary,
+    warnings: &[String],
 ) -> TargetOutcome {
     let mut diff = plan::summary_diff(running, planned);
     diff.push("every other field: unchanged".to_string());
@@ -1235,6 +1292,7 @@ fn dry_run_plan(
         from_task_definition: running.arn.clone(),
         diff,
         calls,
+        warnings: warnings.to_vec(),
     }
 }
 
@@ -1268,6 +1326,23 @@ mod tests {
         let ours = Version::parse("1.4.1").unwrap();
         let reason = older_than_running(at(30), Some(&ours), None, Some(&last)).unwrap();
         assert!(reason.contains("1.4.1 is below 1.4.2"), "{reason}");
+    }
+
+    #[test]
+    fn a_higher_version_re_tagged_from_an_image_built_earlier_is_not_older() {
+        // CI promotes by re-tagging: v1.5.0 names a digest ECR received before the running
+        // v1.4.2's, and ECR keeps that first push time.
+        let last = head(Some("1.4.2"), at(20));
+        let running = Some(("sha256:bbb", at(20)));
+        let ours = Version::parse("1.5.0").unwrap();
+        assert_eq!(
+            older_than_running(at(5), Some(&ours), running, Some(&last)),
+            None
+        );
+        // The same version again still goes by push time.
+        let same = Version::parse("1.4.2").unwrap();
+        let reason = older_than_running(at(5), Some(&same), running, Some(&last)).unwrap();
+        assert!(reason.contains("pushed at"), "{reason}");
     }
 
     #[test]

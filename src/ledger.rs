@@ -190,6 +190,34 @@ pub struct Deployment {
 pub struct Notified {
     pub state: State,
     pub at: DateTime<Utc>,
+    /// Each channel's result (a failed one is recorded, not retried, when another worked).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deliveries: Vec<Delivery>,
+}
+
+/// One channel's result of telling people (`email`: the SNS topic; `slack`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Delivery {
+    pub channel: String,
+    pub sent: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+impl Delivery {
+    pub fn of<T, E: std::fmt::Display>(
+        channel: &str,
+        result: &Result<T, E>,
+        at: DateTime<Utc>,
+    ) -> Delivery {
+        Delivery {
+            channel: channel.to_string(),
+            sent: result.is_ok(),
+            error: result.as_ref().err().map(ToString::to_string),
+            at,
+        }
+    }
 }
 
 /// A request for a person's decision, and the decision once taken.
@@ -204,6 +232,9 @@ pub struct ApprovalRequest {
     /// When SNS and Slack were asked (a retry after a failed notification asks again).
     #[serde(default)]
     pub notified_at: Option<DateTime<Utc>>,
+    /// Each channel's result of asking.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deliveries: Vec<Delivery>,
 }
 
 /// Where a Slack message lives: enough for `chat.update`.
@@ -956,6 +987,7 @@ mod tests {
             decision: None,
             slack: None,
             notified_at: None,
+            deliveries: Vec::new(),
         });
         d
     }

@@ -17,6 +17,8 @@
 //!   for one event; asking for approval (one open request per target); a person's
 //!   decision on a deployment awaiting approval; and ECS's deployment events and
 //!   operators' rollback and unfreeze requests (`deployer::outcomes`).
+//! - [`rollable`] — which ECS services Slipway can roll (deployment controller, strategy,
+//!   circuit breaker), checked before anything is registered.
 //! - [`rollout`] — how rollouts end: ECS's deployment events turned into forward-only
 //!   ledger moves, the last known good release per target, and the freeze after a failure.
 //! - [`approval`] — signed, expiring approval links bound to one deployment and image,
@@ -38,6 +40,7 @@ pub mod ledger;
 pub mod notify;
 pub mod plan;
 pub mod ports;
+pub mod rollable;
 pub mod rollout;
 pub mod slack;
 pub mod source;

@@ -136,6 +136,10 @@ pub struct OutcomeContext {
     pub last_good: Option<String>,
 }
 
+/// SNS `Subject`: "no line breaks or control characters, and less than 100 characters
+/// long" (SNS API Reference, Publish). ASCII only, which older SNS documentation required.
+pub const SNS_SUBJECT_MAX: usize = 99;
+
 /// Subject and body of the SNS message that tells how a rollout ended.
 pub fn outcome_email(deployment: &Deployment, context: &OutcomeContext) -> (String, String) {
     let verdict = match deployment.state {
@@ -151,7 +155,7 @@ pub fn outcome_email(deployment: &Deployment, context: &OutcomeContext) -> (Stri
     )
     .chars()
     .filter(|c| c.is_ascii() && !c.is_ascii_control())
-    .take(100)
+    .take(SNS_SUBJECT_MAX)
     .collect();
     let mut body = format!(
         "{line}\n\n\
@@ -233,11 +237,10 @@ pub fn approval_email(
     link: &str,
     expires_at: DateTime<Utc>,
 ) -> (String, String) {
-    // SNS subjects: ASCII, at most 100 characters.
     let subject: String = format!("Approve deploy to {}?", deployment.target)
         .chars()
         .filter(|c| c.is_ascii() && !c.is_ascii_control())
-        .take(100)
+        .take(SNS_SUBJECT_MAX)
         .collect();
     let mut body = format!(
         "Slipway asks for your approval before it rolls {cluster}/{service}.\n\n\

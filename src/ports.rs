@@ -44,6 +44,13 @@ pub struct ServiceState {
     pub task_definition: String,
     /// The id of the PRIMARY deployment: ECS's rollout onto `task_definition`.
     pub primary_deployment: Option<String>,
+    /// `deploymentController.type`: `ECS` (also when ECS reports none), `CODE_DEPLOY`,
+    /// `EXTERNAL` ([`crate::rollable`] decides what that means).
+    pub controller: String,
+    /// `deploymentConfiguration.strategy` (`ROLLING`, `BLUE_GREEN`, …), when reported.
+    pub strategy: Option<String>,
+    /// `deploymentConfiguration.deploymentCircuitBreaker.enable`, when reported.
+    pub circuit_breaker: Option<bool>,
 }
 
 /// A task definition as described: the summary for decisions, and the adapter's own full

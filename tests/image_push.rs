@@ -445,12 +445,18 @@ async fn a_dry_run_plans_and_writes_nothing() {
             from_task_definition,
             diff,
             calls: planned,
+            warnings,
         },
     )] = &outcomes(&report)[..]
     else {
         panic!("{report:?}")
     };
     assert_eq!(from_task_definition, &arn);
+    // The emulator reports no deployment circuit breaker: the plan says what that means.
+    assert!(
+        warnings.len() == 1 && warnings[0].contains("no deployment circuit breaker"),
+        "{warnings:?}"
+    );
     assert!(diff[0].contains(&image_uri(&digest)), "{diff:?}");
     assert!(
         planned

@@ -81,6 +81,18 @@ impl Ecs for EcsService {
                 .find(|d| d.status() == Some("PRIMARY"))
                 .and_then(|d| d.id())
                 .map(str::to_string),
+            controller: found
+                .deployment_controller()
+                .map(|c| c.r#type().as_str().to_string())
+                .unwrap_or_else(|| crate::rollable::ECS_CONTROLLER.to_string()),
+            strategy: found
+                .deployment_configuration()
+                .and_then(|c| c.strategy())
+                .map(|s| s.as_str().to_string()),
+            circuit_breaker: found
+                .deployment_configuration()
+                .and_then(|c| c.deployment_circuit_breaker())
+                .map(|b| b.enable()),
         })
     }
 

@@ -68,13 +68,16 @@ mod tests {
         )
     }
 
+    /// API Gateway's HTTP API (on AWS) and cargo lambda's function URL (locally) both send
+    /// payload format 2.0 (API Gateway Developer Guide, "Create AWS Lambda proxy
+    /// integrations for HTTP APIs"; Lambda Developer Guide, "Invoking Lambda function URLs").
     #[test]
-    fn every_function_url_event_file_parses() {
+    fn every_function_url_and_http_api_event_file_parses() {
         let dir = format!("{}/events", env!("CARGO_MANIFEST_DIR"));
         let mut seen = 0;
         for entry in std::fs::read_dir(dir).unwrap() {
             let name = entry.unwrap().file_name().to_string_lossy().to_string();
-            if name.starts_with("function-url-") {
+            if name.starts_with("function-url-") || name.starts_with("http-api-") {
                 let request = event(&name);
                 assert!(
                     request.path.contains("/approvals/")
@@ -86,9 +89,19 @@ mod tests {
             }
         }
         assert!(
-            seen >= 2,
-            "expected the function URL event files, found {seen}"
+            seen >= 3,
+            "expected the function URL and HTTP API event files, found {seen}"
         );
+    }
+
+    #[test]
+    fn an_http_api_request_on_the_default_stage_has_no_stage_in_its_path() {
+        let request = event("http-api-approval-get.json");
+        assert_eq!(
+            (request.method.as_str(), request.path.as_str()),
+            ("GET", "/approvals/prod-web.img-4c2b1e8f6f3c")
+        );
+        assert!(request.query.starts_with("t=v1.k1."), "{}", request.query);
     }
 
     #[test]

@@ -48,9 +48,28 @@ impl ObjectStore for S3Store {
         }))
     }
 
+    /// A 409 ConditionalRequestConflict means another conditional write to the key was in
+    /// flight and says nothing about ours: S3 asks for the upload to be retried (S3 API
+    /// Reference, PutObject, `If-None-Match`). Taking it as "exists" would let an audit
+    /// entry or a claim that was never written count as written.
     async fn create(&self, key: &str, body: Vec<u8>) -> Result<ConditionalWrite, AwsError> {
-        let request = self.put(key, body).if_none_match("*");
-        conditional_result(request.send().await)
+        for attempt in 0..IN_FLIGHT_ATTEMPTS {
+            let request = self.put(key, body.clone()).if_none_match("*");
+            match conditional_result(request.send().await)? {
+                Conditional::Written(etag) => return Ok(ConditionalWrite::Written { etag }),
+                Conditional::Failed => return Ok(ConditionalWrite::Conflict),
+                Conditional::InFlight => {
+                    tokio::time::sleep(std::time::Duration::from_millis(50 << attempt)).await
+                }
+            }
+        }
+        Err(AwsError {
+            operation: "s3:PutObject",
+            message: format!(
+                "{key}: S3 kept answering 409 ConditionalRequestConflict (another write to it in flight); retry later"
+            ),
+            kind: AwsErrorKind::Transient,
+        })
     }
 
     async fn replace(
@@ -60,8 +79,25 @@ impl ObjectStore for S3Store {
         etag: &str,
     ) -> Result<ConditionalWrite, AwsError> {
         let request = self.put(key, body).if_match(etag);
-        conditional_result(request.send().await)
+        // On a 409 S3 asks to "fetch the object's ETag and retry" (PutObject, `If-Match`):
+        // a conflict is exactly that for the callers, who re-read and decide again.
+        Ok(match conditional_result(request.send().await)? {
+            Conditional::Written(etag) => ConditionalWrite::Written { etag },
+            Conditional::Failed | Conditional::InFlight => ConditionalWrite::Conflict,
+        })
     }
+}
+
+/// Attempts at an `If-None-Match` write that S3 answers with 409.
+const IN_FLIGHT_ATTEMPTS: u32 = 4;
+
+/// What S3 answered a conditional PutObject.
+enum Conditional {
+    Written(String),
+    /// 412 PreconditionFailed: the condition does not hold.
+    Failed,
+    /// 409 ConditionalRequestConflict: another conditional write was in flight.
+    InFlight,
 }
 
 impl S3Store {
@@ -89,20 +125,16 @@ fn conditional_result(
             aws_sdk_ecs::config::http::HttpResponse,
         >,
     >,
-) -> Result<ConditionalWrite, AwsError> {
+) -> Result<Conditional, AwsError> {
     match result {
-        Ok(output) => Ok(ConditionalWrite::Written {
-            etag: output.e_tag().unwrap_or_default().to_string(),
-        }),
-        Err(err)
-            if matches!(
-                err.raw_response().map(|r| r.status().as_u16()),
-                Some(412 | 409)
-            ) =>
-        {
-            Ok(ConditionalWrite::Conflict)
-        }
-        Err(err) => Err(classify("s3:PutObject", err, &[])),
+        Ok(output) => Ok(Conditional::Written(
+            output.e_tag().unwrap_or_default().to_string(),
+        )),
+        Err(err) => match err.raw_response().map(|r| r.status().as_u16()) {
+            Some(412) => Ok(Conditional::Failed),
+            Some(409) => Ok(Conditional::InFlight),
+            _ => Err(classify("s3:PutObject", err, &[])),
+        },
     }
 }
 

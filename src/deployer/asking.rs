@@ -41,6 +41,7 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
                 decision: None,
                 slack: None,
                 notified_at: None,
+                deliveries: Vec::new(),
             });
             current = self.ledger.save(&current, next).await?;
         }
@@ -50,14 +51,21 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
         let request = current.value.approval.clone().expect("set above");
         let link = links.link(&current.value, request.expires_at);
         let (subject, body) = notify::approval_email(&current.value, &link, request.expires_at);
-        self.notifier.publish(&subject, &body).await?;
-        let slack = match &target.approval.slack_channel {
-            Some(channel) => {
-                let payload = notify::approval_slack(&current.value, &link, request.expires_at);
-                self.notifier.post_slack(channel, &payload).await?
-            }
-            None => None,
-        };
+        let payload = target.approval.slack_channel.as_ref().map(|channel| {
+            (
+                channel.as_str(),
+                notify::approval_slack(&current.value, &link, request.expires_at),
+            )
+        });
+        let told = self
+            .tell(
+                &current.value.id,
+                (&subject, &body),
+                payload
+                    .as_ref()
+                    .map(|(channel, payload)| (*channel, payload)),
+            )
+            .await?;
 
         let mut next = current.value.clone();
         next.advance(
@@ -66,8 +74,9 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
             Utc::now(),
         )?;
         next.approval = Some(ApprovalRequest {
-            slack,
+            slack: told.slack,
             notified_at: Some(Utc::now()),
+            deliveries: told.deliveries,
             ..request
         });
         next.lease = None;

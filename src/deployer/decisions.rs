@@ -99,9 +99,8 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
             && current.value.state == State::AwaitingApproval
             && !current.value.approval_expired(now)
         {
-            let service = self
-                .ecs
-                .describe_service(&target.cluster, &target.service)
+            let (service, _) = self
+                .rollable_service(target)
                 .await
                 .map_err(|err| step_error(deployment_id, err))?;
             if service.task_definition != current.value.from_task_definition {

@@ -131,9 +131,7 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
                 Err(err) => Handled {
                     deployment_id: String::new(),
                     image: String::new(),
-                    outcome: TargetOutcome::Failed {
-                        error: err.to_string(),
-                    },
+                    outcome: super::permanent_outcome(err),
                 },
             };
             reports.push(TargetReport {
@@ -455,17 +453,25 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
         };
         let deployment = &current.value;
         let (subject, body) = notify::outcome_email(deployment, &context);
-        self.notifier.publish(&subject, &body).await?;
-        if let Some(channel) = target.outcome_channel() {
-            let payload = notify::outcome_slack(deployment, &context);
-            self.notifier.post_slack(channel, &payload).await?;
-        }
+        let payload = target
+            .outcome_channel()
+            .map(|channel| (channel, notify::outcome_slack(deployment, &context)));
+        let told = self
+            .tell(
+                &deployment.id,
+                (&subject, &body),
+                payload
+                    .as_ref()
+                    .map(|(channel, payload)| (*channel, payload)),
+            )
+            .await?;
         self.edit_request_message(deployment, &notify::outcome_line(deployment))
             .await;
         let mut next = current.value.clone();
         next.outcome_notified = Some(Notified {
             state,
             at: Utc::now(),
+            deliveries: told.deliveries,
         });
         self.ledger.save(&current, next).await?;
         Ok(())
@@ -802,10 +808,7 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
             .await?
             .map(|r| r.value)
             .unwrap_or_default();
-        let service = self
-            .ecs
-            .describe_service(&target.cluster, &target.service)
-            .await?;
+        let (service, _) = self.rollable_service(target).await?;
         let Some(good) = rollouts.clone().rollback_target(&service.task_definition) else {
             return Err(StepError::Rejected(format!(
                 "target `{}` has no known good release to return to: no other deployment Slipway started has reached COMPLETED",
@@ -922,6 +925,7 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
             next.outcome_notified = Some(Notified {
                 state: State::RolledBack,
                 at: Utc::now(),
+                deliveries: Vec::new(),
             });
             self.ledger.save(&bad, next).await?;
         }

@@ -36,6 +36,8 @@ struct UploadPlan<T> {
     running: TaskDefinitionSummary,
     /// What the new revision will be, for the diff a dry run (or an approver) sees.
     planned: TaskDefinitionSummary,
+    /// What a person should know about the service before it rolls ([`crate::rollable`]).
+    warnings: Vec<String>,
 }
 
 impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer<E, R, S, B, N> {
@@ -85,9 +87,7 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
                     first: format!("{}: {err}", target.name),
                 })
             }
-            Err(err) => TargetOutcome::Failed {
-                error: err.to_string(),
-            },
+            Err(err) => super::permanent_outcome(err),
         };
         Ok(self.report(
             raw,
@@ -168,7 +168,7 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
             });
         }
         if self.dry_run {
-            let mut outcome = dry_run_plan(target, &plan.running, &plan.planned);
+            let mut outcome = dry_run_plan(target, &plan.running, &plan.planned, &plan.warnings);
             if let (true, TargetOutcome::DryRun { diff, .. }) =
                 (plan.whole_task_definition, &mut outcome)
             {
@@ -236,8 +236,24 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
         };
         let manifest =
             parse_manifest(upload.kind, &body).map_err(|err| rejected(err.to_string()))?;
-        let (service, running) = self.running_definition(target).await?;
+        let (service, running, warnings) = self.running_definition(target).await?;
+        let mut plan = self
+            .manifest_plan(target, manifest, service, running, log)
+            .await?;
+        plan.warnings = warnings;
+        Ok(plan)
+    }
 
+    /// The plan for a manifest that has been read and parsed.
+    async fn manifest_plan(
+        &self,
+        target: &Target,
+        manifest: Manifest,
+        service: crate::ports::ServiceState,
+        running: crate::ports::DescribedTaskDefinition<E::TaskDefinition>,
+        log: &LogContext<'_>,
+    ) -> Result<UploadPlan<E::TaskDefinition>, StepError> {
+        let rejected = |problem: String| StepError::Rejected(problem);
         match manifest {
             Manifest::Images(images) => {
                 let mut wanted = Vec::with_capacity(images.len());
@@ -309,6 +325,7 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
                     running: running.summary,
                     changes,
                     whole_task_definition: true,
+                    warnings: Vec::new(),
                 })
             }
         }
@@ -335,6 +352,7 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
             running: running.summary,
             changes,
             whole_task_definition: false,
+            warnings: Vec::new(),
         })
     }
 

@@ -34,6 +34,10 @@ pub enum Fault {
     Slow,
     /// The connection closed without an answer; the emulator never saw the call.
     Dropped,
+    /// S3's 409 `ConditionalRequestConflict`: another conditional write to the key was in
+    /// flight, and this one was not applied (S3 API Reference, PutObject: "On a 409
+    /// failure you should retry the upload"). moto never answers it.
+    InFlightConflict,
 }
 
 impl Fault {
@@ -100,8 +104,13 @@ struct State {
     inner: Mutex<Inner>,
 }
 
+/// Changes the emulator's JSON answer to a call before the client sees it.
+type Rewrite = Box<dyn Fn(&Call, &mut serde_json::Value) + Send>;
+
 struct Inner {
     rng: fastrand::Rng,
+    /// Every rewrite whose matcher accepts a call is applied to its answer, in order.
+    rewrites: Vec<(Matcher, Rewrite)>,
     /// The first rule that accepts a call decides whether it faults.
     injections: Vec<Injection>,
     crash: Option<Crash>,
@@ -127,6 +136,7 @@ impl FaultProxy {
             slow_for,
             inner: Mutex::new(Inner {
                 rng: fastrand::Rng::with_seed(seed),
+                rewrites: Vec::new(),
                 injections: Vec::new(),
                 crash: None,
                 calls: Vec::new(),
@@ -167,6 +177,22 @@ impl FaultProxy {
             faults: faults.to_vec(),
             applies_to,
         });
+    }
+
+    /// From now on, the JSON answers (ECS, ECR, …) to calls `applies_to` accepts are
+    /// changed by `rewrite` before the client reads them: how a test plays an AWS answer
+    /// the emulator cannot give. Each use cites the AWS documentation it follows.
+    pub fn rewrite(
+        &self,
+        applies_to: impl Fn(&Call) -> bool + Send + 'static,
+        rewrite: impl Fn(&Call, &mut serde_json::Value) + Send + 'static,
+    ) {
+        self.state
+            .inner
+            .lock()
+            .unwrap()
+            .rewrites
+            .push((Box::new(applies_to), Box::new(rewrite)));
     }
 
     /// Pass everything through again.
@@ -255,7 +281,9 @@ impl State {
             Verdict::Fault(Fault::Slow) | Verdict::Pass => {}
             Verdict::Fault(fault) => return Ok(protocol.error(fault)),
         }
-        let answer = self.forward(&parts, body).await?;
+        let answer = self
+            .rewritten(&call, self.forward(&parts, body).await?)
+            .await;
         if let Some(fired) = self.crash_due(&call) {
             let _ = fired.send(call);
             std::future::pending::<()>().await;
@@ -264,6 +292,34 @@ impl State {
             tokio::time::sleep(self.slow_for).await;
         }
         Ok(answer)
+    }
+
+    async fn rewritten(&self, call: &Call, answer: Response<Full<Bytes>>) -> Response<Full<Bytes>> {
+        if !self
+            .inner
+            .lock()
+            .unwrap()
+            .rewrites
+            .iter()
+            .any(|(accepts, _)| accepts(call))
+        {
+            return answer;
+        }
+        let (parts, body) = answer.into_parts();
+        let bytes = body
+            .collect()
+            .await
+            .map(|b| b.to_bytes())
+            .unwrap_or_default();
+        let Ok(mut json) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
+            return Response::from_parts(parts, Full::new(bytes));
+        };
+        for (accepts, rewrite) in &self.inner.lock().unwrap().rewrites {
+            if accepts(call) {
+                rewrite(call, &mut json);
+            }
+        }
+        Response::from_parts(parts, Full::new(Bytes::from(json.to_string())))
     }
 
     fn decide(&self, call: &Call) -> Verdict {
@@ -411,6 +467,7 @@ impl Protocol {
             (_, Fault::TooManyRequests) => (429, "TooManyRequestsException"),
             (Protocol::RestXml, Fault::InternalError) => (500, "InternalError"),
             (_, Fault::InternalError) => (500, "InternalFailure"),
+            (_, Fault::InFlightConflict) => (409, "ConditionalRequestConflict"),
             (_, Fault::Unavailable | Fault::Slow | Fault::Dropped) => (503, "ServiceUnavailable"),
         };
         let message = "injected by the fault proxy";

@@ -61,8 +61,31 @@ def wired():
               f"{names[function]}: provided.al2023, handler bootstrap")
         check(config.get("Environment", {}).get("Variables") == out["function_environment"][function],
               f"{names[function]}: the stored environment is the one cargo lambda watch runs with")
-    url = lam.get_function_url_config(FunctionName=names["approval"])
-    check(url["AuthType"] == "NONE", "the approval function URL has auth NONE (requests carry signed tokens)")
+    # The approval endpoint: an HTTP API proxying to the function (payload 2.0), and the
+    # function's only grant is to API Gateway from that API (no function URL, no "*").
+    apigw = client("apigatewayv2")
+    apis = [a for a in apigw.get_apis()["Items"] if a["Name"] == "slipway-local-approval"]
+    check(len(apis) == 1 and apis[0]["ProtocolType"] == "HTTP", "the approval HTTP API exists")
+    if apis:
+        api = apis[0]
+        integrations = apigw.get_integrations(ApiId=api["ApiId"])["Items"]
+        check(len(integrations) == 1 and integrations[0]["PayloadFormatVersion"] == "2.0"
+              and integrations[0]["IntegrationUri"].endswith(f"function:{names['approval']}/invocations"),
+              "the approval API proxies to the approval function with payload format 2.0")
+        routes = sorted(r["RouteKey"] for r in apigw.get_routes(ApiId=api["ApiId"])["Items"])
+        check(routes == ["GET /approvals/{id}", "POST /approvals/{id}", "POST /slack/interactions"],
+              f"the approval API routes the page, the decision and Slack ({routes})")
+        check(out["approval_url"] == api["ApiEndpoint"] + "/", "approval links point at the API's $default stage")
+    policy = json.loads(lam.get_policy(FunctionName=names["approval"])["Policy"])
+    principals = [s["Principal"] for s in policy["Statement"]]
+    check(principals == [{"Service": "apigateway.amazonaws.com"}] and all(
+        s["Action"] == "lambda:InvokeFunction" for s in policy["Statement"]),
+          f"the approval function may be invoked by API Gateway only ({principals})")
+    try:
+        lam.get_function_url_config(FunctionName=names["approval"])
+        check(False, "the approval function has no function URL")
+    except lam.exceptions.ResourceNotFoundException:
+        check(True, "the approval function has no function URL")
 
     # The push reaches image-push: the rule's pattern matches it and targets the function.
     event = push_event()

@@ -21,6 +21,7 @@ provider "aws" {
 
   endpoints {
     acm                    = var.endpoint
+    apigatewayv2           = var.endpoint
     applicationautoscaling = var.endpoint
     cloudwatch             = var.endpoint
     cloudwatchlogs         = var.endpoint

@@ -21,11 +21,15 @@ locals {
       grants      = ["ledger", "ecs_read", "ecs_roll", "notify", "secrets", "kms"]
     }
     "approval" = {
-      description = "The approval pages and Slack interactions (function URL)"
-      # Slack wants an answer within 3 seconds; the page does a few small S3 and ECS calls.
-      timeout = 15
+      description = "The approval pages and Slack interactions (behind the approval HTTP API)"
+      # Below the HTTP API's integration timeout (30 s, not adjustable: API Gateway
+      # Developer Guide, "Quotas for configuring and running an HTTP API"), and above one
+      # AWS call's 20 s limit (src/aws/mod.rs, CallTimeouts), so that a slow call ends as
+      # an error page rather than API Gateway's 503.
+      timeout = 28
       async   = false
-      grants  = ["ledger", "ecs_read", "ecs_roll", "ecs_register", "pass_role", "notify", "secrets", "kms"]
+      # source_read: approving an uploaded manifest re-reads the upload by version id.
+      grants = ["ledger", "ecs_read", "ecs_roll", "ecs_register", "pass_role", "source_read", "notify", "secrets", "kms"]
     }
   }
   async_functions = { for name, f in local.functions : name => f if f.async }
@@ -44,6 +48,11 @@ locals {
     ]
     source_read = [
       { sid = "SourceManifests", actions = ["s3:GetObject", "s3:GetObjectVersion"], resources = ["${aws_s3_bucket.this["source"].arn}/${var.source_prefix}*"], condition = null },
+      # Without ListBucket S3 answers a missing key or version with 403 instead of 404
+      # (S3 API Reference, GetObject, "Permissions"): a deleted upload would read as a
+      # permission error. Listing is limited to the deploy prefix (S3 User Guide, "Bucket
+      # policy examples using condition keys": s3:prefix).
+      { sid = "SourceManifestsList", actions = ["s3:ListBucket"], resources = [aws_s3_bucket.this["source"].arn], condition = { test = "StringLike", variable = "s3:prefix", values = ["${var.source_prefix}*"] } },
     ]
     ecs_read = [
       { sid = "DescribeManagedServices", actions = ["ecs:DescribeServices"], resources = local.service_arns, condition = null },
@@ -112,7 +121,7 @@ locals {
   # cycle: the URL exists only once the function does); the others put it in messages.
   event_driven_environment = merge(
     local.base_environment,
-    { SLIPWAY_APPROVAL_URL = aws_lambda_function_url.approval.function_url },
+    { SLIPWAY_APPROVAL_URL = local.approval_url },
   )
   function_environment = {
     for name, f in local.functions : name => f.async ? local.event_driven_environment : local.base_environment
@@ -281,23 +290,4 @@ resource "aws_lambda_function_event_invoke_config" "this" {
       destination = aws_sqs_queue.dead_letters[each.key].arn
     }
   }
-}
-
-# Auth NONE is deliberate: approvers open links from email and Slack in a browser, where
-# IAM signing is impossible. Every request is authenticated by the function itself: a page
-# or decision needs a signed, expiring approval token bound to the deployment (HMAC), and a
-# Slack interaction needs Slack's request signature; anything else gets 403 and writes nothing.
-resource "aws_lambda_function_url" "approval" {
-  # checkov:skip=CKV_AWS_258: approvers' browsers cannot sign with IAM; the function authenticates every request itself (comment above)
-  function_name      = aws_lambda_function.approval.function_name
-  authorization_type = "NONE"
-}
-
-resource "aws_lambda_permission" "approval_url" {
-  # checkov:skip=CKV_AWS_301: the public function URL is the approval page; every request needs a signed token or Slack's signature
-  statement_id           = "PublicApprovalUrl"
-  action                 = "lambda:InvokeFunctionUrl"
-  function_name          = aws_lambda_function.approval.function_name
-  principal              = "*"
-  function_url_auth_type = "NONE"
 }

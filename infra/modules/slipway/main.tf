@@ -3,7 +3,8 @@
 #
 #   main.tf       names, the rendered targets config, the KMS key
 #   storage.tf    the ledger and source buckets
-#   functions.tf  the Lambda functions, their roles (one each, least privilege), logs, the URL
+#   functions.tf  the Lambda functions, their roles (one each, least privilege), logs
+#   approval_api.tf  the approval function's public endpoint (API Gateway HTTP API)
 #   events.tf     EventBridge rules, retries, dead-letter queues, the approvals topic, secrets
 
 data "aws_caller_identity" "current" {}
@@ -41,9 +42,20 @@ locals {
   }
   config_json = jsonencode(local.config)
 
+  # A target may name its cluster and service by ARN (README, "Targets"); IAM resources
+  # and event patterns need the names. Only the long service ARN format
+  # (`service/<cluster>/<service>`) is accepted (variables.tf): ECS events and IAM name a
+  # pre-2021 short-ARN service `service/<service>`, which nothing here would match.
+  target_names = {
+    for t in var.targets : t.name => {
+      cluster = startswith(t.cluster, "arn:") ? element(split("/", t.cluster), length(split("/", t.cluster)) - 1) : t.cluster
+      service = startswith(t.service, "arn:") ? element(split("/", t.service), length(split("/", t.service)) - 1) : t.service
+    }
+  }
+
   # What Slipway may touch, derived from the targets.
   service_arns = distinct([
-    for t in var.targets : "arn:${local.partition}:ecs:${local.region}:${local.account}:service/${t.cluster}/${t.service}"
+    for t in var.targets : "arn:${local.partition}:ecs:${local.region}:${local.account}:service/${local.target_names[t.name].cluster}/${local.target_names[t.name].service}"
   ])
   repository_names = distinct([for t in var.targets : t.repository])
   repository_arns = [
@@ -69,7 +81,7 @@ data "aws_iam_policy_document" "key" {
     }
   }
 
-  # CloudWatch Logs encrypts the functions' log groups, and only those.
+  # CloudWatch Logs encrypts the functions' and the approval API's log groups, and only those.
   statement {
     sid       = "LogsEncryptSlipwayLogs"
     actions   = ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"]
@@ -81,7 +93,10 @@ data "aws_iam_policy_document" "key" {
     condition {
       test     = "ArnLike"
       variable = "kms:EncryptionContext:aws:logs:arn"
-      values   = ["arn:${local.partition}:logs:${local.region}:${local.account}:log-group:/aws/lambda/${var.name}-*"]
+      values = [
+        "arn:${local.partition}:logs:${local.region}:${local.account}:log-group:/aws/lambda/${var.name}-*",
+        "arn:${local.partition}:logs:${local.region}:${local.account}:log-group:/aws/apigateway/${var.name}-*",
+      ]
     }
   }
 

@@ -24,8 +24,13 @@ output "function_policies" {
 }
 
 output "approval_url" {
-  description = "The approval function's URL, which approval links point to."
-  value       = aws_lambda_function_url.approval.function_url
+  description = "The approval HTTP API's URL, which approval links point to."
+  value       = local.approval_url
+}
+
+output "approval_api_id" {
+  description = "The approval HTTP API's id."
+  value       = aws_apigatewayv2_api.approval.id
 }
 
 output "config_json" {

@@ -91,6 +91,34 @@ variable "targets" {
     condition     = length(distinct([for t in var.targets : t.name])) == length(var.targets)
     error_message = "Target names must be unique."
   }
+
+  # A cluster ARN is arn:<partition>:ecs:<region>:<account>:cluster/<name>.
+  validation {
+    condition = alltrue([
+      for t in var.targets : !startswith(t.cluster, "arn:") || can(regex("^arn:[a-z-]+:ecs:[a-z0-9-]+:[0-9]{12}:cluster/[A-Za-z0-9_-]{1,255}$", t.cluster))
+    ])
+    error_message = "A target's cluster must be the cluster's name or its ARN (arn:aws:ecs:<region>:<account>:cluster/<name>)."
+  }
+
+  # Services created before 2021 may still have the short ARN service/<name>: ECS names
+  # them so in its events and IAM evaluates them so, and neither the event rule nor the
+  # policies (which use service/<cluster>/<name>) would match (ECS Developer Guide,
+  # "Migrate an Amazon ECS short service ARN to a long ARN").
+  validation {
+    condition = alltrue([
+      for t in var.targets : !startswith(t.service, "arn:") || can(regex("^arn:[a-z-]+:ecs:[a-z0-9-]+:[0-9]{12}:service/[A-Za-z0-9_-]+/[A-Za-z0-9_-]+$", t.service))
+    ])
+    error_message = "A target's service ARN must have the long format arn:aws:ecs:<region>:<account>:service/<cluster>/<service>: a short ARN (service/<service>) belongs to a service created before 2021, which ECS's events and IAM name differently. Migrate the service to the long ARN format (ECS Developer Guide, \"Migrate an Amazon ECS short service ARN to a long ARN\") or give its name."
+  }
+
+  validation {
+    condition = alltrue([
+      for t in var.targets : !startswith(t.service, "arn:") || (
+        element(split("/", t.service), 1) == (startswith(t.cluster, "arn:") ? element(split("/", t.cluster), 1) : t.cluster)
+      )
+    ])
+    error_message = "A target's service ARN names another cluster than the target's cluster."
+  }
 }
 
 variable "source_prefix" {
@@ -167,4 +195,16 @@ variable "force_destroy_buckets" {
 variable "tags" {
   description = "Tags for every resource; must include Project and Environment."
   type        = map(string)
+}
+
+variable "approval_throttle" {
+  description = "Throttling of the approval HTTP API's stage: requests per second and the burst above it (API Gateway answers 429 beyond them)."
+  type = object({
+    rate_per_second = number
+    burst           = number
+  })
+  default = {
+    rate_per_second = 20
+    burst           = 50
+  }
 }

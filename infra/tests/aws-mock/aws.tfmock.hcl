@@ -87,3 +87,11 @@ mock_resource "aws_ecs_task_definition" {
 mock_resource "aws_iam_openid_connect_provider" {
   defaults = { arn = "arn:aws:iam::111122223333:oidc-provider/token.actions.githubusercontent.com" }
 }
+
+mock_resource "aws_apigatewayv2_api" {
+  defaults = {
+    id            = "a1b2c3d4e5"
+    api_endpoint  = "https://a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com"
+    execution_arn = "arn:aws:execute-api:eu-west-1:111122223333:a1b2c3d4e5"
+  }
+}

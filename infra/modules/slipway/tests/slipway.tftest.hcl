@@ -141,13 +141,33 @@ run "scopes_each_function_to_what_it_calls" {
     error_message = "deployment-events holds rights it never uses."
   }
 
-  # Only source-upload reads the source bucket, and only under the deploy prefix.
+  # source-upload reads uploads, and approval re-reads the one it approves (by version
+  # id): both, and only under the deploy prefix; the others never read the bucket.
   assert {
     condition = alltrue([
-      for f in ["image-push", "approval", "deployment-events"] :
+      for f in ["image-push", "deployment-events"] :
       !contains([for s in output.function_permissions[f] : s.sid], "SourceManifests")
-    ]) && endswith(one(one([for s in output.function_permissions["source-upload"] : s.resources if s.sid == "SourceManifests"])), "/deploy/*")
-    error_message = "Source bucket reads are not limited to source-upload and the deploy prefix."
+      ]) && alltrue([
+      for f in ["source-upload", "approval"] :
+      endswith(one(one([for s in output.function_permissions[f] : s.resources if s.sid == "SourceManifests"])), "/deploy/*")
+      && contains(one([for s in output.function_permissions[f] : s.actions if s.sid == "SourceManifests"]), "s3:GetObjectVersion")
+    ])
+    error_message = "Source bucket reads are not limited to source-upload and approval, and to the deploy prefix."
+  }
+
+  # Without ListBucket a missing upload reads as 403 (permanent) instead of 404: granted
+  # to the readers, and only for keys under the deploy prefix.
+  assert {
+    condition = alltrue([
+      for f in ["source-upload", "approval"] :
+      jsonencode(one([for s in output.function_permissions[f] : s if s.sid == "SourceManifestsList"])) == jsonencode({
+        actions   = ["s3:ListBucket"]
+        condition = { test = "StringLike", values = ["deploy/*"], variable = "s3:prefix" }
+        resources = ["arn:aws:s3:::mock"]
+        sid       = "SourceManifestsList"
+      })
+    ])
+    error_message = "ListBucket on the source bucket is missing or not limited to the deploy prefix."
   }
 
   # No action on "*" except the ones AWS offers no resource-level permission for.
@@ -220,9 +240,39 @@ run "builds_the_functions_and_buckets_as_documented" {
     error_message = "Every event-driven function has bounded retries, a maximum event age and an on-failure destination."
   }
 
+  # The approval endpoint is an HTTP API: one permission, for API Gateway and this API
+  # only. A function URL would need lambda:InvokeFunction with lambda:InvokedViaFunctionUrl,
+  # which this provider cannot write; without the condition it would open the Invoke API.
   assert {
-    condition     = aws_lambda_function_url.approval.authorization_type == "NONE" && aws_lambda_permission.approval_url.function_url_auth_type == "NONE"
-    error_message = "The approval function URL is public (its requests are authenticated by the function)."
+    condition = (
+      aws_lambda_permission.approval_api.action == "lambda:InvokeFunction"
+      && aws_lambda_permission.approval_api.principal == "apigateway.amazonaws.com"
+      && aws_lambda_permission.approval_api.source_arn == "arn:aws:execute-api:eu-west-1:111122223333:a1b2c3d4e5/*"
+      && aws_lambda_permission.approval_api.function_name == aws_lambda_function.approval.function_name
+    )
+    error_message = "The approval function may be invoked by API Gateway for the approval API only: ${jsonencode(aws_lambda_permission.approval_api)}"
+  }
+
+  assert {
+    condition = (
+      aws_apigatewayv2_integration.approval.payload_format_version == "2.0"
+      && aws_apigatewayv2_integration.approval.integration_type == "AWS_PROXY"
+      && aws_apigatewayv2_stage.approval.name == "$default"
+      && aws_apigatewayv2_stage.approval.default_route_settings[0].throttling_rate_limit == 20
+      && aws_apigatewayv2_stage.approval.default_route_settings[0].throttling_burst_limit == 50
+      && sort([for r in aws_apigatewayv2_route.approval : r.route_key]) == sort(["GET /approvals/{id}", "POST /approvals/{id}", "POST /slack/interactions"])
+    )
+    error_message = "The approval API is not the 2.0 proxy of the function on a throttled $default stage with the page, decision and Slack routes."
+  }
+
+  assert {
+    condition     = output.function_environment["image-push"].SLIPWAY_APPROVAL_URL == "https://a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com/" && output.approval_url == output.function_environment["image-push"].SLIPWAY_APPROVAL_URL
+    error_message = "Approval links do not point at the approval API's $default stage."
+  }
+
+  assert {
+    condition     = aws_lambda_function.approval.timeout < 30
+    error_message = "The approval function must end before the HTTP API's 30 s integration timeout."
   }
 
   assert {
@@ -277,6 +327,68 @@ run "refuses_a_target_with_two_tag_rules" {
       containers = ["app"]
       repository = "app"
       tags       = { semver = ">=1", glob = "*" }
+      policy     = "auto"
+    }]
+  }
+
+  expect_failures = [var.targets]
+}
+
+run "derives_names_from_a_cluster_and_service_given_by_arn" {
+  command = apply
+
+  variables {
+    targets = [{
+      name       = "web"
+      cluster    = "arn:aws:ecs:eu-west-1:111122223333:cluster/shop"
+      service    = "arn:aws:ecs:eu-west-1:111122223333:service/shop/web"
+      containers = ["app"]
+      repository = "app"
+      tags       = { semver = ">=1" }
+      policy     = "auto"
+    }]
+  }
+
+  assert {
+    condition     = jsonencode(one([for s in output.function_permissions["image-push"] : s.resources if s.sid == "RollManagedServices"])) == jsonencode(["arn:aws:ecs:eu-west-1:111122223333:service/shop/web"])
+    error_message = "IAM resources built from ARNs are malformed: ${jsonencode(output.function_permissions["image-push"])}"
+  }
+
+  assert {
+    condition     = jsonencode(jsondecode(output.event_patterns["ecs-deployments"]).resources) == jsonencode(["arn:aws:ecs:eu-west-1:111122223333:service/shop/web"])
+    error_message = "The ECS rule built from ARNs does not name the service."
+  }
+}
+
+run "refuses_a_short_service_arn" {
+  command = plan
+
+  variables {
+    targets = [{
+      name       = "web"
+      cluster    = "shop"
+      service    = "arn:aws:ecs:eu-west-1:111122223333:service/web"
+      containers = ["app"]
+      repository = "app"
+      tags       = { semver = ">=1" }
+      policy     = "auto"
+    }]
+  }
+
+  expect_failures = [var.targets]
+}
+
+run "refuses_a_service_arn_of_another_cluster" {
+  command = plan
+
+  variables {
+    targets = [{
+      name       = "web"
+      cluster    = "shop"
+      service    = "arn:aws:ecs:eu-west-1:111122223333:service/other/web"
+      containers = ["app"]
+      repository = "app"
+      tags       = { semver = ">=1" }
       policy     = "auto"
     }]
   }
