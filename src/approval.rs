@@ -10,6 +10,10 @@
 pub mod page;
 pub mod web;
 
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, RwLock};
+
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use chrono::{DateTime, Utc};
@@ -143,13 +147,37 @@ impl SigningKeys {
 }
 
 /// Where approval links point, and the keys that sign them.
-#[derive(Debug, Clone)]
+///
+/// Keys are read at cold start; after a rotation (README, "Signing keys and rotation") a
+/// warm function would refuse links signed with the new key until its next cold start.
+/// So a link signed with a key this copy does not hold makes it read the keys again
+/// ([`KeySource`]), at most once per [`KEY_REREAD_INTERVAL`]: a stream of forged key ids
+/// costs at most one secret read per interval.
+#[derive(Clone)]
 pub struct ApprovalLinks {
-    /// The approval function's URL (its function URL; locally, `cargo lambda watch`'s
-    /// `/lambda-url/approval`), without a trailing slash.
+    /// The approval endpoint's URL (on AWS the approval HTTP API; locally, `cargo lambda
+    /// watch`'s `/lambda-url/approval`), without a trailing slash.
     pub base_url: String,
-    pub keys: SigningKeys,
+    keys: Arc<RwLock<Arc<SigningKeys>>>,
+    source: Option<Arc<dyn KeySource>>,
+    last_reread: Arc<Mutex<Option<DateTime<Utc>>>>,
 }
+
+impl std::fmt::Debug for ApprovalLinks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApprovalLinks")
+            .field("base_url", &self.base_url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where the signing keys can be read again (the adapter: Secrets Manager).
+pub trait KeySource: Send + Sync {
+    fn read(&self) -> Pin<Box<dyn Future<Output = Result<SigningKeys, String>> + Send + '_>>;
+}
+
+/// The shortest time between two re-reads of the keys.
+pub const KEY_REREAD_INTERVAL: chrono::Duration = chrono::Duration::seconds(30);
 
 /// What a deployment's approval is bound to.
 pub fn binding(deployment: &Deployment) -> Binding<'_> {
@@ -164,7 +192,69 @@ impl ApprovalLinks {
     pub fn new(base_url: &str, keys: SigningKeys) -> ApprovalLinks {
         ApprovalLinks {
             base_url: base_url.trim_end_matches('/').to_string(),
-            keys,
+            keys: Arc::new(RwLock::new(Arc::new(keys))),
+            source: None,
+            last_reread: Arc::default(),
+        }
+    }
+
+    /// Read the keys again from `source` when a link names a key this copy lacks.
+    pub fn with_source(mut self, source: Arc<dyn KeySource>) -> ApprovalLinks {
+        self.source = Some(source);
+        self
+    }
+
+    /// The keys held now.
+    pub fn keys(&self) -> Arc<SigningKeys> {
+        self.keys.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// [`SigningKeys::verify`], reading the keys again (bounded) when the token names a
+    /// key this copy does not hold.
+    pub async fn verify(
+        &self,
+        token: &str,
+        binding: Binding<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<DateTime<Utc>, TokenError> {
+        match self.keys().verify(token, binding, now) {
+            Err(TokenError::UnknownKey(id)) if self.reread(now).await => self
+                .keys()
+                .verify(token, binding, now)
+                .map_err(|err| match err {
+                    TokenError::UnknownKey(_) => TokenError::UnknownKey(id),
+                    err => err,
+                }),
+            result => result,
+        }
+    }
+
+    /// Reads the keys again if there is a source and the last re-read is old enough;
+    /// whether new keys were taken.
+    async fn reread(&self, now: DateTime<Utc>) -> bool {
+        let Some(source) = &self.source else {
+            return false;
+        };
+        {
+            let mut last = self.last_reread.lock().unwrap_or_else(|e| e.into_inner());
+            if last.is_some_and(|at| now - at < KEY_REREAD_INTERVAL) {
+                return false;
+            }
+            *last = Some(now);
+        }
+        match source.read().await {
+            Ok(keys) => {
+                tracing::info!(
+                    current = keys.current.id,
+                    "a link named a key this function did not hold: signing keys read again"
+                );
+                *self.keys.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(keys);
+                true
+            }
+            Err(err) => {
+                tracing::warn!("reading the signing keys again failed: {err}");
+                false
+            }
         }
     }
 
@@ -174,7 +264,7 @@ impl ApprovalLinks {
             "{}/approvals/{}?t={}",
             self.base_url,
             deployment.id,
-            self.keys.sign(binding(deployment), expires_at)
+            self.keys().sign(binding(deployment), expires_at)
         )
     }
 }
@@ -275,6 +365,65 @@ mod tests {
         target: "web",
         image: "123456789012.dkr.ecr.us-east-1.amazonaws.com/app@sha256:abc",
     };
+
+    /// Hands out `keys` and counts the reads.
+    struct Rotated {
+        keys: SigningKeys,
+        reads: std::sync::atomic::AtomicUsize,
+    }
+
+    impl KeySource for Rotated {
+        fn read(&self) -> Pin<Box<dyn Future<Output = Result<SigningKeys, String>> + Send + '_>> {
+            self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let keys = self.keys.clone();
+            Box::pin(async move { Ok(keys) })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_warm_function_reads_the_keys_again_for_a_link_signed_after_a_rotation() {
+        let now = Utc::now();
+        let rotated = SigningKeys {
+            current: key("k3"),
+            previous: Some(key("k2")),
+        };
+        let token = rotated.sign(BINDING, now + Duration::hours(1));
+        let source = Arc::new(Rotated {
+            keys: rotated,
+            reads: Default::default(),
+        });
+        let links = ApprovalLinks::new("https://x", keys()).with_source(source.clone());
+
+        assert!(links.verify(&token, BINDING, now).await.is_ok());
+        assert_eq!(links.keys().current.id, "k3", "the new keys are kept");
+
+        // A forged key id right after: refused, and no second read within the interval.
+        let forged = token.replace(".k3.", ".k9.");
+        assert_eq!(
+            links.verify(&forged, BINDING, now).await,
+            Err(TokenError::UnknownKey("k9".into()))
+        );
+        assert_eq!(source.reads.load(std::sync::atomic::Ordering::SeqCst), 1);
+        // After the interval an unknown key is worth one more read.
+        let later = now + KEY_REREAD_INTERVAL;
+        assert!(links.verify(&forged, BINDING, later).await.is_err());
+        assert_eq!(source.reads.load(std::sync::atomic::Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn without_a_source_an_unknown_key_is_refused_as_before() {
+        let now = Utc::now();
+        let other = SigningKeys {
+            current: key("k3"),
+            previous: None,
+        };
+        let token = other.sign(BINDING, now + Duration::hours(1));
+        let links = ApprovalLinks::new("https://x", keys());
+        assert_eq!(
+            links.verify(&token, BINDING, now).await,
+            Err(TokenError::UnknownKey("k3".into()))
+        );
+    }
 
     /// The same overflow fuzzing found in Slack's timestamp check: a nonce "issued" at
     /// i64::MIN is refused, not a panic.

@@ -785,7 +785,7 @@ mod tests {
                 }
                 // HTTP requests to the approval function: `aws::http`'s test parses them
                 // with lambda_http, as the function does.
-                n if n.starts_with("function-url-") => {}
+                n if n.starts_with("function-url-") || n.starts_with("http-api-") => {}
                 n => {
                     panic!("{n}: no test knows this event file; add it to every_event_file_parses")
                 }

@@ -108,14 +108,14 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier>
             Err(response) => return response,
         };
         let now = Utc::now();
-        if let Err(refused) = self.check_token(&token, &record.value, now) {
+        if let Err(refused) = self.check_token(&token, &record.value, now).await {
             return refused;
         }
         if let Some(closed) = closed_page(&record.value, now) {
             return closed;
         }
         let links = self.links().expect("checked by check_token");
-        let form_nonce = links.keys.form_nonce(id, &token, now);
+        let form_nonce = links.keys().form_nonce(id, &token, now);
         let style_nonce = random_nonce();
         let deployment = &record.value;
         let request_info = deployment
@@ -195,13 +195,16 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier>
             channel: Channel::Web,
             source: request.source.clone(),
         };
-        if let Err(refused) = self.check_token(&form.t, &record.value, now) {
+        if let Err(refused) = self.check_token(&form.t, &record.value, now).await {
             self.audit_refusal(&record.value, verdict.into(), &actor, "bad approval link")
                 .await;
             return refused;
         }
         let links = self.links().expect("checked by check_token");
-        if let Err(err) = links.keys.verify_form_nonce(&form.nonce, id, &form.t, now) {
+        if let Err(err) = links
+            .keys()
+            .verify_form_nonce(&form.nonce, id, &form.t, now)
+        {
             self.audit_refusal(&record.value, verdict.into(), &actor, &err.to_string())
                 .await;
             return page(403, "Refused", &err.to_string());
@@ -368,7 +371,7 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier>
         }
     }
 
-    fn check_token(
+    async fn check_token(
         &self,
         token: &str,
         deployment: &Deployment,
@@ -381,7 +384,7 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier>
                 "This Slipway has no signing key.",
             ));
         };
-        match links.keys.verify(token, binding(deployment), now) {
+        match links.verify(token, binding(deployment), now).await {
             Ok(_) => Ok(()),
             Err(TokenError::Expired(at)) => Err(page(
                 410,

@@ -298,20 +298,7 @@ pub fn registration(
             })
             .collect()
     });
-    // The base's tags, with the deployment this revision is registered for instead of
-    // the one the base was.
-    let mut tags: Vec<Tag> = base
-        .tags
-        .iter()
-        .filter(|tag| tag.key() != Some(REGISTERED_FOR_TAG))
-        .cloned()
-        .collect();
-    tags.push(
-        Tag::builder()
-            .key(REGISTERED_FOR_TAG)
-            .value(registered_for(deployment_id))
-            .build(),
-    );
+    let tags = revision_tags(&base.tags, deployment_id);
     client
         .register_task_definition()
         .set_family(td.family)
@@ -402,6 +389,44 @@ pub(super) fn summarize(full: &FullTaskDefinition) -> TaskDefinitionSummary {
             })
             .collect::<BTreeMap<_, _>>(),
     }
+}
+
+/// ECS allows 50 tags on a resource, and keys (or values) starting with `aws:` in any
+/// case are AWS's own: a request that sets one is refused, and they do not count against
+/// the 50 (ECS API Reference, Tag).
+const MAX_TAGS: usize = 50;
+
+/// The base's tags, with the deployment this revision is registered for instead of the one
+/// the base was, and without AWS's reserved `aws:` tags (DescribeTaskDefinition may return
+/// them; RegisterTaskDefinition refuses them). Should the base already carry 50 tags of
+/// its own, they are kept as they are and the revision goes without `slipway:deployment`:
+/// the team's tags matter more than Slipway's bookmark (without it a retry after a crash
+/// cannot find the revision and registers one more).
+fn revision_tags(base: &[Tag], deployment_id: &str) -> Vec<Tag> {
+    let reserved = |text: Option<&str>| {
+        text.is_some_and(|t| t.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("aws:")))
+    };
+    let mut tags: Vec<Tag> = base
+        .iter()
+        .filter(|tag| tag.key() != Some(REGISTERED_FOR_TAG))
+        .filter(|tag| !reserved(tag.key()) && !reserved(tag.value()))
+        .cloned()
+        .collect();
+    if tags.len() < MAX_TAGS {
+        tags.push(
+            Tag::builder()
+                .key(REGISTERED_FOR_TAG)
+                .value(registered_for(deployment_id))
+                .build(),
+        );
+    } else {
+        tracing::warn!(
+            deployment_id,
+            "the task definition carries {} tags of its own, ECS's limit: the revision is registered without {REGISTERED_FOR_TAG}",
+            tags.len()
+        );
+    }
+    tags
 }
 
 #[cfg(test)]
@@ -613,6 +638,29 @@ mod tests {
         }
         assert!(!debug.contains("arn:aws:iam::123456789012:user/ci"));
         assert!(!debug.contains("ecs.capability.secrets"));
+    }
+
+    #[test]
+    fn aws_reserved_tags_are_dropped_and_fifty_of_the_teams_own_are_kept_whole() {
+        let tag = |k: &str, v: &str| Tag::builder().key(k).value(v).build();
+        let tags = revision_tags(
+            &[
+                tag("aws:cloudformation:stack-name", "x"),
+                tag("AWS:Owner", "y"),
+                tag("team", "aws:sso"),
+                tag("Project", "shop"),
+            ],
+            "web.img-1",
+        );
+        let keys: Vec<_> = tags.iter().filter_map(|t| t.key()).collect();
+        assert_eq!(keys, ["Project", REGISTERED_FOR_TAG]);
+
+        let fifty: Vec<Tag> = (0..50).map(|n| tag(&format!("k{n}"), "v")).collect();
+        let tags = revision_tags(&fifty, "web.img-1");
+        assert_eq!(tags, fifty, "the team's 50 tags are carried over untouched");
+        let tags = revision_tags(&fifty[..49], "web.img-1");
+        assert_eq!(tags.len(), 50);
+        assert_eq!(tags[49].key(), Some(REGISTERED_FOR_TAG));
     }
 
     #[test]

@@ -165,7 +165,9 @@ async fn from_env(
     )?;
     let wants_approval = config.targets.iter().any(|t| t.policy == Policy::Approval);
     let wants_slack = config.targets.iter().any(|t| t.outcome_channel().is_some());
-    let links = match optional_env("SLIPWAY_SIGNING_KEY_SECRET") {
+    // The signing keys are read only where links are made or checked: a Slipway whose
+    // targets all deploy automatically needs neither the secret nor its value.
+    let links = match optional_env("SLIPWAY_SIGNING_KEY_SECRET").filter(|_| wants_approval) {
         Some(secret) => {
             let keys = secrets::signing_keys(&clients.secrets, &secret).await?;
             let base = match link_base {
@@ -176,7 +178,11 @@ async fn from_env(
                 // Links made here are relative to the page that serves them.
                 LinkBase::Optional => optional_env("SLIPWAY_APPROVAL_URL").unwrap_or_default(),
             };
-            Some(ApprovalLinks::new(&base, keys))
+            let source = secrets::SecretKeys {
+                client: clients.secrets.clone(),
+                name: secret,
+            };
+            Some(ApprovalLinks::new(&base, keys).with_source(std::sync::Arc::new(source)))
         }
         None if wants_approval => {
             return Err(StartupError::MissingEnv {

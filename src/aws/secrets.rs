@@ -29,15 +29,15 @@ const KEYS_SHAPE: &str =
 const SLACK_SHAPE: &str =
     r#"{"signing_secret": "<Slack app signing secret>", "bot_token": "xoxb-…"}"#;
 
+// Unknown fields are ignored: a secret that also holds, say, a rotation note or a field a
+// later Slipway reads must not stop every cold start.
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct RawKeys {
     current: RawKey,
     previous: Option<RawKey>,
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct RawKey {
     id: String,
     secret: String,
@@ -45,7 +45,6 @@ struct RawKey {
 
 /// Slack's credentials.
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct SlackSecrets {
     pub signing_secret: String,
     pub bot_token: String,
@@ -80,6 +79,25 @@ pub async fn signing_keys(
 ) -> Result<SigningKeys, SecretError> {
     let text = read(client, name).await?;
     parse_signing_keys(name, &text)
+}
+
+/// The signing-keys secret, read again when a link names a key a warm function lacks.
+pub struct SecretKeys {
+    pub client: aws_sdk_secretsmanager::Client,
+    pub name: String,
+}
+
+impl crate::approval::KeySource for SecretKeys {
+    fn read(
+        &self,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<SigningKeys, String>> + Send + '_>>
+    {
+        Box::pin(async move {
+            signing_keys(&self.client, &self.name)
+                .await
+                .map_err(|err| err.to_string())
+        })
+    }
 }
 
 pub fn parse_signing_keys(name: &str, text: &str) -> Result<SigningKeys, SecretError> {
@@ -127,6 +145,16 @@ mod tests {
             parse_signing_keys("s", r#"{"current": {"id": "k1", "secret": "short"}}"#).unwrap_err();
         assert!(err.to_string().contains("at least 32"), "{err}");
         let err = parse_signing_keys("s", "not json").unwrap_err();
+        assert!(err.to_string().contains("expected {\"current\""), "{err}");
+        // A field Slipway does not know (a note, a later version's field) is no reason to
+        // refuse to start.
+        let keys = parse_signing_keys(
+            "s",
+            r#"{"current": {"id": "k2", "secret": "0123456789abcdef0123456789abcdef", "created": "2026-12-01"}, "rotated_by": "ops"}"#,
+        )
+        .unwrap();
+        assert_eq!(keys.current.id, "k2");
+        let err = parse_signing_keys("s", "[]").unwrap_err();
         assert!(err.to_string().contains("expected {\"current\""), "{err}");
     }
 }
