@@ -415,3 +415,64 @@ async fn a_failing_sns_topic_does_not_keep_the_slack_request_from_being_posted()
         "{deliveries:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_update_service_whose_answer_was_lost_is_not_sent_twice() {
+    let (world, pushed) = World::with_web_and_a_new_push().await;
+    // The answer comes after the client gave up: ECS applied the call (and started a
+    // deployment, forced), the client saw a timeout. SLOW_FOR > the attempt timeout.
+    let proxy = FaultProxy::start(&world.emulator.endpoint, Duration::from_secs(3), 7).await;
+    let timeouts = CallTimeouts {
+        connect: Duration::from_secs(1),
+        attempt: Duration::from_secs(1),
+        operation: Duration::from_secs(10),
+    };
+    let clients = clients_at(&proxy.endpoint, timeouts).await;
+    let seen = Arc::new(AtomicUsize::new(0));
+    let first = seen.clone();
+    proxy.inject(
+        1.0,
+        &[Fault::Slow],
+        Some(Box::new(move |call| {
+            call.operation == "UpdateService" && first.fetch_add(1, Ordering::SeqCst) == 0
+        })),
+    );
+    let (deployer, _) = world.deployer_with_clients(&auto_web(), false, None, &clients);
+
+    let report = deployer
+        .handle_ecr_event(&push_event("e-1", Some("v2"), &pushed), &invocation("r-1"))
+        .await
+        .unwrap();
+
+    let TargetOutcome::Rolling {
+        ecs_deployment_id, ..
+    } = only_outcome(&report)
+    else {
+        panic!("{report:?}")
+    };
+    assert_eq!(
+        proxy.applied("UpdateService"),
+        1,
+        "a second UpdateService (forceNewDeployment) would start a second ECS deployment"
+    );
+    let service = world
+        .clients
+        .ecs
+        .describe_services()
+        .cluster("prod")
+        .services("web")
+        .send()
+        .await
+        .unwrap();
+    let primary = service.services()[0]
+        .deployments()
+        .iter()
+        .find(|d| d.status() == Some("PRIMARY"))
+        .and_then(|d| d.id())
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        ecs_deployment_id, primary,
+        "the deployment the lost call started is recorded"
+    );
+}

@@ -226,12 +226,53 @@ impl Ecs for EcsService {
         Ok(None)
     }
 
+    /// No SDK retry: with `forceNewDeployment` a second UpdateService after a lost answer
+    /// would start a second ECS deployment, and the first one's events would match
+    /// nothing. Slipway retries itself, after looking whether the lost one went through
+    /// (the service then runs the revision; its PRIMARY deployment is the one started).
     async fn update_service(
         &self,
         cluster: &str,
         service: &str,
         task_definition: &str,
     ) -> Result<String, AwsError> {
+        let mut attempt = 0;
+        loop {
+            let (lost_answer, err) = match self.update_once(cluster, service, task_definition).await
+            {
+                Ok(primary) => return Ok(primary),
+                Err(failed) => failed,
+            };
+            attempt += 1;
+            if !err.is_transient() || attempt == UPDATE_ATTEMPTS {
+                return Err(err);
+            }
+            if lost_answer {
+                if let Ok(now) = self.describe_service(cluster, service).await {
+                    if now.task_definition == task_definition {
+                        if let Some(primary) = now.primary_deployment {
+                            return Ok(primary);
+                        }
+                    }
+                }
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200 << attempt)).await;
+        }
+    }
+}
+
+/// Attempts at UpdateService within one invocation (the SDK's own retry is off for it).
+const UPDATE_ATTEMPTS: u32 = 3;
+
+impl EcsService {
+    /// One UpdateService; on failure, whether its answer may have been lost after ECS
+    /// applied it.
+    async fn update_once(
+        &self,
+        cluster: &str,
+        service: &str,
+        task_definition: &str,
+    ) -> Result<String, (bool, AwsError)> {
         const OPERATION: &str = "ecs:UpdateService";
         take(&self.limits.update_service).await;
         let output = self
@@ -245,14 +286,20 @@ impl Ecs for EcsService {
             // already running the same revision), so ECS's events are matched to the right
             // ledger record.
             .force_new_deployment(true)
+            .customize()
+            .config_override(
+                aws_sdk_ecs::config::Config::builder().retry_config(RetryConfig::disabled()),
+            )
             .send()
             .await
             .map_err(|err| {
-                classify(
+                let lost = may_have_registered(&err);
+                let err = classify(
                     OPERATION,
                     err,
                     &["ServiceNotFoundException", "ServiceNotActiveException"],
-                )
+                );
+                (lost, err)
             })?;
         let primary = output
             .service()
@@ -261,12 +308,17 @@ impl Ecs for EcsService {
             .iter()
             .find(|d| d.status() == Some("PRIMARY"))
             .and_then(|d| d.id());
-        primary.map(str::to_string).ok_or_else(|| AwsError {
-            operation: OPERATION,
-            message: format!(
-                "UpdateService on {cluster}/{service} returned no PRIMARY deployment, so its outcome could not be followed"
-            ),
-            kind: AwsErrorKind::Transient,
+        primary.map(str::to_string).ok_or_else(|| {
+            (
+                false,
+                AwsError {
+                    operation: OPERATION,
+                    message: format!(
+                        "UpdateService on {cluster}/{service} returned no PRIMARY deployment, so its outcome could not be followed"
+                    ),
+                    kind: AwsErrorKind::Transient,
+                },
+            )
         })
     }
 }
@@ -325,6 +377,8 @@ pub fn registration(
 /// Whether a failed RegisterTaskDefinition may have registered all the same: ECS's
 /// answer was lost (a timeout, a connection cut after sending) or was a server error. A
 /// throttle or a validation error is an answer: nothing was registered.
+/// Whether a failed call may have been applied by ECS with its answer lost (a timeout, a
+/// dropped connection, a 5xx), as opposed to refused (a throttle, a 4xx).
 fn may_have_registered<E>(
     err: &aws_sdk_ecs::error::SdkError<E, aws_sdk_ecs::config::http::HttpResponse>,
 ) -> bool {

@@ -60,3 +60,8 @@ output "github_ci_role_arn" {
   description = "The role GitHub Actions would assume."
   value       = module.github_ci.role_arn
 }
+
+output "approval_url" {
+  description = "The approval HTTP API's URL on the local AWS (the emulator stores the API but does not serve it; locally approvals go to cargo lambda watch's function URL)."
+  value       = module.slipway.approval_url
+}
