@@ -319,6 +319,7 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
         raw: &Value,
         invocation: &Invocation,
     ) -> Result<Report, DeployError> {
+        let raw = redriven(raw);
         let push = match self.triage(raw, parse_ecr_event(raw)) {
             Ok(push) => push,
             Err(report) => return Ok(report),
@@ -1240,6 +1241,23 @@ pub fn target_wants(target: &Target, push: &ImagePushed) -> bool {
         && repo.region == push.region
         && repo.name == push.repository
         && target.tags.matches(&push.tag)
+}
+
+/// The event itself when `raw` is Lambda's on-failure record of it (an operator redrove
+/// the dead-letter queue by invoking the function with the message body).
+fn redriven(raw: &Value) -> &Value {
+    let (event, redriven) = crate::redrive::event_of(raw);
+    if let Some(redriven) = redriven {
+        info!(
+            event_id = event_id(event).as_deref().unwrap_or("(no id)"),
+            decision = "redriven",
+            "redriven from the dead-letter queue: Lambda gave up on it ({}) after {} attempt(s), request {}",
+            redriven.condition,
+            redriven.attempts,
+            redriven.request_id
+        );
+    }
+    event
 }
 
 fn event_id(raw: &Value) -> Option<String> {

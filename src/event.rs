@@ -786,6 +786,11 @@ mod tests {
                 // HTTP requests to the approval function: `aws::http`'s test parses them
                 // with lambda_http, as the function does.
                 n if n.starts_with("function-url-") || n.starts_with("http-api-") => {}
+                // Lambda's on-failure record: `redrive`'s test takes the event out of it.
+                n if n.starts_with("lambda-on-failure-") => {
+                    let (event, redriven) = crate::redrive::event_of(&raw);
+                    assert!(redriven.is_some() && parse_ecr_event(event).is_ok(), "{n}")
+                }
                 n => {
                     panic!("{n}: no test knows this event file; add it to every_event_file_parses")
                 }

@@ -17,6 +17,8 @@
 //!   for one event; asking for approval (one open request per target); a person's
 //!   decision on a deployment awaiting approval; and ECS's deployment events and
 //!   operators' rollback and unfreeze requests (`deployer::outcomes`).
+//! - [`redrive`] — the two shapes a dead-letter queue holds (the raw event, Lambda's
+//!   on-failure invocation record), made into the event again for a redrive.
 //! - [`rollable`] — which ECS services Slipway can roll (deployment controller, strategy,
 //!   circuit breaker), checked before anything is registered.
 //! - [`rollout`] — how rollouts end: ECS's deployment events turned into forward-only
@@ -40,6 +42,7 @@ pub mod ledger;
 pub mod notify;
 pub mod plan;
 pub mod ports;
+pub mod redrive;
 pub mod rollable;
 pub mod rollout;
 pub mod slack;

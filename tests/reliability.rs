@@ -126,11 +126,28 @@ impl Rig {
         self.world.push_image_to(repository, Some(tag)).await
     }
 
+    /// The events in the dead-letter queue, taken out of Lambda's on-failure records.
     async fn dead_lettered(&self) -> Vec<Value> {
+        self.dead_letter_records()
+            .await
+            .iter()
+            .map(|record| slipway::redrive::event_of(record).0.clone())
+            .collect()
+    }
+
+    /// The queue's messages as Lambda's on-failure destination writes them.
+    async fn dead_letter_records(&self) -> Vec<Value> {
         let bodies = self.world.drain_queue(&self.dead_letters).await;
         bodies
             .iter()
-            .map(|body| serde_json::from_str(body).unwrap())
+            .map(|body| {
+                let record: Value = serde_json::from_str(body).unwrap();
+                assert!(
+                    slipway::redrive::event_of(&record).1.is_some(),
+                    "not an on-failure record: {record}"
+                );
+                record
+            })
             .collect()
     }
 
@@ -235,10 +252,18 @@ impl Lambda<'_> {
                 tokio::time::sleep(FUNCTION_TIMEOUT.saturating_sub(started.elapsed())).await;
             }
         }
+        // What Lambda's on-failure destination writes (not the raw event: that is what
+        // EventBridge's target dead-letter queue writes when it cannot invoke at all).
+        let record = slipway::redrive::invocation_record(
+            event,
+            &format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:image-push"),
+            &last_error,
+            (self.retries + 1) as u64,
+        );
         let sqs = aws_sdk_sqs::Client::new(&self.rig.world.emulator.shared().await);
         sqs.send_message()
             .queue_url(&self.rig.dead_letters)
-            .message_body(event.to_string())
+            .message_body(record.to_string())
             .send()
             .await
             .unwrap();
@@ -599,7 +624,11 @@ async fn scenario_3_faults_that_outlast_the_retries_end_in_the_dead_letter_queue
     let faults = rig.proxy.faults_injected();
     let calls = rig.proxy.calls().len();
 
-    let dead_lettered = rig.dead_lettered().await;
+    let records = rig.dead_letter_records().await;
+    let dead_lettered: Vec<Value> = records
+        .iter()
+        .map(|record| slipway::redrive::event_of(record).0.clone())
+        .collect();
     let inspector = rig.inspector(&config);
     let mut dead_with_reason = 0;
     let mut dead_unclaimed = 0;
@@ -630,8 +659,10 @@ async fn scenario_3_faults_that_outlast_the_retries_end_in_the_dead_letter_queue
     // answered as a duplicate delivery).
     tokio::time::sleep(FUNCTION_TIMEOUT).await;
     let mut redriven = Vec::new();
-    for event in &dead_lettered {
-        let delivery = lambda.deliver(event).await;
+    // The redrive invokes the function with the message body as it is: the on-failure
+    // record, which the function opens (src/redrive.rs).
+    for (event, record) in dead_lettered.iter().zip(&records) {
+        let delivery = lambda.deliver(record).await;
         let Ending::Acknowledged(report) = &delivery.ending else {
             panic!("{} failed again after the faults stopped", event["id"]);
         };

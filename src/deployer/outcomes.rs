@@ -59,6 +59,7 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
         raw: &Value,
         invocation: &Invocation,
     ) -> Result<Report, DeployError> {
+        let raw = super::redriven(raw);
         if is_operator_request(raw) {
             return self.handle_operator_request(raw, invocation).await;
         }

@@ -47,6 +47,7 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
         raw: &Value,
         invocation: &Invocation,
     ) -> Result<Report, DeployError> {
+        let raw = super::redriven(raw);
         let upload = match self.triage(raw, parse_source_event(raw)) {
             Ok(upload) => upload,
             Err(report) => return Ok(report),
