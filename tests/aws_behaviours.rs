@@ -476,3 +476,64 @@ async fn an_update_service_whose_answer_was_lost_is_not_sent_twice() {
         "the deployment the lost call started is recorded"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_config_is_read_from_its_object_at_the_version_terraform_wrote() {
+    let world = World::new().await;
+    let s3 = &world.clients.s3;
+    s3.put_bucket_versioning()
+        .bucket(LEDGER_BUCKET)
+        .versioning_configuration(
+            aws_sdk_s3::types::VersioningConfiguration::builder()
+                .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let put = |body: String| async move {
+        s3.put_object()
+            .bucket(LEDGER_BUCKET)
+            .key("config/targets.json")
+            .body(body.into_bytes().into())
+            .send()
+            .await
+            .unwrap()
+            .version_id
+            .unwrap()
+    };
+    let many: Vec<String> = (0..40)
+        .map(|i| target_json(&format!("web-{i}"), "web", r#"{"glob": "v*"}"#, "auto"))
+        .collect();
+    let first = put(config(&many)).await;
+    let _newer = put(config(&many[..1])).await;
+    let home = slipway::config::Home {
+        account: ACCOUNT.into(),
+        region: REGION.into(),
+    };
+    let uri = format!("s3://{LEDGER_BUCKET}/config/targets.json");
+
+    let pinned = slipway::aws::config_from_object(s3, &home, &uri, Some(first))
+        .await
+        .unwrap();
+    assert_eq!(
+        pinned.targets.len(),
+        40,
+        "the version in the environment, not the latest"
+    );
+
+    put(r#"{"targets": [{"name": "web"}]}"#.into()).await;
+    let err = slipway::aws::config_from_object(s3, &home, &uri, None)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("targets[0]"),
+        "an invalid config stops the cold start: {err}"
+    );
+    let err = slipway::aws::config_from_object(s3, &home, "s3://nope/config.json", None)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("s3://nope/config.json"), "{err}");
+}

@@ -1,6 +1,7 @@
 //! The thin adapter: the `ports` traits implemented with the AWS SDK, and the cold-start
 //! wiring the functions share. No decisions are taken here.
 
+mod config_source;
 mod ecr;
 mod ecs;
 mod errors;
@@ -11,6 +12,7 @@ mod s3;
 pub mod secrets;
 mod taskdef;
 
+pub use config_source::config_from_object;
 pub use ecr::EcrRegistry;
 pub use ecs::{registration, EcsService, FullTaskDefinition};
 pub use notifier::{AwsNotifier, SlackApi, DEFAULT_SLACK_API_URL};
@@ -18,7 +20,7 @@ pub use s3::{S3Sources, S3Store};
 pub use secrets::{SecretError, SlackSecrets};
 
 use crate::approval::ApprovalLinks;
-use crate::config::{Config, ConfigError, Home, Policy};
+use crate::config::{ConfigError, Home, Policy};
 use crate::deployer::Deployer;
 
 /// Why a function could not start. Lambda reports it as an init error; the message says
@@ -34,6 +36,8 @@ pub enum StartupError {
     },
     #[error(transparent)]
     Secret(#[from] SecretError),
+    #[error("reading the targets config {uri} failed: {message}")]
+    ConfigObject { uri: String, message: String },
 }
 
 /// The AWS clients, built once per cold start and shared by every invocation.
@@ -118,7 +122,8 @@ pub type SlipwayDeployer = Deployer<EcsService, EcrRegistry, S3Store, S3Sources,
 
 /// Everything the event-driven functions need, read from their environment:
 /// `SLIPWAY_ACCOUNT_ID`, `AWS_REGION`, `SLIPWAY_LEDGER_BUCKET`, the targets config
-/// (`SLIPWAY_CONFIG` or `SLIPWAY_CONFIG_FILE`), `SLIPWAY_SOURCE_BUCKET` (optional: the
+/// (`SLIPWAY_CONFIG_S3` and `SLIPWAY_CONFIG_VERSION`, or `SLIPWAY_CONFIG` or
+/// `SLIPWAY_CONFIG_FILE`: `config_source`), `SLIPWAY_SOURCE_BUCKET` (optional: the
 /// only bucket source uploads are accepted from), `SLIPWAY_DRY_RUN`, and for approvals
 /// `SLIPWAY_APPROVAL_URL`, `SLIPWAY_SIGNING_KEY_SECRET`, `SLIPWAY_APPROVALS_TOPIC_ARN`,
 /// `SLIPWAY_SLACK_SECRET` and `SLIPWAY_SLACK_API_URL` (README, "Approvals").
@@ -158,7 +163,7 @@ async fn from_env(
         account,
         region: clients.region.clone(),
     };
-    let config = Config::from_env(&home)?;
+    let config = config_source::load(&clients.s3, &home).await?;
     let bucket = required_env(
         "SLIPWAY_LEDGER_BUCKET",
         "set it to the S3 bucket that holds the deployment ledger",

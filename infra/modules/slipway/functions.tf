@@ -42,7 +42,10 @@ locals {
   # Each grant is one IAM statement; a function's policy is the list of its grants.
   grant_statements = {
     ledger = [
-      { sid = "Ledger", actions = ["s3:GetObject", "s3:PutObject"], resources = ["${aws_s3_bucket.this["ledger"].arn}/*"], condition = null },
+      # The ledger's records live under targets/; the config object beside them is
+      # Terraform's, read-only to the functions.
+      { sid = "Ledger", actions = ["s3:GetObject", "s3:PutObject"], resources = ["${aws_s3_bucket.this["ledger"].arn}/targets/*"], condition = null },
+      { sid = "ReadConfig", actions = ["s3:GetObject", "s3:GetObjectVersion"], resources = ["${aws_s3_bucket.this["ledger"].arn}/${local.config_key}"], condition = null },
       # Without ListBucket a missing ledger object reads as 403 instead of 404.
       { sid = "LedgerList", actions = ["s3:ListBucket"], resources = [aws_s3_bucket.this["ledger"].arn], condition = null },
     ]
@@ -108,7 +111,8 @@ locals {
       SLIPWAY_ACCOUNT_ID          = local.account
       SLIPWAY_LEDGER_BUCKET       = aws_s3_bucket.this["ledger"].bucket
       SLIPWAY_SOURCE_BUCKET       = aws_s3_bucket.this["source"].bucket
-      SLIPWAY_CONFIG              = local.config_json
+      SLIPWAY_CONFIG_S3           = "s3://${aws_s3_bucket.this["ledger"].bucket}/${local.config_key}"
+      SLIPWAY_CONFIG_VERSION      = aws_s3_object.config.version_id
       SLIPWAY_SIGNING_KEY_SECRET  = aws_secretsmanager_secret.signing_keys.name
       SLIPWAY_APPROVALS_TOPIC_ARN = aws_sns_topic.approvals.arn
       SLIPWAY_DRY_RUN             = var.dry_run ? "1" : "0"
@@ -261,9 +265,11 @@ resource "aws_lambda_function" "event_driven" {
 
   lifecycle {
     precondition {
-      # Lambda's limit for all environment variables together is 4 KB.
-      condition     = length(jsonencode(local.event_driven_environment)) < 4000
-      error_message = "The rendered targets config is too large for a Lambda environment (4 KB in all): split the targets across two Slipway deployments or shorten them."
+      # Lambda's limit for all environment variables together is 4 KB (Lambda Developer
+      # Guide, "Working with Lambda environment variables"); the config is an S3 object,
+      # so the environment stays small whatever the number of targets.
+      condition     = length(jsonencode(local.event_driven_environment)) < 4096
+      error_message = "The functions' environment is over Lambda's 4 KB: a variable grew that belongs in the config object."
     }
   }
 

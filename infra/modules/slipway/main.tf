@@ -16,7 +16,7 @@ locals {
   region    = data.aws_region.current.name
   partition = data.aws_partition.current.partition
 
-  # The config document the functions read (SLIPWAY_CONFIG), in the shape src/config.rs
+  # The config document the functions read (the config object), in the shape src/config.rs
   # parses: unset optional fields are left out, and the IAM-only fields are not part of it.
   config = {
     targets = [
@@ -41,6 +41,7 @@ locals {
     ]
   }
   config_json = jsonencode(local.config)
+  config_key  = "config/targets.json"
 
   # A target may name its cluster and service by ARN (README, "Targets"); IAM resources
   # and event patterns need the names. Only the long service ARN format

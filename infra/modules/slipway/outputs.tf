@@ -34,7 +34,7 @@ output "approval_api_id" {
 }
 
 output "config_json" {
-  description = "The targets config the functions read (SLIPWAY_CONFIG)."
+  description = "The targets config the functions read (the object config/targets.json in the ledger bucket)."
   value       = local.config_json
 }
 
@@ -86,4 +86,12 @@ output "dead_letter_queue_urls" {
 output "kms_key_arn" {
   description = "The KMS key of Slipway's data."
   value       = aws_kms_key.this.arn
+}
+
+output "config_object" {
+  description = "Where the functions read the targets config: the object and the version this apply wrote."
+  value = {
+    uri        = "s3://${aws_s3_bucket.this["ledger"].bucket}/${local.config_key}"
+    version_id = aws_s3_object.config.version_id
+  }
 }

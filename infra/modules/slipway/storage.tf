@@ -127,3 +127,19 @@ resource "aws_s3_bucket_notification" "source" {
   bucket      = aws_s3_bucket.this["source"].id
   eventbridge = true
 }
+
+# The targets config the functions read at cold start (src/aws/config_source.rs): an
+# object, not an environment variable, because Lambda allows 4 KB of environment in all.
+# Its version id is in the functions' environment, so each function version reads exactly
+# the config it was applied with, and a changed config starts fresh sandboxes.
+resource "aws_s3_object" "config" {
+  bucket       = aws_s3_bucket.this["ledger"].id
+  key          = local.config_key
+  content      = local.config_json
+  content_type = "application/json"
+  kms_key_id   = aws_kms_key.this.arn
+
+  tags = var.tags
+
+  depends_on = [aws_s3_bucket_versioning.this]
+}

@@ -95,3 +95,7 @@ mock_resource "aws_apigatewayv2_api" {
     execution_arn = "arn:aws:execute-api:eu-west-1:111122223333:a1b2c3d4e5"
   }
 }
+
+mock_resource "aws_s3_object" {
+  defaults = { version_id = "3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY" }
+}

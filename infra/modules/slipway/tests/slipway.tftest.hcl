@@ -72,13 +72,23 @@ run "renders_the_config_the_functions_parse" {
   }
 
   assert {
+    condition     = alltrue([for env in values(output.function_environment) : !contains(keys(env), "SLIPWAY_CONFIG")])
+    error_message = "The config must not be inline in an environment (Lambda's 4 KB for all variables)."
+  }
+
+  assert {
     condition     = !strcontains(output.config_json, "role")
     error_message = "IAM-only fields leaked into the config."
   }
 
   assert {
-    condition     = output.function_environment["image-push"].SLIPWAY_CONFIG == output.config_json && output.function_environment["image-push"].SLIPWAY_ACCOUNT_ID == "111122223333"
-    error_message = "image-push does not get the config and account."
+    condition = (
+      aws_s3_object.config.content == output.config_json
+      && output.function_environment["image-push"].SLIPWAY_CONFIG_S3 == "s3://${output.ledger_bucket}/config/targets.json"
+      && output.function_environment["image-push"].SLIPWAY_CONFIG_VERSION == aws_s3_object.config.version_id
+      && output.function_environment["image-push"].SLIPWAY_ACCOUNT_ID == "111122223333"
+    )
+    error_message = "image-push does not get the config object (pinned to the version written) and the account."
   }
 
   assert {
@@ -394,4 +404,35 @@ run "refuses_a_service_arn_of_another_cluster" {
   }
 
   expect_failures = [var.targets]
+}
+
+# Lambda allows 4 KB for all of a function's environment variables; with the config in
+# the environment about a dozen targets broke `terraform apply` on AWS (the emulator does
+# not enforce the limit). Forty targets: the config object grows, the environment not.
+run "forty_targets_fit_because_the_config_is_an_object" {
+  command = apply
+
+  variables {
+    targets = [for i in range(40) : {
+      name                 = "service-with-a-long-name-${i}"
+      cluster              = "arn:aws:ecs:eu-west-1:111122223333:cluster/shop-production"
+      service              = "arn:aws:ecs:eu-west-1:111122223333:service/shop-production/service-with-a-long-name-${i}"
+      containers           = ["app", "worker"]
+      repository           = "shop/service-with-a-long-name-${i}"
+      tags                 = { semver = ">=1.0.0, <2.0.0" }
+      policy               = "approval"
+      approval             = { expires_after_hours = 24, slack_channel = "C0123456789", slack_approvers = ["U0123456789", "U9876543210"] }
+      freeze_after_failure = "until-unfrozen"
+    }]
+  }
+
+  assert {
+    condition     = length(jsondecode(aws_s3_object.config.content).targets) == 40 && length(aws_s3_object.config.content) > 4096
+    error_message = "The config object does not hold the forty targets."
+  }
+
+  assert {
+    condition     = alltrue([for env in values(output.function_environment) : length(jsonencode(env)) < 4096])
+    error_message = "A function's environment is over Lambda's 4 KB: ${jsonencode({ for f, env in output.function_environment : f => length(jsonencode(env)) })}"
+  }
 }
