@@ -7,6 +7,7 @@
 //!
 //! Token format: `v1.<key id>.<expiry, unix seconds>.<base64url MAC>`.
 
+pub mod later;
 pub mod page;
 pub mod web;
 

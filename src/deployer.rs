@@ -37,7 +37,7 @@ mod outcomes;
 mod telling;
 mod uploads;
 
-pub use decisions::{DecisionError, DecisionOutcome};
+pub use decisions::{DecisionError, DecisionOutcome, RollWhen};
 
 /// The Lambda invocation handling an event: its request id holds the ledger lease until
 /// its deadline, after which a retry may take over.

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use chrono::{Duration, Utc};
 use common::*;
 use hmac::{Hmac, Mac};
+use slipway::approval::later::{HandOver, RollJob, RollLater, RollRequest};
 use slipway::approval::web::{ApprovalApp, WebRequest, WebResponse};
 use slipway::approval::{binding, SigningKeys};
 use slipway::deployer::{DecisionOutcome, TargetOutcome};
@@ -24,6 +25,34 @@ fn approval_target(name: &str, service: &str) -> String {
             r#""policy": "approval", "approval": {{"expires_after_hours": 4, "slack_channel": "C0DEPLOYS", "slack_approvers": ["{SLACK_APPROVER}"]}}"#
         ),
     )
+}
+
+type TestApp<'a> = ApprovalApp<
+    'a,
+    CountingEcs,
+    slipway::aws::EcrRegistry,
+    slipway::aws::S3Store,
+    slipway::aws::S3Sources,
+    slipway::aws::AwsNotifier,
+>;
+
+/// Stands in for Lambda's asynchronous Invoke: keeps the jobs handed over, or refuses them.
+#[derive(Default)]
+struct CapturedJobs {
+    jobs: std::sync::Mutex<Vec<RollJob>>,
+    refuse: bool,
+}
+
+impl RollLater for CapturedJobs {
+    fn hand_over<'a>(&'a self, job: &'a RollJob) -> HandOver<'a> {
+        Box::pin(async move {
+            if self.refuse {
+                return Err("TooManyRequestsException (stand-in)".to_string());
+            }
+            self.jobs.lock().unwrap().push(job.clone());
+            Ok(())
+        })
+    }
 }
 
 struct Scene {
@@ -59,19 +88,16 @@ impl Scene {
         }
     }
 
-    fn app(
-        &self,
-    ) -> ApprovalApp<
-        '_,
-        CountingEcs,
-        slipway::aws::EcrRegistry,
-        slipway::aws::S3Store,
-        slipway::aws::S3Sources,
-        slipway::aws::AwsNotifier,
-    > {
+    fn app(&self) -> TestApp<'_> {
+        self.app_with(None)
+    }
+
+    /// The approval app handing Slack approvals' rolls to `later`, as on AWS.
+    fn app_with<'a>(&'a self, later: Option<&'a dyn RollLater>) -> TestApp<'a> {
         ApprovalApp {
             deployer: &self.deployer,
             slack_signing_secret: Some(SLACK_SIGNING_SECRET.as_bytes()),
+            later,
         }
     }
 
@@ -183,6 +209,18 @@ impl Scene {
         timestamp: i64,
         secret: &str,
     ) -> WebResponse {
+        self.slack_click_on(&self.app(), action, user, timestamp, secret)
+            .await
+    }
+
+    async fn slack_click_on(
+        &self,
+        app: &TestApp<'_>,
+        action: &str,
+        user: &str,
+        timestamp: i64,
+        secret: &str,
+    ) -> WebResponse {
         let payload = serde_json::json!({
             "type": "block_actions",
             "user": {"id": user, "username": "alice"},
@@ -192,22 +230,21 @@ impl Scene {
         });
         let body = serde_urlencoded::to_string([("payload", payload.to_string())]).unwrap();
         let signature = slack_signature(secret, timestamp, body.as_bytes());
-        self.app()
-            .handle(&WebRequest {
-                method: "POST".into(),
-                path: "/slack/interactions".into(),
-                headers: vec![
-                    (
-                        "content-type".into(),
-                        "application/x-www-form-urlencoded".into(),
-                    ),
-                    ("x-slack-request-timestamp".into(), timestamp.to_string()),
-                    ("x-slack-signature".into(), signature),
-                ],
-                body: body.into_bytes(),
-                ..WebRequest::default()
-            })
-            .await
+        app.handle(&WebRequest {
+            method: "POST".into(),
+            path: "/slack/interactions".into(),
+            headers: vec![
+                (
+                    "content-type".into(),
+                    "application/x-www-form-urlencoded".into(),
+                ),
+                ("x-slack-request-timestamp".into(), timestamp.to_string()),
+                ("x-slack-signature".into(), signature),
+            ],
+            body: body.into_bytes(),
+            ..WebRequest::default()
+        })
+        .await
     }
 
     async fn state(&self, id: &str) -> State {
@@ -718,6 +755,110 @@ async fn slack_clicks_are_verified_checked_against_the_approver_list_and_answere
         "{:?}",
         replies[2]
     );
+    assert_eq!(scene.calls.updates.load(Ordering::SeqCst), 1);
+}
+
+/// Slack allows 3 s for the answer: with a hand-over configured (on AWS, the function's
+/// asynchronous Invoke of itself), the click is answered once the decision is recorded,
+/// before anything is registered, and the job rolls it, once.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_slack_approval_is_answered_before_anything_rolls_and_its_job_rolls_it_once() {
+    let scene = Scene::awaiting().await;
+    let later = CapturedJobs::default();
+    let app = scene.app_with(Some(&later));
+    let now = Utc::now().timestamp();
+    let job_for = |id: &str| RollJob {
+        slipway_roll: RollRequest {
+            deployment_id: id.to_string(),
+            response_url: scene.approvers.slack.response_url("click"),
+            approved_by: "<@U0FORGER>".into(),
+            actor: Actor {
+                id: "U0FORGER".into(),
+                channel: Channel::Slack,
+                source: None,
+            },
+        },
+    };
+    // A job is no authority: one for a deployment nobody approved changes nothing.
+    let forged = serde_json::to_value(job_for(&scene.id)).unwrap();
+    slipway::aws::http::invocation(&app, forged).await.unwrap();
+    assert_eq!(scene.state(&scene.id).await, State::AwaitingApproval);
+    assert_eq!(scene.calls.registers.load(Ordering::SeqCst), 0);
+
+    let answer = scene
+        .slack_click_on(
+            &app,
+            slipway::notify::APPROVE_ACTION,
+            SLACK_APPROVER,
+            now,
+            SLACK_SIGNING_SECRET,
+        )
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(
+        scene.state(&scene.id).await,
+        State::Approved,
+        "recorded before the answer"
+    );
+    assert_eq!(
+        scene.calls.registers.load(Ordering::SeqCst),
+        0,
+        "nothing registered before the answer"
+    );
+    assert_eq!(scene.calls.updates.load(Ordering::SeqCst), 0);
+    assert!(scene.approvers.slack.calls_to("response/click").is_empty());
+    let jobs = later.jobs.lock().unwrap().clone();
+    assert_eq!(jobs.len(), 1, "{jobs:?}");
+    assert_eq!(jobs[0].slipway_roll.deployment_id, scene.id);
+
+    // The job arrives as the function's own invocation payload, and Lambda may deliver it twice.
+    let payload = serde_json::to_value(&jobs[0]).unwrap();
+    for _ in 0..2 {
+        slipway::aws::http::invocation(&app, payload.clone())
+            .await
+            .unwrap();
+    }
+    assert_eq!(scene.state(&scene.id).await, State::Rolling);
+    assert_eq!(scene.calls.registers.load(Ordering::SeqCst), 1);
+    assert_eq!(scene.calls.updates.load(Ordering::SeqCst), 1);
+    let replies = scene.approvers.slack.calls_to("response/click");
+    assert_eq!(replies.len(), 1, "{replies:?}");
+    assert!(
+        replies[0]["text"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("Approved by <@{SLACK_APPROVER}>")),
+        "{:?}",
+        replies[0]
+    );
+    let audit = scene.audit(&scene.id).await;
+    assert!(
+        audit.iter().any(|e| e["outcome"]
+            .as_str()
+            .is_some_and(|n| n.contains("recorded before the answer"))),
+        "{audit:#?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_slack_approval_whose_job_is_not_accepted_rolls_in_the_request() {
+    let scene = Scene::awaiting().await;
+    let later = CapturedJobs {
+        refuse: true,
+        ..CapturedJobs::default()
+    };
+    let app = scene.app_with(Some(&later));
+    let answer = scene
+        .slack_click_on(
+            &app,
+            slipway::notify::APPROVE_ACTION,
+            SLACK_APPROVER,
+            Utc::now().timestamp(),
+            SLACK_SIGNING_SECRET,
+        )
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(scene.state(&scene.id).await, State::Rolling);
     assert_eq!(scene.calls.updates.load(Ordering::SeqCst), 1);
 }
 

@@ -84,6 +84,7 @@ async fn serve(
     let app = ApprovalApp {
         deployer: &*deployer,
         slack_signing_secret: None,
+        later: None,
     };
     let answer = app.handle(&request).await;
     let mut response = (StatusCode::from_u16(answer.status).unwrap(), answer.body).into_response();

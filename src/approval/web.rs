@@ -15,11 +15,14 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use tracing::{info, warn};
 
+mod interactions;
+
+use super::later::RollLater;
 use super::page::{security_headers, ConfirmPage, MessagePage};
 use super::{binding, ApprovalLinks, TokenError};
 use crate::deployer::{DecisionError, DecisionOutcome, Deployer};
 use crate::ledger::{Action, Actor, Channel, Deployment, State, Verdict, Versioned};
-use crate::notify::{self, SlackPayload, APPROVE_ACTION, REJECT_ACTION};
+use crate::notify;
 use crate::ports::{Ecs, Notifier, ObjectStore, Registry, SourceBucket};
 
 /// An HTTP request as the function URL delivers it (body already base64-decoded).
@@ -56,6 +59,9 @@ pub struct ApprovalApp<'a, E, R, S, B, N> {
     pub deployer: &'a Deployer<E, R, S, B, N>,
     /// Slack's signing secret; without it `/slack/interactions` answers 404.
     pub slack_signing_secret: Option<&'a [u8]>,
+    /// Where a Slack approval's roll is handed over, to answer Slack within its 3 s; without
+    /// it Slack approvals roll before the answer (tests, `cargo lambda watch`).
+    pub later: Option<&'a dyn RollLater>,
 }
 
 #[derive(Deserialize)]
@@ -219,7 +225,8 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier>
         actor.id = format!("{name} (approval link)");
         let reason = Some(clean(&form.reason)).filter(|r| !r.is_empty());
         match self.deployer.decide(id, verdict, &actor, reason).await {
-            Ok(DecisionOutcome::Rolled { .. }) => page(
+            // `decide` rolls now: `Approved` (rolled later) does not come from it.
+            Ok(DecisionOutcome::Rolled { .. } | DecisionOutcome::Approved) => page(
                 200,
                 "Approved",
                 &format!(
@@ -238,124 +245,6 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier>
                 page(409, "Nothing was changed", &capitalise(&reason))
             }
             Err(err) => failure_page(&err),
-        }
-    }
-
-    /// Slack's button clicks: signature first, then the approver list, then the same
-    /// decision path as the page. The message is updated through `response_url`.
-    async fn slack(&self, request: &WebRequest) -> WebResponse {
-        let Some(secret) = self.slack_signing_secret else {
-            return plain(404, "Slack is not configured for this Slipway");
-        };
-        if let Err(err) = crate::slack::verify(
-            secret,
-            request.header("x-slack-request-timestamp"),
-            request.header("x-slack-signature"),
-            &request.body,
-            Utc::now(),
-        ) {
-            warn!(
-                decision = "refused",
-                channel = "slack",
-                "Slack request refused: {err}"
-            );
-            return plain(401, &err.to_string());
-        }
-        let click = match parse_click(&request.body) {
-            Ok(click) => click,
-            Err(problem) => return plain(400, &problem),
-        };
-        let verdict = match click.action_id.as_str() {
-            APPROVE_ACTION => Verdict::Approve,
-            REJECT_ACTION => Verdict::Reject,
-            _ => return plain(200, ""),
-        };
-        let actor = Actor {
-            id: match &click.user_name {
-                Some(name) => format!("{} ({name})", click.user_id),
-                None => click.user_id.clone(),
-            },
-            channel: Channel::Slack,
-            source: click.team_id.clone(),
-        };
-        let Ok(record) = self.deployer.deployment(&click.deployment_id).await else {
-            self.respond(
-                &click.response_url,
-                ephemeral(&format!(
-                    "Slipway has no deployment `{}`.",
-                    click.deployment_id
-                )),
-            )
-            .await;
-            return plain(200, "");
-        };
-        let allowed = self
-            .deployer
-            .config()
-            .target(&record.value.target)
-            .is_some_and(|target| target.approval.slack_approvers.contains(&click.user_id));
-        if !allowed {
-            self.audit_refusal(
-                &record.value,
-                verdict.into(),
-                &actor,
-                "not on the target's Slack approver list",
-            )
-            .await;
-            self.respond(
-                &click.response_url,
-                ephemeral(&format!(
-                    "You are not on the approver list for {}: nothing was changed.",
-                    record.value.target
-                )),
-            )
-            .await;
-            return plain(200, "");
-        }
-        let at = Utc::now().format("%Y-%m-%d %H:%M UTC");
-        let who = format!("<@{}>", click.user_id);
-        let outcome = match self
-            .deployer
-            .decide(&click.deployment_id, verdict, &actor, None)
-            .await
-        {
-            Ok(DecisionOutcome::Rolled { .. }) => format!("Approved by {who} at {at}: rolling out"),
-            Ok(DecisionOutcome::Rejected) => format!("Rejected by {who} at {at}: nothing rolls"),
-            Ok(DecisionOutcome::Refused { reason }) => capitalise(&reason),
-            Err(err) => {
-                warn!(
-                    deployment_id = click.deployment_id,
-                    "Slack decision failed: {err}"
-                );
-                self.respond(
-                    &click.response_url,
-                    ephemeral(&format!(
-                        "Slipway could not record the decision ({err}); try again."
-                    )),
-                )
-                .await;
-                return plain(200, "");
-            }
-        };
-        let latest = self
-            .deployer
-            .deployment(&click.deployment_id)
-            .await
-            .map(|r| r.value)
-            .unwrap_or(record.value);
-        self.respond(&click.response_url, notify::closed_slack(&latest, &outcome))
-            .await;
-        plain(200, "")
-    }
-
-    async fn respond(&self, response_url: &str, payload: SlackPayload) {
-        if let Err(err) = self
-            .deployer
-            .notifier()
-            .respond_slack(response_url, &payload)
-            .await
-        {
-            warn!("could not update the Slack message through response_url: {err}");
         }
     }
 
@@ -496,50 +385,6 @@ fn closed_page(deployment: &Deployment, now: DateTime<Utc>) -> Option<WebRespons
     }
 }
 
-struct SlackClick {
-    action_id: String,
-    deployment_id: String,
-    user_id: String,
-    user_name: Option<String>,
-    team_id: Option<String>,
-    response_url: String,
-}
-
-/// Reads a `block_actions` interaction: `payload=<JSON>` in a form body.
-fn parse_click(body: &[u8]) -> Result<SlackClick, String> {
-    #[derive(Deserialize)]
-    struct Form {
-        payload: String,
-    }
-    let form: Form = serde_urlencoded::from_bytes(body)
-        .map_err(|_| "expected a form with a `payload` field".to_string())?;
-    let payload: serde_json::Value =
-        serde_json::from_str(&form.payload).map_err(|err| format!("payload is not JSON: {err}"))?;
-    let text = |pointer: &str| {
-        payload
-            .pointer(pointer)
-            .and_then(|v| v.as_str())
-            .map(str::to_string)
-    };
-    let required = |pointer: &str| text(pointer).ok_or_else(|| format!("payload has no {pointer}"));
-    Ok(SlackClick {
-        action_id: required("/actions/0/action_id")?,
-        deployment_id: required("/actions/0/value")?,
-        user_id: required("/user/id")?,
-        user_name: text("/user/username").or_else(|| text("/user/name")),
-        team_id: text("/team/id"),
-        response_url: required("/response_url")?,
-    })
-}
-
-fn ephemeral(text: &str) -> SlackPayload {
-    SlackPayload {
-        text: text.to_string(),
-        blocks: serde_json::json!([{"type": "section", "text": {"type": "mrkdwn", "text": text}}]),
-        replace_original: false,
-    }
-}
-
 fn format_time(at: DateTime<Utc>) -> String {
     at.format("%Y-%m-%d %H:%M:%S UTC").to_string()
 }
@@ -614,30 +459,6 @@ fn plain(status: u16, text: &str) -> WebResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_slack_block_action_is_read_from_its_form_payload() {
-        let payload = serde_json::json!({
-            "type": "block_actions",
-            "user": {"id": "U024BE7LH", "username": "alice"},
-            "team": {"id": "T1"},
-            "actions": [{"action_id": APPROVE_ACTION, "value": "web.img-ab"}],
-            "response_url": "https://hooks.slack.com/actions/T1/1/x"
-        });
-        let body = serde_urlencoded::to_string([("payload", payload.to_string())]).unwrap();
-        let click = parse_click(body.as_bytes()).unwrap();
-        assert_eq!(
-            (
-                click.action_id.as_str(),
-                click.deployment_id.as_str(),
-                click.user_id.as_str()
-            ),
-            (APPROVE_ACTION, "web.img-ab", "U024BE7LH")
-        );
-        assert_eq!(click.user_name.as_deref(), Some("alice"));
-        assert!(parse_click(b"payload=%7B%7D").is_err());
-        assert!(parse_click(b"nothing").is_err());
-    }
 
     #[test]
     fn typed_fields_are_trimmed_stripped_and_capped() {

@@ -1,10 +1,57 @@
-//! The approval function's requests and responses, converted between lambda_http and the
-//! plain types `approval::web` decides on.
+//! The approval function's invocations: HTTP API (payload format 2.0) requests converted
+//! between lambda_http and the plain types `approval::web` decides on, and the roll jobs
+//! the function hands itself (`approval::later`), told apart by their payload.
 
 use lambda_http::request::RequestContext;
-use lambda_http::{Body, Request, RequestExt, Response};
+use lambda_http::{Body, Request, RequestExt};
+use lambda_runtime::{service_fn, LambdaEvent};
+use serde_json::{json, Map, Value};
 
-use crate::approval::web::{WebRequest, WebResponse};
+use crate::approval::later::RollJob;
+use crate::approval::web::{ApprovalApp, WebRequest, WebResponse};
+use crate::ports::{Ecs, Notifier, ObjectStore, Registry, SourceBucket};
+
+/// Serves the approval function until Lambda stops it.
+pub async fn serve<E, R, S, B, N>(
+    app: &ApprovalApp<'_, E, R, S, B, N>,
+) -> Result<(), lambda_runtime::Error>
+where
+    E: Ecs,
+    R: Registry,
+    S: ObjectStore,
+    B: SourceBucket,
+    N: Notifier,
+{
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        invocation(app, event.payload).await
+    }))
+    .await
+}
+
+/// One invocation: a roll job (only the function's own role may invoke it directly;
+/// API Gateway sends only HTTP events), or an HTTP request.
+pub async fn invocation<E, R, S, B, N>(
+    app: &ApprovalApp<'_, E, R, S, B, N>,
+    payload: Value,
+) -> Result<Value, lambda_runtime::Error>
+where
+    E: Ecs,
+    R: Registry,
+    S: ObjectStore,
+    B: SourceBucket,
+    N: Notifier,
+{
+    // A redrive of a dead-lettered job sends Lambda's invocation record around it.
+    let (unwrapped, _) = crate::redrive::event_of(&payload);
+    if let Some(job) = RollJob::from_payload(unwrapped) {
+        // An error hands the job back to Lambda, which retries it (it is idempotent).
+        app.roll_job(&job).await?;
+        return Ok(json!({"rolled": job.slipway_roll.deployment_id}));
+    }
+    let request = lambda_http::request::from_str(&payload.to_string())
+        .map_err(|err| format!("neither an HTTP API request nor a roll job: {err}"))?;
+    Ok(http_api_response(app.handle(&web_request(request)).await))
+}
 
 /// The function URL's request in plain form. lambda_http has already decoded a base64
 /// body (`isBase64Encoded`), so Slack's signature is checked over the bytes Slack sent.
@@ -35,12 +82,21 @@ pub fn web_request(request: Request) -> WebRequest {
     }
 }
 
-pub fn response(answer: WebResponse) -> Result<Response<Body>, lambda_http::http::Error> {
-    let mut response = Response::builder().status(answer.status);
-    for (name, value) in answer.headers {
-        response = response.header(name, value);
-    }
-    response.body(Body::Text(answer.body))
+/// The payload format 2.0 response (API Gateway Developer Guide, "Create AWS Lambda proxy
+/// integrations for HTTP APIs": `statusCode`, `headers`, `body`, `isBase64Encoded`), which
+/// function URLs and `cargo lambda watch` read the same way.
+pub fn http_api_response(answer: WebResponse) -> Value {
+    let headers: Map<String, Value> = answer
+        .headers
+        .into_iter()
+        .map(|(name, value)| (name, Value::String(value)))
+        .collect();
+    json!({
+        "statusCode": answer.status,
+        "headers": headers,
+        "body": answer.body,
+        "isBase64Encoded": false,
+    })
 }
 
 /// The caller's IP and user agent. Function URLs deliver the API Gateway HTTP API (v2)

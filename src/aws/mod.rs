@@ -10,6 +10,7 @@ pub mod limits;
 mod notifier;
 mod s3;
 pub mod secrets;
+pub mod self_invoke;
 mod taskdef;
 
 pub use config_source::config_from_object;

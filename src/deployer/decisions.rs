@@ -26,11 +26,22 @@ use crate::source::{parse_manifest, Manifest, ManifestKind, MAX_MANIFEST_BYTES};
 pub enum DecisionOutcome {
     /// Approved, and the service is rolling onto the planned revision.
     Rolled { rollout: TargetOutcome },
+    /// Approved and recorded; the roll was left to a [`RollWhen::Later`] job
+    /// ([`Deployer::roll_decided`]).
+    Approved,
     /// Rejected: recorded, nothing rolls.
     Rejected,
     /// Not taken: already decided, expired, superseded, or the service changed since the
     /// plan. The attempt is in the ledger's audit all the same.
     Refused { reason: String },
+}
+
+/// When an approval rolls: within the request (the approval page), or after the answer,
+/// by a job the caller hands over (Slack, which allows 3 seconds: `approval::later`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RollWhen {
+    Now,
+    Later,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +53,19 @@ pub enum DecisionError {
         deployment: String,
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+}
+
+impl DecisionError {
+    /// Whether trying the same decision again later may succeed (throttling, a timeout):
+    /// the kind the failed step had.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            DecisionError::UnknownDeployment(_) => false,
+            DecisionError::Step { source, .. } => source
+                .downcast_ref::<StepError>()
+                .is_some_and(StepError::is_transient),
+        }
+    }
 }
 
 impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer<E, R, S, B, N> {
@@ -70,6 +94,21 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
         actor: &Actor,
         reason: Option<String>,
     ) -> Result<DecisionOutcome, DecisionError> {
+        self.decide_then(deployment_id, verdict, actor, reason, RollWhen::Now)
+            .await
+    }
+
+    /// [`Deployer::decide`], with the roll of an approval done `when` the caller says:
+    /// with [`RollWhen::Later`] an approval is recorded and answered
+    /// [`DecisionOutcome::Approved`], and the caller hands [`Deployer::roll_decided`] over.
+    pub async fn decide_then(
+        &self,
+        deployment_id: &str,
+        verdict: Verdict,
+        actor: &Actor,
+        reason: Option<String>,
+        when: RollWhen,
+    ) -> Result<DecisionOutcome, DecisionError> {
         let current = self.deployment(deployment_id).await?;
         let target = self
             .config
@@ -89,8 +128,13 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
         // Approved earlier, but that request's rollout did not finish (a transient AWS
         // error after the decision): approving again completes it.
         if verdict == Verdict::Approve && current.value.state == State::Approved {
+            if when == RollWhen::Later {
+                return Ok(DecisionOutcome::Approved);
+            }
             // Boxed, like the other branches: keeps `decide`'s future small on the stack.
-            return Box::pin(self.resume_approved(target, current, actor, &holder, &log)).await;
+            let taken = "taken: completing the rollout of an earlier approval that did not finish";
+            return Box::pin(self.resume_approved(target, current, actor, &holder, taken, &log))
+                .await;
         }
 
         // Approving something other than what was planned is refused before deciding, and
@@ -113,7 +157,7 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
 
         let mut next = current.value.clone();
         let (decided, entry) = next.decide(verdict, actor, reason, now);
-        if verdict == Verdict::Approve {
+        if verdict == Verdict::Approve && when == RollWhen::Now {
             // Held while this request rolls, so that a resume cannot race it.
             next.lease = Some(Lease {
                 holder: holder.clone(),
@@ -178,8 +222,47 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
             self.edit_request_message(&saved.value, &format!("Approved by {} at {at}", actor.id))
                 .await;
         }
+        if when == RollWhen::Later {
+            return Ok(DecisionOutcome::Approved);
+        }
         let rollout = Box::pin(self.roll_approved(target, saved, &log)).await;
         self.finish_rollout(target, &key, &holder, rollout, &log)
+            .await
+    }
+
+    /// Rolls a deployment a person approved with [`RollWhen::Later`]. Only an approved
+    /// deployment whose rollout has not started rolls; anything else (a job delivered
+    /// twice, a deployment already rolling) is answered `Refused` and changes nothing.
+    pub async fn roll_decided(
+        &self,
+        deployment_id: &str,
+        actor: &Actor,
+    ) -> Result<DecisionOutcome, DecisionError> {
+        let current = self.deployment(deployment_id).await?;
+        let approved = current
+            .value
+            .approval
+            .as_ref()
+            .and_then(|request| request.decision.as_ref())
+            .is_some_and(|decision| decision.verdict == Verdict::Approve);
+        if current.value.state != State::Approved || !approved {
+            return Ok(DecisionOutcome::Refused {
+                reason: format!("nothing to roll: it is {}", current.value.state),
+            });
+        }
+        let target = self
+            .config
+            .target(&current.value.target)
+            .ok_or_else(|| DecisionError::UnknownDeployment(deployment_id.to_string()))?;
+        let image = current.value.image.clone();
+        let log = LogContext {
+            event_id: "",
+            target: &target.name,
+            digest: super::image_digest(&image),
+            deployment_id,
+        };
+        let taken = "taken: rolling out the approval recorded before the answer";
+        Box::pin(self.resume_approved(target, current, actor, &decision_holder(), taken, &log))
             .await
     }
 
@@ -220,6 +303,7 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
         current: Versioned<Deployment>,
         actor: &Actor,
         holder: &str,
+        taken_note: &str,
         log: &LogContext<'_>,
     ) -> Result<DecisionOutcome, DecisionError> {
         let id = current.value.id.clone();
@@ -255,12 +339,7 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
             Err(LedgerError::Conflict { .. }) => return busy().await,
             Err(err) => return Err(step_error(&id, err)),
         };
-        let entry = taken.value.attempt(
-            Action::Approve,
-            actor,
-            "taken: completing the rollout of an earlier approval that did not finish",
-            now,
-        );
+        let entry = taken.value.attempt(Action::Approve, actor, taken_note, now);
         self.audit(&target.name, &taken.value.key, &entry).await?;
         log.decided("resumed", "completing the rollout of an earlier approval");
         let key = taken.value.key.clone();

@@ -1,24 +1,21 @@
 //! approval: the confirm page behind approval links and Slack's interactivity endpoint,
-//! served through a Lambda function URL. Wiring only: `slipway::approval::web` decides.
+//! served through API Gateway's HTTP API; also the roll jobs a Slack approval hands the
+//! function itself. Wiring only: `slipway::approval::web` decides.
 
-use lambda_http::{service_fn, Error, Request};
+use slipway::approval::later::RollLater;
 use slipway::approval::web::ApprovalApp;
-use slipway::aws::http::{response, web_request};
 
 #[tokio::main]
-async fn main() -> Result<(), Error> {
+async fn main() -> Result<(), lambda_runtime::Error> {
     slipway::telemetry::init();
     let (deployer, slack) = slipway::aws::slipway_from_env()
         .await
         .inspect_err(|err| tracing::error!("approval cannot start: {err}"))?;
+    let later = slipway::aws::self_invoke::from_env().await;
     let app = ApprovalApp {
         deployer: &deployer,
         slack_signing_secret: slack.as_ref().map(|s| s.signing_secret.as_bytes()),
+        later: later.as_ref().map(|l| l as &dyn RollLater),
     };
-    let app = &app;
-    lambda_http::run(service_fn(move |request: Request| async move {
-        let answer = app.handle(&web_request(request)).await;
-        Ok::<_, Error>(response(answer)?)
-    }))
-    .await
+    slipway::aws::http::serve(&app).await
 }

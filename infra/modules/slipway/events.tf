@@ -48,10 +48,11 @@ locals {
   }
 }
 
-# One dead-letter queue per event-driven function: EventBridge puts events it could not
-# deliver there, and Lambda puts invocations that failed every retry (with the error).
+# One dead-letter queue per function invoked asynchronously: EventBridge puts events it
+# could not deliver there, and Lambda puts invocations that failed every retry (with the
+# error; through the function's role, so the approval function's queue needs no policy).
 resource "aws_sqs_queue" "dead_letters" {
-  for_each = local.async_functions
+  for_each = local.dead_lettered_functions
 
   name                      = "${var.name}-${each.key}-dead-letters"
   message_retention_seconds = 1209600 # 14 days, SQS's maximum: time to notice and replay

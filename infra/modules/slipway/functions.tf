@@ -6,19 +6,23 @@ locals {
       description = "Registers a digest-pinned revision and rolls the service when CI pushes an image"
       timeout     = 60
       async       = true
-      grants      = ["ledger", "ecs_read", "ecs_roll", "ecs_register", "pass_role", "ecr_read", "notify", "secrets", "kms"]
+      # Failed invocations end in the function's dead-letter queue.
+      dead_letters = true
+      grants       = ["ledger", "ecs_read", "ecs_roll", "ecs_register", "pass_role", "ecr_read", "notify", "secrets", "kms"]
     }
     "source-upload" = {
-      description = "Deploys the manifest someone uploaded to the source bucket"
-      timeout     = 60
-      async       = true
-      grants      = ["ledger", "ecs_read", "ecs_roll", "ecs_register", "pass_role", "ecr_read", "source_read", "notify", "secrets", "kms"]
+      description  = "Deploys the manifest someone uploaded to the source bucket"
+      timeout      = 60
+      async        = true
+      dead_letters = true
+      grants       = ["ledger", "ecs_read", "ecs_roll", "ecs_register", "pass_role", "ecr_read", "source_read", "notify", "secrets", "kms"]
     }
     "deployment-events" = {
-      description = "Records how each rollout ended (ECS events) and runs operator requests"
-      timeout     = 60
-      async       = true
-      grants      = ["ledger", "ecs_read", "ecs_roll", "notify", "secrets", "kms"]
+      description  = "Records how each rollout ended (ECS events) and runs operator requests"
+      timeout      = 60
+      async        = true
+      dead_letters = true
+      grants       = ["ledger", "ecs_read", "ecs_roll", "notify", "secrets", "kms"]
     }
     "approval" = {
       description = "The approval pages and Slack interactions (behind the approval HTTP API)"
@@ -28,11 +32,15 @@ locals {
       # an error page rather than API Gateway's 503.
       timeout = 28
       async   = false
+      # A Slack approval's roll is a job the function invokes itself with, asynchronously
+      # (src/approval/later.rs): a job that fails every retry is dead-lettered too.
+      dead_letters = true
       # source_read: approving an uploaded manifest re-reads the upload by version id.
-      grants = ["ledger", "ecs_read", "ecs_roll", "ecs_register", "pass_role", "source_read", "notify", "secrets", "kms"]
+      grants = ["ledger", "ecs_read", "ecs_roll", "ecs_register", "pass_role", "source_read", "notify", "secrets", "kms", "roll_later"]
     }
   }
-  async_functions = { for name, f in local.functions : name => f if f.async }
+  async_functions         = { for name, f in local.functions : name => f if f.async }
+  dead_lettered_functions = { for name, f in local.functions : name => f if f.dead_letters }
 
   secret_arns = concat(
     [aws_secretsmanager_secret.signing_keys.arn],
@@ -84,6 +92,11 @@ locals {
     notify = [
       { sid = "PublishApprovalsAndOutcomes", actions = ["sns:Publish"], resources = [aws_sns_topic.approvals.arn], condition = null },
     ]
+    # The approval function's own ARN, built from its name: the function resource depends on
+    # this policy, so its `arn` attribute would be a cycle.
+    roll_later = [
+      { sid = "HandOverRollsToItself", actions = ["lambda:InvokeFunction"], resources = ["arn:${local.partition}:lambda:${local.region}:${local.account}:function:${var.name}-approval"], condition = null },
+    ]
     secrets = [
       { sid = "ReadSlipwaySecrets", actions = ["secretsmanager:GetSecretValue"], resources = local.secret_arns, condition = null },
     ]
@@ -98,7 +111,7 @@ locals {
         { sid = "WriteOwnLogs", actions = ["logs:CreateLogStream", "logs:PutLogEvents"], resources = ["${aws_cloudwatch_log_group.function[name].arn}:*"], condition = null },
         { sid = "Tracing", actions = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], resources = ["*"], condition = null },
       ],
-      f.async ? [
+      f.dead_letters ? [
         { sid = "DeadLetters", actions = ["sqs:SendMessage"], resources = [aws_sqs_queue.dead_letters[name].arn], condition = null },
       ] : [],
       flatten([for grant in f.grants : local.grant_statements[grant]]),
@@ -127,8 +140,10 @@ locals {
     local.base_environment,
     { SLIPWAY_APPROVAL_URL = local.approval_url },
   )
+  # The approval function hands Slack approvals' rolls to itself (src/aws/self_invoke.rs).
+  approval_environment = merge(local.base_environment, { SLIPWAY_ROLL_ASYNC = "1" })
   function_environment = {
-    for name, f in local.functions : name => f.async ? local.event_driven_environment : local.base_environment
+    for name, f in local.functions : name => f.async ? local.event_driven_environment : local.approval_environment
   }
 }
 
@@ -198,7 +213,7 @@ resource "aws_lambda_function" "approval" {
   # checkov:skip=CKV_AWS_117: Slipway calls only AWS's public endpoints and Slack; a VPC would add NAT cost and no protection
   # checkov:skip=CKV_AWS_272: the zips come from `make package` in CI; code signing needs a Signer profile the operator may add
   # checkov:skip=CKV_AWS_115: reserved concurrency is opt-in (var.reserved_concurrency): accounts with a quota of 10 cannot reserve any
-  # checkov:skip=CKV_AWS_116: it answers HTTP synchronously: a failed request is the caller's to retry, there is nothing to dead-letter
+  # checkov:skip=CKV_AWS_116: its asynchronous invocations (roll jobs) fail to the on-failure destination below, which supersedes a DLQ
 
   function_name    = "${var.name}-approval"
   description      = local.functions["approval"].description
@@ -213,7 +228,7 @@ resource "aws_lambda_function" "approval" {
   kms_key_arn      = aws_kms_key.this.arn
 
   environment {
-    variables = local.base_environment
+    variables = local.approval_environment
   }
 
   tracing_config {
@@ -283,11 +298,12 @@ locals {
 }
 
 # Retries and the dead-letter path for failed invocations (EventBridge invokes
-# asynchronously): a bounded number of retries within a bounded age, then the queue.
+# asynchronously, and so does the approval function its roll jobs): a bounded number of
+# retries within a bounded age, then the queue.
 resource "aws_lambda_function_event_invoke_config" "this" {
-  for_each = local.async_functions
+  for_each = local.dead_lettered_functions
 
-  function_name                = aws_lambda_function.event_driven[each.key].function_name
+  function_name                = local.all_functions[each.key].function_name
   maximum_retry_attempts       = var.max_retry_attempts
   maximum_event_age_in_seconds = var.max_event_age_seconds
 

@@ -193,6 +193,21 @@ run "scopes_each_function_to_what_it_calls" {
     error_message = "An action that supports resource-level permissions is granted on \"*\"."
   }
 
+  # Slack approvals roll in a job the approval function invokes itself with: it may invoke
+  # itself and nothing else, and no other function may invoke anything.
+  assert {
+    condition = jsonencode(one([for s in output.function_permissions["approval"] : s if s.sid == "HandOverRollsToItself"])) == jsonencode({
+      actions   = ["lambda:InvokeFunction"]
+      condition = null
+      resources = ["arn:aws:lambda:eu-west-1:111122223333:function:slipway-test-approval"]
+      sid       = "HandOverRollsToItself"
+      }) && alltrue([
+      for f in ["image-push", "source-upload", "deployment-events"] :
+      !contains(flatten([for s in output.function_permissions[f] : s.actions]), "lambda:InvokeFunction")
+    ]) && output.function_environment["approval"].SLIPWAY_ROLL_ASYNC == "1"
+    error_message = "The approval function's self-invoke grant is missing, wider than itself, or held by another function."
+  }
+
   # Tagging on "*" only while registering.
   assert {
     condition     = jsonencode(one([for s in output.function_permissions["image-push"] : s.condition if s.sid == "TagNewRevisions"]).values) == jsonencode(["RegisterTaskDefinition"])
@@ -228,8 +243,8 @@ run "wakes_the_functions_with_exact_patterns" {
   }
 
   assert {
-    condition     = length(output.dead_letter_queue_urls) == 3 && !contains(keys(output.dead_letter_queue_urls), "approval")
-    error_message = "Each event-driven function (and only those) has a dead-letter queue."
+    condition     = toset(keys(output.dead_letter_queue_urls)) == toset(["image-push", "source-upload", "deployment-events", "approval"])
+    error_message = "Each function invoked asynchronously (the event-driven ones, and approval for its roll jobs) has a dead-letter queue."
   }
 }
 
