@@ -60,6 +60,9 @@ pub struct Target {
     pub outcome_slack_channel: Option<String>,
     /// What a failed or rolled-back deployment does to later automatic deploys.
     pub freeze: FreezeRule,
+    /// The task-definition family Slipway may register revisions in (its grants name
+    /// only this family); `None`: whatever family the service runs.
+    pub task_family: Option<String>,
 }
 
 impl Target {
@@ -239,6 +242,7 @@ struct RawTarget {
     notifications: Option<RawNotifications>,
     #[serde(default)]
     freeze_after_failure: FreezeRule,
+    task_family: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -447,6 +451,7 @@ fn validate_target(index: usize, raw: RawTarget, home: &Home) -> Result<Target, 
             .and_then(|n| n.slack_channel)
             .filter(|c| !c.trim().is_empty()),
         freeze: raw.freeze_after_failure,
+        task_family: raw.task_family.filter(|f| !f.trim().is_empty()),
     })
 }
 

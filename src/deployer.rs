@@ -727,6 +727,7 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
             .describe_service(&target.cluster, &target.service)
             .await?;
         let warnings = crate::rollable::check(&service, &target.cluster, &target.service)?;
+        crate::rollable::check_family(&service, target.task_family.as_deref())?;
         for warning in &warnings {
             warn!(target = target.name, decision = "warning", "{warning}");
         }

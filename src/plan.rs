@@ -247,6 +247,7 @@ pub(crate) mod tests {
             approval: Default::default(),
             outcome_slack_channel: None,
             freeze: Default::default(),
+            task_family: None,
         }
     }
 

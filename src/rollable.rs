@@ -100,9 +100,53 @@ pub fn check(service: &ServiceState, cluster: &str, name: &str) -> Result<Vec<St
     Ok(warnings)
 }
 
+/// Whether the service runs a revision of the family Slipway may register in. Its grants
+/// name only that family (`task-definition/<family>:*`, Service Authorization Reference
+/// for Amazon ECS: RegisterTaskDefinition and TagResource on the task-definition
+/// resource), so a service moved to another family is refused here, with what to change,
+/// instead of registering into an AccessDenied.
+pub fn check_family(service: &ServiceState, allowed: Option<&str>) -> Result<(), Unrollable> {
+    let Some(allowed) = allowed else {
+        return Ok(());
+    };
+    // arn:aws:ecs:<region>:<account>:task-definition/<family>:<revision>
+    let runs = service
+        .task_definition
+        .rsplit('/')
+        .next()
+        .and_then(|family_revision| family_revision.rsplit_once(':'))
+        .map_or(service.task_definition.as_str(), |(family, _)| family);
+    if runs == allowed {
+        return Ok(());
+    }
+    Err(Unrollable {
+        controller: service.controller.clone(),
+        strategy: service.strategy.clone(),
+        reason: format!(
+            "{} runs the task-definition family `{runs}`, but this target's `task_family` is `{allowed}`, the only \
+             family Slipway is allowed to register in. Nothing was registered. Set the target's task_family to \
+             `{runs}` in Terraform and apply",
+            service.arn
+        ),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_service_running_another_family_than_the_target_allows_is_refused() {
+        let mut running = service("ECS", Some(ROLLING), Some(true));
+        running.task_definition = "arn:aws:ecs:us-east-1:123456789012:task-definition/web:7".into();
+        assert_eq!(check_family(&running, Some("web")), Ok(()));
+        assert_eq!(check_family(&running, None), Ok(()));
+        let refused = check_family(&running, Some("web-v2")).unwrap_err();
+        assert!(
+            refused.reason.contains("`web`") && refused.reason.contains("task_family"),
+            "{refused}"
+        );
+    }
 
     fn service(controller: &str, strategy: Option<&str>, breaker: Option<bool>) -> ServiceState {
         ServiceState {

@@ -95,6 +95,7 @@ module "slipway" {
     policy             = "auto"
     task_role_arn      = module.web.task_role_arn
     execution_role_arn = module.web.execution_role_arn
+    task_family        = module.web.task_definition_family
   }]
   tags = local.tags
 }

@@ -157,6 +157,7 @@ module "slipway" {
       policy             = "auto"
       task_role_arn      = module.web.task_role_arn
       execution_role_arn = module.web.execution_role_arn
+      task_family        = module.web.task_definition_family
     },
     {
       name               = "prod-web"
@@ -169,6 +170,7 @@ module "slipway" {
       approval           = { expires_after_hours = 24 }
       task_role_arn      = module.web_prod.task_role_arn
       execution_role_arn = module.web_prod.execution_role_arn
+      task_family        = module.web_prod.task_definition_family
     },
   ]
   tags = local.tags

@@ -97,6 +97,7 @@ module "slipway" {
     approval           = { expires_after_hours = 24 }
     task_role_arn      = module.web.task_role_arn
     execution_role_arn = module.web.execution_role_arn
+    task_family        = module.web.task_definition_family
   }]
   tags = local.tags
 }

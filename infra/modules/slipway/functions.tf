@@ -71,14 +71,17 @@ locals {
       { sid = "DescribeTaskDefinitions", actions = ["ecs:DescribeTaskDefinition"], resources = ["*"], condition = null },
     ]
     ecs_roll = [
-      { sid = "RollManagedServices", actions = ["ecs:UpdateService"], resources = local.service_arns, condition = null },
+      # Only onto a revision of the targets' families: UpdateService's `ecs:task-definition`
+      # condition key is the ARN the request names (Slipway always names one).
+      { sid = "RollManagedServices", actions = ["ecs:UpdateService"], resources = local.service_arns, condition = { test = "ArnLike", variable = "ecs:task-definition", values = local.task_definition_arns } },
     ]
     ecs_register = [
-      # RegisterTaskDefinition has no resource-level permissions in ECS.
-      { sid = "RegisterRevisions", actions = ["ecs:RegisterTaskDefinition"], resources = ["*"], condition = null },
+      # Only in the targets' families (src/rollable.rs refuses a service that runs another
+      # one before anything is registered).
+      { sid = "RegisterRevisions", actions = ["ecs:RegisterTaskDefinition"], resources = local.task_definition_arns, condition = null },
       # A revision keeps its base's tags and names its deployment (slipway:deployment);
       # tagging is allowed only as part of registering.
-      { sid = "TagNewRevisions", actions = ["ecs:TagResource"], resources = ["*"], condition = { test = "StringEquals", variable = "ecs:CreateAction", values = ["RegisterTaskDefinition"] } },
+      { sid = "TagNewRevisions", actions = ["ecs:TagResource"], resources = local.task_definition_arns, condition = { test = "StringEquals", variable = "ecs:CreateAction", values = ["RegisterTaskDefinition"] } },
       # A retry finds the revision an interrupted attempt registered among the family's
       # latest (no resource-level permissions in ECS).
       { sid = "FindOwnRevisions", actions = ["ecs:ListTaskDefinitions"], resources = ["*"], condition = null },

@@ -37,6 +37,7 @@ locals {
           notifications = { for k, v in t.notifications : k => v if v != null }
         },
         { freeze_after_failure = t.freeze_after_failure },
+        { task_family = local.task_families[t.name] },
       )
     ]
   }
@@ -57,6 +58,15 @@ locals {
   # What Slipway may touch, derived from the targets.
   service_arns = distinct([
     for t in var.targets : "arn:${local.partition}:ecs:${local.region}:${local.account}:service/${local.target_names[t.name].cluster}/${local.target_names[t.name].service}"
+  ])
+  task_families = {
+    for t in var.targets : t.name => coalesce(t.task_family, local.target_names[t.name].service)
+  }
+  # Every revision of the targets' families: what RegisterTaskDefinition and TagResource
+  # may create and UpdateService may roll onto (Service Authorization Reference, Amazon
+  # ECS: the task-definition resource, `task-definition/<family>:<revision>`).
+  task_definition_arns = distinct([
+    for family in values(local.task_families) : "arn:${local.partition}:ecs:${local.region}:${local.account}:task-definition/${family}:*"
   ])
   repository_names = distinct([for t in var.targets : t.repository])
   repository_arns = [

@@ -63,8 +63,11 @@ variable "targets" {
       slack_channel = optional(string)
     }))
     freeze_after_failure = optional(string, "until-newer-image")
-    task_role_arn        = optional(string)
-    execution_role_arn   = optional(string)
+    # The task-definition family the service runs; Slipway may register only in it.
+    # Defaults to the service's name (as infra/modules/ecs_service names it).
+    task_family        = optional(string)
+    task_role_arn      = optional(string)
+    execution_role_arn = optional(string)
   }))
 
   validation {

@@ -33,6 +33,7 @@ variables {
       approval             = { expires_after_hours = 24, slack_channel = "C0123" }
       notifications        = { slack_channel = "C0456" }
       freeze_after_failure = "until-unfrozen"
+      task_family          = "shop-web"
     },
   ]
   slack_enabled = true
@@ -53,6 +54,7 @@ run "renders_the_config_the_functions_parse" {
           tags                 = { semver = ">=1.0, <2" }
           policy               = "auto"
           freeze_after_failure = "until-newer-image"
+          task_family          = "web"
         },
         {
           name                 = "prod-web"
@@ -65,6 +67,7 @@ run "renders_the_config_the_functions_parse" {
           approval             = { expires_after_hours = 24, slack_channel = "C0123" }
           notifications        = { slack_channel = "C0456" }
           freeze_after_failure = "until-unfrozen"
+          task_family          = "shop-web"
         },
       ]
     })
@@ -185,7 +188,7 @@ run "scopes_each_function_to_what_it_calls" {
     condition = alltrue(flatten([
       for f, statements in output.function_permissions : [
         for s in statements : contains(s.resources, "*") ? length(setsubtract(s.actions, [
-          "ecs:DescribeTaskDefinition", "ecs:RegisterTaskDefinition", "ecs:TagResource", "ecs:ListTaskDefinitions",
+          "ecs:DescribeTaskDefinition", "ecs:ListTaskDefinitions",
           "xray:PutTraceSegments", "xray:PutTelemetryRecords",
         ])) == 0 : true
       ]
@@ -208,7 +211,28 @@ run "scopes_each_function_to_what_it_calls" {
     error_message = "The approval function's self-invoke grant is missing, wider than itself, or held by another function."
   }
 
-  # Tagging on "*" only while registering.
+  # Registering, tagging and rolling only in the targets' task-definition families (the
+  # service's name unless the target names one), and UpdateService only onto them.
+  assert {
+    condition = alltrue([
+      for sid in ["RegisterRevisions", "TagNewRevisions"] :
+      toset(one([for s in output.function_permissions["image-push"] : s.resources if s.sid == sid])) == toset([
+        "arn:aws:ecs:eu-west-1:111122223333:task-definition/web:*",
+        "arn:aws:ecs:eu-west-1:111122223333:task-definition/shop-web:*",
+      ])
+      ]) && alltrue([
+      for f in ["image-push", "source-upload", "approval", "deployment-events"] : [
+        for c in [one([for s in output.function_permissions[f] : s.condition if s.sid == "RollManagedServices"])] :
+        c.test == "ArnLike" && c.variable == "ecs:task-definition" && toset(c.values) == toset([
+          "arn:aws:ecs:eu-west-1:111122223333:task-definition/web:*",
+          "arn:aws:ecs:eu-west-1:111122223333:task-definition/shop-web:*",
+        ])
+      ][0]
+    ])
+    error_message = "Registering, tagging or rolling is not limited to the targets' task-definition families: ${jsonencode(output.function_permissions["image-push"])}"
+  }
+
+  # Tagging only while registering.
   assert {
     condition     = jsonencode(one([for s in output.function_permissions["image-push"] : s.condition if s.sid == "TagNewRevisions"]).values) == jsonencode(["RegisterTaskDefinition"])
     error_message = "ecs:TagResource is not limited to RegisterTaskDefinition."
