@@ -33,6 +33,7 @@ type RolloutsRead = Option<Versioned<Rollouts>>;
 
 mod asking;
 mod decisions;
+mod operator;
 mod outcomes;
 mod telling;
 mod uploads;

@@ -659,3 +659,58 @@ async fn the_approval_slack_message_tells_how_the_approved_rollout_ended() {
         .iter()
         .any(|p| p["channel"] == "C0APPROVALS" && p["text"].as_str().unwrap().contains("live on")));
 }
+
+/// ECR's lifecycle policy may expire the image the last known good revision pins: a
+/// rollback onto it would leave ECS unable to pull, so it is refused before UpdateService.
+#[tokio::test]
+async fn a_rollback_onto_an_image_ecr_no_longer_has_is_refused_and_nothing_rolls() {
+    let world = world_with_web().await;
+    let approvers = world.approvers().await;
+    let (deployer, calls) = world.approval_deployer(&web_config("until-newer-image"), &approvers);
+    let (good_id, good_ecs) = deploy(&world, &deployer, "v2.0.0").await;
+    replay(
+        &deployer,
+        &ecs_event("COMPLETED", &good_ecs, "", Utc::now()),
+    )
+    .await;
+    let (_, bad_ecs) = deploy(&world, &deployer, "v2.1.0").await;
+    replay(
+        &deployer,
+        &ecs_event("FAILED", &bad_ecs, CIRCUIT_BREAKER, Utc::now()),
+    )
+    .await;
+    let good_digest = good_id.trim_start_matches("web.img-");
+    world
+        .clients
+        .ecr
+        .batch_delete_image()
+        .repository_name("app")
+        .image_ids(
+            aws_sdk_ecr::types::ImageIdentifier::builder()
+                .image_digest(format!("sha256:{good_digest}"))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let (running_before, _) = world.running("web").await;
+    let updates = calls.updates.load(std::sync::atomic::Ordering::SeqCst);
+
+    let report = replay(&deployer, &operator("rollback", "rollback-expired")).await;
+    let TargetOutcome::Failed { error } = only_target(&report) else {
+        panic!("{report:?}")
+    };
+    assert!(
+        error.contains("no longer in ECR") && error.contains("app:v2.0.0"),
+        "{error}"
+    );
+    assert_eq!(
+        calls.updates.load(std::sync::atomic::Ordering::SeqCst),
+        updates
+    );
+    let (running_after, _) = world.running("web").await;
+    assert_eq!(
+        running_after.task_definition_arn(),
+        running_before.task_definition_arn()
+    );
+}

@@ -1,0 +1,338 @@
+//! Operators' requests (`slipway.operator` events): roll a target back to its last known
+//! good release (itself a ledger entry, which ECS's events then conclude), or unfreeze it.
+
+use chrono::Utc;
+use serde_json::Value;
+
+use super::outcomes::Handled;
+use super::{DeployError, Deployer, Invocation, LogContext, Report, StepError, TargetOutcome};
+use crate::config::Target;
+use crate::event::{parse_operator_request, Intent, OperatorAction, OperatorRequest};
+use crate::ledger::{rollback_key, Deployment, Lease, Notified, State, Trigger};
+use crate::ports::{Ecs, Notifier, ObjectStore, Registry, SourceBucket};
+use crate::rollout::{GoodRelease, RolloutKind};
+use crate::source::{ImageRef, ImageReference};
+
+impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer<E, R, S, B, N> {
+    pub(super) async fn handle_operator_request(
+        &self,
+        raw: &Value,
+        invocation: &Invocation,
+    ) -> Result<Report, DeployError> {
+        let request = match self.triage(raw, parse_operator_request(raw).map(Intent::Deploy)) {
+            Ok(request) => request,
+            Err(report) => return Ok(report),
+        };
+        let Some(target) = self.config.target(&request.target) else {
+            let names: Vec<&str> = self
+                .config
+                .targets
+                .iter()
+                .map(|t| t.name.as_str())
+                .collect();
+            let error = format!(
+                "no target named `{}`; the targets are: {}",
+                request.target,
+                names.join(", ")
+            );
+            let problem = crate::event::EventError::BadDetail {
+                id: request.event_id.clone(),
+                problem: error,
+            };
+            return Ok(self.refused(raw, problem));
+        };
+        let result = match request.action {
+            OperatorAction::Unfreeze => self.unfreeze(target, &request).await,
+            OperatorAction::Rollback => {
+                Box::pin(self.roll_back(target, &request, invocation)).await
+            }
+        };
+        if let Err(err) = &result {
+            let log = LogContext {
+                event_id: &request.event_id,
+                target: &target.name,
+                digest: "",
+                deployment_id: "",
+            };
+            log.warned("failed", &format!("{:?} refused: {err}", request.action));
+        }
+        self.collect(raw, &request.event_id, &[target], vec![result])
+    }
+
+    /// Lets automatic deploys to the target resume.
+    async fn unfreeze(
+        &self,
+        target: &Target,
+        request: &OperatorRequest,
+    ) -> Result<Handled, StepError> {
+        let mut lifted = None;
+        self.update_rollouts(&target.name, |r| {
+            let freeze = r.freeze.clone();
+            let changed = r.unfreeze(&request.requested_by, request.reason.clone(), Utc::now());
+            lifted = freeze.filter(|_| changed);
+            changed
+        })
+        .await?;
+        let log = LogContext {
+            event_id: &request.event_id,
+            target: &target.name,
+            digest: "",
+            deployment_id: "",
+        };
+        let Some(freeze) = lifted else {
+            log.decided("unchanged", "unfreeze: the target is not frozen");
+            return Ok(Handled {
+                deployment_id: String::new(),
+                image: String::new(),
+                outcome: TargetOutcome::Unchanged {
+                    state: None,
+                    reason: "the target is not frozen".into(),
+                },
+            });
+        };
+        log.decided(
+            "unfrozen",
+            &format!(
+                "{} unfroze the target (frozen since {} failed)",
+                request.requested_by, freeze.release
+            ),
+        );
+        Ok(Handled {
+            deployment_id: freeze.deployment_id.clone(),
+            image: String::new(),
+            outcome: TargetOutcome::Unfrozen {
+                failed_deployment: freeze.deployment_id,
+            },
+        })
+    }
+
+    /// Rolls the target back to its last known good release: UpdateService onto that
+    /// release's task definition (immutable, pinned by digest; nothing is registered),
+    /// recorded as a deployment of its own that ECS's events then conclude. The release
+    /// rolled back from freezes the target, so it does not come straight back.
+    ///
+    /// An operator's request is itself the human decision, so a rollback does not wait
+    /// for approval even on a target whose policy is `approval`.
+    async fn roll_back(
+        &self,
+        target: &Target,
+        request: &OperatorRequest,
+        invocation: &Invocation,
+    ) -> Result<Handled, StepError> {
+        let key = rollback_key(&request.event_id);
+        let id = format!("{}.{key}", target.name);
+        if let Some(existing) = self.ledger.deployment(&target.name, &key).await? {
+            return Box::pin(self.redelivered_rollback(target, existing.value, invocation)).await;
+        }
+        let rollouts = self
+            .ledger
+            .rollouts(&target.name)
+            .await?
+            .map(|r| r.value)
+            .unwrap_or_default();
+        let (service, _) = self.rollable_service(target).await?;
+        let Some(good) = rollouts.clone().rollback_target(&service.task_definition) else {
+            return Err(StepError::Rejected(format!(
+                "target `{}` has no known good release to return to: no other deployment Slipway started has reached COMPLETED",
+                target.name
+            )));
+        };
+        let log = LogContext {
+            event_id: &request.event_id,
+            target: &target.name,
+            digest: super::image_digest(&good.image),
+            deployment_id: &id,
+        };
+        if service.task_definition == good.task_definition {
+            log.decided(
+                "already-running",
+                &format!(
+                    "{} already runs {} ({})",
+                    target.service, good.release, good.task_definition
+                ),
+            );
+            return Ok(Handled {
+                deployment_id: good.deployment_id.clone(),
+                image: good.image.clone(),
+                outcome: TargetOutcome::AlreadyRunning {
+                    task_definition: good.task_definition,
+                },
+            });
+        }
+        self.check_still_in_ecr(&good).await?;
+        let record = Deployment {
+            id: id.clone(),
+            target: target.name.clone(),
+            key,
+            cluster: target.cluster.clone(),
+            service: target.service.clone(),
+            state: State::Planned,
+            trigger: Trigger::Rollback {
+                event_id: request.event_id.clone(),
+                requested_by: request.requested_by.clone(),
+                reason: request.reason.clone(),
+                to_deployment_id: good.deployment_id.clone(),
+                to_release: good.release.clone(),
+            },
+            image: good.image.clone(),
+            version: good.version.clone(),
+            changes: vec![],
+            diff: vec![format!(
+                "task definition {} → {} ({}, the last known good release)",
+                service.task_definition, good.task_definition, good.release
+            )],
+            from_task_definition: service.task_definition.clone(),
+            to_task_definition: Some(good.task_definition.clone()),
+            ecs_deployment_id: None,
+            lease: Some(Lease {
+                holder: invocation.request_id.clone(),
+                until: invocation.deadline,
+            }),
+            error: None,
+            approval: None,
+            ended_at: None,
+            rolled_back_to: None,
+            outcome_notified: None,
+            takeovers: 0,
+            history: vec![],
+        };
+        let current = match self.claim(record, invocation, &log).await? {
+            Ok(current) => current,
+            Err(duplicate) => {
+                return Ok(Handled {
+                    deployment_id: id,
+                    image: good.image,
+                    outcome: duplicate,
+                })
+            }
+        };
+        // The release rolled back from is no longer good, and freezes the target so that
+        // it does not come straight back.
+        let bad = match rollouts
+            .latest_own()
+            .filter(|l| l.kind == RolloutKind::Slipway && l.deployment_id != good.deployment_id)
+        {
+            Some(latest) => self.ledger.deployment(&target.name, &latest.key).await?,
+            None => None,
+        };
+        let reason = format!(
+            "rolled back by {}{}",
+            request.requested_by,
+            request
+                .reason
+                .as_ref()
+                .map(|r| format!(": {r}"))
+                .unwrap_or_default()
+        );
+        let running = service.task_definition.clone();
+        self.update_rollouts(&target.name, |r| {
+            let before = r.clone();
+            r.rollback_target(&running);
+            if let Some(bad) = &bad {
+                r.freeze_after(&bad.value, target.freeze_rule(), &reason, Utc::now());
+            }
+            *r != before
+        })
+        .await?;
+        let ecs_deployment_id = self
+            .start_rollout(target, current, &good.task_definition, None, &log)
+            .await?;
+        // A release still rolling (ECS gave up without a circuit breaker, say) will hear
+        // no more from ECS: the operator's rollback is its end.
+        if let Some(bad) = bad.filter(|b| b.value.state == State::Rolling) {
+            let mut next = bad.value.clone();
+            next.advance(State::RolledBack, reason.clone(), Utc::now())?;
+            next.rolled_back_to = Some(good.release.clone());
+            next.ended_at = Some(Utc::now());
+            // The rollback's own outcome is what people are told.
+            next.outcome_notified = Some(Notified {
+                state: State::RolledBack,
+                at: Utc::now(),
+                deliveries: Vec::new(),
+            });
+            self.ledger.save(&bad, next).await?;
+        }
+        Ok(Handled {
+            deployment_id: id,
+            image: good.image,
+            outcome: TargetOutcome::Rolling {
+                from_task_definition: service.task_definition,
+                to_task_definition: good.task_definition,
+                ecs_deployment_id,
+                changes: vec![],
+            },
+        })
+    }
+}
+
+impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer<E, R, S, B, N> {
+    /// Refuses a rollback onto an image ECR no longer has. The revision is immutable, but
+    /// the image it pins can expire under the repository's lifecycle policy (README,
+    /// "Rolling back"): ECS could not pull it, and the rollback would take the service
+    /// down instead of restoring it. Images outside a private ECR registry are not checked.
+    async fn check_still_in_ecr(&self, good: &GoodRelease) -> Result<(), StepError> {
+        let Ok(image) = ImageRef::parse(&good.image) else {
+            return Ok(());
+        };
+        let (Some((account, _)), ImageReference::Digest(digest)) =
+            (image.ecr_registry(), &image.reference)
+        else {
+            return Ok(());
+        };
+        match self
+            .registry
+            .image_pushed_at(&account, &image.repository, digest)
+            .await?
+        {
+            Some(_) => Ok(()),
+            None => Err(StepError::Rejected(format!(
+                "the last known good release {} ({}) is no longer in ECR — expired by the repository's lifecycle \
+                 policy, or deleted: ECS could not pull it, so nothing was rolled back. Push that image again (the \
+                 same build gives the same digest) and repeat the request, or deploy a newer fix",
+                good.release, good.image
+            ))),
+        }
+    }
+
+    /// The same rollback request again: a duplicate, unless an earlier attempt died
+    /// before UpdateService (then this one finishes it, onto the revision chosen then).
+    async fn redelivered_rollback(
+        &self,
+        target: &Target,
+        existing: Deployment,
+        invocation: &Invocation,
+    ) -> Result<Handled, StepError> {
+        let (id, image) = (existing.id.clone(), existing.image.clone());
+        let log = LogContext {
+            event_id: "",
+            target: &target.name,
+            digest: super::image_digest(&image),
+            deployment_id: &id,
+        };
+        let current = match self.claim(existing, invocation, &log).await? {
+            Ok(current) => current,
+            Err(duplicate) => {
+                return Ok(Handled {
+                    deployment_id: id.clone(),
+                    image,
+                    outcome: duplicate,
+                })
+            }
+        };
+        let from_task_definition = current.value.from_task_definition.clone();
+        let to_task_definition = current.value.to_task_definition.clone().unwrap_or_default();
+        let ecs_deployment_id = self
+            .start_rollout(target, current, &to_task_definition, None, &log)
+            .await?;
+        Ok(Handled {
+            deployment_id: id.clone(),
+            image,
+            outcome: TargetOutcome::Rolling {
+                from_task_definition,
+                to_task_definition,
+                ecs_deployment_id,
+                changes: vec![],
+            },
+        })
+    }
+}
