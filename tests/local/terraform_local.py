@@ -91,7 +91,16 @@ def wired():
     event = push_event()
     rules = {r["Name"]: EventPattern.load(r["EventPattern"])
              for r in events.list_rules(NamePrefix="slipway-local-")["Rules"]}
-    check(len(rules) == 4, f"four rules: ECR pushes, S3 uploads, ECS deployments, operator requests ({sorted(rules)})")
+    check(len(rules) == 3, f"three rules on the default bus: ECR pushes, S3 uploads, ECS deployments ({sorted(rules)})")
+    operator_rules = {r["Name"]: EventPattern.load(r["EventPattern"])
+                      for r in events.list_rules(EventBusName="slipway-local-operator")["Rules"]}
+    check(sorted(operator_rules) == ["slipway-local-operator-requests"],
+          f"operator requests are read from the operator bus only ({sorted(operator_rules)})")
+    bus_policy = json.loads(events.describe_event_bus(Name="slipway-local-operator").get("Policy", "{}"))
+    check(any(st.get("Effect") == "Deny" and "events:PutEvents" in str(st.get("Action"))
+              for st in bus_policy.get("Statement", [])),
+          "the operator bus denies PutEvents to everyone but the operator principals")
+    rules.update(operator_rules)
     matches = {name for name, pattern in rules.items() if pattern.matches_event(event)}
     check(matches == {"slipway-local-image-push"}, f"the ECR push matches exactly the image-push rule (matched: {sorted(matches)})")
     other_repo = dict(event, detail=dict(event["detail"], **{"repository-name": "someone-else"}))

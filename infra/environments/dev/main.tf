@@ -85,6 +85,7 @@ module "slipway" {
   environment     = local.environment
   package_dir     = var.package_dir
   approver_emails = var.approver_emails
+  operator_principals = var.operator_principals
   targets = [{
     name               = "web"
     cluster            = module.cluster.name

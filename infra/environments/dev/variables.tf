@@ -60,3 +60,9 @@ variable "github_oidc_provider_arn" {
   type        = string
   default     = null
 }
+
+variable "operator_principals" {
+  description = "IAM principal ARNs (wildcards allowed) that may send operator requests (rollback, unfreeze) to Slipway's operator bus; nobody else can."
+  type        = list(string)
+  default     = []
+}

@@ -56,3 +56,8 @@ output "settings" {
     github_permissions  = jsondecode(module.github_ci.permissions_policy)
   }
 }
+
+output "operator_bus_name" {
+  description = "Where operators send rollback and unfreeze requests (aws events put-events --event-bus-name)."
+  value       = module.slipway.operator_bus_name
+}

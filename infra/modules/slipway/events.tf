@@ -4,6 +4,7 @@ locals {
   # Exact patterns: only what Slipway acts on reaches it.
   rules = {
     "image-push" = {
+      bus         = null
       function    = "image-push"
       description = "ECR: an image was pushed to a repository a target deploys from"
       pattern = {
@@ -17,6 +18,7 @@ locals {
       }
     }
     "source-upload" = {
+      bus         = null
       function    = "source-upload"
       description = "S3: a deploy manifest was uploaded to the source bucket"
       pattern = {
@@ -29,6 +31,7 @@ locals {
       }
     }
     "ecs-deployments" = {
+      bus         = null
       function    = "deployment-events"
       description = "ECS: deployment state changes and service actions of the managed services"
       pattern = {
@@ -37,9 +40,13 @@ locals {
         resources     = local.service_arns
       }
     }
+    # Only on Slipway's operator bus, whose policy admits only the operator principals: a
+    # request on the default bus, which anyone with events:PutEvents may write to, wakes
+    # nothing.
     "operator-requests" = {
+      bus         = aws_cloudwatch_event_bus.operator.name
       function    = "deployment-events"
-      description = "Operators: rollback and unfreeze requests (aws events put-events)"
+      description = "Operators: rollback and unfreeze requests (aws events put-events --event-bus-name)"
       pattern = {
         source        = ["slipway.operator"]
         "detail-type" = ["Slipway Operator Request"]
@@ -87,12 +94,62 @@ resource "aws_sqs_queue_policy" "dead_letters" {
   policy    = data.aws_iam_policy_document.dead_letters[each.key].json
 }
 
+# Operators' requests (rollback, unfreeze) arrive on a bus of their own. Its policy denies
+# PutEvents to every principal but `operator_principals`, also within the account: an
+# explicit Deny in a resource-based policy overrides any Allow in an identity policy (IAM
+# User Guide, "Policy evaluation logic"; EventBridge User Guide, "Permissions for event
+# buses in Amazon EventBridge"). The operators still need events:PutEvents on this bus in
+# their own IAM policies.
+resource "aws_cloudwatch_event_bus" "operator" {
+  name = "${var.name}-operator"
+
+  tags = var.tags
+}
+
+locals {
+  operator_bus_deny = {
+    sid     = "OnlyOperatorsSendRequests"
+    actions = ["events:PutEvents"]
+    # With no operator principals, nobody may send: requests go by direct invoke only.
+    condition = length(var.operator_principals) == 0 ? null : {
+      test = "ArnNotLike", variable = "aws:PrincipalArn", values = var.operator_principals
+    }
+  }
+}
+
+data "aws_iam_policy_document" "operator_bus" {
+  statement {
+    sid       = local.operator_bus_deny.sid
+    effect    = "Deny"
+    actions   = local.operator_bus_deny.actions
+    resources = [aws_cloudwatch_event_bus.operator.arn]
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+    dynamic "condition" {
+      for_each = local.operator_bus_deny.condition == null ? [] : [local.operator_bus_deny.condition]
+      content {
+        test     = condition.value.test
+        variable = condition.value.variable
+        values   = condition.value.values
+      }
+    }
+  }
+}
+
+resource "aws_cloudwatch_event_bus_policy" "operator" {
+  event_bus_name = aws_cloudwatch_event_bus.operator.name
+  policy         = data.aws_iam_policy_document.operator_bus.json
+}
+
 resource "aws_cloudwatch_event_rule" "this" {
   for_each = local.rules
 
-  name          = "${var.name}-${each.key}"
-  description   = each.value.description
-  event_pattern = jsonencode(each.value.pattern)
+  name           = "${var.name}-${each.key}"
+  event_bus_name = each.value.bus
+  description    = each.value.description
+  event_pattern  = jsonencode(each.value.pattern)
 
   tags = var.tags
 }
@@ -100,8 +157,9 @@ resource "aws_cloudwatch_event_rule" "this" {
 resource "aws_cloudwatch_event_target" "this" {
   for_each = local.rules
 
-  rule = aws_cloudwatch_event_rule.this[each.key].name
-  arn  = aws_lambda_function.event_driven[each.value.function].arn
+  rule           = aws_cloudwatch_event_rule.this[each.key].name
+  event_bus_name = each.value.bus
+  arn            = aws_lambda_function.event_driven[each.value.function].arn
 
   retry_policy {
     maximum_event_age_in_seconds = var.max_event_age_seconds

@@ -95,3 +95,13 @@ output "config_object" {
     version_id = aws_s3_object.config.version_id
   }
 }
+
+output "operator_bus_name" {
+  description = "The event bus operators send rollback and unfreeze requests to (aws events put-events --event-bus-name)."
+  value       = aws_cloudwatch_event_bus.operator.name
+}
+
+output "operator_bus_deny" {
+  description = "The operator bus policy's one statement (a Deny to every principal but operator_principals), as Terraform values."
+  value       = local.operator_bus_deny
+}

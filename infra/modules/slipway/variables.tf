@@ -211,3 +211,14 @@ variable "approval_throttle" {
     burst           = 50
   }
 }
+
+variable "operator_principals" {
+  description = "IAM principal ARNs (wildcards allowed, e.g. arn:aws:iam::111122223333:role/platform-*) that may send operator requests (rollback, unfreeze) to the operator event bus; everyone else is denied by the bus policy. Empty: nobody (invoke deployment-events directly)."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for p in var.operator_principals : startswith(p, "arn:")])
+    error_message = "operator_principals are IAM principal ARNs (arn:aws:iam::<account>:role/<name>, …)."
+  }
+}

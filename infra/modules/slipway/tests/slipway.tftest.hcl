@@ -475,3 +475,39 @@ run "forty_targets_fit_because_the_config_is_an_object" {
     error_message = "A function's environment is over Lambda's 4 KB: ${jsonencode({ for f, env in output.function_environment : f => length(jsonencode(env)) })}"
   }
 }
+
+run "operator_requests_come_only_from_the_operator_principals" {
+  command = apply
+
+  variables {
+    operator_principals = ["arn:aws:iam::111122223333:role/platform-*"]
+  }
+
+  assert {
+    condition     = aws_cloudwatch_event_rule.this["operator-requests"].event_bus_name == "slipway-test-operator" && aws_cloudwatch_event_target.this["operator-requests"].event_bus_name == "slipway-test-operator"
+    error_message = "Operator requests are not read from the operator bus only."
+  }
+
+  assert {
+    condition     = alltrue([for key in ["image-push", "source-upload", "ecs-deployments"] : aws_cloudwatch_event_rule.this[key].event_bus_name != "slipway-test-operator"])
+    error_message = "AWS's own events must stay on the default bus."
+  }
+
+  assert {
+    condition = jsonencode(output.operator_bus_deny) == jsonencode({
+      actions   = ["events:PutEvents"]
+      condition = { test = "ArnNotLike", values = ["arn:aws:iam::111122223333:role/platform-*"], variable = "aws:PrincipalArn" }
+      sid       = "OnlyOperatorsSendRequests"
+    })
+    error_message = "The operator bus does not deny PutEvents to everyone but the operator principals: ${jsonencode(output.operator_bus_deny)}"
+  }
+}
+
+run "without_operator_principals_nobody_may_send_operator_requests" {
+  command = apply
+
+  assert {
+    condition     = output.operator_bus_deny.condition == null && jsonencode(output.operator_bus_deny.actions) == jsonencode(["events:PutEvents"])
+    error_message = "With no operator principals the operator bus must deny every PutEvents."
+  }
+}
