@@ -11,7 +11,11 @@ TOOLS_STAMP := $(VENV)/.installed-$(MOTO_VERSION)-$(CARGO_LAMBDA_VERSION)
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 FUNCTION ?= image-push
-EVENT ?= events/ecr-push.json
+# Each function's own sample event, unless EVENT names another.
+DEFAULT_EVENT_reconcile := events/scheduled-reconcile.json
+DEFAULT_EVENT_deployment-events := events/ecs-deployment-completed.json
+DEFAULT_EVENT_source-upload := events/s3-imagedefinitions.json
+EVENT ?= $(or $(DEFAULT_EVENT_$(FUNCTION)),events/ecr-push.json)
 KEY ?= deploy/web/imagedefinitions.json
 FILE ?= tests/local/manifests/imagedefinitions.json
 # The Lambda architecture of `make package`: arm64 (Graviton, the default) or x86_64.
@@ -146,7 +150,7 @@ infra-lint: infra-init ## terraform fmt -check and validate for every module and
 
 # The mock providers need no AWS; the module reads the zips' hashes, so tests get empty ones.
 infra-test: infra-init ## terraform test (mock providers): dev/prod differences, IAM scoping, rendered config
-	@mkdir -p .slipway/tf-test-package && for f in image-push source-upload deployment-events approval; do \
+	@mkdir -p .slipway/tf-test-package && for f in image-push source-upload deployment-events reconcile approval; do \
 		mkdir -p .slipway/tf-test-package/$$f && touch .slipway/tf-test-package/$$f/bootstrap.zip; done
 	@for dir in $(TF_TESTED); do \
 		echo "terraform test: $$dir"; \
@@ -204,7 +208,7 @@ up: tools ## start the local stack (moto, cargo lambda watch, the demo's setup)
 down: ## stop the local stack
 	tests/local/stack.sh down
 
-invoke: ## replay an event: make invoke FUNCTION=image-push EVENT=events/ecr-push.json
+invoke: ## replay an event: make invoke FUNCTION=image-push EVENT=events/ecr-push.json (make invoke FUNCTION=reconcile: one reconciler run)
 	tests/local/stack.sh invoke $(FUNCTION) $(EVENT)
 
 upload: ## upload a manifest and replay its S3 event: make upload KEY=deploy/web/taskdef.json FILE=tests/local/manifests/taskdef.json

@@ -35,10 +35,12 @@ mod asking;
 mod decisions;
 mod operator;
 mod outcomes;
+mod reconcile;
 mod telling;
 mod uploads;
 
 pub use decisions::{DecisionError, DecisionOutcome, RollWhen};
+pub use reconcile::{ReconcileReport, Reconciled};
 
 /// The Lambda invocation handling an event: its request id holds the ledger lease until
 /// its deadline, after which a retry may take over.

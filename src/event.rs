@@ -783,6 +783,10 @@ mod tests {
                     let parsed = parse_operator_request(&raw);
                     assert!(parsed.is_ok(), "{n}: {parsed:?}")
                 }
+                // The reconciler's schedule (EventBridge's "Scheduled Event").
+                n if n.starts_with("scheduled-") => {
+                    assert!(crate::reconcile::is_schedule(&raw), "{n}")
+                }
                 // HTTP requests to the approval function: `aws::http`'s test parses them
                 // with lambda_http, as the function does.
                 n if n.starts_with("function-url-") || n.starts_with("http-api-") => {}

@@ -17,6 +17,8 @@
 //!   for one event; asking for approval (one open request per target); a person's
 //!   decision on a deployment awaiting approval; and ECS's deployment events and
 //!   operators' rollback and unfreeze requests (`deployer::outcomes`).
+//! - [`reconcile`] — what the scheduled reconciler finds that a lost event should have
+//!   told (a rollout's end, a push), written as the event AWS would have sent.
 //! - [`redrive`] — the two shapes a dead-letter queue holds (the raw event, Lambda's
 //!   on-failure invocation record), made into the event again for a redrive.
 //! - [`rollable`] — which ECS services Slipway can roll (deployment controller, strategy,
@@ -42,6 +44,7 @@ pub mod ledger;
 pub mod notify;
 pub mod plan;
 pub mod ports;
+pub mod reconcile;
 pub mod redrive;
 pub mod rollable;
 pub mod rollout;

@@ -51,6 +51,31 @@ pub struct ServiceState {
     pub strategy: Option<String>,
     /// `deploymentConfiguration.deploymentCircuitBreaker.enable`, when reported.
     pub circuit_breaker: Option<bool>,
+    /// The service's deployments as DescribeServices lists them (PRIMARY, ACTIVE, and
+    /// recently INACTIVE ones): what the reconciler reads when an event was lost.
+    pub deployments: Vec<EcsDeployment>,
+}
+
+/// One of a service's deployments (`service.deployments[]`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct EcsDeployment {
+    /// `ecs-svc/…`, as ECS's deployment events name it.
+    pub id: String,
+    /// `PRIMARY`, `ACTIVE` or `INACTIVE`.
+    pub status: String,
+    pub task_definition: String,
+    /// `COMPLETED`, `FAILED` or `IN_PROGRESS`; `None` for services without rollout state.
+    pub rollout_state: Option<String>,
+    pub rollout_state_reason: Option<String>,
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+/// One image in a repository, for the reconciler's look for a push it missed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedImage {
+    pub digest: String,
+    pub tags: Vec<String>,
+    pub pushed_at: Option<DateTime<Utc>>,
 }
 
 /// A task definition as described: the summary for decisions, and the adapter's own full
@@ -133,6 +158,13 @@ pub trait Registry: Send + Sync {
         repository: &str,
         reference: &crate::source::ImageReference,
     ) -> impl Future<Output = Result<Option<String>, AwsError>> + Send;
+
+    /// Every image in the repository (ECR's DescribeImages, all pages).
+    fn list_images(
+        &self,
+        account: &str,
+        repository: &str,
+    ) -> impl Future<Output = Result<Vec<ListedImage>, AwsError>> + Send;
 
     /// When ECR first received the image with this digest; `None` if ECR does not know it.
     fn image_pushed_at(

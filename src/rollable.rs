@@ -157,6 +157,7 @@ mod tests {
             controller: controller.into(),
             strategy: strategy.map(str::to_string),
             circuit_breaker: breaker,
+            deployments: vec![],
         }
     }
 

@@ -2,7 +2,7 @@ use aws_sdk_ecr::types::{ImageDetail, ImageIdentifier};
 use chrono::{DateTime, Utc};
 
 use super::errors::classify;
-use crate::ports::{AwsError, AwsErrorKind, Registry};
+use crate::ports::{AwsError, AwsErrorKind, ListedImage, Registry};
 use crate::source::ImageReference;
 
 pub struct EcrRegistry {
@@ -49,6 +49,37 @@ impl EcrRegistry {
 }
 
 impl Registry for EcrRegistry {
+    async fn list_images(
+        &self,
+        account: &str,
+        repository: &str,
+    ) -> Result<Vec<ListedImage>, AwsError> {
+        let mut pages = self
+            .client
+            .describe_images()
+            .registry_id(account)
+            .repository_name(repository)
+            .into_paginator()
+            .send();
+        let mut images = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|err| classify("ecr:DescribeImages", err, &[]))?;
+            for detail in page.image_details() {
+                let Some(digest) = detail.image_digest() else {
+                    continue;
+                };
+                images.push(ListedImage {
+                    digest: digest.to_string(),
+                    tags: detail.image_tags().to_vec(),
+                    pushed_at: detail
+                        .image_pushed_at()
+                        .and_then(|at| DateTime::from_timestamp(at.secs(), at.subsec_nanos())),
+                });
+            }
+        }
+        Ok(images)
+    }
+
     async fn image_digest(
         &self,
         account: &str,

@@ -93,6 +93,7 @@ impl Ecs for EcsService {
                 .deployment_configuration()
                 .and_then(|c| c.deployment_circuit_breaker())
                 .map(|b| b.enable()),
+            deployments: found.deployments().iter().map(deployment_state).collect(),
         })
     }
 
@@ -481,6 +482,20 @@ fn revision_tags(base: &[Tag], deployment_id: &str) -> Vec<Tag> {
         );
     }
     tags
+}
+
+/// A service deployment as the decisions read it.
+fn deployment_state(deployment: &aws_sdk_ecs::types::Deployment) -> crate::ports::EcsDeployment {
+    crate::ports::EcsDeployment {
+        id: deployment.id().unwrap_or_default().to_string(),
+        status: deployment.status().unwrap_or_default().to_string(),
+        task_definition: deployment.task_definition().unwrap_or_default().to_string(),
+        rollout_state: deployment.rollout_state().map(|s| s.as_str().to_string()),
+        rollout_state_reason: deployment.rollout_state_reason().map(str::to_string),
+        updated_at: deployment
+            .updated_at()
+            .and_then(|at| chrono::DateTime::from_timestamp(at.secs(), at.subsec_nanos())),
+    }
 }
 
 #[cfg(test)]

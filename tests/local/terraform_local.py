@@ -23,7 +23,7 @@ from moto.events.models import EventPattern
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 STATE = ROOT / ".slipway"
 REGION = os.environ["AWS_REGION"]
-FUNCTIONS = ["image-push", "source-upload", "deployment-events", "approval"]
+FUNCTIONS = ["image-push", "source-upload", "deployment-events", "reconcile", "approval"]
 
 
 def client(service):
@@ -89,9 +89,15 @@ def wired():
 
     # The push reaches image-push: the rule's pattern matches it and targets the function.
     event = push_event()
-    rules = {r["Name"]: EventPattern.load(r["EventPattern"])
-             for r in events.list_rules(NamePrefix="slipway-local-")["Rules"]}
+    listed = events.list_rules(NamePrefix="slipway-local-")["Rules"]
+    rules = {r["Name"]: EventPattern.load(r["EventPattern"]) for r in listed if r.get("EventPattern")}
     check(len(rules) == 3, f"three rules on the default bus: ECR pushes, S3 uploads, ECS deployments ({sorted(rules)})")
+    schedules = {r["Name"]: r.get("ScheduleExpression") for r in listed if not r.get("EventPattern")}
+    check(schedules == {"slipway-local-reconcile": "rate(5 minutes)"},
+          f"the reconciler runs every 5 minutes ({schedules})")
+    reconcile_targets = events.list_targets_by_rule(Rule="slipway-local-reconcile")["Targets"]
+    check([t["Arn"].split(":")[-1] for t in reconcile_targets] == [names["reconcile"]],
+          "the schedule invokes the reconcile function")
     operator_rules = {r["Name"]: EventPattern.load(r["EventPattern"])
                       for r in events.list_rules(EventBusName="slipway-local-operator")["Rules"]}
     check(sorted(operator_rules) == ["slipway-local-operator-requests"],

@@ -82,10 +82,10 @@ module "web" {
 module "slipway" {
   source = "../../modules/slipway"
 
-  name            = "slipway-${local.environment}"
-  environment     = local.environment
-  package_dir     = var.package_dir
-  approver_emails = var.approver_emails
+  name                = "slipway-${local.environment}"
+  environment         = local.environment
+  package_dir         = var.package_dir
+  approver_emails     = var.approver_emails
   operator_principals = var.operator_principals
   targets = [{
     name               = "web"

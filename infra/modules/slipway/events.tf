@@ -7,6 +7,7 @@ locals {
       bus         = null
       function    = "image-push"
       description = "ECR: an image was pushed to a repository a target deploys from"
+      schedule    = null
       pattern = {
         source        = ["aws.ecr"]
         "detail-type" = ["ECR Image Action"]
@@ -21,6 +22,7 @@ locals {
       bus         = null
       function    = "source-upload"
       description = "S3: a deploy manifest was uploaded to the source bucket"
+      schedule    = null
       pattern = {
         source        = ["aws.s3"]
         "detail-type" = ["Object Created"]
@@ -34,6 +36,7 @@ locals {
       bus         = null
       function    = "deployment-events"
       description = "ECS: deployment state changes and service actions of the managed services"
+      schedule    = null
       pattern = {
         source        = ["aws.ecs"]
         "detail-type" = ["ECS Deployment State Change", "ECS Service Action"]
@@ -47,10 +50,19 @@ locals {
       bus         = aws_cloudwatch_event_bus.operator.name
       function    = "deployment-events"
       description = "Operators: rollback and unfreeze requests (aws events put-events --event-bus-name)"
+      schedule    = null
       pattern = {
         source        = ["slipway.operator"]
         "detail-type" = ["Slipway Operator Request"]
       }
+    }
+    # The reconciler's schedule: a lost ECS outcome or ECR push is found within one period.
+    "reconcile" = {
+      bus         = null
+      function    = "reconcile"
+      description = "Schedule: the reconciler closes rollouts and deploys pushes whose events were lost"
+      schedule    = var.reconcile_schedule
+      pattern     = null
     }
   }
 }
@@ -146,10 +158,11 @@ resource "aws_cloudwatch_event_bus_policy" "operator" {
 resource "aws_cloudwatch_event_rule" "this" {
   for_each = local.rules
 
-  name           = "${var.name}-${each.key}"
-  event_bus_name = each.value.bus
-  description    = each.value.description
-  event_pattern  = jsonencode(each.value.pattern)
+  name                = "${var.name}-${each.key}"
+  event_bus_name      = each.value.bus
+  description         = each.value.description
+  event_pattern       = each.value.pattern == null ? null : jsonencode(each.value.pattern)
+  schedule_expression = each.value.schedule
 
   tags = var.tags
 }

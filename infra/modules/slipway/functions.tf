@@ -24,6 +24,15 @@ locals {
       dead_letters = true
       grants       = ["ledger", "ecs_read", "ecs_roll", "notify", "secrets", "kms"]
     }
+    "reconcile" = {
+      description = "On a schedule: closes rollouts whose ECS event was lost, deploys pushes no event told of"
+      timeout     = 120
+      async       = true
+      # A run that fails is run again by the next schedule; the queue keeps its error.
+      dead_letters = true
+      # It runs the push and deployment-events pipelines: their grants, and ECR listing.
+      grants = ["ledger", "ecs_read", "ecs_roll", "ecs_register", "pass_role", "ecr_read", "notify", "secrets", "kms"]
+    }
     "approval" = {
       description = "The approval pages and Slack interactions (behind the approval HTTP API)"
       # Below the HTTP API's integration timeout (30 s, not adjustable: API Gateway

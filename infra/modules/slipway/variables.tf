@@ -222,3 +222,14 @@ variable "operator_principals" {
     error_message = "operator_principals are IAM principal ARNs (arn:aws:iam::<account>:role/<name>, …)."
   }
 }
+
+variable "reconcile_schedule" {
+  description = "How often the reconciler runs (an EventBridge schedule expression): the longest a lost ECS outcome or ECR push goes unnoticed."
+  type        = string
+  default     = "rate(5 minutes)"
+
+  validation {
+    condition     = can(regex("^(rate\\(.+\\)|cron\\(.+\\))$", var.reconcile_schedule))
+    error_message = "reconcile_schedule is an EventBridge schedule expression: rate(5 minutes) or cron(...)."
+  }
+}

@@ -261,13 +261,19 @@ run "wakes_the_functions_with_exact_patterns" {
     error_message = "The S3 rule does not filter the deploy prefix."
   }
 
+  # The reconciler runs on a schedule (no pattern), every 5 minutes unless configured.
+  assert {
+    condition     = aws_cloudwatch_event_rule.this["reconcile"].schedule_expression == "rate(5 minutes)" && output.event_patterns["reconcile"] == null && aws_cloudwatch_event_target.this["reconcile"].arn == aws_lambda_function.event_driven["reconcile"].arn
+    error_message = "The reconciler is not scheduled every 5 minutes."
+  }
+
   assert {
     condition     = jsonencode(jsondecode(output.event_patterns["operator-requests"]).source) == jsonencode(["slipway.operator"])
     error_message = "Operator requests do not reach deployment-events."
   }
 
   assert {
-    condition     = toset(keys(output.dead_letter_queue_urls)) == toset(["image-push", "source-upload", "deployment-events", "approval"])
+    condition     = toset(keys(output.dead_letter_queue_urls)) == toset(["image-push", "source-upload", "deployment-events", "reconcile", "approval"])
     error_message = "Each function invoked asynchronously (the event-driven ones, and approval for its roll jobs) has a dead-letter queue."
   }
 }

@@ -1,0 +1,137 @@
+//! The reconciler against the local emulator: a rollout whose ECS event was lost is closed
+//! from what DescribeServices says, and a push whose ECR event was lost is deployed — once,
+//! and harmlessly racing the late events themselves.
+//!
+//! moto reports a deployment's `rolloutState` from task counts it never changes by itself,
+//! so where a test needs ECS to say COMPLETED the fault proxy rewrites DescribeServices'
+//! answer (ECS API Reference, Deployment: `rolloutState` COMPLETED | FAILED | IN_PROGRESS).
+
+mod common;
+
+use std::time::Duration;
+
+use common::faults::FaultProxy;
+use common::*;
+use serde_json::{json, Value};
+use slipway::aws::CallTimeouts;
+use slipway::deployer::{EventOutcome, TargetOutcome};
+use slipway::ledger::{image_key, State};
+
+fn schedule() -> Value {
+    let path = format!(
+        "{}/events/scheduled-reconcile.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn semver_web() -> String {
+    config(&[target_json("web", "web", r#"{"semver": ">=1.0"}"#, "auto")])
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rollout_whose_completed_event_was_lost_is_closed_by_the_reconciler_once() {
+    let (world, pushed) = World::with_web_and_a_new_push().await;
+    let proxy = FaultProxy::start(&world.emulator.endpoint, Duration::from_secs(30), 7).await;
+    let clients = clients_at(&proxy.endpoint, CallTimeouts::default()).await;
+    let auto = config(&[target_json("web", "web", r#"{"glob": "v*"}"#, "auto")]);
+    let (deployer, _) = world.deployer_with_clients(&auto, false, None, &clients);
+    deployer
+        .handle_ecr_event(&push_event("e-1", Some("v2"), &pushed), &invocation("r-1"))
+        .await
+        .unwrap();
+    let id = format!("web.{}", image_key(&pushed));
+    assert_eq!(
+        deployer.deployment(&id).await.unwrap().value.state,
+        State::Rolling
+    );
+
+    // ECS finished the rollout; its SERVICE_DEPLOYMENT_COMPLETED event never arrived.
+    proxy.rewrite(
+        |call| call.operation == "DescribeServices",
+        |_, answer| {
+            for service in answer["services"].as_array_mut().into_iter().flatten() {
+                for deployment in service["deployments"].as_array_mut().into_iter().flatten() {
+                    deployment["rolloutState"] = json!("COMPLETED");
+                }
+            }
+        },
+    );
+    let run = deployer.reconcile(&schedule(), &invocation("tick-1")).await;
+    assert_eq!(run.targets.len(), 1, "{run:?}");
+    assert!(run.targets[0].problems.is_empty(), "{run:?}");
+    assert_eq!(run.targets[0].closed.len(), 1, "{run:?}");
+    assert_eq!(
+        deployer.deployment(&id).await.unwrap().value.state,
+        State::Succeeded
+    );
+    let rollouts = deployer
+        .ledger()
+        .rollouts("web")
+        .await
+        .unwrap()
+        .unwrap()
+        .value;
+    assert_eq!(rollouts.last_good.unwrap().deployment_id, id);
+
+    let again = deployer.reconcile(&schedule(), &invocation("tick-2")).await;
+    assert!(again.targets[0].closed.is_empty(), "{again:?}");
+    assert!(again.targets[0].missed_push.is_none(), "{again:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_push_whose_event_was_lost_is_deployed_by_the_reconciler_and_the_late_event_is_a_duplicate(
+) {
+    let world = World::new().await;
+    let running = world.push_image(Some("v1.0.0")).await;
+    world.create_service("web", &image_uri(&running)).await;
+    // CI pushed v1.1.0; ECR's event for it was lost (ECR's events are best effort).
+    let pushed = world.push_image(Some("v1.1.0")).await;
+    let (deployer, calls) = world.deployer(&semver_web(), false);
+
+    let run = deployer.reconcile(&schedule(), &invocation("tick-1")).await;
+    let Some(report) = &run.targets[0].missed_push else {
+        panic!("the lost push was not found: {run:?}")
+    };
+    let EventOutcome::Targets { targets } = &report.outcome else {
+        panic!("{report:?}")
+    };
+    assert!(
+        matches!(targets[0].outcome, TargetOutcome::Rolling { .. }),
+        "{report:?}"
+    );
+    let (service, _) = world.running("web").await;
+    assert!(
+        service
+            .container_definitions()
+            .iter()
+            .any(|c| c.image().unwrap_or_default().ends_with(&pushed)),
+        "the service runs the missed push"
+    );
+    let updates = calls.updates.load(std::sync::atomic::Ordering::SeqCst);
+
+    // The next run finds nothing to do; ECR's event, arriving late after all, is a duplicate.
+    let again = deployer.reconcile(&schedule(), &invocation("tick-2")).await;
+    assert!(again.targets[0].missed_push.is_none(), "{again:?}");
+    let late = deployer
+        .handle_ecr_event(
+            &push_event("late", Some("v1.1.0"), &pushed),
+            &invocation("r-late"),
+        )
+        .await
+        .unwrap();
+    let EventOutcome::Targets { targets } = &late.outcome else {
+        panic!("{late:?}")
+    };
+    assert!(
+        matches!(
+            targets[0].outcome,
+            TargetOutcome::Duplicate { .. } | TargetOutcome::AlreadyRunning { .. }
+        ),
+        "{late:?}"
+    );
+    assert_eq!(
+        calls.updates.load(std::sync::atomic::Ordering::SeqCst),
+        updates
+    );
+}
