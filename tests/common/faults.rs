@@ -52,6 +52,40 @@ impl Fault {
     ];
 }
 
+/// AWS-like latency: each call waits a time drawn from a log-normal distribution (most
+/// calls take tens of milliseconds, a few hundreds), and the first call to each service
+/// also pays for a new connection's TLS handshake, as the first calls of a cold start do.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Latency {
+    pub median: Duration,
+    /// The 99th percentile.
+    pub p99: Duration,
+    /// Added to the first call to each service (DNS, TCP and TLS of a new connection).
+    pub first_call: Duration,
+}
+
+impl Latency {
+    /// Figures of the order AWS's regional endpoints answer within from Lambda in the same
+    /// region: a 30 ms median for a control-plane call (ECS, ECR, Secrets Manager) or an
+    /// S3 request, a 300 ms 99th percentile, and about 100 ms for a new TLS connection
+    /// (the AWS SDK's first call dominates a Rust function's cold start).
+    pub const AWS_LIKE: Latency = Latency {
+        median: Duration::from_millis(30),
+        p99: Duration::from_millis(300),
+        first_call: Duration::from_millis(100),
+    };
+
+    /// One draw: exp(N(ln median, σ)) with σ chosen so that 99 % of draws are below p99.
+    pub fn sample(&self, rng: &mut fastrand::Rng) -> Duration {
+        let median = self.median.as_secs_f64();
+        let sigma = (self.p99.as_secs_f64() / median).ln() / 2.326;
+        // Box–Muller: a standard normal from two uniforms.
+        let (u1, u2) = (rng.f64().max(f64::MIN_POSITIVE), rng.f64());
+        let normal = (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
+        Duration::from_secs_f64(median * (sigma * normal).exp())
+    }
+}
+
 /// One call as the proxy saw it.
 #[derive(Debug, Clone)]
 pub struct Call {
@@ -115,6 +149,9 @@ struct Inner {
     injections: Vec<Injection>,
     crash: Option<Crash>,
     calls: Vec<Call>,
+    latency: Option<Latency>,
+    /// The services a call has gone to since the latency was set (their first call paid).
+    connected: std::collections::HashSet<String>,
 }
 
 /// The proxy, stopped when dropped.
@@ -140,6 +177,8 @@ impl FaultProxy {
                 injections: Vec::new(),
                 crash: None,
                 calls: Vec::new(),
+                latency: None,
+                connected: Default::default(),
             }),
         });
         let shared = state.clone();
@@ -193,6 +232,24 @@ impl FaultProxy {
             .unwrap()
             .rewrites
             .push((Box::new(applies_to), Box::new(rewrite)));
+    }
+
+    /// From now on, every call waits as long as an AWS call would ([`Latency`]); the next
+    /// call to each service pays for a new connection.
+    pub fn with_latency(&self, latency: Latency) {
+        let mut inner = self.state.inner.lock().unwrap();
+        inner.latency = Some(latency);
+        inner.connected.clear();
+    }
+
+    /// One draw of the latency set (zero without one): what a call the proxy does not see,
+    /// such as Lambda's Invoke, would wait.
+    pub fn sample_latency(&self) -> Duration {
+        let mut inner = self.state.inner.lock().unwrap();
+        match inner.latency {
+            Some(latency) => latency.sample(&mut inner.rng),
+            None => Duration::ZERO,
+        }
     }
 
     /// Pass everything through again.
@@ -274,7 +331,25 @@ impl State {
         if let Verdict::Fault(fault) = verdict {
             call.fault = Some(fault);
         }
-        self.inner.lock().unwrap().calls.push(call.clone());
+        let wait = {
+            let mut inner = self.inner.lock().unwrap();
+            inner.calls.push(call.clone());
+            let first = inner.connected.insert(call.service.clone());
+            match inner.latency {
+                Some(latency) => {
+                    let extra = if first {
+                        latency.first_call
+                    } else {
+                        Duration::ZERO
+                    };
+                    Some(latency.sample(&mut inner.rng) + extra)
+                }
+                None => None,
+            }
+        };
+        if let Some(wait) = wait {
+            tokio::time::sleep(wait).await;
+        }
         let protocol = Protocol::of(&parts, &call);
         match verdict {
             Verdict::Fault(Fault::Dropped) => return Err(DropConnection),
