@@ -53,7 +53,7 @@ TF_TESTED := $(sort $(patsubst %/tests/,%,$(dir $(wildcard infra/*/*/tests/*.tft
 export TF_CLI_CONFIG_FILE := $(CURDIR)/.tools/terraformrc
 export TF_IN_AUTOMATION := 1
 
-.PHONY: help tools browser test lint unit integration demo up down invoke upload clean package \
+.PHONY: help tools browser test lint unit iam-check-test integration demo up down invoke upload clean package \
 	infra-init infra-lint infra-test infra-integration checkov signing-key app-test app-run hadolint workflows \
 	bench bench-quick fuzz fuzz-smoke reliability
 
@@ -73,7 +73,7 @@ browser: ## install Debian's chromium and chromium-driver for the browser test, 
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; \
 	fi
 
-test: tools browser lint unit integration fuzz-smoke app-test hadolint workflows infra-lint infra-test checkov infra-integration bench-quick ## formatting, lints, unit tests, integration, reliability and browser tests, a fuzz smoke run, the app, the Dockerfile and workflows, the Terraform checks and its apply to the local AWS, a quick benchmark
+test: tools browser lint unit iam-check-test integration fuzz-smoke app-test hadolint workflows infra-lint infra-test checkov infra-integration bench-quick ## formatting, lints, unit tests, integration, reliability and browser tests, a fuzz smoke run, the app, the Dockerfile and workflows, the Terraform checks and its apply to the local AWS, a quick benchmark
 
 lint:
 	cargo fmt --all -- --check
@@ -164,6 +164,9 @@ $(CHECKOV_STAMP):
 
 checkov: $(CHECKOV_STAMP) ## checkov over infra/: zero failed checks (every skip is inline, with its reason)
 	$(CHECKOV_VENV)/bin/checkov --directory infra --framework terraform --quiet --compact --skip-download
+
+iam-check-test: ## the local stack's IAM check denies what IAM would deny (tests/local/iam_check.py)
+	python3 tests/local/test_iam_check.py
 
 infra-integration: tools $(TF_CLI_CONFIG_FILE) ## apply infra/environments/local to the local AWS, replay a push through it, destroy
 	tests/local/stack.sh infra-test

@@ -94,8 +94,12 @@ pub fn http_api_response(answer: WebResponse) -> Value {
     json!({
         "statusCode": answer.status,
         "headers": headers,
+        "multiValueHeaders": {},
         "body": answer.body,
         "isBase64Encoded": false,
+        // Function URLs' response shape has it (Lambda Developer Guide, "Invoking Lambda
+        // function URLs", response payload format); cargo lambda watch requires it.
+        "cookies": [],
     })
 }
 

@@ -52,12 +52,25 @@ pub struct Clients {
     pub region: String,
 }
 
+/// The standard credential and region chain, with the function's name as the SDK's app
+/// name: every call's user agent then says `app/<function>` (CloudTrail's `userAgent`),
+/// which is how the local stack's IAM check (tests/local/iam_check.py) knows the caller.
+pub async fn shared_config() -> aws_config::SdkConfig {
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+    if let Some(app) = std::env::var("AWS_LAMBDA_FUNCTION_NAME")
+        .ok()
+        .and_then(|name| aws_config::AppName::new(name).ok())
+    {
+        loader = loader.app_name(app);
+    }
+    loader.load().await
+}
+
 impl Clients {
     /// Standard credential/region chain; `AWS_ENDPOINT_URL` points everything at the local
     /// emulator, which needs path-style S3 addressing.
     pub async fn from_env() -> Clients {
-        let shared = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        Clients::new(&shared)
+        Clients::new(&shared_config().await)
     }
 
     pub fn new(shared: &aws_config::SdkConfig) -> Clients {

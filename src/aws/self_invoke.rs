@@ -45,8 +45,7 @@ impl SelfInvoke {
 
 /// [`SelfInvoke::from_env`] with the standard credential and region chain.
 pub async fn from_env() -> Option<SelfInvoke> {
-    let shared = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    SelfInvoke::from_env(&shared)
+    SelfInvoke::from_env(&super::shared_config().await)
 }
 
 impl RollLater for SelfInvoke {

@@ -105,8 +105,17 @@ up() {
   start moto moto_server -H 127.0.0.1 -p "$moto_port"
   wait_port "$moto_port" moto
   apply_local "http://127.0.0.1:$moto_port"
+  # Every call the functions make is checked against their roles' IAM statements
+  # (tests/local/iam_check.py): they reach moto through this proxy.
+  local iam_port
+  iam_port=$(free_port)
+  local_tf output -state="$STATE/terraform.tfstate" -json function_permissions >"$STATE/function_permissions.json"
+  rm -f "$STATE/iam-calls.jsonl"
+  start iam python3 tests/local/iam_check.py serve "$iam_port" "http://127.0.0.1:$moto_port" \
+    "$STATE/function_permissions.json" "$STATE/iam-calls.jsonl"
+  wait_port "$iam_port" iam
   lambda_port=$(free_port)
-  write_env "$moto_port" "$lambda_port"
+  write_env "$iam_port" "$lambda_port"
   load_env
   python3 infra/signing_key.py "$SLIPWAY_SIGNING_KEY_SECRET"
   python3 tests/local/setup_demo.py
@@ -114,7 +123,7 @@ up() {
     --env-file "$ENV_FILE" --ignore-changes
   wait_port "$lambda_port" watch
   echo
-  echo "Local AWS (moto):   $AWS_ENDPOINT_URL   (created by Terraform: infra/environments/local, state $STATE/terraform.tfstate)"
+  echo "Local AWS (moto, behind the IAM check): $AWS_ENDPOINT_URL   (created by Terraform: infra/environments/local, state $STATE/terraform.tfstate)"
   echo "Functions (cargo lambda watch): $SLIPWAY_FUNCTIONS_URL   (function URLs under /lambda-url/<function>/)"
   echo "Environment for your shell, the tests and 'make invoke': $ENV_FILE"
   echo "  set -a; . $ENV_FILE; set +a"
@@ -137,7 +146,7 @@ destroy() {
 
 down() {
   local name pid
-  for name in watch moto; do
+  for name in watch iam moto; do
     if [ -f "$STATE/$name.pid" ]; then
       pid=$(cat "$STATE/$name.pid")
       kill -- "-$pid" 2>/dev/null || true
@@ -212,6 +221,13 @@ demo() {
   echo
   echo "What the functions logged (JSON, one line per decision):"
   grep -h '"decision"' "$STATE/watch.log" | sed 's/^[^{]*//' | head -20 || true
+  echo
+  iam_report
+}
+
+# Every AWS call the functions made, checked against their roles (fails on a denial).
+iam_report() {
+  python3 tests/local/iam_check.py report "$STATE/function_permissions.json" "$STATE/iam-calls.jsonl"
 }
 
 # The integration test of the Terraform: apply infra/environments/local to a fresh local
@@ -229,6 +245,7 @@ infra_test() {
   echo "Replaying CI's push through image-push:"
   invoke image-push "$STATE/events/demo-push.json" >"$STATE/report-push.json"
   python3 tests/local/terraform_local.py rolled
+  iam_report
   echo "terraform destroy:"
   destroy
   python3 tests/local/terraform_local.py gone

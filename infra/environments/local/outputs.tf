@@ -65,3 +65,8 @@ output "approval_url" {
   description = "The approval HTTP API's URL on the local AWS (the emulator stores the API but does not serve it; locally approvals go to cargo lambda watch's function URL)."
   value       = module.slipway.approval_url
 }
+
+output "function_permissions" {
+  description = "Each function's IAM statements: what tests/local/iam_check.py checks every call against."
+  value       = module.slipway.function_permissions
+}
