@@ -5,6 +5,11 @@ and its link (open it in a browser while `make up` runs), then does what the per
 does: GET the link (which changes nothing), and POST the page's Approve form with its
 token and nonce. Exits 0 only if the GET left the request waiting and the POST rolled
 service demo/web-prod onto the pushed digest.
+
+`approve.py upload` (demo step 5) does the same for the taskdef.json uploaded for
+prod-web: approving it re-reads the upload by its version id — the approval function's
+grant on the source bucket, which the stack's IAM check evaluates — and web-prod must then
+run the uploaded definition with the image it was running.
 """
 
 import html
@@ -49,13 +54,61 @@ def ledger_state(deployment_id):
     return json.loads(body)["state"]
 
 
-def main():
+def request_email(kind):
+    """The newest approval email for a prod-web deployment of `kind` (img- or src-)."""
     sqs = client("sqs")
     queue = sqs.get_queue_url(QueueName="slipway-approvals-inbox")["QueueUrl"]
-    messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
-    if not messages:
-        sys.exit("DEMO FAILED: no approval request was published to the approvals topic")
-    email = messages[0]["Body"]
+    emails = []
+    for _ in range(10):
+        answer = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=1)
+        for message in answer.get("Messages", []):
+            emails.append(message["Body"])
+            sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
+        found = [e for e in emails if f"Deployment prod-web.{kind}-" in e]
+        if found:
+            return found[-1]
+    sys.exit(f"DEMO FAILED: no approval request for a prod-web {kind}- deployment was published")
+
+
+def approve_upload():
+    ecs = client("ecs")
+    before = ecs.describe_services(cluster="demo", services=["web-prod"])["services"][0]["taskDefinition"]
+    running = ecs.describe_task_definition(taskDefinition=before)["taskDefinition"]
+    email = request_email("src")
+    link = next(word for word in email.split() if word.startswith(os.environ["SLIPWAY_APPROVAL_URL"]))
+    deployment_id = urllib.parse.urlparse(link).path.rsplit("/", 1)[-1]
+    print(f"   the request: {deployment_id} (link {link[:80]}…)")
+    status, page = fetch(link)
+    nonce = re.search(r'name="nonce" value="([^"]+)"', page)
+    if status != 200 or not nonce:
+        sys.exit(f"DEMO FAILED: the confirm page answered {status}: {page[:300]}")
+    token = urllib.parse.parse_qs(urllib.parse.urlparse(link).query)["t"][0]
+    action = urllib.parse.urljoin(link, html.unescape(re.search(r'<form method="post" action="([^"]+)"', page).group(1)))
+    status, result = fetch(action, {"t": token, "nonce": nonce.group(1), "decision": "approve", "name": "Demo Operator"})
+    print(f"   POST → {status}: \"{text_of(result, 'h1')}\" — {text_of(result, 'p')}")
+    after = ecs.describe_services(cluster="demo", services=["web-prod"])["services"][0]["taskDefinition"]
+    td = ecs.describe_task_definition(taskDefinition=after)["taskDefinition"]
+    print(f"   read back  service demo/web-prod runs {after.split('/')[-1]} (memory {td.get('memory')}), "
+          f"image {next(c['image'] for c in td['containerDefinitions'] if c['name'] == 'app').split('@')[-1][:19]}…")
+    problems = []
+    if status != 200 or after == before:
+        problems.append(f"the approval answered {status} and web-prod still runs {before.split('/')[-1]}")
+    if td.get("memory") != "2048":
+        problems.append(f"web-prod runs memory {td.get('memory')}, not the uploaded 2048")
+    app = lambda d: next(c["image"] for c in d["containerDefinitions"] if c["name"] == "app")
+    if app(td) != app(running):
+        problems.append("the image was not carried over from what web-prod ran")
+    if ledger_state(deployment_id) != "rolling":
+        problems.append(f"the ledger says {ledger_state(deployment_id)}, expected rolling")
+    if problems:
+        sys.exit("DEMO FAILED: " + "; ".join(problems))
+    print("OK: approving the upload re-read it by its version and rolled exactly what was uploaded.")
+
+
+def main():
+    if sys.argv[1:] == ["upload"]:
+        return approve_upload()
+    email = request_email("img")
     print("   The email the approvers got (SNS → the queue standing in for their inbox):")
     for line in email.splitlines():
         print("   │ " + line)

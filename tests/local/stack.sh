@@ -219,6 +219,15 @@ demo() {
   python3 tests/local/outcome.py show
 
   echo
+  echo "5. An operator uploads deploy/prod-web/taskdef.json (memory 2048, image <IMAGE>). prod-web"
+  echo "   asks again; approving re-reads the upload by its version id (the approval function's"
+  echo "   grant on the source bucket, which the IAM check below evaluates):"
+  python3 tests/local/prod_taskdef.py >"$STATE/taskdef-prod.json"
+  event=$(python3 tests/local/upload.py deploy/prod-web/taskdef.json "$STATE/taskdef-prod.json")
+  invoke source-upload "$event" >"$STATE/report-upload-prod.json"
+  python3 tests/local/approve.py upload
+
+  echo
   echo "What the functions logged (JSON, one line per decision):"
   grep -h '"decision"' "$STATE/watch.log" | sed 's/^[^{]*//' | head -20 || true
   echo
