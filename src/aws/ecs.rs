@@ -71,30 +71,12 @@ impl Ecs for EcsService {
         if status != "ACTIVE" {
             return Err(not_found());
         }
-        Ok(ServiceState {
-            arn: found.service_arn().unwrap_or_default().to_string(),
+        let task_definition = found.task_definition().ok_or_else(not_found)?;
+        Ok(super::service_state::service_state(
+            found,
             status,
-            task_definition: found.task_definition().ok_or_else(not_found)?.to_string(),
-            primary_deployment: found
-                .deployments()
-                .iter()
-                .find(|d| d.status() == Some("PRIMARY"))
-                .and_then(|d| d.id())
-                .map(str::to_string),
-            controller: found
-                .deployment_controller()
-                .map(|c| c.r#type().as_str().to_string())
-                .unwrap_or_else(|| crate::rollable::ECS_CONTROLLER.to_string()),
-            strategy: found
-                .deployment_configuration()
-                .and_then(|c| c.strategy())
-                .map(|s| s.as_str().to_string()),
-            circuit_breaker: found
-                .deployment_configuration()
-                .and_then(|c| c.deployment_circuit_breaker())
-                .map(|b| b.enable()),
-            deployments: found.deployments().iter().map(deployment_state).collect(),
-        })
+            task_definition,
+        ))
     }
 
     async fn describe_task_definition(
@@ -482,20 +464,6 @@ fn revision_tags(base: &[Tag], deployment_id: &str) -> Vec<Tag> {
         );
     }
     tags
-}
-
-/// A service deployment as the decisions read it.
-fn deployment_state(deployment: &aws_sdk_ecs::types::Deployment) -> crate::ports::EcsDeployment {
-    crate::ports::EcsDeployment {
-        id: deployment.id().unwrap_or_default().to_string(),
-        status: deployment.status().unwrap_or_default().to_string(),
-        task_definition: deployment.task_definition().unwrap_or_default().to_string(),
-        rollout_state: deployment.rollout_state().map(|s| s.as_str().to_string()),
-        rollout_state_reason: deployment.rollout_state_reason().map(str::to_string),
-        updated_at: deployment
-            .updated_at()
-            .and_then(|at| chrono::DateTime::from_timestamp(at.secs(), at.subsec_nanos())),
-    }
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ mod notifier;
 mod s3;
 pub mod secrets;
 pub mod self_invoke;
+mod service_state;
 mod taskdef;
 
 pub use config_source::config_from_object;
