@@ -69,6 +69,13 @@ impl DecisionError {
 }
 
 impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer<E, R, S, B, N> {
+    /// The configured target a deployment belongs to (gone from the config: unknown).
+    fn target_of(&self, deployment: &Deployment) -> Result<&crate::config::Target, DecisionError> {
+        self.config
+            .target(&deployment.target)
+            .ok_or_else(|| DecisionError::UnknownDeployment(deployment.id.clone()))
+    }
+
     /// The ledger record behind a deployment id (`<target>.<key>`).
     pub async fn deployment(
         &self,
@@ -110,17 +117,9 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
         when: RollWhen,
     ) -> Result<DecisionOutcome, DecisionError> {
         let current = self.deployment(deployment_id).await?;
-        let target = self
-            .config
-            .target(&current.value.target)
-            .ok_or_else(|| DecisionError::UnknownDeployment(deployment_id.to_string()))?;
+        let target = self.target_of(&current.value)?;
         let image = current.value.image.clone();
-        let log = LogContext {
-            event_id: "",
-            target: &target.name,
-            digest: super::image_digest(&image),
-            deployment_id,
-        };
+        let log = decision_log(target, &image, deployment_id);
         let now = Utc::now();
         let key = current.value.key.clone();
         let holder = decision_holder();
@@ -250,17 +249,9 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
                 reason: format!("nothing to roll: it is {}", current.value.state),
             });
         }
-        let target = self
-            .config
-            .target(&current.value.target)
-            .ok_or_else(|| DecisionError::UnknownDeployment(deployment_id.to_string()))?;
+        let target = self.target_of(&current.value)?;
         let image = current.value.image.clone();
-        let log = LogContext {
-            event_id: "",
-            target: &target.name,
-            digest: super::image_digest(&image),
-            deployment_id,
-        };
+        let log = decision_log(target, &image, deployment_id);
         let taken = "taken: rolling out the approval recorded before the answer";
         Box::pin(self.resume_approved(target, current, actor, &decision_holder(), taken, &log))
             .await
@@ -539,6 +530,20 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
             .await
             .map_err(StepError::Rejected)?;
         Ok(Some(parsed))
+    }
+}
+
+/// The fields a decision's log lines carry.
+fn decision_log<'a>(
+    target: &'a crate::config::Target,
+    image: &'a str,
+    deployment_id: &'a str,
+) -> LogContext<'a> {
+    LogContext {
+        event_id: "",
+        target: &target.name,
+        digest: super::image_digest(image),
+        deployment_id,
     }
 }
 
