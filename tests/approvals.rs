@@ -9,7 +9,6 @@ use std::sync::Arc;
 
 use chrono::{Duration, Utc};
 use common::*;
-use hmac::{Hmac, Mac};
 use slipway::approval::later::{HandOver, RollJob, RollLater, RollRequest};
 use slipway::approval::web::{ApprovalApp, WebRequest, WebResponse};
 use slipway::approval::{binding, SigningKeys};
@@ -288,13 +287,6 @@ fn hidden_field(html: &str, name: &str) -> String {
         .unwrap_or_else(|| panic!("no {name} in page"))
         + marker.len();
     html[start..].split('"').next().unwrap().to_string()
-}
-
-fn slack_signature(secret: &str, timestamp: i64, body: &[u8]) -> String {
-    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
-    mac.update(format!("v0:{timestamp}:").as_bytes());
-    mac.update(body);
-    format!("v0={}", hex::encode(mac.finalize().into_bytes()))
 }
 
 fn person(id: &str, channel: Channel) -> Actor {

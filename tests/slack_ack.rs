@@ -17,7 +17,6 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use common::faults::{FaultProxy, Latency};
 use common::*;
-use hmac::{Hmac, Mac};
 use serde_json::json;
 use slipway::approval::later::{HandOver, RollJob, RollLater};
 use slipway::approval::web::{ApprovalApp, WebRequest};
@@ -173,10 +172,7 @@ fn click(id: &str, approvers: &Approvers) -> WebRequest {
     });
     let body = serde_urlencoded::to_string([("payload", payload.to_string())]).unwrap();
     let timestamp = Utc::now().timestamp();
-    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(SLACK_SIGNING_SECRET.as_bytes()).unwrap();
-    mac.update(format!("v0:{timestamp}:").as_bytes());
-    mac.update(body.as_bytes());
-    let signature = format!("v0={}", hex::encode(mac.finalize().into_bytes()));
+    let signature = slack_signature(SLACK_SIGNING_SECRET, timestamp, body.as_bytes());
     WebRequest {
         method: "POST".into(),
         path: "/slack/interactions".into(),
