@@ -1,18 +1,24 @@
 """IAM evaluated in the local stack: a proxy between the functions and moto that checks
-every call a function makes against the IAM statements Terraform gave that function's role.
+every call a function makes against the policies of the role it runs as.
 
 moto does not evaluate IAM for these calls, so without this a missing grant shows only on a
-real account. The proxy knows the calling function from the SDK's user agent (`app/<name>`,
-which src/aws/mod.rs sets from AWS_LAMBDA_FUNCTION_NAME), derives the IAM action, the
-resource ARN and the condition keys the policies use from the request — as the Service
-Authorization Reference defines them for ECS, ECR, S3, SNS and Secrets Manager — and
-evaluates the role's statements (`terraform output function_permissions`): allowed only if
-a statement's action, resource and condition all match, as IAM's policy evaluation does
-for identity policies without a Deny. Calls by anything else (Terraform, the demo's
+real account. Each function runs as its own Terraform-created role, as on Lambda: the local
+stack gives it an AWS profile that assumes the role through STS (on moto, through this
+proxy), so the SDK signs every call with that role's temporary credentials. The proxy sees
+the AssumeRole answer, remembers which access key belongs to which role, and reads the
+role's inline and attached policies from the emulator's IAM — what is attached, not what
+Terraform meant to attach. For every later call it derives the IAM action, the resource
+ARN and the condition keys the policies use from the request (as the Service Authorization
+Reference defines them for ECS, ECR, S3, SNS and Secrets Manager) and evaluates the role's
+statements as IAM's policy evaluation logic does for identity policies: an explicit Deny
+wins, otherwise a statement whose action, resource and every condition match allows, and
+anything else is an implicit deny. A call that names a function in its user agent
+(`app/<name>`, src/aws/mod.rs) but is not signed with an assumed role's key is a denial
+too: the function did not run as its role. Calls by anything else (Terraform, the demo's
 scripts) pass unchecked.
 
-  iam_check.py serve PORT UPSTREAM PERMISSIONS.json LOG.jsonl   run the proxy
-  iam_check.py report PERMISSIONS.json LOG.jsonl                the summary; exit 1 on a denial
+  iam_check.py serve PORT UPSTREAM LOG.jsonl   run the proxy
+  iam_check.py report LOG.jsonl [ROLES.json]   the summary; exit 1 on a denial
 """
 
 import fnmatch
@@ -128,9 +134,27 @@ def like(pattern, value):
     return fnmatch.fnmatchcase(value, pattern)
 
 
+def as_list(value):
+    return value if isinstance(value, list) else [value]
+
+
+def statements_from_policy(document):
+    """A policy document as IAM stores it, as the statements `evaluate` reads."""
+    if isinstance(document, str):
+        document = json.loads(urllib.parse.unquote(document))
+    statements = []
+    for i, st in enumerate(as_list(document.get("Statement", []))):
+        if "NotAction" in st or "NotResource" in st or "NotPrincipal" in st:
+            raise ValueError(f"statement {st.get('Sid', i)} uses Not*, which this check does not evaluate")
+        conditions = [{"test": test, "variable": key, "values": [str(v) for v in as_list(values)]}
+                      for test, pairs in st.get("Condition", {}).items() for key, values in pairs.items()]
+        statements.append({"sid": st.get("Sid") or f"statement-{i}", "effect": st.get("Effect", "Allow"),
+                           "actions": as_list(st.get("Action", [])), "resources": as_list(st.get("Resource", [])),
+                           "conditions": conditions})
+    return statements
+
+
 def condition_holds(condition, context):
-    if not condition:
-        return True
     test, key, values = condition["test"], condition["variable"], condition["values"]
     if key not in context:
         # Negated operators hold when the key is absent; positive ones do not.
@@ -158,16 +182,24 @@ def resource_matches(pattern, resource):
     return ":secretsmanager:" in pattern and secret_name(pattern) == secret_name(resource)
 
 
+def applies(statement, action, resource, context):
+    return (any(like(a.lower(), action.lower()) for a in statement["actions"])
+            and any(resource_matches(r, resource) for r in statement["resources"])
+            and all(condition_holds(c, context) for c in statement["conditions"]))
+
+
 def evaluate(statements, action, resource, context):
-    """The sid of the first statement that allows the call, or None (an implicit deny)."""
-    for statement in statements:
-        if not any(like(a.lower(), action.lower()) for a in statement["actions"]):
-            continue
-        if not any(resource_matches(r, resource) for r in statement["resources"]):
-            continue
-        if condition_holds(statement.get("condition"), context):
-            return statement["sid"]
-    return None
+    """The sid of the statement that allows the call, or None (an explicit or implicit deny).
+
+    IAM's evaluation logic for identity-based policies: an explicit Deny overrides any
+    Allow; without an Allow the request is implicitly denied.
+    https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html
+    """
+    matching = [st for st in statements if applies(st, action, resource, context)]
+    if any(st["effect"] == "Deny" for st in matching):
+        return None
+    allowing = [st["sid"] for st in matching if st["effect"] == "Allow"]
+    return allowing[0] if allowing else None
 
 
 def function_of(headers):
@@ -176,12 +208,100 @@ def function_of(headers):
     return found.group(1) if found else None
 
 
-def serve(port, upstream, permissions_file, log_file):
-    with open(permissions_file) as f:
-        permissions = json.load(f)
+def access_key_of(headers, path):
+    """The access key a request is signed with (header or presigned query)."""
+    found = re.search(r"Credential=([^/,\s]+)/", headers.get("authorization", ""))
+    if found:
+        return found.group(1)
+    query = urllib.parse.parse_qs(urllib.parse.urlsplit(path).query)
+    credential = query.get("X-Amz-Credential", [""])[0]
+    return credential.split("/", 1)[0] or None
+
+
+def assumed_role(body):
+    """(role ARN, session name) if the request is STS AssumeRole."""
+    form = urllib.parse.parse_qs(body.decode(errors="replace"))
+    if form.get("Action", [""])[0] != "AssumeRole":
+        return None
+    return form.get("RoleArn", [""])[0], form.get("RoleSessionName", [""])[0]
+
+
+def issued_key(answer):
+    found = re.search(rb"<AccessKeyId>([^<]+)</AccessKeyId>", answer)
+    return found.group(1).decode() if found else None
+
+
+def role_policies(upstream_url, role_arn):
+    """The role's inline and attached policies, read from the emulator's IAM."""
+    import boto3  # the venv's (moto depends on it); only the proxy needs it
+
+    iam = boto3.client("iam", endpoint_url=upstream_url, region_name=REGION,
+                       aws_access_key_id="test", aws_secret_access_key="test")
+    role = role_arn.rsplit("/", 1)[-1]
+    statements = []
+    for name in iam.list_role_policies(RoleName=role)["PolicyNames"]:
+        statements += statements_from_policy(iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"])
+    for attached in iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]:
+        policy = iam.get_policy(PolicyArn=attached["PolicyArn"])["Policy"]
+        version = iam.get_policy_version(PolicyArn=attached["PolicyArn"], VersionId=policy["DefaultVersionId"])
+        statements += statements_from_policy(version["PolicyVersion"]["Document"])
+    return statements
+
+
+def missing_object(method, path, headers, status):
+    """The bucket's ARN if S3 answered an object read 404 (NoSuchKey or NoSuchVersion)."""
+    scope = re.search(r"Credential=[^/]+/[^/]+/[^/]+/([^/]+)/", headers.get("authorization", ""))
+    if status != 404 or method not in ("GET", "HEAD") or not scope or scope.group(1) != "s3":
+        return None
+    parts = urllib.parse.unquote(urllib.parse.urlsplit(path).path).lstrip("/").split("/", 1)
+    return f"arn:aws:s3:::{parts[0]}" if len(parts) == 2 and parts[1] else None
+
+
+def access_denied():
+    """What S3 answers instead of 404 to a caller without s3:ListBucket on the bucket:
+    "If you don't have the s3:ListBucket permission, Amazon S3 returns an HTTP status code
+    403 Access Denied error" (S3 API Reference, GetObject and HeadObject, "Permissions":
+    https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html). AWS does not say
+    which condition keys that decision carries; the request is no listing and has no
+    s3:prefix, so the check assumes none, and a grant conditioned on s3:prefix does not
+    count here (the safe reading)."""
+    body = (b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code>'
+            b"<Message>Access Denied</Message></Error>")
+    return 403, "Forbidden", [("Content-Type", "application/xml")], body
+
+
+class Roles:
+    """Access keys issued by AssumeRole, and each assumed role's statements."""
+
+    def __init__(self, upstream_url, log):
+        self.upstream_url, self.log = upstream_url, log
+        self.lock, self.log_lock = threading.Lock(), threading.Lock()
+        self.keys = {}   # access key -> (role ARN, session name)
+        self.loaded = {}  # role ARN -> statements
+
+    def issued(self, key, role_arn, session):
+        statements = role_policies(self.upstream_url, role_arn)
+        with self.lock:
+            self.keys[key] = (role_arn, session)
+            first = role_arn not in self.loaded
+            self.loaded[role_arn] = statements
+        if first:
+            self.write({"role": role_arn, "function": session, "statements": statements})
+
+    def of(self, key):
+        with self.lock:
+            found = self.keys.get(key)
+            return (found[0], found[1], self.loaded[found[0]]) if found else None
+
+    def write(self, entry):
+        with self.log_lock:
+            self.log.write(json.dumps(entry) + "\n")
+
+
+def serve(port, upstream, log_file):
+    upstream_url = upstream
     upstream = urllib.parse.urlsplit(upstream)
-    lock = threading.Lock()
-    log = open(log_file, "a", buffering=1)
+    roles = Roles(upstream_url, open(log_file, "a", buffering=1))
 
     class Proxy(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -204,33 +324,54 @@ def serve(port, upstream, permissions_file, log_file):
         def handle_one(self):
             body = self.read_body()
             headers = {k.lower(): v for k, v in self.headers.items()}
-            function = function_of(headers)
-            if function:
-                self.check(function, headers, body)
-            connection = http.client.HTTPConnection(upstream.hostname, upstream.port, timeout=60)
-            forwarded = {k: v for k, v in self.headers.items() if k.lower() not in ("transfer-encoding", "connection", "expect")}
-            forwarded["Content-Length"] = str(len(body))
-            connection.request(self.command, self.path, body=body, headers=forwarded)
-            answer = connection.getresponse()
-            data = answer.read()
-            self.send_response(answer.status, answer.reason)
-            for key, value in answer.getheaders():
+            assuming = assumed_role(body) if self.command == "POST" else None
+            role = None if assuming else self.check(headers, body)
+            status, reason, answer_headers, data = self.forward(body)
+            if assuming and status == 200 and issued_key(data):
+                roles.issued(issued_key(data), *assuming)
+            missing = missing_object(self.command, self.path, headers, status)
+            if role and missing and not self.may_list(role, missing):
+                status, reason, answer_headers, data = access_denied()
+            self.send_response(status, reason)
+            for key, value in answer_headers:
                 if key.lower() not in ("transfer-encoding", "connection", "content-length"):
                     self.send_header(key, value)
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             if self.command != "HEAD":
                 self.wfile.write(data)
-            connection.close()
 
-        def check(self, function, headers, body):
-            statements = permissions.get(function)
+        def may_list(self, role, bucket_arn):
+            """S3 answers a missing object 404 only to a caller with ListBucket on the bucket."""
+            sid = evaluate(role[2], "s3:ListBucket", bucket_arn, {})
+            roles.write({"function": role[1], "role": role[0], "action": "s3:ListBucket", "resource": bucket_arn,
+                         "context": {}, "allowed_by": sid,
+                         "reason": "a missing object is 403, not 404, without s3:ListBucket on the bucket"})
+            return sid is not None
+
+        def forward(self, body):
+            connection = http.client.HTTPConnection(upstream.hostname, upstream.port, timeout=60)
+            forwarded = {k: v for k, v in self.headers.items() if k.lower() not in ("transfer-encoding", "connection", "expect")}
+            forwarded["Content-Length"] = str(len(body))
+            connection.request(self.command, self.path, body=body, headers=forwarded)
+            answer = connection.getresponse()
+            data = answer.read()
+            connection.close()
+            return answer.status, answer.reason, answer.getheaders(), data
+
+        def check(self, headers, body):
+            function = function_of(headers)
+            role = roles.of(access_key_of(headers, self.path))
+            if not role and not function:
+                return None  # Terraform or a script: not a function
             for action, resource, context in authorizations(self.command, self.path, headers, body):
-                sid = evaluate(statements or [], action, resource, context)
-                entry = {"function": function, "action": action, "resource": resource,
-                         "context": context, "allowed_by": sid}
-                with lock:
-                    log.write(json.dumps(entry) + "\n")
+                entry = {"function": function, "action": action, "resource": resource, "context": context}
+                if role:
+                    entry.update(role=role[0], function=role[1], allowed_by=evaluate(role[2], action, resource, context))
+                else:
+                    entry.update(role=None, allowed_by=None, reason="not signed with an assumed role's credentials")
+                roles.write(entry)
+            return role
 
         do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = do_PATCH = handle_one
 
@@ -239,27 +380,30 @@ def serve(port, upstream, permissions_file, log_file):
     server.serve_forever()
 
 
-def report(permissions_file, log_file):
-    with open(permissions_file) as f:
-        permissions = json.load(f)
+def report(log_file, roles_file=None):
     try:
         with open(log_file) as f:
-            entries = [json.loads(line) for line in f if line.strip()]
+            records = [json.loads(line) for line in f if line.strip()]
     except FileNotFoundError:
-        entries = []
+        records = []
+    assumed = {r["function"]: r for r in records if "statements" in r}
+    entries = [r for r in records if "action" in r]
     denied = [e for e in entries if not e["allowed_by"]]
     functions = sorted({e["function"] for e in entries})
+    def who(function):
+        role = assumed.get(function, {}).get("role")
+        return f"{function} as {role.rsplit('/', 1)[-1]}" if role else function
+
     print(f"IAM: {len(entries)} calls checked against each function's role "
-          f"({', '.join(functions) or 'none'}), {len(denied)} denied")
+          f"({', '.join(who(f) for f in functions) or 'none'}), {len(denied)} denied")
     for e in denied[:20]:
-        print(f"  DENIED  {e['function']}: {e['action']} on {e['resource']} {json.dumps(e['context'])}")
+        why = e.get("reason") or f"no statement of {e['role']} allows it"
+        print(f"  DENIED  {e['function']}: {e['action']} on {e['resource']} {json.dumps(e['context'])} ({why})")
     used = {(e["function"], e["allowed_by"]) for e in entries if e["allowed_by"]}
     unused, on_behalf = {}, set()
-    for function, statements in sorted(permissions.items()):
-        if function not in functions:
-            continue
-        for st in statements:
-            if (function, st["sid"]) in used:
+    for function, record in sorted(assumed.items()):
+        for st in record["statements"]:
+            if st["effect"] != "Allow" or (function, st["sid"]) in used:
                 continue
             if all(a in ON_BEHALF for a in st["actions"]):
                 on_behalf.add(st["sid"])
@@ -271,15 +415,17 @@ def report(permissions_file, log_file):
             print(f"  {function}: {', '.join(sids)}")
     if on_behalf:
         print(f"Granted for AWS to use on the functions' behalf (never a call they make): {', '.join(sorted(on_behalf))}")
-    never_ran = sorted(set(permissions) - set(functions))
-    if never_ran:
-        print(f"Functions that made no AWS call in this run: {', '.join(never_ran)}")
+    if roles_file:
+        with open(roles_file) as f:
+            idle = sorted(set(json.load(f)) - set(functions))
+        if idle:
+            print(f"Functions that made no AWS call in this run: {', '.join(idle)}")
     return 1 if denied else 0
 
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["serve"]:
-        serve(*sys.argv[2:6])
+        serve(*sys.argv[2:5])
     elif sys.argv[1:2] == ["report"]:
         sys.exit(report(*sys.argv[2:4]))
     else:

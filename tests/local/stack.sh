@@ -92,6 +92,25 @@ SLIPWAY_DRY_RUN=${SLIPWAY_DRY_RUN:-0}
 ENV
 }
 
+# The functions' environment: as $ENV_FILE, but with an AWS profile per function that assumes
+# the function's Terraform-created role through STS (AWS_PROFILE is set per function in the
+# workspace Cargo.toml's lambda metadata), as Lambda gives a function its execution role's
+# credentials. The SDK resolves the profile and calls AssumeRole itself, through the IAM check.
+write_function_env() {
+  local_tf output -state="$STATE/terraform.tfstate" -json function_role_arns |
+    python3 -c '
+import json, sys
+print("[profile slipway-local-caller]\naws_access_key_id = test\naws_secret_access_key = test")
+for name, arn in sorted(json.load(sys.stdin).items()):
+    print(f"\n[profile {name}]\nrole_arn = {arn}\nsource_profile = slipway-local-caller\nrole_session_name = {name}")
+' >"$STATE/aws-config"
+  : >"$STATE/aws-credentials"
+  { grep -v -E '^AWS_(ACCESS_KEY_ID|SECRET_ACCESS_KEY|SESSION_TOKEN|PROFILE)=' "$ENV_FILE"
+    echo "AWS_CONFIG_FILE=$STATE/aws-config"
+    echo "AWS_SHARED_CREDENTIALS_FILE=$STATE/aws-credentials"
+  } >"$STATE/functions.env"
+}
+
 up() {
   if [ -f "$STATE/moto.pid" ]; then
     echo "The local stack is already up (run 'make down' to stop it):"; cat "$ENV_FILE"; return 0
@@ -109,18 +128,20 @@ up() {
   # (tests/local/iam_check.py): they reach moto through this proxy.
   local iam_port
   iam_port=$(free_port)
-  local_tf output -state="$STATE/terraform.tfstate" -json function_permissions >"$STATE/function_permissions.json"
   rm -f "$STATE/iam-calls.jsonl"
   start iam python3 tests/local/iam_check.py serve "$iam_port" "http://127.0.0.1:$moto_port" \
-    "$STATE/function_permissions.json" "$STATE/iam-calls.jsonl"
+    "$STATE/iam-calls.jsonl"
   wait_port "$iam_port" iam
   lambda_port=$(free_port)
   write_env "$iam_port" "$lambda_port"
   load_env
   python3 infra/signing_key.py "$SLIPWAY_SIGNING_KEY_SECRET"
   python3 tests/local/setup_demo.py
-  start watch cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$lambda_port" \
-    --env-file "$ENV_FILE" --ignore-changes
+  write_function_env
+  # Without the shell's static keys: each function signs with its role's (write_function_env).
+  start watch env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_SESSION_TOKEN \
+    cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$lambda_port" \
+    --env-file "$STATE/functions.env" --ignore-changes
   wait_port "$lambda_port" watch
   echo
   echo "Local AWS (moto, behind the IAM check): $AWS_ENDPOINT_URL   (created by Terraform: infra/environments/local, state $STATE/terraform.tfstate)"
@@ -228,6 +249,14 @@ demo() {
   python3 tests/local/approve.py upload
 
   echo
+  echo "6. The reconciler's scheduled run (every 5 minutes on AWS): it closes rollouts whose end"
+  echo "   DescribeServices reports but no ECS event told (the emulator still reports web's upload"
+  echo "   rollout IN_PROGRESS: nothing to close) and looks in ECR for a release no push announced:"
+  echo "   cargo lambda invoke reconcile --data-file events/scheduled-reconcile.json"
+  invoke reconcile events/scheduled-reconcile.json | tee "$STATE/report-reconcile.json"
+  echo
+
+  echo
   echo "What the functions logged (JSON, one line per decision):"
   grep -h '"decision"' "$STATE/watch.log" | sed 's/^[^{]*//' | head -20 || true
   echo
@@ -236,7 +265,8 @@ demo() {
 
 # Every AWS call the functions made, checked against their roles (fails on a denial).
 iam_report() {
-  python3 tests/local/iam_check.py report "$STATE/function_permissions.json" "$STATE/iam-calls.jsonl"
+  local_tf output -state="$STATE/terraform.tfstate" -json function_role_arns >"$STATE/function_roles.json"
+  python3 tests/local/iam_check.py report "$STATE/iam-calls.jsonl" "$STATE/function_roles.json"
 }
 
 # The integration test of the Terraform: apply infra/environments/local to a fresh local

@@ -61,6 +61,10 @@ def wired():
               f"{names[function]}: provided.al2023, handler bootstrap")
         check(config.get("Environment", {}).get("Variables") == out["function_environment"][function],
               f"{names[function]}: the stored environment is the one cargo lambda watch runs with")
+        check(config["Role"] == out["function_role_arns"][function],
+              f"{names[function]}: runs as the role the local stack assumes for it")
+    roles = out["function_role_arns"]
+    check(len(set(roles.values())) == len(FUNCTIONS), f"each function has a role of its own ({sorted(roles.values())})")
     # The approval endpoint: an HTTP API proxying to the function (payload 2.0), and the
     # function's only grant is to API Gateway from that API (no function URL, no "*").
     apigw = client("apigatewayv2")

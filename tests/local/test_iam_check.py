@@ -1,26 +1,32 @@
 """The IAM check must deny what IAM would deny: run by `make test` (local-tools-test)."""
 
+import contextlib
+import io
 import json
+import os
 import pathlib
 import sys
+import tempfile
 import unittest
+import urllib.parse
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
 import iam_check  # noqa: E402
 
 SOURCE = "arn:aws:s3:::slipway-source"
-APPROVAL = [
-    {"sid": "SourceManifests", "actions": ["s3:GetObject", "s3:GetObjectVersion"],
-     "resources": [f"{SOURCE}/deploy/*"], "condition": None},
-    {"sid": "SourceManifestsList", "actions": ["s3:ListBucket"], "resources": [SOURCE],
-     "condition": {"test": "StringLike", "variable": "s3:prefix", "values": ["deploy/*"]}},
-    {"sid": "RollManagedServices", "actions": ["ecs:UpdateService"],
-     "resources": ["arn:aws:ecs:us-east-1:123456789012:service/demo/web"],
-     "condition": {"test": "ArnLike", "variable": "ecs:task-definition",
-                   "values": ["arn:aws:ecs:us-east-1:123456789012:task-definition/web:*"]}},
-    {"sid": "ReadSlipwaySecrets", "actions": ["secretsmanager:GetSecretValue"],
-     "resources": ["arn:aws:secretsmanager:us-east-1:123456789012:secret:slipway/keys-AbC123"], "condition": None},
-]
+# The approval role's policy as IAM stores it (the shape GetRolePolicy returns).
+APPROVAL_POLICY = {"Version": "2012-10-17", "Statement": [
+    {"Sid": "SourceManifests", "Effect": "Allow", "Action": ["s3:GetObject", "s3:GetObjectVersion"],
+     "Resource": f"{SOURCE}/deploy/*"},
+    {"Sid": "SourceManifestsList", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": SOURCE,
+     "Condition": {"StringLike": {"s3:prefix": "deploy/*"}}},
+    {"Sid": "RollManagedServices", "Effect": "Allow", "Action": "ecs:UpdateService",
+     "Resource": "arn:aws:ecs:us-east-1:123456789012:service/demo/web",
+     "Condition": {"ArnLike": {"ecs:task-definition": ["arn:aws:ecs:us-east-1:123456789012:task-definition/web:*"]}}},
+    {"Sid": "ReadSlipwaySecrets", "Effect": "Allow", "Action": "secretsmanager:GetSecretValue",
+     "Resource": "arn:aws:secretsmanager:us-east-1:123456789012:secret:slipway/keys-AbC123"},
+]}
+APPROVAL = iam_check.statements_from_policy(APPROVAL_POLICY)
 
 
 def decide(statements, method, path, headers=None, body=b""):
@@ -37,6 +43,36 @@ class IamCheck(unittest.TestCase):
         self.assertEqual(decide(APPROVAL, "GET", path, S3), ["SourceManifests"])
         # Item 2 of issue 17: without the grant, approving an upload is denied.
         self.assertEqual(decide(APPROVAL[1:], "GET", path, S3), [None])
+
+    def test_a_missing_object_needs_list_bucket_on_the_bucket_without_a_prefix(self):
+        self.assertEqual(iam_check.missing_object("GET", "/slipway-source/deploy/web/taskdef.json?versionId=v", S3, 404),
+                         SOURCE)
+        self.assertIsNone(iam_check.missing_object("GET", "/slipway-source/deploy/web/taskdef.json", S3, 200))
+        self.assertIsNone(iam_check.missing_object("GET", "/slipway-source?list-type=2", S3, 404))
+        # The decision between 404 and 403 has no s3:prefix: a prefix-conditioned grant does not count.
+        self.assertIsNone(iam_check.evaluate(APPROVAL, "s3:ListBucket", SOURCE, {}))
+        whole = iam_check.statements_from_policy({"Statement": [
+            {"Sid": "SourceList", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": SOURCE}]})
+        self.assertEqual(iam_check.evaluate(whole, "s3:ListBucket", SOURCE, {}), "SourceList")
+        self.assertEqual(iam_check.access_denied()[0], 403)
+
+    def test_an_explicit_deny_beats_an_allow(self):
+        deny = iam_check.statements_from_policy({"Statement": [
+            {"Sid": "NoOldVersions", "Effect": "Deny", "Action": "s3:GetObjectVersion", "Resource": "*"}]})
+        path = "/slipway-source/deploy/web/taskdef.json?versionId=abc"
+        self.assertEqual(decide(APPROVAL + deny, "GET", path, S3), [None])
+        self.assertEqual(decide(APPROVAL + deny, "GET", "/slipway-source/deploy/web/taskdef.json", S3),
+                         ["SourceManifests"])
+
+    def test_every_condition_of_a_statement_must_hold(self):
+        both = iam_check.statements_from_policy({"Statement": [
+            {"Sid": "Both", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": SOURCE,
+             "Condition": {"StringLike": {"s3:prefix": "deploy/*"}, "StringEquals": {"s3:delimiter": "/"}}}]})
+        self.assertEqual(decide(both, "GET", "/slipway-source?list-type=2&prefix=deploy/web/", S3), [None])
+
+    def test_a_policy_document_is_read_url_encoded_as_iam_returns_it(self):
+        encoded = urllib.parse.quote(json.dumps(APPROVAL_POLICY))
+        self.assertEqual(iam_check.statements_from_policy(encoded), APPROVAL)
 
     def test_listing_is_allowed_only_under_the_prefix(self):
         self.assertEqual(decide(APPROVAL, "GET", "/slipway-source?list-type=2&prefix=deploy/web/", S3),
@@ -57,6 +93,40 @@ class IamCheck(unittest.TestCase):
         self.assertEqual(decide(APPROVAL, "POST", "/", target, b'{"SecretId": "slipway/keys"}'),
                          ["ReadSlipwaySecrets"])
         self.assertEqual(decide(APPROVAL, "POST", "/", target, b'{"SecretId": "someone/else"}'), [None])
+
+    def test_a_call_is_tied_to_the_role_whose_assumed_key_signed_it(self):
+        body = b"Action=AssumeRole&Version=2011-06-15&RoleArn=arn%3Aaws%3Aiam%3A%3A123456789012%3Arole%2Fslipway-local-approval&RoleSessionName=approval"
+        self.assertEqual(iam_check.assumed_role(body),
+                         ("arn:aws:iam::123456789012:role/slipway-local-approval", "approval"))
+        self.assertIsNone(iam_check.assumed_role(b"Action=GetCallerIdentity&Version=2011-06-15"))
+        answer = b"<AssumeRoleResponse><AssumeRoleResult><Credentials><AccessKeyId>ASIAEXAMPLE</AccessKeyId>"
+        self.assertEqual(iam_check.issued_key(answer), "ASIAEXAMPLE")
+        signed = {"authorization": "AWS4-HMAC-SHA256 Credential=ASIAEXAMPLE/20261203/us-east-1/s3/aws4_request, SignedHeaders=host"}
+        self.assertEqual(iam_check.access_key_of(signed, "/bucket/key"), "ASIAEXAMPLE")
+        self.assertEqual(iam_check.access_key_of({}, "/b/k?X-Amz-Credential=ASIAPRESIGNED%2F20261203%2Fus-east-1%2Fs3%2Faws4_request"),
+                         "ASIAPRESIGNED")
+
+    def test_the_report_fails_on_a_function_that_did_not_run_as_its_role(self):
+        with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as log:
+            log.write(json.dumps({"role": "arn:aws:iam::123456789012:role/slipway-local-approval",
+                                  "function": "approval", "statements": APPROVAL}) + "\n")
+            log.write(json.dumps({"function": "approval", "role": "arn:aws:iam::123456789012:role/slipway-local-approval",
+                                  "action": "s3:GetObject", "resource": f"{SOURCE}/deploy/x", "context": {},
+                                  "allowed_by": "SourceManifests"}) + "\n")
+        with contextlib.redirect_stdout(io.StringIO()) as out:
+            self.assertEqual(iam_check.report(log.name), 0)
+        self.assertIn("1 calls checked", out.getvalue())
+        self.assertIn("approval as slipway-local-approval", out.getvalue())
+        self.assertIn("RollManagedServices", out.getvalue())  # granted, never used
+        with open(log.name, "a") as f:
+            f.write(json.dumps({"function": "image-push", "role": None, "action": "ecs:UpdateService",
+                                "resource": "arn:aws:ecs:us-east-1:123456789012:service/demo/web", "context": {},
+                                "allowed_by": None, "reason": "not signed with an assumed role's credentials"}) + "\n")
+        with contextlib.redirect_stdout(io.StringIO()) as out:
+            self.assertEqual(iam_check.report(log.name), 1)
+        self.assertIn("DENIED  image-push: ecs:UpdateService", out.getvalue())
+        self.assertIn("not signed with an assumed role's credentials", out.getvalue())
+        os.unlink(log.name)
 
     def test_the_calling_function_is_read_from_the_sdk_user_agent(self):
         agent = "aws-sdk-rust/1.3 ua/2.1 api/ecs/1.157 os/linux lang/rust/1.95 app/image-push"

@@ -66,7 +66,7 @@ output "approval_url" {
   value       = module.slipway.approval_url
 }
 
-output "function_permissions" {
-  description = "Each function's IAM statements: what tests/local/iam_check.py checks every call against."
-  value       = module.slipway.function_permissions
+output "function_role_arns" {
+  description = "The role each function runs as: the local stack's AWS profiles assume it through STS, and tests/local/iam_check.py checks every call against its policies."
+  value       = module.slipway.function_role_arns
 }

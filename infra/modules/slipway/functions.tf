@@ -70,9 +70,11 @@ locals {
       { sid = "SourceManifests", actions = ["s3:GetObject", "s3:GetObjectVersion"], resources = ["${aws_s3_bucket.this["source"].arn}/${var.source_prefix}*"], condition = null },
       # Without ListBucket S3 answers a missing key or version with 403 instead of 404
       # (S3 API Reference, GetObject, "Permissions"): a deleted upload would read as a
-      # permission error. Listing is limited to the deploy prefix (S3 User Guide, "Bucket
-      # policy examples using condition keys": s3:prefix).
-      { sid = "SourceManifestsList", actions = ["s3:ListBucket"], resources = [aws_s3_bucket.this["source"].arn], condition = { test = "StringLike", variable = "s3:prefix", values = ["${var.source_prefix}*"] } },
+      # permission error. Slipway never lists; this grant exists only for that decision,
+      # which is no listing request and has no s3:prefix, so an s3:prefix condition would
+      # not be known to hold there (AWS does not document the decision's condition keys).
+      # The bucket is Slipway's own; only key names under it become listable.
+      { sid = "SourceManifestsList", actions = ["s3:ListBucket"], resources = [aws_s3_bucket.this["source"].arn], condition = null },
     ]
     ecs_read = [
       { sid = "DescribeManagedServices", actions = ["ecs:DescribeServices"], resources = local.service_arns, condition = null },

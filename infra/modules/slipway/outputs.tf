@@ -13,6 +13,11 @@ output "function_environment" {
   value       = local.function_environment
 }
 
+output "function_role_arns" {
+  description = "The IAM role each function runs as, by function (the local stack assumes it for the function, as Lambda does)."
+  value       = { for name, role in aws_iam_role.function : name => role.arn }
+}
+
 output "function_permissions" {
   description = "Each function's IAM statements (sid, actions, resources, condition), as Terraform values."
   value       = local.function_statements
