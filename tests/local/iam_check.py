@@ -410,7 +410,7 @@ def report(log_file, roles_file=None):
             else:
                 unused.setdefault(function, []).append(st["sid"])
     if unused:
-        print("Granted, and used by no call in this run (paths the demo does not take):")
+        print("Granted, and used by no call in this run (paths this run did not take):")
         for function, sids in unused.items():
             print(f"  {function}: {', '.join(sids)}")
     if on_behalf:

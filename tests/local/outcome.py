@@ -1,5 +1,8 @@
 """Demo step 4: ECS says how the approved rollout ended.
 
+  outcome.py event [TARGET SERVICE]   write the COMPLETED event, print its path
+  outcome.py show                     the demo's check of what deployment-events did
+
 The emulator emits no ECS events, so the demo plays ECS's part: `event` writes the
 "ECS Deployment State Change" COMPLETED event for the ECS deployment that the approval in
 step 3 started (read from the ledger, as deployment-events will) and prints its path;
@@ -21,7 +24,9 @@ STATE = ROOT / ".slipway"
 REGION = os.environ["AWS_REGION"]
 ACCOUNT = os.environ["SLIPWAY_ACCOUNT_ID"]
 BUCKET = os.environ["SLIPWAY_LEDGER_BUCKET"]
-TARGET, CLUSTER, SERVICE = "prod-web", "demo", "web-prod"
+# The demo's target; `outcome.py event TARGET SERVICE` names another (make infra-integration).
+TARGET, SERVICE = sys.argv[2:4] if len(sys.argv) >= 4 else ("prod-web", "web-prod")
+CLUSTER = "demo"
 
 
 def client(service):
@@ -53,7 +58,7 @@ def write_event():
     event["detail"]["deploymentId"] = rollout["ecs_deployment_id"]
     event["detail"]["updatedAt"] = event["time"]
     event["detail"]["reason"] = f"ECS deployment {rollout['ecs_deployment_id']} completed."
-    path = STATE / "events" / "demo-completed.json"
+    path = STATE / "events" / f"{TARGET}-completed.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(event, indent=2) + "\n")
     print(path)

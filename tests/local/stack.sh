@@ -284,6 +284,14 @@ infra_test() {
   echo "Replaying CI's push through image-push:"
   invoke image-push "$STATE/events/demo-push.json" >"$STATE/report-push.json"
   python3 tests/local/terraform_local.py rolled
+  echo "ECS completes it (deployment-events), a push whose event was lost (the reconciler),"
+  echo "an operator rollback to the last known good release (deployment-events):"
+  invoke deployment-events "$(python3 tests/local/outcome.py event web web)" >"$STATE/report-completed.json"
+  python3 tests/local/terraform_local.py missed-push
+  invoke reconcile events/scheduled-reconcile.json >"$STATE/report-reconcile.json"
+  python3 tests/local/terraform_local.py reconciled
+  invoke deployment-events "$(python3 tests/local/terraform_local.py rollback)" >"$STATE/report-rollback.json"
+  python3 tests/local/terraform_local.py rolled-back
   iam_report
   echo "terraform destroy:"
   destroy

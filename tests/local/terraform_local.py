@@ -3,7 +3,14 @@ AWS is what Slipway runs on, and an ECR push replayed through it rolls the servi
 
   terraform_local.py wired   checks the resources Terraform created (before the push)
   terraform_local.py rolled  checks the push rolled demo/web (after `make invoke`)
+  terraform_local.py missed-push   pushes app:v1.4.3 with no event (ECR's are best effort)
+  terraform_local.py reconciled    checks the reconciler deployed it to demo/web
+  terraform_local.py rollback      writes an operator rollback of web (prints its path)
+  terraform_local.py rolled-back   checks web is back on the last known good release
   terraform_local.py gone    checks `terraform destroy` removed them
+
+The paths after the push run the reconciler and deployment-events through their own
+roles too, so the IAM check sees the grants a push alone never uses.
 
 Run by `tests/local/stack.sh infra-test` (`make infra-integration`, part of `make test`).
 Reads the environment written by `make up` and the Terraform outputs in .slipway.
@@ -173,6 +180,41 @@ def rolled():
           "the revision keeps the family and the task role Terraform created")
 
 
+def web_digest():
+    ecs = client("ecs")
+    service = ecs.describe_services(cluster="demo", services=["web"])["services"][0]
+    definition = ecs.describe_task_definition(taskDefinition=service["taskDefinition"])["taskDefinition"]
+    app = next(c for c in definition["containerDefinitions"] if c["name"] == "app")
+    return app["image"].rsplit("@", 1)[-1]
+
+
+def missed_push():
+    sys.path.insert(0, str(ROOT / "tests" / "local"))
+    from setup_demo import put_image
+
+    (STATE / "missed-push.txt").write_text(put_image(client("ecr"), "v1.4.3", 3))
+
+
+def reconciled():
+    digest = (STATE / "missed-push.txt").read_text()
+    check(web_digest() == digest, f"the reconciler deployed app:v1.4.3 ({digest[:19]}…), which no push event announced, to demo/web")
+
+
+def rollback():
+    event = json.loads((ROOT / "events" / "operator-rollback.json").read_text())
+    event["id"] = "infra-test-rollback"
+    event["account"], event["region"] = outputs()["account_id"], REGION
+    event["detail"].update(target="web", reason="v1.4.3 returns 500s (infra test)")
+    path = STATE / "events" / "operator-rollback.json"
+    path.write_text(json.dumps(event, indent=2) + "\n")
+    print(path)
+
+
+def rolled_back():
+    good = push_event()["detail"]["image-digest"]
+    check(web_digest() == good, f"the operator rollback put demo/web back on app:v1.4.2 ({good[:19]}…), its last known good")
+
+
 def gone():
     ecs, lam, s3 = client("ecs"), client("lambda"), client("s3")
     services = ecs.describe_services(cluster="demo", services=["web"]).get("services", [])
@@ -189,6 +231,7 @@ def gone():
 
 
 if __name__ == "__main__":
-    {"wired": wired, "rolled": rolled, "gone": gone}[sys.argv[1]]()
+    {"wired": wired, "rolled": rolled, "missed-push": missed_push, "reconciled": reconciled,
+     "rollback": rollback, "rolled-back": rolled_back, "gone": gone}[sys.argv[1]]()
     if failures:
         sys.exit(f"INFRA TEST FAILED: {len(failures)} check(s): " + "; ".join(failures))

@@ -22,7 +22,9 @@ locals {
       timeout      = 60
       async        = true
       dead_letters = true
-      grants       = ["ledger", "ecs_read", "ecs_roll", "notify", "secrets", "kms"]
+      # ecr_read: an operator rollback first checks that the release's image still exists
+      # (ECR lifecycle rules may have expired it; src/deployer/operator.rs).
+      grants = ["ledger", "ecs_read", "ecs_roll", "ecr_read", "notify", "secrets", "kms"]
     }
     "reconcile" = {
       description = "On a schedule: closes rollouts whose ECS event was lost, deploys pushes no event told of"

@@ -152,13 +152,19 @@ run "scopes_each_function_to_what_it_calls" {
     error_message = "ECR read is not scoped to the configured repositories."
   }
 
-  # deployment-events never registers, passes roles or reads ECR or the source bucket.
+  # deployment-events never registers, passes roles or reads the source bucket; it reads
+  # ECR only to check that an operator rollback's image still exists.
   assert {
     condition = length(setintersection(
       [for s in output.function_permissions["deployment-events"] : s.sid],
-      ["RegisterRevisions", "TagNewRevisions", "FindOwnRevisions", "PassServiceRolesToEcsTasks", "ReadConfiguredRepositories", "SourceManifests"],
+      ["RegisterRevisions", "TagNewRevisions", "FindOwnRevisions", "PassServiceRolesToEcsTasks", "SourceManifests"],
     )) == 0
     error_message = "deployment-events holds rights it never uses."
+  }
+
+  assert {
+    condition     = jsonencode(one([for s in output.function_permissions["deployment-events"] : s.resources if s.sid == "ReadConfiguredRepositories"])) == jsonencode(["arn:aws:ecr:eu-west-1:111122223333:repository/app"])
+    error_message = "deployment-events cannot check that a rollback's image still exists in ECR (item 14 of issue 17)."
   }
 
   # source-upload reads uploads, and approval re-reads the one it approves (by version
