@@ -292,6 +292,12 @@ infra_test() {
   python3 tests/local/terraform_local.py reconciled
   invoke deployment-events "$(python3 tests/local/terraform_local.py rollback)" >"$STATE/report-rollback.json"
   python3 tests/local/terraform_local.py rolled-back
+  echo "An upload deleted before source-upload reads it:"
+  local event
+  event=$(python3 tests/local/upload.py deploy/web/taskdef.json tests/local/manifests/taskdef.json)
+  python3 tests/local/terraform_local.py delete-upload "$event"
+  invoke source-upload "$event" >"$STATE/report-deleted-upload.json" || true
+  python3 tests/local/terraform_local.py deleted "$STATE/report-deleted-upload.json"
   iam_report
   echo "terraform destroy:"
   destroy

@@ -7,6 +7,9 @@ AWS is what Slipway runs on, and an ECR push replayed through it rolls the servi
   terraform_local.py reconciled    checks the reconciler deployed it to demo/web
   terraform_local.py rollback      writes an operator rollback of web (prints its path)
   terraform_local.py rolled-back   checks web is back on the last known good release
+  terraform_local.py delete-upload EVENT   deletes the upload an S3 event names
+  terraform_local.py deleted REPORT        checks source-upload said it was deleted (a 404,
+                                           not the 403 S3 gives a role without ListBucket)
   terraform_local.py gone    checks `terraform destroy` removed them
 
 The paths after the push run the reconciler and deployment-events through their own
@@ -215,6 +218,18 @@ def rolled_back():
     check(web_digest() == good, f"the operator rollback put demo/web back on app:v1.4.2 ({good[:19]}…), its last known good")
 
 
+def delete_upload(event_file):
+    detail = json.loads(pathlib.Path(event_file).read_text())["detail"]
+    client("s3").delete_object(Bucket=detail["bucket"]["name"], Key=detail["object"]["key"],
+                               VersionId=detail["object"]["version-id"])
+
+
+def deleted(report_file):
+    report = pathlib.Path(report_file).read_text()
+    check("was deleted before it could be read" in report,
+          "source-upload reports a deleted upload as deleted (S3 answers its role 404, not 403)")
+
+
 def gone():
     ecs, lam, s3 = client("ecs"), client("lambda"), client("s3")
     services = ecs.describe_services(cluster="demo", services=["web"]).get("services", [])
@@ -232,6 +247,7 @@ def gone():
 
 if __name__ == "__main__":
     {"wired": wired, "rolled": rolled, "missed-push": missed_push, "reconciled": reconciled,
-     "rollback": rollback, "rolled-back": rolled_back, "gone": gone}[sys.argv[1]]()
+     "rollback": rollback, "rolled-back": rolled_back, "delete-upload": delete_upload, "deleted": deleted,
+     "gone": gone}[sys.argv[1]](*sys.argv[2:])
     if failures:
         sys.exit(f"INFRA TEST FAILED: {len(failures)} check(s): " + "; ".join(failures))
