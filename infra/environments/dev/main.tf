@@ -1,118 +1,51 @@
 # dev: the platform and Slipway, sized and protected for a team's daily work: one NAT
 # gateway, short image history, one to two tasks packed tightly, a deletable ALB, and
-# every matching push deployed without asking.
-
-locals {
-  environment = "dev"
-  name        = "shop-dev"
-  tags = {
-    Project     = "shop"
-    Environment = local.environment
-  }
-}
+# every matching push deployed without asking. The composition is infra/modules/platform;
+# this root only chooses.
 
 provider "aws" {
   region = var.region
 
   default_tags {
-    tags = local.tags
+    tags = {
+      Project     = "shop"
+      Environment = "dev"
+    }
   }
 }
 
-module "network" {
-  source = "../../modules/network"
+module "platform" {
+  source = "../../modules/platform"
 
-  name               = local.name
-  availability_zones = var.availability_zones
-  single_nat_gateway = true
-  tags               = local.tags
-}
-
-module "ecr" {
-  source = "../../modules/ecr"
-
-  name               = "app"
-  keep_tagged_images = 3
-  tags               = local.tags
-}
-
-module "cluster" {
-  source = "../../modules/ecs_cluster"
-
-  name                = local.name
-  fargate_spot_weight = 1
-  tags                = local.tags
-}
-
-module "alb" {
-  source = "../../modules/alb"
-
-  name                = local.name
-  vpc_id              = module.network.vpc_id
-  public_subnet_ids   = module.network.public_subnet_ids
-  domain_name         = var.domain_name
-  route53_zone_id     = var.route53_zone_id
+  environment         = "dev"
+  name                = "shop-dev"
+  single_nat_gateway  = true
+  keep_tagged_images  = 3
   deletion_protection = false
-  tags                = local.tags
-}
-
-module "web" {
-  source = "../../modules/ecs_service"
-
-  name                 = "${local.name}-web"
-  cluster_arn          = module.cluster.arn
-  cluster_name         = module.cluster.name
-  repository_arns      = [module.ecr.arn]
-  image                = var.initial_image
-  health_check_command = ["CMD", "/usr/local/bin/app", "healthcheck"]
-  vpc_id               = module.network.vpc_id
-  subnet_ids           = module.network.private_subnet_ids
-  load_balancer = {
-    target_group_arn  = module.alb.target_group_arn
-    security_group_id = module.alb.security_group_id
+  web = {
+    min_capacity        = 1
+    max_capacity        = 2
+    placement           = "binpack"
+    fargate_spot_weight = 1
   }
-  min_capacity = 1
-  max_capacity = 2
-  launch_type  = var.launch_type
-  placement    = "binpack"
-  tags         = local.tags
-}
+  deploy = {
+    tags   = { glob = "*" }
+    policy = "auto"
+  }
+  # Every push to main builds an image tagged with its commit; Slipway deploys it here.
+  ci_refs = ["ref:refs/heads/main"]
 
-module "slipway" {
-  source = "../../modules/slipway"
-
-  name                = "slipway-${local.environment}"
-  environment         = local.environment
-  package_dir         = var.package_dir
-  approver_emails     = var.approver_emails
-  operator_principals = var.operator_principals
-  targets = [{
-    name               = "web"
-    cluster            = module.cluster.name
-    service            = module.web.service_name
-    containers         = ["app"]
-    repository         = module.ecr.name
-    tags               = { glob = "*" }
-    policy             = "auto"
-    task_role_arn      = module.web.task_role_arn
-    execution_role_arn = module.web.execution_role_arn
-    task_family        = module.web.task_definition_family
-  }]
-  tags = local.tags
-}
-
-# Every push to main builds an image tagged with its commit; Slipway deploys it here.
-module "github_ci" {
-  source = "../../modules/github_ci"
-
-  name                      = "${local.name}-github-ci"
-  github_repository         = var.github_repository
-  allowed_refs              = ["ref:refs/heads/main"]
-  create_oidc_provider      = var.create_github_oidc_provider
-  oidc_provider_arn         = var.github_oidc_provider_arn
-  ecr_repository_arn        = module.ecr.arn
-  source_bucket_arn         = module.slipway.source_bucket_arn
-  deploy_prefix             = module.slipway.source_prefix
-  source_bucket_kms_key_arn = module.slipway.kms_key_arn
-  tags                      = local.tags
+  # The deployment's own inputs (variables.tf, the same in every environment).
+  region                      = var.region
+  availability_zones          = var.availability_zones
+  domain_name                 = var.domain_name
+  route53_zone_id             = var.route53_zone_id
+  initial_image               = var.initial_image
+  launch_type                 = var.launch_type
+  package_dir                 = var.package_dir
+  approver_emails             = var.approver_emails
+  github_repository           = var.github_repository
+  create_github_oidc_provider = var.create_github_oidc_provider
+  github_oidc_provider_arn    = var.github_oidc_provider_arn
+  operator_principals         = var.operator_principals
 }

@@ -1,63 +1,51 @@
+# The composition's outputs (infra/modules/platform), under the names the README uses.
+
 output "url" {
   description = "Where the service answers."
-  value       = "https://${var.domain_name}"
+  value       = module.platform.url
 }
 
 output "alb_dns_name" {
   description = "Point domain_name here when no Route 53 zone was given."
-  value       = module.alb.dns_name
+  value       = module.platform.alb_dns_name
 }
 
 output "repository_url" {
   description = "Where CI pushes the app's images."
-  value       = module.ecr.repository_url
+  value       = module.platform.repository_url
 }
 
 output "source_bucket" {
   description = "Upload deploy manifests here, under deploy/<target>/."
-  value       = module.slipway.source_bucket
+  value       = module.platform.source_bucket
 }
 
 output "approval_url" {
   description = "The approval function's URL."
-  value       = module.slipway.approval_url
+  value       = module.platform.approval_url
 }
 
 output "signing_key_secret" {
   description = "Put the approval signing keys here before the first approval (README, Bootstrap)."
-  value       = module.slipway.signing_key_secret
+  value       = module.platform.signing_key_secret
 }
 
 output "certificate_validation_records" {
   description = "Create these DNS records when no Route 53 zone was given."
-  value       = module.alb.certificate_validation_records
+  value       = module.platform.certificate_validation_records
 }
 
 output "github_actions" {
   description = "The repository variables the workflows in .github/workflows read (README, From git push to a running task)."
-  value = {
-    region         = var.region
-    role_arn       = module.github_ci.role_arn
-    ecr_repository = module.ecr.name
-    source_bucket  = module.slipway.source_bucket
-  }
+  value       = module.platform.github_actions
 }
 
 output "settings" {
-  description = "What makes this environment prod: NAT gateways, image history, capacity, placement, deletion protection, deploy policy."
-  value = {
-    nat_gateways        = length(module.network.nat_gateway_ids)
-    ecr_lifecycle       = jsondecode(module.ecr.lifecycle_policy)
-    capacity            = module.web.autoscaling
-    placement           = module.web.placement_strategy
-    deletion_protection = module.alb.deletion_protection
-    config              = jsondecode(module.slipway.config_json)
-    github_trust        = jsondecode(module.github_ci.trust_policy)
-    github_permissions  = jsondecode(module.github_ci.permissions_policy)
-  }
+  description = "What makes this environment what it is: NAT gateways, image history, capacity, placement, deletion protection, deploy policy."
+  value       = module.platform.settings
 }
 
 output "operator_bus_name" {
   description = "Where operators send rollback and unfreeze requests (aws events put-events --event-bus-name)."
-  value       = module.slipway.operator_bus_name
+  value       = module.platform.operator_bus_name
 }

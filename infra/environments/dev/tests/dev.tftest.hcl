@@ -54,7 +54,7 @@ run "dev_is_cheap_and_deploys_by_itself" {
   }
 
   assert {
-    condition     = [for s in output.settings.github_permissions.Statement : s.Resource if s.Sid == "EcrPushApp"] == [[module.ecr.arn]]
+    condition     = [for s in output.settings.github_permissions.Statement : s.Resource if s.Sid == "EcrPushApp"] == [[module.platform.repository_arn]]
     error_message = "CI pushes to this environment's app repository only."
   }
 }

@@ -54,7 +54,7 @@ run "prod_survives_a_zone_and_asks_first" {
   }
 
   assert {
-    condition     = [for s in output.settings.github_permissions.Statement : s.Resource if s.Sid == "EcrPushApp"] == [[module.ecr.arn]]
+    condition     = [for s in output.settings.github_permissions.Statement : s.Resource if s.Sid == "EcrPushApp"] == [[module.platform.repository_arn]]
     error_message = "CI pushes to this environment's app repository only."
   }
 }
