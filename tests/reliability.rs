@@ -580,6 +580,18 @@ async fn scenario_3_a_fifth_of_all_calls_failing_loses_nothing_and_duplicates_no
             "per_target": per_target, "seconds": elapsed.as_secs_f64(),
         }),
     );
+    // What the scenario claims to survive must have happened: faults injected, and (at
+    // full size: 50 pushes, about 7 retried) events that needed Lambda's retry. At make
+    // test's size the SDK's own retries may absorb every fault.
+    let injected: usize = by_fault.values().sum();
+    assert!(
+        injected > calls.len() / 10,
+        "{injected} faults in {} calls",
+        calls.len()
+    );
+    if full_size() {
+        assert!(retried > 0, "no event needed a retry: {by_fault:?}");
+    }
     assert_eq!(duplicates, 0);
     assert_eq!(lost, 0, "{per_target:?}");
     assert_eq!(dead, dead_lettered.len());
@@ -709,6 +721,17 @@ async fn scenario_3_faults_that_outlast_the_retries_end_in_the_dead_letter_queue
     );
     assert!(dead > 0, "the fault rate should outlast some retries");
     assert_eq!(dead, dead_lettered.len());
+    // Each says why: in its deployment when that best-effort write got through, and always
+    // in the queue's record (the function's error, as Lambda's on-failure record keeps it).
+    for record in &records {
+        let error = record["responsePayload"]["errorMessage"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(
+            error.contains("transient AWS error") || error.contains("timed out"),
+            "a dead-lettered event without its reason: {record}"
+        );
+    }
     assert_eq!(on_newest, TARGETS);
     assert_eq!(duplicates, 0);
     assert_eq!(half_written, 0);
@@ -827,6 +850,17 @@ async fn scenario_4_killed_after_any_write_the_replay_converges_without_duplicat
         .map(describe)
         .collect();
     drop((whole, rig));
+    // The crash points must be the deploy's writes, or the loop below proves nothing.
+    for expected in [
+        "ecs:RegisterTaskDefinition",
+        "ecs:UpdateService",
+        "PutObject targets/web/head.json",
+    ] {
+        assert!(
+            writes.iter().any(|w| w == expected),
+            "no crash point after {expected}: {writes:?}"
+        );
+    }
 
     let mut points = Vec::new();
     for (k, write) in writes.iter().enumerate() {
@@ -881,6 +915,7 @@ async fn scenario_4_killed_after_any_write_the_replay_converges_without_duplicat
         "scenario-4-crash-points",
         &json!({"crash_points": writes.len(), "points": points}),
     );
+    assert_eq!(points.len(), writes.len(), "every crash point was played");
     for point in &points {
         assert_eq!(point["runs_pushed_image"], true, "{point}");
         assert_eq!(point["duplicate_revisions"], 0, "{point}");
@@ -1032,6 +1067,15 @@ async fn scenario_7_an_emulator_stopped_mid_run_gives_retryable_errors_and_nothi
     );
     assert!(
         !returned.keys().any(|k| k.starts_with("still running")),
+        "{returned:?}"
+    );
+    // The outage reached the first attempts, and each one it reached went back to Lambda as
+    // retryable: none was acknowledged as a failure, which Lambda would not retry.
+    assert!(returned.contains_key("retryable error"), "{returned:?}");
+    assert!(
+        !returned
+            .keys()
+            .any(|k| k.starts_with("acknowledged") && k.contains("failed")),
         "{returned:?}"
     );
     for target in &per_target {
