@@ -1269,7 +1269,7 @@ fn event_id(raw: &Value) -> Option<String> {
 }
 
 fn image_digest(image: &str) -> &str {
-    image.rsplit_once('@').map_or(image, |(_, digest)| digest)
+    crate::image_ref::digest_of(image).unwrap_or(image)
 }
 
 pub fn deployment_id(target: &Target, push: &ImagePushed) -> String {

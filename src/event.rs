@@ -9,6 +9,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+pub use crate::image_ref::is_sha256_digest;
+
 /// An event we cannot act on, and why. Logged and acknowledged, never retried.
 #[derive(Debug, thiserror::Error)]
 pub enum EventError {
@@ -527,15 +529,6 @@ pub fn parse_operator_request(raw: &Value) -> Result<OperatorRequest, EventError
 /// Whether an event is an operator's request rather than one of ECS's.
 pub fn is_operator_request(raw: &Value) -> bool {
     raw.get("source").and_then(Value::as_str) == Some(OPERATOR_SOURCE)
-}
-
-pub fn is_sha256_digest(digest: &str) -> bool {
-    digest.strip_prefix("sha256:").is_some_and(|hex| {
-        hex.len() == 64
-            && hex
-                .chars()
-                .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
-    })
 }
 
 #[cfg(test)]

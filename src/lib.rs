@@ -4,6 +4,8 @@
 //! The decisions are pure and free of AWS SDK types; the `aws` module is the only place
 //! that talks to AWS (build with `--no-default-features` to leave it out).
 //!
+//! - [`image_ref`] — the one image-reference type (`registry/repository:tag@digest`),
+//!   which every other module splits references with.
 //! - [`config`] — the targets config: which repository and tags deploy to which service,
 //!   and with which policy; validated at cold start.
 //! - [`event`] — EventBridge events as AWS sends them, turned into intents.
@@ -40,6 +42,7 @@ pub mod approval;
 pub mod config;
 pub mod deployer;
 pub mod event;
+pub mod image_ref;
 pub mod ledger;
 pub mod notify;
 pub mod plan;

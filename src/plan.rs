@@ -122,9 +122,9 @@ pub fn derive_images(
 /// The digest a container image is pinned to, if it is `repository@sha256:…` of this
 /// repository. A tag, or another repository, says nothing about push order.
 pub fn pinned_digest<'a>(image: &'a str, repository: &RepositoryRef) -> Option<&'a str> {
-    let (name, digest) = image.split_once('@')?;
+    let parts = crate::image_ref::split(image);
     let expected = format!("{}/{}", repository.registry(), repository.name);
-    (name == expected).then_some(digest)
+    parts.digest.filter(|_| parts.name == expected)
 }
 
 impl TaskDefinitionSummary {
@@ -369,6 +369,9 @@ pub(crate) mod tests {
         let repo = target(&["app"]).repository;
         assert_eq!(pinned_digest(NEW, &repo), Some("sha256:abc"));
         assert_eq!(pinned_digest(OLD, &repo), None);
+        // A tag beside the digest does not make it another repository.
+        let tagged = NEW.replacen("/app@", "/app:v1@", 1);
+        assert_eq!(pinned_digest(&tagged, &repo), Some("sha256:abc"));
         assert_eq!(
             pinned_digest(
                 "999999999999.dkr.ecr.us-east-1.amazonaws.com/app@sha256:abc",

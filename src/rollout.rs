@@ -385,7 +385,7 @@ pub fn release_name(deployment: &Deployment) -> String {
 }
 
 fn image_digest(image: &str) -> Option<String> {
-    image.rsplit_once('@').map(|(_, digest)| digest.to_string())
+    crate::image_ref::digest_of(image).map(str::to_string)
 }
 
 /// `3m12s`, `45s`, `1h02m`.

@@ -9,7 +9,8 @@ use std::cmp::Ordering;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::event::{is_sha256_digest, open_envelope, EventError, Intent};
+use crate::event::{open_envelope, EventError, Intent};
+pub use crate::image_ref::{ImageRef, ImageReference};
 
 /// Manifests larger than this are refused before their body is read. Real manifests are
 /// a few kilobytes; ECS itself caps a task definition at 64 KiB.
@@ -289,66 +290,6 @@ pub fn is_placeholder(image: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
-/// An image reference, split so that a tag can be resolved to a digest.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ImageRef {
-    pub registry: String,
-    pub repository: String,
-    pub reference: ImageReference,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ImageReference {
-    Tag(String),
-    Digest(String),
-}
-
-impl ImageRef {
-    pub fn parse(uri: &str) -> Result<ImageRef, String> {
-        let (name, reference) = if let Some((name, digest)) = uri.split_once('@') {
-            if !is_sha256_digest(digest) {
-                return Err(format!("`{uri}`: `{digest}` is not a sha256 digest"));
-            }
-            (name, ImageReference::Digest(digest.to_string()))
-        } else {
-            // A colon after the last slash separates the tag (a colon before it is a port).
-            let slash = uri.rfind('/').map_or(0, |i| i + 1);
-            match uri[slash..].rfind(':') {
-                Some(colon) => (
-                    &uri[..slash + colon],
-                    ImageReference::Tag(uri[slash + colon + 1..].to_string()),
-                ),
-                None => (uri, ImageReference::Tag("latest".to_string())),
-            }
-        };
-        let (registry, repository) = name
-            .split_once('/')
-            .filter(|(registry, _)| registry.contains('.') || registry.contains(':'))
-            .map(|(r, p)| (r.to_string(), p.to_string()))
-            .unwrap_or_else(|| ("docker.io".to_string(), name.to_string()));
-        if repository.is_empty() {
-            return Err(format!("`{uri}` names no repository"));
-        }
-        Ok(ImageRef {
-            registry,
-            repository,
-            reference,
-        })
-    }
-
-    /// `(account, region)` when the registry is a private ECR registry.
-    pub fn ecr_registry(&self) -> Option<(String, String)> {
-        let rest = self.registry.strip_suffix(".amazonaws.com")?;
-        let (account, region) = rest.split_once(".dkr.ecr.")?;
-        (account.len() == 12 && account.chars().all(|c| c.is_ascii_digit()))
-            .then(|| (account.to_string(), region.to_string()))
-    }
-
-    pub fn pinned(&self, digest: &str) -> String {
-        format!("{}/{}@{}", self.registry, self.repository, digest)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -494,31 +435,6 @@ mod tests {
                 String::from_utf8_lossy(body)
             );
         }
-    }
-
-    #[test]
-    fn image_references_split_into_registry_repository_and_tag_or_digest() {
-        let digest = format!("sha256:{}", "a".repeat(64));
-        let ecr = ImageRef::parse("123456789012.dkr.ecr.us-east-1.amazonaws.com/team/app:v1.4.2")
-            .unwrap();
-        assert_eq!(ecr.repository, "team/app");
-        assert_eq!(ecr.reference, ImageReference::Tag("v1.4.2".into()));
-        assert_eq!(
-            ecr.ecr_registry(),
-            Some(("123456789012".into(), "us-east-1".into()))
-        );
-        let pinned = ImageRef::parse(&format!(
-            "123456789012.dkr.ecr.us-east-1.amazonaws.com/app@{digest}"
-        ))
-        .unwrap();
-        assert_eq!(pinned.reference, ImageReference::Digest(digest.clone()));
-        let port = ImageRef::parse("localhost:5000/app").unwrap();
-        assert_eq!(
-            (port.registry.as_str(), port.reference),
-            ("localhost:5000", ImageReference::Tag("latest".into()))
-        );
-        assert_eq!(ImageRef::parse("nginx:1.27").unwrap().ecr_registry(), None);
-        assert!(ImageRef::parse("app@sha256:short").is_err());
     }
 
     #[test]
