@@ -159,7 +159,7 @@ pub enum TargetOutcome {
 
 /// Why one target's deployment stopped early.
 #[derive(Debug, thiserror::Error)]
-enum StepError {
+pub enum StepError {
     #[error(transparent)]
     Aws(#[from] AwsError),
     #[error(transparent)]
@@ -193,7 +193,8 @@ fn permanent_outcome(err: StepError) -> TargetOutcome {
 }
 
 impl StepError {
-    fn is_transient(&self) -> bool {
+    /// Worth trying again later (throttling, a timeout, a concurrent write).
+    pub fn is_transient(&self) -> bool {
         match self {
             StepError::Aws(err) | StepError::Ledger(LedgerError::Store(err)) => err.is_transient(),
             // Someone moved our record while we held the lease: decide again on retry.

@@ -29,13 +29,15 @@
 //!   ledger moves, the last known good release per target, and the freeze after a failure.
 //! - [`approval`] — signed, expiring approval links bound to one deployment and image,
 //!   CSRF form nonces, the pages an approver sees, and `approval::web`: the approval
-//!   function's HTTP surface (confirm page, decision POST, Slack interactions).
+//!   function's HTTP surface as an axum `Router` (confirm page, decision POST, Slack
+//!   interactions), which `aws::http` runs under Lambda.
 //! - [`notify`] — what people are told: the approval email and Slack messages, and the
 //!   edits that close a Slack request.
 //! - [`slack`] — verification of Slack's request signatures.
 //! - [`ports`] — the traits the pipeline needs from AWS, over plain types.
 //! - `aws` — those traits implemented with the AWS SDK (and Slack's Web API), secrets
-//!   from Secrets Manager, lambda_http conversions, and the cold-start wiring.
+//!   from Secrets Manager, the approval function's invocations (`aws::http`), and the
+//!   cold-start wiring.
 //! - `telemetry` — JSON logs.
 
 pub mod approval;

@@ -8,9 +8,10 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use chrono::{Duration, Utc};
+use common::web::{form_post, request, send, Answer, TestFunction};
 use common::*;
 use slipway::approval::later::{HandOver, RollJob, RollLater, RollRequest};
-use slipway::approval::web::{ApprovalApp, WebRequest, WebResponse};
+use slipway::approval::web::ApprovalApp;
 use slipway::approval::{binding, SigningKeys};
 use slipway::deployer::{DecisionOutcome, TargetOutcome};
 use slipway::ledger::{image_key, Actor, Channel, State, Verdict};
@@ -25,15 +26,6 @@ fn approval_target(name: &str, service: &str) -> String {
         ),
     )
 }
-
-type TestApp<'a> = ApprovalApp<
-    'a,
-    CountingEcs,
-    slipway::aws::EcrRegistry,
-    slipway::aws::S3Store,
-    slipway::aws::S3Sources,
-    slipway::aws::AwsNotifier,
->;
 
 /// Stands in for Lambda's asynchronous Invoke: keeps the jobs handed over, or refuses them.
 #[derive(Default)]
@@ -57,7 +49,7 @@ impl RollLater for CapturedJobs {
 struct Scene {
     world: World,
     approvers: Approvers,
-    deployer: TestDeployer,
+    deployer: Arc<TestDeployer>,
     calls: Arc<EcsCalls>,
     digest: String,
     id: String,
@@ -80,24 +72,24 @@ impl Scene {
         Scene {
             world,
             approvers,
-            deployer,
+            deployer: Arc::new(deployer),
             calls,
             digest,
             id,
         }
     }
 
-    fn app(&self) -> TestApp<'_> {
+    fn app(&self) -> TestFunction {
         self.app_with(None)
     }
 
-    /// The approval app handing Slack approvals' rolls to `later`, as on AWS.
-    fn app_with<'a>(&'a self, later: Option<&'a dyn RollLater>) -> TestApp<'a> {
-        ApprovalApp {
-            deployer: &self.deployer,
-            slack_signing_secret: Some(SLACK_SIGNING_SECRET.as_bytes()),
+    /// The approval function handing Slack approvals' rolls to `later`, as on AWS.
+    fn app_with(&self, later: Option<Arc<dyn RollLater>>) -> TestFunction {
+        TestFunction::new(ApprovalApp {
+            deployer: self.deployer.clone(),
+            slack_signing_secret: Some(SLACK_SIGNING_SECRET.as_bytes().to_vec()),
             later,
-        }
+        })
     }
 
     /// The link the approvers were sent, read from the SNS message.
@@ -110,40 +102,20 @@ impl Scene {
         link_in(body)
     }
 
-    async fn get(&self, link: &str) -> WebResponse {
-        let (path, query) = link
-            .strip_prefix("http://approvals.test")
-            .unwrap()
-            .split_once('?')
-            .unwrap();
-        self.app()
-            .handle(&WebRequest {
-                method: "GET".into(),
-                path: path.into(),
-                query: query.into(),
-                ..WebRequest::default()
-            })
-            .await
+    async fn get(&self, link: &str) -> Answer {
+        let path = link.strip_prefix("http://approvals.test").unwrap();
+        let get = request("GET", path).body(Default::default()).unwrap();
+        send(self.app().router(), get).await
     }
 
-    async fn post(&self, id: &str, fields: &[(&str, &str)]) -> WebResponse {
-        self.app()
-            .handle(&WebRequest {
-                method: "POST".into(),
-                path: format!("/lambda-url/approval/approvals/{id}"),
-                headers: vec![(
-                    "content-type".into(),
-                    "application/x-www-form-urlencoded".into(),
-                )],
-                body: serde_urlencoded::to_string(fields).unwrap().into_bytes(),
-                source: Some("127.0.0.1 (test)".into()),
-                ..WebRequest::default()
-            })
-            .await
+    async fn post(&self, id: &str, fields: &[(&str, &str)]) -> Answer {
+        let body = serde_urlencoded::to_string(fields).unwrap();
+        let path = format!("/lambda-url/approval/approvals/{id}");
+        send(self.app().router(), form_post(&path, body, &[])).await
     }
 
     /// POSTs Approve with `token` and a nonce as a page rendered now would carry.
-    async fn approve_with(&self, id: &str, token: &str, name: &str) -> WebResponse {
+    async fn approve_with(&self, id: &str, token: &str, name: &str) -> Answer {
         let nonce = test_keys().form_nonce(id, token, Utc::now());
         self.post(
             id,
@@ -172,7 +144,7 @@ impl Scene {
         nonce: &str,
         decision: &str,
         name: String,
-    ) -> WebResponse {
+    ) -> Answer {
         let fields = [
             ("t", token),
             ("nonce", nonce),
@@ -184,7 +156,7 @@ impl Scene {
     }
 
     /// Opens the link, then presses a button on the page as a browser would.
-    async fn press(&self, link: &str, decision: &str, name: &str) -> WebResponse {
+    async fn press(&self, link: &str, decision: &str, name: &str) -> Answer {
         let page = self.get(link).await;
         assert_eq!(page.status, 200, "{}", page.body);
         let token = link.split("?t=").nth(1).unwrap();
@@ -201,25 +173,19 @@ impl Scene {
         .await
     }
 
-    async fn slack_click(
-        &self,
-        action: &str,
-        user: &str,
-        timestamp: i64,
-        secret: &str,
-    ) -> WebResponse {
+    async fn slack_click(&self, action: &str, user: &str, timestamp: i64, secret: &str) -> Answer {
         self.slack_click_on(&self.app(), action, user, timestamp, secret)
             .await
     }
 
     async fn slack_click_on(
         &self,
-        app: &TestApp<'_>,
+        app: &TestFunction,
         action: &str,
         user: &str,
         timestamp: i64,
         secret: &str,
-    ) -> WebResponse {
+    ) -> Answer {
         let payload = serde_json::json!({
             "type": "block_actions",
             "user": {"id": user, "username": "alice"},
@@ -229,20 +195,14 @@ impl Scene {
         });
         let body = serde_urlencoded::to_string([("payload", payload.to_string())]).unwrap();
         let signature = slack_signature(secret, timestamp, body.as_bytes());
-        app.handle(&WebRequest {
-            method: "POST".into(),
-            path: "/slack/interactions".into(),
-            headers: vec![
-                (
-                    "content-type".into(),
-                    "application/x-www-form-urlencoded".into(),
-                ),
-                ("x-slack-request-timestamp".into(), timestamp.to_string()),
-                ("x-slack-signature".into(), signature),
-            ],
-            body: body.into_bytes(),
-            ..WebRequest::default()
-        })
+        let headers = [
+            ("x-slack-request-timestamp", timestamp.to_string()),
+            ("x-slack-signature", signature),
+        ];
+        send(
+            app.router(),
+            form_post("/slack/interactions", body, &headers),
+        )
         .await
     }
 
@@ -348,13 +308,7 @@ async fn the_request_goes_out_by_email_and_slack_and_approving_on_the_page_rolls
             "{expected} missing from the page"
         );
     }
-    let header = |name: &str| {
-        page.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.clone())
-            .unwrap()
-    };
+    let header = |name: &str| page.header(name).unwrap().to_string();
     assert_eq!(header("Cache-Control"), "no-store");
     assert_eq!(header("Referrer-Policy"), "no-referrer");
     assert!(header("Content-Security-Policy").starts_with("default-src 'none'"));
@@ -405,15 +359,13 @@ async fn any_number_of_gets_changes_nothing() {
         assert_eq!(scene.get(&link).await.status, 200);
     }
     // A scanner that rewrites the link, or follows it with HEAD.
-    let head = scene
-        .app()
-        .handle(&WebRequest {
-            method: "HEAD".into(),
-            path: format!("/approvals/{}", scene.id),
-            query: link.split_once('?').unwrap().1.into(),
-            ..WebRequest::default()
-        })
-        .await;
+    let query = link.split_once('?').unwrap().1;
+    let path = format!("/approvals/{}?{query}", scene.id);
+    let head = send(
+        scene.app().router(),
+        request("HEAD", &path).body(Default::default()).unwrap(),
+    )
+    .await;
     assert_eq!(head.status, 200);
     assert_eq!(scene.world.ledger_keys().await, before);
     let record_after = scene.deployer.deployment(&scene.id).await.unwrap();
@@ -756,8 +708,8 @@ async fn slack_clicks_are_verified_checked_against_the_approver_list_and_answere
 #[tokio::test(flavor = "multi_thread")]
 async fn a_slack_approval_is_answered_before_anything_rolls_and_its_job_rolls_it_once() {
     let scene = Scene::awaiting().await;
-    let later = CapturedJobs::default();
-    let app = scene.app_with(Some(&later));
+    let later = Arc::new(CapturedJobs::default());
+    let app = scene.app_with(Some(later.clone()));
     let now = Utc::now().timestamp();
     let job_for = |id: &str| RollJob {
         slipway_roll: RollRequest {
@@ -773,7 +725,7 @@ async fn a_slack_approval_is_answered_before_anything_rolls_and_its_job_rolls_it
     };
     // A job is no authority: one for a deployment nobody approved changes nothing.
     let forged = serde_json::to_value(job_for(&scene.id)).unwrap();
-    slipway::aws::http::invocation(&app, forged).await.unwrap();
+    app.invoke(forged).await.unwrap();
     assert_eq!(scene.state(&scene.id).await, State::AwaitingApproval);
     assert_eq!(scene.calls.registers.load(Ordering::SeqCst), 0);
 
@@ -806,9 +758,7 @@ async fn a_slack_approval_is_answered_before_anything_rolls_and_its_job_rolls_it
     // The job arrives as the function's own invocation payload, and Lambda may deliver it twice.
     let payload = serde_json::to_value(&jobs[0]).unwrap();
     for _ in 0..2 {
-        slipway::aws::http::invocation(&app, payload.clone())
-            .await
-            .unwrap();
+        app.invoke(payload.clone()).await.unwrap();
     }
     assert_eq!(scene.state(&scene.id).await, State::Rolling);
     assert_eq!(scene.calls.registers.load(Ordering::SeqCst), 1);
@@ -839,7 +789,7 @@ async fn a_slack_approval_whose_job_is_not_accepted_rolls_in_the_request() {
         refuse: true,
         ..CapturedJobs::default()
     };
-    let app = scene.app_with(Some(&later));
+    let app = scene.app_with(Some(Arc::new(later)));
     let answer = scene
         .slack_click_on(
             &app,
@@ -879,12 +829,9 @@ async fn a_base64_encoded_function_url_body_verifies() {
         "body": base64::Engine::encode(&base64::engine::general_purpose::STANDARD, body.as_bytes()),
         "isBase64Encoded": true,
     });
-    let request = lambda_http::request::from_str(&event.to_string()).unwrap();
-    let response = scene
-        .app()
-        .handle(&slipway::aws::http::web_request(request))
-        .await;
-    assert_eq!(response.status, 200, "{}", response.body);
+    // Through the function's own invocation path, as Lambda delivers the event.
+    let response = scene.app().invoke(event).await.unwrap();
+    assert_eq!(response["statusCode"], 200, "{response}");
     assert_eq!(scene.state(&scene.id).await, State::Rejected);
 }
 
@@ -1020,6 +967,45 @@ async fn an_approval_whose_rollout_failed_is_completed_by_approving_again() {
     );
 }
 
+/// A failure keeps its kind up to the page: throttling says "try again" (503), a missing
+/// permission says that trying again will not help (500) — and neither claims success.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_approval_answers_with_the_status_and_advice_its_kind_calls_for() {
+    let scene = Scene::awaiting().await;
+    let link = scene.emailed_link().await;
+    scene.calls.denied_updates.store(1, Ordering::SeqCst);
+    let denied = scene.press(&link, "approve", "alice").await;
+    assert_eq!(denied.status, 500, "{}", denied.body);
+    assert!(
+        denied.body.contains("Trying again will not help"),
+        "{}",
+        denied.body
+    );
+    assert!(
+        denied.body.contains("AccessDeniedException"),
+        "{}",
+        denied.body
+    );
+
+    scene.calls.failing_updates.store(1, Ordering::SeqCst);
+    let throttled = scene.press(&link, "approve", "alice").await;
+    assert_eq!(throttled.status, 503, "{}", throttled.body);
+    assert!(
+        throttled.body.contains("try again in a minute"),
+        "{}",
+        throttled.body
+    );
+    assert_eq!(
+        scene.state(&scene.id).await,
+        State::Approved,
+        "not rolled yet"
+    );
+
+    let done = scene.press(&link, "approve", "alice").await;
+    assert_eq!(done.status, 200, "{}", done.body);
+    assert_eq!(scene.state(&scene.id).await, State::Rolling);
+}
+
 /// Reliability scenario 6 (RELIABILITY.md): the approval attacks under concurrency.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn scenario_6_fifty_simultaneous_posts_give_one_decision_and_approve_racing_reject_has_one_winner(
@@ -1132,7 +1118,7 @@ async fn scenario_6_fifty_simultaneous_posts_give_one_decision_and_approve_racin
 
 async fn json_figures(
     scene: &Scene,
-    answers: &[WebResponse],
+    answers: &[Answer],
     taken: usize,
     refused_saying_who: usize,
 ) -> serde_json::Value {

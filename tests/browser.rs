@@ -1,7 +1,7 @@
 //! The approval page in a real browser: headless Chromium (Debian's `chromium` and
 //! `chromium-driver`, which `make test` installs) opens the emailed link, sees the change,
 //! types a name and clicks Approve; the service rolls. The page is served over real HTTP
-//! by the same handler the approval function runs, under the function URL's local prefix.
+//! by the approval function's own axum router, under the function URL's local prefix.
 
 mod common;
 
@@ -10,13 +10,10 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::body::Bytes;
-use axum::extract::{Request, State};
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
+use common::web::TestFunction;
 use common::*;
 use fantoccini::{ClientBuilder, Locator};
-use slipway::approval::web::{ApprovalApp, WebRequest};
+use slipway::approval::web::ApprovalApp;
 use slipway::ledger::{image_key, State as DeploymentState};
 
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
@@ -62,41 +59,6 @@ fn start_chromedriver() -> (Chromedriver, String) {
     (Chromedriver(child), format!("http://127.0.0.1:{port}"))
 }
 
-/// Serves the approval handler over HTTP, as `cargo lambda watch` serves the function.
-async fn serve(
-    State(deployer): State<Arc<TestDeployer>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let request = WebRequest {
-        method: method.to_string(),
-        path: uri.path().to_string(),
-        query: uri.query().unwrap_or_default().to_string(),
-        headers: headers
-            .iter()
-            .filter_map(|(n, v)| Some((n.to_string(), v.to_str().ok()?.to_string())))
-            .collect(),
-        body: body.to_vec(),
-        source: Some("127.0.0.1 (browser test)".into()),
-    };
-    let app = ApprovalApp {
-        deployer: &*deployer,
-        slack_signing_secret: None,
-        later: None,
-    };
-    let answer = app.handle(&request).await;
-    let mut response = (StatusCode::from_u16(answer.status).unwrap(), answer.body).into_response();
-    for (name, value) in answer.headers {
-        response.headers_mut().insert(
-            axum::http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
-            value.parse().unwrap(),
-        );
-    }
-    response
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn an_approver_opens_the_link_sees_the_change_and_approves_in_chromium() {
     let (chromedriver, webdriver_url) = start_chromedriver();
@@ -110,17 +72,13 @@ async fn an_approver_opens_the_link_sees_the_change_and_approves_in_chromium() {
     let target = target_json("web", "web", r#"{"glob": "v*"}"#, "approval");
     let (deployer, _calls) = world.approval_deployer_at(&config(&[target]), &approvers, &base);
     let deployer = Arc::new(deployer);
-    let router = axum::Router::new()
-        .fallback(
-            |state: State<Arc<TestDeployer>>, request: Request| async move {
-                let (parts, body) = request.into_parts();
-                let body = axum::body::to_bytes(body, 1 << 20)
-                    .await
-                    .unwrap_or_default();
-                serve(state, parts.method, parts.uri, parts.headers, body).await
-            },
-        )
-        .with_state(deployer.clone());
+    // The approval function's own router, served over HTTP as `cargo lambda watch` serves it.
+    let router = TestFunction::new(ApprovalApp {
+        deployer: deployer.clone(),
+        slack_signing_secret: None,
+        later: None,
+    })
+    .router();
     let server = tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
 
     deployer

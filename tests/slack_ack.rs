@@ -11,15 +11,18 @@
 
 mod common;
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use axum::body::Body;
+use axum::http::Request;
 use chrono::Utc;
 use common::faults::{FaultProxy, Latency};
+use common::web::{form_post, send, TestFunction};
 use common::*;
 use serde_json::json;
 use slipway::approval::later::{HandOver, RollJob, RollLater};
-use slipway::approval::web::{ApprovalApp, WebRequest};
+use slipway::approval::web::ApprovalApp;
 use slipway::approval::ApprovalLinks;
 use slipway::aws::{AwsNotifier, CallTimeouts, SlackApi};
 use slipway::config::Home;
@@ -42,16 +45,17 @@ fn target() -> String {
     )
 }
 
-/// Lambda's Invoke with InvocationType=Event, played: it costs one AWS-like call.
-struct LatentInvoke<'a> {
-    proxy: &'a FaultProxy,
+/// Lambda's Invoke with InvocationType=Event, played: it costs one AWS-like call (its
+/// latency drawn from the proxy's distribution when the round starts).
+struct LatentInvoke {
+    latency: Duration,
     jobs: Mutex<Vec<RollJob>>,
 }
 
-impl RollLater for LatentInvoke<'_> {
+impl RollLater for LatentInvoke {
     fn hand_over<'a>(&'a self, job: &'a RollJob) -> HandOver<'a> {
         Box::pin(async move {
-            tokio::time::sleep(self.proxy.sample_latency()).await;
+            tokio::time::sleep(self.latency).await;
             self.jobs.lock().unwrap().push(job.clone());
             Ok(())
         })
@@ -100,16 +104,17 @@ async fn cold_click(round: u64, hand_over: bool) -> Duration {
         )),
     );
     let cold = cold.with_approvals(Some(ApprovalLinks::new(APPROVAL_URL, keys)), notifier);
-    let later = LatentInvoke {
-        proxy: &proxy,
+    let later = Arc::new(LatentInvoke {
+        latency: proxy.sample_latency(),
         jobs: Mutex::new(Vec::new()),
-    };
-    let app = ApprovalApp {
-        deployer: &cold,
-        slack_signing_secret: Some(slack.signing_secret.as_bytes()),
-        later: hand_over.then_some(&later as &dyn RollLater),
-    };
-    let answer = app.handle(&click(&id, &approvers)).await;
+    });
+    let cold = Arc::new(cold);
+    let app = TestFunction::new(ApprovalApp {
+        deployer: cold.clone(),
+        slack_signing_secret: Some(slack.signing_secret.into_bytes()),
+        later: hand_over.then(|| later.clone() as Arc<dyn RollLater>),
+    });
+    let answer = send(app.router(), click(&id, &approvers)).await;
     let took = started.elapsed();
 
     assert_eq!(answer.status, 200, "{}", answer.body);
@@ -162,7 +167,7 @@ async fn seed_cold_start(world: &World, config_json: &str) {
 }
 
 /// Slack's signed block_actions request for Approve.
-fn click(id: &str, approvers: &Approvers) -> WebRequest {
+fn click(id: &str, approvers: &Approvers) -> Request<Body> {
     let payload = json!({
         "type": "block_actions",
         "user": {"id": APPROVER, "username": "alice"},
@@ -173,20 +178,11 @@ fn click(id: &str, approvers: &Approvers) -> WebRequest {
     let body = serde_urlencoded::to_string([("payload", payload.to_string())]).unwrap();
     let timestamp = Utc::now().timestamp();
     let signature = slack_signature(SLACK_SIGNING_SECRET, timestamp, body.as_bytes());
-    WebRequest {
-        method: "POST".into(),
-        path: "/slack/interactions".into(),
-        headers: vec![
-            (
-                "content-type".into(),
-                "application/x-www-form-urlencoded".into(),
-            ),
-            ("x-slack-request-timestamp".into(), timestamp.to_string()),
-            ("x-slack-signature".into(), signature),
-        ],
-        body: body.into_bytes(),
-        ..WebRequest::default()
-    }
+    let headers = [
+        ("x-slack-request-timestamp", timestamp.to_string()),
+        ("x-slack-signature", signature),
+    ];
+    form_post("/slack/interactions", body, &headers)
 }
 
 fn millis(mut durations: Vec<Duration>) -> serde_json::Value {

@@ -42,20 +42,21 @@ pub struct MessagePage<'a> {
 
 /// The headers every approval page is sent with: never cached or stored by proxies,
 /// never leaking the tokened URL as a referrer, nothing loaded from anywhere, forms
-/// posting only back to Slipway, and no framing.
+/// posting only back to Slipway, and no framing. Names in lower case, as HTTP/2 and
+/// `http::HeaderName` have them.
 pub fn security_headers(style_nonce: &str) -> Vec<(&'static str, String)> {
     vec![
-        ("Content-Type", "text/html; charset=utf-8".to_string()),
-        ("Cache-Control", "no-store".to_string()),
-        ("Referrer-Policy", "no-referrer".to_string()),
+        ("content-type", "text/html; charset=utf-8".to_string()),
+        ("cache-control", "no-store".to_string()),
+        ("referrer-policy", "no-referrer".to_string()),
         (
-            "Content-Security-Policy",
+            "content-security-policy",
             format!(
                 "default-src 'none'; style-src 'nonce-{style_nonce}'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
             ),
         ),
-        ("X-Content-Type-Options", "nosniff".to_string()),
-        ("X-Frame-Options", "DENY".to_string()),
+        ("x-content-type-options", "nosniff".to_string()),
+        ("x-frame-options", "DENY".to_string()),
     ]
 }
 
@@ -159,9 +160,9 @@ mod tests {
                 .map(|(_, v)| v.as_str())
                 .unwrap()
         };
-        assert_eq!(get("Cache-Control"), "no-store");
-        assert_eq!(get("Referrer-Policy"), "no-referrer");
-        let csp = get("Content-Security-Policy");
+        assert_eq!(get("cache-control"), "no-store");
+        assert_eq!(get("referrer-policy"), "no-referrer");
+        let csp = get("content-security-policy");
         assert!(csp.starts_with("default-src 'none'"), "{csp}");
         assert!(
             csp.contains("style-src 'nonce-n0nce'")

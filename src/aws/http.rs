@@ -1,106 +1,141 @@
-//! The approval function's invocations: HTTP API (payload format 2.0) requests converted
-//! between lambda_http and the plain types `approval::web` decides on, and the roll jobs
-//! the function hands itself (`approval::later`), told apart by their payload.
+//! The approval function's invocations: API Gateway HTTP API (payload format 2.0) and
+//! function URL requests, answered by the axum router of `approval::web`, and the roll
+//! jobs the function hands itself (`approval::later`), told apart by their payload.
+//!
+//! `lambda_http::run(router)` would serve the router alone; the roll jobs are not HTTP
+//! events, so the invocation is dispatched here and an HTTP event is converted with
+//! lambda_http's own request parser, then answered by the same router.
 
+use std::sync::Arc;
+
+use axum::body::Body as AxumBody;
+use axum::http::Uri;
+use axum::Router;
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt};
 use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::{json, Map, Value};
+use tower::ServiceExt;
 
 use crate::approval::later::RollJob;
-use crate::approval::web::{ApprovalApp, WebRequest, WebResponse};
+use crate::approval::web::{ApprovalApp, RequestSource};
 use crate::ports::{Ecs, Notifier, ObjectStore, Registry, SourceBucket};
 
-/// Serves the approval function until Lambda stops it.
-pub async fn serve<E, R, S, B, N>(
-    app: &ApprovalApp<'_, E, R, S, B, N>,
-) -> Result<(), lambda_runtime::Error>
-where
-    E: Ecs,
-    R: Registry,
-    S: ObjectStore,
-    B: SourceBucket,
-    N: Notifier,
-{
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        invocation(app, event.payload).await
-    }))
-    .await
+/// The approval function: its state and its routes, built once per cold start.
+pub struct ApprovalFunction<E, R, S, B, N> {
+    app: Arc<ApprovalApp<E, R, S, B, N>>,
+    router: Router,
 }
 
-/// One invocation: a roll job (only the function's own role may invoke it directly;
-/// API Gateway sends only HTTP events), or an HTTP request.
-pub async fn invocation<E, R, S, B, N>(
-    app: &ApprovalApp<'_, E, R, S, B, N>,
-    payload: Value,
-) -> Result<Value, lambda_runtime::Error>
+impl<E, R, S, B, N> ApprovalFunction<E, R, S, B, N>
 where
-    E: Ecs,
-    R: Registry,
-    S: ObjectStore,
-    B: SourceBucket,
-    N: Notifier,
+    E: Ecs + 'static,
+    R: Registry + 'static,
+    S: ObjectStore + 'static,
+    B: SourceBucket + 'static,
+    N: Notifier + 'static,
 {
-    // A redrive of a dead-lettered job sends Lambda's invocation record around it.
-    let (unwrapped, _) = crate::redrive::event_of(&payload);
-    if let Some(job) = RollJob::from_payload(unwrapped) {
-        // An error hands the job back to Lambda, which retries it (it is idempotent).
-        app.roll_job(&job).await?;
-        return Ok(json!({"rolled": job.slipway_roll.deployment_id}));
+    pub fn new(app: ApprovalApp<E, R, S, B, N>) -> Self {
+        let app = Arc::new(app);
+        let router = app.clone().router();
+        ApprovalFunction { app, router }
     }
-    let request = lambda_http::request::from_str(&payload.to_string())
-        .map_err(|err| format!("neither an HTTP API request nor a roll job: {err}"))?;
-    Ok(http_api_response(app.handle(&web_request(request)).await))
+
+    /// The routes, to serve over HTTP (the browser test) or call directly.
+    pub fn router(&self) -> Router {
+        self.router.clone()
+    }
+
+    /// Serves the approval function until Lambda stops it.
+    pub async fn serve(self) -> Result<(), lambda_runtime::Error> {
+        let function = &self;
+        lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+            function.invoke(event.payload).await
+        }))
+        .await
+    }
+
+    /// One invocation: a roll job (only the function's own role may invoke it directly;
+    /// API Gateway and the function URL send only HTTP events), or an HTTP request.
+    pub async fn invoke(&self, payload: Value) -> Result<Value, lambda_runtime::Error> {
+        // A redrive of a dead-lettered job sends Lambda's invocation record around it.
+        let (unwrapped, _) = crate::redrive::event_of(&payload);
+        if let Some(job) = RollJob::from_payload(unwrapped) {
+            // An error hands the job back to Lambda, which retries it (it is idempotent).
+            self.app.roll_job(&job).await?;
+            return Ok(json!({"rolled": job.slipway_roll.deployment_id}));
+        }
+        let request = lambda_http::request::from_str(&payload.to_string())
+            .map_err(|err| format!("neither an HTTP API request nor a roll job: {err}"))?;
+        let response = self.router.clone().oneshot(routable(request)).await?;
+        http_api_response(response).await
+    }
 }
 
-/// The function URL's request in plain form. lambda_http has already decoded a base64
-/// body (`isBase64Encoded`), so Slack's signature is checked over the bytes Slack sent.
-pub fn web_request(request: Request) -> WebRequest {
-    let query = request.uri().query().unwrap_or_default().to_string();
-    let path = request.raw_http_path().to_string();
+/// lambda_http's request, made into the router's: the path as the client sent it
+/// (`rawPath`; lambda_http puts a named stage in front of it), the body as bytes (already
+/// base64-decoded, so Slack's signature is checked over the bytes Slack sent), and the
+/// caller's IP and user agent as a [`RequestSource`].
+fn routable(request: Request) -> axum::http::Request<AxumBody> {
     let source = request_source(&request);
-    let headers = request
-        .headers()
-        .iter()
-        .filter_map(|(name, value)| {
-            Some((name.as_str().to_string(), value.to_str().ok()?.to_string()))
-        })
-        .collect();
-    let method = request.method().as_str().to_string();
-    let body = match request.into_body() {
-        Body::Empty => Vec::new(),
-        Body::Text(text) => text.into_bytes(),
-        Body::Binary(bytes) => bytes,
+    let raw_path = request.raw_http_path().to_string();
+    let (mut parts, body) = request.into_parts();
+    let path_and_query = match parts.uri.query() {
+        Some(query) => format!("{raw_path}?{query}"),
+        None => raw_path,
     };
-    WebRequest {
-        method,
-        path,
-        query,
-        headers,
-        body,
-        source,
+    if let Ok(uri) = path_and_query.parse::<Uri>() {
+        parts.uri = uri;
     }
+    if let Some(source) = source {
+        parts.extensions.insert(RequestSource(source));
+    }
+    let body = match body {
+        Body::Empty => AxumBody::empty(),
+        Body::Text(text) => AxumBody::from(text),
+        Body::Binary(bytes) => AxumBody::from(bytes),
+    };
+    axum::http::Request::from_parts(parts, body)
 }
 
 /// The payload format 2.0 response (API Gateway Developer Guide, "Create AWS Lambda proxy
 /// integrations for HTTP APIs": `statusCode`, `headers`, `body`, `isBase64Encoded`), which
 /// function URLs and `cargo lambda watch` read the same way.
-pub fn http_api_response(answer: WebResponse) -> Value {
-    let headers: Map<String, Value> = answer
+async fn http_api_response(
+    response: axum::response::Response,
+) -> Result<Value, lambda_runtime::Error> {
+    let (parts, body) = response.into_parts();
+    let bytes = axum::body::to_bytes(body, usize::MAX).await?;
+    let headers: Map<String, Value> = parts
         .headers
-        .into_iter()
-        .map(|(name, value)| (name, Value::String(value)))
+        .iter()
+        .filter_map(|(name, value)| {
+            Some((
+                name.to_string(),
+                Value::String(value.to_str().ok()?.to_string()),
+            ))
+        })
         .collect();
-    json!({
-        "statusCode": answer.status,
+    let (body, base64) = match String::from_utf8(bytes.to_vec()) {
+        Ok(text) => (text, false),
+        Err(_) => {
+            use base64::Engine;
+            (
+                base64::engine::general_purpose::STANDARD.encode(&bytes),
+                true,
+            )
+        }
+    };
+    Ok(json!({
+        "statusCode": parts.status.as_u16(),
         "headers": headers,
         "multiValueHeaders": {},
-        "body": answer.body,
-        "isBase64Encoded": false,
+        "body": body,
+        "isBase64Encoded": base64,
         // Function URLs' response shape has it (Lambda Developer Guide, "Invoking Lambda
         // function URLs", response payload format); cargo lambda watch requires it.
         "cookies": [],
-    })
+    }))
 }
 
 /// The caller's IP and user agent. Function URLs deliver the API Gateway HTTP API (v2)
@@ -120,10 +155,10 @@ fn request_source(request: &Request) -> Option<String> {
 mod tests {
     use super::*;
 
-    fn event(name: &str) -> WebRequest {
+    fn event(name: &str) -> axum::http::Request<AxumBody> {
         let path = format!("{}/events/{name}", env!("CARGO_MANIFEST_DIR"));
         let text = std::fs::read_to_string(&path).unwrap();
-        web_request(
+        routable(
             lambda_http::request::from_str(&text).unwrap_or_else(|err| panic!("{path}: {err}")),
         )
     }
@@ -139,11 +174,10 @@ mod tests {
             let name = entry.unwrap().file_name().to_string_lossy().to_string();
             if name.starts_with("function-url-") || name.starts_with("http-api-") {
                 let request = event(&name);
+                let path = request.uri().path();
                 assert!(
-                    request.path.contains("/approvals/")
-                        || request.path.ends_with("/slack/interactions"),
-                    "{name}: {}",
-                    request.path
+                    path.contains("/approvals/") || path.ends_with("/slack/interactions"),
+                    "{name}: {path}"
                 );
                 seen += 1;
             }
@@ -158,33 +192,33 @@ mod tests {
     fn an_http_api_request_on_the_default_stage_has_no_stage_in_its_path() {
         let request = event("http-api-approval-get.json");
         assert_eq!(
-            (request.method.as_str(), request.path.as_str()),
+            (request.method().as_str(), request.uri().path()),
             ("GET", "/approvals/prod-web.img-4c2b1e8f6f3c")
         );
-        assert!(request.query.starts_with("t=v1.k1."), "{}", request.query);
+        let query = request.uri().query().unwrap_or_default();
+        assert!(query.starts_with("t=v1.k1."), "{query}");
     }
 
-    #[test]
-    fn a_base64_body_reaches_the_handler_as_the_bytes_that_were_sent() {
+    #[tokio::test]
+    async fn a_base64_body_reaches_the_router_as_the_bytes_that_were_sent() {
         let request = event("function-url-slack-interaction.json");
-        assert_eq!(request.method, "POST");
-        assert!(
-            request.body.starts_with(b"payload=%7B"),
-            "{:?}",
-            String::from_utf8_lossy(&request.body)
-        );
+        assert_eq!(request.method(), "POST");
         assert_eq!(
-            request.header("x-slack-request-timestamp"),
-            Some("1763900000")
+            request.headers().get("x-slack-request-timestamp").unwrap(),
+            "1763900000"
         );
+        let source = request.extensions().get::<RequestSource>().cloned();
         assert!(
-            request
-                .source
-                .as_deref()
-                .unwrap_or_default()
-                .starts_with("3.90."),
+            source.as_ref().is_some_and(|s| s.0.starts_with("3.90.")),
+            "{source:?}"
+        );
+        let body = axum::body::to_bytes(request.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        assert!(
+            body.starts_with(b"payload=%7B"),
             "{:?}",
-            request.source
+            String::from_utf8_lossy(&body)
         );
     }
 }

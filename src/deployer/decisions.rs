@@ -44,6 +44,8 @@ pub enum RollWhen {
     Later,
 }
 
+/// Why a decision could not be taken. The failed step keeps its kind, so the page and
+/// Slack can say whether trying again helps.
 #[derive(Debug, thiserror::Error)]
 pub enum DecisionError {
     #[error("no deployment `{0}`")]
@@ -51,7 +53,7 @@ pub enum DecisionError {
     #[error("deciding on {deployment}: {source}")]
     Step {
         deployment: String,
-        source: Box<dyn std::error::Error + Send + Sync>,
+        source: StepError,
     },
 }
 
@@ -61,9 +63,7 @@ impl DecisionError {
     pub fn is_transient(&self) -> bool {
         match self {
             DecisionError::UnknownDeployment(_) => false,
-            DecisionError::Step { source, .. } => source
-                .downcast_ref::<StepError>()
-                .is_some_and(StepError::is_transient),
+            DecisionError::Step { source, .. } => source.is_transient(),
         }
     }
 }
@@ -456,6 +456,37 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
         Ok(Some(id))
     }
 
+    /// Records an attempt on `deployment` that was refused before it reached the decision
+    /// (a bad link, a forged nonce, someone not on the approver list). Best effort: the
+    /// refusal is answered whether or not the audit entry could be written.
+    pub async fn audit_refused(
+        &self,
+        deployment: &Deployment,
+        action: Action,
+        actor: &Actor,
+        why: &str,
+    ) {
+        let entry = deployment.attempt(action, actor, format!("refused: {why}"), Utc::now());
+        if let Err(err) = self
+            .ledger
+            .append_audit(&deployment.target, &deployment.key, &entry)
+            .await
+        {
+            tracing::warn!(
+                deployment_id = deployment.id,
+                "could not audit a refused attempt: {err}"
+            );
+        }
+    }
+
+    /// Edits or answers a Slack request through its `response_url`. Best effort: the
+    /// decision is in the ledger whether or not Slack shows it.
+    pub async fn answer_slack(&self, response_url: &str, payload: &crate::notify::SlackPayload) {
+        if let Err(err) = self.notifier.respond_slack(response_url, payload).await {
+            tracing::warn!("could not update the Slack message through response_url: {err}");
+        }
+    }
+
     async fn audit(
         &self,
         target: &str,
@@ -560,6 +591,6 @@ fn decision_holder() -> String {
 fn step_error(deployment: &str, err: impl Into<StepError>) -> DecisionError {
     DecisionError::Step {
         deployment: deployment.to_string(),
-        source: Box::new(err.into()),
+        source: err.into(),
     }
 }

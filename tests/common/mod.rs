@@ -5,6 +5,7 @@
 
 pub mod faults;
 pub mod runtime;
+pub mod web;
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
@@ -152,6 +153,8 @@ pub struct EcsCalls {
     pub updates: AtomicUsize,
     /// How many UpdateService calls still fail with a throttling error (injected).
     pub failing_updates: AtomicUsize,
+    /// How many UpdateService calls still fail with AccessDenied (injected): permanent.
+    pub denied_updates: AtomicUsize,
 }
 
 pub struct CountingEcs {
@@ -227,6 +230,19 @@ impl Ecs for CountingEcs {
                 operation: "ecs:UpdateService",
                 message: "ThrottlingException: Rate exceeded (injected)".into(),
                 kind: slipway::ports::AwsErrorKind::Transient,
+            });
+        }
+        let denied = self.calls.denied_updates.load(Ordering::SeqCst);
+        if denied > 0 {
+            self.calls
+                .denied_updates
+                .store(denied - 1, Ordering::SeqCst);
+            return Err(AwsError {
+                operation: "ecs:UpdateService",
+                message:
+                    "AccessDeniedException: not authorized to perform ecs:UpdateService (injected)"
+                        .into(),
+                kind: slipway::ports::AwsErrorKind::Permanent,
             });
         }
         self.inner

@@ -2,8 +2,11 @@
 //! served through API Gateway's HTTP API; also the roll jobs a Slack approval hands the
 //! function itself. Wiring only: `slipway::approval::web` decides.
 
+use std::sync::Arc;
+
 use slipway::approval::later::RollLater;
 use slipway::approval::web::ApprovalApp;
+use slipway::aws::http::ApprovalFunction;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
@@ -13,9 +16,9 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         .inspect_err(|err| tracing::error!("approval cannot start: {err}"))?;
     let later = slipway::aws::self_invoke::from_env().await;
     let app = ApprovalApp {
-        deployer: &deployer,
-        slack_signing_secret: slack.as_ref().map(|s| s.signing_secret.as_bytes()),
-        later: later.as_ref().map(|l| l as &dyn RollLater),
+        deployer: Arc::new(deployer),
+        slack_signing_secret: slack.map(|s| s.signing_secret.into_bytes()),
+        later: later.map(|l| Arc::new(l) as Arc<dyn RollLater>),
     };
-    slipway::aws::http::serve(&app).await
+    ApprovalFunction::new(app).serve().await
 }

@@ -6,61 +6,71 @@
 //! the approver list, record the decision. The roll and the edit of the Slack message
 //! (through `response_url`, which Slack accepts for 30 minutes) follow in the job.
 
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use chrono::Utc;
 use serde::Deserialize;
 use tracing::{info, warn};
 
-use super::{capitalise, plain, ApprovalApp, WebRequest, WebResponse};
+use super::{capitalise, plain, AppState, ApprovalApp};
 use crate::approval::later::{RollJob, RollRequest};
 use crate::deployer::{DecisionError, DecisionOutcome, RollWhen};
 use crate::ledger::{Actor, Channel, Verdict};
 use crate::notify::{self, SlackPayload, APPROVE_ACTION, REJECT_ACTION};
 use crate::ports::{Ecs, Notifier, ObjectStore, Registry, SourceBucket};
 
-impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier>
-    ApprovalApp<'_, E, R, S, B, N>
-{
-    /// Slack's button clicks: signature first, then the approver list, then the same
-    /// decision path as the page.
-    pub(super) async fn slack(&self, request: &WebRequest) -> WebResponse {
-        let Some(secret) = self.slack_signing_secret else {
-            return plain(404, "Slack is not configured for this Slipway");
-        };
-        if let Err(err) = crate::slack::verify(
-            secret,
-            request.header("x-slack-request-timestamp"),
-            request.header("x-slack-signature"),
-            &request.body,
-            Utc::now(),
-        ) {
-            warn!(
-                decision = "refused",
-                channel = "slack",
-                "Slack request refused: {err}"
-            );
-            return plain(401, &err.to_string());
-        }
-        let click = match parse_click(&request.body) {
-            Ok(click) => click,
-            Err(problem) => return plain(400, &problem),
-        };
-        let verdict = match click.action_id.as_str() {
-            APPROVE_ACTION => Verdict::Approve,
-            REJECT_ACTION => Verdict::Reject,
-            _ => return plain(200, ""),
-        };
-        let actor = Actor {
-            id: match &click.user_name {
-                Some(name) => format!("{} ({name})", click.user_id),
-                None => click.user_id.clone(),
-            },
-            channel: Channel::Slack,
-            source: click.team_id.clone(),
-        };
-        self.click(&click, verdict, &actor).await;
-        plain(200, "")
+/// Slack's button clicks: signature first, then the approver list, then the same
+/// decision path as the page.
+pub(super) async fn slack<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier>(
+    State(app): AppState<E, R, S, B, N>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some(secret) = app.slack_signing_secret.as_deref() else {
+        return plain(
+            StatusCode::NOT_FOUND,
+            "Slack is not configured for this Slipway",
+        );
+    };
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    if let Err(err) = crate::slack::verify(
+        secret,
+        header("x-slack-request-timestamp"),
+        header("x-slack-signature"),
+        &body,
+        Utc::now(),
+    ) {
+        warn!(
+            decision = "refused",
+            channel = "slack",
+            "Slack request refused: {err}"
+        );
+        return plain(StatusCode::UNAUTHORIZED, &err.to_string());
     }
+    let click = match parse_click(&body) {
+        Ok(click) => click,
+        Err(problem) => return plain(StatusCode::BAD_REQUEST, &problem),
+    };
+    let verdict = match click.action_id.as_str() {
+        APPROVE_ACTION => Verdict::Approve,
+        REJECT_ACTION => Verdict::Reject,
+        _ => return plain(StatusCode::OK, ""),
+    };
+    let actor = Actor {
+        id: match &click.user_name {
+            Some(name) => format!("{} ({name})", click.user_id),
+            None => click.user_id.clone(),
+        },
+        channel: Channel::Slack,
+        source: click.team_id.clone(),
+    };
+    app.click(&click, verdict, &actor).await;
+    plain(StatusCode::OK, "")
+}
 
+impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> ApprovalApp<E, R, S, B, N> {
     /// A verified click by `actor`: checked against the approver list, decided, and
     /// answered in Slack (now, or by the roll job).
     async fn click(&self, click: &SlackClick, verdict: Verdict, actor: &Actor) {
@@ -75,7 +85,8 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier>
             .is_some_and(|target| target.approval.slack_approvers.contains(&click.user_id));
         if !allowed {
             let why = "not on the target's Slack approver list";
-            self.audit_refusal(&record.value, verdict.into(), actor, why)
+            self.deployer
+                .audit_refused(&record.value, verdict.into(), actor, why)
                 .await;
             let text = format!(
                 "You are not on the approver list for {}: nothing was changed.",
@@ -83,7 +94,7 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier>
             );
             return self.respond(&click.response_url, ephemeral(&text)).await;
         }
-        let when = match self.later {
+        let when = match &self.later {
             Some(_) => RollWhen::Later,
             None => RollWhen::Now,
         };
@@ -127,7 +138,10 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier>
     /// Hands the roll over; if the job is not accepted, rolls now rather than leave an
     /// approval without its rollout (Slack may then see a timeout, but nothing is lost).
     async fn hand_over(&self, job: &RollJob) {
-        let later = self.later.expect("RollWhen::Later only with a RollLater");
+        let later = self
+            .later
+            .as_ref()
+            .expect("RollWhen::Later only with a RollLater");
         match later.hand_over(job).await {
             Ok(()) => info!(
                 deployment_id = job.slipway_roll.deployment_id,
@@ -179,20 +193,23 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier>
     }
 
     async fn decision_failed(&self, deployment_id: &str, response_url: &str, err: &DecisionError) {
-        warn!(deployment_id, "Slack decision failed: {err}");
-        let text = format!("Slipway could not complete the decision ({err}); try again.");
+        warn!(
+            deployment_id,
+            transient = err.is_transient(),
+            "Slack decision failed: {err}"
+        );
+        let text = if err.is_transient() {
+            format!(
+                "Slipway could not complete the decision just now ({err}); try again in a minute."
+            )
+        } else {
+            format!("Slipway cannot complete the decision ({err}); trying again will not help: ask the team that runs Slipway.")
+        };
         self.respond(response_url, ephemeral(&text)).await;
     }
 
     async fn respond(&self, response_url: &str, payload: SlackPayload) {
-        if let Err(err) = self
-            .deployer
-            .notifier()
-            .respond_slack(response_url, &payload)
-            .await
-        {
-            warn!("could not update the Slack message through response_url: {err}");
-        }
+        self.deployer.answer_slack(response_url, &payload).await;
     }
 }
 
