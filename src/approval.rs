@@ -7,10 +7,6 @@
 //!
 //! Token format: `v1.<key id>.<expiry, unix seconds>.<base64url MAC>`.
 
-pub mod later;
-pub mod page;
-pub mod web;
-
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, RwLock};
@@ -21,7 +17,7 @@ use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use crate::ledger::Deployment;
+use crate::model::deployment::Deployment;
 
 type HmacSha256 = Hmac<Sha256>;
 

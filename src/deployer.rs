@@ -14,19 +14,19 @@ use serde_json::Value;
 use tracing::{info, warn};
 
 use crate::approval::ApprovalLinks;
-use crate::config::{Config, Policy, Target};
-use crate::event::{parse_ecr_event, EventError, ImagePushed, Intent};
-use crate::ledger::{
-    image_key, Claim, Deployment, Head, Lease, Ledger, LedgerError, State, Trigger, Versioned,
-};
-use crate::plan::{
+use crate::input::config::{Config, Policy, Target};
+use crate::input::event::{parse_ecr_event, EventError, ImagePushed, Intent};
+use crate::ledger::{image_key, Claim, Ledger, LedgerError, Versioned};
+use crate::model::deployment::{Deployment, Lease, State, Trigger};
+use crate::model::plan::{
     self, describe_changes, pinned_digest, Derivation, ImageChange, ImageChanges, PlanError,
 };
+use crate::model::rollout::{RolloutKind, Rollouts, StartedRollout, Starting};
+use crate::model::target::Head;
 use crate::ports::{
     AwsError, DescribedTaskDefinition, Ecs, Notifier, NotifyError, ObjectStore, Registry,
     ServiceState, Silent, SourceBucket,
 };
-use crate::rollout::{RolloutKind, Rollouts, StartedRollout, Starting};
 
 /// A target's rollouts record as read from the ledger (`None`: not written yet).
 type RolloutsRead = Option<Versioned<Rollouts>>;
@@ -167,7 +167,7 @@ pub enum StepError {
     #[error(transparent)]
     Plan(#[from] PlanError),
     #[error(transparent)]
-    Transition(#[from] crate::ledger::TransitionError),
+    Transition(#[from] crate::model::deployment::TransitionError),
     #[error(transparent)]
     Notify(#[from] NotifyError),
     /// Bad input in a source upload; recorded, logged, never retried.
@@ -175,7 +175,7 @@ pub enum StepError {
     Rejected(String),
     /// A service Slipway cannot roll; found before anything is written.
     #[error(transparent)]
-    Unrollable(#[from] crate::rollable::Unrollable),
+    Unrollable(#[from] crate::model::rollable::Unrollable),
 }
 
 /// What a target is told when its deployment stopped for good.
@@ -439,7 +439,12 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
         log: &LogContext<'_>,
     ) -> Result<TargetOutcome, StepError> {
         let (service, running, warnings) = self.running_definition(target).await?;
-        let changes = match plan::derive(target, &running.summary, &push.digest)? {
+        let changes = match plan::derive(
+            &target.name,
+            &target.containers,
+            &target.repository.image_uri(&push.digest),
+            &running.summary,
+        )? {
             Derivation::AlreadyRunning { image } => {
                 if let Some(finished) = self
                     .finish_interrupted(target, push, &service, invocation, log)
@@ -730,8 +735,8 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
             .ecs
             .describe_service(&target.cluster, &target.service)
             .await?;
-        let warnings = crate::rollable::check(&service, &target.cluster, &target.service)?;
-        crate::rollable::check_family(&service, target.task_family.as_deref())?;
+        let warnings = crate::model::rollable::check(&service, &target.cluster, &target.service)?;
+        crate::model::rollable::check_family(&service, target.task_family.as_deref())?;
         for warning in &warnings {
             warn!(target = target.name, decision = "warning", "{warning}");
         }
@@ -1251,7 +1256,7 @@ pub fn target_wants(target: &Target, push: &ImagePushed) -> bool {
 /// The event itself when `raw` is Lambda's on-failure record of it (an operator redrove
 /// the dead-letter queue by invoking the function with the message body).
 fn redriven(raw: &Value) -> &Value {
-    let (event, redriven) = crate::redrive::event_of(raw);
+    let (event, redriven) = crate::input::redrive::event_of(raw);
     if let Some(redriven) = redriven {
         info!(
             event_id = event_id(event).as_deref().unwrap_or("(no id)"),
@@ -1270,7 +1275,7 @@ fn event_id(raw: &Value) -> Option<String> {
 }
 
 fn image_digest(image: &str) -> &str {
-    crate::image_ref::digest_of(image).unwrap_or(image)
+    crate::model::image_ref::digest_of(image).unwrap_or(image)
 }
 
 pub fn deployment_id(target: &Target, push: &ImagePushed) -> String {

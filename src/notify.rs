@@ -9,7 +9,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
-use crate::ledger::{Deployment, State, Trigger};
+use crate::model::deployment::{Deployment, State, Trigger};
 
 /// A Slack message body: Block Kit blocks and the plain-text fallback for notifications.
 #[derive(Debug, Clone, PartialEq)]
@@ -42,7 +42,7 @@ pub fn what(deployment: &Deployment) -> String {
         Trigger::EcrPush {
             repository, tag, ..
         } => format!("{repository}:{tag}"),
-        _ => crate::rollout::release_name(deployment),
+        _ => crate::model::rollout::release_name(deployment),
     };
     format!("{release} → {}", short_image(&deployment.image))
 }
@@ -97,7 +97,7 @@ pub fn trigger_line(deployment: &Deployment) -> String {
 /// The one line that says how a rollout ended, e.g. "app:v1.4.2 live on prod/web in
 /// 3m12s" or "app:v1.4.2 FAILED on prod/web: circuit breaker rolled back to app:v1.4.1".
 pub fn outcome_line(deployment: &Deployment) -> String {
-    let release = crate::rollout::release_name(deployment);
+    let release = crate::model::rollout::release_name(deployment);
     let place = format!("{}/{}", deployment.cluster, deployment.service);
     // Slipway knows when an external deployment started only if ECS said IN_PROGRESS.
     let external_from_its_end = matches!(deployment.trigger, Trigger::External { .. })
@@ -105,7 +105,7 @@ pub fn outcome_line(deployment: &Deployment) -> String {
     let took = deployment
         .rollout_duration()
         .filter(|_| !external_from_its_end)
-        .map(|d| format!(" in {}", crate::rollout::human_duration(d)))
+        .map(|d| format!(" in {}", crate::model::rollout::human_duration(d)))
         .unwrap_or_default();
     match deployment.state {
         State::Succeeded => format!("{release} live on {place}{took}"),
@@ -150,7 +150,7 @@ pub fn outcome_email(deployment: &Deployment, context: &OutcomeContext) -> (Stri
     };
     let subject: String = format!(
         "{verdict}: {} to {}",
-        crate::rollout::release_name(deployment),
+        crate::model::rollout::release_name(deployment),
         deployment.target
     )
     .chars()
@@ -178,7 +178,7 @@ pub fn outcome_email(deployment: &Deployment, context: &OutcomeContext) -> (Stri
     if let Some(took) = deployment.rollout_duration() {
         body.push_str(&format!(
             "Took:        {}\n",
-            crate::rollout::human_duration(took)
+            crate::model::rollout::human_duration(took)
         ));
     }
     if let Some(frozen) = &context.frozen {

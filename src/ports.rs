@@ -7,7 +7,8 @@ use std::future::Future;
 
 use chrono::{DateTime, Utc};
 
-use crate::plan::{ImageChanges, TaskDefinitionSummary};
+use crate::model::plan::{ImageChanges, TaskDefinitionSummary};
+pub use crate::model::service::{EcsDeployment, ServiceState};
 
 /// A failed AWS call. `Transient` failures (throttling, 5xx, timeouts) have already been
 /// retried by the SDK; the event is handed back to Lambda to retry later.
@@ -33,41 +34,6 @@ impl AwsError {
     pub fn is_transient(&self) -> bool {
         self.kind == AwsErrorKind::Transient
     }
-}
-
-/// The running state of an ECS service, as far as deciding goes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ServiceState {
-    pub arn: String,
-    pub status: String,
-    /// The task definition the service runs now (`service.taskDefinition`).
-    pub task_definition: String,
-    /// The id of the PRIMARY deployment: ECS's rollout onto `task_definition`.
-    pub primary_deployment: Option<String>,
-    /// `deploymentController.type`: `ECS` (also when ECS reports none), `CODE_DEPLOY`,
-    /// `EXTERNAL` ([`crate::rollable`] decides what that means).
-    pub controller: String,
-    /// `deploymentConfiguration.strategy` (`ROLLING`, `BLUE_GREEN`, …), when reported.
-    pub strategy: Option<String>,
-    /// `deploymentConfiguration.deploymentCircuitBreaker.enable`, when reported.
-    pub circuit_breaker: Option<bool>,
-    /// The service's deployments as DescribeServices lists them (PRIMARY, ACTIVE, and
-    /// recently INACTIVE ones): what the reconciler reads when an event was lost.
-    pub deployments: Vec<EcsDeployment>,
-}
-
-/// One of a service's deployments (`service.deployments[]`).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct EcsDeployment {
-    /// `ecs-svc/…`, as ECS's deployment events name it.
-    pub id: String,
-    /// `PRIMARY`, `ACTIVE` or `INACTIVE`.
-    pub status: String,
-    pub task_definition: String,
-    /// `COMPLETED`, `FAILED` or `IN_PROGRESS`; `None` for services without rollout state.
-    pub rollout_state: Option<String>,
-    pub rollout_state_reason: Option<String>,
-    pub updated_at: Option<DateTime<Utc>>,
 }
 
 /// One image in a repository, for the reconciler's look for a push it missed.
@@ -156,7 +122,7 @@ pub trait Registry: Send + Sync {
         &self,
         account: &str,
         repository: &str,
-        reference: &crate::source::ImageReference,
+        reference: &crate::input::source::ImageReference,
     ) -> impl Future<Output = Result<Option<String>, AwsError>> + Send;
 
     /// Every image in the repository (ECR's DescribeImages, all pages).
@@ -265,12 +231,12 @@ pub trait Notifier: Send + Sync {
         &self,
         channel: &str,
         payload: &crate::notify::SlackPayload,
-    ) -> impl Future<Output = Result<Option<crate::ledger::SlackMessage>, NotifyError>> + Send;
+    ) -> impl Future<Output = Result<Option<crate::model::deployment::SlackMessage>, NotifyError>> + Send;
 
     /// Replaces a posted message (`chat.update`).
     fn update_slack(
         &self,
-        message: &crate::ledger::SlackMessage,
+        message: &crate::model::deployment::SlackMessage,
         payload: &crate::notify::SlackPayload,
     ) -> impl Future<Output = Result<(), NotifyError>> + Send;
 
@@ -295,12 +261,12 @@ impl Notifier for Silent {
         &self,
         _: &str,
         _: &crate::notify::SlackPayload,
-    ) -> Result<Option<crate::ledger::SlackMessage>, NotifyError> {
+    ) -> Result<Option<crate::model::deployment::SlackMessage>, NotifyError> {
         Ok(None)
     }
     async fn update_slack(
         &self,
-        _: &crate::ledger::SlackMessage,
+        _: &crate::model::deployment::SlackMessage,
         _: &crate::notify::SlackPayload,
     ) -> Result<(), NotifyError> {
         Ok(())

@@ -13,8 +13,8 @@
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
-use crate::config::Target;
-use crate::ledger::Head;
+use crate::input::config::Target;
+use crate::model::target::Head;
 use crate::ports::{EcsDeployment, ListedImage, ServiceState};
 
 /// Whether `raw` is an EventBridge schedule's event (`source: aws.events`, `detail-type:
@@ -156,8 +156,8 @@ pub fn deployment_event(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::TagRule;
-    use crate::plan::tests::target;
+    use crate::input::config::TagRule;
+    use crate::model::plan::tests::target;
 
     fn image(digest: &str, tags: &[&str], minute: u32) -> ListedImage {
         ListedImage {
@@ -218,7 +218,10 @@ mod tests {
         let web = target(&["app"]);
         let digest = format!("sha256:{}", "4a6b".repeat(16));
         let pushed = push_event(&web, &image(&digest, &["v1"], 4), "v1", Utc::now());
-        assert!(crate::event::parse_ecr_event(&pushed).is_ok(), "{pushed}");
+        assert!(
+            crate::input::event::parse_ecr_event(&pushed).is_ok(),
+            "{pushed}"
+        );
         let service = ServiceState {
             arn: "arn:aws:ecs:us-east-1:123456789012:service/prod/web".into(),
             status: "ACTIVE".into(),
@@ -236,7 +239,10 @@ mod tests {
         };
         let finished = ended(&service, "ecs-svc/1").unwrap();
         let event = deployment_event(&service, finished, Utc::now());
-        assert!(crate::event::parse_ecs_event(&event).is_ok(), "{event}");
+        assert!(
+            crate::input::event::parse_ecs_event(&event).is_ok(),
+            "{event}"
+        );
         assert_eq!(event["account"], "123456789012");
         assert_eq!(event["detail"]["eventName"], "SERVICE_DEPLOYMENT_COMPLETED");
         assert!(ended(&service, "ecs-svc/2").is_none());

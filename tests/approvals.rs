@@ -10,11 +10,12 @@ use std::sync::Arc;
 use chrono::{Duration, Utc};
 use common::web::{form_post, request, send, Answer, TestFunction};
 use common::*;
-use slipway::approval::later::{HandOver, RollJob, RollLater, RollRequest};
-use slipway::approval::web::ApprovalApp;
 use slipway::approval::{binding, SigningKeys};
 use slipway::deployer::{DecisionOutcome, TargetOutcome};
-use slipway::ledger::{image_key, Actor, Channel, State, Verdict};
+use slipway::ledger::image_key;
+use slipway::model::deployment::{Actor, Channel, State, Verdict};
+use slipway::web::later::{HandOver, RollJob, RollLater, RollRequest};
+use slipway::web::ApprovalApp;
 
 const SLACK_APPROVER: &str = "U024BE7LH";
 

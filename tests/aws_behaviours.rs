@@ -16,7 +16,8 @@ use common::*;
 use serde_json::{json, Value};
 use slipway::aws::{AwsNotifier, CallTimeouts, S3Store, SlackApi};
 use slipway::deployer::{EventOutcome, TargetOutcome};
-use slipway::ledger::{image_key, State};
+use slipway::ledger::image_key;
+use slipway::model::deployment::State;
 use slipway::ports::{ConditionalWrite, ObjectStore};
 use slipway::Report;
 
@@ -507,7 +508,7 @@ async fn the_config_is_read_from_its_object_at_the_version_terraform_wrote() {
         .collect();
     let first = put(config(&many)).await;
     let _newer = put(config(&many[..1])).await;
-    let home = slipway::config::Home {
+    let home = slipway::input::config::Home {
         account: ACCOUNT.into(),
         region: REGION.into(),
     };

@@ -13,8 +13,9 @@ use std::time::{Duration, Instant};
 use common::web::TestFunction;
 use common::*;
 use fantoccini::{ClientBuilder, Locator};
-use slipway::approval::web::ApprovalApp;
-use slipway::ledger::{image_key, State as DeploymentState};
+use slipway::ledger::image_key;
+use slipway::model::deployment::State as DeploymentState;
+use slipway::web::ApprovalApp;
 
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const CHROMIUM: &str = "/usr/bin/chromium";

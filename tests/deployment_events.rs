@@ -9,7 +9,7 @@ use chrono::{DateTime, Duration, Utc};
 use common::*;
 use serde_json::Value;
 use slipway::deployer::{EventOutcome, TargetOutcome};
-use slipway::ledger::{State, Trigger};
+use slipway::model::deployment::{State, Trigger};
 use slipway::Report;
 
 const CIRCUIT_BREAKER: &str = "ECS deployment circuit breaker: task failed to start.";
@@ -93,11 +93,11 @@ async fn replay(deployer: &TestDeployer, event: &Value) -> Report {
         .unwrap()
 }
 
-async fn state_of(deployer: &TestDeployer, id: &str) -> slipway::ledger::Deployment {
+async fn state_of(deployer: &TestDeployer, id: &str) -> slipway::model::deployment::Deployment {
     deployer.deployment(id).await.unwrap().value
 }
 
-async fn rollouts(deployer: &TestDeployer) -> slipway::rollout::Rollouts {
+async fn rollouts(deployer: &TestDeployer) -> slipway::model::rollout::Rollouts {
     deployer
         .ledger()
         .rollouts("web")
@@ -424,8 +424,8 @@ async fn a_deployment_slipway_did_not_start_is_recorded_as_external() {
 async fn an_unknown_deployment_while_slipway_is_calling_update_service_is_retried() {
     let world = world_with_web().await;
     let (deployer, _) = world.deployer(&web_config("until-newer-image"), false);
-    let rollouts = slipway::rollout::Rollouts {
-        starting: Some(slipway::rollout::Starting {
+    let rollouts = slipway::model::rollout::Rollouts {
+        starting: Some(slipway::model::rollout::Starting {
             deployment_id: "web.img-abc".into(),
             key: "img-abc".into(),
             until: Utc::now() + Duration::seconds(30),
@@ -623,13 +623,18 @@ async fn the_approval_slack_message_tells_how_the_approved_rollout_ended() {
         .await
         .unwrap();
     let id = format!("web.img-{}", digest.trim_start_matches("sha256:"));
-    let alice = slipway::ledger::Actor {
+    let alice = slipway::model::deployment::Actor {
         id: "U0ALICE".into(),
-        channel: slipway::ledger::Channel::Slack,
+        channel: slipway::model::deployment::Channel::Slack,
         source: None,
     };
     deployer
-        .decide(&id, slipway::ledger::Verdict::Approve, &alice, None)
+        .decide(
+            &id,
+            slipway::model::deployment::Verdict::Approve,
+            &alice,
+            None,
+        )
         .await
         .unwrap();
     let record = state_of(&deployer, &id).await;

@@ -8,7 +8,7 @@ use std::sync::atomic::Ordering;
 use common::*;
 use serde_json::Value;
 use slipway::deployer::{EventOutcome, TargetOutcome};
-use slipway::ledger::State;
+use slipway::model::deployment::State;
 use slipway::Report;
 
 fn outcomes(report: &Report) -> Vec<(String, TargetOutcome)> {
@@ -598,7 +598,7 @@ async fn a_target_naming_a_missing_container_fails_clearly_and_writes_nothing() 
 
 #[test]
 fn an_invalid_config_is_refused_naming_the_field() {
-    let home = slipway::config::Home {
+    let home = slipway::input::config::Home {
         account: ACCOUNT.into(),
         region: REGION.into(),
     };

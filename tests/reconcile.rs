@@ -15,7 +15,8 @@ use common::*;
 use serde_json::{json, Value};
 use slipway::aws::CallTimeouts;
 use slipway::deployer::{EventOutcome, TargetOutcome};
-use slipway::ledger::{image_key, State};
+use slipway::ledger::image_key;
+use slipway::model::deployment::State;
 
 fn schedule() -> Value {
     let path = format!(

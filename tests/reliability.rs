@@ -131,7 +131,7 @@ impl Rig {
         self.dead_letter_records()
             .await
             .iter()
-            .map(|record| slipway::redrive::event_of(record).0.clone())
+            .map(|record| slipway::input::redrive::event_of(record).0.clone())
             .collect()
     }
 
@@ -143,7 +143,7 @@ impl Rig {
             .map(|body| {
                 let record: Value = serde_json::from_str(body).unwrap();
                 assert!(
-                    slipway::redrive::event_of(&record).1.is_some(),
+                    slipway::input::redrive::event_of(&record).1.is_some(),
                     "not an on-failure record: {record}"
                 );
                 record
@@ -254,7 +254,7 @@ impl Lambda<'_> {
         }
         // What Lambda's on-failure destination writes (not the raw event: that is what
         // EventBridge's target dead-letter queue writes when it cannot invoke at all).
-        let record = slipway::redrive::invocation_record(
+        let record = slipway::input::redrive::invocation_record(
             event,
             &format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:image-push"),
             &last_error,
@@ -639,7 +639,7 @@ async fn scenario_3_faults_that_outlast_the_retries_end_in_the_dead_letter_queue
     let records = rig.dead_letter_records().await;
     let dead_lettered: Vec<Value> = records
         .iter()
-        .map(|record| slipway::redrive::event_of(record).0.clone())
+        .map(|record| slipway::input::redrive::event_of(record).0.clone())
         .collect();
     let inspector = rig.inspector(&config);
     let mut dead_with_reason = 0;
@@ -660,7 +660,9 @@ async fn scenario_3_faults_that_outlast_the_retries_end_in_the_dead_letter_queue
             .unwrap();
         match record.map(|r| r.value) {
             None => dead_unclaimed += 1,
-            Some(d) if d.error.is_some() || d.state != slipway::ledger::State::Planned => {
+            Some(d)
+                if d.error.is_some() || d.state != slipway::model::deployment::State::Planned =>
+            {
                 dead_with_reason += 1
             }
             Some(_) => dead_without_reason += 1,
@@ -672,7 +674,7 @@ async fn scenario_3_faults_that_outlast_the_retries_end_in_the_dead_letter_queue
     tokio::time::sleep(FUNCTION_TIMEOUT).await;
     let mut redriven = Vec::new();
     // The redrive invokes the function with the message body as it is: the on-failure
-    // record, which the function opens (src/redrive.rs).
+    // record, which the function opens (src/input/redrive.rs).
     for (event, record) in dead_lettered.iter().zip(&records) {
         let delivery = lambda.deliver(record).await;
         let Ending::Acknowledged(report) = &delivery.ending else {

@@ -21,12 +21,13 @@ use common::faults::{FaultProxy, Latency};
 use common::web::{form_post, send, TestFunction};
 use common::*;
 use serde_json::json;
-use slipway::approval::later::{HandOver, RollJob, RollLater};
-use slipway::approval::web::ApprovalApp;
 use slipway::approval::ApprovalLinks;
 use slipway::aws::{AwsNotifier, CallTimeouts, SlackApi};
-use slipway::config::Home;
-use slipway::ledger::{image_key, State};
+use slipway::input::config::Home;
+use slipway::ledger::image_key;
+use slipway::model::deployment::State;
+use slipway::web::later::{HandOver, RollJob, RollLater};
+use slipway::web::ApprovalApp;
 
 const APPROVER: &str = "U024BE7LH";
 /// Slack's limit for the answer ("Handling user interaction in your Slack apps").

@@ -8,7 +8,8 @@ use std::sync::atomic::Ordering;
 use common::*;
 use serde_json::{json, Value};
 use slipway::deployer::{EventOutcome, TargetOutcome};
-use slipway::ledger::{source_key, State, Trigger};
+use slipway::ledger::source_key;
+use slipway::model::deployment::{State, Trigger};
 use slipway::Report;
 
 fn outcome(report: &Report) -> TargetOutcome {

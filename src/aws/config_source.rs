@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 use tracing::info;
 
 use super::StartupError;
-use crate::config::{Config, Home};
+use crate::input::config::{Config, Home};
 
 /// The largest config object read (far above any real config; a wrong key pointing at a
 /// big object must not fill the function's memory).

@@ -2,8 +2,8 @@ use aws_sdk_ecr::types::{ImageDetail, ImageIdentifier};
 use chrono::{DateTime, Utc};
 
 use super::errors::classify;
+use crate::input::source::ImageReference;
 use crate::ports::{AwsError, AwsErrorKind, ListedImage, Registry};
-use crate::source::ImageReference;
 
 pub struct EcrRegistry {
     client: aws_sdk_ecr::Client,

@@ -17,9 +17,9 @@ use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::{json, Map, Value};
 use tower::ServiceExt;
 
-use crate::approval::later::RollJob;
-use crate::approval::web::{ApprovalApp, RequestSource};
 use crate::ports::{Ecs, Notifier, ObjectStore, Registry, SourceBucket};
+use crate::web::later::RollJob;
+use crate::web::{ApprovalApp, RequestSource};
 
 /// The approval function: its state and its routes, built once per cold start.
 pub struct ApprovalFunction<E, R, S, B, N> {
@@ -59,7 +59,7 @@ where
     /// API Gateway and the function URL send only HTTP events), or an HTTP request.
     pub async fn invoke(&self, payload: Value) -> Result<Value, lambda_runtime::Error> {
         // A redrive of a dead-lettered job sends Lambda's invocation record around it.
-        let (unwrapped, _) = crate::redrive::event_of(&payload);
+        let (unwrapped, _) = crate::input::redrive::event_of(&payload);
         if let Some(job) = RollJob::from_payload(unwrapped) {
             // An error hands the job back to Lambda, which retries it (it is idempotent).
             self.app.roll_job(&job).await?;

@@ -8,6 +8,7 @@ mod errors;
 pub mod http;
 pub mod limits;
 mod notifier;
+mod revision;
 mod s3;
 pub mod secrets;
 pub mod self_invoke;
@@ -16,14 +17,15 @@ mod taskdef;
 
 pub use config_source::config_from_object;
 pub use ecr::EcrRegistry;
-pub use ecs::{registration, EcsService, FullTaskDefinition};
+pub use ecs::EcsService;
 pub use notifier::{AwsNotifier, SlackApi, DEFAULT_SLACK_API_URL};
+pub use revision::{registration, FullTaskDefinition};
 pub use s3::{S3Sources, S3Store};
 pub use secrets::{SecretError, SlackSecrets};
 
 use crate::approval::ApprovalLinks;
-use crate::config::{ConfigError, Home, Policy};
 use crate::deployer::Deployer;
+use crate::input::config::{ConfigError, Home, Policy};
 
 /// Why a function could not start. Lambda reports it as an init error; the message says
 /// what to set.

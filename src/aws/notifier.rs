@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::ledger::SlackMessage;
+use crate::model::deployment::SlackMessage;
 use crate::notify::SlackPayload;
 use crate::ports::{Notifier, NotifyError};
 

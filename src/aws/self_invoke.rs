@@ -7,7 +7,7 @@ use std::time::Duration;
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::InvocationType;
 
-use crate::approval::later::{HandOver, RollJob, RollLater};
+use crate::web::later::{HandOver, RollJob, RollLater};
 
 /// Lambda's asynchronous invocation of this very function.
 pub struct SelfInvoke {

@@ -1,5 +1,5 @@
 //! DescribeServices' answer as the decisions read it: what the service runs, how it is
-//! deployed (controller, strategy, circuit breaker: `crate::rollable`), and its
+//! deployed (controller, strategy, circuit breaker: `crate::model::rollable`), and its
 //! deployments (the reconciler's view of a rollout whose event was lost).
 
 use aws_sdk_ecs::types::{Deployment, Service};
@@ -25,7 +25,7 @@ pub(super) fn service_state(
         controller: found
             .deployment_controller()
             .map(|c| c.r#type().as_str().to_string())
-            .unwrap_or_else(|| crate::rollable::ECS_CONTROLLER.to_string()),
+            .unwrap_or_else(|| crate::model::rollable::ECS_CONTROLLER.to_string()),
         strategy: found
             .deployment_configuration()
             .and_then(|c| c.strategy())

@@ -23,7 +23,7 @@ use aws_smithy_runtime_api::shared::IntoShared;
 use aws_smithy_types::body::SdkBody;
 use serde_json::{json, Value};
 
-use super::ecs::{registration, summarize, FullTaskDefinition};
+use super::revision::{registration, summarize, FullTaskDefinition};
 use crate::ports::DescribedTaskDefinition;
 
 /// Answers every request with the same body and keeps the last request body.

@@ -12,10 +12,10 @@ use chrono::{DateTime, Utc};
 use tracing::warn;
 
 use super::{Deployer, LogContext, StepError, TargetOutcome, HEAD_ATTEMPTS};
-use crate::config::Target;
-use crate::ledger::{
-    Action, Actor, ApprovalRequest, AwaitingPointer, Deployment, LedgerError, State, Versioned,
-};
+use crate::input::config::Target;
+use crate::ledger::{LedgerError, Versioned};
+use crate::model::deployment::{Action, Actor, ApprovalRequest, Deployment, State};
+use crate::model::target::AwaitingPointer;
 use crate::notify;
 use crate::ports::{Ecs, Notifier, ObjectStore, Registry, SourceBucket};
 

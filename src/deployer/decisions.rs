@@ -9,16 +9,16 @@ use chrono::Utc;
 use serde::Serialize;
 
 use super::{Deployer, LogContext, StepError, TargetOutcome};
-use crate::ledger::{
-    Action, Actor, Channel, Claim, DecisionRefused, Deployment, Lease, LedgerError, State, Trigger,
-    Verdict, Versioned,
+use crate::input::source::{parse_manifest, Manifest, ManifestKind, MAX_MANIFEST_BYTES};
+use crate::ledger::{Claim, LedgerError, Versioned};
+use crate::model::deployment::{
+    Action, Actor, Channel, DecisionRefused, Deployment, Lease, State, Trigger, Verdict,
 };
-use crate::plan::{self, Derivation};
+use crate::model::plan::{self, Derivation};
 use crate::ports::{
     DescribedTaskDefinition, Ecs, Notifier, ObjectStore, Registry, ServiceState, SourceBucket,
     SourceObject,
 };
-use crate::source::{parse_manifest, Manifest, ManifestKind, MAX_MANIFEST_BYTES};
 
 /// What became of a decision.
 #[derive(Debug, Clone, Serialize)]
@@ -70,7 +70,10 @@ impl DecisionError {
 
 impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer<E, R, S, B, N> {
     /// The configured target a deployment belongs to (gone from the config: unknown).
-    fn target_of(&self, deployment: &Deployment) -> Result<&crate::config::Target, DecisionError> {
+    fn target_of(
+        &self,
+        deployment: &Deployment,
+    ) -> Result<&crate::input::config::Target, DecisionError> {
         self.config
             .target(&deployment.target)
             .ok_or_else(|| DecisionError::UnknownDeployment(deployment.id.clone()))
@@ -261,7 +264,7 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
     /// again completes it at once.
     async fn finish_rollout(
         &self,
-        target: &crate::config::Target,
+        target: &crate::input::config::Target,
         key: &str,
         holder: &str,
         rollout: Result<TargetOutcome, StepError>,
@@ -290,7 +293,7 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
     /// Completes the rollout of a deployment approved earlier whose rollout stopped short.
     async fn resume_approved(
         &self,
-        target: &crate::config::Target,
+        target: &crate::input::config::Target,
         current: Versioned<Deployment>,
         actor: &Actor,
         holder: &str,
@@ -344,7 +347,7 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
     /// put up for approval, so the approver sees the real change before saying yes.
     async fn refuse_changed_service(
         &self,
-        target: &crate::config::Target,
+        target: &crate::input::config::Target,
         current: Versioned<Deployment>,
         actor: &Actor,
         service: &ServiceState,
@@ -390,7 +393,7 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
     /// approval; returns the new deployment's id, or `None` if it already runs.
     async fn replan(
         &self,
-        target: &crate::config::Target,
+        target: &crate::input::config::Target,
         old: &Deployment,
         service: &ServiceState,
         log: &LogContext<'_>,
@@ -491,7 +494,7 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
         &self,
         target: &str,
         key: &str,
-        entry: &crate::ledger::AuditEntry,
+        entry: &crate::model::deployment::AuditEntry,
     ) -> Result<(), DecisionError> {
         self.ledger
             .append_audit(target, key, entry)
@@ -503,7 +506,7 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
     /// base: the running definition the plan was made against, or the uploaded version.
     async fn roll_approved(
         &self,
-        target: &crate::config::Target,
+        target: &crate::input::config::Target,
         approved: Versioned<Deployment>,
         log: &LogContext<'_>,
     ) -> Result<TargetOutcome, StepError> {
@@ -566,7 +569,7 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
 
 /// The fields a decision's log lines carry.
 fn decision_log<'a>(
-    target: &'a crate::config::Target,
+    target: &'a crate::input::config::Target,
     image: &'a str,
     deployment_id: &'a str,
 ) -> LogContext<'a> {

@@ -6,12 +6,13 @@ use serde_json::Value;
 
 use super::outcomes::Handled;
 use super::{DeployError, Deployer, Invocation, LogContext, Report, StepError, TargetOutcome};
-use crate::config::Target;
-use crate::event::{parse_operator_request, Intent, OperatorAction, OperatorRequest};
-use crate::ledger::{rollback_key, Deployment, Lease, Notified, State, Trigger};
+use crate::input::config::Target;
+use crate::input::event::{parse_operator_request, Intent, OperatorAction, OperatorRequest};
+use crate::input::source::{ImageRef, ImageReference};
+use crate::ledger::rollback_key;
+use crate::model::deployment::{Deployment, Lease, Notified, State, Trigger};
+use crate::model::rollout::{GoodRelease, RolloutKind};
 use crate::ports::{Ecs, Notifier, ObjectStore, Registry, SourceBucket};
-use crate::rollout::{GoodRelease, RolloutKind};
-use crate::source::{ImageRef, ImageReference};
 
 impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer<E, R, S, B, N> {
     pub(super) async fn handle_operator_request(
@@ -35,7 +36,7 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
                 request.target,
                 names.join(", ")
             );
-            let problem = crate::event::EventError::BadDetail {
+            let problem = crate::input::event::EventError::BadDetail {
                 id: request.event_id.clone(),
                 problem: error,
             };

@@ -1,7 +1,7 @@
 //! How rollouts end, and what operators ask after one went wrong.
 //!
 //! - ECS's "ECS Deployment State Change" events move a `rolling` deployment to
-//!   `succeeded`, `failed` or `rolled-back` (the rules are in [`crate::rollout`]), record
+//!   `succeeded`, `failed` or `rolled-back` (the rules are in [`crate::model::rollout`]), record
 //!   the last known good release or freeze the target, and tell people the truth by SNS
 //!   and Slack — editing the approval's Slack message too, when there was one.
 //! - Deployments ECS reports that Slipway did not start are recorded as external.
@@ -17,19 +17,18 @@ use super::{
     DeployError, Deployer, EventOutcome, Invocation, LogContext, Report, StepError, TargetOutcome,
     TargetReport,
 };
-use crate::config::Target;
-use crate::event::{
+use crate::input::config::Target;
+use crate::input::event::{
     is_operator_request, parse_ecs_event, DeploymentChanged, EcsEvent, ServiceAction,
 };
-use crate::ledger::{
-    external_key, Claim, Deployment, HistoryEntry, Notified, State, Trigger, Versioned,
-};
-use crate::notify::{self, OutcomeContext};
-use crate::ports::{AwsError, AwsErrorKind, Ecs, Notifier, ObjectStore, Registry, SourceBucket};
-use crate::rollout::{
+use crate::ledger::{external_key, Claim, Versioned};
+use crate::model::deployment::{Deployment, HistoryEntry, Notified, State, Trigger};
+use crate::model::rollout::{
     on_deployment_event, release_name, FreezeCheck, GoodRelease, Move, RolloutKind, Rollouts,
     StartedRollout,
 };
+use crate::notify::{self, OutcomeContext};
+use crate::ports::{AwsError, AwsErrorKind, Ecs, Notifier, ObjectStore, Registry, SourceBucket};
 
 /// What one target's part of an event came to: the deployment it concerned and how.
 pub(super) struct Handled {
@@ -693,7 +692,7 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
 
 /// How a frozen target resumes, for the failure notification.
 fn freeze_advice(target: &Target) -> String {
-    use crate::config::FreezeRule::*;
+    use crate::input::config::FreezeRule::*;
     let unfreeze = format!(
         "an operator can unfreeze it ({{\"action\": \"unfreeze\", \"target\": \"{}\", \"requested_by\": \"<you>\"}})",
         target.name

@@ -12,8 +12,8 @@ use serde_json::Value;
 use tracing::{info, warn};
 
 use super::{Deployer, Invocation, Report, StepError};
-use crate::config::Target;
-use crate::ledger::State;
+use crate::input::config::Target;
+use crate::model::deployment::State;
 use crate::ports::{Ecs, Notifier, ObjectStore, Registry, SourceBucket};
 use crate::reconcile::{deployment_event, ended, is_missed, newest_release, push_event};
 

@@ -8,7 +8,7 @@ use chrono::Utc;
 use tracing::warn;
 
 use super::{Deployer, StepError};
-use crate::ledger::{Delivery, SlackMessage};
+use crate::model::deployment::{Delivery, SlackMessage};
 use crate::notify::SlackPayload;
 use crate::ports::{Ecs, Notifier, NotifyError, ObjectStore, Registry, SourceBucket};
 

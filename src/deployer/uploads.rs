@@ -16,14 +16,16 @@ use super::{
     dry_run_plan, duplicate, DeployError, Deployer, EventOutcome, Invocation, LogContext, Report,
     StepError, TargetOutcome, TargetReport, HEAD_ATTEMPTS,
 };
-use crate::config::Target;
-use crate::ledger::{source_key, Deployment, LedgerError, SourceHead, State, Trigger, Versioned};
-use crate::plan::{derive_images, Derivation, ImageChange, TaskDefinitionSummary};
-use crate::ports::{Ecs, Notifier, ObjectStore, Registry, SourceBucket, SourceObject};
-use crate::source::{
+use crate::input::config::Target;
+use crate::input::source::{
     compare_sequencers, is_placeholder, parse_manifest, parse_source_event, ImageRef,
     ImageReference, Manifest, SourceUploaded, MAX_MANIFEST_BYTES,
 };
+use crate::ledger::{source_key, LedgerError, Versioned};
+use crate::model::deployment::{Deployment, State, Trigger};
+use crate::model::plan::{derive_images, Derivation, ImageChange, TaskDefinitionSummary};
+use crate::model::target::SourceHead;
+use crate::ports::{Ecs, Notifier, ObjectStore, Registry, SourceBucket, SourceObject};
 
 /// What an upload asks for, checked against what the service runs.
 struct UploadPlan<T> {
@@ -36,7 +38,7 @@ struct UploadPlan<T> {
     running: TaskDefinitionSummary,
     /// What the new revision will be, for the diff a dry run (or an approver) sees.
     planned: TaskDefinitionSummary,
-    /// What a person should know about the service before it rolls ([`crate::rollable`]).
+    /// What a person should know about the service before it rolls ([`crate::model::rollable`]).
     warnings: Vec<String>,
 }
 
@@ -402,9 +404,9 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
             .collect::<Vec<_>>()
             .join(", ");
         record.changes = plan.changes.clone();
-        record.diff = crate::plan::summary_diff(&plan.running, &plan.planned);
+        record.diff = crate::model::plan::summary_diff(&plan.running, &plan.planned);
         record.from_task_definition = plan.from_task_definition.clone();
-        record.lease = Some(crate::ledger::Lease {
+        record.lease = Some(crate::model::deployment::Lease {
             holder: invocation.request_id.clone(),
             until: invocation.deadline,
         });

@@ -23,8 +23,8 @@ use slipway::approval::{ApprovalLinks, SigningKey, SigningKeys};
 use slipway::aws::{
     AwsNotifier, Clients, EcrRegistry, EcsService, FullTaskDefinition, S3Sources, S3Store, SlackApi,
 };
-use slipway::config::{Config, Home};
-use slipway::plan::ImageChanges;
+use slipway::input::config::{Config, Home};
+use slipway::model::plan::ImageChanges;
 use slipway::ports::{AwsError, DescribedTaskDefinition, Ecs, Registered, ServiceState};
 use slipway::{Deployer, Invocation};
 

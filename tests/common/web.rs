@@ -4,7 +4,7 @@
 use axum::body::Body;
 use axum::http::Request;
 use axum::Router;
-use slipway::approval::web::RequestSource;
+use slipway::web::RequestSource;
 use tower::ServiceExt;
 
 use super::CountingEcs;

@@ -1,12 +1,12 @@
 //! approval: the confirm page behind approval links and Slack's interactivity endpoint,
 //! served through API Gateway's HTTP API; also the roll jobs a Slack approval hands the
-//! function itself. Wiring only: `slipway::approval::web` decides.
+//! function itself. Wiring only: `slipway::web` decides.
 
 use std::sync::Arc;
 
-use slipway::approval::later::RollLater;
-use slipway::approval::web::ApprovalApp;
 use slipway::aws::http::ApprovalFunction;
+use slipway::web::later::RollLater;
+use slipway::web::ApprovalApp;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {

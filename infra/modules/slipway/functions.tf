@@ -44,7 +44,7 @@ locals {
       timeout = 28
       async   = false
       # A Slack approval's roll is a job the function invokes itself with, asynchronously
-      # (src/approval/later.rs): a job that fails every retry is dead-lettered too.
+      # (src/web/later.rs): a job that fails every retry is dead-lettered too.
       dead_letters = true
       # source_read: approving an uploaded manifest re-reads the upload by version id.
       grants = ["ledger", "ecs_read", "ecs_roll", "ecs_register", "pass_role", "source_read", "notify", "secrets", "kms", "roll_later"]
@@ -89,7 +89,7 @@ locals {
       { sid = "RollManagedServices", actions = ["ecs:UpdateService"], resources = local.service_arns, condition = { test = "ArnLike", variable = "ecs:task-definition", values = local.task_definition_arns } },
     ]
     ecs_register = [
-      # Only in the targets' families (src/rollable.rs refuses a service that runs another
+      # Only in the targets' families (src/model/rollable.rs refuses a service that runs another
       # one before anything is registered).
       { sid = "RegisterRevisions", actions = ["ecs:RegisterTaskDefinition"], resources = local.task_definition_arns, condition = null },
       # A revision keeps its base's tags and names its deployment (slipway:deployment);

@@ -16,7 +16,7 @@ locals {
   region    = data.aws_region.current.name
   partition = data.aws_partition.current.partition
 
-  # The config document the functions read (the config object), in the shape src/config.rs
+  # The config document the functions read (the config object), in the shape src/input/config.rs
   # parses: unset optional fields are left out, and the IAM-only fields are not part of it.
   config = {
     targets = [

@@ -4,10 +4,10 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use slipway::event::{
+use slipway::input::event::{
     is_operator_request, parse_ecr_event, parse_ecs_event, parse_operator_request, Intent,
 };
-use slipway::source::parse_source_event;
+use slipway::input::source::parse_source_event;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(raw) = serde_json::from_slice::<serde_json::Value>(data) else {

@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use slipway::source::{parse_manifest, ManifestKind};
+use slipway::input::source::{parse_manifest, ManifestKind};
 
 fuzz_target!(|data: &[u8]| {
     for kind in [

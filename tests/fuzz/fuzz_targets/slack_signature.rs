@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
 use libfuzzer_sys::fuzz_target;
 use sha2::Sha256;
-use slipway::slack::verify;
+use slipway::web::slack::verify;
 
 const SECRET: &[u8] = b"slack-signing-secret-for-fuzzing";
 

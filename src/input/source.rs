@@ -9,8 +9,9 @@ use std::cmp::Ordering;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::event::{open_envelope, EventError, Intent};
-pub use crate::image_ref::{ImageRef, ImageReference};
+use crate::input::event::{open_envelope, EventError, Intent};
+pub use crate::model::deployment::ManifestKind;
+pub use crate::model::image_ref::{ImageRef, ImageReference};
 
 /// Manifests larger than this are refused before their body is read. Real manifests are
 /// a few kilobytes; ECS itself caps a task definition at 64 KiB.
@@ -64,25 +65,6 @@ pub struct SourceUploaded {
     pub requester: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ManifestKind {
-    ImageDefinitions,
-    ImageDetail,
-    TaskDefinition,
-}
-
-impl ManifestKind {
-    fn from_file_name(name: &str) -> Option<ManifestKind> {
-        match name {
-            "imagedefinitions.json" => Some(ManifestKind::ImageDefinitions),
-            "imageDetail.json" => Some(ManifestKind::ImageDetail),
-            "taskdef.json" => Some(ManifestKind::TaskDefinition),
-            _ => None,
-        }
-    }
-}
-
 pub type SourceIntent = Intent<SourceUploaded>;
 
 const S3_SOURCE: &str = "aws.s3";
@@ -107,7 +89,7 @@ pub fn parse_source_event(raw: &Value) -> Result<SourceIntent, EventError> {
             "key `{key}` names no target: use `{KEY_PREFIX}<target>/<manifest>`"
         ));
     };
-    if !crate::config::is_target_name(target) {
+    if !crate::input::config::is_target_name(target) {
         return ignore(format!(
             "key `{key}`: {target:?} cannot be a target name (1-64 of a-z, 0-9 and '-')"
         ));

@@ -19,7 +19,7 @@ use std::pin::Pin;
 
 use serde::{Deserialize, Serialize};
 
-use crate::ledger::Actor;
+use crate::model::deployment::Actor;
 
 /// One roll to do after the answer. Its JSON is the whole invocation payload; the key
 /// `slipway_roll` tells it apart from the HTTP events the function also serves.
@@ -59,7 +59,7 @@ pub trait RollLater: Send + Sync {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ledger::Channel;
+    use crate::model::deployment::Channel;
 
     #[test]
     fn a_roll_job_is_told_apart_from_an_http_event() {

@@ -5,7 +5,7 @@
 
 use askama::Template;
 
-use crate::plan::ImageChange;
+use crate::model::plan::ImageChange;
 
 /// The confirmation page behind an approval link.
 #[derive(Template)]

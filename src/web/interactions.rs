@@ -15,11 +15,11 @@ use serde::Deserialize;
 use tracing::{info, warn};
 
 use super::{capitalise, plain, AppState, ApprovalApp};
-use crate::approval::later::{RollJob, RollRequest};
 use crate::deployer::{DecisionError, DecisionOutcome, RollWhen};
-use crate::ledger::{Actor, Channel, Verdict};
+use crate::model::deployment::{Actor, Channel, Verdict};
 use crate::notify::{self, SlackPayload, APPROVE_ACTION, REJECT_ACTION};
 use crate::ports::{Ecs, Notifier, ObjectStore, Registry, SourceBucket};
+use crate::web::later::{RollJob, RollRequest};
 
 /// Slack's button clicks: signature first, then the approver list, then the same
 /// decision path as the page.
@@ -35,7 +35,7 @@ pub(super) async fn slack<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, 
         );
     };
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    if let Err(err) = crate::slack::verify(
+    if let Err(err) = crate::web::slack::verify(
         secret,
         header("x-slack-request-timestamp"),
         header("x-slack-signature"),

@@ -104,6 +104,27 @@ impl ImageRef {
     }
 }
 
+/// An ECR repository, fully qualified so that a push from another account or region with
+/// the same repository name never matches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepositoryRef {
+    pub account: String,
+    pub region: String,
+    pub name: String,
+}
+
+impl RepositoryRef {
+    /// The registry host, e.g. `123456789012.dkr.ecr.eu-west-1.amazonaws.com`.
+    pub fn registry(&self) -> String {
+        format!("{}.dkr.ecr.{}.amazonaws.com", self.account, self.region)
+    }
+
+    /// The immutable reference a task definition should run: `<registry>/<name>@<digest>`.
+    pub fn image_uri(&self, digest: &str) -> String {
+        format!("{}/{}@{}", self.registry(), self.name, digest)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,9 +13,9 @@ use chrono::{DateTime, Utc};
 use semver::Version;
 use serde::{Deserialize, Serialize};
 
-use crate::config::FreezeRule;
-use crate::event::{DeploymentChanged, DeploymentEventName};
-use crate::ledger::{Deployment, State, Trigger};
+use crate::model::deployment::{Deployment, State, Trigger};
+use crate::model::ecs_event::{DeploymentChanged, DeploymentEventName};
+use crate::model::freeze::FreezeRule;
 
 /// How many rollouts per target are remembered for matching ECS events to deployments.
 /// EventBridge gives up on an event after 24 hours; no target rolls 100 times in a day.
@@ -385,7 +385,7 @@ pub fn release_name(deployment: &Deployment) -> String {
 }
 
 fn image_digest(image: &str) -> Option<String> {
-    crate::image_ref::digest_of(image).map(str::to_string)
+    crate::model::image_ref::digest_of(image).map(str::to_string)
 }
 
 /// `3m12s`, `45s`, `1h02m`.
@@ -401,8 +401,8 @@ pub fn human_duration(duration: chrono::Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::ServiceRef;
-    use crate::ledger::HistoryEntry;
+    use crate::model::deployment::HistoryEntry;
+    use crate::model::ecs_event::ServiceRef;
 
     fn rolling() -> Deployment {
         let mut d = crate::notify::tests::deployment();

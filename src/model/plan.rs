@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{RepositoryRef, Target};
+use crate::model::image_ref::RepositoryRef;
 
 /// What the decisions need to know about a task definition.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -65,19 +65,19 @@ pub enum PlanError {
     },
 }
 
-/// Decides the image changes for `target` when `digest` of its repository was pushed.
+/// Decides the image changes for `target` when each of its `containers` should run
+/// `image` (the pushed digest of its repository).
 pub fn derive(
-    target: &Target,
+    target: &str,
+    containers: &[String],
+    image: &str,
     running: &TaskDefinitionSummary,
-    digest: &str,
 ) -> Result<Derivation, PlanError> {
-    let image = target.repository.image_uri(digest);
-    let wanted: Vec<(&str, &str)> = target
-        .containers
+    let wanted: Vec<(&str, &str)> = containers
         .iter()
-        .map(|container| (container.as_str(), image.as_str()))
+        .map(|container| (container.as_str(), image))
         .collect();
-    derive_images(&target.name, running, &wanted)
+    derive_images(target, running, &wanted)
 }
 
 /// Decides the image changes that give each named container its wanted image.
@@ -122,7 +122,7 @@ pub fn derive_images(
 /// The digest a container image is pinned to, if it is `repository@sha256:…` of this
 /// repository. A tag, or another repository, says nothing about push order.
 pub fn pinned_digest<'a>(image: &'a str, repository: &RepositoryRef) -> Option<&'a str> {
-    let parts = crate::image_ref::split(image);
+    let parts = crate::model::image_ref::split(image);
     let expected = format!("{}/{}", repository.registry(), repository.name);
     parts.digest.filter(|_| parts.name == expected)
 }
@@ -229,7 +229,17 @@ pub fn describe_changes(changes: &[ImageChange]) -> Vec<String> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::config::{Policy, TagRule};
+    use crate::input::config::{Policy, TagRule, Target};
+
+    /// [`derive`] for a configured target and a pushed digest, as the push pipeline calls it.
+    fn derive_for(
+        target: &Target,
+        running: &TaskDefinitionSummary,
+        digest: &str,
+    ) -> Result<Derivation, PlanError> {
+        let image = target.repository.image_uri(digest);
+        derive(&target.name, &target.containers, &image, running)
+    }
 
     pub fn target(containers: &[&str]) -> Target {
         Target {
@@ -279,7 +289,7 @@ pub(crate) mod tests {
     #[test]
     fn only_the_matched_container_changes() {
         let running = running(&[("app", OLD), ("envoy", "public.ecr.aws/envoy:v1")]);
-        let derivation = derive(&target(&["app"]), &running, "sha256:abc").unwrap();
+        let derivation = derive_for(&target(&["app"]), &running, "sha256:abc").unwrap();
         assert_eq!(
             derivation,
             Derivation::Change(vec![ImageChange {
@@ -294,7 +304,7 @@ pub(crate) mod tests {
     fn several_containers_can_share_the_image() {
         let running = running(&[("app", OLD), ("migrate", OLD), ("envoy", "envoy:v1")]);
         let Derivation::Change(changes) =
-            derive(&target(&["app", "migrate"]), &running, "sha256:abc").unwrap()
+            derive_for(&target(&["app", "migrate"]), &running, "sha256:abc").unwrap()
         else {
             panic!()
         };
@@ -311,14 +321,15 @@ pub(crate) mod tests {
     fn a_digest_already_running_changes_nothing() {
         let running = running(&[("app", NEW)]);
         assert_eq!(
-            derive(&target(&["app"]), &running, "sha256:abc").unwrap(),
+            derive_for(&target(&["app"]), &running, "sha256:abc").unwrap(),
             Derivation::AlreadyRunning { image: NEW.into() }
         );
     }
 
     #[test]
     fn a_container_missing_from_the_task_definition_is_a_clear_error() {
-        let err = derive(&target(&["api"]), &running(&[("app", OLD)]), "sha256:abc").unwrap_err();
+        let err =
+            derive_for(&target(&["api"]), &running(&[("app", OLD)]), "sha256:abc").unwrap_err();
         assert!(
             err.to_string().contains("`api` is not in task definition"),
             "{err}"

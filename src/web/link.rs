@@ -15,12 +15,13 @@ use super::{
     capitalise, failure_page, format_time, html_response, page, random_nonce, AppState,
     ApprovalApp, RequestSource,
 };
-use crate::approval::page::ConfirmPage;
 use crate::approval::{binding, TokenError};
 use crate::deployer::{DecisionError, DecisionOutcome};
-use crate::ledger::{Actor, Channel, Deployment, State as Phase, Verdict, Versioned};
+use crate::ledger::Versioned;
+use crate::model::deployment::{Actor, Channel, Deployment, State as Phase, Verdict};
 use crate::notify;
 use crate::ports::{Ecs, Notifier, ObjectStore, Registry, SourceBucket};
+use crate::web::page::ConfirmPage;
 
 #[derive(Deserialize)]
 pub(super) struct LinkQuery {

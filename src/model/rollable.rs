@@ -19,7 +19,7 @@
 //! circuit breaker detects failures"): a failing rollout would stay `rolling` in the
 //! ledger. That is a warning, shown in the plan and logged with each rollout.
 
-use crate::ports::ServiceState;
+use crate::model::service::ServiceState;
 
 /// ECS's default controller and strategy, which Slipway drives.
 pub const ECS_CONTROLLER: &str = "ECS";

@@ -22,12 +22,15 @@ use chrono::{DateTime, Utc};
 use tracing::warn;
 
 mod interactions;
+pub mod later;
 mod link;
+pub mod page;
+pub mod slack;
 
-use super::later::RollLater;
-use super::page::{security_headers, MessagePage};
 use crate::deployer::{DecisionError, Deployer};
 use crate::ports::{Ecs, Notifier, ObjectStore, Registry, SourceBucket};
+use later::RollLater;
+use page::{security_headers, MessagePage};
 
 /// Where `cargo lambda watch` serves the approval function's URL.
 pub const LOCAL_URL_PREFIX: &str = "/lambda-url/approval";

@@ -4,6 +4,8 @@
 //! hand locally. It is loaded and validated once, at cold start, so that a typo fails the
 //! deployment of Slipway itself instead of silently matching nothing at 3 a.m.
 
+pub use crate::model::freeze::FreezeRule;
+pub use crate::model::image_ref::RepositoryRef;
 use std::collections::BTreeSet;
 use std::fmt;
 
@@ -90,22 +92,6 @@ impl Target {
     }
 }
 
-/// After a deployment of a target fails (or ECS rolls it back), automatic deploys to the
-/// target pause, so that re-pushing a broken tag does not flap production.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum FreezeRule {
-    /// Paused until an image newer than the failed one is pushed: for semver targets a
-    /// higher version, otherwise another digest pushed after the failure; or until an
-    /// operator unfreezes the target.
-    #[default]
-    UntilNewerImage,
-    /// Paused until an operator unfreezes the target.
-    UntilUnfrozen,
-    /// Never paused.
-    Never,
-}
-
 /// Per-target approval settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApprovalSettings {
@@ -129,27 +115,6 @@ impl Default for ApprovalSettings {
             slack_channel: None,
             slack_approvers: vec![],
         }
-    }
-}
-
-/// An ECR repository, fully qualified so that a push from another account or region with
-/// the same repository name never matches.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RepositoryRef {
-    pub account: String,
-    pub region: String,
-    pub name: String,
-}
-
-impl RepositoryRef {
-    /// The registry host, e.g. `123456789012.dkr.ecr.eu-west-1.amazonaws.com`.
-    pub fn registry(&self) -> String {
-        format!("{}.dkr.ecr.{}.amazonaws.com", self.account, self.region)
-    }
-
-    /// The immutable reference a task definition should run: `<registry>/<name>@<digest>`.
-    pub fn image_uri(&self, digest: &str) -> String {
-        format!("{}/{}@{}", self.registry(), self.name, digest)
     }
 }
 

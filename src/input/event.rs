@@ -9,7 +9,10 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-pub use crate::image_ref::is_sha256_digest;
+pub use crate::model::ecs_event::{
+    DeploymentChanged, DeploymentEventName, ServiceAction, ServiceRef,
+};
+pub use crate::model::image_ref::is_sha256_digest;
 
 /// An event we cannot act on, and why. Logged and acknowledged, never retried.
 #[derive(Debug, thiserror::Error)]
@@ -293,103 +296,6 @@ pub fn parse_ecr_event(raw: &Value) -> Result<EcrIntent, EventError> {
         tag,
         digest: detail.image_digest,
     }))
-}
-
-/// The ECS service an event is about, read from `resources[0]`
-/// (`arn:aws:ecs:<region>:<account>:service/<cluster>/<service>`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ServiceRef {
-    pub arn: String,
-    pub account: String,
-    pub region: String,
-    pub cluster: String,
-    pub service: String,
-}
-
-impl ServiceRef {
-    pub fn parse(arn: &str) -> Option<ServiceRef> {
-        let rest = arn.strip_prefix("arn:")?;
-        let mut parts = rest.splitn(5, ':');
-        let (_partition, ecs, region, account, resource) = (
-            parts.next()?,
-            parts.next()?,
-            parts.next()?,
-            parts.next()?,
-            parts.next()?,
-        );
-        let mut path = resource.strip_prefix("service/")?.split('/');
-        let (cluster, service) = (path.next()?, path.next()?);
-        let valid = |s: &str| {
-            !s.is_empty()
-                && s.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        };
-        if ecs != "ecs" || path.next().is_some() || !valid(cluster) || !valid(service) {
-            return None;
-        }
-        Some(ServiceRef {
-            arn: arn.to_string(),
-            account: account.to_string(),
-            region: region.to_string(),
-            cluster: cluster.to_string(),
-            service: service.to_string(),
-        })
-    }
-}
-
-/// The three deployment state changes ECS reports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum DeploymentEventName {
-    InProgress,
-    Completed,
-    Failed,
-}
-
-/// An "ECS Deployment State Change" event.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct DeploymentChanged {
-    pub event_id: String,
-    pub service: ServiceRef,
-    pub name: DeploymentEventName,
-    /// The ECS deployment (`ecs-svc/…`) the event is about.
-    pub ecs_deployment_id: String,
-    /// When ECS changed the deployment: the end of a rollout's duration.
-    pub updated_at: DateTime<Utc>,
-    pub reason: Option<String>,
-}
-
-/// The prefix of the reason ECS gives when its circuit breaker rolls a service back.
-const ROLLBACK_REASON: &str = "ECS deployment circuit breaker: rolling back to deploymentId";
-
-impl DeploymentChanged {
-    /// For the IN_PROGRESS event of a circuit-breaker rollback: the ECS deployment the
-    /// service is rolled back to.
-    pub fn rolling_back_to(&self) -> Option<&str> {
-        let rest = self.reason.as_deref()?.strip_prefix(ROLLBACK_REASON)?;
-        let id = rest.trim().trim_end_matches('.');
-        (!id.is_empty()).then_some(id)
-    }
-}
-
-/// An "ECS Service Action" event (SERVICE_STEADY_STATE, SERVICE_TASK_START_IMPAIRED, …):
-/// not an outcome, but worth noting on a rollout that is under way.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ServiceAction {
-    pub event_id: String,
-    pub service: ServiceRef,
-    /// INFO, WARN or ERROR.
-    pub event_type: String,
-    pub name: String,
-    pub reason: Option<String>,
-    pub at: Option<DateTime<Utc>>,
-}
-
-impl ServiceAction {
-    /// Problems a person watching a rollout wants to know about.
-    pub fn is_problem(&self) -> bool {
-        self.event_type != "INFO"
-    }
 }
 
 /// What the deployment-events function receives from ECS.
@@ -726,8 +632,8 @@ mod tests {
                 let deploys = match function {
                     "image-push" => matches!(parse_ecr_event(&raw), Ok(Intent::Deploy(_))),
                     "source-upload" => matches!(
-                        crate::source::parse_source_event(&raw),
-                        Ok(crate::source::SourceIntent::Deploy(_))
+                        crate::input::source::parse_source_event(&raw),
+                        Ok(crate::input::source::SourceIntent::Deploy(_))
                     ),
                     _ => matches!(parse_ecs_event(&raw), Ok(Intent::Deploy(_))),
                 };
@@ -762,9 +668,9 @@ mod tests {
                 }
                 n if n.starts_with("ecr-") => assert!(parse_ecr_event(&raw).is_ok(), "{n}"),
                 n if n.starts_with("s3-") => {
-                    let parsed = crate::source::parse_source_event(&raw);
+                    let parsed = crate::input::source::parse_source_event(&raw);
                     assert!(
-                        matches!(parsed, Ok(crate::source::SourceIntent::Deploy(_))),
+                        matches!(parsed, Ok(crate::input::source::SourceIntent::Deploy(_))),
                         "{n}: {parsed:?}"
                     )
                 }
@@ -785,7 +691,7 @@ mod tests {
                 n if n.starts_with("function-url-") || n.starts_with("http-api-") => {}
                 // Lambda's on-failure record: `redrive`'s test takes the event out of it.
                 n if n.starts_with("lambda-on-failure-") => {
-                    let (event, redriven) = crate::redrive::event_of(&raw);
+                    let (event, redriven) = crate::input::redrive::event_of(&raw);
                     assert!(redriven.is_some() && parse_ecr_event(event).is_ok(), "{n}")
                 }
                 n => {

@@ -1,0 +1,13 @@
+//! Inputs, above the model: the targets config, EventBridge's events, S3 uploads and the
+//! manifests they name, and the two shapes a dead-letter queue holds.
+//!
+//! - [`config`] — which repository and tags deploy to which service, with which policy;
+//!   validated at cold start.
+//! - [`event`] — EventBridge events as AWS sends them, turned into intents.
+//! - [`source`] — S3 "Object Created" events under `deploy/<target>/` and their manifests.
+//! - [`redrive`] — a dead-lettered event or Lambda invocation record, made into the event.
+
+pub mod config;
+pub mod event;
+pub mod redrive;
+pub mod source;

@@ -1,0 +1,743 @@
+//! A deployment and its state machine: where it is in its life, who triggered and who
+//! decided it, the approval request it carries, and the only moves it may make. Plain
+//! data; the ledger stores it.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::model::plan::ImageChange;
+
+/// Where a deployment is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum State {
+    /// Claimed and planned; the claiming invocation is registering and rolling.
+    Planned,
+    /// Waiting for a person (policy `approval`).
+    AwaitingApproval,
+    Approved,
+    Rejected,
+    /// Nobody decided in time.
+    Expired,
+    /// A newer image for the same target made this one moot.
+    Superseded,
+    /// UpdateService returned; ECS is rolling the service.
+    Rolling,
+    Succeeded,
+    Failed,
+    /// ECS's circuit breaker rolled the service back: a failure, reported as one.
+    RolledBack,
+}
+
+impl State {
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            State::Rejected
+                | State::Expired
+                | State::Superseded
+                | State::Succeeded
+                | State::Failed
+                | State::RolledBack
+        )
+    }
+
+    /// The state machine. Anything not listed is refused, so a late or duplicate event
+    /// can never move a deployment backwards.
+    pub fn can_move_to(self, next: State) -> bool {
+        use State::*;
+        matches!(
+            (self, next),
+            (Planned, AwaitingApproval | Rolling | Superseded | Failed)
+                | (AwaitingApproval, Approved | Rejected | Expired | Superseded)
+                | (Approved, Rolling | Superseded | Failed)
+                | (Rolling, Succeeded | Failed | RolledBack)
+                // ECS reports the failure first and the circuit breaker's rollback after it.
+                | (Failed, RolledBack)
+        )
+    }
+}
+
+impl std::fmt::Display for State {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let text = serde_json::to_value(self).ok();
+        f.write_str(text.as_ref().and_then(|v| v.as_str()).unwrap_or("?"))
+    }
+}
+
+/// Who is working on a deployment, and until when. An invocation that dies mid-way
+/// leaves its lease to expire, so Lambda's retry can take over; a duplicate delivered
+/// while the lease is live backs off.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lease {
+    pub holder: String,
+    pub until: DateTime<Utc>,
+}
+
+/// What started a deployment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Trigger {
+    EcrPush {
+        event_id: String,
+        repository: String,
+        tag: String,
+        digest: String,
+        pushed_at: Option<DateTime<Utc>>,
+    },
+    SourceUpload {
+        event_id: String,
+        bucket: String,
+        key: String,
+        version_id: String,
+        sequencer: String,
+        manifest: ManifestKind,
+        requester: Option<String>,
+    },
+    /// An operator asked to roll back to the last known good release.
+    Rollback {
+        event_id: String,
+        requested_by: String,
+        reason: Option<String>,
+        /// The deployment whose release this restores.
+        to_deployment_id: String,
+        /// That release in words, e.g. `app:v1.4.1`.
+        #[serde(default)]
+        to_release: String,
+    },
+    /// A deployment ECS reported that Slipway did not start (the console, the CLI, another
+    /// tool): recorded so that the ledger shows what really runs.
+    External {
+        event_id: String,
+        ecs_deployment_id: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    pub at: DateTime<Utc>,
+    pub state: State,
+    pub note: String,
+}
+
+/// One deployment of one target.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Deployment {
+    /// `<target>.<key>`; unique across the ledger.
+    pub id: String,
+    pub target: String,
+    pub key: String,
+    pub cluster: String,
+    pub service: String,
+    pub state: State,
+    pub trigger: Trigger,
+    /// The image the new revision runs, pinned by digest.
+    pub image: String,
+    /// The tag's semver version, when the target orders by semver.
+    pub version: Option<String>,
+    pub changes: Vec<ImageChange>,
+    /// Every difference from the running task definition, names only: what an approver
+    /// is shown, fixed at plan time.
+    #[serde(default)]
+    pub diff: Vec<String>,
+    pub from_task_definition: String,
+    pub to_task_definition: Option<String>,
+    /// The PRIMARY deployment id UpdateService returned; ECS events are matched on it.
+    pub ecs_deployment_id: Option<String>,
+    pub lease: Option<Lease>,
+    /// Why a deployment failed before it reached ECS (bad input, missing image…), or
+    /// why the last attempt stopped on a transient error (cleared once it rolls).
+    #[serde(default)]
+    pub error: Option<String>,
+    /// Set while and after the deployment waits for a person (policy `approval`).
+    #[serde(default)]
+    pub approval: Option<ApprovalRequest>,
+    /// When ECS reported the rollout's end (its `updatedAt`).
+    #[serde(default)]
+    pub ended_at: Option<DateTime<Utc>>,
+    /// What ECS's circuit breaker rolled the service back to, in words.
+    #[serde(default)]
+    pub rolled_back_to: Option<String>,
+    /// Which outcome people were told of, and when: a retry after a failed send tells
+    /// them again, a duplicate event does not, and a rollback after a failure is news.
+    #[serde(default)]
+    pub outcome_notified: Option<Notified>,
+    /// How often an invocation took this deployment over from an earlier one that
+    /// stopped mid-way (killed, timed out, failed and retried). After a takeover the
+    /// earlier attempt may have registered a revision it did not live to record.
+    #[serde(default)]
+    pub takeovers: u32,
+    pub history: Vec<HistoryEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notified {
+    pub state: State,
+    pub at: DateTime<Utc>,
+    /// Each channel's result (a failed one is recorded, not retried, when another worked).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deliveries: Vec<Delivery>,
+}
+
+/// One channel's result of telling people (`email`: the SNS topic; `slack`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Delivery {
+    pub channel: String,
+    pub sent: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+impl Delivery {
+    pub fn of<T, E: std::fmt::Display>(
+        channel: &str,
+        result: &Result<T, E>,
+        at: DateTime<Utc>,
+    ) -> Delivery {
+        Delivery {
+            channel: channel.to_string(),
+            sent: result.is_ok(),
+            error: result.as_ref().err().map(ToString::to_string),
+            at,
+        }
+    }
+}
+
+/// A request for a person's decision, and the decision once taken.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApprovalRequest {
+    pub requested_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub decision: Option<Decision>,
+    /// The Slack message that asked, so that it can be edited when the request ends.
+    #[serde(default)]
+    pub slack: Option<SlackMessage>,
+    /// When SNS and Slack were asked (a retry after a failed notification asks again).
+    #[serde(default)]
+    pub notified_at: Option<DateTime<Utc>>,
+    /// Each channel's result of asking.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deliveries: Vec<Delivery>,
+}
+
+/// Where a Slack message lives: enough for `chat.update`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SlackMessage {
+    pub channel: String,
+    pub ts: String,
+}
+
+/// Who acted, through which channel, and from where.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Actor {
+    /// For Slack the verified user id (`U…`, with the name Slack sent); for the web page the
+    /// name the link holder typed; `slipway` for Slipway's own moves.
+    pub id: String,
+    pub channel: Channel,
+    /// The web request's source IP and user agent; Slack's team id.
+    #[serde(default)]
+    pub source: Option<String>,
+}
+
+impl Actor {
+    /// Slipway itself (superseding, expiring).
+    pub fn slipway() -> Actor {
+        Actor {
+            id: "slipway".into(),
+            channel: Channel::Slipway,
+            source: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Decision {
+    pub verdict: Verdict,
+    pub actor: String,
+    pub channel: Channel,
+    pub at: DateTime<Utc>,
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    Approve,
+    Reject,
+}
+
+impl Verdict {
+    pub fn past_tense(self) -> &'static str {
+        match self {
+            Verdict::Approve => "approved",
+            Verdict::Reject => "rejected",
+        }
+    }
+}
+
+/// Where a decision came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Channel {
+    Web,
+    Slack,
+    /// Slipway's own moves: superseding an older request, expiring one.
+    Slipway,
+}
+
+/// What an audit entry records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    Approve,
+    Reject,
+    Expire,
+    Supersede,
+}
+
+impl From<Verdict> for Action {
+    fn from(verdict: Verdict) -> Action {
+        match verdict {
+            Verdict::Approve => Action::Approve,
+            Verdict::Reject => Action::Reject,
+        }
+    }
+}
+
+/// One attempt to act on a deployment awaiting approval, taken or refused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub at: DateTime<Utc>,
+    pub deployment_id: String,
+    pub actor: String,
+    pub channel: Channel,
+    #[serde(default)]
+    pub source: Option<String>,
+    pub action: Action,
+    pub image: String,
+    /// `taken`, or why the attempt was refused.
+    pub outcome: String,
+}
+
+/// Why a decision was not taken. Each says what the person should know.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecisionRefused {
+    #[error("already {verdict} by {actor} at {at}", verdict = .0.verdict.past_tense(), actor = .0.actor, at = .0.at.format("%Y-%m-%d %H:%M:%S UTC"))]
+    AlreadyDecided(Decision),
+    #[error("the approval request expired at {0}")]
+    Expired(DateTime<Utc>),
+    #[error("this deployment is {0}: there is nothing to decide")]
+    NotAwaiting(State),
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("deployment {id}: cannot move from {from} to {to}")]
+pub struct TransitionError {
+    pub id: String,
+    pub from: State,
+    pub to: State,
+}
+
+impl Deployment {
+    /// Moves to `next` if the state machine allows it, noting why in the history.
+    pub fn advance(
+        &mut self,
+        next: State,
+        note: impl Into<String>,
+        at: DateTime<Utc>,
+    ) -> Result<(), TransitionError> {
+        if !self.state.can_move_to(next) {
+            return Err(TransitionError {
+                id: self.id.clone(),
+                from: self.state,
+                to: next,
+            });
+        }
+        self.state = next;
+        self.history.push(HistoryEntry {
+            at,
+            state: next,
+            note: note.into(),
+        });
+        Ok(())
+    }
+
+    /// Hands the deployment to another invocation (`holder`, until its deadline).
+    pub fn take_over(&mut self, holder: &str, until: DateTime<Utc>) {
+        self.lease = Some(Lease {
+            holder: holder.to_string(),
+            until,
+        });
+        self.takeovers += 1;
+    }
+
+    /// Takes a person's decision, once; a request past its expiry moves to `expired`
+    /// instead. Returns the audit entry for this attempt, taken or refused, which the
+    /// caller appends to the ledger's audit trail.
+    pub fn decide(
+        &mut self,
+        verdict: Verdict,
+        actor: &Actor,
+        reason: Option<String>,
+        now: DateTime<Utc>,
+    ) -> (Result<(), DecisionRefused>, AuditEntry) {
+        let result = self.try_decide(verdict, actor, reason, now);
+        let outcome = match &result {
+            Ok(()) => "taken".to_string(),
+            Err(refused) => format!("refused: {refused}"),
+        };
+        let entry = self.attempt(verdict.into(), actor, outcome, now);
+        (result, entry)
+    }
+
+    /// The audit entry for one attempt to act on this deployment.
+    pub fn attempt(
+        &self,
+        action: Action,
+        actor: &Actor,
+        outcome: impl Into<String>,
+        now: DateTime<Utc>,
+    ) -> AuditEntry {
+        AuditEntry {
+            at: now,
+            deployment_id: self.id.clone(),
+            actor: actor.id.clone(),
+            channel: actor.channel,
+            source: actor.source.clone(),
+            action,
+            image: self.image.clone(),
+            outcome: outcome.into(),
+        }
+    }
+
+    /// Whether the request is past its expiry (and so cannot be decided any more).
+    pub fn approval_expired(&self, now: DateTime<Utc>) -> bool {
+        self.approval
+            .as_ref()
+            .is_some_and(|request| now >= request.expires_at)
+    }
+
+    fn try_decide(
+        &mut self,
+        verdict: Verdict,
+        actor: &Actor,
+        reason: Option<String>,
+        now: DateTime<Utc>,
+    ) -> Result<(), DecisionRefused> {
+        let Some(request) = self.approval.clone() else {
+            return Err(DecisionRefused::NotAwaiting(self.state));
+        };
+        if let Some(decision) = request.decision {
+            return Err(DecisionRefused::AlreadyDecided(decision));
+        }
+        if self.state != State::AwaitingApproval {
+            return Err(DecisionRefused::NotAwaiting(self.state));
+        }
+        if now >= request.expires_at {
+            let note = format!("nobody decided before {}", request.expires_at);
+            self.advance(State::Expired, note, now)
+                .expect("awaiting-approval can expire");
+            return Err(DecisionRefused::Expired(request.expires_at));
+        }
+        let (next, word) = match verdict {
+            Verdict::Approve => (State::Approved, "approved"),
+            Verdict::Reject => (State::Rejected, "rejected"),
+        };
+        let why = reason
+            .as_deref()
+            .map(|r| format!(": {r}"))
+            .unwrap_or_default();
+        let (who, channel) = (&actor.id, actor.channel);
+        self.advance(next, format!("{word} by {who} via {channel:?}{why}"), now)
+            .expect("awaiting-approval can be approved or rejected");
+        self.approval = Some(ApprovalRequest {
+            decision: Some(Decision {
+                verdict,
+                actor: actor.id.clone(),
+                channel,
+                at: now,
+                reason,
+            }),
+            ..request
+        });
+        Ok(())
+    }
+
+    /// When UpdateService started the rollout (the history's move to `rolling`).
+    pub fn rolling_since(&self) -> Option<DateTime<Utc>> {
+        self.history
+            .iter()
+            .find(|entry| entry.state == State::Rolling)
+            .map(|entry| entry.at)
+    }
+
+    /// How long the rollout took, from UpdateService to ECS's final word.
+    pub fn rollout_duration(&self) -> Option<chrono::Duration> {
+        let (start, end) = (self.rolling_since()?, self.ended_at?);
+        Some((end - start).max(chrono::Duration::zero()))
+    }
+
+    /// Whether another invocation is working on this deployment right now.
+    pub fn is_held_by_other(&self, holder: &str, now: DateTime<Utc>) -> bool {
+        self.lease
+            .as_ref()
+            .is_some_and(|lease| lease.holder != holder && lease.until > now)
+    }
+}
+
+/// Which of the three manifest files an upload was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ManifestKind {
+    ImageDefinitions,
+    ImageDetail,
+    TaskDefinition,
+}
+
+impl ManifestKind {
+    /// The kind of manifest a file under `deploy/<target>/` is, by its name.
+    pub fn from_file_name(name: &str) -> Option<ManifestKind> {
+        match name {
+            "imagedefinitions.json" => Some(ManifestKind::ImageDefinitions),
+            "imageDetail.json" => Some(ManifestKind::ImageDetail),
+            "taskdef.json" => Some(ManifestKind::TaskDefinition),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn deployment() -> Deployment {
+        Deployment {
+            id: "web.img-ab".into(),
+            target: "web".into(),
+            key: "img-ab".into(),
+            cluster: "prod".into(),
+            service: "web".into(),
+            state: State::Planned,
+            trigger: Trigger::EcrPush {
+                event_id: "e1".into(),
+                repository: "app".into(),
+                tag: "v1".into(),
+                digest: "sha256:ab".into(),
+                pushed_at: None,
+            },
+            image: "app@sha256:ab".into(),
+            version: None,
+            changes: vec![],
+            diff: vec![],
+            from_task_definition: "td:1".into(),
+            to_task_definition: None,
+            ecs_deployment_id: None,
+            lease: None,
+            error: None,
+            approval: None,
+            ended_at: None,
+            rolled_back_to: None,
+            outcome_notified: None,
+            takeovers: 0,
+            history: vec![],
+        }
+    }
+
+    #[test]
+    fn the_happy_paths_are_allowed() {
+        use State::*;
+        for path in [
+            &[Planned, Rolling, Succeeded][..],
+            &[Planned, Rolling, Failed],
+            &[Planned, Rolling, RolledBack],
+            &[Planned, Rolling, Failed, RolledBack],
+            &[Planned, AwaitingApproval, Approved, Rolling, Succeeded],
+            &[Planned, AwaitingApproval, Rejected],
+            &[Planned, AwaitingApproval, Expired],
+            &[Planned, AwaitingApproval, Superseded],
+            &[Planned, Superseded],
+        ] {
+            let mut d = deployment();
+            for next in &path[1..] {
+                d.advance(*next, "test", Utc::now())
+                    .unwrap_or_else(|e| panic!("{path:?}: {e}"));
+            }
+            assert_eq!(d.history.len(), path.len() - 1);
+        }
+    }
+
+    #[test]
+    fn nothing_moves_backwards_or_out_of_a_final_state() {
+        use State::*;
+        let all = [
+            Planned,
+            AwaitingApproval,
+            Approved,
+            Rejected,
+            Expired,
+            Superseded,
+            Rolling,
+            Succeeded,
+            Failed,
+            RolledBack,
+        ];
+        for from in all.into_iter().filter(|s| s.is_terminal()) {
+            for to in all {
+                // The one refinement: a failure that ECS then rolls back.
+                if (from, to) == (Failed, RolledBack) {
+                    continue;
+                }
+                assert!(!from.can_move_to(to), "{from} -> {to} must be refused");
+            }
+        }
+        assert!(!RolledBack.can_move_to(Failed));
+        assert!(!Succeeded.can_move_to(Failed));
+        assert!(!Rolling.can_move_to(Planned));
+        assert!(!Rolling.can_move_to(AwaitingApproval));
+        assert!(
+            !AwaitingApproval.can_move_to(Rolling),
+            "approval must come first"
+        );
+        let mut d = deployment();
+        d.advance(Rolling, "", Utc::now()).unwrap();
+        d.advance(Succeeded, "", Utc::now()).unwrap();
+        let err = d.advance(Rolling, "late event", Utc::now()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "deployment web.img-ab: cannot move from succeeded to rolling"
+        );
+        assert_eq!(d.state, Succeeded);
+    }
+
+    fn awaiting(now: DateTime<Utc>) -> Deployment {
+        let mut d = deployment();
+        d.advance(State::AwaitingApproval, "policy approval", now)
+            .unwrap();
+        d.approval = Some(ApprovalRequest {
+            requested_at: now,
+            expires_at: now + chrono::Duration::hours(24),
+            decision: None,
+            slack: None,
+            notified_at: None,
+            deliveries: Vec::new(),
+        });
+        d
+    }
+
+    fn person(id: &str, channel: Channel) -> Actor {
+        Actor {
+            id: id.into(),
+            channel,
+            source: None,
+        }
+    }
+
+    #[test]
+    fn a_decision_is_taken_once_and_every_attempt_is_audited() {
+        let now = Utc::now();
+        let mut d = awaiting(now);
+        let (taken, first) = d.decide(Verdict::Approve, &person("alice", Channel::Web), None, now);
+        taken.unwrap();
+        assert_eq!(d.state, State::Approved);
+        let (refused, second) = d.decide(
+            Verdict::Reject,
+            &person("bob", Channel::Slack),
+            Some("no".into()),
+            now,
+        );
+        let refused = refused.unwrap_err();
+        assert!(
+            matches!(&refused, DecisionRefused::AlreadyDecided(decision) if decision.actor == "alice"),
+            "{refused}"
+        );
+        assert!(refused.to_string().contains("alice"), "{refused}");
+        assert_eq!(
+            d.state,
+            State::Approved,
+            "a second decision changes nothing"
+        );
+        assert_eq!(
+            (first.actor.as_str(), first.outcome.as_str()),
+            ("alice", "taken")
+        );
+        assert!(
+            second.outcome.starts_with("refused: already"),
+            "{}",
+            second.outcome
+        );
+    }
+
+    #[test]
+    fn a_rejection_records_who_and_why() {
+        let now = Utc::now();
+        let mut d = awaiting(now);
+        d.decide(
+            Verdict::Reject,
+            &person("carol", Channel::Slack),
+            Some("freeze week".into()),
+            now,
+        )
+        .0
+        .unwrap();
+        assert_eq!(d.state, State::Rejected);
+        let decision = d.approval.unwrap().decision.unwrap();
+        assert_eq!(
+            (decision.actor.as_str(), decision.reason.as_deref()),
+            ("carol", Some("freeze week"))
+        );
+    }
+
+    #[test]
+    fn an_expired_request_cannot_be_decided_and_moves_to_expired() {
+        let now = Utc::now();
+        let mut d = awaiting(now);
+        let late = now + chrono::Duration::hours(25);
+        let (expired, entry) =
+            d.decide(Verdict::Approve, &person("alice", Channel::Web), None, late);
+        assert!(matches!(expired, Err(DecisionRefused::Expired(_))));
+        assert!(entry.outcome.contains("expired"), "{}", entry.outcome);
+        assert_eq!(d.state, State::Expired);
+        assert!(matches!(
+            d.decide(Verdict::Approve, &person("alice", Channel::Web), None, late)
+                .0,
+            Err(DecisionRefused::NotAwaiting(State::Expired))
+        ));
+    }
+
+    #[test]
+    fn a_superseded_or_unrequested_deployment_cannot_be_decided() {
+        let now = Utc::now();
+        let mut d = awaiting(now);
+        d.advance(State::Superseded, "superseded by web.img-newer", now)
+            .unwrap();
+        assert_eq!(
+            d.decide(Verdict::Approve, &person("alice", Channel::Web), None, now)
+                .0,
+            Err(DecisionRefused::NotAwaiting(State::Superseded))
+        );
+        let mut auto = deployment();
+        assert_eq!(
+            auto.decide(Verdict::Approve, &person("alice", Channel::Web), None, now)
+                .0,
+            Err(DecisionRefused::NotAwaiting(State::Planned))
+        );
+    }
+
+    #[test]
+    fn leases_keep_others_out_until_they_expire() {
+        let now = Utc::now();
+        let mut d = deployment();
+        assert!(!d.is_held_by_other("b", now));
+        d.lease = Some(Lease {
+            holder: "a".into(),
+            until: now + chrono::Duration::seconds(60),
+        });
+        assert!(d.is_held_by_other("b", now));
+        assert!(
+            !d.is_held_by_other("a", now),
+            "a retry of the same request takes over"
+        );
+        assert!(!d.is_held_by_other("b", now + chrono::Duration::seconds(61)));
+    }
+}

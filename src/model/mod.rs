@@ -1,0 +1,22 @@
+//! The bottom layer: plain data and pure rules, depending on nothing else in the crate.
+//!
+//! - [`image_ref`] — the one image-reference type, and a repository in a registry.
+//! - [`deployment`] — a deployment, its state machine, actors, decisions and audit entries.
+//! - [`target`] — per-target records: the head that orders pushes, the open approval
+//!   request, the newest version of each source object.
+//! - [`plan`] — the derivation of a new task-definition revision and its diff.
+//! - [`service`] — an ECS service as DescribeServices reports it.
+//! - [`rollable`] — which services Slipway can roll.
+//! - [`ecs_event`] — ECS's deployment and service events as plain data.
+//! - [`freeze`] and [`rollout`] — how rollouts end: ECS's events turned into forward-only
+//!   moves, the last known good release, and the freeze after a failure.
+
+pub mod deployment;
+pub mod ecs_event;
+pub mod freeze;
+pub mod image_ref;
+pub mod plan;
+pub mod rollable;
+pub mod rollout;
+pub mod service;
+pub mod target;
