@@ -112,7 +112,25 @@ pub struct Ledger<S> {
     store: S,
 }
 
+/// What an [`Ledger::update`] decides on the record it read: write this value, or leave
+/// the record as it is and answer `R`.
+pub enum Change<T, R> {
+    Write(T),
+    Leave(R),
+}
+
+/// What an [`Ledger::update`] did: wrote the record (as written), or left it.
+pub enum Updated<T, R> {
+    Written(Versioned<T>),
+    Left(R),
+}
+
 impl<S: ObjectStore> Ledger<S> {
+    /// The object store the records live in.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
     pub fn new(store: S) -> Self {
         Ledger { store }
     }
@@ -233,6 +251,42 @@ impl<S: ObjectStore> Ledger<S> {
         self.compare_and_set(&path, read, head).await
     }
 
+    /// The one compare-and-set loop: decides on the record as last read (`read`; `None`:
+    /// absent), writes the decision with `If-Match` (or `If-None-Match: *`), and on a
+    /// conflict re-reads and decides again, at most `attempts` times in all. `decide` may
+    /// wait or act (it is a future), but writes nothing to this record itself.
+    pub async fn update<T, R, E, F, Fut>(
+        &self,
+        path: &str,
+        mut read: Option<Versioned<T>>,
+        attempts: usize,
+        mut decide: F,
+    ) -> Result<Updated<T, R>, E>
+    where
+        T: Serialize + for<'de> Deserialize<'de> + Clone,
+        F: FnMut(Option<Versioned<T>>) -> Fut,
+        Fut: std::future::Future<Output = Result<Change<T, R>, E>>,
+        E: From<LedgerError>,
+    {
+        for attempt in 1..=attempts {
+            let next = match decide(read.clone()).await? {
+                Change::Leave(answer) => return Ok(Updated::Left(answer)),
+                Change::Write(next) => next,
+            };
+            match self.compare_and_set(path, read.as_ref(), next).await {
+                Ok(written) => return Ok(Updated::Written(written)),
+                Err(LedgerError::Conflict { .. }) if attempt < attempts => {
+                    read = self.read(path).await?;
+                }
+                Err(err) => return Err(err.into()),
+            }
+        }
+        Err(LedgerError::Conflict {
+            key: path.to_string(),
+        }
+        .into())
+    }
+
     async fn compare_and_set<T: Serialize>(
         &self,
         path: &str,
@@ -290,105 +344,25 @@ fn encode<T: Serialize>(value: &T) -> Vec<u8> {
 /// An in-memory [`ObjectStore`] with S3's conditional-write semantics, for unit tests of
 /// the decisions. Integration tests use real S3 conditional writes on the emulator.
 #[cfg(test)]
-pub(crate) mod memory {
-    use std::collections::HashMap;
-    use std::sync::Mutex;
-
-    use super::*;
-    use crate::ports::StoredObject;
-
-    #[derive(Default)]
-    pub struct MemoryStore {
-        objects: Mutex<HashMap<String, (Vec<u8>, u64)>>,
-        next: std::sync::atomic::AtomicU64,
-    }
-
-    impl MemoryStore {
-        fn etag(&self) -> u64 {
-            self.next.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
-        }
-    }
-
-    impl ObjectStore for MemoryStore {
-        async fn get(&self, key: &str) -> Result<Option<StoredObject>, AwsError> {
-            let objects = self.objects.lock().unwrap();
-            Ok(objects.get(key).map(|(body, etag)| StoredObject {
-                body: body.clone(),
-                etag: etag.to_string(),
-            }))
-        }
-
-        async fn create(&self, key: &str, body: Vec<u8>) -> Result<ConditionalWrite, AwsError> {
-            let mut objects = self.objects.lock().unwrap();
-            if objects.contains_key(key) {
-                return Ok(ConditionalWrite::Conflict);
-            }
-            let etag = self.etag();
-            objects.insert(key.to_string(), (body, etag));
-            Ok(ConditionalWrite::Written {
-                etag: etag.to_string(),
-            })
-        }
-
-        async fn replace(
-            &self,
-            key: &str,
-            body: Vec<u8>,
-            etag: &str,
-        ) -> Result<ConditionalWrite, AwsError> {
-            let mut objects = self.objects.lock().unwrap();
-            match objects.get(key) {
-                Some((_, current)) if current.to_string() == etag => {
-                    let etag = self.etag();
-                    objects.insert(key.to_string(), (body, etag));
-                    Ok(ConditionalWrite::Written {
-                        etag: etag.to_string(),
-                    })
-                }
-                _ => Ok(ConditionalWrite::Conflict),
-            }
-        }
-    }
-}
-
-#[cfg(test)]
 mod tests {
     use chrono::Utc;
 
-    use super::memory::MemoryStore;
     use super::*;
+    use crate::memory::MemoryStore;
     use crate::model::deployment::{Action, Actor, Channel, State, Trigger};
 
     fn deployment() -> Deployment {
+        let trigger = Trigger::EcrPush {
+            event_id: "e1".into(),
+            repository: "app".into(),
+            tag: "v1".into(),
+            digest: "sha256:ab".into(),
+            pushed_at: None,
+        };
         Deployment {
-            id: "web.img-ab".into(),
-            target: "web".into(),
-            key: "img-ab".into(),
-            cluster: "prod".into(),
-            service: "web".into(),
-            state: State::Planned,
-            trigger: Trigger::EcrPush {
-                event_id: "e1".into(),
-                repository: "app".into(),
-                tag: "v1".into(),
-                digest: "sha256:ab".into(),
-                pushed_at: None,
-            },
             image: "app@sha256:ab".into(),
-            version: None,
-            changes: vec![],
-            diff: vec![],
             from_task_definition: "td:1".into(),
-            to_task_definition: None,
-            ecs_deployment_id: None,
-            lease: None,
-            error: None,
-            approval: None,
-            ended_at: None,
-            rolled_back_to: None,
-            outcome_notified: None,
-            takeovers: 0,
-            history: vec![],
+            ..Deployment::new("web", "prod", "web", "img-ab", trigger)
         }
     }
 

@@ -26,7 +26,8 @@
 //!    jobs a Slack approval hands over.
 //! 8. `aws` — the ports implemented with the AWS SDK (and Slack's Web API), secrets from
 //!    Secrets Manager, the approval function's invocations, and the cold-start wiring;
-//!    `telemetry` — JSON logs.
+//!    `telemetry` — JSON logs; `memory` (the `test-util` feature) — the same ports over
+//!    plain collections, beside the AWS ones, for tests that run in milliseconds.
 
 pub mod approval;
 pub mod deployer;
@@ -40,6 +41,8 @@ pub mod web;
 
 #[cfg(feature = "aws")]
 pub mod aws;
+#[cfg(any(test, feature = "test-util"))]
+pub mod memory;
 #[cfg(feature = "aws")]
 pub mod telemetry;
 

@@ -366,36 +366,21 @@ pub(crate) mod tests {
     use super::*;
 
     pub(crate) fn deployment() -> Deployment {
+        let trigger = Trigger::EcrPush {
+            event_id: "e".into(),
+            repository: "app".into(),
+            tag: "v1.4.2".into(),
+            digest: "sha256:ab12".into(),
+            pushed_at: None,
+        };
         Deployment {
-            id: "web.img-ab12".into(),
-            target: "web".into(),
-            key: "img-ab12".into(),
-            cluster: "prod".into(),
-            service: "web".into(),
             state: State::AwaitingApproval,
-            trigger: Trigger::EcrPush {
-                event_id: "e".into(),
-                repository: "app".into(),
-                tag: "v1.4.2".into(),
-                digest: "sha256:ab12".into(),
-                pushed_at: None,
-            },
             image: "123456789012.dkr.ecr.us-east-1.amazonaws.com/app@sha256:ab1200000000ffff"
                 .into(),
             version: Some("1.4.2".into()),
-            changes: vec![],
             diff: vec!["container app: environment <NEW> added".into()],
             from_task_definition: "arn:aws:ecs:us-east-1:123456789012:task-definition/web:7".into(),
-            to_task_definition: None,
-            ecs_deployment_id: None,
-            lease: None,
-            error: None,
-            approval: None,
-            ended_at: None,
-            rolled_back_to: None,
-            outcome_notified: None,
-            takeovers: 0,
-            history: vec![],
+            ..Deployment::new("web", "prod", "web", "img-ab12", trigger)
         }
     }
 

@@ -10,6 +10,32 @@ use chrono::{DateTime, Utc};
 use crate::model::plan::{ImageChanges, TaskDefinitionSummary};
 pub use crate::model::service::{EcsDeployment, ServiceState};
 
+/// The adapters one deployer runs on, named once: `Deployer<A>` instead of a type
+/// parameter per port. Any five implementations make one (`(EcsService, EcrRegistry,
+/// S3Store, S3Sources, AwsNotifier)` on AWS, the in-memory ones in tests).
+pub trait Adapters: Send + Sync + 'static {
+    type Ecs: Ecs + 'static;
+    type Registry: Registry + 'static;
+    type Store: ObjectStore + 'static;
+    type Sources: SourceBucket + 'static;
+    type Notifier: Notifier + 'static;
+}
+
+impl<E, R, S, B, N> Adapters for (E, R, S, B, N)
+where
+    E: Ecs + 'static,
+    R: Registry + 'static,
+    S: ObjectStore + 'static,
+    B: SourceBucket + 'static,
+    N: Notifier + 'static,
+{
+    type Ecs = E;
+    type Registry = R;
+    type Store = S;
+    type Sources = B;
+    type Notifier = N;
+}
+
 /// A failed AWS call. `Transient` failures (throttling, 5xx, timeouts) have already been
 /// retried by the SDK; the event is handed back to Lambda to retry later.
 #[derive(Debug, Clone, thiserror::Error)]

@@ -20,11 +20,15 @@ use slipway::web::ApprovalApp;
 const SLACK_APPROVER: &str = "U024BE7LH";
 
 fn approval_target(name: &str, service: &str) -> String {
-    target_json(name, service, r#"{"glob": "v*"}"#, "approval").replace(
-        r#""policy": "approval""#,
-        &format!(
-            r#""policy": "approval", "approval": {{"expires_after_hours": 4, "slack_channel": "C0DEPLOYS", "slack_approvers": ["{SLACK_APPROVER}"]}}"#
-        ),
+    let approval = serde_json::json!({
+        "expires_after_hours": 4, "slack_channel": "C0DEPLOYS", "slack_approvers": [SLACK_APPROVER],
+    });
+    target_json_with(
+        name,
+        service,
+        r#"{"glob": "v*"}"#,
+        "approval",
+        serde_json::json!({ "approval": approval }),
     )
 }
 

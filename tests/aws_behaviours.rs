@@ -15,18 +15,10 @@ use common::faults::{Fault, FaultProxy};
 use common::*;
 use serde_json::{json, Value};
 use slipway::aws::{AwsNotifier, CallTimeouts, S3Store, SlackApi};
-use slipway::deployer::{EventOutcome, TargetOutcome};
+use slipway::deployer::TargetOutcome;
 use slipway::ledger::image_key;
 use slipway::model::deployment::State;
 use slipway::ports::{ConditionalWrite, ObjectStore};
-use slipway::Report;
-
-fn only_outcome(report: &Report) -> TargetOutcome {
-    match &report.outcome {
-        EventOutcome::Targets { targets } if targets.len() == 1 => targets[0].outcome.clone(),
-        other => panic!("expected one target outcome, got {other:?}"),
-    }
-}
 
 fn auto_web() -> String {
     config(&[target_json("web", "web", r#"{"glob": "v*"}"#, "auto")])
@@ -353,9 +345,12 @@ async fn a_failing_sns_topic_does_not_keep_the_slack_request_from_being_posted()
     let (world, pushed) = World::with_web_and_a_new_push().await;
     let slack = SlackStandIn::start().await;
     let (deployer, _) = world.deployer(
-        &config(&[target_json("web", "web", r#"{"glob": "v*"}"#, "approval").replace(
-            r#""policy": "approval""#,
-            r#""policy": "approval", "approval": {"slack_channel": "C0DEPLOYS", "slack_approvers": ["U1"]}"#,
+        &config(&[target_json_with(
+            "web",
+            "web",
+            r#"{"glob": "v*"}"#,
+            "approval",
+            serde_json::json!({"approval": {"slack_channel": "C0DEPLOYS", "slack_approvers": ["U1"]}}),
         )]),
         false,
     );

@@ -57,13 +57,6 @@ fn operator(action: &str, id: &str) -> Value {
     event
 }
 
-fn only_target(report: &Report) -> &TargetOutcome {
-    match &report.outcome {
-        EventOutcome::Targets { targets } if targets.len() == 1 => &targets[0].outcome,
-        other => panic!("expected one target: {other:?}"),
-    }
-}
-
 /// Pushes `tag` and deploys it; returns the deployment id and the ECS deployment id.
 async fn deploy(world: &World, deployer: &TestDeployer, tag: &str) -> (String, String) {
     let digest = world.push_image(Some(tag)).await;
@@ -76,7 +69,7 @@ async fn deploy(world: &World, deployer: &TestDeployer, tag: &str) -> (String, S
         .unwrap();
     let TargetOutcome::Rolling {
         ecs_deployment_id, ..
-    } = only_target(&report)
+    } = &only_outcome(&report)
     else {
         panic!("{tag} should roll: {report:?}")
     };
@@ -128,7 +121,7 @@ async fn a_completed_rollout_succeeds_with_its_duration_becomes_last_good_and_is
     )
     .await;
     assert!(matches!(
-        only_target(&progress),
+        &only_outcome(&progress),
         TargetOutcome::Unchanged { .. }
     ));
     let done = ecs_event(
@@ -140,7 +133,7 @@ async fn a_completed_rollout_succeeds_with_its_duration_becomes_last_good_and_is
     let report = replay(&deployer, &done).await;
     assert!(
         matches!(
-            only_target(&report),
+            &only_outcome(&report),
             TargetOutcome::Moved {
                 to: State::Succeeded,
                 ..
@@ -181,7 +174,7 @@ async fn a_completed_rollout_succeeds_with_its_duration_becomes_last_good_and_is
     ] {
         let report = replay(&deployer, &late).await;
         assert!(
-            matches!(only_target(&report), TargetOutcome::Unchanged { .. }),
+            matches!(&only_outcome(&report), TargetOutcome::Unchanged { .. }),
             "{report:?}"
         );
     }
@@ -242,7 +235,7 @@ async fn a_circuit_breaker_rollback_is_a_failure_named_as_such_and_freezes_the_t
     let report = replay(&deployer, &rollback).await;
     assert!(
         matches!(
-            only_target(&report),
+            &only_outcome(&report),
             TargetOutcome::Moved {
                 from: State::Failed,
                 to: State::RolledBack,
@@ -308,7 +301,7 @@ async fn a_circuit_breaker_rollback_is_a_failure_named_as_such_and_freezes_the_t
         )
         .await
         .unwrap();
-    let TargetOutcome::Frozen { reason } = only_target(&report) else {
+    let TargetOutcome::Frozen { reason } = &only_outcome(&report) else {
         panic!("{report:?}")
     };
     assert!(reason.contains("not above 1.4.2"), "{reason}");
@@ -371,7 +364,7 @@ async fn a_deployment_slipway_did_not_start_is_recorded_as_external() {
         &ecs_event("COMPLETED", "ecs-svc/console-1", "", Utc::now()),
     )
     .await;
-    let outcome = only_target(&report);
+    let outcome = &only_outcome(&report);
     assert!(
         matches!(
             outcome,
@@ -485,7 +478,7 @@ async fn an_operator_rolls_back_to_the_last_known_good_release_as_a_ledger_entry
         to_task_definition,
         ecs_deployment_id,
         ..
-    } = only_target(&report)
+    } = &only_outcome(&report)
     else {
         panic!("{report:?}")
     };
@@ -513,7 +506,7 @@ async fn an_operator_rolls_back_to_the_last_known_good_release_as_a_ledger_entry
     let updates = calls.updates.load(std::sync::atomic::Ordering::SeqCst);
     let again = replay(&deployer, &request).await;
     assert!(
-        matches!(only_target(&again), TargetOutcome::Duplicate { .. }),
+        matches!(&only_outcome(&again), TargetOutcome::Duplicate { .. }),
         "{again:?}"
     );
     assert_eq!(
@@ -576,12 +569,12 @@ async fn until_unfrozen_targets_wait_for_an_operator() {
         .await
         .unwrap();
     assert!(
-        matches!(only_target(&report), TargetOutcome::Frozen { reason } if reason.contains("until-unfrozen")),
+        matches!(&only_outcome(&report), TargetOutcome::Frozen { reason } if reason.contains("until-unfrozen")),
         "{report:?}"
     );
     let unfrozen = replay(&deployer, &operator("unfreeze", "unfreeze-1")).await;
     assert!(
-        matches!(only_target(&unfrozen), TargetOutcome::Unfrozen { .. }),
+        matches!(&only_outcome(&unfrozen), TargetOutcome::Unfrozen { .. }),
         "{unfrozen:?}"
     );
     assert_eq!(
@@ -593,12 +586,12 @@ async fn until_unfrozen_targets_wait_for_an_operator() {
         .await
         .unwrap();
     assert!(
-        matches!(only_target(&report), TargetOutcome::Rolling { .. }),
+        matches!(&only_outcome(&report), TargetOutcome::Rolling { .. }),
         "{report:?}"
     );
     let again = replay(&deployer, &operator("unfreeze", "unfreeze-2")).await;
     assert!(matches!(
-        only_target(&again),
+        &only_outcome(&again),
         TargetOutcome::Unchanged { .. }
     ));
 }
@@ -702,7 +695,7 @@ async fn a_rollback_onto_an_image_ecr_no_longer_has_is_refused_and_nothing_rolls
     let updates = calls.updates.load(std::sync::atomic::Ordering::SeqCst);
 
     let report = replay(&deployer, &operator("rollback", "rollback-expired")).await;
-    let TargetOutcome::Failed { error } = only_target(&report) else {
+    let TargetOutcome::Failed { error } = &only_outcome(&report) else {
         panic!("{report:?}")
     };
     assert!(

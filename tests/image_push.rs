@@ -9,24 +9,6 @@ use common::*;
 use serde_json::Value;
 use slipway::deployer::{EventOutcome, TargetOutcome};
 use slipway::model::deployment::State;
-use slipway::Report;
-
-fn outcomes(report: &Report) -> Vec<(String, TargetOutcome)> {
-    match &report.outcome {
-        EventOutcome::Targets { targets } => targets
-            .iter()
-            .map(|t| (t.target.clone(), t.outcome.clone()))
-            .collect(),
-        other => panic!("expected target outcomes, got {other:?}"),
-    }
-}
-
-fn result_name(outcome: &TargetOutcome) -> String {
-    serde_json::to_value(outcome).unwrap()["result"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn one_push_registers_one_revision_pinned_by_digest_and_carries_everything_else_over() {
@@ -61,7 +43,7 @@ async fn one_push_registers_one_revision_pinned_by_digest_and_carries_everything
             ecs_deployment_id,
             changes,
         },
-    )] = &outcomes(&report)[..]
+    )] = &target_outcomes(&report)[..]
     else {
         panic!("expected one rolling target: {report:?}")
     };
@@ -159,7 +141,7 @@ async fn a_push_matching_two_targets_rolls_both() {
         .await
         .unwrap();
 
-    let results: Vec<_> = outcomes(&report)
+    let results: Vec<_> = target_outcomes(&report)
         .iter()
         .map(|(t, o)| (t.clone(), result_name(o)))
         .collect();
@@ -199,8 +181,11 @@ async fn the_same_push_delivered_twice_in_sequence_deploys_once() {
         .await
         .unwrap();
 
-    assert_eq!(result_name(&outcomes(&first)[0].1), "rolling");
-    assert_eq!(result_name(&outcomes(&second)[0].1), "already-running");
+    assert_eq!(result_name(&target_outcomes(&first)[0].1), "rolling");
+    assert_eq!(
+        result_name(&target_outcomes(&second)[0].1),
+        "already-running"
+    );
     assert_eq!(
         (
             calls.registers.load(Ordering::SeqCst),
@@ -216,7 +201,10 @@ async fn the_same_push_delivered_twice_in_sequence_deploys_once() {
         .handle_ecr_event(&retag, &invocation("r-3c"))
         .await
         .unwrap();
-    assert_eq!(result_name(&outcomes(&third)[0].1), "already-running");
+    assert_eq!(
+        result_name(&target_outcomes(&third)[0].1),
+        "already-running"
+    );
     assert_eq!(world.revisions("web").await, 2);
 }
 
@@ -242,7 +230,7 @@ async fn the_same_push_delivered_ten_times_at_once_deploys_once() {
 
     let results: Vec<String> = reports
         .iter()
-        .map(|r| result_name(&outcomes(r)[0].1))
+        .map(|r| result_name(&target_outcomes(r)[0].1))
         .collect();
     assert_eq!(
         results.iter().filter(|r| *r == "rolling").count(),
@@ -298,7 +286,7 @@ async fn an_older_images_event_after_a_newer_deploy_changes_nothing() {
         .await
         .unwrap();
 
-    let [(_, TargetOutcome::Older { reason })] = &outcomes(&late)[..] else {
+    let [(_, TargetOutcome::Older { reason })] = &target_outcomes(&late)[..] else {
         panic!("{late:?}")
     };
     assert!(reason.contains("before"), "{reason}");
@@ -343,7 +331,7 @@ async fn a_lower_semver_tag_never_wins_over_a_higher_one() {
         .await
         .unwrap();
 
-    assert_eq!(result_name(&outcomes(&late)[0].1), "older");
+    assert_eq!(result_name(&target_outcomes(&late)[0].1), "older");
     let (running, _) = world.running("web").await;
     assert_eq!(
         running.container_definitions()[0].image(),
@@ -382,7 +370,7 @@ async fn untagged_platform_manifests_then_the_tagged_index_deploy_the_index_once
         .await
         .unwrap();
 
-    assert_eq!(result_name(&outcomes(&report)[0].1), "rolling");
+    assert_eq!(result_name(&target_outcomes(&report)[0].1), "rolling");
     assert_eq!(
         (
             calls.registers.load(Ordering::SeqCst),
@@ -412,7 +400,7 @@ async fn a_push_from_another_account_or_region_matches_nothing() {
             .handle_ecr_event(&event, &invocation("r-8"))
             .await
             .unwrap();
-        assert!(outcomes(&report).is_empty(), "{field}: {report:?}");
+        assert!(target_outcomes(&report).is_empty(), "{field}: {report:?}");
     }
     assert_eq!(calls.registers.load(Ordering::SeqCst), 0);
     assert!(world.ledger_keys().await.is_empty());
@@ -447,7 +435,7 @@ async fn a_dry_run_plans_and_writes_nothing() {
             calls: planned,
             warnings,
         },
-    )] = &outcomes(&report)[..]
+    )] = &target_outcomes(&report)[..]
     else {
         panic!("{report:?}")
     };
@@ -505,7 +493,10 @@ async fn an_approval_target_is_planned_and_recorded_but_not_rolled() {
         .await
         .unwrap();
 
-    assert_eq!(result_name(&outcomes(&report)[0].1), "awaiting-approval");
+    assert_eq!(
+        result_name(&target_outcomes(&report)[0].1),
+        "awaiting-approval"
+    );
     assert_eq!(
         (
             calls.registers.load(Ordering::SeqCst),
@@ -537,7 +528,7 @@ async fn an_approval_target_is_planned_and_recorded_but_not_rolled() {
         )
         .await
         .unwrap();
-    assert_eq!(result_name(&outcomes(&again)[0].1), "duplicate");
+    assert_eq!(result_name(&target_outcomes(&again)[0].1), "duplicate");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -576,8 +567,13 @@ async fn bad_events_are_acknowledged_and_write_nothing() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_target_naming_a_missing_container_fails_clearly_and_writes_nothing() {
     let (world, digest) = World::with_web_and_a_new_push().await;
-    let target =
-        target_json("web", "web", r#"{"glob": "*"}"#, "auto").replace(r#"["app"]"#, r#"["api"]"#);
+    let target = target_json_with(
+        "web",
+        "web",
+        r#"{"glob": "*"}"#,
+        "auto",
+        serde_json::json!({"containers": ["api"]}),
+    );
     let (deployer, _) = world.deployer(&config(&[target]), false);
 
     let report = deployer
@@ -588,7 +584,7 @@ async fn a_target_naming_a_missing_container_fails_clearly_and_writes_nothing() 
         .await
         .unwrap();
 
-    let [(_, TargetOutcome::Failed { error })] = &outcomes(&report)[..] else {
+    let [(_, TargetOutcome::Failed { error })] = &target_outcomes(&report)[..] else {
         panic!("{report:?}")
     };
     assert!(error.contains("`api` is not in task definition"), "{error}");
@@ -650,8 +646,8 @@ async fn a_newer_image_arriving_while_an_older_one_is_mid_roll_reaches_ecs_last(
     let (ro, rn) = tokio::join!(deployer.handle_ecr_event(&older_event, &io), late_newer);
 
     let results = [
-        result_name(&outcomes(&ro.unwrap())[0].1),
-        result_name(&outcomes(&rn.unwrap())[0].1),
+        result_name(&target_outcomes(&ro.unwrap())[0].1),
+        result_name(&target_outcomes(&rn.unwrap())[0].1),
     ];
     assert_eq!(results, ["rolling", "rolling"]);
     assert_eq!(calls.updates.load(Ordering::SeqCst), 2);
@@ -699,7 +695,7 @@ async fn a_transient_failure_is_retried_by_lambda_and_the_retry_reuses_the_regis
         .handle_ecr_event(&event, &invocation("r-12"))
         .await
         .unwrap();
-    assert_eq!(result_name(&outcomes(&report)[0].1), "rolling");
+    assert_eq!(result_name(&target_outcomes(&report)[0].1), "rolling");
     assert_eq!(
         calls.registers.load(Ordering::SeqCst),
         1,
@@ -727,7 +723,7 @@ async fn an_event_for_an_image_no_longer_in_ecr_deploys_nothing() {
         .await
         .unwrap();
 
-    let [(_, TargetOutcome::Failed { error })] = &outcomes(&report)[..] else {
+    let [(_, TargetOutcome::Failed { error })] = &target_outcomes(&report)[..] else {
         panic!("{report:?}")
     };
     assert!(error.contains("not in ECR"), "{error}");

@@ -25,8 +25,8 @@ const LAYERS: &[&[&str]] = &[
     &["reconcile", "deployer"],
     // The web surface.
     &["web"],
-    // The AWS wiring.
-    &["aws", "telemetry"],
+    // The AWS wiring, and the same ports in memory for tests.
+    &["aws", "memory", "telemetry"],
 ];
 
 struct Source {
@@ -38,15 +38,31 @@ fn sources() -> Vec<Source> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut files = Vec::new();
     walk(&root, &mut files);
-    files
+    let read: Vec<(String, String)> = files
         .into_iter()
         .filter_map(|path| {
-            let module = module_of(&root, &path)?;
-            let text = std::fs::read_to_string(&path).unwrap();
-            Some(Source {
-                module,
-                code: production_code(&text),
-            })
+            Some((
+                module_of(&root, &path)?,
+                std::fs::read_to_string(&path).unwrap(),
+            ))
+        })
+        .collect();
+    // A file of its own declared `#[cfg(test)] mod name;` holds tests, not production code.
+    let tests: BTreeSet<String> = read
+        .iter()
+        .flat_map(|(module, text)| {
+            text.split("#[cfg(test)]\nmod ")
+                .skip(1)
+                .filter_map(|rest| rest.split_once(";\n").map(|(name, _)| name.to_string()))
+                .filter(|name| !name.contains(char::is_whitespace))
+                .map(move |name| format!("{module}::{name}"))
+        })
+        .collect();
+    read.into_iter()
+        .filter(|(module, _)| !tests.contains(module))
+        .map(|(module, text)| Source {
+            module,
+            code: production_code(&text),
         })
         .collect()
 }

@@ -282,9 +282,12 @@ fn push_of(repository: &str, id: &str, tag: &str, digest: &str) -> Value {
 }
 
 fn target(name: &str, repository: &str, tags: &str) -> String {
-    target_json(name, name, tags, "auto").replace(
-        r#""repository": "app""#,
-        &format!(r#""repository": "{repository}""#),
+    target_json_with(
+        name,
+        name,
+        tags,
+        "auto",
+        serde_json::json!({ "repository": repository }),
     )
 }
 
@@ -373,23 +376,6 @@ async fn scenario_1_a_hundred_deliveries_of_one_push_deploy_once() {
     assert_eq!(rig.running_image("web").await, image_uri(&pushed));
     assert_eq!(results.get("rolling"), Some(&1), "{results:?}");
     assert_eq!(state["state"], "rolling");
-}
-
-fn report_results(report: &Report) -> Vec<String> {
-    report_value_results(&serde_json::to_value(report).unwrap())
-}
-
-/// Each target's result in a report, as the function returns it.
-fn report_value_results(value: &Value) -> Vec<String> {
-    match value["outcome"].as_str() {
-        Some("targets") => value["targets"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|t| t["result"].as_str().unwrap_or("?").to_string())
-            .collect(),
-        other => vec![other.unwrap_or("?").to_string()],
-    }
 }
 
 // ---------------------------------------------------------------------------------------

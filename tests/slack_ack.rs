@@ -38,11 +38,13 @@ fn full_size() -> bool {
 }
 
 fn target() -> String {
-    target_json("web", "web", r#"{"glob": "v*"}"#, "approval").replace(
-        r#""policy": "approval""#,
-        &format!(
-            r#""policy": "approval", "approval": {{"slack_channel": "C0DEPLOYS", "slack_approvers": ["{APPROVER}"]}}"#
-        ),
+    let approval = json!({"slack_channel": "C0DEPLOYS", "slack_approvers": [APPROVER]});
+    target_json_with(
+        "web",
+        "web",
+        r#"{"glob": "v*"}"#,
+        "approval",
+        json!({ "approval": approval }),
     )
 }
 

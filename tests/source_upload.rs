@@ -10,14 +10,6 @@ use serde_json::{json, Value};
 use slipway::deployer::{EventOutcome, TargetOutcome};
 use slipway::ledger::source_key;
 use slipway::model::deployment::{State, Trigger};
-use slipway::Report;
-
-fn outcome(report: &Report) -> TargetOutcome {
-    match &report.outcome {
-        EventOutcome::Targets { targets } if targets.len() == 1 => targets[0].outcome.clone(),
-        other => panic!("expected one target outcome, got {other:?}"),
-    }
-}
 
 fn web_config(policy: &str) -> String {
     config(&[target_json("web", "web", r#"{"glob": "*"}"#, policy)])
@@ -49,7 +41,7 @@ async fn imagedefinitions_by_tag_deploy_the_resolved_digest_of_exactly_that_vers
         .unwrap();
 
     assert!(
-        matches!(outcome(&report), TargetOutcome::Rolling { .. }),
+        matches!(only_outcome(&report), TargetOutcome::Rolling { .. }),
         "{report:?}"
     );
     let (running, _) = world.running("web").await;
@@ -94,7 +86,7 @@ async fn imagedefinitions_by_tag_deploy_the_resolved_digest_of_exactly_that_vers
         .await
         .unwrap();
     assert!(
-        matches!(outcome(&again), TargetOutcome::Duplicate { .. }),
+        matches!(only_outcome(&again), TargetOutcome::Duplicate { .. }),
         "{again:?}"
     );
     assert_eq!(calls.registers.load(Ordering::SeqCst), 1);
@@ -115,7 +107,7 @@ async fn image_detail_sets_the_targets_containers() {
         .unwrap();
 
     assert!(
-        matches!(outcome(&report), TargetOutcome::Rolling { .. }),
+        matches!(only_outcome(&report), TargetOutcome::Rolling { .. }),
         "{report:?}"
     );
     let (running, _) = world.running("web").await;
@@ -154,7 +146,7 @@ async fn a_taskdef_is_registered_as_given_with_placeholders_filled_from_the_runn
         .unwrap();
 
     assert!(
-        matches!(outcome(&report), TargetOutcome::Rolling { .. }),
+        matches!(only_outcome(&report), TargetOutcome::Rolling { .. }),
         "{report:?}"
     );
     let (after, tags) = world.running("web").await;
@@ -221,7 +213,7 @@ async fn an_older_version_arriving_after_a_newer_one_does_not_win() {
         .unwrap();
 
     assert!(
-        matches!(outcome(&late), TargetOutcome::Older { .. }),
+        matches!(only_outcome(&late), TargetOutcome::Older { .. }),
         "{late:?}"
     );
     assert_eq!(calls.registers.load(Ordering::SeqCst), 1);
@@ -245,7 +237,7 @@ async fn a_key_with_spaces_and_plus_reads_the_object_that_was_written() {
         .await
         .unwrap();
     assert!(
-        matches!(outcome(&report), TargetOutcome::Rolling { .. }),
+        matches!(only_outcome(&report), TargetOutcome::Rolling { .. }),
         "{report:?}"
     );
 
@@ -261,7 +253,7 @@ async fn a_key_with_spaces_and_plus_reads_the_object_that_was_written() {
         .await
         .unwrap();
     assert!(
-        matches!(outcome(&report), TargetOutcome::Rolling { .. }),
+        matches!(only_outcome(&report), TargetOutcome::Rolling { .. }),
         "{report:?}"
     );
 }
@@ -287,7 +279,7 @@ async fn bad_uploads_are_recorded_as_failed_and_never_deploy() {
             .handle_source_event(&event, &invocation(&format!("r-6-{index}")))
             .await
             .unwrap();
-        let TargetOutcome::Failed { error } = outcome(&report) else {
+        let TargetOutcome::Failed { error } = only_outcome(&report) else {
             panic!("{body}: {report:?}")
         };
         assert!(error.contains(expected), "{body}: {error}");
@@ -308,7 +300,7 @@ async fn bad_uploads_are_recorded_as_failed_and_never_deploy() {
         .upload("deploy/web/imagedefinitions.json", b"[]", 100)
         .await;
     big["detail"]["object"]["size"] = Value::from(10 * 1024 * 1024);
-    let TargetOutcome::Failed { error } = outcome(
+    let TargetOutcome::Failed { error } = only_outcome(
         &deployer
             .handle_source_event(&big, &invocation("r-big"))
             .await
@@ -323,7 +315,7 @@ async fn bad_uploads_are_recorded_as_failed_and_never_deploy() {
         .upload("deploy/web/imagedefinitions.json", &body, 101)
         .await;
     sneaky["detail"]["object"]["size"] = Value::from(10);
-    let TargetOutcome::Failed { error } = outcome(
+    let TargetOutcome::Failed { error } = only_outcome(
         &deployer
             .handle_source_event(&sneaky, &invocation("r-sneaky"))
             .await
@@ -347,7 +339,7 @@ async fn bad_uploads_are_recorded_as_failed_and_never_deploy() {
         .send()
         .await
         .unwrap();
-    let TargetOutcome::Failed { error } = outcome(
+    let TargetOutcome::Failed { error } = only_outcome(
         &deployer
             .handle_source_event(&gone, &invocation("r-gone"))
             .await
@@ -381,7 +373,7 @@ async fn a_dry_run_of_an_upload_writes_nothing_and_approval_waits() {
         .await
         .unwrap();
     assert!(
-        matches!(outcome(&report), TargetOutcome::DryRun { .. }),
+        matches!(only_outcome(&report), TargetOutcome::DryRun { .. }),
         "{report:?}"
     );
     assert!(world.ledger_keys().await.is_empty());
@@ -399,7 +391,7 @@ async fn a_dry_run_of_an_upload_writes_nothing_and_approval_waits() {
         .handle_source_event(&upload, &invocation("r-7t"))
         .await
         .unwrap();
-    let TargetOutcome::DryRun { diff, .. } = outcome(&report) else {
+    let TargetOutcome::DryRun { diff, .. } = only_outcome(&report) else {
         panic!("{report:?}")
     };
     for expected in [
@@ -427,7 +419,10 @@ async fn a_dry_run_of_an_upload_writes_nothing_and_approval_waits() {
         .await
         .unwrap();
     assert!(
-        matches!(outcome(&report), TargetOutcome::AwaitingApproval { .. }),
+        matches!(
+            only_outcome(&report),
+            TargetOutcome::AwaitingApproval { .. }
+        ),
         "{report:?}"
     );
     assert_eq!(calls.registers.load(Ordering::SeqCst), 0);

@@ -17,25 +17,18 @@ use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::{json, Map, Value};
 use tower::ServiceExt;
 
-use crate::ports::{Ecs, Notifier, ObjectStore, Registry, SourceBucket};
+use crate::ports::Adapters;
 use crate::web::later::RollJob;
 use crate::web::{ApprovalApp, RequestSource};
 
 /// The approval function: its state and its routes, built once per cold start.
-pub struct ApprovalFunction<E, R, S, B, N> {
-    app: Arc<ApprovalApp<E, R, S, B, N>>,
+pub struct ApprovalFunction<A: Adapters> {
+    app: Arc<ApprovalApp<A>>,
     router: Router,
 }
 
-impl<E, R, S, B, N> ApprovalFunction<E, R, S, B, N>
-where
-    E: Ecs + 'static,
-    R: Registry + 'static,
-    S: ObjectStore + 'static,
-    B: SourceBucket + 'static,
-    N: Notifier + 'static,
-{
-    pub fn new(app: ApprovalApp<E, R, S, B, N>) -> Self {
+impl<A: Adapters> ApprovalFunction<A> {
+    pub fn new(app: ApprovalApp<A>) -> Self {
         let app = Arc::new(app);
         let router = app.clone().router();
         ApprovalFunction { app, router }

@@ -135,7 +135,7 @@ impl CallTimeouts {
     }
 }
 
-pub type SlipwayDeployer = Deployer<EcsService, EcrRegistry, S3Store, S3Sources, AwsNotifier>;
+pub type SlipwayDeployer = Deployer<(EcsService, EcrRegistry, S3Store, S3Sources, AwsNotifier)>;
 
 /// Everything the event-driven functions need, read from their environment:
 /// `SLIPWAY_ACCOUNT_ID`, `AWS_REGION`, `SLIPWAY_LEDGER_BUCKET`, the targets config

@@ -11,20 +11,19 @@
 use chrono::{DateTime, Utc};
 use tracing::warn;
 
-use super::{Deployer, LogContext, StepError, TargetOutcome, HEAD_ATTEMPTS};
+use super::{log_decision, Deployer, StepError, TargetOutcome, HEAD_ATTEMPTS};
 use crate::input::config::Target;
-use crate::ledger::{LedgerError, Versioned};
+use crate::ledger::{Change, Updated, Versioned};
 use crate::model::deployment::{Action, Actor, ApprovalRequest, Deployment, State};
 use crate::model::target::AwaitingPointer;
 use crate::notify;
-use crate::ports::{Ecs, Notifier, ObjectStore, Registry, SourceBucket};
+use crate::ports::{Adapters, Notifier};
 
-impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer<E, R, S, B, N> {
+impl<A: Adapters> Deployer<A> {
     pub(super) async fn request_approval(
         &self,
         target: &Target,
         mut current: Versioned<Deployment>,
-        log: &LogContext<'_>,
     ) -> Result<TargetOutcome, StepError> {
         let Some(links) = &self.links else {
             return Err(StepError::Rejected(format!(
@@ -45,8 +44,7 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
             });
             current = self.ledger.save(&current, next).await?;
         }
-        self.become_open_request(target, &current.value, log)
-            .await?;
+        self.become_open_request(target, &current.value).await?;
 
         let request = current.value.approval.clone().expect("set above");
         let link = links.link(&current.value, request.expires_at);
@@ -81,7 +79,7 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
         });
         next.lease = None;
         self.ledger.save(&current, next).await?;
-        log.decided(
+        log_decision(
             "awaiting-approval",
             &format!(
                 "asked the approvers (expires {}); the service was not rolled",
@@ -99,36 +97,31 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
         &self,
         target: &Target,
         ours: &Deployment,
-        log: &LogContext<'_>,
     ) -> Result<(), StepError> {
-        for _ in 0..HEAD_ATTEMPTS {
-            let pointer = self.ledger.awaiting(&target.name).await?;
-            if let Some(open) = &pointer {
-                if open.value.deployment_id == ours.id {
-                    return Ok(());
+        let mine = AwaitingPointer {
+            deployment_id: ours.id.clone(),
+            key: ours.key.clone(),
+            updated_at: Utc::now(),
+        };
+        let pointer = self.ledger.awaiting(&target.name).await?;
+        let decide = |pointer: Option<Versioned<AwaitingPointer>>| {
+            let mine = mine.clone();
+            async move {
+                if let Some(open) = &pointer {
+                    if open.value.deployment_id == ours.id {
+                        return Ok(Change::Leave(()));
+                    }
+                    self.close_open_request(&target.name, &open.value.key, &ours.id)
+                        .await?;
                 }
-                self.close_open_request(&target.name, &open.value.key, &ours.id, log)
-                    .await?;
+                Ok::<_, StepError>(Change::Write(mine))
             }
-            let mine = AwaitingPointer {
-                deployment_id: ours.id.clone(),
-                key: ours.key.clone(),
-                updated_at: Utc::now(),
-            };
-            match self
-                .ledger
-                .set_awaiting(&target.name, pointer.as_ref(), mine)
-                .await
-            {
-                Ok(_) => return Ok(()),
-                Err(LedgerError::Conflict { .. }) => continue,
-                Err(err) => return Err(err.into()),
-            }
-        }
-        Err(LedgerError::Conflict {
-            key: crate::ledger::awaiting_path(&target.name),
-        }
-        .into())
+        };
+        let path = crate::ledger::awaiting_path(&target.name);
+        self.ledger
+            .update(&path, pointer, HEAD_ATTEMPTS, decide)
+            .await?;
+        Ok(())
     }
 
     /// Closes the request at `key` if it still waits: superseded by `newer`, or expired if
@@ -138,50 +131,62 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
         target: &str,
         key: &str,
         newer: &str,
-        log: &LogContext<'_>,
     ) -> Result<(), StepError> {
-        for _ in 0..HEAD_ATTEMPTS {
-            let Some(open) = self.ledger.deployment(target, key).await? else {
-                return Ok(());
-            };
-            if open.value.state != State::AwaitingApproval {
-                return Ok(());
-            }
-            let now = Utc::now();
-            let mut next = open.value.clone();
-            let (action, state, outcome) = match expired_at(&open.value, now) {
-                Some(at) => (
-                    Action::Expire,
-                    State::Expired,
-                    format!(
-                        "Expired: nobody decided before {}",
-                        at.format("%Y-%m-%d %H:%M UTC")
-                    ),
-                ),
-                None => (
-                    Action::Supersede,
-                    State::Superseded,
-                    format!("Superseded by {newer}: this request can no longer be approved"),
-                ),
-            };
-            next.advance(state, outcome.clone(), now)?;
-            match self.ledger.save(&open, next).await {
-                Ok(saved) => {
-                    let entry = saved
-                        .value
-                        .attempt(action, &Actor::slipway(), &outcome, now);
-                    self.ledger.append_audit(target, key, &entry).await?;
-                    self.edit_request_message(&saved.value, &outcome).await;
-                    log.decided(
-                        "closed-older-request",
-                        &format!("{}: {outcome}", saved.value.id),
-                    );
-                    return Ok(());
+        let read = self.ledger.deployment(target, key).await?;
+        let close = |open: Option<Versioned<Deployment>>| {
+            let change = match open {
+                Some(open) if open.value.state == State::AwaitingApproval => {
+                    let now = Utc::now();
+                    let (state, outcome) = match expired_at(&open.value, now) {
+                        Some(at) => (
+                            State::Expired,
+                            format!(
+                                "Expired: nobody decided before {}",
+                                at.format("%Y-%m-%d %H:%M UTC")
+                            ),
+                        ),
+                        None => (
+                            State::Superseded,
+                            format!(
+                                "Superseded by {newer}: this request can no longer be approved"
+                            ),
+                        ),
+                    };
+                    let mut next = open.value;
+                    match next.advance(state, outcome, now) {
+                        Ok(()) => Ok(Change::Write(next)),
+                        Err(err) => Err(StepError::from(err)),
+                    }
                 }
-                Err(LedgerError::Conflict { .. }) => continue,
-                Err(err) => return Err(err.into()),
-            }
-        }
+                _ => Ok(Change::Leave(())),
+            };
+            std::future::ready(change)
+        };
+        let path = crate::ledger::deployment_path(target, key);
+        let Updated::Written(saved) = self
+            .ledger
+            .update(&path, read, HEAD_ATTEMPTS, close)
+            .await?
+        else {
+            return Ok(());
+        };
+        let action = match saved.value.state {
+            State::Expired => Action::Expire,
+            _ => Action::Supersede,
+        };
+        // The move just written is the record's last history entry.
+        let (outcome, at) = saved
+            .value
+            .history
+            .last()
+            .map_or((String::new(), Utc::now()), |h| (h.note.clone(), h.at));
+        let entry = saved.value.attempt(action, &Actor::slipway(), &outcome, at);
+        self.ledger.append_audit(target, key, &entry).await?;
+        self.edit_request_message(&saved.value, &outcome).await;
+        log_decision(
+            "closed-older-request",
+            &format!("{}: {outcome}", saved.value.id),
+        );
         Ok(())
     }
 

@@ -8,7 +8,11 @@
 use chrono::Utc;
 use serde::Serialize;
 
-use super::{Deployer, LogContext, StepError, TargetOutcome};
+use tracing::Instrument;
+
+use super::{
+    decision_span, log_decision, log_warning, record_in_span, Deployer, StepError, TargetOutcome,
+};
 use crate::input::source::{parse_manifest, Manifest, ManifestKind, MAX_MANIFEST_BYTES};
 use crate::ledger::{Claim, LedgerError, Versioned};
 use crate::model::deployment::{
@@ -16,8 +20,7 @@ use crate::model::deployment::{
 };
 use crate::model::plan::{self, Derivation};
 use crate::ports::{
-    DescribedTaskDefinition, Ecs, Notifier, ObjectStore, Registry, ServiceState, SourceBucket,
-    SourceObject,
+    Adapters, DescribedTaskDefinition, Ecs, Notifier, ServiceState, SourceBucket, SourceObject,
 };
 
 /// What became of a decision.
@@ -68,7 +71,7 @@ impl DecisionError {
     }
 }
 
-impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer<E, R, S, B, N> {
+impl<A: Adapters> Deployer<A> {
     /// The configured target a deployment belongs to (gone from the config: unknown).
     fn target_of(
         &self,
@@ -120,9 +123,29 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
         when: RollWhen,
     ) -> Result<DecisionOutcome, DecisionError> {
         let current = self.deployment(deployment_id).await?;
+        let span = decision_span(
+            "",
+            &current.value.target,
+            super::image_digest(&current.value.image),
+            deployment_id,
+        );
+        self.take_decision(current, verdict, actor, reason, when)
+            .instrument(span)
+            .await
+    }
+
+    /// The decision itself, within the deployment's span.
+    async fn take_decision(
+        &self,
+        current: Versioned<Deployment>,
+        verdict: Verdict,
+        actor: &Actor,
+        reason: Option<String>,
+        when: RollWhen,
+    ) -> Result<DecisionOutcome, DecisionError> {
+        let deployment_id = current.value.id.clone();
+        let deployment_id = deployment_id.as_str();
         let target = self.target_of(&current.value)?;
-        let image = current.value.image.clone();
-        let log = decision_log(target, &image, deployment_id);
         let now = Utc::now();
         let key = current.value.key.clone();
         let holder = decision_holder();
@@ -135,8 +158,7 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
             }
             // Boxed, like the other branches: keeps `decide`'s future small on the stack.
             let taken = "taken: completing the rollout of an earlier approval that did not finish";
-            return Box::pin(self.resume_approved(target, current, actor, &holder, taken, &log))
-                .await;
+            return Box::pin(self.resume_approved(target, current, actor, &holder, taken)).await;
         }
 
         // Approving something other than what was planned is refused before deciding, and
@@ -150,10 +172,8 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
                 .await
                 .map_err(|err| step_error(deployment_id, err))?;
             if service.task_definition != current.value.from_task_definition {
-                return Box::pin(
-                    self.refuse_changed_service(target, current, actor, &service, &log),
-                )
-                .await;
+                return Box::pin(self.refuse_changed_service(target, current, actor, &service))
+                    .await;
             }
         }
 
@@ -174,7 +194,7 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
             {
                 self.edit_request_message(&next, &refused.to_string()).await;
             }
-            log.decided(
+            log_decision(
                 "refused",
                 &format!("{} via {:?}: {refused}", actor.id, actor.channel),
             );
@@ -200,7 +220,7 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
         self.audit(&target.name, &key, &entry).await?;
         let at = now.format("%Y-%m-%d %H:%M UTC");
         if verdict == Verdict::Reject {
-            log.decided(
+            log_decision(
                 "rejected",
                 &format!(
                     "rejected by {} via {:?}; nothing rolls",
@@ -216,7 +236,7 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
             }
             return Ok(DecisionOutcome::Rejected);
         }
-        log.decided(
+        log_decision(
             "approved",
             &format!("approved by {} via {:?}", actor.id, actor.channel),
         );
@@ -227,9 +247,8 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
         if when == RollWhen::Later {
             return Ok(DecisionOutcome::Approved);
         }
-        let rollout = Box::pin(self.roll_approved(target, saved, &log)).await;
-        self.finish_rollout(target, &key, &holder, rollout, &log)
-            .await
+        let rollout = Box::pin(self.roll_approved(target, saved)).await;
+        self.finish_rollout(target, &key, &holder, rollout).await
     }
 
     /// Rolls a deployment a person approved with [`RollWhen::Later`]. Only an approved
@@ -253,10 +272,15 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
             });
         }
         let target = self.target_of(&current.value)?;
-        let image = current.value.image.clone();
-        let log = decision_log(target, &image, deployment_id);
+        let span = decision_span(
+            "",
+            &target.name,
+            super::image_digest(&current.value.image),
+            deployment_id,
+        );
         let taken = "taken: rolling out the approval recorded before the answer";
-        Box::pin(self.resume_approved(target, current, actor, &decision_holder(), taken, &log))
+        Box::pin(self.resume_approved(target, current, actor, &decision_holder(), taken))
+            .instrument(span)
             .await
     }
 
@@ -268,12 +292,11 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
         key: &str,
         holder: &str,
         rollout: Result<TargetOutcome, StepError>,
-        log: &LogContext<'_>,
     ) -> Result<DecisionOutcome, DecisionError> {
         match rollout {
             Ok(rollout) => Ok(DecisionOutcome::Rolled { rollout }),
             Err(err) => {
-                log.warned(
+                log_warning(
                     "failed",
                     &format!(
                         "approved, but the rollout stopped: {err}; approving again completes it"
@@ -285,7 +308,7 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
                 };
                 self.release_lease(&target.name, key, &invocation, &err)
                     .await;
-                Err(step_error(log.deployment_id, err))
+                Err(step_error(&Deployment::id_for(&target.name, key), err))
             }
         }
     }
@@ -298,7 +321,6 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
         actor: &Actor,
         holder: &str,
         taken_note: &str,
-        log: &LogContext<'_>,
     ) -> Result<DecisionOutcome, DecisionError> {
         let id = current.value.id.clone();
         let now = Utc::now();
@@ -335,11 +357,10 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
         };
         let entry = taken.value.attempt(Action::Approve, actor, taken_note, now);
         self.audit(&target.name, &taken.value.key, &entry).await?;
-        log.decided("resumed", "completing the rollout of an earlier approval");
+        log_decision("resumed", "completing the rollout of an earlier approval");
         let key = taken.value.key.clone();
-        let rollout = Box::pin(self.roll_approved(target, taken, log)).await;
-        self.finish_rollout(target, &key, holder, rollout, log)
-            .await
+        let rollout = Box::pin(self.roll_approved(target, taken)).await;
+        self.finish_rollout(target, &key, holder, rollout).await
     }
 
     /// The service no longer runs what the plan was made against: the request is closed
@@ -351,12 +372,11 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
         current: Versioned<Deployment>,
         actor: &Actor,
         service: &ServiceState,
-        log: &LogContext<'_>,
     ) -> Result<DecisionOutcome, DecisionError> {
         let id = current.value.id.clone();
         let now = Utc::now();
         let running_now = &service.task_definition;
-        let replanned = Box::pin(self.replan(target, &current.value, service, log))
+        let replanned = Box::pin(self.replan(target, &current.value, service))
             .await
             .map_err(|err| step_error(&id, err))?;
         let mut reason = format!(
@@ -385,7 +405,7 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
                 }
             }
         }
-        log.warned("refused", &reason);
+        log_warning("refused", &reason);
         Ok(DecisionOutcome::Refused { reason })
     }
 
@@ -396,7 +416,6 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
         target: &crate::input::config::Target,
         old: &Deployment,
         service: &ServiceState,
-        log: &LogContext<'_>,
     ) -> Result<Option<String>, StepError> {
         let running = self
             .ecs
@@ -427,32 +446,24 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
         let base_key = old.key.split("-r").next().unwrap_or(&old.key);
         let key = format!("{base_key}-r{}", running.summary.revision);
         let record = Deployment {
-            id: format!("{}.{key}", target.name),
-            key,
-            state: State::Planned,
+            image: old.image.clone(),
+            version: old.version.clone(),
             diff: plan::summary_diff(&running.summary, &planned),
             changes,
             from_task_definition: service.task_definition.clone(),
-            to_task_definition: None,
-            ecs_deployment_id: None,
-            lease: None,
-            error: None,
-            approval: None,
-            ended_at: None,
-            rolled_back_to: None,
-            outcome_notified: None,
-            takeovers: 0,
-            history: vec![],
-            ..old.clone()
+            ..Deployment::new(
+                &old.target,
+                &old.cluster,
+                &old.service,
+                key,
+                old.trigger.clone(),
+            )
         };
         let id = record.id.clone();
         match self.ledger.claim(record).await? {
             Claim::Claimed(claimed) => {
-                let log = LogContext {
-                    deployment_id: &id,
-                    ..*log
-                };
-                Box::pin(self.request_approval(target, claimed, &log)).await?;
+                record_in_span("deployment_id", &id);
+                Box::pin(self.request_approval(target, claimed)).await?;
             }
             Claim::Exists(_) => {}
         }
@@ -508,7 +519,6 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
         &self,
         target: &crate::input::config::Target,
         approved: Versioned<Deployment>,
-        log: &LogContext<'_>,
     ) -> Result<TargetOutcome, StepError> {
         let changes = approved.value.changes.clone();
         let base = match self.uploaded_definition(&approved.value).await? {
@@ -520,17 +530,17 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
                     .full
             }
         };
-        self.roll(target, approved, &base, changes, None, log).await
+        self.roll(target, approved, &base, changes, None).await
     }
 }
 
-impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer<E, R, S, B, N> {
+impl<A: Adapters> Deployer<A> {
     /// The uploaded `taskdef.json` a deployment was planned from, read again by its
     /// version id; `None` for deployments derived from the running definition.
     async fn uploaded_definition(
         &self,
         deployment: &Deployment,
-    ) -> Result<Option<DescribedTaskDefinition<E::TaskDefinition>>, StepError> {
+    ) -> Result<Option<DescribedTaskDefinition<<A::Ecs as Ecs>::TaskDefinition>>, StepError> {
         let Trigger::SourceUpload {
             bucket,
             key,
@@ -564,20 +574,6 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
             .await
             .map_err(StepError::Rejected)?;
         Ok(Some(parsed))
-    }
-}
-
-/// The fields a decision's log lines carry.
-fn decision_log<'a>(
-    target: &'a crate::input::config::Target,
-    image: &'a str,
-    deployment_id: &'a str,
-) -> LogContext<'a> {
-    LogContext {
-        event_id: "",
-        target: &target.name,
-        digest: super::image_digest(image),
-        deployment_id,
     }
 }
 

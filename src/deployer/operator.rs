@@ -3,18 +3,22 @@
 
 use chrono::Utc;
 use serde_json::Value;
+use tracing::Instrument;
 
 use super::outcomes::Handled;
-use super::{DeployError, Deployer, Invocation, LogContext, Report, StepError, TargetOutcome};
+use super::{
+    decision_span, log_decision, log_warning, record_in_span, DeployError, Deployer, Invocation,
+    Report, Step, StepError, TargetOutcome,
+};
 use crate::input::config::Target;
 use crate::input::event::{parse_operator_request, Intent, OperatorAction, OperatorRequest};
 use crate::input::source::{ImageRef, ImageReference};
 use crate::ledger::rollback_key;
 use crate::model::deployment::{Deployment, Lease, Notified, State, Trigger};
 use crate::model::rollout::{GoodRelease, RolloutKind};
-use crate::ports::{Ecs, Notifier, ObjectStore, Registry, SourceBucket};
+use crate::ports::{Adapters, Registry};
 
-impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer<E, R, S, B, N> {
+impl<A: Adapters> Deployer<A> {
     pub(super) async fn handle_operator_request(
         &self,
         raw: &Value,
@@ -42,21 +46,21 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
             };
             return Ok(self.refused(raw, problem));
         };
-        let result = match request.action {
-            OperatorAction::Unfreeze => self.unfreeze(target, &request).await,
-            OperatorAction::Rollback => {
-                Box::pin(self.roll_back(target, &request, invocation)).await
-            }
-        };
-        if let Err(err) = &result {
-            let log = LogContext {
-                event_id: &request.event_id,
-                target: &target.name,
-                digest: "",
-                deployment_id: "",
+        let span = decision_span(&request.event_id, &target.name, "", "");
+        let result = async {
+            let result = match request.action {
+                OperatorAction::Unfreeze => self.unfreeze(target, &request).await,
+                OperatorAction::Rollback => {
+                    Box::pin(self.roll_back(target, &request, invocation)).await
+                }
             };
-            log.warned("failed", &format!("{:?} refused: {err}", request.action));
+            if let Err(err) = &result {
+                log_warning("failed", &format!("{:?} refused: {err}", request.action));
+            }
+            result
         }
+        .instrument(span)
+        .await;
         self.collect(raw, &request.event_id, &[target], vec![result])
     }
 
@@ -74,14 +78,8 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
             changed
         })
         .await?;
-        let log = LogContext {
-            event_id: &request.event_id,
-            target: &target.name,
-            digest: "",
-            deployment_id: "",
-        };
         let Some(freeze) = lifted else {
-            log.decided("unchanged", "unfreeze: the target is not frozen");
+            log_decision("unchanged", "unfreeze: the target is not frozen");
             return Ok(Handled {
                 deployment_id: String::new(),
                 image: String::new(),
@@ -91,7 +89,7 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
                 },
             });
         };
-        log.decided(
+        log_decision(
             "unfrozen",
             &format!(
                 "{} unfroze the target (frozen since {} failed)",
@@ -121,7 +119,7 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
         invocation: &Invocation,
     ) -> Result<Handled, StepError> {
         let key = rollback_key(&request.event_id);
-        let id = format!("{}.{key}", target.name);
+        let id = Deployment::id_for(&target.name, &key);
         if let Some(existing) = self.ledger.deployment(&target.name, &key).await? {
             return Box::pin(self.redelivered_rollback(target, existing.value, invocation)).await;
         }
@@ -138,14 +136,10 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
                 target.name
             )));
         };
-        let log = LogContext {
-            event_id: &request.event_id,
-            target: &target.name,
-            digest: super::image_digest(&good.image),
-            deployment_id: &id,
-        };
+        record_in_span("digest", super::image_digest(&good.image));
+        record_in_span("deployment_id", &id);
         if service.task_definition == good.task_definition {
-            log.decided(
+            log_decision(
                 "already-running",
                 &format!(
                     "{} already runs {} ({})",
@@ -161,45 +155,31 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
             });
         }
         self.check_still_in_ecr(&good).await?;
+        let trigger = Trigger::Rollback {
+            event_id: request.event_id.clone(),
+            requested_by: request.requested_by.clone(),
+            reason: request.reason.clone(),
+            to_deployment_id: good.deployment_id.clone(),
+            to_release: good.release.clone(),
+        };
         let record = Deployment {
-            id: id.clone(),
-            target: target.name.clone(),
-            key,
-            cluster: target.cluster.clone(),
-            service: target.service.clone(),
-            state: State::Planned,
-            trigger: Trigger::Rollback {
-                event_id: request.event_id.clone(),
-                requested_by: request.requested_by.clone(),
-                reason: request.reason.clone(),
-                to_deployment_id: good.deployment_id.clone(),
-                to_release: good.release.clone(),
-            },
             image: good.image.clone(),
             version: good.version.clone(),
-            changes: vec![],
             diff: vec![format!(
                 "task definition {} → {} ({}, the last known good release)",
                 service.task_definition, good.task_definition, good.release
             )],
             from_task_definition: service.task_definition.clone(),
             to_task_definition: Some(good.task_definition.clone()),
-            ecs_deployment_id: None,
             lease: Some(Lease {
                 holder: invocation.request_id.clone(),
                 until: invocation.deadline,
             }),
-            error: None,
-            approval: None,
-            ended_at: None,
-            rolled_back_to: None,
-            outcome_notified: None,
-            takeovers: 0,
-            history: vec![],
+            ..Deployment::new(&target.name, &target.cluster, &target.service, key, trigger)
         };
-        let current = match self.claim(record, invocation, &log).await? {
-            Ok(current) => current,
-            Err(duplicate) => {
+        let current = match self.claim(record, invocation).await? {
+            Step::Go(current) => current,
+            Step::Stop(duplicate) => {
                 return Ok(Handled {
                     deployment_id: id,
                     image: good.image,
@@ -236,7 +216,7 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
         })
         .await?;
         let ecs_deployment_id = self
-            .start_rollout(target, current, &good.task_definition, None, &log)
+            .start_rollout(target, current, &good.task_definition, None)
             .await?;
         // A release still rolling (ECS gave up without a circuit breaker, say) will hear
         // no more from ECS: the operator's rollback is its end.
@@ -266,7 +246,7 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
     }
 }
 
-impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer<E, R, S, B, N> {
+impl<A: Adapters> Deployer<A> {
     /// Refuses a rollback onto an image ECR no longer has. The revision is immutable, but
     /// the image it pins can expire under the repository's lifecycle policy (README,
     /// "Rolling back"): ECS could not pull it, and the rollback would take the service
@@ -304,15 +284,11 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
         invocation: &Invocation,
     ) -> Result<Handled, StepError> {
         let (id, image) = (existing.id.clone(), existing.image.clone());
-        let log = LogContext {
-            event_id: "",
-            target: &target.name,
-            digest: super::image_digest(&image),
-            deployment_id: &id,
-        };
-        let current = match self.claim(existing, invocation, &log).await? {
-            Ok(current) => current,
-            Err(duplicate) => {
+        record_in_span("digest", super::image_digest(&image));
+        record_in_span("deployment_id", &id);
+        let current = match self.claim(existing, invocation).await? {
+            Step::Go(current) => current,
+            Step::Stop(duplicate) => {
                 return Ok(Handled {
                     deployment_id: id.clone(),
                     image,
@@ -323,7 +299,7 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
         let from_task_definition = current.value.from_task_definition.clone();
         let to_task_definition = current.value.to_task_definition.clone().unwrap_or_default();
         let ecs_deployment_id = self
-            .start_rollout(target, current, &to_task_definition, None, &log)
+            .start_rollout(target, current, &to_task_definition, None)
             .await?;
         Ok(Handled {
             deployment_id: id.clone(),

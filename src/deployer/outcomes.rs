@@ -12,10 +12,11 @@
 use chrono::Utc;
 use serde_json::Value;
 use tracing::info;
+use tracing::Instrument;
 
 use super::{
-    DeployError, Deployer, EventOutcome, Invocation, LogContext, Report, StepError, TargetOutcome,
-    TargetReport,
+    decision_span, log_decision, log_warning, record_in_span, DeployError, Deployer, EventOutcome,
+    Invocation, Report, StepError, TargetOutcome, TargetReport,
 };
 use crate::input::config::Target;
 use crate::input::event::{
@@ -24,11 +25,10 @@ use crate::input::event::{
 use crate::ledger::{external_key, Claim, Versioned};
 use crate::model::deployment::{Deployment, HistoryEntry, Notified, State, Trigger};
 use crate::model::rollout::{
-    on_deployment_event, release_name, FreezeCheck, GoodRelease, Move, RolloutKind, Rollouts,
-    StartedRollout,
+    on_deployment_event, release_name, GoodRelease, Move, RolloutKind, Rollouts, StartedRollout,
 };
 use crate::notify::{self, OutcomeContext};
-use crate::ports::{AwsError, AwsErrorKind, Ecs, Notifier, ObjectStore, Registry, SourceBucket};
+use crate::ports::{Adapters, AwsError, AwsErrorKind, Ecs};
 
 /// What one target's part of an event came to: the deployment it concerned and how.
 pub(super) struct Handled {
@@ -47,7 +47,7 @@ impl Handled {
     }
 }
 
-impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer<E, R, S, B, N> {
+impl<A: Adapters> Deployer<A> {
     /// Handles one event for the deployment-events function: ECS's deployment state
     /// changes and service actions, and operators' requests.
     pub async fn handle_deployment_event(
@@ -83,27 +83,27 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
             info!(event_id, decision = "ignored", "{reason}");
             return Ok(self.report(raw, EventOutcome::Ignored { reason }));
         }
-        let results = futures::future::join_all(targets.iter().map(|target| async {
-            let result = match &event {
-                EcsEvent::Deployment(change) => {
-                    Box::pin(self.record_deployment_event(target, change, invocation)).await
-                }
-                EcsEvent::ServiceAction(action) => self.note_service_action(target, action).await,
-            };
-            if let Err(err) = &result {
-                let log = LogContext {
-                    event_id,
-                    target: &target.name,
-                    digest: "",
-                    deployment_id: "",
+        let results = futures::future::join_all(targets.iter().map(|target| {
+            let span = decision_span(event_id, &target.name, "", "");
+            async {
+                let result = match &event {
+                    EcsEvent::Deployment(change) => {
+                        Box::pin(self.record_deployment_event(target, change, invocation)).await
+                    }
+                    EcsEvent::ServiceAction(action) => {
+                        self.note_service_action(target, action).await
+                    }
                 };
-                if err.is_transient() {
-                    log.warned("retry", &format!("the event will be retried: {err}"));
-                } else {
-                    log.warned("failed", &format!("not retrying: {err}"));
+                if let Err(err) = &result {
+                    if err.is_transient() {
+                        log_warning("retry", &format!("the event will be retried: {err}"));
+                    } else {
+                        log_warning("failed", &format!("not retrying: {err}"));
+                    }
                 }
+                result
             }
-            result
+            .instrument(span)
         }))
         .await;
         self.collect(raw, event_id, &targets, results)
@@ -283,12 +283,8 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
         event: &DeploymentChanged,
     ) -> Result<Handled, StepError> {
         let image = current.value.image.clone();
-        let log = LogContext {
-            event_id: &event.event_id,
-            target: &target.name,
-            digest: super::image_digest(&image),
-            deployment_id: &entry.deployment_id,
-        };
+        record_in_span("digest", super::image_digest(&image));
+        record_in_span("deployment_id", &entry.deployment_id);
         let from = current.value.state;
         let outcome = match on_deployment_event(&current.value, event, entry.kind) {
             Move::To(state, note) => {
@@ -312,7 +308,7 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
                 current = self.ledger.save(&current, next).await?;
                 self.record_target_effects(target, &current.value, event)
                     .await?;
-                log.decided(&state.to_string(), &notify::outcome_line(&current.value));
+                log_decision(&state.to_string(), &notify::outcome_line(&current.value));
                 TargetOutcome::Moved {
                     from,
                     to: state,
@@ -320,7 +316,7 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
                 }
             }
             Move::Nothing(reason) => {
-                log.decided("unchanged", &reason);
+                log_decision("unchanged", &reason);
                 TargetOutcome::Unchanged {
                     state: Some(from),
                     reason,
@@ -497,31 +493,15 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
             .map(|c| c.image.clone())
             .unwrap_or_default();
         let key = external_key(&event.ecs_deployment_id);
+        let trigger = Trigger::External {
+            event_id: event.event_id.clone(),
+            ecs_deployment_id: event.ecs_deployment_id.clone(),
+        };
         let record = Deployment {
-            id: format!("{}.{key}", target.name),
-            target: target.name.clone(),
-            key: key.clone(),
-            cluster: target.cluster.clone(),
-            service: target.service.clone(),
             state: State::Rolling,
-            trigger: Trigger::External {
-                event_id: event.event_id.clone(),
-                ecs_deployment_id: event.ecs_deployment_id.clone(),
-            },
             image,
-            version: None,
-            changes: vec![],
-            diff: vec![],
-            from_task_definition: String::new(),
             to_task_definition: Some(service.task_definition.clone()),
             ecs_deployment_id: Some(event.ecs_deployment_id.clone()),
-            lease: None,
-            error: None,
-            approval: None,
-            ended_at: None,
-            rolled_back_to: None,
-            outcome_notified: None,
-            takeovers: 0,
             history: vec![HistoryEntry {
                 at: event.updated_at,
                 state: State::Rolling,
@@ -530,6 +510,7 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
                     event.ecs_deployment_id, target.service, service.task_definition
                 ),
             }],
+            ..Deployment::new(&target.name, &target.cluster, &target.service, key.clone(), trigger)
         };
         let (deployment_id, claimed) = match self.ledger.claim(record).await? {
             Claim::Claimed(record) => (record.value.id, true),
@@ -646,47 +627,6 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
                 reason: format!("noted: {note}"),
             },
         ))
-    }
-
-    /// The freeze rule for one automatic push (image-push, policy `auto`): `Some` outcome
-    /// if the push must wait; a push newer than the failed release lifts the freeze.
-    /// Whether the target's freeze stops this push, given the target's rollouts as read
-    /// (`rollouts`). Open: returns the rollouts as they now stand, for the next change.
-    pub(super) async fn check_freeze(
-        &self,
-        target: &Target,
-        rollouts: super::RolloutsRead,
-        digest: &str,
-        version: Option<&semver::Version>,
-        pushed_at: Option<chrono::DateTime<Utc>>,
-        log: &LogContext<'_>,
-    ) -> Result<Result<super::RolloutsRead, TargetOutcome>, StepError> {
-        let Some(read) = &rollouts else {
-            return Ok(Ok(rollouts));
-        };
-        match read
-            .value
-            .check_push(target.freeze_rule(), digest, version, pushed_at)
-        {
-            FreezeCheck::Open => Ok(Ok(rollouts)),
-            FreezeCheck::Frozen(reason) => {
-                log.decided("frozen", &format!("not deploying: {reason}"));
-                Ok(Err(TargetOutcome::Frozen { reason }))
-            }
-            FreezeCheck::Thaws(why) => {
-                let latest = if self.dry_run {
-                    rollouts
-                } else {
-                    let why = why.clone();
-                    self.change_rollouts(&target.name, Some(rollouts), move |r| {
-                        r.unfreeze("slipway", Some(why.clone()), Utc::now())
-                    })
-                    .await?
-                };
-                log.decided("thawed", &format!("the freeze ends: {why}"));
-                Ok(Ok(latest))
-            }
-        }
     }
 }
 

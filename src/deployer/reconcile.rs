@@ -14,7 +14,7 @@ use tracing::{info, warn};
 use super::{Deployer, Invocation, Report, StepError};
 use crate::input::config::Target;
 use crate::model::deployment::State;
-use crate::ports::{Ecs, Notifier, ObjectStore, Registry, SourceBucket};
+use crate::ports::{Adapters, Ecs, Registry};
 use crate::reconcile::{deployment_event, ended, is_missed, newest_release, push_event};
 
 /// How many of a target's latest rollouts are looked at: ECS lists only a service's recent
@@ -38,7 +38,7 @@ pub struct Reconciled {
     pub problems: Vec<String>,
 }
 
-impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer<E, R, S, B, N> {
+impl<A: Adapters> Deployer<A> {
     /// One reconciler run over every target. `raw` is the schedule's event, only logged.
     pub async fn reconcile(&self, raw: &Value, invocation: &Invocation) -> ReconcileReport {
         let schedule = raw.get("id").and_then(Value::as_str).unwrap_or_default();

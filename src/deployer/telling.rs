@@ -10,7 +10,7 @@ use tracing::warn;
 use super::{Deployer, StepError};
 use crate::model::deployment::{Delivery, SlackMessage};
 use crate::notify::SlackPayload;
-use crate::ports::{Ecs, Notifier, NotifyError, ObjectStore, Registry, SourceBucket};
+use crate::ports::{Adapters, Notifier, NotifyError};
 
 /// What was sent, and where the Slack message lives if one was posted.
 pub(super) struct Told {
@@ -18,7 +18,7 @@ pub(super) struct Told {
     pub deliveries: Vec<Delivery>,
 }
 
-impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer<E, R, S, B, N> {
+impl<A: Adapters> Deployer<A> {
     /// Publishes `email` to the approvals topic and posts `slack` (channel, payload), at
     /// once and independently.
     pub(super) async fn tell(

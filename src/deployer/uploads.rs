@@ -10,22 +10,24 @@ use std::cmp::Ordering;
 
 use chrono::Utc;
 use serde_json::Value;
-use tracing::{info, warn};
+use tracing::{info, warn, Instrument};
 
 use super::{
-    dry_run_plan, duplicate, DeployError, Deployer, EventOutcome, Invocation, LogContext, Report,
-    StepError, TargetOutcome, TargetReport, HEAD_ATTEMPTS,
+    decision_span, dry_run_plan, duplicate, log_decision, log_warning, record_in_span, DeployError,
+    Deployer, EventOutcome, Invocation, Report, Step, StepError, TargetOutcome, TargetReport,
+    HEAD_ATTEMPTS,
 };
 use crate::input::config::Target;
 use crate::input::source::{
     compare_sequencers, is_placeholder, parse_manifest, parse_source_event, ImageRef,
     ImageReference, Manifest, SourceUploaded, MAX_MANIFEST_BYTES,
 };
-use crate::ledger::{source_key, LedgerError, Versioned};
+use crate::ledger::{source_key, Versioned};
+use crate::ledger::{Change, Updated};
 use crate::model::deployment::{Deployment, State, Trigger};
 use crate::model::plan::{derive_images, Derivation, ImageChange, TaskDefinitionSummary};
 use crate::model::target::SourceHead;
-use crate::ports::{Ecs, Notifier, ObjectStore, Registry, SourceBucket, SourceObject};
+use crate::ports::{Adapters, Ecs, Registry, SourceBucket, SourceObject};
 
 /// What an upload asks for, checked against what the service runs.
 struct UploadPlan<T> {
@@ -42,7 +44,7 @@ struct UploadPlan<T> {
     warnings: Vec<String>,
 }
 
-impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer<E, R, S, B, N> {
+impl<A: Adapters> Deployer<A> {
     /// Handles one "Object Created" event exactly as EventBridge delivers it.
     pub async fn handle_source_event(
         &self,
@@ -71,17 +73,15 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
             return Ok(self.report(raw, EventOutcome::Ignored { reason }));
         };
         let key = source_key(&upload.bucket, &upload.key, &upload.version_id);
-        let id = format!("{}.{key}", target.name);
-        let log = LogContext {
-            event_id: &upload.event_id,
-            target: &target.name,
-            digest: "",
-            deployment_id: &id,
-        };
-        let result = self
-            .deploy_upload(target, &upload, &key, invocation, &log)
-            .await;
-        let outcome = match self.conclude(result, &key, invocation, &log).await {
+        let id = Deployment::id_for(&target.name, &key);
+        let span = decision_span(&upload.event_id, &target.name, "", &id);
+        let concluded = async {
+            let result = self.deploy_upload(target, &upload, &key, invocation).await;
+            self.conclude(result, &target.name, &key, invocation).await
+        }
+        .instrument(span)
+        .await;
+        let outcome = match concluded {
             Ok(outcome) => outcome,
             Err(err) if err.is_transient() => {
                 return Err(DeployError {
@@ -114,7 +114,6 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
         upload: &SourceUploaded,
         key: &str,
         invocation: &Invocation,
-        log: &LogContext<'_>,
     ) -> Result<TargetOutcome, StepError> {
         // The same version delivered again: the ledger knows it already.
         if let Some(existing) = self.ledger.deployment(&target.name, key).await? {
@@ -123,7 +122,7 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
                     .value
                     .is_held_by_other(&invocation.request_id, Utc::now());
             if !resumable {
-                return Ok(duplicate(&existing.value, log));
+                return Ok(duplicate(&existing.value));
             }
         }
         let head = self.ledger.source_head(&target.name, &upload.key).await?;
@@ -136,14 +135,14 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
                 "version {} of {} is older (sequencer {}) than version {} already accepted (sequencer {})",
                 upload.version_id, upload.key, upload.sequencer, newer.version_id, newer.sequencer
             );
-            log.decided("older", &format!("not deploying: {reason}"));
+            log_decision("older", &format!("not deploying: {reason}"));
             return Ok(TargetOutcome::Older { reason });
         }
 
-        let plan = match self.plan_upload(target, upload, log).await {
+        let plan = match self.plan_upload(target, upload).await {
             Ok(plan) => plan,
             Err(StepError::Rejected(problem)) => {
-                return self.reject(target, upload, key, problem, log).await;
+                return self.reject(target, upload, key, problem).await;
             }
             Err(err) => return Err(err),
         };
@@ -154,12 +153,9 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
             .find(|c| c.from != c.to)
             .or(plan.changes.first());
         let digest = digest.map_or(String::new(), |c| super::image_digest(&c.to).to_string());
-        let log = &LogContext {
-            digest: &digest,
-            ..*log
-        };
+        record_in_span("digest", &digest);
         if plan.changes.iter().all(|c| c.from == c.to) && !plan.whole_task_definition {
-            log.decided(
+            log_decision(
                 "already-running",
                 &format!(
                     "{}/{} already runs what {} asks for: nothing to register",
@@ -184,7 +180,7 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
                 );
             }
             let printed = serde_json::to_string(&outcome).unwrap_or_default();
-            log.decided(
+            log_decision(
                 "dry-run",
                 &format!("dry run, nothing written; the plan: {printed}"),
             );
@@ -192,17 +188,17 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
         }
 
         let record = self.record(target, upload, key, &plan, invocation);
-        let current = match self.claim(record, invocation, log).await? {
-            Ok(current) => current,
-            Err(duplicate) => return Ok(duplicate),
+        let current = match self.claim(record, invocation).await? {
+            Step::Go(current) => current,
+            Step::Stop(duplicate) => return Ok(duplicate),
         };
         if let Some(newer) = self
             .become_source_head(target, head, upload, &current.value.id)
             .await?
         {
-            return self.supersede(current, newer, log).await;
+            return self.supersede(current, newer).await;
         }
-        self.roll(target, current, &plan.base, plan.changes, None, log)
+        self.roll(target, current, &plan.base, plan.changes, None)
             .await
     }
 
@@ -212,8 +208,7 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
         &self,
         target: &Target,
         upload: &SourceUploaded,
-        log: &LogContext<'_>,
-    ) -> Result<UploadPlan<E::TaskDefinition>, StepError> {
+    ) -> Result<UploadPlan<<A::Ecs as Ecs>::TaskDefinition>, StepError> {
         let rejected = |problem: String| StepError::Rejected(problem);
         if let Some(size) = upload.size.filter(|size| *size > MAX_MANIFEST_BYTES) {
             return Err(rejected(too_large(size)));
@@ -241,7 +236,7 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
             parse_manifest(upload.kind, &body).map_err(|err| rejected(err.to_string()))?;
         let (service, running, warnings) = self.running_definition(target).await?;
         let mut plan = self
-            .manifest_plan(target, manifest, service, running, log)
+            .manifest_plan(target, manifest, service, running)
             .await?;
         plan.warnings = warnings;
         Ok(plan)
@@ -253,23 +248,19 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
         target: &Target,
         manifest: Manifest,
         service: crate::ports::ServiceState,
-        running: crate::ports::DescribedTaskDefinition<E::TaskDefinition>,
-        log: &LogContext<'_>,
-    ) -> Result<UploadPlan<E::TaskDefinition>, StepError> {
+        running: crate::ports::DescribedTaskDefinition<<A::Ecs as Ecs>::TaskDefinition>,
+    ) -> Result<UploadPlan<<A::Ecs as Ecs>::TaskDefinition>, StepError> {
         let rejected = |problem: String| StepError::Rejected(problem);
         match manifest {
             Manifest::Images(images) => {
                 let mut wanted = Vec::with_capacity(images.len());
                 for entry in &images {
-                    wanted.push((
-                        entry.container.as_str(),
-                        self.resolve(&entry.image, log).await?,
-                    ));
+                    wanted.push((entry.container.as_str(), self.resolve(&entry.image).await?));
                 }
                 self.image_plan(target, service.task_definition, running, &wanted)
             }
             Manifest::Image(uri) => {
-                let image = self.resolve(&uri, log).await?;
+                let image = self.resolve(&uri).await?;
                 let wanted: Vec<(&str, String)> = target
                     .containers
                     .iter()
@@ -313,7 +304,7 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
                         // carried over as the image-push path carries it over.
                         container.image.clone()
                     } else {
-                        self.resolve(&container.image, log).await?
+                        self.resolve(&container.image).await?
                     };
                     changes.push(ImageChange {
                         container: container.name.clone(),
@@ -338,9 +329,9 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
         &self,
         target: &Target,
         from_task_definition: String,
-        running: crate::ports::DescribedTaskDefinition<E::TaskDefinition>,
+        running: crate::ports::DescribedTaskDefinition<<A::Ecs as Ecs>::TaskDefinition>,
         wanted: &[(&str, String)],
-    ) -> Result<UploadPlan<E::TaskDefinition>, StepError> {
+    ) -> Result<UploadPlan<<A::Ecs as Ecs>::TaskDefinition>, StepError> {
         let wanted: Vec<(&str, &str)> = wanted.iter().map(|(c, i)| (*c, i.as_str())).collect();
         let changes = match derive_images(&target.name, &running.summary, &wanted)
             .map_err(|err| StepError::Rejected(err.to_string()))?
@@ -361,7 +352,7 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
 
     /// An image as the manifest gives it → an immutable reference. Tags are resolved to
     /// digests through ECR; an image that ECR does not have is bad input.
-    async fn resolve(&self, uri: &str, log: &LogContext<'_>) -> Result<String, StepError> {
+    async fn resolve(&self, uri: &str) -> Result<String, StepError> {
         let image = ImageRef::parse(uri).map_err(StepError::Rejected)?;
         match (image.ecr_registry(), &image.reference) {
             (Some((account, region)), reference) => {
@@ -377,7 +368,7 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
                     .await?
                     .ok_or_else(|| StepError::Rejected(format!("image `{uri}` does not exist in ECR")))?;
                 if let ImageReference::Tag(tag) = reference {
-                    log.decided("resolved", &format!("{}:{tag} is {digest}", image.repository));
+                    log_decision("resolved", &format!("{}:{tag} is {digest}", image.repository));
                 }
                 Ok(image.pinned(&digest))
             }
@@ -393,7 +384,7 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
         target: &Target,
         upload: &SourceUploaded,
         key: &str,
-        plan: &UploadPlan<E::TaskDefinition>,
+        plan: &UploadPlan<<A::Ecs as Ecs>::TaskDefinition>,
         invocation: &Invocation,
     ) -> Deployment {
         let mut record = self.blank_record(target, upload, key);
@@ -414,38 +405,16 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
     }
 
     fn blank_record(&self, target: &Target, upload: &SourceUploaded, key: &str) -> Deployment {
-        Deployment {
-            id: format!("{}.{key}", target.name),
-            target: target.name.clone(),
-            key: key.to_string(),
-            cluster: target.cluster.clone(),
-            service: target.service.clone(),
-            state: State::Planned,
-            trigger: Trigger::SourceUpload {
-                event_id: upload.event_id.clone(),
-                bucket: upload.bucket.clone(),
-                key: upload.key.clone(),
-                version_id: upload.version_id.clone(),
-                sequencer: upload.sequencer.clone(),
-                manifest: upload.kind,
-                requester: upload.requester.clone(),
-            },
-            image: String::new(),
-            version: None,
-            changes: Vec::new(),
-            diff: Vec::new(),
-            from_task_definition: String::new(),
-            to_task_definition: None,
-            ecs_deployment_id: None,
-            lease: None,
-            error: None,
-            approval: None,
-            ended_at: None,
-            rolled_back_to: None,
-            outcome_notified: None,
-            takeovers: 0,
-            history: Vec::new(),
-        }
+        let trigger = Trigger::SourceUpload {
+            event_id: upload.event_id.clone(),
+            bucket: upload.bucket.clone(),
+            key: upload.key.clone(),
+            version_id: upload.version_id.clone(),
+            sequencer: upload.sequencer.clone(),
+            manifest: upload.kind,
+            requester: upload.requester.clone(),
+        };
+        Deployment::new(&target.name, &target.cluster, &target.service, key, trigger)
     }
 
     /// Bad input: recorded as failed (once), logged, acknowledged. Nothing reaches ECS.
@@ -455,9 +424,8 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
         upload: &SourceUploaded,
         key: &str,
         problem: String,
-        log: &LogContext<'_>,
     ) -> Result<TargetOutcome, StepError> {
-        log.warned(
+        log_warning(
             "rejected",
             &format!(
                 "{}: {problem}; nothing registered, not retrying",
@@ -479,7 +447,7 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
     async fn become_source_head(
         &self,
         target: &Target,
-        mut head: Option<Versioned<SourceHead>>,
+        head: Option<Versioned<SourceHead>>,
         upload: &SourceUploaded,
         deployment_id: &str,
     ) -> Result<Option<String>, StepError> {
@@ -490,33 +458,30 @@ impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> Deployer
             sequencer: upload.sequencer.clone(),
             updated_at: Utc::now(),
         };
-        for _ in 0..HEAD_ATTEMPTS {
-            if let Some(current) = &head {
-                if current.value.deployment_id == ours.deployment_id {
-                    return Ok(None);
+        let decide = |current: Option<Versioned<SourceHead>>| {
+            let change = match current {
+                Some(current) if current.value.deployment_id == ours.deployment_id => {
+                    Change::Leave(None)
                 }
-                if compare_sequencers(&current.value.sequencer, &ours.sequencer)
-                    == Ordering::Greater
+                Some(current)
+                    if compare_sequencers(&current.value.sequencer, &ours.sequencer)
+                        == Ordering::Greater =>
                 {
-                    return Ok(Some(current.value.deployment_id.clone()));
+                    Change::Leave(Some(current.value.deployment_id))
                 }
-            }
-            match self
-                .ledger
-                .set_source_head(&target.name, head.as_ref(), ours.clone())
-                .await
-            {
-                Ok(_) => return Ok(None),
-                Err(LedgerError::Conflict { .. }) => {
-                    head = self.ledger.source_head(&target.name, &upload.key).await?
-                }
-                Err(err) => return Err(err.into()),
-            }
+                _ => Change::Write(ours.clone()),
+            };
+            std::future::ready(Ok::<_, StepError>(change))
+        };
+        let path = crate::ledger::source_head_path(&target.name, &upload.key);
+        match self
+            .ledger
+            .update(&path, head, HEAD_ATTEMPTS, decide)
+            .await?
+        {
+            Updated::Written(_) => Ok(None),
+            Updated::Left(newer) => Ok(newer),
         }
-        Err(LedgerError::Conflict {
-            key: crate::ledger::source_head_path(&target.name, &upload.key),
-        }
-        .into())
     }
 }
 

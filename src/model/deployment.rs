@@ -340,6 +340,49 @@ pub struct TransitionError {
 }
 
 impl Deployment {
+    /// A deployment's id: `<target>.<key>`, the one place it is spelt. The key names what
+    /// was deployed (`img-<digest hex>`, `src-…`, `rb-…`, `ext-…`), so the id does too.
+    pub fn id_for(target: &str, key: &str) -> String {
+        format!("{target}.{key}")
+    }
+
+    /// A new deployment of `cluster/service` for `target`, `planned`: nothing decided,
+    /// registered or rolled yet, its id derived from the target and key. The pipelines
+    /// set what they know on top (`Deployment { image, changes, .. Deployment::new(…) }`).
+    pub fn new(
+        target: &str,
+        cluster: &str,
+        service: &str,
+        key: impl Into<String>,
+        trigger: Trigger,
+    ) -> Deployment {
+        let key = key.into();
+        Deployment {
+            id: Deployment::id_for(target, &key),
+            target: target.to_string(),
+            key,
+            cluster: cluster.to_string(),
+            service: service.to_string(),
+            state: State::Planned,
+            trigger,
+            image: String::new(),
+            version: None,
+            changes: Vec::new(),
+            diff: Vec::new(),
+            from_task_definition: String::new(),
+            to_task_definition: None,
+            ecs_deployment_id: None,
+            lease: None,
+            error: None,
+            approval: None,
+            ended_at: None,
+            rolled_back_to: None,
+            outcome_notified: None,
+            takeovers: 0,
+            history: Vec::new(),
+        }
+    }
+
     /// Moves to `next` if the state machine allows it, noting why in the history.
     pub fn advance(
         &mut self,
@@ -512,35 +555,17 @@ mod tests {
     use super::*;
 
     fn deployment() -> Deployment {
+        let trigger = Trigger::EcrPush {
+            event_id: "e1".into(),
+            repository: "app".into(),
+            tag: "v1".into(),
+            digest: "sha256:ab".into(),
+            pushed_at: None,
+        };
         Deployment {
-            id: "web.img-ab".into(),
-            target: "web".into(),
-            key: "img-ab".into(),
-            cluster: "prod".into(),
-            service: "web".into(),
-            state: State::Planned,
-            trigger: Trigger::EcrPush {
-                event_id: "e1".into(),
-                repository: "app".into(),
-                tag: "v1".into(),
-                digest: "sha256:ab".into(),
-                pushed_at: None,
-            },
             image: "app@sha256:ab".into(),
-            version: None,
-            changes: vec![],
-            diff: vec![],
             from_task_definition: "td:1".into(),
-            to_task_definition: None,
-            ecs_deployment_id: None,
-            lease: None,
-            error: None,
-            approval: None,
-            ended_at: None,
-            rolled_back_to: None,
-            outcome_notified: None,
-            takeovers: 0,
-            history: vec![],
+            ..Deployment::new("web", "prod", "web", "img-ab", trigger)
         }
     }
 

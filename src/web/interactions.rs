@@ -18,13 +18,13 @@ use super::{capitalise, plain, AppState, ApprovalApp};
 use crate::deployer::{DecisionError, DecisionOutcome, RollWhen};
 use crate::model::deployment::{Actor, Channel, Verdict};
 use crate::notify::{self, SlackPayload, APPROVE_ACTION, REJECT_ACTION};
-use crate::ports::{Ecs, Notifier, ObjectStore, Registry, SourceBucket};
+use crate::ports::Adapters;
 use crate::web::later::{RollJob, RollRequest};
 
 /// Slack's button clicks: signature first, then the approver list, then the same
 /// decision path as the page.
-pub(super) async fn slack<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier>(
-    State(app): AppState<E, R, S, B, N>,
+pub(super) async fn slack<A: Adapters>(
+    State(app): AppState<A>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -70,7 +70,7 @@ pub(super) async fn slack<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, 
     plain(StatusCode::OK, "")
 }
 
-impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> ApprovalApp<E, R, S, B, N> {
+impl<A: Adapters> ApprovalApp<A> {
     /// A verified click by `actor`: checked against the approver list, decided, and
     /// answered in Slack (now, or by the roll job).
     async fn click(&self, click: &SlackClick, verdict: Verdict, actor: &Actor) {

@@ -20,7 +20,7 @@ use crate::deployer::{DecisionError, DecisionOutcome};
 use crate::ledger::Versioned;
 use crate::model::deployment::{Actor, Channel, Deployment, State as Phase, Verdict};
 use crate::notify;
-use crate::ports::{Ecs, Notifier, ObjectStore, Registry, SourceBucket};
+use crate::ports::Adapters;
 use crate::web::page::ConfirmPage;
 
 #[derive(Deserialize)]
@@ -43,8 +43,8 @@ pub(super) struct DecisionForm {
 const MAX_FIELD_CHARS: usize = 500;
 
 /// GET: the confirm page, or why there is nothing to confirm. Writes nothing.
-pub(super) async fn show<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier>(
-    State(app): AppState<E, R, S, B, N>,
+pub(super) async fn show<A: Adapters>(
+    State(app): AppState<A>,
     Path(id): Path<String>,
     query: Result<Query<LinkQuery>, QueryRejection>,
 ) -> Response {
@@ -73,8 +73,8 @@ pub(super) async fn show<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N
     confirm_page(&app, &record.value, &token, now)
 }
 
-fn confirm_page<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier>(
-    app: &ApprovalApp<E, R, S, B, N>,
+fn confirm_page<A: Adapters>(
+    app: &ApprovalApp<A>,
     deployment: &Deployment,
     token: &str,
     now: DateTime<Utc>,
@@ -116,8 +116,8 @@ fn confirm_page<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifie
 
 /// POST: the page's form. Token, nonce and name are checked; then the decision is taken
 /// once through the same path as Slack's buttons.
-pub(super) async fn decide<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier>(
-    State(app): AppState<E, R, S, B, N>,
+pub(super) async fn decide<A: Adapters>(
+    State(app): AppState<A>,
     Path(id): Path<String>,
     source: Option<Extension<RequestSource>>,
     headers: HeaderMap,
@@ -218,7 +218,7 @@ fn decided_page(
     }
 }
 
-impl<E: Ecs, R: Registry, S: ObjectStore, B: SourceBucket, N: Notifier> ApprovalApp<E, R, S, B, N> {
+impl<A: Adapters> ApprovalApp<A> {
     async fn lookup(&self, id: &str) -> Result<Versioned<Deployment>, Response> {
         match self.deployer.deployment(id).await {
             Ok(record) => Ok(record),

@@ -28,7 +28,7 @@ pub mod page;
 pub mod slack;
 
 use crate::deployer::{DecisionError, Deployer};
-use crate::ports::{Ecs, Notifier, ObjectStore, Registry, SourceBucket};
+use crate::ports::Adapters;
 use later::RollLater;
 use page::{security_headers, MessagePage};
 
@@ -41,11 +41,11 @@ pub const LOCAL_URL_PREFIX: &str = "/lambda-url/approval";
 pub struct RequestSource(pub String);
 
 /// The router's state, as handlers extract it.
-type AppState<E, R, S, B, N> = axum::extract::State<Arc<ApprovalApp<E, R, S, B, N>>>;
+type AppState<A> = axum::extract::State<Arc<ApprovalApp<A>>>;
 
 /// The approval function's state: the pipeline, and what the HTTP surface adds to it.
-pub struct ApprovalApp<E, R, S, B, N> {
-    pub deployer: Arc<Deployer<E, R, S, B, N>>,
+pub struct ApprovalApp<A: Adapters> {
+    pub deployer: Arc<Deployer<A>>,
     /// Slack's signing secret; without it `/slack/interactions` answers 404.
     pub slack_signing_secret: Option<Vec<u8>>,
     /// Where a Slack approval's roll is handed over, to answer Slack within its 3 s; without
@@ -53,27 +53,17 @@ pub struct ApprovalApp<E, R, S, B, N> {
     pub later: Option<Arc<dyn RollLater>>,
 }
 
-impl<E, R, S, B, N> ApprovalApp<E, R, S, B, N>
-where
-    E: Ecs + 'static,
-    R: Registry + 'static,
-    S: ObjectStore + 'static,
-    B: SourceBucket + 'static,
-    N: Notifier + 'static,
-{
+impl<A: Adapters> ApprovalApp<A> {
     /// The routes, with this app as their state.
     pub fn router(self: Arc<Self>) -> Router {
         let routes = Router::new()
             .route(
                 "/approvals/{id}",
-                get(link::show::<E, R, S, B, N>)
-                    .post(link::decide::<E, R, S, B, N>)
+                get(link::show::<A>)
+                    .post(link::decide::<A>)
                     .fallback(method_not_allowed),
             )
-            .route(
-                "/slack/interactions",
-                post(interactions::slack::<E, R, S, B, N>),
-            );
+            .route("/slack/interactions", post(interactions::slack::<A>));
         Router::new()
             .merge(routes.clone())
             .nest(LOCAL_URL_PREFIX, routes)

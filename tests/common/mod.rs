@@ -1,11 +1,20 @@
 //! The local AWS for integration tests: a moto server of the test's own on a free
 //! loopback port, and the ECS/ECR/S3 setup a deployment needs.
 
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
+pub mod configs;
+pub mod events;
 pub mod faults;
+pub mod reports;
 pub mod runtime;
 pub mod web;
+
+pub use configs::{config, target_json, target_json_with};
+pub use events::push_event;
+pub use reports::{
+    only_outcome, report_results, report_value_results, result_name, target_outcomes,
+};
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
@@ -251,7 +260,11 @@ impl Ecs for CountingEcs {
     }
 }
 
-pub type TestDeployer = Deployer<CountingEcs, EcrRegistry, S3Store, S3Sources, AwsNotifier>;
+pub type TestDeployer = Deployer<TestAdapters>;
+
+/// The adapters the integration tests run on: the AWS ones against the emulator, ECS
+/// counted.
+pub type TestAdapters = (CountingEcs, EcrRegistry, S3Store, S3Sources, AwsNotifier);
 
 /// Where test approval links point (never contacted: tests call the handler directly).
 pub const APPROVAL_URL: &str = "http://approvals.test/lambda-url/approval";
@@ -723,37 +736,11 @@ pub fn image_uri(digest: &str) -> String {
     format!("{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/app@{digest}")
 }
 
-/// The ECR push event from `events/`, for this digest and tag, as EventBridge sends it.
-pub fn push_event(id: &str, tag: Option<&str>, digest: &str) -> Value {
-    let path = format!("{}/events/ecr-push.json", env!("CARGO_MANIFEST_DIR"));
-    let mut event: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    event["id"] = Value::from(id);
-    event["detail"]["image-digest"] = Value::from(digest);
-    match tag {
-        Some(tag) => event["detail"]["image-tag"] = Value::from(tag),
-        None => {
-            event["detail"].as_object_mut().unwrap().remove("image-tag");
-        }
-    }
-    event
-}
-
 pub fn invocation(request_id: &str) -> Invocation {
     Invocation {
         request_id: request_id.into(),
         deadline: chrono::Utc::now() + chrono::Duration::seconds(60),
     }
-}
-
-pub fn target_json(name: &str, service: &str, tags: &str, policy: &str) -> String {
-    format!(
-        r#"{{"name": "{name}", "cluster": "prod", "service": "{service}", "containers": ["app"],
-            "repository": "app", "tags": {tags}, "policy": "{policy}"}}"#
-    )
-}
-
-pub fn config(targets: &[String]) -> String {
-    format!(r#"{{"targets": [{}]}}"#, targets.join(","))
 }
 
 pub const SOURCE_BUCKET: &str = "slipway-source";

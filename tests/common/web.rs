@@ -7,16 +7,8 @@ use axum::Router;
 use slipway::web::RequestSource;
 use tower::ServiceExt;
 
-use super::CountingEcs;
-
 /// The approval function as the tests run it.
-pub type TestFunction = slipway::aws::http::ApprovalFunction<
-    CountingEcs,
-    slipway::aws::EcrRegistry,
-    slipway::aws::S3Store,
-    slipway::aws::S3Sources,
-    slipway::aws::AwsNotifier,
->;
+pub type TestFunction = slipway::aws::http::ApprovalFunction<super::TestAdapters>;
 
 /// One HTTP answer.
 #[derive(Debug, Clone)]

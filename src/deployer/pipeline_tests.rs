@@ -1,0 +1,294 @@
+//! The pipelines' branches over the in-memory adapters (`crate::memory`): each test runs
+//! in milliseconds and asserts what reached ECS and the ledger. The integration tests
+//! (`tests/`) run the same pipelines against the emulator through the AWS adapters.
+
+use chrono::Utc;
+use serde_json::json;
+
+use super::*;
+use crate::approval::{SigningKey, SigningKeys};
+use crate::input::config::Home;
+use crate::ledger::image_key;
+use crate::memory::{
+    digest, ecr_push, MemoryEcs, MemoryRegistry, MemorySources, MemoryStore, RecordingNotifier,
+    ACCOUNT, REGION,
+};
+use crate::model::deployment::{Actor, Channel, State, Verdict};
+use crate::ports::AwsErrorKind;
+
+type MemoryDeployer = Deployer<(
+    MemoryEcs,
+    MemoryRegistry,
+    MemoryStore,
+    MemorySources,
+    RecordingNotifier,
+)>;
+
+const REPOSITORY: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com/app";
+
+/// `web` (service prod/web, container app on `app:v1`) with the given policy.
+fn deployer(policy: &str) -> MemoryDeployer {
+    let config = json!({"targets": [{
+        "name": "web", "cluster": "prod", "service": "web", "containers": ["app"],
+        "repository": "app", "tags": {"glob": "v*"}, "policy": policy,
+    }]});
+    let home = Home {
+        account: ACCOUNT.into(),
+        region: REGION.into(),
+    };
+    let config = Config::from_json(&config.to_string(), &home).unwrap();
+    let ecs = MemoryEcs::default().with_service(
+        "prod",
+        "web",
+        "web",
+        &[("app", &format!("{REPOSITORY}:v1"))],
+    );
+    let keys = SigningKeys {
+        current: SigningKey::new("k1", vec![7u8; 32]).unwrap(),
+        previous: None,
+    };
+    Deployer::new(
+        config,
+        ecs,
+        MemoryRegistry::default(),
+        MemoryStore::default(),
+        MemorySources::default(),
+        false,
+    )
+    .with_approvals(
+        Some(ApprovalLinks::new("https://approvals.test", keys)),
+        RecordingNotifier::default(),
+    )
+}
+
+fn invocation() -> Invocation {
+    Invocation {
+        request_id: "r-1".into(),
+        deadline: Utc::now() + chrono::Duration::seconds(60),
+    }
+}
+
+impl MemoryDeployer {
+    /// Pushes `app:<tag>` with `digest` to ECR and hands the push event to the pipeline.
+    async fn push(&self, event_id: &str, tag: &str, digest: &str) -> Result<Report, DeployError> {
+        self.registry.push(ACCOUNT, "app", Some(tag), digest);
+        self.deliver(event_id, tag, digest).await
+    }
+
+    /// Hands EventBridge's event for a push already in ECR to the pipeline.
+    async fn deliver(
+        &self,
+        event_id: &str,
+        tag: &str,
+        digest: &str,
+    ) -> Result<Report, DeployError> {
+        self.handle_ecr_event(&ecr_push(event_id, "app", Some(tag), digest), &invocation())
+            .await
+    }
+
+    fn running_image(&self) -> String {
+        self.ecs.running("prod", "web").containers[0].image.clone()
+    }
+}
+
+/// The `result` of each target in a report: `rolling`, `duplicate`, `older`, …
+fn results(report: &Report) -> Vec<String> {
+    let report = serde_json::to_value(report).unwrap();
+    report["targets"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no targets in {report}"))
+        .iter()
+        .map(|t| t["result"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn an_auto_push_registers_one_revision_pinned_to_the_digest_and_rolls_it() {
+    let deployer = deployer("auto");
+    let report = deployer.push("e-1", "v2", &digest('a')).await.unwrap();
+    assert_eq!(results(&report), ["rolling"]);
+    assert_eq!((deployer.ecs.registers(), deployer.ecs.updates()), (1, 1));
+    assert_eq!(
+        deployer.running_image(),
+        format!("{REPOSITORY}@{}", digest('a'))
+    );
+    let record = deployer
+        .deployment(&format!("web.{}", image_key(&digest('a'))))
+        .await
+        .unwrap();
+    assert_eq!(record.value.state, State::Rolling);
+}
+
+#[tokio::test]
+async fn the_same_push_delivered_twice_rolls_once() {
+    let deployer = deployer("auto");
+    deployer.push("e-1", "v2", &digest('a')).await.unwrap();
+    // The service already runs the pinned digest: nothing is claimed, registered or rolled.
+    let again = deployer.deliver("e-1", "v2", &digest('a')).await.unwrap();
+    assert_eq!(results(&again), ["already-running"]);
+    assert_eq!((deployer.ecs.registers(), deployer.ecs.updates()), (1, 1));
+}
+
+#[tokio::test]
+async fn an_older_version_arriving_late_does_not_roll_the_service_back() {
+    let deployer = deployer("auto");
+    // Pushed a, then b; EventBridge delivers b's event first.
+    deployer
+        .registry
+        .push(ACCOUNT, "app", Some("v2"), &digest('a'));
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    deployer
+        .registry
+        .push(ACCOUNT, "app", Some("v3"), &digest('b'));
+    deployer.deliver("e-new", "v3", &digest('b')).await.unwrap();
+    let late = deployer.deliver("e-old", "v2", &digest('a')).await.unwrap();
+    assert_eq!(results(&late), ["older"]);
+    assert_eq!(
+        deployer.running_image(),
+        format!("{REPOSITORY}@{}", digest('b'))
+    );
+    assert_eq!(deployer.ecs.updates(), 1);
+}
+
+#[tokio::test]
+async fn a_push_of_what_already_runs_registers_nothing() {
+    let deployer = deployer("auto");
+    deployer.push("e-1", "v2", &digest('a')).await.unwrap();
+    // A second tag for the same image: the service already runs that digest.
+    let retag = deployer.push("e-2", "v2.0", &digest('a')).await.unwrap();
+    assert!(
+        ["already-running", "duplicate"].contains(&results(&retag)[0].as_str()),
+        "{:?}",
+        results(&retag)
+    );
+    assert_eq!((deployer.ecs.registers(), deployer.ecs.updates()), (1, 1));
+}
+
+#[tokio::test]
+async fn a_push_to_an_approval_target_asks_once_and_rolls_nothing() {
+    let deployer = deployer("approval");
+    let report = deployer.push("e-1", "v2", &digest('a')).await.unwrap();
+    assert_eq!(results(&report), ["awaiting-approval"]);
+    assert_eq!((deployer.ecs.registers(), deployer.ecs.updates()), (0, 0));
+    let published = deployer.notifier.published();
+    assert_eq!(published.len(), 1, "{published:?}");
+    assert!(
+        published[0]
+            .1
+            .contains("https://approvals.test/approvals/web.img-"),
+        "{published:?}"
+    );
+}
+
+#[tokio::test]
+async fn approving_rolls_exactly_the_plan_and_a_second_decision_is_refused() {
+    let deployer = deployer("approval");
+    deployer.push("e-1", "v2", &digest('a')).await.unwrap();
+    let id = format!("web.{}", image_key(&digest('a')));
+    let alice = Actor {
+        id: "alice (approval link)".into(),
+        channel: Channel::Web,
+        source: None,
+    };
+    let approved = deployer
+        .decide(&id, Verdict::Approve, &alice, None)
+        .await
+        .unwrap();
+    assert!(
+        matches!(approved, DecisionOutcome::Rolled { .. }),
+        "{approved:?}"
+    );
+    assert_eq!(
+        deployer.running_image(),
+        format!("{REPOSITORY}@{}", digest('a'))
+    );
+    let again = deployer
+        .decide(&id, Verdict::Reject, &alice, None)
+        .await
+        .unwrap();
+    assert!(
+        matches!(again, DecisionOutcome::Refused { .. }),
+        "{again:?}"
+    );
+    assert_eq!((deployer.ecs.registers(), deployer.ecs.updates()), (1, 1));
+}
+
+#[tokio::test]
+async fn rejecting_rolls_nothing() {
+    let deployer = deployer("approval");
+    deployer.push("e-1", "v2", &digest('a')).await.unwrap();
+    let id = format!("web.{}", image_key(&digest('a')));
+    let bob = Actor {
+        id: "bob".into(),
+        channel: Channel::Web,
+        source: None,
+    };
+    let rejected = deployer
+        .decide(&id, Verdict::Reject, &bob, Some("not today".into()))
+        .await
+        .unwrap();
+    assert!(
+        matches!(rejected, DecisionOutcome::Rejected),
+        "{rejected:?}"
+    );
+    assert_eq!(
+        deployer.deployment(&id).await.unwrap().value.state,
+        State::Rejected
+    );
+    assert_eq!((deployer.ecs.registers(), deployer.ecs.updates()), (0, 0));
+}
+
+#[tokio::test]
+async fn a_throttled_rollout_is_retried_and_the_retry_reuses_the_registered_revision() {
+    let deployer = deployer("auto");
+    deployer.ecs.fail_next_update(AwsErrorKind::Transient);
+    let failed = deployer.push("e-1", "v2", &digest('a')).await;
+    assert!(
+        failed.is_err(),
+        "a transient failure goes back to Lambda: {failed:?}"
+    );
+    let retried = deployer.push("e-1", "v2", &digest('a')).await.unwrap();
+    assert_eq!(results(&retried), ["rolling"]);
+    assert_eq!(
+        deployer.ecs.registers(),
+        1,
+        "the retry found the tagged revision"
+    );
+    assert_eq!(deployer.ecs.updates(), 2);
+    assert_eq!(
+        deployer.running_image(),
+        format!("{REPOSITORY}@{}", digest('a'))
+    );
+}
+
+#[tokio::test]
+async fn a_permanent_failure_is_reported_and_not_retried() {
+    let deployer = deployer("auto");
+    deployer.ecs.fail_next_update(AwsErrorKind::Permanent);
+    let report = deployer.push("e-1", "v2", &digest('a')).await.unwrap();
+    assert_eq!(results(&report), ["failed"]);
+    assert_eq!(deployer.running_image(), format!("{REPOSITORY}:v1"));
+}
+
+#[tokio::test]
+async fn a_tag_the_target_does_not_deploy_touches_nothing() {
+    let deployer = deployer("auto");
+    let report = deployer.push("e-1", "latest", &digest('a')).await.unwrap();
+    let report = serde_json::to_value(&report).unwrap();
+    assert!(
+        report["targets"].as_array().is_none_or(|t| t.is_empty()) || report["reason"].is_string(),
+        "{report}"
+    );
+    assert_eq!((deployer.ecs.registers(), deployer.ecs.updates()), (0, 0));
+    assert!(deployer.ledger.store().keys().is_empty());
+}
+
+#[tokio::test]
+async fn a_push_redelivered_while_it_awaits_approval_is_a_duplicate_and_asks_no_one_again() {
+    let deployer = deployer("approval");
+    deployer.push("e-1", "v2", &digest('a')).await.unwrap();
+    let again = deployer.deliver("e-1", "v2", &digest('a')).await.unwrap();
+    assert_eq!(results(&again), ["duplicate"]);
+    assert_eq!(deployer.notifier.published().len(), 1);
+    assert_eq!(deployer.ecs.updates(), 0);
+}

@@ -1,0 +1,584 @@
+//! The image-push pipeline: "ECR Image Action" → matched targets → plan → the freeze and
+//! ordering checks → the shared roll steps (`roll`). Each matched target is deployed
+//! concurrently and independently; reads come first and write nothing, so a duplicate, a
+//! replay of an older image or a dry run changes nothing in AWS.
+use chrono::{DateTime, Utc};
+use semver::Version;
+use serde_json::Value;
+use tracing::{info, Instrument};
+
+use crate::input::config::{Policy, Target};
+use crate::input::event::{parse_ecr_event, ImagePushed};
+use crate::ledger::{image_key, Versioned};
+use crate::model::deployment::{Deployment, Lease, State, Trigger};
+use crate::model::plan::{self, pinned_digest, Derivation};
+use crate::model::target::Head;
+use crate::ports::{Adapters, Registry, ServiceState};
+
+use super::*;
+use crate::model::rollout::FreezeCheck;
+
+impl<A: Adapters> Deployer<A> {
+    /// Handles one "ECR Image Action" event exactly as EventBridge delivers it.
+    pub async fn handle_ecr_event(
+        &self,
+        raw: &Value,
+        invocation: &Invocation,
+    ) -> Result<Report, DeployError> {
+        let raw = redriven(raw);
+        let push = match self.triage(raw, parse_ecr_event(raw)) {
+            Ok(push) => push,
+            Err(report) => return Ok(report),
+        };
+        let matched: Vec<&Target> = self
+            .config
+            .targets
+            .iter()
+            .filter(|target| target_wants(target, &push))
+            .collect();
+        if matched.is_empty() {
+            info!(
+                event_id = push.event_id,
+                digest = push.digest,
+                decision = "no-target",
+                "no target wants {}:{} from account {} in {}",
+                push.repository,
+                push.tag,
+                push.account,
+                push.region
+            );
+        }
+        let results = futures::future::join_all(
+            matched
+                .iter()
+                .map(|target| self.deploy_target(target, &push, invocation)),
+        )
+        .await;
+
+        let mut targets = Vec::with_capacity(results.len());
+        let mut transient = Vec::new();
+        for (target, result) in matched.iter().zip(results) {
+            let outcome = match result {
+                Ok(outcome) => outcome,
+                Err(err) if err.is_transient() => {
+                    transient.push(format!("{}: {err}", target.name));
+                    continue;
+                }
+                Err(err) => permanent_outcome(err),
+            };
+            targets.push(TargetReport {
+                target: target.name.clone(),
+                deployment_id: deployment_id(target, &push),
+                image: target.repository.image_uri(&push.digest),
+                outcome,
+            });
+        }
+        if let Some(first) = transient.first() {
+            return Err(DeployError {
+                event_id: push.event_id.clone(),
+                failed: transient.len(),
+                first: first.clone(),
+            });
+        }
+        Ok(self.report(raw, EventOutcome::Targets { targets }))
+    }
+
+    pub(super) async fn deploy_target(
+        &self,
+        target: &Target,
+        push: &ImagePushed,
+        invocation: &Invocation,
+    ) -> Result<TargetOutcome, StepError> {
+        let id = deployment_id(target, push);
+        let span = decision_span(&push.event_id, &target.name, &push.digest, &id);
+        async {
+            let result = self.plan_and_roll(target, push, invocation).await;
+            self.conclude(result, &target.name, &image_key(&push.digest), invocation)
+                .await
+        }
+        .instrument(span)
+        .await
+    }
+
+    pub(super) async fn plan_and_roll(
+        &self,
+        target: &Target,
+        push: &ImagePushed,
+        invocation: &Invocation,
+    ) -> Result<TargetOutcome, StepError> {
+        let (service, running, warnings) = self.running_definition(target).await?;
+        let changes = match plan::derive(
+            &target.name,
+            &target.containers,
+            &target.repository.image_uri(&push.digest),
+            &running.summary,
+        )? {
+            Derivation::AlreadyRunning { image } => {
+                if let Some(finished) = self
+                    .finish_interrupted(target, push, &service, invocation)
+                    .await?
+                {
+                    return Ok(finished);
+                }
+                log_decision(
+                    "already-running",
+                    &format!(
+                        "{}/{} already runs {image} ({}): nothing to register",
+                        target.cluster, target.service, service.task_definition
+                    ),
+                );
+                return Ok(TargetOutcome::AlreadyRunning {
+                    task_definition: service.task_definition,
+                });
+            }
+            Derivation::Change(changes) => changes,
+        };
+        let version = target.tags.version(&push.tag);
+        // Everything the decisions below need, read at once: only auto targets check the
+        // freeze (a person approves the others), and their rollouts read is reused to mark
+        // the rollout starting.
+        let wants_freeze_check = target.policy == Policy::Auto;
+        let running_digest = changes
+            .iter()
+            .find_map(|c| pinned_digest(&c.from, &target.repository));
+        let (pushed_at, running_pushed_at, head, rollouts) = futures::try_join!(
+            async {
+                Ok::<_, StepError>(
+                    self.registry
+                        .image_pushed_at(&push.account, &push.repository, &push.digest)
+                        .await?,
+                )
+            },
+            async {
+                let Some(digest) = running_digest else {
+                    return Ok::<_, StepError>(None);
+                };
+                let repository = &target.repository;
+                Ok(self
+                    .registry
+                    .image_pushed_at(&repository.account, &repository.name, digest)
+                    .await?)
+            },
+            async { Ok::<_, StepError>(self.ledger.head(&target.name).await?) },
+            async {
+                if wants_freeze_check {
+                    Ok::<_, StepError>(Some(self.ledger.rollouts(&target.name).await?))
+                } else {
+                    Ok(None)
+                }
+            },
+        )?;
+        if pushed_at.is_none() {
+            // A replayed or very late event for an image deleted since: ECS could never
+            // pull it, so rolling onto it would only take the service down.
+            return Err(StepError::Rejected(format!(
+                "{}@{} is not in ECR (deleted since the push?): not deploying an image that cannot be pulled",
+                push.repository, push.digest
+            )));
+        }
+        let running_image = running_digest.map(|digest| (digest, running_pushed_at));
+        if let Some(reason) =
+            older_than_running(pushed_at, version.as_ref(), running_image, head.as_ref())
+        {
+            log_decision("older", &format!("not rolling back: {reason}"));
+            self.retire_earlier_attempt(target, push, &reason, invocation)
+                .await?;
+            return Ok(TargetOutcome::Older { reason });
+        }
+        let known_rollouts = match rollouts {
+            Some(read) => match self
+                .check_freeze(target, read, &push.digest, version.as_ref(), pushed_at)
+                .await?
+            {
+                Step::Go(latest) => Some(latest),
+                Step::Stop(frozen) => return Ok(frozen),
+            },
+            None => None,
+        };
+        if self.dry_run {
+            let planned = running.summary.with_images(&changes);
+            let outcome = dry_run_plan(target, &running.summary, &planned, &warnings);
+            let plan = serde_json::to_string(&outcome).unwrap_or_default();
+            log_decision(
+                "dry-run",
+                &format!("dry run, nothing written; the plan: {plan}"),
+            );
+            return Ok(outcome);
+        }
+
+        let trigger = Trigger::EcrPush {
+            event_id: push.event_id.clone(),
+            repository: push.repository.clone(),
+            tag: push.tag.clone(),
+            digest: push.digest.clone(),
+            pushed_at,
+        };
+        let record = Deployment {
+            image: target.repository.image_uri(&push.digest),
+            version: version.as_ref().map(Version::to_string),
+            diff: plan::summary_diff(&running.summary, &running.summary.with_images(&changes)),
+            changes: changes.clone(),
+            from_task_definition: service.task_definition.clone(),
+            lease: Some(Lease {
+                holder: invocation.request_id.clone(),
+                until: invocation.deadline,
+            }),
+            ..Deployment::new(
+                &target.name,
+                &target.cluster,
+                &target.service,
+                image_key(&push.digest),
+                trigger,
+            )
+        };
+        let current = match self.claim(record, invocation).await? {
+            Step::Go(current) => current,
+            Step::Stop(duplicate) => return Ok(duplicate),
+        };
+        let ours = Head {
+            deployment_id: current.value.id.clone(),
+            digest: push.digest.clone(),
+            pushed_at,
+            version: version.as_ref().map(Version::to_string),
+            settled: false,
+            lease_until: Some(invocation.deadline),
+            updated_at: Utc::now(),
+        };
+        let our_head = match self.become_head(target, head, &ours, invocation).await? {
+            Headship::Ours(our_head) => our_head,
+            Headship::Newer(newer) => return self.supersede(current, newer).await,
+        };
+        let outcome = self
+            .roll(target, current, &running.full, changes, known_rollouts)
+            .await;
+        self.settle_head(target, our_head).await;
+        outcome
+    }
+
+    /// The service runs this push's image already. If it does because an earlier attempt
+    /// of this deployment called UpdateService and stopped before recording it (killed,
+    /// timed out), the record is completed now — ECS's deployment id taken from the
+    /// service's PRIMARY deployment — so that ECS's events find it and nothing stays
+    /// half-written. A head that attempt left unsettled is settled.
+    pub(super) async fn finish_interrupted(
+        &self,
+        target: &Target,
+        push: &ImagePushed,
+        service: &ServiceState,
+        invocation: &Invocation,
+    ) -> Result<Option<TargetOutcome>, StepError> {
+        let Some(existing) = self
+            .ledger
+            .deployment(&target.name, &image_key(&push.digest))
+            .await?
+        else {
+            return Ok(None);
+        };
+        let record = &existing.value;
+        let rolled_by_it = record.state == State::Planned
+            && record.to_task_definition.as_deref() == Some(service.task_definition.as_str());
+        if !rolled_by_it {
+            if record.state == State::Rolling {
+                self.settle_own_head(target, &record.id).await;
+            }
+            return Ok(None);
+        }
+        if record.is_held_by_other(&invocation.request_id, Utc::now()) {
+            return Ok(Some(duplicate(record)));
+        }
+        let Some(ecs_deployment_id) = service.primary_deployment.clone() else {
+            return Ok(None);
+        };
+        log_decision(
+            "resumed",
+            "an earlier attempt rolled the service and stopped before recording it: recording it now",
+        );
+        let (from_task_definition, changes) =
+            (record.from_task_definition.clone(), record.changes.clone());
+        let deployment_id = record.id.clone();
+        let ecs_deployment_id = self
+            .record_rollout(
+                target,
+                existing,
+                None,
+                &service.task_definition,
+                ecs_deployment_id,
+            )
+            .await?;
+        self.settle_own_head(target, &deployment_id).await;
+        Ok(Some(TargetOutcome::Rolling {
+            from_task_definition,
+            to_task_definition: service.task_definition.clone(),
+            ecs_deployment_id,
+            changes,
+        }))
+    }
+
+    /// A deployment of this push that an earlier attempt claimed and left planned (it
+    /// failed or was killed before rolling) is closed as superseded once the push turns
+    /// out older than what runs: otherwise it would stay planned for good.
+    pub(super) async fn retire_earlier_attempt(
+        &self,
+        target: &Target,
+        push: &ImagePushed,
+        reason: &str,
+        invocation: &Invocation,
+    ) -> Result<(), StepError> {
+        let Some(existing) = self
+            .ledger
+            .deployment(&target.name, &image_key(&push.digest))
+            .await?
+        else {
+            return Ok(());
+        };
+        if existing.value.state != State::Planned
+            || existing
+                .value
+                .is_held_by_other(&invocation.request_id, Utc::now())
+        {
+            return Ok(());
+        }
+        let mut next = existing.value.clone();
+        next.advance(State::Superseded, format!("older: {reason}"), Utc::now())?;
+        next.lease = None;
+        self.ledger.save(&existing, next).await?;
+        log_decision(
+            "superseded",
+            "closed the deployment an earlier attempt left planned",
+        );
+        Ok(())
+    }
+
+    /// Best effort: settles the target's head if it is still this deployment's.
+    pub(super) async fn settle_own_head(&self, target: &Target, deployment_id: &str) {
+        if let Ok(Some(head)) = self.ledger.head(&target.name).await {
+            if head.value.deployment_id == deployment_id && !head.value.settled {
+                self.settle_head(target, head).await;
+            }
+        }
+    }
+
+    /// The freeze rule for one automatic push (policy `auto`), given the target's rollouts
+    /// as read: stops a push the freeze holds back; a push newer than the failed release
+    /// lifts the freeze. Otherwise goes on with the rollouts as they now stand, for the
+    /// next change.
+    pub(super) async fn check_freeze(
+        &self,
+        target: &Target,
+        rollouts: super::RolloutsRead,
+        digest: &str,
+        version: Option<&semver::Version>,
+        pushed_at: Option<chrono::DateTime<Utc>>,
+    ) -> Result<Step<super::RolloutsRead>, StepError> {
+        let Some(read) = &rollouts else {
+            return Ok(Step::Go(rollouts));
+        };
+        match read
+            .value
+            .check_push(target.freeze_rule(), digest, version, pushed_at)
+        {
+            FreezeCheck::Open => Ok(Step::Go(rollouts)),
+            FreezeCheck::Frozen(reason) => {
+                log_decision("frozen", &format!("not deploying: {reason}"));
+                Ok(Step::Stop(TargetOutcome::Frozen { reason }))
+            }
+            FreezeCheck::Thaws(why) => {
+                let latest = if self.dry_run {
+                    rollouts
+                } else {
+                    let why = why.clone();
+                    self.change_rollouts(&target.name, Some(rollouts), move |r| {
+                        r.unfreeze("slipway", Some(why.clone()), Utc::now())
+                    })
+                    .await?
+                };
+                log_decision("thawed", &format!("the freeze ends: {why}"));
+                Ok(Step::Go(latest))
+            }
+        }
+    }
+}
+
+/// The ordering rule (README, "Which image wins"): a push is older, and never rolls the
+/// service back, if
+/// 1. the target orders by semver and Slipway last accepted a version for it: the tag's
+///    version decides alone — below it is older, above it is newer whenever its image was
+///    built. CI promotes by re-tagging a digest it built earlier, and ECR keeps the image's
+///    first `imagePushedAt` on a re-tag (ECR User Guide, "Retagging an image"), so push
+///    time says nothing about a version. Only the same version (or none accepted yet)
+///    goes on to rule 2;
+/// 2. ECR received its digest (`imagePushedAt`) before the digest the service runs now
+///    (`running`: that digest and when ECR received it), or before the digest Slipway
+///    last accepted for the target.
+pub(super) fn older_than_running(
+    pushed_at: Option<DateTime<Utc>>,
+    version: Option<&Version>,
+    running: Option<(&str, Option<DateTime<Utc>>)>,
+    head: Option<&Versioned<Head>>,
+) -> Option<String> {
+    let head = head.map(|h| &h.value);
+    if let (Some(ours), Some(theirs)) = (
+        version,
+        head.and_then(|h| h.version.as_deref())
+            .and_then(|v| Version::parse(v).ok()),
+    ) {
+        if *ours < theirs {
+            return Some(format!(
+                "version {ours} is below {theirs}, which Slipway last accepted for this target"
+            ));
+        }
+        if *ours > theirs {
+            return None;
+        }
+    }
+    let ours = pushed_at?;
+    if let Some((running_digest, Some(theirs))) = running {
+        if ours < theirs {
+            return Some(format!(
+                "pushed at {ours}, before {running_digest} which the service runs (pushed at {theirs})"
+            ));
+        }
+    }
+    if let Some((head, theirs)) = head.and_then(|h| h.pushed_at.map(|at| (h, at))) {
+        if ours < theirs {
+            return Some(format!(
+                "pushed at {ours}, before {} which Slipway last accepted (pushed at {theirs})",
+                head.digest
+            ));
+        }
+    }
+    None
+}
+
+/// A push deploys to a target only from the target's own repository — same account,
+/// region and name — and with a tag its rule accepts.
+pub fn target_wants(target: &Target, push: &ImagePushed) -> bool {
+    let repo = &target.repository;
+    repo.account == push.account
+        && repo.region == push.region
+        && repo.name == push.repository
+        && target.tags.matches(&push.tag)
+}
+
+pub fn deployment_id(target: &Target, push: &ImagePushed) -> String {
+    Deployment::id_for(&target.name, &image_key(&push.digest))
+}
+
+pub(super) fn dry_run_plan(
+    target: &Target,
+    running: &plan::TaskDefinitionSummary,
+    planned: &plan::TaskDefinitionSummary,
+    warnings: &[String],
+) -> TargetOutcome {
+    let mut diff = plan::summary_diff(running, planned);
+    diff.push("every other field: unchanged".to_string());
+    let mut calls = vec![format!(
+        "s3:PutObject ledger targets/{}/deployments/... (If-None-Match: *) to claim the deployment",
+        target.name
+    )];
+    match target.policy {
+        Policy::Approval => {
+            calls.push("s3:PutObject ledger (If-Match) -> awaiting-approval; no ECS call".into())
+        }
+        Policy::Auto => {
+            calls.push(format!(
+                "s3:PutObject ledger targets/{}/head.json (conditional)",
+                target.name
+            ));
+            calls.push(format!(
+                "ecs:RegisterTaskDefinition family {} (revision {} + 1) with tags carried over",
+                running.family, running.revision
+            ));
+            calls.push(format!(
+                "ecs:UpdateService cluster {} service {} taskDefinition {}:<new revision>",
+                target.cluster, target.service, running.family
+            ));
+            calls.push(
+                "s3:PutObject ledger (If-Match) -> rolling, with the ECS deployment id".into(),
+            );
+        }
+    }
+    TargetOutcome::DryRun {
+        from_task_definition: running.arn.clone(),
+        diff,
+        calls,
+        warnings: warnings.to_vec(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    pub(super) fn at(second: u32) -> Option<DateTime<Utc>> {
+        Some(Utc.with_ymd_and_hms(2026, 12, 1, 10, 0, second).unwrap())
+    }
+
+    pub(super) fn head(version: Option<&str>, pushed_at: Option<DateTime<Utc>>) -> Versioned<Head> {
+        Versioned {
+            value: Head {
+                deployment_id: "web/img-aaa".into(),
+                digest: "sha256:aaa".into(),
+                pushed_at,
+                version: version.map(str::to_string),
+                settled: true,
+                lease_until: None,
+                updated_at: Utc::now(),
+            },
+            etag: "\"1\"".into(),
+        }
+    }
+
+    #[test]
+    pub(super) fn a_lower_version_than_the_last_accepted_is_older_whenever_it_was_pushed() {
+        let last = head(Some("1.4.2"), at(0));
+        let ours = Version::parse("1.4.1").unwrap();
+        let reason = older_than_running(at(30), Some(&ours), None, Some(&last)).unwrap();
+        assert!(reason.contains("1.4.1 is below 1.4.2"), "{reason}");
+    }
+
+    #[test]
+    pub(super) fn a_higher_version_re_tagged_from_an_image_built_earlier_is_not_older() {
+        // CI promotes by re-tagging: v1.5.0 names a digest ECR received before the running
+        // v1.4.2's, and ECR keeps that first push time.
+        let last = head(Some("1.4.2"), at(20));
+        let running = Some(("sha256:bbb", at(20)));
+        let ours = Version::parse("1.5.0").unwrap();
+        assert_eq!(
+            older_than_running(at(5), Some(&ours), running, Some(&last)),
+            None
+        );
+        // The same version again still goes by push time.
+        let same = Version::parse("1.4.2").unwrap();
+        let reason = older_than_running(at(5), Some(&same), running, Some(&last)).unwrap();
+        assert!(reason.contains("pushed at"), "{reason}");
+    }
+
+    #[test]
+    pub(super) fn an_image_pushed_before_the_running_one_or_the_last_accepted_one_is_older() {
+        let running = Some(("sha256:bbb", at(20)));
+        let reason = older_than_running(at(10), None, running, None).unwrap();
+        assert!(reason.contains("which the service runs"), "{reason}");
+
+        let reason = older_than_running(at(10), None, None, Some(&head(None, at(20)))).unwrap();
+        assert!(reason.contains("which Slipway last accepted"), "{reason}");
+    }
+
+    #[test]
+    pub(super) fn a_newer_image_or_one_whose_push_time_is_unknown_is_not_older() {
+        let running = Some(("sha256:bbb", at(10)));
+        let last = head(Some("1.4.1"), at(10));
+        let ours = Version::parse("1.4.2").unwrap();
+        assert_eq!(
+            older_than_running(at(20), Some(&ours), running, Some(&last)),
+            None
+        );
+        // The running image is no longer in ECR: only the head can make it older.
+        assert_eq!(
+            older_than_running(at(20), None, Some(("sha256:bbb", None)), None),
+            None
+        );
+        assert_eq!(older_than_running(None, None, running, Some(&last)), None);
+    }
+}

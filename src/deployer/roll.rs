@@ -1,0 +1,497 @@
+//! The roll steps every pipeline shares: read the running definition, claim the
+//! deployment, become the target's head, register the revision once, start the rollout,
+//! record it, settle, and conclude (release the lease on a retryable failure).
+use chrono::Utc;
+use semver::Version;
+use tracing::warn;
+
+use crate::input::config::{Policy, Target};
+use crate::ledger::{Claim, LedgerError, Versioned};
+use crate::model::deployment::{Deployment, State};
+use crate::model::plan::{describe_changes, ImageChange, ImageChanges};
+use crate::model::rollout::{RolloutKind, Rollouts, StartedRollout, Starting};
+use crate::model::target::Head;
+use crate::ports::{Adapters, AwsError, DescribedTaskDefinition, Ecs, ServiceState};
+
+use super::*;
+use crate::ledger::{head_path, rollouts_path, Change, Updated};
+
+impl<A: Adapters> Deployer<A> {
+    /// The service as it runs now, the task definition it runs, and the warnings about it;
+    /// a service Slipway cannot roll is refused here, before anything is written.
+    pub(super) async fn running_definition(
+        &self,
+        target: &Target,
+    ) -> Result<
+        (
+            ServiceState,
+            DescribedTaskDefinition<<A::Ecs as Ecs>::TaskDefinition>,
+            Vec<String>,
+        ),
+        StepError,
+    > {
+        let (service, warnings) = self.rollable_service(target).await?;
+        let running = self
+            .ecs
+            .describe_task_definition(&service.task_definition)
+            .await?;
+        Ok((service, running, warnings))
+    }
+
+    /// DescribeServices, refusing a service Slipway cannot roll; with the warnings about it
+    /// (logged here, once per rollout decision).
+    pub(super) async fn rollable_service(
+        &self,
+        target: &Target,
+    ) -> Result<(ServiceState, Vec<String>), StepError> {
+        let service = self
+            .ecs
+            .describe_service(&target.cluster, &target.service)
+            .await?;
+        let warnings = crate::model::rollable::check(&service, &target.cluster, &target.service)?;
+        crate::model::rollable::check_family(&service, target.task_family.as_deref())?;
+        for warning in &warnings {
+            warn!(target = target.name, decision = "warning", "{warning}");
+        }
+        Ok((service, warnings))
+    }
+
+    /// Creates the deployment's record, which only one invocation can do. Another
+    /// invocation's record is a duplicate — unless an earlier attempt left it planned and
+    /// its lease ran out, in which case this invocation takes over.
+    pub(super) async fn claim(
+        &self,
+        record: Deployment,
+        invocation: &Invocation,
+    ) -> Result<Step<Versioned<Deployment>>, StepError> {
+        let planned = describe_changes(&record.changes).join("; ");
+        match self.ledger.claim(record).await? {
+            Claim::Claimed(current) => {
+                log_decision("claimed", &format!("planned: {planned}"));
+                Ok(Step::Go(current))
+            }
+            Claim::Exists(existing)
+                if existing.value.state == State::Planned
+                    && !existing
+                        .value
+                        .is_held_by_other(&invocation.request_id, Utc::now()) =>
+            {
+                let mut next = existing.value.clone();
+                next.take_over(&invocation.request_id, invocation.deadline);
+                let taken = self.ledger.save(&existing, next).await?;
+                log_decision(
+                    "resumed",
+                    "resuming a deployment an earlier attempt left planned",
+                );
+                Ok(Step::Go(taken))
+            }
+            Claim::Exists(existing) => Ok(Step::Stop(duplicate(&existing.value))),
+        }
+    }
+
+    pub(super) async fn supersede(
+        &self,
+        current: Versioned<Deployment>,
+        newer: String,
+    ) -> Result<TargetOutcome, StepError> {
+        let mut next = current.value.clone();
+        next.advance(
+            State::Superseded,
+            format!("superseded by {newer}"),
+            Utc::now(),
+        )?;
+        next.lease = None;
+        self.ledger.save(&current, next).await?;
+        log_decision(
+            "superseded",
+            &format!("a newer version was accepted meanwhile ({newer}): not rolling"),
+        );
+        Ok(TargetOutcome::Superseded { by: newer })
+    }
+
+    /// The claimed deployment's last steps: wait for approval, or register the new
+    /// revision (once: a retry reuses it) and roll the service onto it.
+    /// `known_rollouts` is the target's rollouts as this invocation last read them, if it
+    /// did (it saves a read; a stale one costs a conflict and a re-read).
+    pub(super) async fn roll(
+        &self,
+        target: &Target,
+        current: Versioned<Deployment>,
+        base: &<A::Ecs as Ecs>::TaskDefinition,
+        changes: Vec<ImageChange>,
+        known_rollouts: Option<RolloutsRead>,
+    ) -> Result<TargetOutcome, StepError> {
+        let from_task_definition = current.value.from_task_definition.clone();
+        if target.policy == Policy::Approval && current.value.state != State::Approved {
+            return self.request_approval(target, current).await;
+        }
+        let to_task_definition = match current.value.to_task_definition.clone() {
+            Some(arn) => arn,
+            None => self.register_once(&current.value, base, &changes).await?,
+        };
+        let ecs_deployment_id = self
+            .start_rollout(target, current, &to_task_definition, known_rollouts)
+            .await?;
+        Ok(TargetOutcome::Rolling {
+            from_task_definition,
+            to_task_definition,
+            ecs_deployment_id,
+            changes,
+        })
+    }
+
+    /// The new revision for `deployment`: registered now, or — if an attempt that was taken
+    /// over may have registered it and died before recording it (start_rollout records it
+    /// before UpdateService) — the one it registered, found by its tag.
+    pub(super) async fn register_once(
+        &self,
+        deployment: &Deployment,
+        base: &<A::Ecs as Ecs>::TaskDefinition,
+        changes: &ImageChanges,
+    ) -> Result<String, StepError> {
+        if deployment.takeovers > 0 {
+            if let Some(earlier) = self.ecs.find_registered(base, &deployment.id).await? {
+                log_decision(
+                    "registered",
+                    &format!(
+                        "reusing {} (revision {}), registered for this deployment by an earlier attempt",
+                        earlier.arn, earlier.revision
+                    ),
+                );
+                return Ok(earlier.arn);
+            }
+        }
+        let registered = self
+            .ecs
+            .register_with_images(base, changes, &deployment.id)
+            .await?;
+        log_decision(
+            "registered",
+            &format!(
+                "registered {} (revision {}) from {}",
+                registered.arn, registered.revision, deployment.from_task_definition
+            ),
+        );
+        Ok(registered.arn)
+    }
+
+    /// UpdateService onto `to_task_definition`, and the record of it: the target's
+    /// rollouts learn the ECS deployment id (so that ECS's events find this deployment)
+    /// before the deployment moves to `rolling`. While UpdateService is in flight the
+    /// rollouts say so, and an ECS event for an id nobody knows yet is retried rather
+    /// than taken for someone else's deployment. A revision registered just now is
+    /// recorded in the deployment (with that marker, at once) before UpdateService, so
+    /// that a retry reuses it instead of registering another.
+    pub(super) async fn start_rollout(
+        &self,
+        target: &Target,
+        current: Versioned<Deployment>,
+        to_task_definition: &str,
+        known_rollouts: Option<RolloutsRead>,
+    ) -> Result<String, StepError> {
+        let (deployment_id, key) = (current.value.id.clone(), current.value.key.clone());
+        let until = current
+            .value
+            .lease
+            .as_ref()
+            .map_or_else(|| Utc::now() + chrono::Duration::seconds(60), |l| l.until);
+        let mark_starting = self.change_rollouts(&target.name, known_rollouts, |rollouts| {
+            rollouts.starting = Some(Starting {
+                deployment_id: deployment_id.clone(),
+                key: key.clone(),
+                until,
+            });
+            true
+        });
+        let (current, rollouts) =
+            if current.value.to_task_definition.as_deref() == Some(to_task_definition) {
+                (current, mark_starting.await?)
+            } else {
+                let mut next = current.value.clone();
+                next.to_task_definition = Some(to_task_definition.to_string());
+                let record = async { Ok::<_, StepError>(self.ledger.save(&current, next).await?) };
+                futures::try_join!(record, mark_starting)?
+            };
+        let ecs_deployment_id = self
+            .ecs
+            .update_service(&target.cluster, &target.service, to_task_definition)
+            .await?;
+        self.record_rollout(
+            target,
+            current,
+            Some(rollouts),
+            to_task_definition,
+            ecs_deployment_id,
+        )
+        .await
+    }
+
+    /// What follows UpdateService: the target's rollouts learn the ECS deployment id (and
+    /// lose the starting marker), then the deployment moves to `rolling`.
+    pub(super) async fn record_rollout(
+        &self,
+        target: &Target,
+        current: Versioned<Deployment>,
+        known_rollouts: Option<RolloutsRead>,
+        to_task_definition: &str,
+        ecs_deployment_id: String,
+    ) -> Result<String, StepError> {
+        let (deployment_id, key) = (current.value.id.clone(), current.value.key.clone());
+        let now = Utc::now();
+        self.change_rollouts(&target.name, known_rollouts, |rollouts| {
+            rollouts.remember(StartedRollout {
+                ecs_deployment_id: ecs_deployment_id.clone(),
+                deployment_id: deployment_id.clone(),
+                key: key.clone(),
+                kind: RolloutKind::Slipway,
+                at: now,
+            });
+            if rollouts.starting.as_ref().is_some_and(|s| s.key == key) {
+                rollouts.starting = None;
+            }
+            true
+        })
+        .await?;
+        let mut next = current.value.clone();
+        next.ecs_deployment_id = Some(ecs_deployment_id.clone());
+        next.advance(
+            State::Rolling,
+            format!("UpdateService started ECS deployment {ecs_deployment_id}"),
+            now,
+        )?;
+        next.lease = None;
+        next.error = None;
+        self.ledger.save(&current, next).await?;
+        log_decision(
+            "rolling",
+            &format!(
+                "rolling {}/{} onto {to_task_definition} (ECS deployment {ecs_deployment_id})",
+                target.cluster, target.service
+            ),
+        );
+        Ok(ecs_deployment_id)
+    }
+
+    /// Changes the target's rollouts record by compare-and-set, re-reading on conflict.
+    /// `change` returns whether it changed anything (nothing is written if not).
+    pub(super) async fn update_rollouts(
+        &self,
+        target: &str,
+        change: impl FnMut(&mut Rollouts) -> bool,
+    ) -> Result<Rollouts, StepError> {
+        let latest = self.change_rollouts(target, None, change).await?;
+        Ok(latest.map(|r| r.value).unwrap_or_default())
+    }
+
+    /// [`Self::update_rollouts`] starting from a read this invocation already holds, if
+    /// any (a GET saved; a stale read costs a conflict and a re-read). Returns the record
+    /// as it now stands, for the next change to start from.
+    pub(super) async fn change_rollouts(
+        &self,
+        target: &str,
+        known: Option<RolloutsRead>,
+        mut change: impl FnMut(&mut Rollouts) -> bool,
+    ) -> Result<RolloutsRead, StepError> {
+        let read = match known {
+            Some(read) => read,
+            None => self.ledger.rollouts(target).await?,
+        };
+        let updated = self
+            .ledger
+            .update(
+                &rollouts_path(target),
+                read,
+                HEAD_ATTEMPTS * 2,
+                |read: RolloutsRead| {
+                    let mut next = read.as_ref().map(|r| r.value.clone()).unwrap_or_default();
+                    let change = if change(&mut next) {
+                        next.updated_at = Some(Utc::now());
+                        Change::Write(next)
+                    } else {
+                        Change::Leave(read)
+                    };
+                    std::future::ready(Ok::<_, StepError>(change))
+                },
+            )
+            .await?;
+        Ok(match updated {
+            Updated::Written(written) => Some(written),
+            Updated::Left(read) => read,
+        })
+    }
+
+    /// Makes this deployment the target's head (and returns the head as written), unless
+    /// a newer one got there first (then returns the newer deployment's id). If an older
+    /// deployment is still on its way to UpdateService, waits for it, so that the newer
+    /// image always reaches ECS last.
+    pub(super) async fn become_head(
+        &self,
+        target: &Target,
+        mut head: Option<Versioned<Head>>,
+        ours: &Head,
+        invocation: &Invocation,
+    ) -> Result<Headship<Versioned<Head>>, StepError> {
+        let give_up_at = invocation.deadline - chrono::Duration::seconds(5);
+        let mut conflicts = 0;
+        loop {
+            if let Some(read) = &head {
+                let current = &read.value;
+                if current.deployment_id == ours.deployment_id {
+                    return Ok(Headship::Ours(read.clone()));
+                }
+                if is_newer(current, ours) {
+                    return Ok(Headship::Newer(current.deployment_id.clone()));
+                }
+                if current.holds_back_others(Utc::now()) {
+                    if Utc::now() > give_up_at {
+                        return Err(StepError::Aws(AwsError {
+                            operation: "ledger head",
+                            message: format!(
+                                "{} is still rolling; retrying later",
+                                current.deployment_id
+                            ),
+                            kind: crate::ports::AwsErrorKind::Transient,
+                        }));
+                    }
+                    log_decision(
+                        "waiting",
+                        &format!(
+                        "an older image ({}) is being rolled: waiting for it to reach ECS first",
+                        current.deployment_id),
+                    );
+                    tokio::time::sleep(HEAD_POLL).await;
+                    head = self.ledger.head(&target.name).await?;
+                    continue;
+                }
+            }
+            match self
+                .ledger
+                .set_head(&target.name, head.as_ref(), ours.clone())
+                .await
+            {
+                Ok(written) => return Ok(Headship::Ours(written)),
+                Err(LedgerError::Conflict { .. }) if conflicts < HEAD_ATTEMPTS => {
+                    conflicts += 1;
+                    head = self.ledger.head(&target.name).await?;
+                }
+                Err(err) => return Err(err.into()),
+            }
+        }
+    }
+
+    /// Best effort: once this deployment has rolled (or stopped), newer ones need not
+    /// wait for it. Starts from the head as this invocation wrote it; if someone wrote
+    /// since, re-reads once. If this fails, the head's lease simply runs out.
+    pub(super) async fn settle_head(&self, target: &Target, ours: Versioned<Head>) {
+        let deployment_id = ours.value.deployment_id.clone();
+        let settle = |read: Option<Versioned<Head>>| {
+            let change = match read {
+                Some(read) if read.value.deployment_id == deployment_id && !read.value.settled => {
+                    Change::Write(Head {
+                        settled: true,
+                        updated_at: Utc::now(),
+                        ..read.value
+                    })
+                }
+                _ => Change::Leave(()),
+            };
+            std::future::ready(Ok::<_, LedgerError>(change))
+        };
+        // Best effort: a failure here only means the head's lease runs out.
+        let _ = self
+            .ledger
+            .update(&head_path(&target.name), Some(ours), 2, settle)
+            .await;
+    }
+
+    /// Best effort: after a transient failure, let Lambda's retry take over at once rather
+    /// than wait for the lease to run out, and record why this attempt stopped (what a
+    /// person sees if every retry fails and the event ends in the dead-letter queue). If
+    /// this fails too, the lease simply expires.
+    pub(super) async fn release_lease(
+        &self,
+        target: &str,
+        key: &str,
+        invocation: &Invocation,
+        error: &StepError,
+    ) {
+        let Ok(Some(current)) = self.ledger.deployment(target, key).await else {
+            return;
+        };
+        if current.value.lease.as_ref().map(|l| &l.holder) == Some(&invocation.request_id) {
+            let mut next = current.value.clone();
+            next.lease = None;
+            next.error = Some(format!(
+                "attempt {} stopped on a transient error, Lambda retries the event: {error}",
+                invocation.request_id
+            ));
+            let _ = self.ledger.save(&current, next).await;
+        }
+    }
+
+    /// Logs the outcome of one target; a transient error releases the lease for the retry.
+    pub(super) async fn conclude(
+        &self,
+        result: Result<TargetOutcome, StepError>,
+        target: &str,
+        key: &str,
+        invocation: &Invocation,
+    ) -> Result<TargetOutcome, StepError> {
+        match &result {
+            Err(err) if err.is_transient() => {
+                log_warning(
+                    "retry",
+                    &format!("transient AWS error, the event will be retried: {err}"),
+                );
+                // Best effort, and never at the cost of the error reaching Lambda in time:
+                // when AWS is down this write would wait out its own timeouts.
+                let budget = (invocation.deadline - Utc::now() - chrono::Duration::seconds(1))
+                    .to_std()
+                    .unwrap_or_default()
+                    .min(RELEASE_BUDGET);
+                let release = self.release_lease(target, key, invocation, err);
+                if tokio::time::timeout(budget, release).await.is_err() {
+                    log_warning(
+                        "retry",
+                        "could not release the lease in time; it runs out at the deadline",
+                    );
+                }
+            }
+            Err(err) => log_warning("failed", &format!("cannot deploy, not retrying: {err}")),
+            Ok(_) => {}
+        }
+        result
+    }
+}
+
+pub(super) fn duplicate(existing: &Deployment) -> TargetOutcome {
+    let reason = match &existing.lease {
+        Some(lease) if existing.state == State::Planned => format!(
+            "duplicate delivery: request {} is deploying this until {}",
+            lease.holder, lease.until
+        ),
+        _ => format!(
+            "duplicate delivery: already handled for this target (state {})",
+            existing.state
+        ),
+    };
+    log_decision("duplicate", &reason);
+    TargetOutcome::Duplicate {
+        state: existing.state,
+        reason,
+    }
+}
+
+/// How long a failed attempt may spend releasing its lease (and recording its error).
+const RELEASE_BUDGET: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Whether `head` was accepted for a newer image than `candidate`.
+pub(super) fn is_newer(head: &Head, candidate: &Head) -> bool {
+    let parse = |v: &Option<String>| v.as_deref().and_then(|v| Version::parse(v).ok());
+    if let (Some(theirs), Some(ours)) = (parse(&head.version), parse(&candidate.version)) {
+        if theirs != ours {
+            return theirs > ours;
+        }
+    }
+    matches!((head.pushed_at, candidate.pushed_at), (Some(theirs), Some(ours)) if theirs > ours)
+}

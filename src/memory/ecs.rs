@@ -1,0 +1,302 @@
+//! ECS in memory: services, task-definition revisions tagged with the deployment they
+//! were registered for, and rollouts. Calls are counted; failures can be queued.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use chrono::Utc;
+
+use super::{ACCOUNT, REGION};
+use crate::model::plan::{ContainerSummary, ImageChanges, TaskDefinitionSummary};
+use crate::ports::{
+    AwsError, AwsErrorKind, DescribedTaskDefinition, Ecs, EcsDeployment, Registered, ServiceState,
+    REGISTERED_FOR_TAG,
+};
+
+#[derive(Default)]
+pub struct MemoryEcs {
+    state: Mutex<State>,
+    registers: AtomicUsize,
+    updates: AtomicUsize,
+}
+
+#[derive(Default)]
+struct State {
+    services: HashMap<(String, String), ServiceState>,
+    definitions: BTreeMap<String, TaskDefinitionSummary>,
+    next_deployment: u64,
+    failing_updates: VecDeque<AwsErrorKind>,
+}
+
+impl MemoryEcs {
+    /// A service `cluster/service` running revision 1 of `family`, whose containers run
+    /// the given images, rolled out and COMPLETED.
+    pub fn with_service(
+        self,
+        cluster: &str,
+        service: &str,
+        family: &str,
+        images: &[(&str, &str)],
+    ) -> Self {
+        {
+            let mut state = self.state.lock().unwrap();
+            let definition = TaskDefinitionSummary {
+                arn: arn(family, 1),
+                family: family.to_string(),
+                revision: 1,
+                containers: images
+                    .iter()
+                    .map(|(name, image)| ContainerSummary {
+                        name: name.to_string(),
+                        image: image.to_string(),
+                        environment_names: vec![],
+                        secret_names: vec![],
+                    })
+                    .collect(),
+                cpu: Some("256".into()),
+                memory: Some("512".into()),
+                task_role_arn: None,
+                execution_role_arn: None,
+                tags: BTreeMap::new(),
+            };
+            let deployment = state.deployment_id();
+            state
+                .definitions
+                .insert(definition.arn.clone(), definition.clone());
+            state.services.insert(
+                (cluster.to_string(), service.to_string()),
+                ServiceState {
+                    arn: format!("arn:aws:ecs:{REGION}:{ACCOUNT}:service/{cluster}/{service}"),
+                    status: "ACTIVE".into(),
+                    task_definition: definition.arn.clone(),
+                    primary_deployment: Some(deployment.clone()),
+                    controller: "ECS".into(),
+                    strategy: Some("ROLLING".into()),
+                    circuit_breaker: Some(true),
+                    deployments: vec![EcsDeployment {
+                        id: deployment,
+                        status: "PRIMARY".into(),
+                        task_definition: definition.arn,
+                        rollout_state: Some("COMPLETED".into()),
+                        rollout_state_reason: None,
+                        updated_at: Some(Utc::now()),
+                    }],
+                },
+            );
+        }
+        self
+    }
+
+    /// The next UpdateService fails with an error of `kind` (after ECS refused it: nothing
+    /// changed).
+    pub fn fail_next_update(&self, kind: AwsErrorKind) {
+        self.state.lock().unwrap().failing_updates.push_back(kind);
+    }
+
+    /// The task definition `cluster/service` runs.
+    pub fn running(&self, cluster: &str, service: &str) -> TaskDefinitionSummary {
+        let state = self.state.lock().unwrap();
+        let service = &state.services[&(cluster.to_string(), service.to_string())];
+        state.definitions[&service.task_definition].clone()
+    }
+
+    /// RegisterTaskDefinition calls that registered a revision.
+    pub fn registers(&self) -> usize {
+        self.registers.load(Ordering::SeqCst)
+    }
+
+    /// UpdateService calls, including refused ones.
+    pub fn updates(&self) -> usize {
+        self.updates.load(Ordering::SeqCst)
+    }
+}
+
+impl State {
+    fn deployment_id(&mut self) -> String {
+        self.next_deployment += 1;
+        format!("ecs-svc/{:019}", self.next_deployment)
+    }
+}
+
+fn arn(family: &str, revision: i32) -> String {
+    format!("arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/{family}:{revision}")
+}
+
+fn not_found(operation: &'static str, what: &str) -> AwsError {
+    AwsError {
+        operation,
+        message: format!("{what} not found (in memory)"),
+        kind: AwsErrorKind::NotFound,
+    }
+}
+
+impl Ecs for MemoryEcs {
+    type TaskDefinition = TaskDefinitionSummary;
+
+    async fn describe_service(
+        &self,
+        cluster: &str,
+        service: &str,
+    ) -> Result<ServiceState, AwsError> {
+        let state = self.state.lock().unwrap();
+        state
+            .services
+            .get(&(cluster.to_string(), service.to_string()))
+            .cloned()
+            .ok_or_else(|| {
+                not_found(
+                    "ecs:DescribeServices",
+                    &format!("service {cluster}/{service}"),
+                )
+            })
+    }
+
+    async fn describe_task_definition(
+        &self,
+        arn: &str,
+    ) -> Result<DescribedTaskDefinition<TaskDefinitionSummary>, AwsError> {
+        let state = self.state.lock().unwrap();
+        let summary = state
+            .definitions
+            .get(arn)
+            .cloned()
+            .ok_or_else(|| not_found("ecs:DescribeTaskDefinition", arn))?;
+        Ok(DescribedTaskDefinition {
+            full: summary.clone(),
+            summary,
+        })
+    }
+
+    async fn parse_task_definition(
+        &self,
+        document: &serde_json::Value,
+    ) -> Result<DescribedTaskDefinition<TaskDefinitionSummary>, String> {
+        let family = document["family"]
+            .as_str()
+            .ok_or("taskdef.json has no family")?;
+        let containers = document["containerDefinitions"]
+            .as_array()
+            .ok_or("taskdef.json has no containerDefinitions")?
+            .iter()
+            .map(|c| ContainerSummary {
+                name: c["name"].as_str().unwrap_or_default().to_string(),
+                image: c["image"].as_str().unwrap_or_default().to_string(),
+                environment_names: vec![],
+                secret_names: vec![],
+            })
+            .collect();
+        let summary = TaskDefinitionSummary {
+            arn: String::new(),
+            family: family.to_string(),
+            revision: 0,
+            containers,
+            cpu: document["cpu"].as_str().map(str::to_string),
+            memory: document["memory"].as_str().map(str::to_string),
+            task_role_arn: None,
+            execution_role_arn: None,
+            tags: BTreeMap::new(),
+        };
+        Ok(DescribedTaskDefinition {
+            full: summary.clone(),
+            summary,
+        })
+    }
+
+    async fn register_with_images(
+        &self,
+        base: &TaskDefinitionSummary,
+        changes: &ImageChanges,
+        deployment_id: &str,
+    ) -> Result<Registered, AwsError> {
+        self.registers.fetch_add(1, Ordering::SeqCst);
+        let mut state = self.state.lock().unwrap();
+        let revision = state
+            .definitions
+            .values()
+            .filter(|d| d.family == base.family)
+            .map(|d| d.revision)
+            .max()
+            .unwrap_or(0)
+            + 1;
+        let mut next = base.clone();
+        next.revision = revision;
+        next.arn = arn(&base.family, revision);
+        for container in &mut next.containers {
+            if let Some(change) = changes.iter().find(|c| c.container == container.name) {
+                container.image = change.to.clone();
+            }
+        }
+        next.tags
+            .insert(REGISTERED_FOR_TAG.into(), deployment_id.into());
+        state.definitions.insert(next.arn.clone(), next.clone());
+        Ok(Registered {
+            arn: next.arn,
+            revision,
+        })
+    }
+
+    async fn find_registered(
+        &self,
+        base: &TaskDefinitionSummary,
+        deployment_id: &str,
+    ) -> Result<Option<Registered>, AwsError> {
+        let state = self.state.lock().unwrap();
+        Ok(state
+            .definitions
+            .values()
+            .filter(|d| d.family == base.family)
+            .filter(|d| d.tags.get(REGISTERED_FOR_TAG).map(String::as_str) == Some(deployment_id))
+            .max_by_key(|d| d.revision)
+            .map(|d| Registered {
+                arn: d.arn.clone(),
+                revision: d.revision,
+            }))
+    }
+
+    async fn update_service(
+        &self,
+        cluster: &str,
+        service: &str,
+        task_definition: &str,
+    ) -> Result<String, AwsError> {
+        self.updates.fetch_add(1, Ordering::SeqCst);
+        let mut state = self.state.lock().unwrap();
+        if let Some(kind) = state.failing_updates.pop_front() {
+            return Err(AwsError {
+                operation: "ecs:UpdateService",
+                message: format!("{kind:?} failure (queued in memory)"),
+                kind,
+            });
+        }
+        if !state.definitions.contains_key(task_definition) {
+            return Err(not_found("ecs:UpdateService", task_definition));
+        }
+        let id = state.deployment_id();
+        let running = state
+            .services
+            .get_mut(&(cluster.to_string(), service.to_string()))
+            .ok_or_else(|| {
+                not_found("ecs:UpdateService", &format!("service {cluster}/{service}"))
+            })?;
+        for deployment in &mut running.deployments {
+            if deployment.status == "PRIMARY" {
+                deployment.status = "ACTIVE".into();
+            }
+        }
+        running.deployments.insert(
+            0,
+            EcsDeployment {
+                id: id.clone(),
+                status: "PRIMARY".into(),
+                task_definition: task_definition.to_string(),
+                rollout_state: Some("IN_PROGRESS".into()),
+                rollout_state_reason: None,
+                updated_at: Some(Utc::now()),
+            },
+        );
+        running.task_definition = task_definition.to_string();
+        running.primary_deployment = Some(id.clone());
+        Ok(id)
+    }
+}

@@ -1,0 +1,55 @@
+//! In-memory adapters: the ports implemented over plain collections, beside the AWS ones
+//! (`aws`), so that a pipeline's branches are tested in milliseconds. Public behind the
+//! `test-util` feature for other crates' tests; moto stays for the integration tests,
+//! which check the AWS adapters against an emulator of the real API.
+//!
+//! - [`MemoryStore`] — the ledger's object store, with S3's conditional writes.
+//! - [`MemoryEcs`] — services, task-definition revisions and rollouts, counting calls,
+//!   with failures that can be queued.
+//! - [`MemoryRegistry`] and [`MemorySources`] — ECR's images; the source bucket's versions.
+//! - [`RecordingNotifier`] — keeps what people would have been told.
+//! - [`ecr_push`] — an "ECR Image Action" event in the shape of `events/ecr-push.json`.
+
+mod ecs;
+mod notifier;
+mod registry;
+mod store;
+
+pub use ecs::MemoryEcs;
+pub use notifier::RecordingNotifier;
+pub use registry::{MemoryRegistry, MemorySources};
+pub use store::MemoryStore;
+
+/// The account and region the in-memory adapters live in.
+pub const ACCOUNT: &str = "123456789012";
+pub const REGION: &str = "us-east-1";
+
+/// An "ECR Image Action" push of `repository:tag` (or untagged) with `digest`, in the
+/// shape EventBridge delivers (the fixture `events/ecr-push.json`).
+pub fn ecr_push(id: &str, repository: &str, tag: Option<&str>, digest: &str) -> serde_json::Value {
+    let mut event: serde_json::Value =
+        serde_json::from_str(include_str!("../../events/ecr-push.json"))
+            .expect("the fixture parses");
+    event["id"] = id.into();
+    event["resources"] = serde_json::json!([format!(
+        "arn:aws:ecr:{REGION}:{ACCOUNT}:repository/{repository}"
+    )]);
+    let detail = &mut event["detail"];
+    detail["repository-name"] = repository.into();
+    detail["image-digest"] = digest.into();
+    match tag {
+        Some(tag) => detail["image-tag"] = tag.into(),
+        None => {
+            detail
+                .as_object_mut()
+                .expect("an object")
+                .remove("image-tag");
+        }
+    }
+    event
+}
+
+/// A digest made of one repeated hex character: `digest('a')` is `sha256:aaaa…`.
+pub fn digest(fill: char) -> String {
+    format!("sha256:{}", fill.to_string().repeat(64))
+}
