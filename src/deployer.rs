@@ -2,9 +2,11 @@
 //!
 //! - `push` — an image pushed to ECR; `uploads` — a manifest uploaded to the source bucket;
 //! - `asking` — asking for approval (one open request per target); `decisions` — a
-//!   person's decision on it;
+//!   person's decision on it; `approved` — rolling what was approved; `replan` — a
+//!   fresh plan when the service changed since;
 //! - `outcomes` — ECS's deployment events; `operator` — rollback and unfreeze requests;
-//!   `reconcile` — the reconciler's findings;
+//!   `external` — deployments ECS reports that Slipway did not start; `service_actions`
+//!   — ECS's service events noted on a rollout; `reconcile` — the reconciler's findings;
 //! - `roll` — the steps they share (claim → head → register once → start the rollout →
 //!   record → settle → conclude); `telling` — the outcome messages;
 //! - `report` — what a pipeline answers; `logging` — the span its lines carry.
@@ -24,15 +26,19 @@ use crate::ports::{Adapters, Ecs, Notifier, ObjectStore, Registry, Silent, Sourc
 /// A target's rollouts record as read from the ledger (`None`: not written yet).
 type RolloutsRead = Option<Versioned<Rollouts>>;
 
+mod approved;
 mod asking;
 mod decisions;
+mod external;
 mod logging;
 mod operator;
 mod outcomes;
 mod push;
 mod reconcile;
+mod replan;
 mod report;
 mod roll;
+mod service_actions;
 mod telling;
 mod uploads;
 

@@ -10,18 +10,12 @@ use serde::Serialize;
 
 use tracing::Instrument;
 
-use super::{
-    decision_span, log_decision, log_warning, record_in_span, Deployer, StepError, TargetOutcome,
-};
-use crate::input::source::{parse_manifest, Manifest, ManifestKind, MAX_MANIFEST_BYTES};
-use crate::ledger::{Claim, LedgerError, Versioned};
-use crate::model::deployment::{
-    Action, Actor, Channel, DecisionRefused, Deployment, Lease, State, Trigger, Verdict,
-};
-use crate::model::plan::{self, Derivation};
-use crate::ports::{
-    Adapters, DescribedTaskDefinition, Ecs, Notifier, ServiceState, SourceBucket, SourceObject,
-};
+use super::{decision_span, log_decision, Deployer, StepError, TargetOutcome};
+use crate::input::config::Target;
+use crate::ledger::{LedgerError, Versioned};
+use crate::model::deployment::{Action, Actor, Channel, Deployment, Lease, State, Verdict};
+use crate::ports::ServiceState;
+use crate::ports::{Adapters, Notifier};
 
 /// What became of a decision.
 #[derive(Debug, Clone, Serialize)]
@@ -37,6 +31,12 @@ pub enum DecisionOutcome {
     /// Not taken: already decided, expired, superseded, or the service changed since the
     /// plan. The attempt is in the ledger's audit all the same.
     Refused { reason: String },
+}
+
+/// Whether a decision was taken on the record, or refused.
+enum Recorded {
+    Taken(Box<Versioned<Deployment>>),
+    Refused(DecisionOutcome),
 }
 
 /// When an approval rolls: within the request (the approval page), or after the answer,
@@ -73,7 +73,7 @@ impl DecisionError {
 
 impl<A: Adapters> Deployer<A> {
     /// The configured target a deployment belongs to (gone from the config: unknown).
-    fn target_of(
+    pub(super) fn target_of(
         &self,
         deployment: &Deployment,
     ) -> Result<&crate::input::config::Target, DecisionError> {
@@ -134,7 +134,9 @@ impl<A: Adapters> Deployer<A> {
             .await
     }
 
-    /// The decision itself, within the deployment's span.
+    /// The decision itself, within the deployment's span: a resume of an approval whose
+    /// rollout stopped short, a refusal if the service changed since the plan, or the
+    /// decision recorded once and then acted on.
     async fn take_decision(
         &self,
         current: Versioned<Deployment>,
@@ -143,13 +145,8 @@ impl<A: Adapters> Deployer<A> {
         reason: Option<String>,
         when: RollWhen,
     ) -> Result<DecisionOutcome, DecisionError> {
-        let deployment_id = current.value.id.clone();
-        let deployment_id = deployment_id.as_str();
         let target = self.target_of(&current.value)?;
-        let now = Utc::now();
-        let key = current.value.key.clone();
         let holder = decision_holder();
-
         // Approved earlier, but that request's rollout did not finish (a transient AWS
         // error after the decision): approving again completes it.
         if verdict == Verdict::Approve && current.value.state == State::Approved {
@@ -160,29 +157,69 @@ impl<A: Adapters> Deployer<A> {
             let taken = "taken: completing the rollout of an earlier approval that did not finish";
             return Box::pin(self.resume_approved(target, current, actor, &holder, taken)).await;
         }
-
-        // Approving something other than what was planned is refused before deciding, and
-        // a fresh plan of the same release against what runs now is put up for approval.
-        if verdict == Verdict::Approve
-            && current.value.state == State::AwaitingApproval
-            && !current.value.approval_expired(now)
-        {
-            let (service, _) = self
-                .rollable_service(target)
-                .await
-                .map_err(|err| step_error(deployment_id, err))?;
-            if service.task_definition != current.value.from_task_definition {
-                return Box::pin(self.refuse_changed_service(target, current, actor, &service))
-                    .await;
-            }
+        if let Some(service) = self.changed_since_plan(target, &current, verdict).await? {
+            return Box::pin(self.refuse_changed_service(target, current, actor, &service)).await;
         }
+        let key = current.value.key.clone();
+        let saved = match self
+            .record_decision(target, current, verdict, actor, reason, when, &holder)
+            .await?
+        {
+            Recorded::Taken(saved) => *saved,
+            Recorded::Refused(outcome) => return Ok(outcome),
+        };
+        self.announce_decision(&saved.value, verdict, actor).await;
+        if verdict == Verdict::Reject {
+            return Ok(DecisionOutcome::Rejected);
+        }
+        if when == RollWhen::Later {
+            return Ok(DecisionOutcome::Approved);
+        }
+        let rollout = Box::pin(self.roll_approved(target, saved)).await;
+        self.finish_rollout(target, &key, &holder, rollout).await
+    }
 
+    /// Approving something other than what was planned is refused before deciding: the
+    /// service as it runs now, if it changed since the plan of a request still open.
+    async fn changed_since_plan(
+        &self,
+        target: &Target,
+        current: &Versioned<Deployment>,
+        verdict: Verdict,
+    ) -> Result<Option<ServiceState>, DecisionError> {
+        let open = current.value.state == State::AwaitingApproval
+            && !current.value.approval_expired(Utc::now());
+        if verdict != Verdict::Approve || !open {
+            return Ok(None);
+        }
+        let (service, _) = self
+            .rollable_service(target)
+            .await
+            .map_err(|err| step_error(&current.value.id, err))?;
+        Ok((service.task_definition != current.value.from_task_definition).then_some(service))
+    }
+
+    /// Takes the decision on the record once (a compare-and-set) and audits the attempt.
+    /// Refused: already decided, expired, or someone decided at the same moment.
+    #[allow(clippy::too_many_arguments)]
+    async fn record_decision(
+        &self,
+        target: &Target,
+        current: Versioned<Deployment>,
+        verdict: Verdict,
+        actor: &Actor,
+        reason: Option<String>,
+        when: RollWhen,
+        holder: &str,
+    ) -> Result<Recorded, DecisionError> {
+        let now = Utc::now();
+        let key = current.value.key.clone();
         let mut next = current.value.clone();
         let (decided, entry) = next.decide(verdict, actor, reason, now);
         if verdict == Verdict::Approve && when == RollWhen::Now {
             // Held while this request rolls, so that a resume cannot race it.
             next.lease = Some(Lease {
-                holder: holder.clone(),
+                holder: holder.to_string(),
                 until: now + ROLL_LEASE,
             });
         }
@@ -198,276 +235,48 @@ impl<A: Adapters> Deployer<A> {
                 "refused",
                 &format!("{} via {:?}: {refused}", actor.id, actor.channel),
             );
-            return Ok(DecisionOutcome::Refused {
+            return Ok(Recorded::Refused(DecisionOutcome::Refused {
                 reason: refused.to_string(),
-            });
+            }));
         }
         let saved = match self.ledger.save(&current, next).await {
             Ok(saved) => saved,
             // Someone decided at the same moment: theirs stands.
             Err(LedgerError::Conflict { .. }) => {
-                let latest = self.deployment(deployment_id).await?;
+                let latest = self.deployment(&current.value.id).await?;
                 let (refused, entry) = latest.value.clone().decide(verdict, actor, None, now);
                 self.audit(&target.name, &key, &entry).await?;
                 let reason = refused.err().map_or_else(
                     || "someone else decided at the same moment".to_string(),
                     |refused| refused.to_string(),
                 );
-                return Ok(DecisionOutcome::Refused { reason });
+                return Ok(Recorded::Refused(DecisionOutcome::Refused { reason }));
             }
-            Err(err) => return Err(step_error(deployment_id, err)),
+            Err(err) => return Err(step_error(&current.value.id, err)),
         };
         self.audit(&target.name, &key, &entry).await?;
-        let at = now.format("%Y-%m-%d %H:%M UTC");
-        if verdict == Verdict::Reject {
-            log_decision(
-                "rejected",
-                &format!(
-                    "rejected by {} via {:?}; nothing rolls",
-                    actor.id, actor.channel
-                ),
-            );
-            if actor.channel != Channel::Slack {
-                self.edit_request_message(
-                    &saved.value,
-                    &format!("Rejected by {} at {at}", actor.id),
-                )
-                .await;
-            }
-            return Ok(DecisionOutcome::Rejected);
-        }
+        Ok(Recorded::Taken(Box::new(saved)))
+    }
+
+    /// Logs a decision just taken and edits the request's Slack message to say so (a Slack
+    /// click is answered through its own response instead).
+    async fn announce_decision(&self, deployment: &Deployment, verdict: Verdict, actor: &Actor) {
+        let at = Utc::now().format("%Y-%m-%d %H:%M UTC");
+        let (decision, word, consequence) = match verdict {
+            Verdict::Reject => ("rejected", "Rejected", "; nothing rolls"),
+            Verdict::Approve => ("approved", "Approved", ""),
+        };
         log_decision(
-            "approved",
-            &format!("approved by {} via {:?}", actor.id, actor.channel),
+            decision,
+            &format!(
+                "{decision} by {} via {:?}{consequence}",
+                actor.id, actor.channel
+            ),
         );
         if actor.channel != Channel::Slack {
-            self.edit_request_message(&saved.value, &format!("Approved by {} at {at}", actor.id))
+            self.edit_request_message(deployment, &format!("{word} by {} at {at}", actor.id))
                 .await;
         }
-        if when == RollWhen::Later {
-            return Ok(DecisionOutcome::Approved);
-        }
-        let rollout = Box::pin(self.roll_approved(target, saved)).await;
-        self.finish_rollout(target, &key, &holder, rollout).await
-    }
-
-    /// Rolls a deployment a person approved with [`RollWhen::Later`]. Only an approved
-    /// deployment whose rollout has not started rolls; anything else (a job delivered
-    /// twice, a deployment already rolling) is answered `Refused` and changes nothing.
-    pub async fn roll_decided(
-        &self,
-        deployment_id: &str,
-        actor: &Actor,
-    ) -> Result<DecisionOutcome, DecisionError> {
-        let current = self.deployment(deployment_id).await?;
-        let approved = current
-            .value
-            .approval
-            .as_ref()
-            .and_then(|request| request.decision.as_ref())
-            .is_some_and(|decision| decision.verdict == Verdict::Approve);
-        if current.value.state != State::Approved || !approved {
-            return Ok(DecisionOutcome::Refused {
-                reason: format!("nothing to roll: it is {}", current.value.state),
-            });
-        }
-        let target = self.target_of(&current.value)?;
-        let span = decision_span(
-            "",
-            &target.name,
-            super::image_digest(&current.value.image),
-            deployment_id,
-        );
-        let taken = "taken: rolling out the approval recorded before the answer";
-        Box::pin(self.resume_approved(target, current, actor, &decision_holder(), taken))
-            .instrument(span)
-            .await
-    }
-
-    /// Releases the decision's lease if its rollout stopped short, so that approving
-    /// again completes it at once.
-    async fn finish_rollout(
-        &self,
-        target: &crate::input::config::Target,
-        key: &str,
-        holder: &str,
-        rollout: Result<TargetOutcome, StepError>,
-    ) -> Result<DecisionOutcome, DecisionError> {
-        match rollout {
-            Ok(rollout) => Ok(DecisionOutcome::Rolled { rollout }),
-            Err(err) => {
-                log_warning(
-                    "failed",
-                    &format!(
-                        "approved, but the rollout stopped: {err}; approving again completes it"
-                    ),
-                );
-                let invocation = super::Invocation {
-                    request_id: holder.to_string(),
-                    deadline: Utc::now(),
-                };
-                self.release_lease(&target.name, key, &invocation, &err)
-                    .await;
-                Err(step_error(&Deployment::id_for(&target.name, key), err))
-            }
-        }
-    }
-
-    /// Completes the rollout of a deployment approved earlier whose rollout stopped short.
-    async fn resume_approved(
-        &self,
-        target: &crate::input::config::Target,
-        current: Versioned<Deployment>,
-        actor: &Actor,
-        holder: &str,
-        taken_note: &str,
-    ) -> Result<DecisionOutcome, DecisionError> {
-        let id = current.value.id.clone();
-        let now = Utc::now();
-        let mut next = current.value.clone();
-        // Who approved, for the approver who came second: the same words as any other
-        // refusal of an already decided request.
-        let decided = current
-            .value
-            .approval
-            .as_ref()
-            .and_then(|request| request.decision.clone())
-            .map(|decision| DecisionRefused::AlreadyDecided(decision).to_string())
-            .unwrap_or_else(|| "it was approved".into());
-        let reason = format!("{decided}; it is being rolled out right now: nothing to do");
-        let refused =
-            current
-                .value
-                .attempt(Action::Approve, actor, format!("refused: {reason}"), now);
-        let busy = || async {
-            self.audit(&target.name, &current.value.key, &refused)
-                .await?;
-            Ok(DecisionOutcome::Refused {
-                reason: reason.clone(),
-            })
-        };
-        if current.value.is_held_by_other(holder, now) {
-            return busy().await;
-        }
-        next.take_over(holder, now + ROLL_LEASE);
-        let taken = match self.ledger.save(&current, next).await {
-            Ok(taken) => taken,
-            Err(LedgerError::Conflict { .. }) => return busy().await,
-            Err(err) => return Err(step_error(&id, err)),
-        };
-        let entry = taken.value.attempt(Action::Approve, actor, taken_note, now);
-        self.audit(&target.name, &taken.value.key, &entry).await?;
-        log_decision("resumed", "completing the rollout of an earlier approval");
-        let key = taken.value.key.clone();
-        let rollout = Box::pin(self.roll_approved(target, taken)).await;
-        self.finish_rollout(target, &key, holder, rollout).await
-    }
-
-    /// The service no longer runs what the plan was made against: the request is closed
-    /// as superseded, and the same release is planned again against what runs now and
-    /// put up for approval, so the approver sees the real change before saying yes.
-    async fn refuse_changed_service(
-        &self,
-        target: &crate::input::config::Target,
-        current: Versioned<Deployment>,
-        actor: &Actor,
-        service: &ServiceState,
-    ) -> Result<DecisionOutcome, DecisionError> {
-        let id = current.value.id.clone();
-        let now = Utc::now();
-        let running_now = &service.task_definition;
-        let replanned = Box::pin(self.replan(target, &current.value, service))
-            .await
-            .map_err(|err| step_error(&id, err))?;
-        let mut reason = format!(
-            "the service changed since this was planned (it now runs {running_now}, the plan was made against {}): not approving what nobody reviewed",
-            current.value.from_task_definition
-        );
-        match &replanned {
-            Some(fresh) => reason.push_str(&format!(
-                "; a fresh plan against what runs now awaits approval as {fresh}"
-            )),
-            None => reason.push_str("; the service already runs this release, nothing to approve"),
-        }
-        let entry =
-            current
-                .value
-                .attempt(Action::Approve, actor, format!("refused: {reason}"), now);
-        self.audit(&target.name, &current.value.key, &entry).await?;
-        // The fresh request, if any, superseded this one already; otherwise close it here.
-        if let Ok(latest) = self.deployment(&id).await {
-            if latest.value.state == State::AwaitingApproval {
-                let mut next = latest.value.clone();
-                next.advance(State::Superseded, reason.clone(), now)
-                    .map_err(|err| step_error(&id, err))?;
-                if let Ok(saved) = self.ledger.save(&latest, next).await {
-                    self.edit_request_message(&saved.value, &reason).await;
-                }
-            }
-        }
-        log_warning("refused", &reason);
-        Ok(DecisionOutcome::Refused { reason })
-    }
-
-    /// Plans `old`'s release again against what `service` runs now and asks for
-    /// approval; returns the new deployment's id, or `None` if it already runs.
-    async fn replan(
-        &self,
-        target: &crate::input::config::Target,
-        old: &Deployment,
-        service: &ServiceState,
-    ) -> Result<Option<String>, StepError> {
-        let running = self
-            .ecs
-            .describe_task_definition(&service.task_definition)
-            .await?;
-        let (changes, planned) = match self.uploaded_definition(old).await? {
-            Some(uploaded) => {
-                let planned = uploaded.summary.with_images(&old.changes);
-                (old.changes.clone(), planned)
-            }
-            None => {
-                let wanted: Vec<(&str, &str)> = old
-                    .changes
-                    .iter()
-                    .map(|c| (c.container.as_str(), c.to.as_str()))
-                    .collect();
-                match plan::derive_images(&target.name, &running.summary, &wanted)? {
-                    Derivation::AlreadyRunning { .. } => return Ok(None),
-                    Derivation::Change(changes) => {
-                        let planned = running.summary.with_images(&changes);
-                        (changes, planned)
-                    }
-                }
-            }
-        };
-        // One fresh plan per (release, running revision): two approvers refused at once
-        // claim the same record.
-        let base_key = old.key.split("-r").next().unwrap_or(&old.key);
-        let key = format!("{base_key}-r{}", running.summary.revision);
-        let record = Deployment {
-            image: old.image.clone(),
-            version: old.version.clone(),
-            diff: plan::summary_diff(&running.summary, &planned),
-            changes,
-            from_task_definition: service.task_definition.clone(),
-            ..Deployment::new(
-                &old.target,
-                &old.cluster,
-                &old.service,
-                key,
-                old.trigger.clone(),
-            )
-        };
-        let id = record.id.clone();
-        match self.ledger.claim(record).await? {
-            Claim::Claimed(claimed) => {
-                record_in_span("deployment_id", &id);
-                Box::pin(self.request_approval(target, claimed)).await?;
-            }
-            Claim::Exists(_) => {}
-        }
-        Ok(Some(id))
     }
 
     /// Records an attempt on `deployment` that was refused before it reached the decision
@@ -501,7 +310,7 @@ impl<A: Adapters> Deployer<A> {
         }
     }
 
-    async fn audit(
+    pub(super) async fn audit(
         &self,
         target: &str,
         key: &str,
@@ -512,82 +321,19 @@ impl<A: Adapters> Deployer<A> {
             .await
             .map_err(|err| step_error(&entry.deployment_id, err))
     }
-
-    /// Registers and rolls exactly the planned change, derived again from the planned
-    /// base: the running definition the plan was made against, or the uploaded version.
-    async fn roll_approved(
-        &self,
-        target: &crate::input::config::Target,
-        approved: Versioned<Deployment>,
-    ) -> Result<TargetOutcome, StepError> {
-        let changes = approved.value.changes.clone();
-        let base = match self.uploaded_definition(&approved.value).await? {
-            Some(uploaded) => uploaded.full,
-            None => {
-                self.ecs
-                    .describe_task_definition(&approved.value.from_task_definition)
-                    .await?
-                    .full
-            }
-        };
-        self.roll(target, approved, &base, changes, None).await
-    }
-}
-
-impl<A: Adapters> Deployer<A> {
-    /// The uploaded `taskdef.json` a deployment was planned from, read again by its
-    /// version id; `None` for deployments derived from the running definition.
-    async fn uploaded_definition(
-        &self,
-        deployment: &Deployment,
-    ) -> Result<Option<DescribedTaskDefinition<<A::Ecs as Ecs>::TaskDefinition>>, StepError> {
-        let Trigger::SourceUpload {
-            bucket,
-            key,
-            version_id,
-            manifest: ManifestKind::TaskDefinition,
-            ..
-        } = &deployment.trigger
-        else {
-            return Ok(None);
-        };
-        let body = match self
-            .sources
-            .read_version(bucket, key, version_id, MAX_MANIFEST_BYTES)
-            .await?
-        {
-            SourceObject::Found { body } => body,
-            _ => {
-                return Err(StepError::Rejected(format!(
-                    "version {version_id} of {key} is gone: cannot roll it"
-                )))
-            }
-        };
-        let Ok(Manifest::TaskDefinition(document)) =
-            parse_manifest(ManifestKind::TaskDefinition, &body)
-        else {
-            return Err(StepError::Rejected(format!("{key} no longer parses")));
-        };
-        let parsed = self
-            .ecs
-            .parse_task_definition(&document)
-            .await
-            .map_err(StepError::Rejected)?;
-        Ok(Some(parsed))
-    }
 }
 
 /// How long a decision's rollout holds the record against a concurrent resume.
-const ROLL_LEASE: chrono::Duration = chrono::Duration::seconds(120);
+pub(super) const ROLL_LEASE: chrono::Duration = chrono::Duration::seconds(120);
 
 /// A unique holder id for one decision's lease.
-fn decision_holder() -> String {
+pub(super) fn decision_holder() -> String {
     let mut bytes = [0u8; 8];
     getrandom::fill(&mut bytes).expect("the OS has randomness");
     format!("decision-{}", hex::encode(bytes))
 }
 
-fn step_error(deployment: &str, err: impl Into<StepError>) -> DecisionError {
+pub(super) fn step_error(deployment: &str, err: impl Into<StepError>) -> DecisionError {
     DecisionError::Step {
         deployment: deployment.to_string(),
         source: err.into(),

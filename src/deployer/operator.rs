@@ -13,10 +13,10 @@ use super::{
 use crate::input::config::Target;
 use crate::input::event::{parse_operator_request, Intent, OperatorAction, OperatorRequest};
 use crate::input::source::{ImageRef, ImageReference};
-use crate::ledger::rollback_key;
+use crate::ledger::{rollback_key, Versioned};
 use crate::model::deployment::{Deployment, Lease, Notified, State, Trigger};
-use crate::model::rollout::{GoodRelease, RolloutKind};
-use crate::ports::{Adapters, Registry};
+use crate::model::rollout::{GoodRelease, RolloutKind, Rollouts};
+use crate::ports::{Adapters, Registry, ServiceState};
 
 impl<A: Adapters> Deployer<A> {
     pub(super) async fn handle_operator_request(
@@ -155,28 +155,7 @@ impl<A: Adapters> Deployer<A> {
             });
         }
         self.check_still_in_ecr(&good).await?;
-        let trigger = Trigger::Rollback {
-            event_id: request.event_id.clone(),
-            requested_by: request.requested_by.clone(),
-            reason: request.reason.clone(),
-            to_deployment_id: good.deployment_id.clone(),
-            to_release: good.release.clone(),
-        };
-        let record = Deployment {
-            image: good.image.clone(),
-            version: good.version.clone(),
-            diff: vec![format!(
-                "task definition {} → {} ({}, the last known good release)",
-                service.task_definition, good.task_definition, good.release
-            )],
-            from_task_definition: service.task_definition.clone(),
-            to_task_definition: Some(good.task_definition.clone()),
-            lease: Some(Lease {
-                holder: invocation.request_id.clone(),
-                until: invocation.deadline,
-            }),
-            ..Deployment::new(&target.name, &target.cluster, &target.service, key, trigger)
-        };
+        let record = rollback_record(target, request, &service, &good, key, invocation);
         let current = match self.claim(record, invocation).await? {
             Step::Go(current) => current,
             Step::Stop(duplicate) => {
@@ -187,15 +166,6 @@ impl<A: Adapters> Deployer<A> {
                 })
             }
         };
-        // The release rolled back from is no longer good, and freezes the target so that
-        // it does not come straight back.
-        let bad = match rollouts
-            .latest_own()
-            .filter(|l| l.kind == RolloutKind::Slipway && l.deployment_id != good.deployment_id)
-        {
-            Some(latest) => self.ledger.deployment(&target.name, &latest.key).await?,
-            None => None,
-        };
         let reason = format!(
             "rolled back by {}{}",
             request.requested_by,
@@ -205,33 +175,16 @@ impl<A: Adapters> Deployer<A> {
                 .map(|r| format!(": {r}"))
                 .unwrap_or_default()
         );
-        let running = service.task_definition.clone();
-        self.update_rollouts(&target.name, |r| {
-            let before = r.clone();
-            r.rollback_target(&running);
-            if let Some(bad) = &bad {
-                r.freeze_after(&bad.value, target.freeze_rule(), &reason, Utc::now());
-            }
-            *r != before
-        })
-        .await?;
+        let bad = self
+            .freeze_rolled_back(target, &rollouts, &good, &service.task_definition, &reason)
+            .await?;
         let ecs_deployment_id = self
             .start_rollout(target, current, &good.task_definition, None)
             .await?;
         // A release still rolling (ECS gave up without a circuit breaker, say) will hear
         // no more from ECS: the operator's rollback is its end.
         if let Some(bad) = bad.filter(|b| b.value.state == State::Rolling) {
-            let mut next = bad.value.clone();
-            next.advance(State::RolledBack, reason.clone(), Utc::now())?;
-            next.rolled_back_to = Some(good.release.clone());
-            next.ended_at = Some(Utc::now());
-            // The rollback's own outcome is what people are told.
-            next.outcome_notified = Some(Notified {
-                state: State::RolledBack,
-                at: Utc::now(),
-                deliveries: Vec::new(),
-            });
-            self.ledger.save(&bad, next).await?;
+            self.end_rolled_back(bad, &reason, &good).await?;
         }
         Ok(Handled {
             deployment_id: id,
@@ -275,6 +228,56 @@ impl<A: Adapters> Deployer<A> {
         }
     }
 
+    /// The release rolled back from is no longer good, and freezes the target so that it
+    /// does not come straight back; returns its record, if Slipway started it.
+    async fn freeze_rolled_back(
+        &self,
+        target: &Target,
+        rollouts: &Rollouts,
+        good: &GoodRelease,
+        running: &str,
+        reason: &str,
+    ) -> Result<Option<Versioned<Deployment>>, StepError> {
+        let bad = match rollouts
+            .latest_own()
+            .filter(|l| l.kind == RolloutKind::Slipway && l.deployment_id != good.deployment_id)
+        {
+            Some(latest) => self.ledger.deployment(&target.name, &latest.key).await?,
+            None => None,
+        };
+        self.update_rollouts(&target.name, |r| {
+            let before = r.clone();
+            r.rollback_target(running);
+            if let Some(bad) = &bad {
+                r.freeze_after(&bad.value, target.freeze_rule(), reason, Utc::now());
+            }
+            *r != before
+        })
+        .await?;
+        Ok(bad)
+    }
+
+    /// Ends a release still rolling when an operator rolled it back.
+    async fn end_rolled_back(
+        &self,
+        bad: Versioned<Deployment>,
+        reason: &str,
+        good: &GoodRelease,
+    ) -> Result<(), StepError> {
+        let mut next = bad.value.clone();
+        next.advance(State::RolledBack, reason, Utc::now())?;
+        next.rolled_back_to = Some(good.release.clone());
+        next.ended_at = Some(Utc::now());
+        // The rollback's own outcome is what people are told.
+        next.outcome_notified = Some(Notified {
+            state: State::RolledBack,
+            at: Utc::now(),
+            deliveries: Vec::new(),
+        });
+        self.ledger.save(&bad, next).await?;
+        Ok(())
+    }
+
     /// The same rollback request again: a duplicate, unless an earlier attempt died
     /// before UpdateService (then this one finishes it, onto the revision chosen then).
     async fn redelivered_rollback(
@@ -311,5 +314,39 @@ impl<A: Adapters> Deployer<A> {
                 changes: vec![],
             },
         })
+    }
+}
+
+/// The deployment an operator's rollback claims: the last known good release's task
+/// definition (immutable, pinned by digest), leased to this invocation.
+fn rollback_record(
+    target: &Target,
+    request: &OperatorRequest,
+    service: &ServiceState,
+    good: &GoodRelease,
+    key: String,
+    invocation: &Invocation,
+) -> Deployment {
+    let trigger = Trigger::Rollback {
+        event_id: request.event_id.clone(),
+        requested_by: request.requested_by.clone(),
+        reason: request.reason.clone(),
+        to_deployment_id: good.deployment_id.clone(),
+        to_release: good.release.clone(),
+    };
+    Deployment {
+        image: good.image.clone(),
+        version: good.version.clone(),
+        diff: vec![format!(
+            "task definition {} → {} ({}, the last known good release)",
+            service.task_definition, good.task_definition, good.release
+        )],
+        from_task_definition: service.task_definition.clone(),
+        to_task_definition: Some(good.task_definition.clone()),
+        lease: Some(Lease {
+            holder: invocation.request_id.clone(),
+            until: invocation.deadline,
+        }),
+        ..Deployment::new(&target.name, &target.cluster, &target.service, key, trigger)
     }
 }

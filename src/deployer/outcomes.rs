@@ -19,16 +19,14 @@ use super::{
     Invocation, Report, StepError, TargetOutcome, TargetReport,
 };
 use crate::input::config::Target;
-use crate::input::event::{
-    is_operator_request, parse_ecs_event, DeploymentChanged, EcsEvent, ServiceAction,
-};
-use crate::ledger::{external_key, Claim, Versioned};
-use crate::model::deployment::{Deployment, HistoryEntry, Notified, State, Trigger};
+use crate::input::event::{is_operator_request, parse_ecs_event, DeploymentChanged, EcsEvent};
+use crate::ledger::Versioned;
+use crate::model::deployment::{Deployment, Notified, State, Trigger};
 use crate::model::rollout::{
     on_deployment_event, release_name, GoodRelease, Move, RolloutKind, Rollouts, StartedRollout,
 };
 use crate::notify::{self, OutcomeContext};
-use crate::ports::{Adapters, AwsError, AwsErrorKind, Ecs};
+use crate::ports::{Adapters, AwsError, AwsErrorKind};
 
 /// What one target's part of an event came to: the deployment it concerned and how.
 pub(super) struct Handled {
@@ -38,7 +36,7 @@ pub(super) struct Handled {
 }
 
 impl Handled {
-    fn of(deployment: &Deployment, outcome: TargetOutcome) -> Handled {
+    pub(super) fn of(deployment: &Deployment, outcome: TargetOutcome) -> Handled {
         Handled {
             deployment_id: deployment.id.clone(),
             image: deployment.image.clone(),
@@ -468,165 +466,6 @@ impl<A: Adapters> Deployer<A> {
         });
         self.ledger.save(&current, next).await?;
         Ok(())
-    }
-
-    /// Records a deployment ECS reported that Slipway did not start, so the ledger shows
-    /// what really runs. What it runs is read from the service now.
-    async fn record_external(
-        &self,
-        target: &Target,
-        event: &DeploymentChanged,
-    ) -> Result<StartedRollout, StepError> {
-        let service = self
-            .ecs
-            .describe_service(&target.cluster, &target.service)
-            .await?;
-        let running = self
-            .ecs
-            .describe_task_definition(&service.task_definition)
-            .await?;
-        let image = running
-            .summary
-            .containers
-            .iter()
-            .find(|c| target.containers.contains(&c.name))
-            .map(|c| c.image.clone())
-            .unwrap_or_default();
-        let key = external_key(&event.ecs_deployment_id);
-        let trigger = Trigger::External {
-            event_id: event.event_id.clone(),
-            ecs_deployment_id: event.ecs_deployment_id.clone(),
-        };
-        let record = Deployment {
-            state: State::Rolling,
-            image,
-            to_task_definition: Some(service.task_definition.clone()),
-            ecs_deployment_id: Some(event.ecs_deployment_id.clone()),
-            history: vec![HistoryEntry {
-                at: event.updated_at,
-                state: State::Rolling,
-                note: format!(
-                    "ECS reported deployment {} of {}, which Slipway did not start; the service runs {}",
-                    event.ecs_deployment_id, target.service, service.task_definition
-                ),
-            }],
-            ..Deployment::new(&target.name, &target.cluster, &target.service, key.clone(), trigger)
-        };
-        let (deployment_id, claimed) = match self.ledger.claim(record).await? {
-            Claim::Claimed(record) => (record.value.id, true),
-            Claim::Exists(record) => (record.value.id, false),
-        };
-        if claimed {
-            info!(
-                event_id = event.event_id,
-                target = target.name,
-                deployment_id,
-                decision = "external",
-                "recorded ECS deployment {} as external: Slipway did not start it",
-                event.ecs_deployment_id
-            );
-        }
-        let entry = StartedRollout {
-            ecs_deployment_id: event.ecs_deployment_id.clone(),
-            deployment_id,
-            key,
-            kind: RolloutKind::External,
-            at: event.updated_at,
-        };
-        let remembered = entry.clone();
-        self.update_rollouts(&target.name, move |r| {
-            r.remember(remembered.clone());
-            true
-        })
-        .await?;
-        Ok(entry)
-    }
-
-    /// Problems ECS reports while a rollout is under way are noted on it, once.
-    async fn note_service_action(
-        &self,
-        target: &Target,
-        action: &ServiceAction,
-    ) -> Result<Handled, StepError> {
-        let unchanged = |reason: String| Handled {
-            deployment_id: String::new(),
-            image: String::new(),
-            outcome: TargetOutcome::Unchanged {
-                state: None,
-                reason,
-            },
-        };
-        if !action.is_problem() {
-            return Ok(unchanged(format!(
-                "{} ({}): nothing to record; deployment outcomes come from deployment events",
-                action.name, action.event_type
-            )));
-        }
-        let rollouts = self
-            .ledger
-            .rollouts(&target.name)
-            .await?
-            .map(|r| r.value)
-            .unwrap_or_default();
-        let Some(latest) = rollouts.latest_own() else {
-            return Ok(unchanged(format!(
-                "{}: no rollout to note it on",
-                action.name
-            )));
-        };
-        let Some(current) = self.ledger.deployment(&target.name, &latest.key).await? else {
-            return Ok(unchanged(format!(
-                "{}: no rollout to note it on",
-                action.name
-            )));
-        };
-        if current.value.state != State::Rolling {
-            return Ok(unchanged(format!(
-                "{}: the latest rollout is {}, not under way",
-                action.name, current.value.state
-            )));
-        }
-        let note = format!(
-            "ECS {} {}{} (event {})",
-            action.event_type,
-            action.name,
-            action
-                .reason
-                .as_ref()
-                .map(|r| format!(": {r}"))
-                .unwrap_or_default(),
-            action.event_id
-        );
-        if current.value.history.iter().any(|h| h.note == note) {
-            return Ok(Handled::of(
-                &current.value,
-                TargetOutcome::Unchanged {
-                    state: Some(State::Rolling),
-                    reason: "already noted".into(),
-                },
-            ));
-        }
-        let mut next = current.value.clone();
-        next.history.push(HistoryEntry {
-            at: action.at.unwrap_or_else(Utc::now),
-            state: State::Rolling,
-            note: note.clone(),
-        });
-        self.ledger.save(&current, next).await?;
-        info!(
-            event_id = action.event_id,
-            target = target.name,
-            deployment_id = current.value.id,
-            decision = "noted",
-            "{note}"
-        );
-        Ok(Handled::of(
-            &current.value,
-            TargetOutcome::Unchanged {
-                state: Some(State::Rolling),
-                reason: format!("noted: {note}"),
-            },
-        ))
     }
 }
 

@@ -16,7 +16,9 @@ use crate::model::target::Head;
 use crate::ports::{Adapters, Registry, ServiceState};
 
 use super::*;
+use crate::model::plan::{ImageChanges, TaskDefinitionSummary};
 use crate::model::rollout::FreezeCheck;
+use crate::ports::DescribedTaskDefinition;
 
 impl<A: Adapters> Deployer<A> {
     /// Handles one "ECR Image Action" event exactly as EventBridge delivers it.
@@ -100,6 +102,9 @@ impl<A: Adapters> Deployer<A> {
         .await
     }
 
+    /// One target's push: the plan against what runs, the reads the checks need, the
+    /// ordering rule and the freeze, then the shared roll (claim → head → register once →
+    /// UpdateService → record → settle).
     pub(super) async fn plan_and_roll(
         &self,
         target: &Target,
@@ -107,18 +112,87 @@ impl<A: Adapters> Deployer<A> {
         invocation: &Invocation,
     ) -> Result<TargetOutcome, StepError> {
         let (service, running, warnings) = self.running_definition(target).await?;
-        let changes = match plan::derive(
-            &target.name,
-            &target.containers,
-            &target.repository.image_uri(&push.digest),
+        let changes = match self
+            .plan_push(target, push, &service, &running, invocation)
+            .await?
+        {
+            Step::Go(changes) => changes,
+            Step::Stop(outcome) => return Ok(outcome),
+        };
+        let version = target.tags.version(&push.tag);
+        let reads = self.read_for_push(target, push, &changes).await?;
+        let known_rollouts = match self
+            .check_push(target, push, version.as_ref(), &reads, invocation)
+            .await?
+        {
+            Step::Go(known) => known,
+            Step::Stop(outcome) => return Ok(outcome),
+        };
+        if self.dry_run {
+            let planned = running.summary.with_images(&changes);
+            let outcome = dry_run_plan(target, &running.summary, &planned, &warnings);
+            let plan = serde_json::to_string(&outcome).unwrap_or_default();
+            log_decision(
+                "dry-run",
+                &format!("dry run, nothing written; the plan: {plan}"),
+            );
+            return Ok(outcome);
+        }
+        let record = push_record(
+            target,
+            push,
+            &service,
             &running.summary,
-        )? {
+            &changes,
+            reads.pushed_at,
+            invocation,
+        );
+        let current = match self.claim(record, invocation).await? {
+            Step::Go(current) => current,
+            Step::Stop(duplicate) => return Ok(duplicate),
+        };
+        let ours = Head {
+            deployment_id: current.value.id.clone(),
+            digest: push.digest.clone(),
+            pushed_at: reads.pushed_at,
+            version: version.as_ref().map(Version::to_string),
+            settled: false,
+            lease_until: Some(invocation.deadline),
+            updated_at: Utc::now(),
+        };
+        let our_head = match self
+            .become_head(target, reads.head, &ours, invocation)
+            .await?
+        {
+            Headship::Ours(our_head) => our_head,
+            Headship::Newer(newer) => return self.supersede(current, newer).await,
+        };
+        let outcome = self
+            .roll(target, current, &running.full, changes, known_rollouts)
+            .await;
+        self.settle_head(target, our_head).await;
+        outcome
+    }
+
+    /// The image changes the push makes; stops if the service runs the image already (and
+    /// completes an interrupted attempt that got it there).
+    async fn plan_push(
+        &self,
+        target: &Target,
+        push: &ImagePushed,
+        service: &ServiceState,
+        running: &DescribedTaskDefinition<<A::Ecs as Ecs>::TaskDefinition>,
+        invocation: &Invocation,
+    ) -> Result<Step<ImageChanges>, StepError> {
+        let image = target.repository.image_uri(&push.digest);
+        match plan::derive(&target.name, &target.containers, &image, &running.summary)? {
+            Derivation::Change(changes) => Ok(Step::Go(changes)),
             Derivation::AlreadyRunning { image } => {
                 if let Some(finished) = self
-                    .finish_interrupted(target, push, &service, invocation)
+                    .finish_interrupted(target, push, service, invocation)
                     .await?
                 {
-                    return Ok(finished);
+                    return Ok(Step::Stop(finished));
                 }
                 log_decision(
                     "already-running",
@@ -127,20 +201,27 @@ impl<A: Adapters> Deployer<A> {
                         target.cluster, target.service, service.task_definition
                     ),
                 );
-                return Ok(TargetOutcome::AlreadyRunning {
-                    task_definition: service.task_definition,
-                });
+                Ok(Step::Stop(TargetOutcome::AlreadyRunning {
+                    task_definition: service.task_definition.clone(),
+                }))
             }
-            Derivation::Change(changes) => changes,
-        };
-        let version = target.tags.version(&push.tag);
-        // Everything the decisions below need, read at once: only auto targets check the
-        // freeze (a person approves the others), and their rollouts read is reused to mark
-        // the rollout starting.
+        }
+    }
+
+    /// Everything the checks need, read at once: when ECR received the pushed and the
+    /// running image, the target's head, and (auto targets only: a person approves the
+    /// others) its rollouts for the freeze, reused to mark the rollout starting.
+    async fn read_for_push(
+        &self,
+        target: &Target,
+        push: &ImagePushed,
+        changes: &ImageChanges,
+    ) -> Result<PushReads, StepError> {
         let wants_freeze_check = target.policy == Policy::Auto;
         let running_digest = changes
             .iter()
-            .find_map(|c| pinned_digest(&c.from, &target.repository));
+            .find_map(|c| pinned_digest(&c.from, &target.repository))
+            .map(str::to_string);
         let (pushed_at, running_pushed_at, head, rollouts) = futures::try_join!(
             async {
                 Ok::<_, StepError>(
@@ -150,7 +231,7 @@ impl<A: Adapters> Deployer<A> {
                 )
             },
             async {
-                let Some(digest) = running_digest else {
+                let Some(digest) = &running_digest else {
                     return Ok::<_, StepError>(None);
                 };
                 let repository = &target.repository;
@@ -168,7 +249,26 @@ impl<A: Adapters> Deployer<A> {
                 }
             },
         )?;
-        if pushed_at.is_none() {
+        Ok(PushReads {
+            pushed_at,
+            running: running_digest.map(|digest| (digest, running_pushed_at)),
+            head,
+            rollouts,
+        })
+    }
+
+    /// The image must still be in ECR, must not be older than what runs or was last
+    /// accepted, and the freeze must not hold it back; goes on with the rollouts as they
+    /// now stand (for auto targets).
+    async fn check_push(
+        &self,
+        target: &Target,
+        push: &ImagePushed,
+        version: Option<&Version>,
+        reads: &PushReads,
+        invocation: &Invocation,
+    ) -> Result<Step<Option<RolloutsRead>>, StepError> {
+        if reads.pushed_at.is_none() {
             // A replayed or very late event for an image deleted since: ECS could never
             // pull it, so rolling onto it would only take the service down.
             return Err(StepError::Rejected(format!(
@@ -176,83 +276,30 @@ impl<A: Adapters> Deployer<A> {
                 push.repository, push.digest
             )));
         }
-        let running_image = running_digest.map(|digest| (digest, running_pushed_at));
+        let running = reads
+            .running
+            .as_ref()
+            .map(|(digest, at)| (digest.as_str(), *at));
         if let Some(reason) =
-            older_than_running(pushed_at, version.as_ref(), running_image, head.as_ref())
+            older_than_running(reads.pushed_at, version, running, reads.head.as_ref())
         {
             log_decision("older", &format!("not rolling back: {reason}"));
             self.retire_earlier_attempt(target, push, &reason, invocation)
                 .await?;
-            return Ok(TargetOutcome::Older { reason });
+            return Ok(Step::Stop(TargetOutcome::Older { reason }));
         }
-        let known_rollouts = match rollouts {
-            Some(read) => match self
-                .check_freeze(target, read, &push.digest, version.as_ref(), pushed_at)
+        let Some(read) = reads.rollouts.clone() else {
+            return Ok(Step::Go(None));
+        };
+        Ok(
+            match self
+                .check_freeze(target, read, &push.digest, version, reads.pushed_at)
                 .await?
             {
-                Step::Go(latest) => Some(latest),
-                Step::Stop(frozen) => return Ok(frozen),
+                Step::Go(latest) => Step::Go(Some(latest)),
+                Step::Stop(frozen) => Step::Stop(frozen),
             },
-            None => None,
-        };
-        if self.dry_run {
-            let planned = running.summary.with_images(&changes);
-            let outcome = dry_run_plan(target, &running.summary, &planned, &warnings);
-            let plan = serde_json::to_string(&outcome).unwrap_or_default();
-            log_decision(
-                "dry-run",
-                &format!("dry run, nothing written; the plan: {plan}"),
-            );
-            return Ok(outcome);
-        }
-
-        let trigger = Trigger::EcrPush {
-            event_id: push.event_id.clone(),
-            repository: push.repository.clone(),
-            tag: push.tag.clone(),
-            digest: push.digest.clone(),
-            pushed_at,
-        };
-        let record = Deployment {
-            image: target.repository.image_uri(&push.digest),
-            version: version.as_ref().map(Version::to_string),
-            diff: plan::summary_diff(&running.summary, &running.summary.with_images(&changes)),
-            changes: changes.clone(),
-            from_task_definition: service.task_definition.clone(),
-            lease: Some(Lease {
-                holder: invocation.request_id.clone(),
-                until: invocation.deadline,
-            }),
-            ..Deployment::new(
-                &target.name,
-                &target.cluster,
-                &target.service,
-                image_key(&push.digest),
-                trigger,
-            )
-        };
-        let current = match self.claim(record, invocation).await? {
-            Step::Go(current) => current,
-            Step::Stop(duplicate) => return Ok(duplicate),
-        };
-        let ours = Head {
-            deployment_id: current.value.id.clone(),
-            digest: push.digest.clone(),
-            pushed_at,
-            version: version.as_ref().map(Version::to_string),
-            settled: false,
-            lease_until: Some(invocation.deadline),
-            updated_at: Utc::now(),
-        };
-        let our_head = match self.become_head(target, head, &ours, invocation).await? {
-            Headship::Ours(our_head) => our_head,
-            Headship::Newer(newer) => return self.supersede(current, newer).await,
-        };
-        let outcome = self
-            .roll(target, current, &running.full, changes, known_rollouts)
-            .await;
-        self.settle_head(target, our_head).await;
-        outcome
+        )
     }
 
     /// The service runs this push's image already. If it does because an earlier attempt
@@ -396,6 +443,59 @@ impl<A: Adapters> Deployer<A> {
                 Ok(Step::Go(latest))
             }
         }
+    }
+}
+
+/// What a push's checks read, at once.
+struct PushReads {
+    /// When ECR received the pushed image (`None`: ECR no longer has it).
+    pushed_at: Option<DateTime<Utc>>,
+    /// The digest the service runs, if pinned, and when ECR received it.
+    running: Option<(String, Option<DateTime<Utc>>)>,
+    head: Option<Versioned<Head>>,
+    /// The target's rollouts, read for auto targets only.
+    rollouts: Option<RolloutsRead>,
+}
+
+/// The deployment a push claims: the planned change of the running definition, leased
+/// to this invocation.
+fn push_record(
+    target: &Target,
+    push: &ImagePushed,
+    service: &ServiceState,
+    running: &TaskDefinitionSummary,
+    changes: &ImageChanges,
+    pushed_at: Option<DateTime<Utc>>,
+    invocation: &Invocation,
+) -> Deployment {
+    let trigger = Trigger::EcrPush {
+        event_id: push.event_id.clone(),
+        repository: push.repository.clone(),
+        tag: push.tag.clone(),
+        digest: push.digest.clone(),
+        pushed_at,
+    };
+    Deployment {
+        image: target.repository.image_uri(&push.digest),
+        version: target
+            .tags
+            .version(&push.tag)
+            .as_ref()
+            .map(Version::to_string),
+        diff: plan::summary_diff(running, &running.with_images(changes)),
+        changes: changes.clone(),
+        from_task_definition: service.task_definition.clone(),
+        lease: Some(Lease {
+            holder: invocation.request_id.clone(),
+            until: invocation.deadline,
+        }),
+        ..Deployment::new(
+            &target.name,
+            &target.cluster,
+            &target.service,
+            image_key(&push.digest),
+            trigger,
+        )
     }
 }
 

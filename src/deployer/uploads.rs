@@ -115,30 +115,10 @@ impl<A: Adapters> Deployer<A> {
         key: &str,
         invocation: &Invocation,
     ) -> Result<TargetOutcome, StepError> {
-        // The same version delivered again: the ledger knows it already.
-        if let Some(existing) = self.ledger.deployment(&target.name, key).await? {
-            let resumable = existing.value.state == State::Planned
-                && !existing
-                    .value
-                    .is_held_by_other(&invocation.request_id, Utc::now());
-            if !resumable {
-                return Ok(duplicate(&existing.value));
-            }
-        }
-        let head = self.ledger.source_head(&target.name, &upload.key).await?;
-        if let Some(newer) = head
-            .as_ref()
-            .map(|h| &h.value)
-            .filter(|h| compare_sequencers(&h.sequencer, &upload.sequencer) == Ordering::Greater)
-        {
-            let reason = format!(
-                "version {} of {} is older (sequencer {}) than version {} already accepted (sequencer {})",
-                upload.version_id, upload.key, upload.sequencer, newer.version_id, newer.sequencer
-            );
-            log_decision("older", &format!("not deploying: {reason}"));
-            return Ok(TargetOutcome::Older { reason });
-        }
-
+        let head = match self.check_upload(target, upload, key, invocation).await? {
+            Step::Go(head) => head,
+            Step::Stop(outcome) => return Ok(outcome),
+        };
         let plan = match self.plan_upload(target, upload).await {
             Ok(plan) => plan,
             Err(StepError::Rejected(problem)) => {
@@ -167,26 +147,8 @@ impl<A: Adapters> Deployer<A> {
             });
         }
         if self.dry_run {
-            let mut outcome = dry_run_plan(target, &plan.running, &plan.planned, &plan.warnings);
-            if let (true, TargetOutcome::DryRun { diff, .. }) =
-                (plan.whole_task_definition, &mut outcome)
-            {
-                diff.insert(
-                    0,
-                    format!(
-                        "the whole task definition is replaced by {} (version {})",
-                        upload.key, upload.version_id
-                    ),
-                );
-            }
-            let printed = serde_json::to_string(&outcome).unwrap_or_default();
-            log_decision(
-                "dry-run",
-                &format!("dry run, nothing written; the plan: {printed}"),
-            );
-            return Ok(outcome);
+            return Ok(upload_dry_run(target, upload, &plan));
         }
-
         let record = self.record(target, upload, key, &plan, invocation);
         let current = match self.claim(record, invocation).await? {
             Step::Go(current) => current,
@@ -200,6 +162,41 @@ impl<A: Adapters> Deployer<A> {
         }
         self.roll(target, current, &plan.base, plan.changes, None)
             .await
+    }
+
+    /// A version delivered again finds its record (a duplicate, unless it can be
+    /// resumed); an older version than the key's newest accepted one stops. Goes on with
+    /// the key's source head as read.
+    async fn check_upload(
+        &self,
+        target: &Target,
+        upload: &SourceUploaded,
+        key: &str,
+        invocation: &Invocation,
+    ) -> Result<Step<Option<Versioned<SourceHead>>>, StepError> {
+        if let Some(existing) = self.ledger.deployment(&target.name, key).await? {
+            let resumable = existing.value.state == State::Planned
+                && !existing
+                    .value
+                    .is_held_by_other(&invocation.request_id, Utc::now());
+            if !resumable {
+                return Ok(Step::Stop(duplicate(&existing.value)));
+            }
+        }
+        let head = self.ledger.source_head(&target.name, &upload.key).await?;
+        if let Some(newer) = head
+            .as_ref()
+            .map(|h| &h.value)
+            .filter(|h| compare_sequencers(&h.sequencer, &upload.sequencer) == Ordering::Greater)
+        {
+            let reason = format!(
+                "version {} of {} is older (sequencer {}) than version {} already accepted (sequencer {})",
+                upload.version_id, upload.key, upload.sequencer, newer.version_id, newer.sequencer
+            );
+            log_decision("older", &format!("not deploying: {reason}"));
+            return Ok(Step::Stop(TargetOutcome::Older { reason }));
+        }
+        Ok(Step::Go(head))
     }
 
     /// Reads the object version, validates the manifest and resolves its images.
@@ -483,6 +480,30 @@ impl<A: Adapters> Deployer<A> {
             Updated::Left(newer) => Ok(newer),
         }
     }
+}
+
+/// The dry run of an upload: the plan, and whether the whole task definition is replaced.
+fn upload_dry_run<T>(
+    target: &Target,
+    upload: &SourceUploaded,
+    plan: &UploadPlan<T>,
+) -> TargetOutcome {
+    let mut outcome = dry_run_plan(target, &plan.running, &plan.planned, &plan.warnings);
+    if let (true, TargetOutcome::DryRun { diff, .. }) = (plan.whole_task_definition, &mut outcome) {
+        diff.insert(
+            0,
+            format!(
+                "the whole task definition is replaced by {} (version {})",
+                upload.key, upload.version_id
+            ),
+        );
+    }
+    let printed = serde_json::to_string(&outcome).unwrap_or_default();
+    log_decision(
+        "dry-run",
+        &format!("dry run, nothing written; the plan: {printed}"),
+    );
+    outcome
 }
 
 fn is_ecr_image(uri: &str) -> bool {

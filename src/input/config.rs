@@ -305,6 +305,30 @@ impl Config {
 
 fn validate_target(index: usize, raw: RawTarget, home: &Home) -> Result<Target, ConfigError> {
     let field = |name: &str| format!("targets[{index}].{name}");
+    validate_place(&raw, &field)?;
+    let repository = validate_repository(raw.repository, home, &field)?;
+    let tags = validate_tags(raw.tags, &field)?;
+    let approval = validate_approval(raw.policy, raw.approval, &field)?;
+    Ok(Target {
+        name: raw.name,
+        cluster: raw.cluster,
+        service: raw.service,
+        containers: raw.containers,
+        repository,
+        tags,
+        policy: raw.policy,
+        approval,
+        outcome_slack_channel: raw
+            .notifications
+            .and_then(|n| n.slack_channel)
+            .filter(|c| !c.trim().is_empty()),
+        freeze: raw.freeze_after_failure,
+        task_family: raw.task_family.filter(|f| !f.trim().is_empty()),
+    })
+}
+
+/// The target's name, and the service and containers it deploys to.
+fn validate_place(raw: &RawTarget, field: &dyn Fn(&str) -> String) -> Result<(), ConfigError> {
     if !is_target_name(&raw.name) {
         return Err(ConfigError::invalid(
             field("name"),
@@ -331,7 +355,17 @@ fn validate_target(index: usize, raw: RawTarget, home: &Home) -> Result<Target, 
             "must not be empty",
         ));
     }
-    let repository = match raw.repository {
+    Ok(())
+}
+
+/// The repository pushes come from: a name in Slipway's own account and region, or
+/// another account's or region's.
+fn validate_repository(
+    raw: RawRepository,
+    home: &Home,
+    field: &dyn Fn(&str) -> String,
+) -> Result<RepositoryRef, ConfigError> {
+    let repository = match raw {
         RawRepository::Name(name) => RepositoryRef {
             account: home.account.clone(),
             region: home.region.clone(),
@@ -374,14 +408,17 @@ fn validate_target(index: usize, raw: RawTarget, home: &Home) -> Result<Target, 
             "must not be empty",
         ));
     }
-    let tags = match raw.tags {
-        RawTagRule::Exact(tag) if tag.is_empty() => {
-            return Err(ConfigError::invalid(
-                field("tags.exact"),
-                "must not be empty",
-            ))
-        }
-        RawTagRule::Exact(tag) => TagRule::Exact(tag),
+    Ok(repository)
+}
+
+/// Which tags deploy: one exact tag, a glob, or a semver range.
+fn validate_tags(raw: RawTagRule, field: &dyn Fn(&str) -> String) -> Result<TagRule, ConfigError> {
+    match raw {
+        RawTagRule::Exact(tag) if tag.is_empty() => Err(ConfigError::invalid(
+            field("tags.exact"),
+            "must not be empty",
+        )),
+        RawTagRule::Exact(tag) => Ok(TagRule::Exact(tag)),
         RawTagRule::Glob(pattern) => Glob::new(&pattern)
             .map(|glob| TagRule::Glob(glob.compile_matcher()))
             .map_err(|err| {
@@ -389,7 +426,7 @@ fn validate_target(index: usize, raw: RawTarget, home: &Home) -> Result<Target, 
                     field("tags.glob"),
                     format!("`{pattern}` is not a glob: {err}"),
                 )
-            })?,
+            }),
         RawTagRule::Semver(range) => {
             VersionReq::parse(&range)
                 .map(TagRule::Semver)
@@ -398,26 +435,9 @@ fn validate_target(index: usize, raw: RawTarget, home: &Home) -> Result<Target, 
                         field("tags.semver"),
                         format!("`{range}` is not a semver range (e.g. \">=1.2, <2\"): {err}"),
                     )
-                })?
+                })
         }
-    };
-    let approval = validate_approval(raw.policy, raw.approval, &field)?;
-    Ok(Target {
-        name: raw.name,
-        cluster: raw.cluster,
-        service: raw.service,
-        containers: raw.containers,
-        repository,
-        tags,
-        policy: raw.policy,
-        approval,
-        outcome_slack_channel: raw
-            .notifications
-            .and_then(|n| n.slack_channel)
-            .filter(|c| !c.trim().is_empty()),
-        freeze: raw.freeze_after_failure,
-        task_family: raw.task_family.filter(|f| !f.trim().is_empty()),
-    })
+    }
 }
 
 fn validate_approval(

@@ -198,62 +198,22 @@ const ECR_DETAIL_TYPE: &str = "ECR Image Action";
 pub fn parse_ecr_event(raw: &Value) -> Result<EcrIntent, EventError> {
     let (id, envelope) = open_envelope::<EcrImageAction>(raw, ECR_SOURCE, ECR_DETAIL_TYPE)?;
     let detail = envelope.detail;
-    let ignore = |reason: String| {
-        Ok(EcrIntent::Ignore {
-            event_id: id.clone(),
+    if let Some(reason) = not_a_deploy(&detail) {
+        return Ok(EcrIntent::Ignore {
+            event_id: id,
             reason,
-        })
-    };
-    if detail.action_type != "PUSH" {
-        return ignore(format!(
-            "action-type is {}, only PUSH deploys",
-            detail.action_type
-        ));
+        });
     }
-    if detail.result != "SUCCESS" {
-        return ignore(format!(
-            "result is {}, only a SUCCESS push deploys",
-            detail.result
-        ));
-    }
-    let bad = |field: &'static str, value: &str, rule: &'static str| EventError::BadField {
-        id: if shapes::event_id(&id) {
-            id.clone()
-        } else {
-            "(invalid id)".into()
-        },
-        field,
-        value: shown(value),
-        rule,
-    };
-    if !shapes::event_id(&id) {
-        return Err(bad(
-            "id",
-            &id,
-            "an EventBridge event id (1-128 printable ASCII characters)",
-        ));
-    }
-    if !shapes::repository(&detail.repository_name) {
-        return Err(bad(
-            "repository-name",
-            &detail.repository_name,
-            "an ECR repository name (2-256 of a-z 0-9 . _ - /)",
-        ));
-    }
-    if let Some(tag) = detail.image_tag.as_deref().filter(|t| !t.is_empty()) {
-        if !shapes::tag(tag) {
-            return Err(bad(
-                "image-tag",
-                tag,
-                "an image tag (1-128 of A-Z a-z 0-9 _ . -, not starting with . or -)",
-            ));
-        }
-    }
+    check_push_fields(&id, &detail)?;
     let Some(tag) = detail.image_tag.filter(|t| !t.is_empty()) else {
-        return ignore(format!(
+        let reason = format!(
             "push of {} has no image-tag (a per-platform manifest of a multi-arch image, or a push by digest); the tagged index deploys instead",
             detail.image_digest
-        ));
+        );
+        return Ok(EcrIntent::Ignore {
+            event_id: id,
+            reason,
+        });
     };
     if !is_sha256_digest(&detail.image_digest) {
         return Err(EventError::BadDigest {
@@ -261,32 +221,7 @@ pub fn parse_ecr_event(raw: &Value) -> Result<EcrIntent, EventError> {
             digest: detail.image_digest,
         });
     }
-    let account =
-        envelope
-            .account
-            .filter(|a| !a.is_empty())
-            .ok_or(EventError::MissingEnvelopeField {
-                id: id.clone(),
-                field: "account",
-            })?;
-    let region =
-        envelope
-            .region
-            .filter(|r| !r.is_empty())
-            .ok_or(EventError::MissingEnvelopeField {
-                id: id.clone(),
-                field: "region",
-            })?;
-    if !shapes::account(&account) {
-        return Err(bad("account", &account, "a 12-digit AWS account id"));
-    }
-    if !shapes::region(&region) {
-        return Err(bad(
-            "region",
-            &region,
-            "an AWS region name such as us-east-1",
-        ));
-    }
+    let (account, region) = envelope_place(&id, envelope.account, envelope.region)?;
     Ok(EcrIntent::Deploy(ImagePushed {
         event_id: id,
         event_time: envelope.time,
@@ -296,6 +231,98 @@ pub fn parse_ecr_event(raw: &Value) -> Result<EcrIntent, EventError> {
         tag,
         digest: detail.image_digest,
     }))
+}
+
+/// Why an image action is not a push to deploy (a delete, a failed push), if it is not.
+fn not_a_deploy(detail: &EcrImageAction) -> Option<String> {
+    if detail.action_type != "PUSH" {
+        return Some(format!(
+            "action-type is {}, only PUSH deploys",
+            detail.action_type
+        ));
+    }
+    (detail.result != "SUCCESS")
+        .then(|| format!("result is {}, only a SUCCESS push deploys", detail.result))
+}
+
+/// A field that is not what AWS sends, named with the rule it breaks.
+fn bad_field(id: &str, field: &'static str, value: &str, rule: &'static str) -> EventError {
+    EventError::BadField {
+        id: if shapes::event_id(id) {
+            id.to_string()
+        } else {
+            "(invalid id)".into()
+        },
+        field,
+        value: shown(value),
+        rule,
+    }
+}
+
+/// The event id, repository and tag have the shapes AWS gives them.
+fn check_push_fields(id: &str, detail: &EcrImageAction) -> Result<(), EventError> {
+    if !shapes::event_id(id) {
+        return Err(bad_field(
+            id,
+            "id",
+            id,
+            "an EventBridge event id (1-128 printable ASCII characters)",
+        ));
+    }
+    if !shapes::repository(&detail.repository_name) {
+        return Err(bad_field(
+            id,
+            "repository-name",
+            &detail.repository_name,
+            "an ECR repository name (2-256 of a-z 0-9 . _ - /)",
+        ));
+    }
+    if let Some(tag) = detail.image_tag.as_deref().filter(|t| !t.is_empty()) {
+        if !shapes::tag(tag) {
+            return Err(bad_field(
+                id,
+                "image-tag",
+                tag,
+                "an image tag (1-128 of A-Z a-z 0-9 _ . -, not starting with . or -)",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The account and region from the envelope, both required and well-formed.
+fn envelope_place(
+    id: &str,
+    account: Option<String>,
+    region: Option<String>,
+) -> Result<(String, String), EventError> {
+    let missing = |field| EventError::MissingEnvelopeField {
+        id: id.to_string(),
+        field,
+    };
+    let account = account
+        .filter(|a| !a.is_empty())
+        .ok_or_else(|| missing("account"))?;
+    let region = region
+        .filter(|r| !r.is_empty())
+        .ok_or_else(|| missing("region"))?;
+    if !shapes::account(&account) {
+        return Err(bad_field(
+            id,
+            "account",
+            &account,
+            "a 12-digit AWS account id",
+        ));
+    }
+    if !shapes::region(&region) {
+        return Err(bad_field(
+            id,
+            "region",
+            &region,
+            "an AWS region name such as us-east-1",
+        ));
+    }
+    Ok((account, region))
 }
 
 /// What the deployment-events function receives from ECS.
