@@ -1,0 +1,195 @@
+use super::*;
+
+fn home() -> Home {
+    Home {
+        account: "123456789012".into(),
+        region: "eu-west-1".into(),
+    }
+}
+
+fn config_with(target: &str) -> Result<Config, ConfigError> {
+    Config::from_json(&format!(r#"{{"targets": [{target}]}}"#), &home())
+}
+
+const WEB: &str = r#"{"name": "web", "cluster": "prod", "service": "web", "containers": ["app"],
+    "repository": "app", "tags": {"glob": "v*"}, "policy": "auto"}"#;
+
+#[test]
+fn a_repository_given_by_name_defaults_to_the_functions_account_and_region() {
+    let config = config_with(WEB).unwrap();
+    let repo = &config.targets[0].repository;
+    assert_eq!(
+        repo,
+        &RepositoryRef {
+            account: "123456789012".into(),
+            region: "eu-west-1".into(),
+            name: "app".into()
+        }
+    );
+    assert_eq!(
+        repo.image_uri("sha256:ab"),
+        "123456789012.dkr.ecr.eu-west-1.amazonaws.com/app@sha256:ab"
+    );
+}
+
+#[test]
+fn exact_rules_match_only_that_tag() {
+    let rule = TagRule::Exact("latest".into());
+    assert!(rule.matches("latest"));
+    assert!(!rule.matches("latest2"));
+    assert!(!rule.matches("Latest"));
+}
+
+#[test]
+fn glob_rules_match_by_pattern() {
+    let rule = TagRule::Glob(Glob::new("release-*").unwrap().compile_matcher());
+    assert!(rule.matches("release-2024.1"));
+    assert!(!rule.matches("pre-release-1"));
+    assert!(!rule.matches("release"));
+}
+
+#[test]
+fn semver_rules_match_versions_in_range_with_or_without_a_v() {
+    let rule = TagRule::Semver(VersionReq::parse(">=1.2, <2").unwrap());
+    assert!(rule.matches("1.2.0"));
+    assert!(rule.matches("v1.4.2"));
+    assert!(!rule.matches("v1.1.9"));
+    assert!(!rule.matches("2.0.0"));
+    assert!(!rule.matches("latest"));
+    // Pre-releases stay out unless the range asks for them.
+    assert!(!rule.matches("1.5.0-rc.1"));
+    assert_eq!(rule.version("v1.4.2"), Some(Version::new(1, 4, 2)));
+}
+
+#[test]
+fn a_bad_glob_names_the_field() {
+    let err = config_with(&WEB.replace(r#""glob": "v*""#, r#""glob": "v[""#)).unwrap_err();
+    assert!(err.to_string().contains("targets[0].tags.glob"), "{err}");
+}
+
+#[test]
+fn a_bad_semver_range_names_the_field() {
+    let err = config_with(&WEB.replace(r#""glob": "v*""#, r#""semver": ">=one""#)).unwrap_err();
+    assert!(err.to_string().contains("targets[0].tags.semver"), "{err}");
+}
+
+#[test]
+fn a_misspelt_field_is_named() {
+    let err = config_with(&WEB.replace(r#""policy": "auto""#, r#""policy": "auto", "polcy": 1"#))
+        .unwrap_err();
+    assert!(err.to_string().contains("targets[0]"), "{err}");
+    assert!(err.to_string().contains("polcy"), "{err}");
+}
+
+#[test]
+fn an_unknown_policy_is_named() {
+    let err = config_with(&WEB.replace(r#""policy": "auto""#, r#""policy": "yolo""#)).unwrap_err();
+    assert!(err.to_string().contains("targets[0].policy"), "{err}");
+}
+
+#[test]
+fn duplicate_names_are_refused() {
+    let err = Config::from_json(&format!(r#"{{"targets": [{WEB}, {WEB}]}}"#), &home()).unwrap_err();
+    assert!(err.to_string().contains("targets[1].name"), "{err}");
+}
+
+#[test]
+fn empty_containers_and_bad_accounts_are_refused() {
+    let err = config_with(&WEB.replace(r#"["app"]"#, "[]")).unwrap_err();
+    assert!(err.to_string().contains("targets[0].containers"), "{err}");
+    let err = config_with(&WEB.replace(
+        r#""app", "tags""#,
+        r#"{"name": "app", "account": "12"}, "tags""#,
+    ))
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("targets[0].repository.account"),
+        "{err}"
+    );
+}
+
+#[test]
+fn outcome_channel_and_freeze_rule_have_safe_defaults() {
+    let web = &config_with(WEB).unwrap().targets[0];
+    assert_eq!(web.freeze_rule(), FreezeRule::UntilNewerImage);
+    assert_eq!(web.outcome_channel(), None);
+    assert!(web.runs_on("prod", "web"));
+    let set = config_with(&WEB.replace(
+        r#""policy": "auto""#,
+        r#""policy": "auto", "freeze_after_failure": "until-unfrozen", "notifications": {"slack_channel": "C9"}"#,
+    ))
+    .unwrap();
+    assert_eq!(set.targets[0].freeze_rule(), FreezeRule::UntilUnfrozen);
+    assert_eq!(set.targets[0].outcome_channel(), Some("C9"));
+    let approval = WEB.replace(
+        r#""policy": "auto""#,
+        r#""policy": "approval", "freeze_after_failure": "until-unfrozen""#,
+    );
+    assert_eq!(
+        config_with(&approval).unwrap().targets[0].freeze_rule(),
+        FreezeRule::Never,
+        "a person decides each deployment of an approval target"
+    );
+    let err = config_with(&WEB.replace(
+        r#""policy": "auto""#,
+        r#""policy": "auto", "freeze_after_failure": "sometimes""#,
+    ))
+    .unwrap_err();
+    assert!(err.to_string().contains("freeze_after_failure"), "{err}");
+}
+
+#[test]
+fn approval_settings_default_to_a_day_and_are_checked() {
+    let approval = WEB.replace(r#""policy": "auto""#, r#""policy": "approval""#);
+    let config = config_with(&approval).unwrap();
+    assert_eq!(
+        config.targets[0].approval.expires_after,
+        chrono::Duration::hours(24)
+    );
+    let with = |settings: &str| {
+        config_with(&approval.replace(
+            r#""policy": "approval""#,
+            &format!(r#""policy": "approval", "approval": {settings}"#),
+        ))
+    };
+    let set = with(
+        r#"{"expires_after_hours": 4, "slack_channel": "C1", "slack_approvers": ["U024BE7LH"]}"#,
+    )
+    .unwrap();
+    assert_eq!(
+        set.targets[0].approval,
+        ApprovalSettings {
+            expires_after: chrono::Duration::hours(4),
+            slack_channel: Some("C1".into()),
+            slack_approvers: vec!["U024BE7LH".into()],
+        }
+    );
+    for (settings, field) in [
+        (
+            r#"{"expires_after_hours": 0}"#,
+            "approval.expires_after_hours",
+        ),
+        (
+            r#"{"expires_after_hours": 169}"#,
+            "approval.expires_after_hours",
+        ),
+        (r#"{"slack_channel": "C1"}"#, "approval.slack_approvers"),
+        (
+            r#"{"slack_channel": "C1", "slack_approvers": ["@alice"]}"#,
+            "approval.slack_approvers[0]",
+        ),
+    ] {
+        let err = with(settings).unwrap_err();
+        assert!(err.to_string().contains(field), "{settings}: {err}");
+    }
+    let err =
+        config_with(&WEB.replace(r#""policy": "auto""#, r#""policy": "auto", "approval": {}"#))
+            .unwrap_err();
+    assert!(err.to_string().contains("targets[0].approval"), "{err}");
+}
+
+#[test]
+fn an_empty_target_list_is_refused() {
+    let err = Config::from_json(r#"{"targets": []}"#, &home()).unwrap_err();
+    assert!(err.to_string().contains("`targets`"), "{err}");
+}
