@@ -30,6 +30,7 @@ mod approved;
 mod asking;
 mod decisions;
 mod external;
+mod headship;
 mod logging;
 mod operator;
 mod outcomes;
@@ -50,8 +51,7 @@ pub use push::{deployment_id, target_wants};
 pub use reconcile::{ReconcileReport, Reconciled};
 use report::permanent_outcome;
 pub use report::{
-    DeployError, EventOutcome, Headship, Invocation, Report, Step, StepError, TargetOutcome,
-    TargetReport,
+    DeployError, EventOutcome, Invocation, Report, Step, StepError, TargetOutcome, TargetReport,
 };
 use roll::duplicate;
 

@@ -1,33 +1,70 @@
 //! The ledger: a durable record per target and deployment, kept in S3.
 //!
 //! Every event may arrive twice, late or out of order, and several invocations may handle
-//! the same one at once. The ledger is what makes that safe: a deployment is *claimed* by
-//! creating its record with `If-None-Match: *` (only one invocation can), and every later
-//! move is a compare-and-set with `If-Match: <etag>` through a small state machine.
+//! the same one at once. The ledger is what makes that safe: every write is conditional —
+//! `If-None-Match: *` to create, `If-Match: <etag>` to change — so of two invocations that
+//! read the same version only one can write the next, and a deployment moves only through
+//! its small state machine.
 //!
 //! Layout in the bucket:
-//! - `targets/<target>/deployments/<key>.json` — one [`Deployment`]; for an image push the
-//!   key is `img-<digest hex>`, so the same image can only ever be claimed once per target.
-//! - `targets/<target>/head.json` — the [`Head`]: the newest image Slipway has accepted for
-//!   the target, which orders concurrent pushes of different images.
+//! - `targets/<target>/target.json` — the [`TargetRecord`]: the target's head (the newest
+//!   image accepted, which orders concurrent pushes), its rollouts (which ECS deployment
+//!   ids are whose, the last good releases, the freeze), the newest version accepted per
+//!   source object, and the deployments that have not finished. An automatic deploy reads
+//!   it once, claims its deployment and the head in one write, and records the rollout in
+//!   one write after UpdateService: three calls (BENCHMARKS.md, "Ledger calls").
+//! - `targets/<target>/deployments/<key>.json` — one finished [`Deployment`], moved here
+//!   from the document when it reaches a final state (a reader looks here first). For an
+//!   image push the key is `img-<digest hex>`, so the same image is claimed once per target.
 //! - `targets/<target>/awaiting-approval.json` — the [`AwaitingPointer`]: the one open
 //!   approval request, superseded when a newer one is asked for.
 //! - `targets/<target>/audit/<key>/<time>-<hash>.json` — one write-once [`AuditEntry`] per
 //!   attempt to approve, reject, expire or supersede.
-//! - `targets/<target>/rollouts.json` — the [`Rollouts`]: which ECS deployment ids are
-//!   whose, the last known good release, and the freeze after a failure.
+//!
+//! A bucket written before `target.json` existed keeps working: a target without the
+//! document is read from its `head.json` and `rollouts.json` (and a source head from
+//! `sources/<hash>.json`), the first write creates the document from them, and
+//! deployments already in their own objects stay there.
+
+mod document;
+mod records;
+pub mod target_record;
 
 use serde::{Deserialize, Serialize};
 
 use crate::model::deployment::{AuditEntry, Deployment, TransitionError};
+use crate::model::rollout::Rollouts;
 use crate::model::target::{AwaitingPointer, Head, SourceHead};
 use crate::ports::{AwsError, ConditionalWrite, ObjectStore};
+pub use document::{TargetRead, TargetUpdate};
+pub use target_record::{Part, TargetRecord};
 
 /// A value read from the ledger with the ETag that guards the next write.
 #[derive(Debug, Clone)]
 pub struct Versioned<T> {
     pub value: T,
     pub etag: String,
+    /// Where the value lives: an object of its own, or a part of the target's document
+    /// (then `etag` is the document's).
+    pub home: Home,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Home {
+    #[default]
+    Object,
+    Target,
+}
+
+impl<T> Versioned<T> {
+    /// A part of the target's document as `read` holds it.
+    pub fn in_target(value: T, read: &TargetRead) -> Self {
+        Versioned {
+            value,
+            etag: read.etag.clone().unwrap_or_default(),
+            home: Home::Target,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -50,22 +87,42 @@ pub enum Claim {
     Exists(Versioned<Deployment>),
 }
 
+/// A record the pipelines read and change by compare-and-set.
+#[derive(Debug, Clone, Copy)]
+pub enum Record<'a> {
+    Deployment { target: &'a str, key: &'a str },
+    Head { target: &'a str },
+    Rollouts { target: &'a str },
+    Source { target: &'a str, key: &'a str },
+    Awaiting { target: &'a str },
+}
+
+pub fn target_path(target: &str) -> String {
+    format!("targets/{target}/target.json")
+}
+
 pub fn deployment_path(target: &str, key: &str) -> String {
     format!("targets/{target}/deployments/{key}.json")
 }
 
+/// Where the layout before `target.json` kept the head.
 pub fn head_path(target: &str) -> String {
     format!("targets/{target}/head.json")
 }
 
+/// Where the layout before `target.json` kept the rollouts.
 pub fn rollouts_path(target: &str) -> String {
     format!("targets/{target}/rollouts.json")
+}
+
+/// Where the layout before `target.json` kept a source object's head.
+pub fn legacy_source_head_path(target: &str, key: &str) -> String {
+    format!("targets/{target}/sources/{}.json", short_hash(key))
 }
 
 pub fn awaiting_path(target: &str) -> String {
     format!("targets/{target}/awaiting-approval.json")
 }
-
 /// The key of a source upload's deployment: one per bucket, key and version.
 pub fn source_key(bucket: &str, key: &str, version_id: &str) -> String {
     format!(
@@ -81,10 +138,6 @@ pub fn audit_path(target: &str, key: &str, entry: &AuditEntry) -> String {
         entry.actor, entry.channel, entry.action, entry.outcome
     ));
     format!("targets/{target}/audit/{key}/{at}-{who}.json")
-}
-
-pub fn source_head_path(target: &str, key: &str) -> String {
-    format!("targets/{target}/sources/{}.json", short_hash(key))
 }
 
 fn short_hash(text: &str) -> String {
@@ -110,6 +163,7 @@ pub fn image_key(digest: &str) -> String {
 
 pub struct Ledger<S> {
     store: S,
+    seen: document::Seen,
 }
 
 /// What an [`Ledger::update`] decides on the record it read: write this value, or leave
@@ -132,23 +186,109 @@ impl<S: ObjectStore> Ledger<S> {
     }
 
     pub fn new(store: S) -> Self {
-        Ledger { store }
+        Ledger {
+            store,
+            seen: document::Seen::default(),
+        }
     }
 
+    /// The target's document, read now.
+    pub async fn target(&self, target: &str) -> Result<TargetRead, LedgerError> {
+        // Boxed, as every store call of the ledger: the AWS SDK's futures are large, and
+        // nested unboxed in the pipelines' they overflow a thread's stack in debug builds.
+        let read = Box::pin(document::read_target(&self.store, target)).await?;
+        self.seen.remember(target, &read);
+        Ok(read)
+    }
+
+    /// The target's document at version `etag`, if it is the version this process saw last
+    /// (a GET saved before a write; never in place of a read before a decision).
+    pub fn seen_at(&self, target: &str, etag: &str) -> Option<TargetRead> {
+        self.seen
+            .get(target)
+            .filter(|seen| seen.etag.as_deref().unwrap_or_default() == etag)
+    }
+
+    /// Changes the target's document by compare-and-set, starting from `base` (`None`: a
+    /// read now), re-reading on a conflict.
+    pub async fn update_target<R, E, F>(
+        &self,
+        target: &str,
+        base: Option<TargetRead>,
+        attempts: usize,
+        decide: F,
+    ) -> Result<TargetUpdate<R>, E>
+    where
+        F: FnMut(&TargetRead) -> Result<Change<TargetRecord, R>, E>,
+        E: From<LedgerError>,
+    {
+        let base = match base {
+            Some(base) => base,
+            None => self.target(target).await?,
+        };
+        Box::pin(document::update_target(
+            &self.store,
+            &self.seen,
+            target,
+            base,
+            attempts,
+            decide,
+        ))
+        .await
+    }
+
+    /// Creates the deployment's record, which only one invocation can do: in the target's
+    /// document while it runs, unless it exists already (there or in its own object).
     pub async fn claim(&self, deployment: Deployment) -> Result<Claim, LedgerError> {
+        let (target, key) = (deployment.target.clone(), deployment.key.clone());
+        let path = deployment_path(&target, &key);
+        if let Some(existing) = self.read_own::<Deployment>(&path).await? {
+            return Ok(Claim::Exists(existing));
+        }
+        let base = self.target(&target).await?;
+        let claimed = self
+            .update_target(&target, Some(base), CLAIM_ATTEMPTS, |read| {
+                if let Some(existing) = read.record.live.get(&key) {
+                    return Ok::<_, LedgerError>(Change::Leave(Some(Versioned::in_target(
+                        existing.clone(),
+                        read,
+                    ))));
+                }
+                if read.record.has_finished(&key) {
+                    return Ok(Change::Leave(None));
+                }
+                let mut next = read.record.clone();
+                next.live.insert(key.clone(), deployment.clone());
+                Ok(Change::Write(next))
+            })
+            .await?;
+        match claimed {
+            TargetUpdate::Written(written) => {
+                Ok(Claim::Claimed(Versioned::in_target(deployment, &written)))
+            }
+            TargetUpdate::Left(Some(existing)) => Ok(Claim::Exists(existing)),
+            // It finished and moved to its own object between the two reads.
+            TargetUpdate::Left(None) => match self.read_own(&path).await? {
+                Some(existing) => Ok(Claim::Exists(existing)),
+                None => Err(LedgerError::Conflict { key: path }),
+            },
+        }
+    }
+
+    /// Records a deployment that never ran (superseded before its claim) straight in its
+    /// own object; one that exists already is left as it is.
+    pub async fn record_finished(&self, deployment: Deployment) -> Result<Claim, LedgerError> {
         let path = deployment_path(&deployment.target, &deployment.key);
         match self.store.create(&path, encode(&deployment)).await? {
             ConditionalWrite::Written { etag } => Ok(Claim::Claimed(Versioned {
                 value: deployment,
                 etag,
+                home: Home::Object,
             })),
-            ConditionalWrite::Conflict => {
-                let existing = self
-                    .read::<Deployment>(&path)
-                    .await?
-                    .ok_or(LedgerError::Conflict { key: path })?;
-                Ok(Claim::Exists(existing))
-            }
+            ConditionalWrite::Conflict => match self.read_own(&path).await? {
+                Some(existing) => Ok(Claim::Exists(existing)),
+                None => Err(LedgerError::Conflict { key: path }),
+            },
         }
     }
 
@@ -157,7 +297,7 @@ impl<S: ObjectStore> Ledger<S> {
         target: &str,
         key: &str,
     ) -> Result<Option<Versioned<Deployment>>, LedgerError> {
-        self.read(&deployment_path(target, key)).await
+        self.read(Record::Deployment { target, key }).await
     }
 
     /// Compare-and-set: fails with [`LedgerError::Conflict`] if anyone wrote in between.
@@ -166,8 +306,12 @@ impl<S: ObjectStore> Ledger<S> {
         current: &Versioned<Deployment>,
         next: Deployment,
     ) -> Result<Versioned<Deployment>, LedgerError> {
-        let path = deployment_path(&next.target, &next.key);
-        self.replace(&path, &current.etag, next).await
+        let (target, key) = (next.target.clone(), next.key.clone());
+        let record = Record::Deployment {
+            target: &target,
+            key: &key,
+        };
+        self.compare_and_set(record, Some(current), next).await
     }
 
     /// Appends to the audit trail: one write-once object per attempt, so auditing never
@@ -186,7 +330,7 @@ impl<S: ObjectStore> Ledger<S> {
     }
 
     pub async fn head(&self, target: &str) -> Result<Option<Versioned<Head>>, LedgerError> {
-        self.read(&head_path(target)).await
+        self.read(Record::Head { target }).await
     }
 
     /// Sets the head if it is still what the caller read (`None`: still absent).
@@ -196,14 +340,15 @@ impl<S: ObjectStore> Ledger<S> {
         read: Option<&Versioned<Head>>,
         head: Head,
     ) -> Result<Versioned<Head>, LedgerError> {
-        self.compare_and_set(&head_path(target), read, head).await
+        self.compare_and_set(Record::Head { target }, read, head)
+            .await
     }
 
     pub async fn awaiting(
         &self,
         target: &str,
     ) -> Result<Option<Versioned<AwaitingPointer>>, LedgerError> {
-        self.read(&awaiting_path(target)).await
+        self.read(Record::Awaiting { target }).await
     }
 
     pub async fn set_awaiting(
@@ -212,24 +357,21 @@ impl<S: ObjectStore> Ledger<S> {
         read: Option<&Versioned<AwaitingPointer>>,
         pointer: AwaitingPointer,
     ) -> Result<Versioned<AwaitingPointer>, LedgerError> {
-        self.compare_and_set(&awaiting_path(target), read, pointer)
+        self.compare_and_set(Record::Awaiting { target }, read, pointer)
             .await
     }
 
-    pub async fn rollouts(
-        &self,
-        target: &str,
-    ) -> Result<Option<Versioned<crate::model::rollout::Rollouts>>, LedgerError> {
-        self.read(&rollouts_path(target)).await
+    pub async fn rollouts(&self, target: &str) -> Result<Option<Versioned<Rollouts>>, LedgerError> {
+        self.read(Record::Rollouts { target }).await
     }
 
     pub async fn set_rollouts(
         &self,
         target: &str,
-        read: Option<&Versioned<crate::model::rollout::Rollouts>>,
-        rollouts: crate::model::rollout::Rollouts,
-    ) -> Result<Versioned<crate::model::rollout::Rollouts>, LedgerError> {
-        self.compare_and_set(&rollouts_path(target), read, rollouts)
+        read: Option<&Versioned<Rollouts>>,
+        rollouts: Rollouts,
+    ) -> Result<Versioned<Rollouts>, LedgerError> {
+        self.compare_and_set(Record::Rollouts { target }, read, rollouts)
             .await
     }
 
@@ -238,7 +380,7 @@ impl<S: ObjectStore> Ledger<S> {
         target: &str,
         key: &str,
     ) -> Result<Option<Versioned<SourceHead>>, LedgerError> {
-        self.read(&source_head_path(target, key)).await
+        self.read(Record::Source { target, key }).await
     }
 
     pub async fn set_source_head(
@@ -247,17 +389,18 @@ impl<S: ObjectStore> Ledger<S> {
         read: Option<&Versioned<SourceHead>>,
         head: SourceHead,
     ) -> Result<Versioned<SourceHead>, LedgerError> {
-        let path = source_head_path(target, &head.key);
-        self.compare_and_set(&path, read, head).await
+        let key = head.key.clone();
+        self.compare_and_set(Record::Source { target, key: &key }, read, head)
+            .await
     }
 
-    /// The one compare-and-set loop: decides on the record as last read (`read`; `None`:
-    /// absent), writes the decision with `If-Match` (or `If-None-Match: *`), and on a
-    /// conflict re-reads and decides again, at most `attempts` times in all. `decide` may
-    /// wait or act (it is a future), but writes nothing to this record itself.
+    /// The compare-and-set loop over one record: decides on the record as last read
+    /// (`read`; `None`: absent), writes the decision conditionally, and on a conflict
+    /// re-reads and decides again, at most `attempts` times in all. `decide` may wait or
+    /// act (it is a future), but writes nothing to this record itself.
     pub async fn update<T, R, E, F, Fut>(
         &self,
-        path: &str,
+        record: Record<'_>,
         mut read: Option<Versioned<T>>,
         attempts: usize,
         mut decide: F,
@@ -273,199 +416,25 @@ impl<S: ObjectStore> Ledger<S> {
                 Change::Leave(answer) => return Ok(Updated::Left(answer)),
                 Change::Write(next) => next,
             };
-            match self.compare_and_set(path, read.as_ref(), next).await {
+            match self.compare_and_set(record, read.as_ref(), next).await {
                 Ok(written) => return Ok(Updated::Written(written)),
                 Err(LedgerError::Conflict { .. }) if attempt < attempts => {
-                    read = self.read(path).await?;
+                    read = self.read(record).await?;
                 }
                 Err(err) => return Err(err.into()),
             }
         }
-        Err(LedgerError::Conflict {
-            key: path.to_string(),
-        }
-        .into())
-    }
-
-    async fn compare_and_set<T: Serialize>(
-        &self,
-        path: &str,
-        read: Option<&Versioned<T>>,
-        value: T,
-    ) -> Result<Versioned<T>, LedgerError> {
-        match read {
-            Some(current) => self.replace(path, &current.etag, value).await,
-            None => match self.store.create(path, encode(&value)).await? {
-                ConditionalWrite::Written { etag } => Ok(Versioned { value, etag }),
-                ConditionalWrite::Conflict => Err(LedgerError::Conflict {
-                    key: path.to_string(),
-                }),
-            },
-        }
-    }
-
-    async fn replace<T: Serialize>(
-        &self,
-        path: &str,
-        etag: &str,
-        value: T,
-    ) -> Result<Versioned<T>, LedgerError> {
-        match self.store.replace(path, encode(&value), etag).await? {
-            ConditionalWrite::Written { etag } => Ok(Versioned { value, etag }),
-            ConditionalWrite::Conflict => Err(LedgerError::Conflict {
-                key: path.to_string(),
-            }),
-        }
-    }
-
-    async fn read<T: for<'de> Deserialize<'de>>(
-        &self,
-        path: &str,
-    ) -> Result<Option<Versioned<T>>, LedgerError> {
-        let Some(object) = self.store.get(path).await? else {
-            return Ok(None);
-        };
-        let value = serde_json::from_slice(&object.body).map_err(|err| LedgerError::Corrupt {
-            key: path.to_string(),
-            problem: err.to_string(),
-        })?;
-        Ok(Some(Versioned {
-            value,
-            etag: object.etag,
-        }))
+        Err(LedgerError::Conflict { key: record.path() }.into())
     }
 }
+
+/// How often a claim re-reads the target's document when other writes got in first.
+const CLAIM_ATTEMPTS: usize = 10;
 
 fn encode<T: Serialize>(value: &T) -> Vec<u8> {
     // Serializing these plain structs cannot fail.
     serde_json::to_vec_pretty(value).expect("ledger records serialize")
 }
 
-/// An in-memory [`ObjectStore`] with S3's conditional-write semantics, for unit tests of
-/// the decisions. Integration tests use real S3 conditional writes on the emulator.
 #[cfg(test)]
-mod tests {
-    use chrono::Utc;
-
-    use super::*;
-    use crate::memory::MemoryStore;
-    use crate::model::deployment::{Action, Actor, Channel, State, Trigger};
-
-    fn deployment() -> Deployment {
-        let trigger = Trigger::EcrPush {
-            event_id: "e1".into(),
-            repository: "app".into(),
-            tag: "v1".into(),
-            digest: "sha256:ab".into(),
-            pushed_at: None,
-        };
-        Deployment {
-            image: "app@sha256:ab".into(),
-            from_task_definition: "td:1".into(),
-            ..Deployment::new("web", "prod", "web", "img-ab", trigger)
-        }
-    }
-
-    #[tokio::test]
-    async fn only_one_claim_wins_and_stale_writes_are_refused() {
-        let ledger = Ledger::new(MemoryStore::default());
-        let Claim::Claimed(mine) = ledger.claim(deployment()).await.unwrap() else {
-            panic!("first claim wins")
-        };
-        let Claim::Exists(theirs) = ledger.claim(deployment()).await.unwrap() else {
-            panic!("second claim loses")
-        };
-        assert_eq!(theirs.value, mine.value);
-
-        let mut next = mine.value.clone();
-        next.advance(State::Rolling, "rolled", Utc::now()).unwrap();
-        let saved = ledger.save(&mine, next.clone()).await.unwrap();
-        // A second writer holding the old ETag loses.
-        assert!(matches!(
-            ledger.save(&mine, next).await,
-            Err(LedgerError::Conflict { .. })
-        ));
-        let read = ledger.deployment("web", "img-ab").await.unwrap().unwrap();
-        assert_eq!(read.value.state, State::Rolling);
-        assert_eq!(read.etag, saved.etag);
-    }
-
-    #[test]
-    fn an_unsettled_head_holds_others_back_until_its_lease_ends() {
-        let now = Utc::now();
-        let mut head = Head {
-            deployment_id: "a".into(),
-            digest: "sha256:a".into(),
-            pushed_at: None,
-            version: None,
-            settled: false,
-            lease_until: Some(now + chrono::Duration::seconds(30)),
-            updated_at: now,
-        };
-        assert!(head.holds_back_others(now));
-        assert!(!head.holds_back_others(now + chrono::Duration::seconds(31)));
-        head.settled = true;
-        assert!(!head.holds_back_others(now));
-    }
-
-    #[tokio::test]
-    async fn the_head_is_compare_and_set() {
-        let ledger = Ledger::new(MemoryStore::default());
-        let head = Head {
-            deployment_id: "a".into(),
-            digest: "sha256:a".into(),
-            pushed_at: None,
-            version: None,
-            settled: true,
-            lease_until: None,
-            updated_at: Utc::now(),
-        };
-        let first = ledger.set_head("web", None, head.clone()).await.unwrap();
-        assert!(matches!(
-            ledger.set_head("web", None, head.clone()).await,
-            Err(LedgerError::Conflict { .. })
-        ));
-        ledger
-            .set_head(
-                "web",
-                Some(&first),
-                Head {
-                    deployment_id: "b".into(),
-                    ..head.clone()
-                },
-            )
-            .await
-            .unwrap();
-        assert!(matches!(
-            ledger.set_head("web", Some(&first), head).await,
-            Err(LedgerError::Conflict { .. })
-        ));
-        assert_eq!(
-            ledger
-                .head("web")
-                .await
-                .unwrap()
-                .unwrap()
-                .value
-                .deployment_id,
-            "b"
-        );
-    }
-
-    #[test]
-    fn two_attempts_on_one_deployment_are_audited_under_two_keys() {
-        let d = deployment();
-        let at = Utc::now();
-        let alice = Actor {
-            id: "alice".into(),
-            channel: Channel::Web,
-            source: None,
-        };
-        let first = d.attempt(Action::Approve, &alice, "taken", at);
-        let second = d.attempt(Action::Approve, &alice, "refused: already approved", at);
-        assert_ne!(
-            audit_path("web", "k", &first),
-            audit_path("web", "k", &second)
-        );
-    }
-}
+mod tests;

@@ -842,7 +842,7 @@ async fn scenario_4_killed_after_any_write_the_replay_converges_without_duplicat
     for expected in [
         "ecs:RegisterTaskDefinition",
         "ecs:UpdateService",
-        "PutObject targets/web/head.json",
+        "PutObject targets/web/target.json",
     ] {
         assert!(
             writes.iter().any(|w| w == expected),
@@ -855,8 +855,8 @@ async fn scenario_4_killed_after_any_write_the_replay_converges_without_duplicat
         let (rig, pushed, config) = crash_rig().await;
         let event = push_event("e-crash", Some("v2"), &pushed);
         let env = function_env(&rig, &config);
-        // Two writes run concurrently (the revision and the starting marker): the point is
-        // named by the write, not by its position.
+        // The target's document is written twice (the claim, the record of the rollout):
+        // the point is named by the write and how many of its kind came before.
         let earlier = writes[..k].iter().filter(|w| *w == write).count();
         let point = write.clone();
         let crashed = rig

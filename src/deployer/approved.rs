@@ -145,7 +145,7 @@ impl<A: Adapters> Deployer<A> {
                     .full
             }
         };
-        self.roll(target, approved, &base, changes, None).await
+        self.roll(target, approved, &base, changes).await
     }
 
     /// The uploaded `taskdef.json` a deployment was planned from, read again by its

@@ -117,9 +117,11 @@ impl<A: Adapters> Deployer<A> {
                 Ok::<_, StepError>(Change::Write(mine))
             }
         };
-        let path = crate::ledger::awaiting_path(&target.name);
+        let record = crate::ledger::Record::Awaiting {
+            target: &target.name,
+        };
         self.ledger
-            .update(&path, pointer, HEAD_ATTEMPTS, decide)
+            .update(record, pointer, HEAD_ATTEMPTS, decide)
             .await?;
         Ok(())
     }
@@ -162,10 +164,10 @@ impl<A: Adapters> Deployer<A> {
             };
             std::future::ready(change)
         };
-        let path = crate::ledger::deployment_path(target, key);
+        let record = crate::ledger::Record::Deployment { target, key };
         let Updated::Written(saved) = self
             .ledger
-            .update(&path, read, HEAD_ATTEMPTS, close)
+            .update(record, read, HEAD_ATTEMPTS, close)
             .await?
         else {
             return Ok(());

@@ -179,7 +179,7 @@ impl<A: Adapters> Deployer<A> {
             .freeze_rolled_back(target, &rollouts, &good, &service.task_definition, &reason)
             .await?;
         let ecs_deployment_id = self
-            .start_rollout(target, current, &good.task_definition, None)
+            .start_rollout(target, current, &good.task_definition)
             .await?;
         // A release still rolling (ECS gave up without a circuit breaker, say) will hear
         // no more from ECS: the operator's rollback is its end.
@@ -302,7 +302,7 @@ impl<A: Adapters> Deployer<A> {
         let from_task_definition = current.value.from_task_definition.clone();
         let to_task_definition = current.value.to_task_definition.clone().unwrap_or_default();
         let ecs_deployment_id = self
-            .start_rollout(target, current, &to_task_definition, None)
+            .start_rollout(target, current, &to_task_definition)
             .await?;
         Ok(Handled {
             deployment_id: id.clone(),

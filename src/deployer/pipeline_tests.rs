@@ -292,3 +292,77 @@ async fn a_push_redelivered_while_it_awaits_approval_is_a_duplicate_and_asks_no_
     assert_eq!(deployer.notifier.published().len(), 1);
     assert_eq!(deployer.ecs.updates(), 0);
 }
+
+/// BENCHMARKS.md's "ledger calls per auto deploy": one read of the target's document, the
+/// claim, and the record of the rollout — the first two before UpdateService.
+#[tokio::test]
+async fn an_auto_deploy_makes_three_ledger_calls_two_of_them_before_update_service() {
+    let deployer = deployer("auto");
+    deployer.push("e-1", "v2", &digest('a')).await.unwrap();
+    for (n, (event, tag, image)) in [("e-2", "v3", 'b'), ("e-3", "v4", 'c')]
+        .into_iter()
+        .enumerate()
+    {
+        let before = deployer.ledger.store().log().len();
+        let report = deployer.push(event, tag, &digest(image)).await.unwrap();
+        assert_eq!(results(&report), ["rolling"]);
+        let calls: Vec<(u64, String)> = deployer.ledger.store().log()[before..].to_vec();
+        let update = deployer.ecs.update_ticks()[n + 1];
+        let before_update: Vec<&String> = calls
+            .iter()
+            .filter(|(at, _)| *at < update)
+            .map(|(_, call)| call)
+            .collect();
+        assert_eq!(calls.len(), 3, "ledger calls of one auto deploy: {calls:?}");
+        assert_eq!(
+            before_update,
+            [
+                "GET targets/web/target.json",
+                "PUT targets/web/target.json If-Match"
+            ],
+            "calls before UpdateService: {calls:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_rolling_deployment_lives_in_the_target_document_and_moves_to_its_own_object_when_it_ends(
+) {
+    let deployer = deployer("auto");
+    deployer.push("e-1", "v2", &digest('a')).await.unwrap();
+    let key = image_key(&digest('a'));
+    let store = deployer.ledger.store();
+    let document = store.json("targets/web/target.json").unwrap();
+    assert_eq!(document["live"][&key]["state"], "rolling");
+    assert!(store
+        .json(&format!("targets/web/deployments/{key}.json"))
+        .is_none());
+
+    let rolling = deployer
+        .ledger
+        .deployment("web", &key)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut done = rolling.value.clone();
+    done.advance(State::Succeeded, "ECS: COMPLETED", Utc::now())
+        .unwrap();
+    deployer.ledger.save(&rolling, done).await.unwrap();
+    let own = store
+        .json(&format!("targets/web/deployments/{key}.json"))
+        .expect("a finished deployment has its own object");
+    assert_eq!(own["state"], "succeeded");
+    let document = store.json("targets/web/target.json").unwrap();
+    assert!(document["live"].get(&key).is_none(), "{document}");
+    assert!(document["finished"]
+        .as_array()
+        .unwrap()
+        .contains(&json!(key)));
+    let read = deployer
+        .ledger
+        .deployment("web", &key)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(read.value.state, State::Succeeded);
+}

@@ -9,7 +9,7 @@ use tracing::{info, Instrument};
 
 use crate::input::config::{Policy, Target};
 use crate::input::event::{parse_ecr_event, ImagePushed};
-use crate::ledger::{image_key, Versioned};
+use crate::ledger::{image_key, TargetRead, Versioned};
 use crate::model::deployment::{Deployment, Lease, State, Trigger};
 use crate::model::plan::{self, pinned_digest, Derivation};
 use crate::model::target::Head;
@@ -121,13 +121,12 @@ impl<A: Adapters> Deployer<A> {
         };
         let version = target.tags.version(&push.tag);
         let reads = self.read_for_push(target, push, &changes).await?;
-        let known_rollouts = match self
+        if let Step::Stop(outcome) = self
             .check_push(target, push, version.as_ref(), &reads, invocation)
             .await?
         {
-            Step::Go(known) => known,
-            Step::Stop(outcome) => return Ok(outcome),
-        };
+            return Ok(outcome);
+        }
         if self.dry_run {
             let planned = running.summary.with_images(&changes);
             let outcome = dry_run_plan(target, &running.summary, &planned, &warnings);
@@ -147,12 +146,8 @@ impl<A: Adapters> Deployer<A> {
             reads.pushed_at,
             invocation,
         );
-        let current = match self.claim(record, invocation).await? {
-            Step::Go(current) => current,
-            Step::Stop(duplicate) => return Ok(duplicate),
-        };
         let ours = Head {
-            deployment_id: current.value.id.clone(),
+            deployment_id: record.id.clone(),
             digest: push.digest.clone(),
             pushed_at: reads.pushed_at,
             version: version.as_ref().map(Version::to_string),
@@ -160,17 +155,19 @@ impl<A: Adapters> Deployer<A> {
             lease_until: Some(invocation.deadline),
             updated_at: Utc::now(),
         };
-        let our_head = match self
-            .become_head(target, reads.head, &ours, invocation)
+        let current = match self
+            .claim_as_head(target, reads.document, record, ours, invocation)
             .await?
         {
-            Headship::Ours(our_head) => our_head,
-            Headship::Newer(newer) => return self.supersede(current, newer).await,
+            Step::Go(current) => current,
+            Step::Stop(outcome) => return Ok(outcome),
         };
-        let outcome = self
-            .roll(target, current, &running.full, changes, known_rollouts)
-            .await;
-        self.settle_head(target, our_head).await;
+        let deployment_id = current.value.id.clone();
+        let outcome = self.roll(target, current, &running.full, changes).await;
+        // Rolling settled the head with the record of the rollout.
+        if !matches!(outcome, Ok(TargetOutcome::Rolling { .. })) {
+            self.settle_head(target, &deployment_id).await;
+        }
         outcome
     }
 
@@ -189,7 +186,7 @@ impl<A: Adapters> Deployer<A> {
             Derivation::Change(changes) => Ok(Step::Go(changes)),
             Derivation::AlreadyRunning { image } => {
                 if let Some(finished) = self
-                    .finish_interrupted(target, push, service, invocation)
+                    .finish_interrupted(target, push, service, running, invocation)
                     .await?
                 {
                     return Ok(Step::Stop(finished));
@@ -209,8 +206,9 @@ impl<A: Adapters> Deployer<A> {
     }
 
     /// Everything the checks need, read at once: when ECR received the pushed and the
-    /// running image, the target's head, and (auto targets only: a person approves the
-    /// others) its rollouts for the freeze, reused to mark the rollout starting.
+    /// running image, and the target's document — its head, and (auto targets only: a
+    /// person approves the others) its rollouts for the freeze. The claim writes on this
+    /// read.
     async fn read_for_push(
         &self,
         target: &Target,
@@ -222,7 +220,7 @@ impl<A: Adapters> Deployer<A> {
             .iter()
             .find_map(|c| pinned_digest(&c.from, &target.repository))
             .map(str::to_string);
-        let (pushed_at, running_pushed_at, head, rollouts) = futures::try_join!(
+        let (pushed_at, running_pushed_at, document) = futures::try_join!(
             async {
                 Ok::<_, StepError>(
                     self.registry
@@ -240,16 +238,22 @@ impl<A: Adapters> Deployer<A> {
                     .image_pushed_at(&repository.account, &repository.name, digest)
                     .await?)
             },
-            async { Ok::<_, StepError>(self.ledger.head(&target.name).await?) },
-            async {
-                if wants_freeze_check {
-                    Ok::<_, StepError>(Some(self.ledger.rollouts(&target.name).await?))
-                } else {
-                    Ok(None)
-                }
-            },
+            async { Ok::<_, StepError>(self.ledger.target(&target.name).await?) },
         )?;
+        let head = document
+            .record
+            .head
+            .clone()
+            .map(|head| Versioned::in_target(head, &document));
+        let rollouts = wants_freeze_check.then(|| {
+            document
+                .record
+                .rollouts
+                .clone()
+                .map(|rollouts| Versioned::in_target(rollouts, &document))
+        });
         Ok(PushReads {
+            document,
             pushed_at,
             running: running_digest.map(|digest| (digest, running_pushed_at)),
             head,
@@ -258,8 +262,7 @@ impl<A: Adapters> Deployer<A> {
     }
 
     /// The image must still be in ECR, must not be older than what runs or was last
-    /// accepted, and the freeze must not hold it back; goes on with the rollouts as they
-    /// now stand (for auto targets).
+    /// accepted, and the freeze must not hold it back.
     async fn check_push(
         &self,
         target: &Target,
@@ -267,7 +270,7 @@ impl<A: Adapters> Deployer<A> {
         version: Option<&Version>,
         reads: &PushReads,
         invocation: &Invocation,
-    ) -> Result<Step<Option<RolloutsRead>>, StepError> {
+    ) -> Result<Step<()>, StepError> {
         if reads.pushed_at.is_none() {
             // A replayed or very late event for an image deleted since: ECS could never
             // pull it, so rolling onto it would only take the service down.
@@ -289,17 +292,10 @@ impl<A: Adapters> Deployer<A> {
             return Ok(Step::Stop(TargetOutcome::Older { reason }));
         }
         let Some(read) = reads.rollouts.clone() else {
-            return Ok(Step::Go(None));
+            return Ok(Step::Go(()));
         };
-        Ok(
-            match self
-                .check_freeze(target, read, &push.digest, version, reads.pushed_at)
-                .await?
-            {
-                Step::Go(latest) => Step::Go(Some(latest)),
-                Step::Stop(frozen) => Step::Stop(frozen),
-            },
-        )
+        self.check_freeze(target, read, &push.digest, version, reads.pushed_at)
+            .await
     }
 
     /// The service runs this push's image already. If it does because an earlier attempt
@@ -312,6 +308,7 @@ impl<A: Adapters> Deployer<A> {
         target: &Target,
         push: &ImagePushed,
         service: &ServiceState,
+        running: &DescribedTaskDefinition<<A::Ecs as Ecs>::TaskDefinition>,
         invocation: &Invocation,
     ) -> Result<Option<TargetOutcome>, StepError> {
         let Some(existing) = self
@@ -322,12 +319,13 @@ impl<A: Adapters> Deployer<A> {
             return Ok(None);
         };
         let record = &existing.value;
-        let rolled_by_it = record.state == State::Planned
-            && record.to_task_definition.as_deref() == Some(service.task_definition.as_str());
-        if !rolled_by_it {
+        if record.state != State::Planned {
             if record.state == State::Rolling {
-                self.settle_own_head(target, &record.id).await;
+                self.settle_head(target, &record.id).await;
             }
+            return Ok(None);
+        }
+        if !self.rolled_by(record, service, running).await? {
             return Ok(None);
         }
         if record.is_held_by_other(&invocation.request_id, Utc::now()) {
@@ -342,17 +340,14 @@ impl<A: Adapters> Deployer<A> {
         );
         let (from_task_definition, changes) =
             (record.from_task_definition.clone(), record.changes.clone());
-        let deployment_id = record.id.clone();
         let ecs_deployment_id = self
             .record_rollout(
                 target,
                 existing,
-                None,
                 &service.task_definition,
                 ecs_deployment_id,
             )
             .await?;
-        self.settle_own_head(target, &deployment_id).await;
         Ok(Some(TargetOutcome::Rolling {
             from_task_definition,
             to_task_definition: service.task_definition.clone(),
@@ -396,19 +391,25 @@ impl<A: Adapters> Deployer<A> {
         Ok(())
     }
 
-    /// Best effort: settles the target's head if it is still this deployment's.
-    pub(super) async fn settle_own_head(&self, target: &Target, deployment_id: &str) {
-        if let Ok(Some(head)) = self.ledger.head(&target.name).await {
-            if head.value.deployment_id == deployment_id && !head.value.settled {
-                self.settle_head(target, head).await;
-            }
+    /// Whether the service runs the revision registered for this planned deployment: the
+    /// one it recorded, or the one tagged with its id (a push records nothing between
+    /// RegisterTaskDefinition and UpdateService).
+    async fn rolled_by(
+        &self,
+        record: &Deployment,
+        service: &ServiceState,
+        running: &DescribedTaskDefinition<<A::Ecs as Ecs>::TaskDefinition>,
+    ) -> Result<bool, StepError> {
+        if let Some(recorded) = &record.to_task_definition {
+            return Ok(*recorded == service.task_definition);
         }
+        let tagged = self.ecs.find_registered(&running.full, &record.id).await?;
+        Ok(tagged.is_some_and(|found| found.arn == service.task_definition))
     }
 
     /// The freeze rule for one automatic push (policy `auto`), given the target's rollouts
     /// as read: stops a push the freeze holds back; a push newer than the failed release
-    /// lifts the freeze. Otherwise goes on with the rollouts as they now stand, for the
-    /// next change.
+    /// lifts the freeze.
     pub(super) async fn check_freeze(
         &self,
         target: &Target,
@@ -416,31 +417,29 @@ impl<A: Adapters> Deployer<A> {
         digest: &str,
         version: Option<&semver::Version>,
         pushed_at: Option<chrono::DateTime<Utc>>,
-    ) -> Result<Step<super::RolloutsRead>, StepError> {
+    ) -> Result<Step<()>, StepError> {
         let Some(read) = &rollouts else {
-            return Ok(Step::Go(rollouts));
+            return Ok(Step::Go(()));
         };
         match read
             .value
             .check_push(target.freeze_rule(), digest, version, pushed_at)
         {
-            FreezeCheck::Open => Ok(Step::Go(rollouts)),
+            FreezeCheck::Open => Ok(Step::Go(())),
             FreezeCheck::Frozen(reason) => {
                 log_decision("frozen", &format!("not deploying: {reason}"));
                 Ok(Step::Stop(TargetOutcome::Frozen { reason }))
             }
             FreezeCheck::Thaws(why) => {
-                let latest = if self.dry_run {
-                    rollouts
-                } else {
+                if !self.dry_run {
                     let why = why.clone();
                     self.change_rollouts(&target.name, Some(rollouts), move |r| {
                         r.unfreeze("slipway", Some(why.clone()), Utc::now())
                     })
-                    .await?
-                };
+                    .await?;
+                }
                 log_decision("thawed", &format!("the freeze ends: {why}"));
-                Ok(Step::Go(latest))
+                Ok(Step::Go(()))
             }
         }
     }
@@ -453,6 +452,8 @@ struct PushReads {
     /// The digest the service runs, if pinned, and when ECR received it.
     running: Option<(String, Option<DateTime<Utc>>)>,
     head: Option<Versioned<Head>>,
+    /// The target's document, which the claim writes on.
+    document: TargetRead,
     /// The target's rollouts, read for auto targets only.
     rollouts: Option<RolloutsRead>,
 }
@@ -573,7 +574,7 @@ pub(super) fn dry_run_plan(
     let mut diff = plan::summary_diff(running, planned);
     diff.push("every other field: unchanged".to_string());
     let mut calls = vec![format!(
-        "s3:PutObject ledger targets/{}/deployments/... (If-None-Match: *) to claim the deployment",
+        "s3:PutObject ledger targets/{}/target.json (If-Match) to claim the deployment and the head",
         target.name
     )];
     match target.policy {
@@ -582,10 +583,6 @@ pub(super) fn dry_run_plan(
         }
         Policy::Auto => {
             calls.push(format!(
-                "s3:PutObject ledger targets/{}/head.json (conditional)",
-                target.name
-            ));
-            calls.push(format!(
                 "ecs:RegisterTaskDefinition family {} (revision {} + 1) with tags carried over",
                 running.family, running.revision
             ));
@@ -593,9 +590,10 @@ pub(super) fn dry_run_plan(
                 "ecs:UpdateService cluster {} service {} taskDefinition {}:<new revision>",
                 target.cluster, target.service, running.family
             ));
-            calls.push(
-                "s3:PutObject ledger (If-Match) -> rolling, with the ECS deployment id".into(),
-            );
+            calls.push(format!(
+                "s3:PutObject ledger targets/{}/target.json (If-Match) -> rolling, with the ECS deployment id",
+                target.name
+            ));
         }
     }
     TargetOutcome::DryRun {

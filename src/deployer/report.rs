@@ -140,6 +140,10 @@ pub enum StepError {
     /// Bad input in a source upload; recorded, logged, never retried.
     #[error("{0}")]
     Rejected(String),
+    /// Another deployment holds what this one needs (an older push on its way to ECS):
+    /// retried later.
+    #[error("{0}")]
+    Busy(String),
     /// A service Slipway cannot roll; found before anything is written.
     #[error(transparent)]
     Unrollable(#[from] crate::model::rollable::Unrollable),
@@ -165,7 +169,7 @@ impl StepError {
         match self {
             StepError::Aws(err) | StepError::Ledger(LedgerError::Store(err)) => err.is_transient(),
             // Someone moved our record while we held the lease: decide again on retry.
-            StepError::Ledger(LedgerError::Conflict { .. }) => true,
+            StepError::Ledger(LedgerError::Conflict { .. }) | StepError::Busy(_) => true,
             StepError::Notify(err) => err.transient,
             _ => false,
         }
@@ -178,12 +182,4 @@ impl StepError {
 pub enum Step<T> {
     Go(T),
     Stop(TargetOutcome),
-}
-
-/// Who holds the target's head after a push tried to take it: this deployment (the head
-/// as written), or a newer one (its id), which supersedes this one.
-#[derive(Debug)]
-pub enum Headship<H> {
-    Ours(H),
-    Newer(String),
 }

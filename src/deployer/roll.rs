@@ -6,15 +6,15 @@ use semver::Version;
 use tracing::warn;
 
 use crate::input::config::{Policy, Target};
-use crate::ledger::{Claim, LedgerError, Versioned};
+use crate::ledger::{Claim, Home, LedgerError, TargetRecord, TargetUpdate, Versioned};
 use crate::model::deployment::{Deployment, State};
 use crate::model::plan::{describe_changes, ImageChange, ImageChanges};
 use crate::model::rollout::{RolloutKind, Rollouts, StartedRollout, Starting};
 use crate::model::target::Head;
-use crate::ports::{Adapters, AwsError, DescribedTaskDefinition, Ecs, ServiceState};
+use crate::ports::{Adapters, DescribedTaskDefinition, Ecs, ServiceState};
 
 use super::*;
-use crate::ledger::{head_path, rollouts_path, Change, Updated};
+use crate::ledger::{Change, Record, Updated};
 
 impl<A: Adapters> Deployer<A> {
     /// The service as it runs now, the task definition it runs, and the warnings about it;
@@ -111,15 +111,12 @@ impl<A: Adapters> Deployer<A> {
 
     /// The claimed deployment's last steps: wait for approval, or register the new
     /// revision (once: a retry reuses it) and roll the service onto it.
-    /// `known_rollouts` is the target's rollouts as this invocation last read them, if it
-    /// did (it saves a read; a stale one costs a conflict and a re-read).
     pub(super) async fn roll(
         &self,
         target: &Target,
         current: Versioned<Deployment>,
         base: &<A::Ecs as Ecs>::TaskDefinition,
         changes: Vec<ImageChange>,
-        known_rollouts: Option<RolloutsRead>,
     ) -> Result<TargetOutcome, StepError> {
         let from_task_definition = current.value.from_task_definition.clone();
         if target.policy == Policy::Approval && current.value.state != State::Approved {
@@ -130,7 +127,7 @@ impl<A: Adapters> Deployer<A> {
             None => self.register_once(&current.value, base, &changes).await?,
         };
         let ecs_deployment_id = self
-            .start_rollout(target, current, &to_task_definition, known_rollouts)
+            .start_rollout(target, current, &to_task_definition)
             .await?;
         Ok(TargetOutcome::Rolling {
             from_task_definition,
@@ -141,8 +138,9 @@ impl<A: Adapters> Deployer<A> {
     }
 
     /// The new revision for `deployment`: registered now, or — if an attempt that was taken
-    /// over may have registered it and died before recording it (start_rollout records it
-    /// before UpdateService) — the one it registered, found by its tag.
+    /// over may have registered it and died before UpdateService was recorded — the one it
+    /// registered, found by its `slipway:deployment` tag (which is why nothing needs to be
+    /// written between RegisterTaskDefinition and UpdateService).
     pub(super) async fn register_once(
         &self,
         deployment: &Deployment,
@@ -175,85 +173,87 @@ impl<A: Adapters> Deployer<A> {
         Ok(registered.arn)
     }
 
-    /// UpdateService onto `to_task_definition`, and the record of it: the target's
-    /// rollouts learn the ECS deployment id (so that ECS's events find this deployment)
-    /// before the deployment moves to `rolling`. While UpdateService is in flight the
-    /// rollouts say so, and an ECS event for an id nobody knows yet is retried rather
-    /// than taken for someone else's deployment. A revision registered just now is
-    /// recorded in the deployment (with that marker, at once) before UpdateService, so
-    /// that a retry reuses it instead of registering another.
+    /// UpdateService onto `to_task_definition`, and the record of it. While UpdateService
+    /// is in flight the target's rollouts say so (a push's claim said it already), and an
+    /// ECS event for an id nobody knows yet is retried rather than taken for someone
+    /// else's deployment.
     pub(super) async fn start_rollout(
         &self,
         target: &Target,
         current: Versioned<Deployment>,
         to_task_definition: &str,
-        known_rollouts: Option<RolloutsRead>,
     ) -> Result<String, StepError> {
-        let (deployment_id, key) = (current.value.id.clone(), current.value.key.clone());
+        let current = self
+            .mark_starting(target, current, to_task_definition)
+            .await?;
+        let ecs_deployment_id = self
+            .ecs
+            .update_service(&target.cluster, &target.service, to_task_definition)
+            .await?;
+        self.record_rollout(target, current, to_task_definition, ecs_deployment_id)
+            .await
+    }
+
+    /// The starting marker, with the revision about to be rolled recorded in the
+    /// deployment — one write of the target's document, none if the claim set the marker.
+    async fn mark_starting(
+        &self,
+        target: &Target,
+        current: Versioned<Deployment>,
+        to_task_definition: &str,
+    ) -> Result<Versioned<Deployment>, StepError> {
         let until = current
             .value
             .lease
             .as_ref()
             .map_or_else(|| Utc::now() + chrono::Duration::seconds(60), |l| l.until);
-        let mark_starting = self.change_rollouts(&target.name, known_rollouts, |rollouts| {
-            rollouts.starting = Some(Starting {
-                deployment_id: deployment_id.clone(),
-                key: key.clone(),
-                until,
+        let starting = Starting {
+            deployment_id: current.value.id.clone(),
+            key: current.value.key.clone(),
+            until,
+        };
+        let mut next = current.value.clone();
+        next.to_task_definition = Some(to_task_definition.to_string());
+        if current.home == Home::Object {
+            // A deployment of the layout before the target's document.
+            let record = async { Ok::<_, StepError>(self.ledger.save(&current, next).await?) };
+            let mark = self.change_rollouts(&target.name, None, |rollouts| {
+                rollouts.starting = Some(starting.clone());
+                true
             });
-            true
-        });
-        let (current, rollouts) =
-            if current.value.to_task_definition.as_deref() == Some(to_task_definition) {
-                (current, mark_starting.await?)
-            } else {
-                let mut next = current.value.clone();
-                next.to_task_definition = Some(to_task_definition.to_string());
-                let record = async { Ok::<_, StepError>(self.ledger.save(&current, next).await?) };
-                futures::try_join!(record, mark_starting)?
-            };
-        let ecs_deployment_id = self
-            .ecs
-            .update_service(&target.cluster, &target.service, to_task_definition)
+            return Ok(futures::try_join!(record, mark)?.0);
+        }
+        let key = current.value.key.clone();
+        let updated = self
+            .change_own(&target.name, &current, |document| {
+                let rollouts = document.rollouts.get_or_insert_with(Default::default);
+                if rollouts.starting.as_ref().is_some_and(|s| s.key == key) {
+                    return false;
+                }
+                rollouts.starting = Some(starting.clone());
+                rollouts.updated_at = Some(Utc::now());
+                document.live.insert(key.clone(), next.clone());
+                true
+            })
             .await?;
-        self.record_rollout(
-            target,
-            current,
-            Some(rollouts),
-            to_task_definition,
-            ecs_deployment_id,
-        )
-        .await
+        Ok(updated.unwrap_or(current))
     }
 
-    /// What follows UpdateService: the target's rollouts learn the ECS deployment id (and
-    /// lose the starting marker), then the deployment moves to `rolling`.
+    /// What follows UpdateService, in one write: the deployment moves to `rolling`, the
+    /// target's rollouts learn the ECS deployment id (so that ECS's events find it) and
+    /// lose the starting marker, and the head settles (newer pushes need not wait).
     pub(super) async fn record_rollout(
         &self,
         target: &Target,
         current: Versioned<Deployment>,
-        known_rollouts: Option<RolloutsRead>,
         to_task_definition: &str,
         ecs_deployment_id: String,
     ) -> Result<String, StepError> {
         let (deployment_id, key) = (current.value.id.clone(), current.value.key.clone());
         let now = Utc::now();
-        self.change_rollouts(&target.name, known_rollouts, |rollouts| {
-            rollouts.remember(StartedRollout {
-                ecs_deployment_id: ecs_deployment_id.clone(),
-                deployment_id: deployment_id.clone(),
-                key: key.clone(),
-                kind: RolloutKind::Slipway,
-                at: now,
-            });
-            if rollouts.starting.as_ref().is_some_and(|s| s.key == key) {
-                rollouts.starting = None;
-            }
-            true
-        })
-        .await?;
         let mut next = current.value.clone();
         next.ecs_deployment_id = Some(ecs_deployment_id.clone());
+        next.to_task_definition = Some(to_task_definition.to_string());
         next.advance(
             State::Rolling,
             format!("UpdateService started ECS deployment {ecs_deployment_id}"),
@@ -261,7 +261,41 @@ impl<A: Adapters> Deployer<A> {
         )?;
         next.lease = None;
         next.error = None;
-        self.ledger.save(&current, next).await?;
+        let started = StartedRollout {
+            ecs_deployment_id: ecs_deployment_id.clone(),
+            deployment_id: deployment_id.clone(),
+            key: key.clone(),
+            kind: RolloutKind::Slipway,
+            at: now,
+        };
+        let in_target = current.home == Home::Target;
+        let record = |document: &mut TargetRecord| {
+            let rollouts = document.rollouts.get_or_insert_with(Default::default);
+            rollouts.remember(started.clone());
+            if rollouts.starting.as_ref().is_some_and(|s| s.key == key) {
+                rollouts.starting = None;
+            }
+            rollouts.updated_at = Some(now);
+            if let Some(head) = &mut document.head {
+                head.settle(&deployment_id, now);
+            }
+            if in_target {
+                document.live.insert(key.clone(), next.clone());
+            }
+            true
+        };
+        if in_target {
+            self.change_own(&target.name, &current, record).await?;
+        } else {
+            self.ledger
+                .update_target(&target.name, None, HEAD_ATTEMPTS * 2, |read| {
+                    let mut document = read.record.clone();
+                    record(&mut document);
+                    Ok::<_, StepError>(Change::<_, ()>::Write(document))
+                })
+                .await?;
+            self.ledger.save(&current, next).await?;
+        }
         log_decision(
             "rolling",
             &format!(
@@ -270,6 +304,48 @@ impl<A: Adapters> Deployer<A> {
             ),
         );
         Ok(ecs_deployment_id)
+    }
+
+    /// Changes the target's document by compare-and-set as long as the deployment in it is
+    /// still `current` (someone else moving it is a conflict). `change` returns whether it
+    /// changed anything; the deployment as written, if it did.
+    async fn change_own(
+        &self,
+        target: &str,
+        current: &Versioned<Deployment>,
+        mut change: impl FnMut(&mut TargetRecord) -> bool,
+    ) -> Result<Option<Versioned<Deployment>>, StepError> {
+        let key = current.value.key.clone();
+        let expected = serde_json::to_value(&current.value).ok();
+        let base = self.ledger.seen_at(target, &current.etag);
+        let updated = self
+            .ledger
+            .update_target(target, base, HEAD_ATTEMPTS * 2, |read| {
+                let ours = read
+                    .record
+                    .live
+                    .get(&key)
+                    .and_then(|d| serde_json::to_value(d).ok());
+                if ours != expected {
+                    return Err(StepError::Ledger(LedgerError::Conflict {
+                        key: crate::ledger::target_path(target),
+                    }));
+                }
+                let mut next = read.record.clone();
+                Ok(if change(&mut next) {
+                    Change::Write(next)
+                } else {
+                    Change::Leave(())
+                })
+            })
+            .await?;
+        Ok(match updated {
+            TargetUpdate::Written(written) => Some(Versioned::in_target(
+                written.record.live[&key].clone(),
+                &written,
+            )),
+            TargetUpdate::Left(()) => None,
+        })
     }
 
     /// Changes the target's rollouts record by compare-and-set, re-reading on conflict.
@@ -299,7 +375,7 @@ impl<A: Adapters> Deployer<A> {
         let updated = self
             .ledger
             .update(
-                &rollouts_path(target),
+                Record::Rollouts { target },
                 read,
                 HEAD_ATTEMPTS * 2,
                 |read: RolloutsRead| {
@@ -318,90 +394,6 @@ impl<A: Adapters> Deployer<A> {
             Updated::Written(written) => Some(written),
             Updated::Left(read) => read,
         })
-    }
-
-    /// Makes this deployment the target's head (and returns the head as written), unless
-    /// a newer one got there first (then returns the newer deployment's id). If an older
-    /// deployment is still on its way to UpdateService, waits for it, so that the newer
-    /// image always reaches ECS last.
-    pub(super) async fn become_head(
-        &self,
-        target: &Target,
-        mut head: Option<Versioned<Head>>,
-        ours: &Head,
-        invocation: &Invocation,
-    ) -> Result<Headship<Versioned<Head>>, StepError> {
-        let give_up_at = invocation.deadline - chrono::Duration::seconds(5);
-        let mut conflicts = 0;
-        loop {
-            if let Some(read) = &head {
-                let current = &read.value;
-                if current.deployment_id == ours.deployment_id {
-                    return Ok(Headship::Ours(read.clone()));
-                }
-                if is_newer(current, ours) {
-                    return Ok(Headship::Newer(current.deployment_id.clone()));
-                }
-                if current.holds_back_others(Utc::now()) {
-                    if Utc::now() > give_up_at {
-                        return Err(StepError::Aws(AwsError {
-                            operation: "ledger head",
-                            message: format!(
-                                "{} is still rolling; retrying later",
-                                current.deployment_id
-                            ),
-                            kind: crate::ports::AwsErrorKind::Transient,
-                        }));
-                    }
-                    log_decision(
-                        "waiting",
-                        &format!(
-                        "an older image ({}) is being rolled: waiting for it to reach ECS first",
-                        current.deployment_id),
-                    );
-                    tokio::time::sleep(HEAD_POLL).await;
-                    head = self.ledger.head(&target.name).await?;
-                    continue;
-                }
-            }
-            match self
-                .ledger
-                .set_head(&target.name, head.as_ref(), ours.clone())
-                .await
-            {
-                Ok(written) => return Ok(Headship::Ours(written)),
-                Err(LedgerError::Conflict { .. }) if conflicts < HEAD_ATTEMPTS => {
-                    conflicts += 1;
-                    head = self.ledger.head(&target.name).await?;
-                }
-                Err(err) => return Err(err.into()),
-            }
-        }
-    }
-
-    /// Best effort: once this deployment has rolled (or stopped), newer ones need not
-    /// wait for it. Starts from the head as this invocation wrote it; if someone wrote
-    /// since, re-reads once. If this fails, the head's lease simply runs out.
-    pub(super) async fn settle_head(&self, target: &Target, ours: Versioned<Head>) {
-        let deployment_id = ours.value.deployment_id.clone();
-        let settle = |read: Option<Versioned<Head>>| {
-            let change = match read {
-                Some(read) if read.value.deployment_id == deployment_id && !read.value.settled => {
-                    Change::Write(Head {
-                        settled: true,
-                        updated_at: Utc::now(),
-                        ..read.value
-                    })
-                }
-                _ => Change::Leave(()),
-            };
-            std::future::ready(Ok::<_, LedgerError>(change))
-        };
-        // Best effort: a failure here only means the head's lease runs out.
-        let _ = self
-            .ledger
-            .update(&head_path(&target.name), Some(ours), 2, settle)
-            .await;
     }
 
     /// Best effort: after a transient failure, let Lambda's retry take over at once rather

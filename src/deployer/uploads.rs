@@ -160,8 +160,7 @@ impl<A: Adapters> Deployer<A> {
         {
             return self.supersede(current, newer).await;
         }
-        self.roll(target, current, &plan.base, plan.changes, None)
-            .await
+        self.roll(target, current, &plan.base, plan.changes).await
     }
 
     /// A version delivered again finds its record (a duplicate, unless it can be
@@ -470,10 +469,13 @@ impl<A: Adapters> Deployer<A> {
             };
             std::future::ready(Ok::<_, StepError>(change))
         };
-        let path = crate::ledger::source_head_path(&target.name, &upload.key);
+        let record = crate::ledger::Record::Source {
+            target: &target.name,
+            key: &upload.key,
+        };
         match self
             .ledger
-            .update(&path, head, HEAD_ATTEMPTS, decide)
+            .update(record, head, HEAD_ATTEMPTS, decide)
             .await?
         {
             Updated::Written(_) => Ok(None),

@@ -19,6 +19,7 @@ pub struct MemoryEcs {
     state: Mutex<State>,
     registers: AtomicUsize,
     updates: AtomicUsize,
+    update_ticks: Mutex<Vec<u64>>,
 }
 
 #[derive(Default)]
@@ -104,6 +105,11 @@ impl MemoryEcs {
     /// RegisterTaskDefinition calls that registered a revision.
     pub fn registers(&self) -> usize {
         self.registers.load(Ordering::SeqCst)
+    }
+
+    /// When ([`super::tick`]) each UpdateService call was made, including refused ones.
+    pub fn update_ticks(&self) -> Vec<u64> {
+        self.update_ticks.lock().unwrap().clone()
     }
 
     /// UpdateService calls, including refused ones.
@@ -261,6 +267,7 @@ impl Ecs for MemoryEcs {
         task_definition: &str,
     ) -> Result<String, AwsError> {
         self.updates.fetch_add(1, Ordering::SeqCst);
+        self.update_ticks.lock().unwrap().push(super::tick());
         let mut state = self.state.lock().unwrap();
         if let Some(kind) = state.failing_updates.pop_front() {
             return Err(AwsError {

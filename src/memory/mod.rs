@@ -20,6 +20,13 @@ pub use notifier::RecordingNotifier;
 pub use registry::{MemoryRegistry, MemorySources};
 pub use store::MemoryStore;
 
+/// One clock for every in-memory adapter's calls, so that a test can tell what came
+/// before what across them (say, the ledger calls before UpdateService).
+pub fn tick() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+}
+
 /// The account and region the in-memory adapters live in.
 pub const ACCOUNT: &str = "123456789012";
 pub const REGION: &str = "us-east-1";

@@ -12,12 +12,19 @@ pub struct MemoryStore {
     objects: Mutex<HashMap<String, (Vec<u8>, u64)>>,
     next_etag: AtomicU64,
     calls: AtomicUsize,
+    log: Mutex<Vec<(u64, String)>>,
 }
 
 impl MemoryStore {
     /// Every call so far (reads and writes): what BENCHMARKS.md counts as ledger calls.
     pub fn calls(&self) -> usize {
         self.calls.load(Ordering::SeqCst)
+    }
+
+    /// Every call so far, in order: when ([`super::tick`]) and what (`GET key`,
+    /// `PUT key If-None-Match`, `PUT key If-Match`).
+    pub fn log(&self) -> Vec<(u64, String)> {
+        self.log.lock().unwrap().clone()
     }
 
     /// The keys stored, sorted.
@@ -38,14 +45,15 @@ impl MemoryStore {
         self.next_etag.fetch_add(1, Ordering::SeqCst).to_string()
     }
 
-    fn counted(&self) {
+    fn counted(&self, call: String) {
         self.calls.fetch_add(1, Ordering::SeqCst);
+        self.log.lock().unwrap().push((super::tick(), call));
     }
 }
 
 impl ObjectStore for MemoryStore {
     async fn get(&self, key: &str) -> Result<Option<StoredObject>, AwsError> {
-        self.counted();
+        self.counted(format!("GET {key}"));
         let objects = self.objects.lock().unwrap();
         Ok(objects.get(key).map(|(body, etag)| StoredObject {
             body: body.clone(),
@@ -54,7 +62,7 @@ impl ObjectStore for MemoryStore {
     }
 
     async fn create(&self, key: &str, body: Vec<u8>) -> Result<ConditionalWrite, AwsError> {
-        self.counted();
+        self.counted(format!("PUT {key} If-None-Match"));
         let mut objects = self.objects.lock().unwrap();
         if objects.contains_key(key) {
             return Ok(ConditionalWrite::Conflict);
@@ -70,7 +78,7 @@ impl ObjectStore for MemoryStore {
         body: Vec<u8>,
         etag: &str,
     ) -> Result<ConditionalWrite, AwsError> {
-        self.counted();
+        self.counted(format!("PUT {key} If-Match"));
         let mut objects = self.objects.lock().unwrap();
         match objects.get(key) {
             Some((_, current)) if current.to_string() == etag => {

@@ -26,6 +26,17 @@ impl Head {
     pub fn holds_back_others(&self, now: DateTime<Utc>) -> bool {
         !self.settled && self.lease_until.is_some_and(|until| until > now)
     }
+
+    /// Once `deployment_id` has called UpdateService (or stopped), newer pushes need not
+    /// wait for it; whether this changed anything.
+    pub fn settle(&mut self, deployment_id: &str, now: DateTime<Utc>) -> bool {
+        if self.deployment_id != deployment_id || self.settled {
+            return false;
+        }
+        self.settled = true;
+        self.updated_at = now;
+        true
+    }
 }
 
 /// The target's open approval request. Only one may be open per target: asking for a

@@ -23,6 +23,8 @@ import urllib.request
 
 import boto3
 
+import ledger
+
 REGION = os.environ["AWS_REGION"]
 
 
@@ -49,9 +51,8 @@ def text_of(page, tag):
 
 def ledger_state(deployment_id):
     target, key = deployment_id.split(".", 1)
-    body = client("s3").get_object(Bucket=os.environ["SLIPWAY_LEDGER_BUCKET"],
-                                   Key=f"targets/{target}/deployments/{key}.json")["Body"].read()
-    return json.loads(body)["state"]
+    bucket = os.environ["SLIPWAY_LEDGER_BUCKET"]
+    return ledger.deployment(client("s3"), bucket, target, key)["state"]
 
 
 def request_email(kind):

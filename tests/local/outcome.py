@@ -19,6 +19,8 @@ from datetime import datetime, timedelta, timezone
 
 import boto3
 
+import ledger
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 STATE = ROOT / ".slipway"
 REGION = os.environ["AWS_REGION"]
@@ -33,18 +35,21 @@ def client(service):
     return boto3.client(service, endpoint_url=os.environ["AWS_ENDPOINT_URL"], region_name=REGION)
 
 
-def ledger(key):
-    return json.loads(client("s3").get_object(Bucket=BUCKET, Key=key)["Body"].read())
+def rollouts():
+    return ledger.document(client("s3"), BUCKET, TARGET)["rollouts"]
+
+
+def deployment(key):
+    return ledger.deployment(client("s3"), BUCKET, TARGET, key)
 
 
 def latest_rollout():
-    rollouts = ledger(f"targets/{TARGET}/rollouts.json")
-    return rollouts["started"][-1]
+    return rollouts()["started"][-1]
 
 
 def write_event():
     rollout = latest_rollout()
-    record = ledger(f"targets/{TARGET}/deployments/{rollout['key']}.json")
+    record = deployment(rollout["key"])
     started = next(h["at"] for h in record["history"] if h["state"] == "rolling")
     # A rollout takes minutes on real ECS; the demo says it took 3m12s.
     # (ECS's times have whole seconds: round the start up so the demo shows 3m12s.)
@@ -66,7 +71,7 @@ def write_event():
 
 def show():
     rollout = latest_rollout()
-    record = ledger(f"targets/{TARGET}/deployments/{rollout['key']}.json")
+    record = deployment(rollout["key"])
     sqs = client("sqs")
     queue = sqs.get_queue_url(QueueName="slipway-approvals-inbox")["QueueUrl"]
     told = None
@@ -86,7 +91,7 @@ def show():
     print("   The notification deployment-events published (SNS → the inbox queue):")
     for line in told.splitlines():
         print(f"     | {line}")
-    good = ledger(f"targets/{TARGET}/rollouts.json").get("last_good") or {}
+    good = rollouts().get("last_good") or {}
     print(f"   Last known good release of {TARGET}: {good.get('release')} ({good.get('task_definition')})")
     if record["state"] != "succeeded" or good.get("deployment_id") != record["id"]:
         sys.exit("DEMO FAILED: the COMPLETED event did not conclude the deployment")

@@ -17,6 +17,7 @@ pub(super) fn head(version: Option<&str>, pushed_at: Option<DateTime<Utc>>) -> V
             updated_at: Utc::now(),
         },
         etag: "\"1\"".into(),
+        home: crate::ledger::Home::Object,
     }
 }
 

@@ -1,0 +1,256 @@
+//! Where each record lives, and its compare-and-set there: a part of the target's
+//! document (compared part by part, so that a write to another part is no conflict), or
+//! an object of its own; and the move of a finished deployment to its own object.
+use serde::{de::DeserializeOwned, Serialize};
+use serde_json::Value;
+
+use super::document::{legacy_source_head, TargetUpdate};
+use super::{
+    awaiting_path, deployment_path, encode, target_path, Change, Home, Ledger, LedgerError, Part,
+    Record, TargetRead, Versioned,
+};
+use crate::model::deployment::Deployment;
+use crate::ports::{ConditionalWrite, ObjectStore};
+
+impl Record<'_> {
+    /// The object the record lives in (for a deployment: once finished).
+    pub fn path(&self) -> String {
+        match *self {
+            Record::Deployment { target, key } => deployment_path(target, key),
+            Record::Awaiting { target } => awaiting_path(target),
+            Record::Head { target }
+            | Record::Rollouts { target }
+            | Record::Source { target, .. } => target_path(target),
+        }
+    }
+
+    fn in_target(&self) -> Option<(&str, Part<'_>)> {
+        match *self {
+            Record::Head { target } => Some((target, Part::Head)),
+            Record::Rollouts { target } => Some((target, Part::Rollouts)),
+            Record::Source { target, key } => Some((target, Part::Source(key))),
+            Record::Deployment { target, key } => Some((target, Part::Deployment(key))),
+            Record::Awaiting { .. } => None,
+        }
+    }
+}
+
+/// How often a part's write re-reads the document when another part changed meanwhile.
+const PART_ATTEMPTS: usize = 10;
+
+impl<S: ObjectStore> Ledger<S> {
+    /// The record as it stands. A deployment is looked for in its own object first (where
+    /// it is once finished), then in the target's document.
+    pub(super) async fn read<T: DeserializeOwned>(
+        &self,
+        record: Record<'_>,
+    ) -> Result<Option<Versioned<T>>, LedgerError> {
+        if matches!(record, Record::Deployment { .. } | Record::Awaiting { .. }) {
+            if let Some(own) = Box::pin(self.read_own(&record.path())).await? {
+                return Ok(Some(own));
+            }
+        }
+        let Some((target, part)) = record.in_target() else {
+            return Ok(None);
+        };
+        let read = self.target(target).await?;
+        let value = match self.current_part(&read, target, part).await? {
+            Some(value) => value,
+            None => return Ok(None),
+        };
+        let value = serde_json::from_value(value).map_err(|err| LedgerError::Corrupt {
+            key: target_path(target),
+            problem: err.to_string(),
+        })?;
+        Ok(Some(Versioned::in_target(value, &read)))
+    }
+
+    /// Writes `value` if the record is still what `read` holds (`None`: still absent).
+    pub(super) async fn compare_and_set<T: Serialize>(
+        &self,
+        record: Record<'_>,
+        read: Option<&Versioned<T>>,
+        value: T,
+    ) -> Result<Versioned<T>, LedgerError> {
+        let own = match (record, read) {
+            (Record::Awaiting { .. }, _) => true,
+            (Record::Deployment { .. }, Some(read)) => read.home == Home::Object,
+            _ => false,
+        };
+        if own {
+            return Box::pin(self.set_own(&record.path(), read, value)).await;
+        }
+        let (target, part) = record
+            .in_target()
+            .expect("only the awaiting pointer has none");
+        let written = Box::pin(self.set_part(target, part, read, &value)).await?;
+        if let Part::Deployment(key) = part {
+            let finished: Deployment =
+                serde_json::from_value(to_json(&value)).map_err(|err| LedgerError::Corrupt {
+                    key: target_path(target),
+                    problem: err.to_string(),
+                })?;
+            if finished.state.is_terminal() {
+                return Box::pin(self.move_to_own(target, key, value)).await;
+            }
+        }
+        Ok(Versioned::in_target(value, &written))
+    }
+
+    /// The part as the document holds it; for a document migrated from the earlier
+    /// layout, a source head not moved into it yet is read from its own object.
+    async fn current_part(
+        &self,
+        read: &TargetRead,
+        target: &str,
+        part: Part<'_>,
+    ) -> Result<Option<Value>, LedgerError> {
+        if let Some(value) = read.record.get(part) {
+            return Ok(Some(value));
+        }
+        match part {
+            Part::Source(key) => Ok(legacy_source_head(&self.store, read, target, key)
+                .await?
+                .map(|head| to_json(&head))),
+            _ => Ok(None),
+        }
+    }
+
+    /// The part's compare-and-set: the document is written with `If-Match`, and when it
+    /// changed meanwhile, the write is tried again on the new version as long as this part
+    /// is still what the caller read.
+    async fn set_part<T: Serialize>(
+        &self,
+        target: &str,
+        part: Part<'_>,
+        read: Option<&Versioned<T>>,
+        value: &T,
+    ) -> Result<TargetRead, LedgerError> {
+        let expected = read.map(|r| to_json(&r.value));
+        let next = to_json(value);
+        let base = match read.and_then(|r| self.seen_at(target, &r.etag)) {
+            Some(seen) => seen,
+            None => self.target(target).await?,
+        };
+        let legacy = match part {
+            Part::Source(_) => self.current_part(&base, target, part).await?,
+            _ => None,
+        };
+        let conflict = || LedgerError::Conflict {
+            key: target_path(target),
+        };
+        let updated = self
+            .update_target(target, Some(base), PART_ATTEMPTS, |base| {
+                let current = base.record.get(part).or_else(|| legacy.clone());
+                if current != expected {
+                    return Err(conflict());
+                }
+                let mut record = base.record.clone();
+                record
+                    .set(part, next.clone())
+                    .map_err(|err| LedgerError::Corrupt {
+                        key: target_path(target),
+                        problem: err.to_string(),
+                    })?;
+                Ok(Change::<_, ()>::Write(record))
+            })
+            .await?;
+        match updated {
+            TargetUpdate::Written(written) => Ok(*written),
+            TargetUpdate::Left(()) => Err(conflict()),
+        }
+    }
+
+    /// A deployment just written in its final state moves to its own object, and the
+    /// document remembers it as finished. Readers look in the object first, so an attempt
+    /// that stops between the two writes leaves nothing they could read wrong.
+    async fn move_to_own<T: Serialize>(
+        &self,
+        target: &str,
+        key: &str,
+        value: T,
+    ) -> Result<Versioned<T>, LedgerError> {
+        let path = deployment_path(target, key);
+        let etag = match self.store.create(&path, encode(&value)).await? {
+            ConditionalWrite::Written { etag } => etag,
+            // Left by an attempt that stopped before retiring it from the document.
+            ConditionalWrite::Conflict => {
+                let existing = self
+                    .store
+                    .get(&path)
+                    .await?
+                    .ok_or(LedgerError::Conflict { key: path.clone() })?;
+                match self
+                    .store
+                    .replace(&path, encode(&value), &existing.etag)
+                    .await?
+                {
+                    ConditionalWrite::Written { etag } => etag,
+                    ConditionalWrite::Conflict => return Err(LedgerError::Conflict { key: path }),
+                }
+            }
+        };
+        // Best effort: a deployment left in the document is found in its object first.
+        let _ = self
+            .update_target(target, None, PART_ATTEMPTS, |read| {
+                if !read.record.live.contains_key(key) && read.record.has_finished(key) {
+                    return Ok::<_, LedgerError>(Change::Leave(()));
+                }
+                let mut record = read.record.clone();
+                record.retire(key);
+                Ok(Change::Write(record))
+            })
+            .await;
+        Ok(Versioned {
+            value,
+            etag,
+            home: Home::Object,
+        })
+    }
+
+    pub(super) async fn read_own<T: DeserializeOwned>(
+        &self,
+        path: &str,
+    ) -> Result<Option<Versioned<T>>, LedgerError> {
+        let Some(object) = self.store.get(path).await? else {
+            return Ok(None);
+        };
+        let value = super::document::decode(path, &object.body)?;
+        Ok(Some(Versioned {
+            value,
+            etag: object.etag,
+            home: Home::Object,
+        }))
+    }
+
+    async fn set_own<T: Serialize>(
+        &self,
+        path: &str,
+        read: Option<&Versioned<T>>,
+        value: T,
+    ) -> Result<Versioned<T>, LedgerError> {
+        let written = match read {
+            Some(current) => {
+                self.store
+                    .replace(path, encode(&value), &current.etag)
+                    .await?
+            }
+            None => self.store.create(path, encode(&value)).await?,
+        };
+        match written {
+            ConditionalWrite::Written { etag } => Ok(Versioned {
+                value,
+                etag,
+                home: Home::Object,
+            }),
+            ConditionalWrite::Conflict => Err(LedgerError::Conflict {
+                key: path.to_string(),
+            }),
+        }
+    }
+}
+
+fn to_json<T: Serialize>(value: &T) -> Value {
+    // Serializing these plain structs cannot fail.
+    serde_json::to_value(value).expect("ledger records serialize")
+}

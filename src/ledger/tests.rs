@@ -1,0 +1,249 @@
+use chrono::Utc;
+
+use super::*;
+use crate::memory::MemoryStore;
+use crate::model::deployment::{Action, Actor, Channel, State, Trigger};
+use crate::ports::ObjectStore;
+
+fn deployment() -> Deployment {
+    let trigger = Trigger::EcrPush {
+        event_id: "e1".into(),
+        repository: "app".into(),
+        tag: "v1".into(),
+        digest: "sha256:ab".into(),
+        pushed_at: None,
+    };
+    Deployment {
+        image: "app@sha256:ab".into(),
+        from_task_definition: "td:1".into(),
+        ..Deployment::new("web", "prod", "web", "img-ab", trigger)
+    }
+}
+
+#[tokio::test]
+async fn only_one_claim_wins_and_stale_writes_are_refused() {
+    let ledger = Ledger::new(MemoryStore::default());
+    let Claim::Claimed(mine) = ledger.claim(deployment()).await.unwrap() else {
+        panic!("first claim wins")
+    };
+    let Claim::Exists(theirs) = ledger.claim(deployment()).await.unwrap() else {
+        panic!("second claim loses")
+    };
+    assert_eq!(theirs.value, mine.value);
+
+    let mut next = mine.value.clone();
+    next.advance(State::Rolling, "rolled", Utc::now()).unwrap();
+    let saved = ledger.save(&mine, next.clone()).await.unwrap();
+    // A second writer holding the old ETag loses.
+    assert!(matches!(
+        ledger.save(&mine, next).await,
+        Err(LedgerError::Conflict { .. })
+    ));
+    let read = ledger.deployment("web", "img-ab").await.unwrap().unwrap();
+    assert_eq!(read.value.state, State::Rolling);
+    assert_eq!(read.etag, saved.etag);
+}
+
+#[test]
+fn an_unsettled_head_holds_others_back_until_its_lease_ends() {
+    let now = Utc::now();
+    let mut head = Head {
+        deployment_id: "a".into(),
+        digest: "sha256:a".into(),
+        pushed_at: None,
+        version: None,
+        settled: false,
+        lease_until: Some(now + chrono::Duration::seconds(30)),
+        updated_at: now,
+    };
+    assert!(head.holds_back_others(now));
+    assert!(!head.holds_back_others(now + chrono::Duration::seconds(31)));
+    head.settled = true;
+    assert!(!head.holds_back_others(now));
+}
+
+#[tokio::test]
+async fn the_head_is_compare_and_set() {
+    let ledger = Ledger::new(MemoryStore::default());
+    let head = Head {
+        deployment_id: "a".into(),
+        digest: "sha256:a".into(),
+        pushed_at: None,
+        version: None,
+        settled: true,
+        lease_until: None,
+        updated_at: Utc::now(),
+    };
+    let first = ledger.set_head("web", None, head.clone()).await.unwrap();
+    assert!(matches!(
+        ledger.set_head("web", None, head.clone()).await,
+        Err(LedgerError::Conflict { .. })
+    ));
+    ledger
+        .set_head(
+            "web",
+            Some(&first),
+            Head {
+                deployment_id: "b".into(),
+                ..head.clone()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(matches!(
+        ledger.set_head("web", Some(&first), head).await,
+        Err(LedgerError::Conflict { .. })
+    ));
+    assert_eq!(
+        ledger
+            .head("web")
+            .await
+            .unwrap()
+            .unwrap()
+            .value
+            .deployment_id,
+        "b"
+    );
+}
+
+#[test]
+fn two_attempts_on_one_deployment_are_audited_under_two_keys() {
+    let d = deployment();
+    let at = Utc::now();
+    let alice = Actor {
+        id: "alice".into(),
+        channel: Channel::Web,
+        source: None,
+    };
+    let first = d.attempt(Action::Approve, &alice, "taken", at);
+    let second = d.attempt(Action::Approve, &alice, "refused: already approved", at);
+    assert_ne!(
+        audit_path("web", "k", &first),
+        audit_path("web", "k", &second)
+    );
+}
+
+fn head(id: &str) -> Head {
+    Head {
+        deployment_id: id.into(),
+        digest: format!("sha256:{id}"),
+        pushed_at: None,
+        version: None,
+        settled: true,
+        lease_until: None,
+        updated_at: Utc::now(),
+    }
+}
+
+#[tokio::test]
+async fn a_write_to_one_part_of_the_target_document_is_no_conflict_for_another() {
+    let ledger = Ledger::new(MemoryStore::default());
+    let first = ledger.set_head("web", None, head("a")).await.unwrap();
+    let Claim::Claimed(claimed) = ledger.claim(deployment()).await.unwrap() else {
+        panic!("the claim wins")
+    };
+    // The head read before the claim is still the head: its write goes through.
+    let second = ledger
+        .set_head("web", Some(&first), head("b"))
+        .await
+        .unwrap();
+    let mut next = claimed.value.clone();
+    next.advance(State::Rolling, "rolled", Utc::now()).unwrap();
+    ledger.save(&claimed, next).await.unwrap();
+    // A stale read of the same part still loses.
+    assert!(matches!(
+        ledger.set_head("web", Some(&first), head("c")).await,
+        Err(LedgerError::Conflict { .. })
+    ));
+    let now = ledger.head("web").await.unwrap().unwrap();
+    assert_eq!(now.value.deployment_id, second.value.deployment_id);
+}
+
+/// A bucket written before `target.json` existed: head, rollouts, a source head and a
+/// deployment each in an object of their own.
+#[tokio::test]
+async fn a_ledger_of_the_earlier_layout_is_read_and_its_first_write_creates_the_document() {
+    let store = MemoryStore::default();
+    let put = |path: &str, value: serde_json::Value| {
+        let body = serde_json::to_vec(&value).unwrap();
+        let store = &store;
+        let path = path.to_string();
+        async move { store.create(&path, body).await.unwrap() }
+    };
+    put(
+        "targets/web/head.json",
+        serde_json::to_value(head("old")).unwrap(),
+    )
+    .await;
+    let rollouts = Rollouts::default();
+    put(
+        "targets/web/rollouts.json",
+        serde_json::to_value(&rollouts).unwrap(),
+    )
+    .await;
+    let source = SourceHead {
+        deployment_id: "web/src-1".into(),
+        key: "deploy/web.json".into(),
+        version_id: "v1".into(),
+        sequencer: "0A".into(),
+        updated_at: Utc::now(),
+    };
+    put(
+        &legacy_source_head_path("web", "deploy/web.json"),
+        serde_json::to_value(&source).unwrap(),
+    )
+    .await;
+    let mut rolling = deployment();
+    rolling
+        .advance(State::Rolling, "rolled", Utc::now())
+        .unwrap();
+    put(
+        "targets/web/deployments/img-ab.json",
+        serde_json::to_value(&rolling).unwrap(),
+    )
+    .await;
+    let ledger = Ledger::new(store);
+
+    let read_head = ledger.head("web").await.unwrap().unwrap();
+    assert_eq!(read_head.value.deployment_id, "old");
+    let read_source = ledger
+        .source_head("web", "deploy/web.json")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(read_source.value.version_id, "v1");
+    // A deployment in its own object stays there, and a second claim of it is refused.
+    assert!(matches!(
+        ledger.claim(deployment()).await.unwrap(),
+        Claim::Exists(existing) if existing.value.state == State::Rolling
+    ));
+    let read = ledger.deployment("web", "img-ab").await.unwrap().unwrap();
+    let mut done = read.value.clone();
+    done.advance(State::Succeeded, "completed", Utc::now())
+        .unwrap();
+    ledger.save(&read, done).await.unwrap();
+
+    // The first write of a part creates the document from the earlier objects.
+    let newer = SourceHead {
+        version_id: "v2".into(),
+        ..source.clone()
+    };
+    ledger
+        .set_source_head("web", Some(&read_source), newer)
+        .await
+        .unwrap();
+    let document = ledger.store().json("targets/web/target.json").unwrap();
+    assert_eq!(document["head"]["deployment_id"], "old");
+    assert_eq!(document["sources"]["deploy/web.json"]["version_id"], "v2");
+    assert!(document["rollouts"].is_object());
+    assert_eq!(
+        ledger
+            .deployment("web", "img-ab")
+            .await
+            .unwrap()
+            .unwrap()
+            .value
+            .state,
+        State::Succeeded
+    );
+}
