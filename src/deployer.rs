@@ -7,8 +7,10 @@
 //! - `outcomes` — ECS's deployment events; `operator` — rollback and unfreeze requests;
 //!   `external` — deployments ECS reports that Slipway did not start; `service_actions`
 //!   — ECS's service events noted on a rollout; `reconcile` — the reconciler's findings;
-//! - `roll` — the steps they share (claim → head → register once → start the rollout →
-//!   record → settle → conclude); `telling` — the outcome messages;
+//! - `headship` — a push's claim: the deployment, the target's head and the starting
+//!   marker in one write of the target's document, waiting for an older push to reach ECS;
+//! - `roll` — the steps they share (claim → register once → start the rollout → record and
+//!   settle, in one write → conclude); `telling` — the outcome messages;
 //! - `report` — what a pipeline answers; `logging` — the span its lines carry.
 //!
 //! The `Deployer` holds the config and the adapters, built once per cold start.

@@ -6,8 +6,9 @@
 //! the only place that talks to AWS (build with `--no-default-features` to leave it out).
 //!
 //! 1. [`model`] — plain data and pure rules: a deployment and its state machine, the
-//!    target's records (head, open approval, source heads), the plan of a new revision,
-//!    ECS's events and how rollouts end, the freeze, the one image-reference type.
+//!    target's records (head, open approval, source heads), the ordering rule, the plan
+//!    of a new revision, ECS's events and how rollouts end, the freeze, the one
+//!    image-reference type.
 //! 2. [`input`] — what arrives: the targets config (validated at cold start),
 //!    EventBridge events turned into intents, S3 uploads and their manifests, and the
 //!    two shapes a dead-letter queue holds.
@@ -15,8 +16,10 @@
 //!    edits that close them); [`approval`] — signed, expiring approval links bound to one
 //!    deployment and image, and CSRF form nonces.
 //! 4. [`ports`] — the traits the pipelines need from AWS, over plain types.
-//! 5. [`ledger`] — the durable record per target and deployment in S3, moved only by
-//!    conditional writes, which makes duplicates and races harmless.
+//! 5. [`ledger`] — the durable record in S3: one document per target (head, rollouts,
+//!    source heads, the deployments still running) and an object per finished
+//!    deployment, moved only by conditional writes, which makes duplicates and races
+//!    harmless.
 //! 6. [`deployer`] — the pipelines for one event: image push, source upload, asking for
 //!    approval and deciding, ECS's deployment events, operators' requests and the
 //!    reconciler's findings; [`reconcile`] — what the reconciler finds that a lost event

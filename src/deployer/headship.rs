@@ -8,12 +8,12 @@ use chrono::Utc;
 use crate::input::config::{Policy, Target};
 use crate::ledger::{Change, TargetRead, TargetRecord, TargetUpdate, Versioned};
 use crate::model::deployment::{Deployment, State};
+use crate::model::ordering::is_newer;
 use crate::model::plan::describe_changes;
 use crate::model::rollout::Starting;
 use crate::model::target::Head;
 use crate::ports::Adapters;
 
-use super::roll::is_newer;
 use super::*;
 
 /// What the document says about a push's claim, when it does not take it.
@@ -140,7 +140,8 @@ impl<A: Adapters> Deployer<A> {
     }
 
     /// Best effort: once this deployment has stopped short of rolling, newer ones need not
-    /// wait for it. If this fails, the head's lease simply runs out.
+    /// wait for it, nor ECS's events for its UpdateService. If this fails, the head's lease
+    /// and the starting marker simply run out.
     pub(super) async fn settle_head(&self, target: &Target, deployment_id: &str) {
         let _ = self
             .ledger
@@ -150,7 +151,20 @@ impl<A: Adapters> Deployer<A> {
                     .head
                     .as_mut()
                     .is_some_and(|head| head.settle(deployment_id, Utc::now()));
-                Ok::<_, crate::ledger::LedgerError>(if settled {
+                // An UpdateService that is not coming any more: ECS's events for ids
+                // nobody knows need not wait for it.
+                let rollouts = next.rollouts.as_mut();
+                let unmarked = rollouts.is_some_and(|rollouts| {
+                    let ours = rollouts
+                        .starting
+                        .as_ref()
+                        .is_some_and(|s| s.deployment_id == deployment_id);
+                    if ours {
+                        rollouts.starting = None;
+                    }
+                    ours
+                });
+                Ok::<_, crate::ledger::LedgerError>(if settled || unmarked {
                     Change::Write(next)
                 } else {
                     Change::Leave(())

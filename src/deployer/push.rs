@@ -11,6 +11,7 @@ use crate::input::config::{Policy, Target};
 use crate::input::event::{parse_ecr_event, ImagePushed};
 use crate::ledger::{image_key, TargetRead, Versioned};
 use crate::model::deployment::{Deployment, Lease, State, Trigger};
+use crate::model::ordering::older_than_running;
 use crate::model::plan::{self, pinned_digest, Derivation};
 use crate::model::target::Head;
 use crate::ports::{Adapters, Registry, ServiceState};
@@ -240,11 +241,7 @@ impl<A: Adapters> Deployer<A> {
             },
             async { Ok::<_, StepError>(self.ledger.target(&target.name).await?) },
         )?;
-        let head = document
-            .record
-            .head
-            .clone()
-            .map(|head| Versioned::in_target(head, &document));
+        let head = document.record.head.clone();
         let rollouts = wants_freeze_check.then(|| {
             document
                 .record
@@ -451,7 +448,7 @@ struct PushReads {
     pushed_at: Option<DateTime<Utc>>,
     /// The digest the service runs, if pinned, and when ECR received it.
     running: Option<(String, Option<DateTime<Utc>>)>,
-    head: Option<Versioned<Head>>,
+    head: Option<Head>,
     /// The target's document, which the claim writes on.
     document: TargetRead,
     /// The target's rollouts, read for auto targets only.
@@ -498,57 +495,6 @@ fn push_record(
             trigger,
         )
     }
-}
-
-/// The ordering rule (README, "Which image wins"): a push is older, and never rolls the
-/// service back, if
-/// 1. the target orders by semver and Slipway last accepted a version for it: the tag's
-///    version decides alone — below it is older, above it is newer whenever its image was
-///    built. CI promotes by re-tagging a digest it built earlier, and ECR keeps the image's
-///    first `imagePushedAt` on a re-tag (ECR User Guide, "Retagging an image"), so push
-///    time says nothing about a version. Only the same version (or none accepted yet)
-///    goes on to rule 2;
-/// 2. ECR received its digest (`imagePushedAt`) before the digest the service runs now
-///    (`running`: that digest and when ECR received it), or before the digest Slipway
-///    last accepted for the target.
-pub(super) fn older_than_running(
-    pushed_at: Option<DateTime<Utc>>,
-    version: Option<&Version>,
-    running: Option<(&str, Option<DateTime<Utc>>)>,
-    head: Option<&Versioned<Head>>,
-) -> Option<String> {
-    let head = head.map(|h| &h.value);
-    if let (Some(ours), Some(theirs)) = (
-        version,
-        head.and_then(|h| h.version.as_deref())
-            .and_then(|v| Version::parse(v).ok()),
-    ) {
-        if *ours < theirs {
-            return Some(format!(
-                "version {ours} is below {theirs}, which Slipway last accepted for this target"
-            ));
-        }
-        if *ours > theirs {
-            return None;
-        }
-    }
-    let ours = pushed_at?;
-    if let Some((running_digest, Some(theirs))) = running {
-        if ours < theirs {
-            return Some(format!(
-                "pushed at {ours}, before {running_digest} which the service runs (pushed at {theirs})"
-            ));
-        }
-    }
-    if let Some((head, theirs)) = head.and_then(|h| h.pushed_at.map(|at| (h, at))) {
-        if ours < theirs {
-            return Some(format!(
-                "pushed at {ours}, before {} which Slipway last accepted (pushed at {theirs})",
-                head.digest
-            ));
-        }
-    }
-    None
 }
 
 /// A push deploys to a target only from the target's own repository — same account,
@@ -603,6 +549,3 @@ pub(super) fn dry_run_plan(
         warnings: warnings.to_vec(),
     }
 }
-
-#[cfg(test)]
-mod tests;

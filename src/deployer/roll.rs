@@ -2,7 +2,6 @@
 //! deployment, become the target's head, register the revision once, start the rollout,
 //! record it, settle, and conclude (release the lease on a retryable failure).
 use chrono::Utc;
-use semver::Version;
 use tracing::warn;
 
 use crate::input::config::{Policy, Target};
@@ -10,7 +9,6 @@ use crate::ledger::{Claim, Home, LedgerError, TargetRecord, TargetUpdate, Versio
 use crate::model::deployment::{Deployment, State};
 use crate::model::plan::{describe_changes, ImageChange, ImageChanges};
 use crate::model::rollout::{RolloutKind, Rollouts, StartedRollout, Starting};
-use crate::model::target::Head;
 use crate::ports::{Adapters, DescribedTaskDefinition, Ecs, ServiceState};
 
 use super::*;
@@ -476,14 +474,3 @@ pub(super) fn duplicate(existing: &Deployment) -> TargetOutcome {
 
 /// How long a failed attempt may spend releasing its lease (and recording its error).
 const RELEASE_BUDGET: std::time::Duration = std::time::Duration::from_secs(5);
-
-/// Whether `head` was accepted for a newer image than `candidate`.
-pub(super) fn is_newer(head: &Head, candidate: &Head) -> bool {
-    let parse = |v: &Option<String>| v.as_deref().and_then(|v| Version::parse(v).ok());
-    if let (Some(theirs), Some(ours)) = (parse(&head.version), parse(&candidate.version)) {
-        if theirs != ours {
-            return theirs > ours;
-        }
-    }
-    matches!((head.pushed_at, candidate.pushed_at), (Some(theirs), Some(ours)) if theirs > ours)
-}

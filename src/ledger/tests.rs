@@ -2,22 +2,11 @@ use chrono::Utc;
 
 use super::*;
 use crate::memory::MemoryStore;
-use crate::model::deployment::{Action, Actor, Channel, State, Trigger};
+use crate::model::deployment::{Action, Actor, Channel, State};
 use crate::ports::ObjectStore;
 
 fn deployment() -> Deployment {
-    let trigger = Trigger::EcrPush {
-        event_id: "e1".into(),
-        repository: "app".into(),
-        tag: "v1".into(),
-        digest: "sha256:ab".into(),
-        pushed_at: None,
-    };
-    Deployment {
-        image: "app@sha256:ab".into(),
-        from_task_definition: "td:1".into(),
-        ..Deployment::new("web", "prod", "web", "img-ab", trigger)
-    }
+    crate::model::deployment::example()
 }
 
 #[tokio::test]

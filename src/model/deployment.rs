@@ -550,5 +550,22 @@ impl ManifestKind {
     }
 }
 
+/// The deployment the unit tests start from: web's push of `app@sha256:ab`, planned.
+#[cfg(test)]
+pub(crate) fn example() -> Deployment {
+    let trigger = Trigger::EcrPush {
+        event_id: "e1".into(),
+        repository: "app".into(),
+        tag: "v1".into(),
+        digest: "sha256:ab".into(),
+        pushed_at: None,
+    };
+    Deployment {
+        image: "app@sha256:ab".into(),
+        from_task_definition: "td:1".into(),
+        ..Deployment::new("web", "prod", "web", "img-ab", trigger)
+    }
+}
+
 #[cfg(test)]
 mod tests;

@@ -4,6 +4,7 @@
 //! - [`deployment`] — a deployment, its state machine, actors, decisions and audit entries.
 //! - [`target`] — per-target records: the head that orders pushes, the open approval
 //!   request, the newest version of each source object.
+//! - [`ordering`] — which image wins: newer pushes, and pushes older than what runs.
 //! - [`plan`] — the derivation of a new task-definition revision and its diff.
 //! - [`service`] — an ECS service as DescribeServices reports it.
 //! - [`rollable`] — which services Slipway can roll.
@@ -15,6 +16,7 @@ pub mod deployment;
 pub mod ecs_event;
 pub mod freeze;
 pub mod image_ref;
+pub mod ordering;
 pub mod plan;
 pub mod rollable;
 pub mod rollout;

@@ -1,18 +1,7 @@
 use super::*;
 
 fn deployment() -> Deployment {
-    let trigger = Trigger::EcrPush {
-        event_id: "e1".into(),
-        repository: "app".into(),
-        tag: "v1".into(),
-        digest: "sha256:ab".into(),
-        pushed_at: None,
-    };
-    Deployment {
-        image: "app@sha256:ab".into(),
-        from_task_definition: "td:1".into(),
-        ..Deployment::new("web", "prod", "web", "img-ab", trigger)
-    }
+    crate::model::deployment::example()
 }
 
 #[test]

@@ -3,7 +3,9 @@ use crate::model::deployment::HistoryEntry;
 use crate::model::ecs_event::ServiceRef;
 
 fn rolling() -> Deployment {
-    let mut d = crate::notify::tests::deployment();
+    let mut d = crate::model::deployment::example();
+    d.image = "123456789012.dkr.ecr.us-east-1.amazonaws.com/app@sha256:ab1200000000ffff".into();
+    d.version = Some("1.4.2".into());
     d.state = State::Rolling;
     d.history.push(HistoryEntry {
         at: DateTime::from_timestamp(1_800_000_000, 0).unwrap(),
