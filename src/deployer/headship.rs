@@ -6,7 +6,7 @@
 use chrono::Utc;
 
 use crate::input::config::{Policy, Target};
-use crate::ledger::{Change, TargetRead, TargetRecord, TargetUpdate, Versioned};
+use crate::ledger::{Change, Home, TargetRead, TargetRecord, TargetUpdate, Versioned};
 use crate::model::deployment::{Deployment, State};
 use crate::model::ordering::is_newer;
 use crate::model::plan::describe_changes;
@@ -33,8 +33,7 @@ enum Refusal {
 
 impl<A: Adapters> Deployer<A> {
     /// Claims `record` and the head `ours` in the target's document (as `read`, re-read on
-    /// a conflict). Stops on a duplicate; a newer head
-    /// supersedes the push.
+    /// a conflict). Stops on a duplicate; a newer head supersedes the push.
     pub(super) async fn claim_as_head(
         &self,
         target: &Target,
@@ -45,27 +44,42 @@ impl<A: Adapters> Deployer<A> {
     ) -> Result<Step<Versioned<Deployment>>, StepError> {
         let give_up_at = invocation.deadline - chrono::Duration::seconds(5);
         let starts_at_once = target.policy == Policy::Auto;
+        let own = match self.take_over_own(&read, &record, invocation).await? {
+            Some(Step::Stop(duplicate)) => return Ok(Step::Stop(duplicate)),
+            Some(Step::Go(taken)) => Some(taken),
+            None => None,
+        };
         let mut base = Some(read);
         loop {
+            let claim = Claiming {
+                record: &record,
+                ours: &ours,
+                invocation,
+                starts_at_once,
+                in_document: own.is_none(),
+            };
             let updated = self
                 .ledger
-                .update_target(&target.name, base.take(), HEAD_ATTEMPTS, |read| {
-                    Ok::<_, StepError>(claim_decision(
-                        read,
-                        &record,
-                        &ours,
-                        invocation,
-                        starts_at_once,
-                    ))
+                .update_target(&target.name, base.take(), CLAIM_ATTEMPTS, |read| {
+                    Ok::<_, StepError>(claim.decide(read))
                 })
                 .await?;
             let refusal = match updated {
-                TargetUpdate::Written(written) => return Ok(Step::Go(claimed(&record, *written))),
+                TargetUpdate::Written(written) => {
+                    return Ok(Step::Go(match own {
+                        Some(taken) => taken,
+                        None => claimed(&record, *written),
+                    }))
+                }
                 TargetUpdate::Left(refusal) => refusal,
             };
             match refusal {
                 Refusal::Exists(existing) => return Ok(Step::Stop(duplicate(&existing))),
                 Refusal::Finished => return self.finished_duplicate(&record).await,
+                Refusal::Newer { head, .. } if own.is_some() => {
+                    let taken = own.expect("checked");
+                    return self.supersede(taken, head).await.map(Step::Stop);
+                }
                 Refusal::Newer { head, left } => {
                     return self
                         .supersede_push(record, left, head)
@@ -89,6 +103,41 @@ impl<A: Adapters> Deployer<A> {
         }
     }
 
+    /// A deployment of the layout before the target's document stays in its own object:
+    /// an attempt of the earlier version that died left it planned, and this one takes it
+    /// over there (only one can: compare-and-set), or it is a duplicate.
+    async fn take_over_own(
+        &self,
+        read: &TargetRead,
+        record: &Deployment,
+        invocation: &Invocation,
+    ) -> Result<Option<Step<Versioned<Deployment>>>, StepError> {
+        if !read.record.legacy || read.record.live.contains_key(&record.key) {
+            return Ok(None);
+        }
+        let Some(existing) = self.ledger.deployment(&record.target, &record.key).await? else {
+            return Ok(None);
+        };
+        if existing.home != Home::Object {
+            return Ok(None);
+        }
+        if existing.value.state != State::Planned
+            || existing
+                .value
+                .is_held_by_other(&invocation.request_id, Utc::now())
+        {
+            return Ok(Some(Step::Stop(duplicate(&existing.value))));
+        }
+        let mut next = existing.value.clone();
+        next.take_over(&invocation.request_id, invocation.deadline);
+        let taken = self.ledger.save(&existing, next).await?;
+        log_decision(
+            "resumed",
+            "resuming a deployment an earlier attempt left planned",
+        );
+        Ok(Some(Step::Go(taken)))
+    }
+
     /// The push's deployment finished earlier: the delivery is a duplicate of it.
     async fn finished_duplicate(
         &self,
@@ -96,8 +145,10 @@ impl<A: Adapters> Deployer<A> {
     ) -> Result<Step<Versioned<Deployment>>, StepError> {
         match self.ledger.deployment(&record.target, &record.key).await? {
             Some(existing) => Ok(Step::Stop(duplicate(&existing.value))),
-            None => Err(StepError::Ledger(crate::ledger::LedgerError::Conflict {
+            // Not retried: only a hand-edited bucket gets here.
+            None => Err(StepError::Ledger(crate::ledger::LedgerError::Corrupt {
                 key: crate::ledger::deployment_path(&record.target, &record.key),
+                problem: "the target's document names this deployment, but it has no record".into(),
             })),
         }
     }
@@ -140,8 +191,9 @@ impl<A: Adapters> Deployer<A> {
     }
 
     /// Best effort: once this deployment has stopped short of rolling, newer ones need not
-    /// wait for it, nor ECS's events for its UpdateService. If this fails, the head's lease
-    /// and the starting marker simply run out.
+    /// wait for it. If this fails, the head's lease simply runs out. The starting marker
+    /// is left to run out at the deadline: an error may have come after UpdateService was
+    /// sent, and ECS's events for that rollout must still wait for its record.
     pub(super) async fn settle_head(&self, target: &Target, deployment_id: &str) {
         let _ = self
             .ledger
@@ -151,20 +203,7 @@ impl<A: Adapters> Deployer<A> {
                     .head
                     .as_mut()
                     .is_some_and(|head| head.settle(deployment_id, Utc::now()));
-                // An UpdateService that is not coming any more: ECS's events for ids
-                // nobody knows need not wait for it.
-                let rollouts = next.rollouts.as_mut();
-                let unmarked = rollouts.is_some_and(|rollouts| {
-                    let ours = rollouts
-                        .starting
-                        .as_ref()
-                        .is_some_and(|s| s.deployment_id == deployment_id);
-                    if ours {
-                        rollouts.starting = None;
-                    }
-                    ours
-                });
-                Ok::<_, crate::ledger::LedgerError>(if settled || unmarked {
+                Ok::<_, crate::ledger::LedgerError>(if settled {
                     Change::Write(next)
                 } else {
                     Change::Leave(())
@@ -174,61 +213,83 @@ impl<A: Adapters> Deployer<A> {
     }
 }
 
-/// The claim, decided on the document as read: write it, or why not.
-fn claim_decision(
-    read: &TargetRead,
-    record: &Deployment,
-    ours: &Head,
-    invocation: &Invocation,
+/// How often a claim re-reads the target's document when other writes got in first
+/// (every pipeline writes it: ECS's events, uploads, operators).
+const CLAIM_ATTEMPTS: usize = HEAD_ATTEMPTS * 2;
+
+/// One push's claim, decided on the target's document as read.
+struct Claiming<'a> {
+    record: &'a Deployment,
+    ours: &'a Head,
+    invocation: &'a Invocation,
+    /// An automatic target: UpdateService follows at once, and the claim marks it coming.
     starts_at_once: bool,
-) -> Change<TargetRecord, Refusal> {
-    let document = &read.record;
-    let mut deployment = record.clone();
-    let mut left = None;
-    if let Some(existing) = document.live.get(&record.key) {
-        if existing.state != State::Planned
-            || existing.is_held_by_other(&invocation.request_id, Utc::now())
+    /// The deployment goes into the document (`false`: it stays in an object of the
+    /// earlier layout, taken over there, and the claim takes only the head).
+    in_document: bool,
+}
+
+impl Claiming<'_> {
+    /// Write the claim, or why not.
+    fn decide(&self, read: &TargetRead) -> Change<TargetRecord, Refusal> {
+        let (document, record, ours) = (&read.record, self.record, self.ours);
+        let mut deployment = record.clone();
+        let mut left = None;
+        if !self.in_document {
+            // Taken over in its own object already.
+        } else if let Some(existing) = document.live.get(&record.key) {
+            if existing.state != State::Planned
+                || existing.is_held_by_other(&self.invocation.request_id, Utc::now())
+            {
+                return Change::Leave(Refusal::Exists(existing.clone()));
+            }
+            // An earlier attempt left it planned and its lease ran out: this one takes over.
+            deployment = existing.clone();
+            deployment.take_over(&self.invocation.request_id, self.invocation.deadline);
+            left = Some(existing.clone());
+        } else if document.has_finished(&record.key)
+            || document
+                .head
+                .as_ref()
+                .is_some_and(|head| head.deployment_id == ours.deployment_id)
         {
-            return Change::Leave(Refusal::Exists(existing.clone()));
+            return Change::Leave(Refusal::Finished);
         }
-        // An earlier attempt left it planned and its lease ran out: this one takes over.
-        deployment = existing.clone();
-        deployment.take_over(&invocation.request_id, invocation.deadline);
-        left = Some(existing.clone());
-    } else if document.has_finished(&record.key)
-        || document
-            .head
-            .as_ref()
-            .is_some_and(|head| head.deployment_id == ours.deployment_id)
-    {
-        return Change::Leave(Refusal::Finished);
-    }
-    if let Some(head) = &document.head {
-        if head.deployment_id != ours.deployment_id {
-            if is_newer(head, ours) {
-                return Change::Leave(Refusal::Newer {
-                    head: head.deployment_id.clone(),
-                    left,
-                });
-            }
-            if head.holds_back_others(Utc::now()) {
-                return Change::Leave(Refusal::HeldBack(head.deployment_id.clone()));
+        if let Some(head) = &document.head {
+            if head.deployment_id != ours.deployment_id {
+                if is_newer(head, ours) {
+                    return Change::Leave(Refusal::Newer {
+                        head: head.deployment_id.clone(),
+                        left,
+                    });
+                }
+                if head.holds_back_others(Utc::now()) {
+                    return Change::Leave(Refusal::HeldBack(head.deployment_id.clone()));
+                }
             }
         }
+        Change::Write(self.claimed_document(document, deployment))
     }
-    let mut next = document.clone();
-    if starts_at_once {
-        let rollouts = next.rollouts.get_or_insert_with(Default::default);
-        rollouts.starting = Some(Starting {
-            deployment_id: deployment.id.clone(),
-            key: deployment.key.clone(),
-            until: invocation.deadline,
-        });
-        rollouts.updated_at = Some(Utc::now());
+
+    /// The document with this push as the head, its deployment in it (unless it stays in
+    /// its own object), and UpdateService marked as coming (automatic targets).
+    fn claimed_document(&self, document: &TargetRecord, deployment: Deployment) -> TargetRecord {
+        let mut next = document.clone();
+        if self.starts_at_once {
+            let rollouts = next.rollouts.get_or_insert_with(Default::default);
+            rollouts.starting = Some(Starting {
+                deployment_id: deployment.id.clone(),
+                key: deployment.key.clone(),
+                until: self.invocation.deadline,
+            });
+            rollouts.updated_at = Some(Utc::now());
+        }
+        next.head = Some(self.ours.clone());
+        if self.in_document {
+            next.live.insert(deployment.key.clone(), deployment);
+        }
+        next
     }
-    next.head = Some(ours.clone());
-    next.live.insert(deployment.key.clone(), deployment);
-    Change::Write(next)
 }
 
 /// The deployment as the claim wrote it, logged.

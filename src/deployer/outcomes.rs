@@ -26,7 +26,7 @@ use crate::model::rollout::{
     on_deployment_event, release_name, GoodRelease, Move, RolloutKind, Rollouts, StartedRollout,
 };
 use crate::notify::{self, OutcomeContext};
-use crate::ports::{Adapters, AwsError, AwsErrorKind};
+use crate::ports::Adapters;
 
 /// What one target's part of an event came to: the deployment it concerned and how.
 pub(super) struct Handled {
@@ -165,14 +165,10 @@ impl<A: Adapters> Deployer<A> {
                 Some(entry) => entry,
                 None => {
                     if let Some(starting) = rollouts.starting_now(Utc::now()) {
-                        return Err(StepError::Aws(AwsError {
-                            operation: "ledger rollouts",
-                            message: format!(
-                                "{} is calling UpdateService on {}/{} and has not recorded its ECS deployment id yet; {} may be it",
-                                starting.deployment_id, target.cluster, target.service, event.ecs_deployment_id
-                            ),
-                            kind: AwsErrorKind::Transient,
-                        }));
+                        return Err(StepError::Busy(format!(
+                            "{} is calling UpdateService on {}/{} and has not recorded its ECS deployment id yet; {} may be it",
+                            starting.deployment_id, target.cluster, target.service, event.ecs_deployment_id
+                        )));
                     }
                     self.record_external(target, event).await?
                 }
@@ -184,7 +180,7 @@ impl<A: Adapters> Deployer<A> {
             .await?
             .ok_or_else(|| {
                 StepError::Rejected(format!(
-                    "the rollouts of {} name {} for ECS deployment {}, but the ledger has no such record: inspect targets/{}/rollouts.json",
+                    "the rollouts of {} name {} for ECS deployment {}, but the ledger has no such record: inspect targets/{}/target.json",
                     target.name, entry.deployment_id, entry.ecs_deployment_id, target.name
                 ))
             })?;
@@ -250,14 +246,10 @@ impl<A: Adapters> Deployer<A> {
             .value
             .is_held_by_other(&invocation.request_id, Utc::now())
         {
-            return Err(StepError::Aws(AwsError {
-                operation: "ledger deployment",
-                message: format!(
-                    "{} is still recording its rollout; retrying later",
-                    current.value.id
-                ),
-                kind: AwsErrorKind::Transient,
-            }));
+            return Err(StepError::Busy(format!(
+                "{} is still recording its rollout; retrying later",
+                current.value.id
+            )));
         }
         let mut next = current.value.clone();
         next.ecs_deployment_id = Some(entry.ecs_deployment_id.clone());

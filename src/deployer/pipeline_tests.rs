@@ -366,3 +366,70 @@ async fn a_rolling_deployment_lives_in_the_target_document_and_moves_to_its_own_
         .unwrap();
     assert_eq!(read.value.state, State::Succeeded);
 }
+
+/// A bucket of the layout before `target.json`: an attempt of the earlier version claimed
+/// the push (its own object, and `head.json`) and died. The retry takes it over there and
+/// rolls it once; the target's document gets the head, never a second copy of it.
+#[tokio::test]
+async fn a_push_left_planned_in_the_earlier_layout_is_taken_over_in_its_own_object() {
+    use crate::model::deployment::{Deployment, Lease, Trigger};
+    use crate::model::target::Head as TargetHead;
+    use crate::ports::ObjectStore;
+
+    let deployer = deployer("auto");
+    let pushed = digest('a');
+    deployer.registry.push(ACCOUNT, "app", Some("v2"), &pushed);
+    let key = image_key(&pushed);
+    let gone = Utc::now() - chrono::Duration::minutes(1);
+    let trigger = Trigger::EcrPush {
+        event_id: "e-1".into(),
+        repository: "app".into(),
+        tag: "v2".into(),
+        digest: pushed.clone(),
+        pushed_at: None,
+    };
+    let planned = Deployment {
+        image: format!("{REPOSITORY}@{pushed}"),
+        from_task_definition: deployer.ecs.running("prod", "web").arn.clone(),
+        lease: Some(Lease {
+            holder: "r-dead".into(),
+            until: gone,
+        }),
+        ..Deployment::new("web", "prod", "web", &key, trigger)
+    };
+    let head = TargetHead {
+        deployment_id: planned.id.clone(),
+        digest: pushed.clone(),
+        pushed_at: None,
+        version: None,
+        settled: false,
+        lease_until: Some(gone),
+        updated_at: gone,
+    };
+    let store = deployer.ledger.store();
+    let own = format!("targets/web/deployments/{key}.json");
+    store
+        .create(&own, serde_json::to_vec(&planned).unwrap())
+        .await
+        .unwrap();
+    store
+        .create("targets/web/head.json", serde_json::to_vec(&head).unwrap())
+        .await
+        .unwrap();
+
+    let report = deployer.deliver("e-1", "v2", &pushed).await.unwrap();
+    assert_eq!(results(&report), ["rolling"]);
+    assert_eq!((deployer.ecs.registers(), deployer.ecs.updates()), (1, 1));
+    let record = store.json(&own).unwrap();
+    assert_eq!(record["state"], "rolling", "{record}");
+    assert_eq!(record["takeovers"], 1, "{record}");
+    let document = store.json("targets/web/target.json").unwrap();
+    assert!(document["live"].get(&key).is_none(), "{document}");
+    assert_eq!(document["head"]["deployment_id"], json!(planned.id));
+    assert_eq!(document["head"]["settled"], true);
+    assert_eq!(
+        document["rollouts"]["started"][0]["key"],
+        json!(key),
+        "ECS's events find it: {document}"
+    );
+}

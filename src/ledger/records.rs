@@ -56,6 +56,10 @@ impl<S: ObjectStore> Ledger<S> {
         let read = self.target(target).await?;
         let value = match self.current_part(&read, target, part).await? {
             Some(value) => value,
+            // It may have moved to its own object between the two reads.
+            None if matches!(record, Record::Deployment { .. }) => {
+                return Box::pin(self.read_own(&record.path())).await
+            }
             None => return Ok(None),
         };
         let value = serde_json::from_value(value).map_err(|err| LedgerError::Corrupt {
@@ -91,7 +95,8 @@ impl<S: ObjectStore> Ledger<S> {
                     problem: err.to_string(),
                 })?;
             if finished.state.is_terminal() {
-                return Box::pin(self.move_to_own(target, key, value)).await;
+                let before = read.map(|r| to_json(&r.value));
+                return Box::pin(self.move_to_own(target, key, before, value, written)).await;
             }
         }
         Ok(Versioned::in_target(value, &written))
@@ -161,39 +166,30 @@ impl<S: ObjectStore> Ledger<S> {
         }
     }
 
-    /// A deployment just written in its final state moves to its own object, and the
-    /// document remembers it as finished. Readers look in the object first, so an attempt
-    /// that stops between the two writes leaves nothing they could read wrong.
+    /// A deployment just written in its final state (in the document, `written`) moves to
+    /// its own object, and the document remembers it as finished. Readers look in the
+    /// object first, so an attempt that stops between the writes leaves nothing they could
+    /// read wrong; one that fails on a store error has still made its change (the document
+    /// holds it), and the move happens with the deployment's next change.
     async fn move_to_own<T: Serialize>(
         &self,
         target: &str,
         key: &str,
+        before: Option<Value>,
         value: T,
+        written: TargetRead,
     ) -> Result<Versioned<T>, LedgerError> {
-        let path = deployment_path(target, key);
-        let etag = match self.store.create(&path, encode(&value)).await? {
-            ConditionalWrite::Written { etag } => etag,
-            // Left by an attempt that stopped before retiring it from the document.
-            ConditionalWrite::Conflict => {
-                let existing = self
-                    .store
-                    .get(&path)
-                    .await?
-                    .ok_or(LedgerError::Conflict { key: path.clone() })?;
-                match self
-                    .store
-                    .replace(&path, encode(&value), &existing.etag)
-                    .await?
-                {
-                    ConditionalWrite::Written { etag } => etag,
-                    ConditionalWrite::Conflict => return Err(LedgerError::Conflict { key: path }),
-                }
-            }
+        let moved = to_json(&value);
+        let etag = match Box::pin(self.put_own(target, key, before, &moved)).await {
+            Ok(etag) => etag,
+            Err(LedgerError::Store(_)) => return Ok(Versioned::in_target(value, &written)),
+            Err(err) => return Err(err),
         };
         // Best effort: a deployment left in the document is found in its object first.
         let _ = self
             .update_target(target, None, PART_ATTEMPTS, |read| {
-                if !read.record.live.contains_key(key) && read.record.has_finished(key) {
+                // A change made to the document's copy since is moved by its own writer.
+                if read.record.get(Part::Deployment(key)).as_ref() != Some(&moved) {
                     return Ok::<_, LedgerError>(Change::Leave(()));
                 }
                 let mut record = read.record.clone();
@@ -206,6 +202,36 @@ impl<S: ObjectStore> Ledger<S> {
             etag,
             home: Home::Object,
         })
+    }
+
+    /// Creates the deployment's own object; one that exists already (left by a move that
+    /// stopped before retiring the document's copy, or made by a writer of the same change
+    /// meanwhile) is replaced only if it still holds what this change started from.
+    async fn put_own(
+        &self,
+        target: &str,
+        key: &str,
+        before: Option<Value>,
+        moved: &Value,
+    ) -> Result<String, LedgerError> {
+        let path = deployment_path(target, key);
+        let body = serde_json::to_vec_pretty(moved).expect("ledger records serialize");
+        if let ConditionalWrite::Written { etag } = self.store.create(&path, body.clone()).await? {
+            return Ok(etag);
+        }
+        let conflict = || LedgerError::Conflict { key: path.clone() };
+        let existing = self.store.get(&path).await?.ok_or_else(conflict)?;
+        let held: Value = super::document::decode(&path, &existing.body)?;
+        if held == *moved {
+            return Ok(existing.etag);
+        }
+        if Some(&held) != before.as_ref() {
+            return Err(conflict());
+        }
+        match self.store.replace(&path, body, &existing.etag).await? {
+            ConditionalWrite::Written { etag } => Ok(etag),
+            ConditionalWrite::Conflict => Err(conflict()),
+        }
     }
 
     pub(super) async fn read_own<T: DeserializeOwned>(

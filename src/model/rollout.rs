@@ -21,7 +21,7 @@ use crate::model::freeze::FreezeRule;
 /// EventBridge gives up on an event after 24 hours; no target rolls 100 times in a day.
 pub const REMEMBERED_ROLLOUTS: usize = 100;
 
-/// Per target, in the ledger at `targets/<target>/rollouts.json`.
+/// Per target, in the ledger's target document (`targets/<target>/target.json`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Rollouts {
     /// The ECS deployments Slipway knows of for this target, oldest first.
