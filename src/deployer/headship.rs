@@ -121,21 +121,7 @@ impl<A: Adapters> Deployer<A> {
         if existing.home != Home::Object {
             return Ok(None);
         }
-        if existing.value.state != State::Planned
-            || existing
-                .value
-                .is_held_by_other(&invocation.request_id, Utc::now())
-        {
-            return Ok(Some(Step::Stop(duplicate(&existing.value))));
-        }
-        let mut next = existing.value.clone();
-        next.take_over(&invocation.request_id, invocation.deadline);
-        let taken = self.ledger.save(&existing, next).await?;
-        log_decision(
-            "resumed",
-            "resuming a deployment an earlier attempt left planned",
-        );
-        Ok(Some(Step::Go(taken)))
+        self.take_over_or_stop(existing, invocation).await.map(Some)
     }
 
     /// The push's deployment finished earlier: the delivery is a duplicate of it.

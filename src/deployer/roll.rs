@@ -68,23 +68,33 @@ impl<A: Adapters> Deployer<A> {
                 log_decision("claimed", &format!("planned: {planned}"));
                 Ok(Step::Go(current))
             }
-            Claim::Exists(existing)
-                if existing.value.state == State::Planned
-                    && !existing
-                        .value
-                        .is_held_by_other(&invocation.request_id, Utc::now()) =>
-            {
-                let mut next = existing.value.clone();
-                next.take_over(&invocation.request_id, invocation.deadline);
-                let taken = self.ledger.save(&existing, next).await?;
-                log_decision(
-                    "resumed",
-                    "resuming a deployment an earlier attempt left planned",
-                );
-                Ok(Step::Go(taken))
-            }
-            Claim::Exists(existing) => Ok(Step::Stop(duplicate(&existing.value))),
+            Claim::Exists(existing) => self.take_over_or_stop(existing, invocation).await,
         }
+    }
+
+    /// A deployment that exists already: a duplicate — unless an earlier attempt left it
+    /// planned and its lease ran out, in which case this invocation takes it over (only
+    /// one can: compare-and-set).
+    pub(super) async fn take_over_or_stop(
+        &self,
+        existing: Versioned<Deployment>,
+        invocation: &Invocation,
+    ) -> Result<Step<Versioned<Deployment>>, StepError> {
+        if existing.value.state != State::Planned
+            || existing
+                .value
+                .is_held_by_other(&invocation.request_id, Utc::now())
+        {
+            return Ok(Step::Stop(duplicate(&existing.value)));
+        }
+        let mut next = existing.value.clone();
+        next.take_over(&invocation.request_id, invocation.deadline);
+        let taken = self.ledger.save(&existing, next).await?;
+        log_decision(
+            "resumed",
+            "resuming a deployment an earlier attempt left planned",
+        );
+        Ok(Step::Go(taken))
     }
 
     pub(super) async fn supersede(
