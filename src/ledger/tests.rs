@@ -236,3 +236,60 @@ async fn a_ledger_of_the_earlier_layout_is_read_and_its_first_write_creates_the_
         State::Succeeded
     );
 }
+
+/// Moving a finished deployment to its own object keeps compare-and-set: a change from a
+/// copy read before the move loses, and so does one whose object another writer has
+/// changed meanwhile.
+#[tokio::test]
+async fn a_finished_deployment_moves_to_its_own_object_only_from_what_was_read() {
+    let ledger = Ledger::new(MemoryStore::default());
+    let Claim::Claimed(claimed) = ledger.claim(deployment()).await.unwrap() else {
+        panic!("the claim wins")
+    };
+    let mut rolling = claimed.value.clone();
+    rolling
+        .advance(State::Rolling, "rolled", Utc::now())
+        .unwrap();
+    let rolling = ledger.save(&claimed, rolling).await.unwrap();
+    assert_eq!(rolling.home, Home::Target);
+
+    let mut failed = rolling.value.clone();
+    failed
+        .advance(State::Failed, "ECS: FAILED", Utc::now())
+        .unwrap();
+    let moved = ledger.save(&rolling, failed).await.unwrap();
+    assert_eq!(moved.home, Home::Object);
+    let mut succeeded = rolling.value.clone();
+    succeeded
+        .advance(State::Succeeded, "ECS: COMPLETED", Utc::now())
+        .unwrap();
+    assert!(matches!(
+        ledger.save(&rolling, succeeded).await,
+        Err(LedgerError::Conflict { .. })
+    ));
+
+    // Another deployment of the target, whose own object someone else wrote meanwhile.
+    let mut other = deployment();
+    other.key = "img-cd".into();
+    other.id = Deployment::id_for("web", "img-cd");
+    let Claim::Claimed(other) = ledger.claim(other).await.unwrap() else {
+        panic!("the claim wins")
+    };
+    let mut theirs = other.value.clone();
+    theirs
+        .advance(State::Superseded, "theirs", Utc::now())
+        .unwrap();
+    let path = deployment_path("web", "img-cd");
+    ledger
+        .store()
+        .create(&path, serde_json::to_vec(&theirs).unwrap())
+        .await
+        .unwrap();
+    let mut ours = other.value.clone();
+    ours.advance(State::Failed, "ours", Utc::now()).unwrap();
+    assert!(matches!(
+        ledger.save(&other, ours).await,
+        Err(LedgerError::Conflict { .. })
+    ));
+    assert_eq!(ledger.store().json(&path).unwrap()["state"], "superseded");
+}
