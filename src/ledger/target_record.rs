@@ -3,7 +3,7 @@
 //! and one after it are all the ledger calls an automatic deploy makes.
 use std::collections::{BTreeMap, VecDeque};
 
-use serde::{de::DeserializeOwned, Deserialize, Serialize};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::model::deployment::Deployment;
@@ -60,10 +60,6 @@ impl TargetRecord {
             Part::Deployment(key) => serde_json::to_value(self.live.get(key)?),
         };
         value.ok()
-    }
-
-    pub fn get_as<T: DeserializeOwned>(&self, part: Part) -> Option<T> {
-        self.get(part).and_then(|v| serde_json::from_value(v).ok())
     }
 
     /// Replaces the part; fails only if `value` is not a valid record of its kind.
