@@ -27,12 +27,17 @@
 //! 7. [`web`] — the approval function's HTTP surface: an axum router (confirm page,
 //!    decision POST, Slack interactions), its pages, Slack's signatures, and the roll
 //!    jobs a Slack approval hands over.
+//!    [`console`] — what operators are shown (`slipway status`, `history`, `show`, `wait`,
+//!    `dlq list`): views over the ledger's reads, as plain data.
 //! 8. `aws` — the ports implemented with the AWS SDK (and Slack's Web API), secrets from
 //!    Secrets Manager, the approval function's invocations, and the cold-start wiring;
 //!    `telemetry` — JSON logs; `memory` (the `test-util` feature) — the same ports over
-//!    plain collections, beside the AWS ones, for tests that run in milliseconds.
+//!    plain collections, beside the AWS ones, for tests that run in milliseconds;
+//!    `cli` (the `cli` feature) — the operator's `slipway` command: arguments, AWS
+//!    wiring from the settings Terraform writes, tables and JSON, exit codes.
 
 pub mod approval;
+pub mod console;
 pub mod deployer;
 pub mod input;
 pub mod ledger;
@@ -44,6 +49,8 @@ pub mod web;
 
 #[cfg(feature = "aws")]
 pub mod aws;
+#[cfg(feature = "cli")]
+pub mod cli;
 #[cfg(any(test, feature = "test-util"))]
 pub mod memory;
 #[cfg(feature = "aws")]

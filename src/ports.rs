@@ -205,6 +205,13 @@ pub trait ObjectStore: Send + Sync {
     ) -> impl Future<Output = Result<ConditionalWrite, AwsError>> + Send;
 }
 
+/// Listing the keys under a prefix: only the operator's reads need it (a deployment's
+/// history, its audit entries); the pipelines never list.
+pub trait ObjectList: Send + Sync {
+    /// Every key under `prefix`, in S3's (UTF-8 binary) order, all pages.
+    fn list(&self, prefix: &str) -> impl Future<Output = Result<Vec<String>, AwsError>> + Send;
+}
+
 /// What reading one version of a source object found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SourceObject {

@@ -23,10 +23,12 @@ const LAYERS: &[&[&str]] = &[
     &["ledger"],
     // The pipelines.
     &["reconcile", "deployer"],
-    // The web surface.
-    &["web"],
+    // The web surface, and what operators are shown.
+    &["web", "console"],
     // The AWS wiring, and the same ports in memory for tests.
     &["aws", "memory", "telemetry"],
+    // The operator's command line, on top of the AWS wiring.
+    &["cli"],
 ];
 
 struct Source {
@@ -78,7 +80,8 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>) {
     }
 }
 
-/// `src/a/b.rs` and `src/a/b/mod.rs` are `a::b`; `src/lib.rs` is the map, not a module.
+/// `src/a/b.rs` and `src/a/b/mod.rs` are `a::b`; `src/lib.rs` is the map and `src/main.rs`
+/// the command line's wiring, not modules.
 fn module_of(root: &Path, path: &Path) -> Option<String> {
     let relative = path.strip_prefix(root).unwrap().with_extension("");
     let mut parts: Vec<String> = relative
@@ -88,7 +91,7 @@ fn module_of(root: &Path, path: &Path) -> Option<String> {
     if parts.last().map(String::as_str) == Some("mod") {
         parts.pop();
     }
-    (parts != ["lib"]).then(|| parts.join("::"))
+    (parts != ["lib"] && parts != ["main"]).then(|| parts.join("::"))
 }
 
 /// The code without comments and without the test module (always last in a file: clippy

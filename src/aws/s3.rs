@@ -2,7 +2,8 @@ use aws_sdk_s3::primitives::ByteStream;
 
 use super::errors::classify;
 use crate::ports::{
-    AwsError, AwsErrorKind, ConditionalWrite, ObjectStore, SourceBucket, SourceObject, StoredObject,
+    AwsError, AwsErrorKind, ConditionalWrite, ObjectList, ObjectStore, SourceBucket, SourceObject,
+    StoredObject,
 };
 
 /// The ledger bucket, with S3's conditional writes as compare-and-set.
@@ -14,6 +15,31 @@ pub struct S3Store {
 impl S3Store {
     pub fn new(client: aws_sdk_s3::Client, bucket: String) -> Self {
         S3Store { client, bucket }
+    }
+}
+
+/// ListObjectsV2 returns keys in ascending UTF-8 binary order, 1,000 a page, and a
+/// continuation token while more remain (Amazon S3 API Reference, "ListObjectsV2").
+/// Needs `s3:ListBucket` on the bucket: the operator's, never a function's grant.
+impl ObjectList for S3Store {
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, AwsError> {
+        let mut keys = Vec::new();
+        let mut pages = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(prefix)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|err| classify("s3:ListObjectsV2", err, &[]))?;
+            keys.extend(
+                page.contents()
+                    .iter()
+                    .filter_map(|object| object.key().map(str::to_string)),
+            );
+        }
+        Ok(keys)
     }
 }
 

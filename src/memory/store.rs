@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use crate::ports::{AwsError, ConditionalWrite, ObjectStore, StoredObject};
+use crate::ports::{AwsError, ConditionalWrite, ObjectList, ObjectStore, StoredObject};
 
 #[derive(Default)]
 pub struct MemoryStore {
@@ -48,6 +48,17 @@ impl MemoryStore {
     fn counted(&self, call: String) {
         self.calls.fetch_add(1, Ordering::SeqCst);
         self.log.lock().unwrap().push((super::tick(), call));
+    }
+}
+
+impl ObjectList for MemoryStore {
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, AwsError> {
+        self.counted(format!("LIST {prefix}"));
+        Ok(self
+            .keys()
+            .into_iter()
+            .filter(|key| key.starts_with(prefix))
+            .collect())
     }
 }
 

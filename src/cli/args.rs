@@ -1,0 +1,93 @@
+//! The command line's grammar (clap derive). Every command's `--help` ends with an
+//! example; `slipway --help` lists the exit codes.
+
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+use super::exit::EXIT_CODES;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "slipway",
+    version,
+    about = "Operate Slipway: what runs where, why a push did not deploy, and the deployments' records",
+    long_about = "Operate Slipway with your own AWS credentials. Everything else comes from the \
+        SSM parameter /slipway/<environment>/settings that Slipway's Terraform writes.",
+    after_help = EXIT_CODES
+)]
+pub struct Cli {
+    /// The Slipway environment (dev, prod, local): its settings are read from SSM.
+    #[arg(long = "env", global = true, env = "SLIPWAY_ENV")]
+    pub environment: Option<String>,
+    /// Print one JSON document (with a schema version) instead of a table.
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Per target: policy, running release and since when, last known good, state,
+    /// frozen, pending approval, drift.
+    #[command(
+        after_help = "Example:\n  slipway --env prod status web worker\n  slipway --env prod status --json | jq '.targets[] | select(.drift)'"
+    )]
+    Status {
+        /// The targets (all when none is named).
+        targets: Vec<String>,
+    },
+    /// One row per deployment of a target, newest first.
+    #[command(after_help = "Example:\n  slipway --env prod history web --limit 5")]
+    History {
+        target: String,
+        /// At most this many rows.
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
+    /// One deployment: the record, its history, the audit entries, the diff.
+    #[command(after_help = "Example:\n  slipway --env prod show web.img-3f2a9c1e…")]
+    Show {
+        /// `<target>.<key>`, as history and status print it.
+        id: String,
+    },
+    /// Wait until a deployment reaches a final state (exit 0 succeeded, 6 ended badly,
+    /// 5 timed out).
+    #[command(after_help = "Example:\n  slipway --env prod wait web.img-3f2a9c1e… --timeout 15m")]
+    Wait {
+        id: String,
+        /// How long to wait, e.g. 90s, 15m, 1h.
+        #[arg(long, default_value = "30m", value_parser = parse_duration)]
+        timeout: Duration,
+    },
+    /// The functions' dead-letter queues.
+    #[command(subcommand)]
+    Dlq(Dlq),
+    /// Print a shell completion script.
+    #[command(
+        after_help = "Example:\n  slipway completions bash > /etc/bash_completion.d/slipway"
+    )]
+    Completions { shell: clap_complete::Shell },
+    /// Print the JSON schema of what --json prints.
+    #[command(after_help = "Example:\n  slipway schema > slipway-cli.schema.json")]
+    Schema,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Dlq {
+    /// What each dead-letter queue holds, in both shapes (EventBridge's event, Lambda's
+    /// invocation record with the error); the messages stay in the queue.
+    #[command(after_help = "Example:\n  slipway --env prod dlq list image-push")]
+    List {
+        /// One function's queue (all when none is named).
+        function: Option<String>,
+        /// At most this many messages per queue.
+        #[arg(long, default_value_t = 100)]
+        max: usize,
+    },
+}
+
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text).map_err(|err| format!("{err} (examples: 90s, 15m, 1h)"))
+}

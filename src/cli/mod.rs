@@ -1,0 +1,86 @@
+//! The operator's command line, `slipway`: reads straight from AWS with the operator's
+//! own credentials, everything found from the settings Terraform writes.
+//!
+//! - [`args`] — the grammar (clap), with an example in every command's help.
+//! - [`exit`] — the documented exit codes and the one error type.
+//! - [`settings`] — the SSM parameter `/slipway/<environment>/settings`.
+//! - [`context`] — the AWS clients and readers over those settings.
+//! - [`output`] — stdout/stderr, JSON documents, colour only on a terminal.
+//! - [`tables`] — the tables, drawn from `crate::console`'s views.
+//! - [`status`], [`history`], [`wait`], [`dlq`] — one file per command.
+
+pub mod args;
+pub mod context;
+pub mod dlq;
+pub mod exit;
+pub mod history;
+pub mod output;
+pub mod settings;
+pub mod status;
+pub mod tables;
+pub mod wait;
+
+use std::process::ExitCode;
+
+use clap::{CommandFactory, Parser};
+
+use args::{Cli, Command, Dlq};
+use context::Context;
+use exit::{CliError, Exit};
+use output::Output;
+
+/// The JSON schema of every document `--json` prints.
+pub const SCHEMA: &str = include_str!("schema.json");
+
+pub async fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            let _ = err.print();
+            return if err.use_stderr() {
+                Exit::Usage
+            } else {
+                Exit::Done
+            }
+            .into();
+        }
+    };
+    match run(cli).await {
+        Ok(exit) => exit.into(),
+        Err(err) => {
+            eprintln!("slipway: {err}");
+            err.exit().into()
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<Exit, CliError> {
+    let out = Output::new(cli.json);
+    match cli.command {
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "slipway",
+                &mut std::io::stdout(),
+            );
+            return Ok(Exit::Done);
+        }
+        Command::Schema => {
+            out.text(SCHEMA)?;
+            return Ok(Exit::Done);
+        }
+        _ => {}
+    }
+    let ctx = Context::load(cli.environment.as_deref()).await?;
+    match cli.command {
+        Command::Status { targets } => status::run(&ctx, &targets, &out).await,
+        Command::History { target, limit } => history::history(&ctx, &target, limit, &out).await,
+        Command::Show { id } => history::show(&ctx, &id, &out).await,
+        Command::Wait { id, timeout } => wait::run(&ctx, &id, timeout, &out).await,
+        Command::Dlq(Dlq::List { function, max }) => {
+            dlq::list(&ctx, function.as_deref(), max, &out).await
+        }
+        Command::Completions { .. } | Command::Schema => Ok(Exit::Done),
+    }
+}

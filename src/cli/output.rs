@@ -1,0 +1,85 @@
+//! How results reach the operator: data on stdout (a table for people, one JSON document
+//! with a schema version for programs), progress and errors on stderr, colour only on a
+//! terminal and never with `NO_COLOR` (no-color.org) or `TERM=dumb`.
+
+use std::io::{IsTerminal, Write};
+
+use owo_colors::OwoColorize;
+use serde::Serialize;
+
+use crate::console::SCHEMA_VERSION;
+use crate::model::deployment::State;
+
+#[derive(Debug, Clone, Copy)]
+pub struct Output {
+    pub json: bool,
+    pub colour: bool,
+}
+
+impl Output {
+    pub fn new(json: bool) -> Output {
+        Output {
+            json,
+            colour: colour_wanted(std::io::stdout().is_terminal()),
+        }
+    }
+
+    /// One JSON document: `{"schema_version": 1, "command": …, …fields of body}`.
+    pub fn json<T: Serialize>(&self, command: &str, body: &T) -> std::io::Result<()> {
+        let mut document = serde_json::json!({
+            "schema_version": SCHEMA_VERSION,
+            "command": command,
+        });
+        if let (Some(document), serde_json::Value::Object(fields)) =
+            (document.as_object_mut(), serde_json::to_value(body)?)
+        {
+            document.extend(fields);
+        }
+        let mut out = std::io::stdout().lock();
+        serde_json::to_writer_pretty(&mut out, &document)?;
+        writeln!(out)
+    }
+
+    pub fn text(&self, text: &str) -> std::io::Result<()> {
+        let mut out = std::io::stdout().lock();
+        out.write_all(text.as_bytes())?;
+        if !text.ends_with('\n') {
+            writeln!(out)?;
+        }
+        Ok(())
+    }
+
+    /// A state in words, green when it went well, red when it did not, yellow while a
+    /// person is needed.
+    pub fn state(&self, state: State) -> String {
+        let text = state.to_string();
+        if !self.colour {
+            return text;
+        }
+        match state {
+            State::Succeeded => text.green().to_string(),
+            State::Failed | State::RolledBack | State::Rejected | State::Expired => {
+                text.red().to_string()
+            }
+            State::AwaitingApproval => text.yellow().to_string(),
+            _ => text,
+        }
+    }
+
+    /// A warning in a table (drift, a freeze).
+    pub fn alert(&self, text: &str) -> String {
+        if self.colour {
+            text.red().to_string()
+        } else {
+            text.to_string()
+        }
+    }
+}
+
+/// Colour only for a terminal, and never when `NO_COLOR` is set to anything non-empty or
+/// `TERM` is `dumb`.
+pub fn colour_wanted(is_terminal: bool) -> bool {
+    let no_colour = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let dumb = std::env::var("TERM").is_ok_and(|t| t == "dumb");
+    is_terminal && !no_colour && !dumb
+}

@@ -1,0 +1,262 @@
+//! The tables people read, drawn from the same views `--json` prints. Pure: the time they
+//! are drawn at is an argument, so the golden tests (tests/cli/golden/) are exact.
+
+use chrono::{DateTime, Utc};
+use comfy_table::{presets, Table};
+
+use super::output::Output;
+use crate::console::dead_letters::DeadLetter;
+use crate::console::history::HistoryRow;
+use crate::console::show::Shown;
+use crate::console::status::TargetStatus;
+use crate::model::rollout::human_duration;
+
+fn table(header: Option<&[&str]>) -> Table {
+    let mut table = Table::new();
+    table.load_preset(presets::NOTHING);
+    if let Some(header) = header {
+        table.set_header(header.to_vec());
+    }
+    table
+}
+
+/// `2026-12-05 18:09:12Z (3m12s ago)`, `… (in 23h59m)`.
+pub fn when(at: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    let stamp = at.format("%Y-%m-%d %H:%M:%SZ");
+    let delta = now - at;
+    if delta >= chrono::Duration::zero() {
+        format!("{stamp} ({} ago)", human_duration(delta))
+    } else {
+        format!("{stamp} (in {})", human_duration(-delta))
+    }
+}
+
+fn maybe_when(at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> String {
+    at.map_or_else(|| "-".to_string(), |at| when(at, now))
+}
+
+pub fn status(statuses: &[TargetStatus], out: &Output, now: DateTime<Utc>) -> String {
+    let blocks: Vec<String> = statuses.iter().map(|s| status_block(s, out, now)).collect();
+    blocks.join("\n\n")
+}
+
+fn status_block(status: &TargetStatus, out: &Output, now: DateTime<Utc>) -> String {
+    let mut rows = table(None);
+    rows.add_row(vec![
+        "policy".to_string(),
+        format!("{:?}", status.policy).to_lowercase(),
+    ]);
+    let running = match (&status.running, &status.service_error) {
+        (Some(running), _) => match running.since {
+            Some(since) => format!("{} since {}", running.release, when(since, now)),
+            None => running.release.clone(),
+        },
+        (None, Some(error)) => out.alert(&format!("unknown: {error}")),
+        (None, None) => "unknown".to_string(),
+    };
+    rows.add_row(vec!["running".to_string(), running]);
+    let good = status
+        .last_known_good
+        .as_ref()
+        .map_or("none".to_string(), |g| {
+            format!(
+                "{} ({}, {})",
+                g.release,
+                g.deployment_id,
+                when(g.completed_at, now)
+            )
+        });
+    rows.add_row(vec!["last known good".to_string(), good]);
+    let latest = status.latest.as_ref().map_or("none".to_string(), |l| {
+        format!(
+            "{} {} ({}, started {})",
+            out.state(l.state),
+            l.release,
+            l.deployment_id,
+            maybe_when(l.started_at, now)
+        )
+    });
+    rows.add_row(vec!["state".to_string(), latest]);
+    let frozen = status.frozen.as_ref().map_or("no".to_string(), |f| {
+        out.alert(&format!(
+            "since {}: {} (by {}, until {})",
+            when(f.since, now),
+            f.reason,
+            f.by,
+            f.until
+        ))
+    });
+    rows.add_row(vec!["frozen".to_string(), frozen]);
+    let pending = status
+        .pending_approval
+        .as_ref()
+        .map_or("none".to_string(), |p| {
+            format!(
+                "{} {} (expires {})",
+                p.deployment_id,
+                p.release,
+                when(p.expires_at, now)
+            )
+        });
+    rows.add_row(vec!["pending approval".to_string(), pending]);
+    let drift = status
+        .drift
+        .as_deref()
+        .map_or("none".to_string(), |d| out.alert(d));
+    rows.add_row(vec!["drift".to_string(), drift]);
+    format!(
+        "{} (cluster {}, service {})\n{}",
+        status.target,
+        status.cluster,
+        status.service,
+        indent(&rows.to_string())
+    )
+}
+
+fn indent(text: &str) -> String {
+    text.lines()
+        .map(|line| format!("  {}", line.trim_end()))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+pub fn history(rows: &[HistoryRow], out: &Output, now: DateTime<Utc>) -> String {
+    if rows.is_empty() {
+        return "no deployments yet".to_string();
+    }
+    let mut t = table(Some(&[
+        "ID",
+        "TRIGGER",
+        "RELEASE",
+        "STATE",
+        "STARTED",
+        "TOOK",
+        "DECIDED BY",
+    ]));
+    for row in rows {
+        t.add_row(vec![
+            row.id.clone(),
+            row.trigger.to_string(),
+            row.release.clone(),
+            out.state(row.state),
+            maybe_when(row.started_at, now),
+            row.took_seconds
+                .map_or("-".into(), |s| human_duration(chrono::Duration::seconds(s))),
+            row.decided_by.clone().unwrap_or_else(|| "-".into()),
+        ]);
+    }
+    trimmed(&t)
+}
+
+fn trimmed(table: &Table) -> String {
+    table
+        .to_string()
+        .lines()
+        .map(str::trim_end)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+pub fn show(shown: &Shown, out: &Output, now: DateTime<Utc>) -> String {
+    let s = &shown.summary;
+    let mut facts = table(None);
+    let mut fact = |name: &str, value: String| {
+        facts.add_row(vec![name.to_string(), value]);
+    };
+    fact("id", s.id.clone());
+    fact(
+        "target",
+        format!(
+            "{} (cluster {}, service {})",
+            shown.target, shown.cluster, shown.service
+        ),
+    );
+    fact("trigger", s.trigger.to_string());
+    fact("release", s.release.clone());
+    fact("image", shown.image.clone());
+    fact("state", out.state(s.state));
+    fact("started", maybe_when(s.started_at, now));
+    fact(
+        "took",
+        s.took_seconds
+            .map_or("-".into(), |t| human_duration(chrono::Duration::seconds(t))),
+    );
+    fact(
+        "decided by",
+        s.decided_by.clone().unwrap_or_else(|| "-".into()),
+    );
+    fact("from", shown.from_task_definition.clone());
+    fact(
+        "to",
+        shown
+            .to_task_definition
+            .clone()
+            .unwrap_or_else(|| "-".into()),
+    );
+    fact(
+        "ecs deployment",
+        shown
+            .ecs_deployment_id
+            .clone()
+            .unwrap_or_else(|| "-".into()),
+    );
+    if let Some(error) = &shown.record.error {
+        fact("error", out.alert(error));
+    }
+    let mut text = trimmed(&facts);
+    text.push_str("\n\nDIFF\n");
+    if shown.diff.is_empty() {
+        text.push_str("  (none recorded)\n");
+    }
+    for change in &shown.diff {
+        text.push_str(&format!("  {change}\n"));
+    }
+    let mut history = table(Some(&["AT", "STATE", "NOTE"]));
+    for entry in &shown.history {
+        history.add_row(vec![
+            when(entry.at, now),
+            out.state(entry.state),
+            entry.note.clone(),
+        ]);
+    }
+    text.push_str("\nHISTORY\n");
+    text.push_str(&indent(&history.to_string()));
+    text.push_str("\n\nAUDIT\n");
+    if shown.audit.is_empty() {
+        text.push_str("  (no attempts to decide)");
+    } else {
+        let mut audit = table(Some(&["AT", "ACTION", "WHO", "CHANNEL", "OUTCOME"]));
+        for entry in &shown.audit {
+            audit.add_row(vec![
+                when(entry.at, now),
+                format!("{:?}", entry.action).to_lowercase(),
+                entry.actor.clone(),
+                format!("{:?}", entry.channel).to_lowercase(),
+                entry.outcome.clone(),
+            ]);
+        }
+        text.push_str(&indent(&audit.to_string()));
+    }
+    text
+}
+
+pub fn dead_letters(letters: &[DeadLetter], now: DateTime<Utc>) -> String {
+    if letters.is_empty() {
+        return "no dead letters".to_string();
+    }
+    let mut t = table(Some(&[
+        "FUNCTION", "MESSAGE", "SENT", "SHAPE", "EVENT", "SUBJECT", "ERROR",
+    ]));
+    for letter in letters {
+        t.add_row(vec![
+            letter.function.clone(),
+            letter.message_id.clone(),
+            maybe_when(letter.sent_at, now),
+            letter.shape.to_string(),
+            letter.event_id.clone().unwrap_or_else(|| "-".into()),
+            letter.subject.clone(),
+            letter.error.clone().unwrap_or_else(|| "-".into()),
+        ]);
+    }
+    trimmed(&t)
+}
