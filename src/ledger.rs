@@ -105,6 +105,11 @@ pub fn deployment_path(target: &str, key: &str) -> String {
     format!("targets/{target}/deployments/{key}.json")
 }
 
+/// Where [`deployment_path`] puts a target's finished deployments.
+pub fn deployments_prefix(target: &str) -> String {
+    format!("targets/{target}/deployments/")
+}
+
 /// Where the layout before `target.json` kept the head.
 pub fn head_path(target: &str) -> String {
     format!("targets/{target}/head.json")

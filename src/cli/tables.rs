@@ -109,13 +109,15 @@ fn status_block(status: &TargetStatus, out: &Output, now: DateTime<Utc>) -> Stri
         status.target,
         status.cluster,
         status.service,
-        indent(&rows.to_string())
+        indent(&rows)
     )
 }
 
-fn indent(text: &str) -> String {
-    text.lines()
-        .map(|line| format!("  {}", line.trim_end()))
+/// A table's lines, two spaces in (under a heading).
+fn indent(table: &Table) -> String {
+    trimmed(table)
+        .lines()
+        .map(|line| format!("  {line}"))
         .collect::<Vec<_>>()
         .join("\n")
 }
@@ -148,11 +150,18 @@ pub fn history(rows: &[HistoryRow], out: &Output, now: DateTime<Utc>) -> String 
     trimmed(&t)
 }
 
+/// The table without the margin the preset leaves before the first column, and without
+/// trailing blanks.
 fn trimmed(table: &Table) -> String {
-    table
-        .to_string()
+    let text = table.to_string();
+    let margin = text
         .lines()
-        .map(str::trim_end)
+        .filter(|line| !line.trim().is_empty())
+        .map(|line| line.len() - line.trim_start_matches(' ').len())
+        .min()
+        .unwrap_or(0);
+    text.lines()
+        .map(|line| line.get(margin..).unwrap_or("").trim_end())
         .collect::<Vec<_>>()
         .join("\n")
 }
@@ -220,7 +229,7 @@ pub fn show(shown: &Shown, out: &Output, now: DateTime<Utc>) -> String {
         ]);
     }
     text.push_str("\nHISTORY\n");
-    text.push_str(&indent(&history.to_string()));
+    text.push_str(&indent(&history));
     text.push_str("\n\nAUDIT\n");
     if shown.audit.is_empty() {
         text.push_str("  (no attempts to decide)");
@@ -235,7 +244,7 @@ pub fn show(shown: &Shown, out: &Output, now: DateTime<Utc>) -> String {
                 entry.outcome.clone(),
             ]);
         }
-        text.push_str(&indent(&audit.to_string()));
+        text.push_str(&indent(&audit));
     }
     text
 }

@@ -5,7 +5,7 @@
 use futures::future::try_join_all;
 
 use super::ConsoleError;
-use crate::ledger::{deployment_path, Ledger, TargetRead};
+use crate::ledger::{deployments_prefix, Ledger, TargetRead};
 use crate::model::deployment::{AuditEntry, Deployment};
 use crate::ports::{ObjectList, ObjectStore};
 
@@ -51,8 +51,11 @@ impl<S: ObjectStore + ObjectList> Reads<S> {
         target: &str,
         read: &TargetRead,
     ) -> Result<Vec<Deployment>, ConsoleError> {
-        let prefix = deployment_path(target, "");
-        let keys = self.ledger.store().list(&prefix).await?;
+        let keys = self
+            .ledger
+            .store()
+            .list(&deployments_prefix(target))
+            .await?;
         let mut found: Vec<Deployment> = read.record.live.values().cloned().collect();
         for chunk in keys.chunks(READ_AT_ONCE) {
             let reads = chunk.iter().map(|path| self.object::<Deployment>(path));

@@ -89,6 +89,7 @@ SLIPWAY_LAMBDA_PORT=$2
 SLIPWAY_FUNCTIONS_URL=http://127.0.0.1:$2
 SLIPWAY_APPROVAL_URL=http://127.0.0.1:$2/lambda-url/approval
 SLIPWAY_DRY_RUN=${SLIPWAY_DRY_RUN:-0}
+SLIPWAY_ENV=local
 ENV
 }
 
@@ -255,6 +256,16 @@ demo() {
   echo "   cargo lambda invoke reconcile --data-file events/scheduled-reconcile.json"
   invoke reconcile events/scheduled-reconcile.json | tee "$STATE/report-reconcile.json"
   echo
+
+  echo
+  echo "7. What an operator sees, with the operator's own credentials and the settings Terraform"
+  echo "   wrote to SSM (/slipway/local/settings):"
+  cargo build --quiet --bin slipway --features cli
+  echo "   slipway status"
+  "$ROOT/target/debug/slipway" status
+  echo
+  echo "   slipway history prod-web"
+  "$ROOT/target/debug/slipway" history prod-web
 
   echo
   echo "What the functions logged (JSON, one line per decision):"

@@ -49,3 +49,8 @@ output "operator_bus_name" {
   description = "Where operators send rollback and unfreeze requests (aws events put-events --event-bus-name)."
   value       = module.platform.operator_bus_name
 }
+
+output "settings_parameter" {
+  description = "The SSM parameter the slipway command line reads (`slipway --env <environment>`)."
+  value       = module.platform.settings_parameter
+}

@@ -37,6 +37,7 @@ provider "aws" {
     secretsmanager         = var.endpoint
     sns                    = var.endpoint
     sqs                    = var.endpoint
+    ssm                    = var.endpoint
     sts                    = var.endpoint
   }
 

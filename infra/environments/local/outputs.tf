@@ -70,3 +70,8 @@ output "function_role_arns" {
   description = "The role each function runs as: the local stack's AWS profiles assume it through STS, and tests/local/iam_check.py checks every call against its policies."
   value       = module.slipway.function_role_arns
 }
+
+output "settings_parameter" {
+  description = "The SSM parameter the slipway command line reads (`slipway --env local`)."
+  value       = module.slipway.settings_parameter
+}

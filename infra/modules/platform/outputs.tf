@@ -66,3 +66,8 @@ output "repository_arn" {
   description = "The app repository's ARN (the CI role may push here only)."
   value       = module.ecr.arn
 }
+
+output "settings_parameter" {
+  description = "The SSM parameter the slipway command line reads (`slipway --env <environment>`)."
+  value       = module.slipway.settings_parameter
+}

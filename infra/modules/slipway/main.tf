@@ -6,6 +6,7 @@
 #   functions.tf  the Lambda functions, their roles (one each, least privilege), logs
 #   approval_api.tf  the approval function's public endpoint (API Gateway HTTP API)
 #   events.tf     EventBridge rules, retries, dead-letter queues, the approvals topic, secrets
+#   operator.tf   the settings the operator's command line reads (an SSM parameter)
 
 data "aws_caller_identity" "current" {}
 data "aws_region" "current" {}

@@ -110,3 +110,8 @@ output "operator_bus_deny" {
   description = "The operator bus policy's one statement (a Deny to every principal but operator_principals), as Terraform values."
   value       = local.operator_bus_deny
 }
+
+output "settings_parameter" {
+  description = "The SSM parameter the `slipway` command line reads its settings from (`slipway --env <environment>`)."
+  value       = aws_ssm_parameter.settings.name
+}

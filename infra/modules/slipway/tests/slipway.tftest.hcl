@@ -360,6 +360,19 @@ run "builds_the_functions_and_buckets_as_documented" {
     error_message = "Both buckets deny requests without TLS."
   }
 
+  # The operator's command line finds everything from this one parameter (src/cli/settings.rs).
+  assert {
+    condition = (
+      aws_ssm_parameter.settings.name == "/slipway/test/settings"
+      && aws_ssm_parameter.settings.type == "String"
+      && nonsensitive(jsondecode(aws_ssm_parameter.settings.value).ledger_bucket) == output.ledger_bucket
+      && nonsensitive(jsondecode(aws_ssm_parameter.settings.value).config_s3) == "s3://${output.ledger_bucket}/config/targets.json"
+      && sort(keys(nonsensitive(jsondecode(aws_ssm_parameter.settings.value).dead_letter_queues))) == sort(keys(aws_sqs_queue.dead_letters))
+      && sort(keys(nonsensitive(jsondecode(aws_ssm_parameter.settings.value).functions))) == sort(keys(output.function_arns))
+    )
+    error_message = "The settings parameter does not name the ledger, the config, every dead-letter queue and every function."
+  }
+
   assert {
     condition     = alltrue([for g in aws_cloudwatch_log_group.function : g.retention_in_days == 365])
     error_message = "Every function's log group has a retention."
