@@ -54,7 +54,7 @@ export TF_CLI_CONFIG_FILE := $(CURDIR)/.tools/terraformrc
 export TF_IN_AUTOMATION := 1
 
 .PHONY: help tools browser test lint unit iam-check-test integration demo up down invoke upload clean package \
-	infra-init infra-lint infra-test infra-integration checkov signing-key app-test app-run hadolint workflows \
+	infra-init infra-lint infra-test infra-integration checkov cli-schema signing-key app-test app-run hadolint workflows \
 	bench bench-quick fuzz fuzz-smoke reliability
 
 help: ## list the targets
@@ -73,11 +73,11 @@ browser: ## install Debian's chromium and chromium-driver for the browser test, 
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; \
 	fi
 
-test: tools browser lint unit iam-check-test integration fuzz-smoke app-test hadolint workflows infra-lint infra-test checkov infra-integration bench-quick ## formatting, lints, unit tests, integration, reliability and browser tests, a fuzz smoke run, the app, the Dockerfile and workflows, the Terraform checks and its apply to the local AWS, a quick benchmark
+test: tools browser lint unit iam-check-test integration cli-schema fuzz-smoke app-test hadolint workflows infra-lint infra-test checkov infra-integration bench-quick ## formatting, lints, unit tests, integration, reliability and browser tests, a fuzz smoke run, the app, the Dockerfile and workflows, the Terraform checks and its apply to the local AWS, a quick benchmark
 
 lint:
 	cargo fmt --all -- --check
-	cargo clippy --workspace --all-targets --quiet -- -D warnings
+	cargo clippy --workspace --all-targets --features slipway/cli --quiet -- -D warnings
 
 unit: ## the decision core alone, built without the AWS SDK
 	cargo test -p slipway --no-default-features --lib
@@ -85,9 +85,13 @@ unit: ## the decision core alone, built without the AWS SDK
 # The reliability scenarios (tests/reliability.rs, approvals' scenario 6) run here at the
 # smaller size; `make reliability` runs them at full size.
 # Reliability scenario 4 kills the functions' real binaries: they are built first.
+# The command line (feature cli) is tested here too: tests/cli.rs runs its binary.
 integration: tools ## every test of the workspace: the integration and reliability tests against moto
 	cargo build --bins
-	cargo test --workspace
+	cargo test --workspace --features slipway/cli
+
+cli-schema: $(LINT_STAMP) ## the command line's JSON (golden files, and what tests/cli.rs printed) against src/cli/schema.json
+	$(LINT_VENV)/bin/check-jsonschema --schemafile src/cli/schema.json tests/cli/golden/*.json $(wildcard target/cli-json/*.json)
 
 $(CARGO_FUZZ):
 	cargo install cargo-fuzz --version $(CARGO_FUZZ_VERSION) --locked --root .tools/cargo-fuzz

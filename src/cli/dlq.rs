@@ -50,11 +50,15 @@ pub async fn list(
     }
     letters.sort_by_key(|l| l.sent_at);
     if out.json {
-        out.json("dlq list", &serde_json::json!({ "messages": letters }))?;
+        out.json("dlq list", &body(&letters))?;
     } else {
         out.text(&tables::dead_letters(&letters, Utc::now()))?;
     }
     Ok(Exit::Done)
+}
+
+pub fn body(letters: &[DeadLetter]) -> serde_json::Value {
+    serde_json::json!({ "messages": letters })
 }
 
 async fn queue(

@@ -9,6 +9,14 @@ use super::status::unknown_target;
 use super::tables;
 use crate::console::{history, show};
 
+pub fn history_body(target: &str, rows: &[history::HistoryRow]) -> serde_json::Value {
+    serde_json::json!({ "target": target, "deployments": rows })
+}
+
+pub fn show_body(shown: &show::Shown) -> serde_json::Value {
+    serde_json::json!({ "deployment": shown })
+}
+
 pub async fn history(
     ctx: &Context,
     target: &str,
@@ -26,8 +34,7 @@ pub async fn history(
     let now = Utc::now();
     let rows = history::rows(&deployments, now);
     if out.json {
-        let body = serde_json::json!({ "target": target, "deployments": rows });
-        out.json("history", &body)?;
+        out.json("history", &history_body(target, &rows))?;
     } else {
         out.text(&tables::history(&rows, out, now))?;
     }
@@ -41,7 +48,7 @@ pub async fn show(ctx: &Context, id: &str, out: &Output) -> Result<Exit, CliErro
     let now = Utc::now();
     let shown = show::show(deployment, audit, now);
     if out.json {
-        out.json("show", &serde_json::json!({ "deployment": shown }))?;
+        out.json("show", &show_body(&shown))?;
     } else {
         out.text(&tables::show(&shown, out, now))?;
     }

@@ -84,3 +84,6 @@ async fn run(cli: Cli) -> Result<Exit, CliError> {
         Command::Completions { .. } | Command::Schema => Ok(Exit::Done),
     }
 }
+
+#[cfg(test)]
+mod golden_tests;

@@ -24,19 +24,10 @@ impl Output {
         }
     }
 
-    /// One JSON document: `{"schema_version": 1, "command": …, …fields of body}`.
+    /// One JSON document: see [`document`].
     pub fn json<T: Serialize>(&self, command: &str, body: &T) -> std::io::Result<()> {
-        let mut document = serde_json::json!({
-            "schema_version": SCHEMA_VERSION,
-            "command": command,
-        });
-        if let (Some(document), serde_json::Value::Object(fields)) =
-            (document.as_object_mut(), serde_json::to_value(body)?)
-        {
-            document.extend(fields);
-        }
         let mut out = std::io::stdout().lock();
-        serde_json::to_writer_pretty(&mut out, &document)?;
+        serde_json::to_writer_pretty(&mut out, &document(command, body)?)?;
         writeln!(out)
     }
 
@@ -74,6 +65,21 @@ impl Output {
             text.to_string()
         }
     }
+}
+
+/// `{"schema_version": 1, "command": …, …the body's fields}`: what `--json` prints, one
+/// per call, as `src/cli/schema.json` describes.
+pub fn document<T: Serialize>(command: &str, body: &T) -> serde_json::Result<serde_json::Value> {
+    let mut document = serde_json::json!({
+        "schema_version": SCHEMA_VERSION,
+        "command": command,
+    });
+    if let (Some(document), serde_json::Value::Object(fields)) =
+        (document.as_object_mut(), serde_json::to_value(body)?)
+    {
+        document.extend(fields);
+    }
+    Ok(document)
 }
 
 /// Colour only for a terminal, and never when `NO_COLOR` is set to anything non-empty or

@@ -20,11 +20,16 @@ pub async fn run(ctx: &Context, names: &[String], out: &Output) -> Result<Exit, 
         statuses.push(one(ctx, target, now).await?);
     }
     if out.json {
-        out.json("status", &serde_json::json!({ "targets": statuses }))?;
+        out.json("status", &body(&statuses))?;
     } else {
         out.text(&tables::status(&statuses, out, now))?;
     }
     Ok(Exit::Done)
+}
+
+/// What `status --json` prints besides the schema version and the command.
+pub fn body(statuses: &[TargetStatus]) -> serde_json::Value {
+    serde_json::json!({ "targets": statuses })
 }
 
 /// The named targets, or all of them; an unknown name is "not found", naming the others.

@@ -11,6 +11,7 @@ use super::context::Context;
 use super::exit::{CliError, Exit};
 use super::output::Output;
 use crate::console::wait::{follow, Ended};
+use crate::model::deployment::{Deployment, State};
 
 pub async fn run(
     ctx: &Context,
@@ -48,31 +49,45 @@ pub async fn run(
         bar.finish_and_clear();
     }
     let (deployment, ended) = result?;
-    let (result, exit) = match ended {
-        Ended::Succeeded => ("succeeded", Exit::Done),
-        Ended::Badly(_) => ("ended-badly", Exit::EndedBadly),
-        Ended::TimedOut(_) => ("timed-out", Exit::TimedOut),
-    };
     if out.json {
-        let body = serde_json::json!({
-            "id": deployment.id,
-            "result": result,
-            "state": deployment.state,
-            "states_seen": seen,
-            "error": deployment.error,
-        });
-        out.json("wait", &body)?;
+        out.json("wait", &body(&deployment, ended, &seen))?;
     } else {
-        let state = out.state(deployment.state);
-        let text = match ended {
-            Ended::TimedOut(_) => format!(
-                "{}: still {state} after {}",
-                deployment.id,
-                humantime::format_duration(timeout)
-            ),
-            _ => format!("{}: {state}", deployment.id),
-        };
-        out.text(&text)?;
+        out.text(&text(&deployment, ended, timeout, out))?;
     }
-    Ok(exit)
+    Ok(exit_of(ended))
+}
+
+pub fn exit_of(ended: Ended) -> Exit {
+    match ended {
+        Ended::Succeeded => Exit::Done,
+        Ended::Badly(_) => Exit::EndedBadly,
+        Ended::TimedOut(_) => Exit::TimedOut,
+    }
+}
+
+pub fn body(deployment: &Deployment, ended: Ended, seen: &[State]) -> serde_json::Value {
+    let result = match ended {
+        Ended::Succeeded => "succeeded",
+        Ended::Badly(_) => "ended-badly",
+        Ended::TimedOut(_) => "timed-out",
+    };
+    serde_json::json!({
+        "id": deployment.id,
+        "result": result,
+        "state": deployment.state,
+        "states_seen": seen,
+        "error": deployment.error,
+    })
+}
+
+pub fn text(deployment: &Deployment, ended: Ended, timeout: Duration, out: &Output) -> String {
+    let state = out.state(deployment.state);
+    match ended {
+        Ended::TimedOut(_) => format!(
+            "{}: still {state} after {}",
+            deployment.id,
+            humantime::format_duration(timeout)
+        ),
+        _ => format!("{}: {state}", deployment.id),
+    }
 }
