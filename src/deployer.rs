@@ -4,7 +4,9 @@
 //! - `asking` — asking for approval (one open request per target); `decisions` — a
 //!   person's decision on it; `approved` — rolling what was approved; `replan` — a
 //!   fresh plan when the service changed since;
-//! - `outcomes` — ECS's deployment events; `operator` — rollback and unfreeze requests;
+//! - `outcomes` — ECS's deployment events; `operator` — rollback, freeze and unfreeze
+//!   requests (from EventBridge, the sender only claimed; `operate` — from the operator
+//!   endpoint, the caller verified);
 //!   `external` — deployments ECS reports that Slipway did not start; `service_actions`
 //!   — ECS's service events noted on a rollout; `reconcile` — the reconciler's findings;
 //! - `headship` — a push's claim: the deployment, the target's head and the starting
@@ -34,6 +36,7 @@ mod decisions;
 mod external;
 mod headship;
 mod logging;
+mod operate;
 mod operator;
 mod outcomes;
 mod push;
@@ -48,6 +51,7 @@ mod uploads;
 pub use decisions::{DecisionError, DecisionOutcome, RollWhen};
 pub(crate) use logging::{decision_span, record_in_span};
 use logging::{log_decision, log_warning};
+pub use operate::{OperatorAnswer, OperatorError};
 use push::dry_run_plan;
 pub use push::{deployment_id, target_wants};
 pub use reconcile::{ReconcileReport, Reconciled};

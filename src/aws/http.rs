@@ -19,6 +19,7 @@ use tower::ServiceExt;
 
 use crate::ports::Adapters;
 use crate::web::later::RollJob;
+use crate::web::operator::VerifiedCaller;
 use crate::web::{ApprovalApp, RequestSource};
 
 /// The approval function: its state and its routes, built once per cold start.
@@ -71,6 +72,7 @@ impl<A: Adapters> ApprovalFunction<A> {
 /// caller's IP and user agent as a [`RequestSource`].
 fn routable(request: Request) -> axum::http::Request<AxumBody> {
     let source = request_source(&request);
+    let caller = verified_caller(&request);
     let raw_path = request.raw_http_path().to_string();
     let (mut parts, body) = request.into_parts();
     let path_and_query = match parts.uri.query() {
@@ -82,6 +84,9 @@ fn routable(request: Request) -> axum::http::Request<AxumBody> {
     }
     if let Some(source) = source {
         parts.extensions.insert(RequestSource(source));
+    }
+    if let Some(caller) = caller {
+        parts.extensions.insert(caller);
     }
     let body = match body {
         Body::Empty => AxumBody::empty(),
@@ -144,6 +149,22 @@ fn request_source(request: &Request) -> Option<String> {
     }
 }
 
+/// The IAM caller, on a route whose authorization is `AWS_IAM`: API Gateway verified the
+/// SigV4 signature and put the identity in `requestContext.authorizer.iam` (`userArn`,
+/// `accountId`, …; Lambda Developer Guide, "Invoking Lambda function URLs", shows the same
+/// payload 2.0 block). A client cannot set the request context, and a route without IAM
+/// authorization never carries it, so its presence is the proof.
+fn verified_caller(request: &Request) -> Option<VerifiedCaller> {
+    let RequestContext::ApiGatewayV2(context) = request.request_context_ref()? else {
+        return None;
+    };
+    let iam = context.authorizer.as_ref()?.iam.as_ref()?;
+    Some(VerifiedCaller {
+        arn: iam.user_arn.clone().filter(|arn| arn.starts_with("arn:"))?,
+        account: iam.account_id.clone().unwrap_or_default(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -169,7 +190,9 @@ mod tests {
                 let request = event(&name);
                 let path = request.uri().path();
                 assert!(
-                    path.contains("/approvals/") || path.ends_with("/slack/interactions"),
+                    path.contains("/approvals/")
+                        || path.ends_with("/slack/interactions")
+                        || path.starts_with("/operator/"),
                     "{name}: {path}"
                 );
                 seen += 1;
@@ -179,6 +202,23 @@ mod tests {
             seen >= 3,
             "expected the function URL and HTTP API event files, found {seen}"
         );
+    }
+
+    /// An IAM-authorised route's event names the verified caller; the approval page's
+    /// route (authorization NONE) has none, so the operator endpoint refuses it.
+    #[test]
+    fn the_verified_caller_comes_only_from_the_iam_authorizer() {
+        let request = event("http-api-operator-rollback.json");
+        assert_eq!(
+            request.extensions().get::<VerifiedCaller>(),
+            Some(&VerifiedCaller {
+                arn: "arn:aws:sts::123456789012:assumed-role/release-managers/alice".into(),
+                account: "123456789012".into(),
+            })
+        );
+        assert_eq!(request.uri().path(), "/operator/rollback");
+        let page = event("http-api-approval-get.json");
+        assert!(page.extensions().get::<VerifiedCaller>().is_none());
     }
 
     #[test]

@@ -11,7 +11,7 @@ use super::{
     Report, Step, StepError, TargetOutcome,
 };
 use crate::input::config::Target;
-use crate::input::event::{parse_operator_request, Intent, OperatorAction, OperatorRequest};
+use crate::input::event::{parse_operator_request, Intent, OperatorRequest};
 use crate::input::source::{ImageRef, ImageReference};
 use crate::ledger::{rollback_key, Versioned};
 use crate::model::deployment::{Deployment, Lease, Notified, State, Trigger};
@@ -48,12 +48,7 @@ impl<A: Adapters> Deployer<A> {
         };
         let span = decision_span(&request.event_id, &target.name, "", "");
         let result = async {
-            let result = match request.action {
-                OperatorAction::Unfreeze => self.unfreeze(target, &request).await,
-                OperatorAction::Rollback => {
-                    Box::pin(self.roll_back(target, &request, invocation)).await
-                }
-            };
+            let result = self.operator_step(target, &request, invocation).await;
             if let Err(err) = &result {
                 log_warning("failed", &format!("{:?} refused: {err}", request.action));
             }
@@ -65,7 +60,7 @@ impl<A: Adapters> Deployer<A> {
     }
 
     /// Lets automatic deploys to the target resume.
-    async fn unfreeze(
+    pub(super) async fn unfreeze(
         &self,
         target: &Target,
         request: &OperatorRequest,
@@ -112,7 +107,7 @@ impl<A: Adapters> Deployer<A> {
     ///
     /// An operator's request is itself the human decision, so a rollback does not wait
     /// for approval even on a target whose policy is `approval`.
-    async fn roll_back(
+    pub(super) async fn roll_back(
         &self,
         target: &Target,
         request: &OperatorRequest,
@@ -130,7 +125,11 @@ impl<A: Adapters> Deployer<A> {
             .map(|r| r.value)
             .unwrap_or_default();
         let (service, _) = self.rollable_service(target).await?;
-        let Some(good) = rollouts.clone().rollback_target(&service.task_definition) else {
+        let chosen = match &request.to {
+            Some(to) => Some(self.chosen_release(target, to).await?),
+            None => rollouts.clone().rollback_target(&service.task_definition),
+        };
+        let Some(good) = chosen else {
             return Err(StepError::Rejected(format!(
                 "target `{}` has no known good release to return to: no other deployment Slipway started has reached COMPLETED",
                 target.name
@@ -200,6 +199,43 @@ impl<A: Adapters> Deployer<A> {
 }
 
 impl<A: Adapters> Deployer<A> {
+    /// The release of an earlier deployment an operator named (`rollback --to`): only one
+    /// ECS completed is a release to return to — never "the revision before", which may
+    /// never have run (kayac/ecspresso#22).
+    async fn chosen_release(&self, target: &Target, id: &str) -> Result<GoodRelease, StepError> {
+        let key = id
+            .strip_prefix(&format!("{}.", target.name))
+            .ok_or_else(|| {
+                StepError::Rejected(format!("`{id}` is not a deployment of `{}`", target.name))
+            })?;
+        let Some(found) = self.ledger.deployment(&target.name, key).await? else {
+            return Err(StepError::Rejected(format!(
+                "no deployment `{id}` in the ledger"
+            )));
+        };
+        let d = found.value;
+        let (State::Succeeded, Some(task_definition), Some(ecs_deployment_id)) = (
+            d.state,
+            d.to_task_definition.clone(),
+            d.ecs_deployment_id.clone(),
+        ) else {
+            return Err(StepError::Rejected(format!(
+                "{id} is {}, not succeeded: only a release ECS completed can be rolled back to",
+                d.state
+            )));
+        };
+        Ok(GoodRelease {
+            deployment_id: d.id.clone(),
+            key: d.key.clone(),
+            release: crate::model::rollout::release_name(&d),
+            image: d.image.clone(),
+            version: d.version.clone(),
+            task_definition,
+            ecs_deployment_id,
+            completed_at: d.ended_at.unwrap_or_else(Utc::now),
+        })
+    }
+
     /// Refuses a rollback onto an image ECR no longer has. The revision is immutable, but
     /// the image it pins can expire under the repository's lifecycle policy (README,
     /// "Rolling back"): ECS could not pull it, and the rollback would take the service

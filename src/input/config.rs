@@ -102,6 +102,20 @@ pub struct ApprovalSettings {
     /// The Slack user ids (`U…`) whose button clicks count. Slack vouches for the user id
     /// through its request signature, so this is the authenticated approver list.
     pub slack_approvers: Vec<String>,
+    /// The IAM principals (ARNs, `*` and `?` as wildcards) who may decide through the
+    /// operator endpoint (`slipway approve`): API Gateway vouches for the caller's ARN.
+    pub iam_approvers: Vec<String>,
+}
+
+impl ApprovalSettings {
+    /// Whether the verified IAM caller `arn` may decide this target's requests. An assumed
+    /// role's session (`arn:aws:sts::…:assumed-role/<role>/<session>`) matches by the
+    /// pattern as written: name the role's sessions with `…/assumed-role/<role>/*`.
+    pub fn may_decide_as(&self, arn: &str) -> bool {
+        self.iam_approvers.iter().any(|pattern| {
+            globset::Glob::new(pattern).is_ok_and(|glob| glob.compile_matcher().is_match(arn))
+        })
+    }
 }
 
 /// CodePipeline's manual approval allows 7 days; a day keeps stale requests from piling up.
@@ -114,6 +128,7 @@ impl Default for ApprovalSettings {
             expires_after: chrono::Duration::hours(DEFAULT_APPROVAL_HOURS.into()),
             slack_channel: None,
             slack_approvers: vec![],
+            iam_approvers: vec![],
         }
     }
 }
@@ -223,6 +238,8 @@ struct RawApproval {
     slack_channel: Option<String>,
     #[serde(default)]
     slack_approvers: Vec<String>,
+    #[serde(default)]
+    iam_approvers: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -482,10 +499,24 @@ fn validate_approval(
             ),
         ));
     }
+    if let Some(bad) = raw
+        .iam_approvers
+        .iter()
+        .position(|arn| !arn.starts_with("arn:") || globset::Glob::new(arn).is_err())
+    {
+        return Err(ConfigError::invalid(
+            field(&format!("approval.iam_approvers[{bad}]")),
+            format!(
+                "`{}` is not an IAM principal's ARN: use arn:aws:iam::<account>:role/<name> or arn:aws:sts::<account>:assumed-role/<role>/*",
+                raw.iam_approvers[bad]
+            ),
+        ));
+    }
     Ok(ApprovalSettings {
         expires_after: chrono::Duration::hours(hours.into()),
         slack_channel: channel,
         slack_approvers: raw.slack_approvers,
+        iam_approvers: raw.iam_approvers,
     })
 }
 

@@ -426,10 +426,19 @@ pub struct OperatorRequest {
     pub event_id: String,
     pub action: OperatorAction,
     pub target: String,
-    /// Who asks, for the ledger (the PutEvents caller is in CloudTrail too).
+    /// Who asks, for the ledger. Through the operator endpoint: the IAM caller's ARN, as
+    /// API Gateway verified it. Through EventBridge: what the sender typed, recorded as
+    /// "claimed by …" (the real PutEvents caller is only in CloudTrail).
     pub requested_by: String,
     #[serde(default)]
     pub reason: Option<String>,
+    /// A rollback's destination: a deployment of the target that succeeded (`None`: the
+    /// last known good release).
+    #[serde(default)]
+    pub to: Option<String>,
+    /// A freeze's end (`None`: until an operator unfreezes).
+    #[serde(default)]
+    pub until: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -437,8 +446,11 @@ pub struct OperatorRequest {
 pub enum OperatorAction {
     /// Roll the target back to its last known good release.
     Rollback,
-    /// Let automatic deploys to the target resume after a failure froze them.
+    /// Let automatic deploys to the target resume after a failure (or an operator) froze
+    /// them.
     Unfreeze,
+    /// Pause automatic deploys to the target (a release freeze, an incident).
+    Freeze,
 }
 
 pub const OPERATOR_SOURCE: &str = "slipway.operator";
@@ -456,6 +468,7 @@ pub fn parse_operator_request(raw: &Value) -> Result<OperatorRequest, EventError
         });
     }
     request.event_id = id;
+    request.requested_by = format!("claimed by {}", request.requested_by.trim());
     Ok(request)
 }
 

@@ -284,6 +284,9 @@ pub enum Channel {
     Slack,
     /// Slipway's own moves: superseding an older request, expiring one.
     Slipway,
+    /// The operator endpoint (`slipway approve`): the actor is the IAM caller's ARN, as
+    /// API Gateway verified the request's signature.
+    Iam,
 }
 
 /// What an audit entry records.

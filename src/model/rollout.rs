@@ -101,6 +101,13 @@ pub struct Freeze {
     /// The failed release's version, when the target orders tags by semver.
     pub version: Option<String>,
     pub reason: String,
+    /// An operator's freeze: who froze the target (a failure's freeze: `None`). A newer
+    /// image does not thaw it; only an unfreeze or `until` does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
+    /// When an operator's freeze ends by itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -208,6 +215,8 @@ impl Rollouts {
             return;
         }
         self.freeze = Some(Freeze {
+            by: None,
+            until: None,
             since: at,
             deployment_id: deployment.id.clone(),
             release: release_name(deployment),
@@ -229,6 +238,19 @@ impl Rollouts {
         let Some(freeze) = &self.freeze else {
             return FreezeCheck::Open;
         };
+        if let Some(by) = &freeze.by {
+            return match freeze.until {
+                Some(until) if until <= Utc::now() => FreezeCheck::Open,
+                until => FreezeCheck::Frozen(format!(
+                    "automatic deploys are paused: {by} froze the target at {} ({}){}; `slipway unfreeze` lifts it",
+                    freeze.since.format("%Y-%m-%d %H:%M:%S UTC"),
+                    freeze.reason,
+                    until
+                        .map(|u| format!(" until {}", u.format("%Y-%m-%d %H:%M:%S UTC")))
+                        .unwrap_or_default()
+                )),
+            };
+        }
         let frozen = |why: String| {
             FreezeCheck::Frozen(format!(
                 "automatic deploys are paused since {} failed ({}) at {}: {why}; an operator can unfreeze the target, or roll it back",
@@ -266,6 +288,37 @@ impl Rollouts {
                 }
             }
         }
+    }
+
+    /// An operator's freeze: automatic deploys pause until an unfreeze or `until`. It
+    /// replaces a failure's freeze (the unfreeze then lifts both); whether it changed
+    /// anything.
+    pub fn freeze_by(
+        &mut self,
+        by: &str,
+        reason: &str,
+        until: Option<DateTime<Utc>>,
+        at: DateTime<Utc>,
+    ) -> bool {
+        let failed = self.freeze.as_ref().filter(|f| f.by.is_none());
+        let freeze = Freeze {
+            since: at,
+            deployment_id: failed.map(|f| f.deployment_id.clone()).unwrap_or_default(),
+            release: failed.map(|f| f.release.clone()).unwrap_or_default(),
+            digest: failed.and_then(|f| f.digest.clone()),
+            version: failed.and_then(|f| f.version.clone()),
+            reason: reason.to_string(),
+            by: Some(by.to_string()),
+            until,
+        };
+        let same = self
+            .freeze
+            .as_ref()
+            .is_some_and(|f| f.by.as_deref() == Some(by) && f.reason == reason && f.until == until);
+        if !same {
+            self.freeze = Some(freeze);
+        }
+        !same
     }
 
     /// Lifts the freeze, noting who did and why.

@@ -7,6 +7,9 @@
 //! - `POST /approvals/{id}` — the page's form: token, CSRF nonce, decision, name, reason.
 //!   The only way a link decides ([`link`]).
 //! - `POST /slack/interactions` — Slack's button clicks, signed by Slack ([`interactions`]).
+//! - `POST /operator/{action}` — the operator endpoint the `slipway` command line signs
+//!   its requests to (IAM-authorised on AWS): rollback, freeze, unfreeze, approve, reject
+//!   as the verified caller ([`operator`]).
 //!
 //! Every route is also served under `/lambda-url/approval`, the prefix `cargo lambda
 //! watch` gives the function's URL locally.
@@ -24,6 +27,7 @@ use tracing::warn;
 mod interactions;
 pub mod later;
 mod link;
+pub mod operator;
 pub mod page;
 pub mod slack;
 
@@ -63,7 +67,8 @@ impl<A: Adapters> ApprovalApp<A> {
                     .post(link::decide::<A>)
                     .fallback(method_not_allowed),
             )
-            .route("/slack/interactions", post(interactions::slack::<A>));
+            .route("/slack/interactions", post(interactions::slack::<A>))
+            .route("/operator/{action}", post(operator::act::<A>));
         Router::new()
             .merge(routes.clone())
             .nest(LOCAL_URL_PREFIX, routes)

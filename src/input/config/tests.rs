@@ -153,7 +153,8 @@ fn approval_settings_default_to_a_day_and_are_checked() {
         ))
     };
     let set = with(
-        r#"{"expires_after_hours": 4, "slack_channel": "C1", "slack_approvers": ["U024BE7LH"]}"#,
+        r#"{"expires_after_hours": 4, "slack_channel": "C1", "slack_approvers": ["U024BE7LH"],
+            "iam_approvers": ["arn:aws:sts::123456789012:assumed-role/release-managers/*"]}"#,
     )
     .unwrap();
     assert_eq!(
@@ -162,12 +163,21 @@ fn approval_settings_default_to_a_day_and_are_checked() {
             expires_after: chrono::Duration::hours(4),
             slack_channel: Some("C1".into()),
             slack_approvers: vec!["U024BE7LH".into()],
+            iam_approvers: vec!["arn:aws:sts::123456789012:assumed-role/release-managers/*".into()],
         }
     );
+    let approval = &set.targets[0].approval;
+    assert!(approval.may_decide_as("arn:aws:sts::123456789012:assumed-role/release-managers/alice"));
+    assert!(!approval.may_decide_as("arn:aws:sts::123456789012:assumed-role/developers/bob"));
+    assert!(!approval.may_decide_as("arn:aws:iam::123456789012:user/alice"));
     for (settings, field) in [
         (
             r#"{"expires_after_hours": 0}"#,
             "approval.expires_after_hours",
+        ),
+        (
+            r#"{"iam_approvers": ["alice"]}"#,
+            "approval.iam_approvers[0]",
         ),
         (
             r#"{"expires_after_hours": 169}"#,

@@ -1,0 +1,230 @@
+//! `POST /operator/{action}`: the operator endpoint the `slipway` command line calls —
+//! `rollback`, `freeze`, `unfreeze`, `approve`, `reject` — each acting as the caller.
+//!
+//! On AWS the route's authorization is `AWS_IAM`: API Gateway checks the request's SigV4
+//! signature and the caller's `execute-api:Invoke` permission on
+//! `…/POST/operator/<action>` before the function runs, and puts the verified identity in
+//! the event's `requestContext.authorizer.iam` (API Gateway Developer Guide, "Control
+//! access to HTTP APIs with IAM authorization in API Gateway"). `aws::http` turns that into
+//! a [`VerifiedCaller`]; a request without one — any other route, a function URL — is
+//! refused with 403 before anything is read or written. What the body says about who is
+//! asking is never read: the ledger records the signer.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{AppState, RequestSource};
+use crate::deployer::{DecisionError, DecisionOutcome, Invocation, OperatorError};
+use crate::input::event::{OperatorAction, OperatorRequest};
+use crate::model::deployment::{Action, Actor, Channel, Verdict};
+use crate::ports::Adapters;
+
+/// The IAM caller API Gateway authenticated (`requestContext.authorizer.iam`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedCaller {
+    /// `userArn`: an IAM user, or `arn:aws:sts::<account>:assumed-role/<role>/<session>`.
+    pub arn: String,
+    pub account: String,
+}
+
+/// How long an operator's request may hold what it claims: the approval function's
+/// timeout is under the HTTP API's 30 s integration limit.
+const REQUEST_SECONDS: i64 = 25;
+
+/// The request body. Unknown fields (a `requested_by`, say) are ignored, never believed.
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct OperatorBody {
+    target: Option<String>,
+    deployment: Option<String>,
+    reason: Option<String>,
+    to: Option<String>,
+    until: Option<DateTime<Utc>>,
+    /// The client's idempotency token: the same request sent twice acts once.
+    request_id: Option<String>,
+}
+
+pub(super) async fn act<A: Adapters>(
+    State(app): AppState<A>,
+    Path(action): Path<String>,
+    caller: Option<Extension<VerifiedCaller>>,
+    source: Option<Extension<RequestSource>>,
+    body: Result<Json<OperatorBody>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let Some(Extension(caller)) = caller else {
+        return answer(
+            StatusCode::FORBIDDEN,
+            json!({"message": "the operator endpoint acts only for a verified IAM caller: sign the request with SigV4 (the slipway command line does)"}),
+        );
+    };
+    let Ok(Json(body)) = body else {
+        return answer(
+            StatusCode::BAD_REQUEST,
+            json!({"message": "the body must be a JSON object"}),
+        );
+    };
+    let source = source.map(|Extension(RequestSource(s))| s);
+    match action.as_str() {
+        "approve" => decide(&app.deployer, Verdict::Approve, &caller, source, body).await,
+        "reject" => decide(&app.deployer, Verdict::Reject, &caller, source, body).await,
+        "rollback" => operate(&app.deployer, OperatorAction::Rollback, &caller, body).await,
+        "freeze" => operate(&app.deployer, OperatorAction::Freeze, &caller, body).await,
+        "unfreeze" => operate(&app.deployer, OperatorAction::Unfreeze, &caller, body).await,
+        other => answer(
+            StatusCode::NOT_FOUND,
+            json!({"message": format!("no operator action `{other}`: rollback, freeze, unfreeze, approve, reject")}),
+        ),
+    }
+}
+
+async fn operate<A: Adapters>(
+    deployer: &crate::deployer::Deployer<A>,
+    action: OperatorAction,
+    caller: &VerifiedCaller,
+    body: OperatorBody,
+) -> Response {
+    let Some(target) = body.target.filter(|t| !t.is_empty()) else {
+        return answer(
+            StatusCode::BAD_REQUEST,
+            json!({"message": "name the `target`"}),
+        );
+    };
+    let request_id = match body.request_id {
+        Some(id) if valid_request_id(&id) => id,
+        Some(_) => {
+            return answer(
+                StatusCode::BAD_REQUEST,
+                json!({"message": "`request_id` must be 1-64 letters, digits and dashes"}),
+            )
+        }
+        None => random_id(),
+    };
+    let request = OperatorRequest {
+        event_id: format!("operator-{request_id}"),
+        action,
+        target,
+        requested_by: caller.arn.clone(),
+        reason: body.reason.filter(|r| !r.trim().is_empty()),
+        to: body.to,
+        until: body.until,
+    };
+    let invocation = Invocation {
+        request_id: request.event_id.clone(),
+        deadline: Utc::now() + chrono::Duration::seconds(REQUEST_SECONDS),
+    };
+    match deployer.operate(request, &invocation).await {
+        Ok(done) => answer(
+            StatusCode::OK,
+            json!({"result": "done", "by": caller.arn, "answer": done}),
+        ),
+        Err(err) => failed(&err.to_string(), operator_status(&err)),
+    }
+}
+
+fn operator_status(err: &OperatorError) -> StatusCode {
+    match err {
+        OperatorError::UnknownTarget { .. } => StatusCode::NOT_FOUND,
+        OperatorError::Refused(_) => StatusCode::CONFLICT,
+        err if err.is_transient() => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// A decision as the IAM caller, through the same path as the page and Slack; who may
+/// decide is the target's `approval.iam_approvers`.
+async fn decide<A: Adapters>(
+    deployer: &crate::deployer::Deployer<A>,
+    verdict: Verdict,
+    caller: &VerifiedCaller,
+    source: Option<String>,
+    body: OperatorBody,
+) -> Response {
+    let Some(id) = body.deployment.filter(|d| !d.is_empty()) else {
+        return answer(
+            StatusCode::BAD_REQUEST,
+            json!({"message": "name the `deployment`"}),
+        );
+    };
+    let record = match deployer.deployment(&id).await {
+        Ok(record) => record,
+        Err(err) => return failed(&err.to_string(), decision_status(&err)),
+    };
+    let actor = Actor {
+        id: caller.arn.clone(),
+        channel: Channel::Iam,
+        source,
+    };
+    let allowed = deployer
+        .config()
+        .target(&record.value.target)
+        .is_some_and(|target| target.approval.may_decide_as(&caller.arn));
+    if !allowed {
+        let why = format!(
+            "{} is not among the IAM approvers of target `{}` (approval.iam_approvers)",
+            caller.arn, record.value.target
+        );
+        deployer
+            .audit_refused(&record.value, Action::from(verdict), &actor, &why)
+            .await;
+        return answer(
+            StatusCode::FORBIDDEN,
+            json!({"result": "refused", "message": why}),
+        );
+    }
+    match deployer.decide(&id, verdict, &actor, body.reason).await {
+        Ok(DecisionOutcome::Refused { reason }) => answer(
+            StatusCode::CONFLICT,
+            json!({"result": "refused", "message": reason, "deployment_id": id}),
+        ),
+        Ok(outcome) => answer(
+            StatusCode::OK,
+            json!({"result": "done", "by": caller.arn, "deployment_id": id, "answer": outcome}),
+        ),
+        Err(err) => failed(&err.to_string(), decision_status(&err)),
+    }
+}
+
+fn decision_status(err: &DecisionError) -> StatusCode {
+    match err {
+        DecisionError::UnknownDeployment(_) => StatusCode::NOT_FOUND,
+        err if err.is_transient() => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+fn failed(message: &str, status: StatusCode) -> Response {
+    let advice = match status {
+        StatusCode::SERVICE_UNAVAILABLE => " (try again in a minute)",
+        StatusCode::INTERNAL_SERVER_ERROR => {
+            " (trying again will not help; ask the team that runs Slipway)"
+        }
+        _ => "",
+    };
+    let result = if status == StatusCode::CONFLICT {
+        "refused"
+    } else {
+        "failed"
+    };
+    answer(
+        status,
+        json!({"result": result, "message": format!("{message}{advice}")}),
+    )
+}
+
+fn answer(status: StatusCode, body: serde_json::Value) -> Response {
+    (status, [("cache-control", "no-store")], Json(body)).into_response()
+}
+
+fn valid_request_id(id: &str) -> bool {
+    (1..=64).contains(&id.len()) && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+}
+
+fn random_id() -> String {
+    let mut bytes = [0u8; 12];
+    getrandom::fill(&mut bytes).expect("the OS has randomness");
+    hex::encode(bytes)
+}
