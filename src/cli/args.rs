@@ -61,6 +61,64 @@ pub enum Command {
         #[arg(long, default_value = "30m", value_parser = parse_duration)]
         timeout: Duration,
     },
+    /// Approve a deployment awaiting approval, as your IAM identity (the target's
+    /// approval.iam_approvers decide who may).
+    #[command(
+        after_help = "Example:\n  slipway --env prod approve prod-web.img-3f2a9c1e… --reason 'checked on staging'"
+    )]
+    Approve {
+        id: String,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Reject a deployment awaiting approval, as your IAM identity.
+    #[command(
+        after_help = "Example:\n  slipway --env prod reject prod-web.img-3f2a9c1e… --reason 'breaks checkout'"
+    )]
+    Reject {
+        id: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Roll a target back to its last known good release, or to an earlier succeeded
+    /// deployment (--to); prints the rollback's id first.
+    #[command(
+        after_help = "Example:\n  slipway --env prod rollback web --reason '500s since v1.4.2' --wait --timeout 15m"
+    )]
+    Rollback {
+        target: String,
+        /// A deployment of the target that succeeded (see `history`).
+        #[arg(long)]
+        to: Option<String>,
+        #[arg(long)]
+        reason: String,
+        /// Wait until the rollback ends (exit 0 succeeded, 6 ended badly, 5 timed out).
+        #[arg(long)]
+        wait: bool,
+        #[arg(long, default_value = "30m", value_parser = parse_duration)]
+        timeout: Duration,
+    },
+    /// Pause automatic deploys to a target (a newer image does not lift it).
+    #[command(
+        after_help = "Example:\n  slipway --env prod freeze web --reason 'year-end freeze' --until 2027-01-04T08:00:00Z"
+    )]
+    Freeze {
+        target: String,
+        #[arg(long)]
+        reason: String,
+        /// When the freeze ends by itself: a time (RFC 3339) or a duration (2h, 3d).
+        #[arg(long, value_parser = super::act::parse_until)]
+        until: Option<chrono::DateTime<chrono::Utc>>,
+    },
+    /// Let automatic deploys to a target resume.
+    #[command(
+        after_help = "Example:\n  slipway --env prod unfreeze web --reason 'fix v1.4.3 is out'"
+    )]
+    Unfreeze {
+        target: String,
+        #[arg(long)]
+        reason: String,
+    },
     /// The functions' dead-letter queues.
     #[command(subcommand)]
     Dlq(Dlq),

@@ -5,6 +5,7 @@ use crate::aws::{config_from_object, EcsService, S3Store};
 use crate::console::reads::Reads;
 use crate::input::config::{Config, Home};
 
+use super::endpoint::OperatorEndpoint;
 use super::exit::CliError;
 use super::settings::{self, Settings};
 
@@ -44,6 +45,19 @@ impl Context {
 
     pub fn ecs(&self) -> EcsService {
         EcsService::new(aws_sdk_ecs::Client::new(&self.shared))
+    }
+
+    /// The operator endpoint, signed as the operator.
+    pub fn endpoint(&self) -> Result<OperatorEndpoint, CliError> {
+        let url = self
+            .settings
+            .operator_url
+            .as_deref()
+            .ok_or_else(|| CliError::Settings {
+                parameter: super::settings::parameter_name(&self.settings.environment),
+                message: "it names no operator_url: re-apply Slipway's Terraform".into(),
+            })?;
+        OperatorEndpoint::new(url, &self.settings.region, &self.shared)
     }
 
     pub fn sqs(&self) -> aws_sdk_sqs::Client {

@@ -7,11 +7,15 @@
 //! - [`context`] — the AWS clients and readers over those settings.
 //! - [`output`] — stdout/stderr, JSON documents, colour only on a terminal.
 //! - [`tables`] — the tables, drawn from `crate::console`'s views.
-//! - [`status`], [`history`], [`wait`], [`dlq`] — one file per command.
+//! - [`status`], [`history`], [`wait`], [`dlq`] — the reads, one file per command.
+//! - [`act`] — the changes (approve, reject, rollback, freeze, unfreeze), each a request
+//!   to the operator endpoint signed by [`endpoint`] as the operator.
 
+pub mod act;
 pub mod args;
 pub mod context;
 pub mod dlq;
+pub mod endpoint;
 pub mod exit;
 pub mod history;
 pub mod output;
@@ -80,6 +84,82 @@ async fn run(cli: Cli) -> Result<Exit, CliError> {
         Command::Wait { id, timeout } => wait::run(&ctx, &id, timeout, &out).await,
         Command::Dlq(Dlq::List { function, max }) => {
             dlq::list(&ctx, function.as_deref(), max, &out).await
+        }
+        Command::Approve { id, reason } => {
+            let body = serde_json::json!({ "deployment": id, "reason": reason });
+            act::run(
+                &ctx,
+                act::Change {
+                    action: "approve",
+                    body,
+                    wait: None,
+                    out: &out,
+                },
+            )
+            .await
+        }
+        Command::Reject { id, reason } => {
+            let body = serde_json::json!({ "deployment": id, "reason": reason });
+            act::run(
+                &ctx,
+                act::Change {
+                    action: "reject",
+                    body,
+                    wait: None,
+                    out: &out,
+                },
+            )
+            .await
+        }
+        Command::Rollback {
+            target,
+            to,
+            reason,
+            wait,
+            timeout,
+        } => {
+            let body = serde_json::json!({ "target": target, "to": to, "reason": reason });
+            let wait = wait.then_some(timeout);
+            act::run(
+                &ctx,
+                act::Change {
+                    action: "rollback",
+                    body,
+                    wait,
+                    out: &out,
+                },
+            )
+            .await
+        }
+        Command::Freeze {
+            target,
+            reason,
+            until,
+        } => {
+            let body = serde_json::json!({ "target": target, "reason": reason, "until": until });
+            act::run(
+                &ctx,
+                act::Change {
+                    action: "freeze",
+                    body,
+                    wait: None,
+                    out: &out,
+                },
+            )
+            .await
+        }
+        Command::Unfreeze { target, reason } => {
+            let body = serde_json::json!({ "target": target, "reason": reason });
+            act::run(
+                &ctx,
+                act::Change {
+                    action: "unfreeze",
+                    body,
+                    wait: None,
+                    out: &out,
+                },
+            )
+            .await
         }
         Command::Completions { .. } | Command::Schema => Ok(Exit::Done),
     }

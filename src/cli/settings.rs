@@ -29,6 +29,9 @@ pub struct Settings {
     pub functions: BTreeMap<String, String>,
     #[serde(default)]
     pub approval_url: Option<String>,
+    /// Where the operator endpoint is (`POST <url>/<action>`, IAM-authorised).
+    #[serde(default)]
+    pub operator_url: Option<String>,
 }
 
 pub fn parameter_name(environment: &str) -> String {

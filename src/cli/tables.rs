@@ -79,11 +79,11 @@ fn status_block(status: &TargetStatus, out: &Output, now: DateTime<Utc>) -> Stri
     rows.add_row(vec!["state".to_string(), latest]);
     let frozen = status.frozen.as_ref().map_or("no".to_string(), |f| {
         out.alert(&format!(
-            "since {}: {} (by {}, until {})",
+            "since {}: {} (by {}; lifted when {})",
             when(f.since, now),
             f.reason,
             f.by,
-            f.until
+            f.lifted_by
         ))
     });
     rows.add_row(vec!["frozen".to_string(), frozen]);

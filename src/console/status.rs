@@ -69,10 +69,14 @@ pub struct Latest {
 pub struct Frozen {
     pub since: DateTime<Utc>,
     pub reason: String,
-    /// The deployment whose failure froze the target.
-    pub deployment_id: String,
+    /// The deployment whose failure froze the target (`None`: an operator's freeze).
+    pub deployment_id: Option<String>,
+    /// `slipway` after a failure, or the IAM caller who froze it.
     pub by: String,
-    pub until: String,
+    /// When an operator's freeze ends by itself.
+    pub until: Option<DateTime<Utc>>,
+    /// What lifts it.
+    pub lifted_by: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -245,8 +249,12 @@ fn latest(head: Option<&Head>, deployments: &[Deployment]) -> Option<Latest> {
 
 fn frozen(rollouts: &crate::model::rollout::Rollouts, target: &Target) -> Option<Frozen> {
     let freeze = rollouts.freeze.as_ref()?;
-    let until = match target.freeze_rule() {
-        crate::model::freeze::FreezeRule::UntilNewerImage => {
+    let lifted_by = match (&freeze.by, freeze.until, target.freeze_rule()) {
+        (Some(_), Some(until), _) => format!(
+            "{}, or an operator unfreezes",
+            until.format("%Y-%m-%d %H:%M:%SZ")
+        ),
+        (None, _, crate::model::freeze::FreezeRule::UntilNewerImage) => {
             "a newer image is pushed, or an operator unfreezes".to_string()
         }
         _ => "an operator unfreezes".to_string(),
@@ -254,9 +262,10 @@ fn frozen(rollouts: &crate::model::rollout::Rollouts, target: &Target) -> Option
     Some(Frozen {
         since: freeze.since,
         reason: freeze.reason.clone(),
-        deployment_id: freeze.deployment_id.clone(),
-        by: "slipway".to_string(),
-        until,
+        deployment_id: Some(freeze.deployment_id.clone()).filter(|id| !id.is_empty()),
+        by: freeze.by.clone().unwrap_or_else(|| "slipway".to_string()),
+        until: freeze.until,
+        lifted_by,
     })
 }
 

@@ -3,6 +3,7 @@
 
 #![allow(dead_code, unused_imports)]
 
+pub mod api_gateway;
 pub mod configs;
 pub mod events;
 pub mod faults;

@@ -50,6 +50,7 @@ variable "deploy" {
       expires_after_hours = optional(number)
       slack_channel       = optional(string)
       slack_approvers     = optional(list(string), [])
+      iam_approvers       = optional(list(string), [])
     }))
   })
 }

@@ -55,6 +55,59 @@ resource "aws_apigatewayv2_route" "approval" {
   target             = "integrations/${aws_apigatewayv2_integration.approval.id}"
 }
 
+# The operator endpoint (`slipway approve|reject|rollback|freeze|unfreeze`): the one route
+# with IAM authorization. API Gateway checks the SigV4 signature and the caller's
+# execute-api:Invoke on `<api>/<stage>/POST/operator/<action>` before the function runs,
+# and hands the verified identity to it in requestContext.authorizer.iam (API Gateway
+# Developer Guide, "Control access to HTTP APIs with IAM authorization in API Gateway").
+# HTTP APIs have no resource policies, so who may call which action is the callers' own
+# IAM policies: `operator_policy_json` is one to attach.
+resource "aws_apigatewayv2_route" "operator" {
+  api_id             = aws_apigatewayv2_api.approval.id
+  route_key          = "POST /operator/{action}"
+  authorization_type = "AWS_IAM"
+  target             = "integrations/${aws_apigatewayv2_integration.approval.id}"
+}
+
+data "aws_iam_policy_document" "operator" {
+  statement {
+    sid     = "SlipwayOperatorEndpoint"
+    actions = ["execute-api:Invoke"]
+    # Narrow to one action with …/POST/operator/rollback, say.
+    resources = ["${aws_apigatewayv2_api.approval.execution_arn}/*/POST/operator/*"]
+  }
+  statement {
+    sid       = "SlipwayReads"
+    actions   = ["ssm:GetParameter"]
+    resources = [aws_ssm_parameter.settings.arn]
+  }
+  statement {
+    sid       = "SlipwayLedgerReads"
+    actions   = ["s3:GetObject", "s3:GetObjectVersion"]
+    resources = ["${aws_s3_bucket.this["ledger"].arn}/*"]
+  }
+  statement {
+    sid       = "SlipwayLedgerList"
+    actions   = ["s3:ListBucket"]
+    resources = [aws_s3_bucket.this["ledger"].arn]
+  }
+  statement {
+    sid       = "SlipwayServices"
+    actions   = ["ecs:DescribeServices"]
+    resources = local.service_arns
+  }
+  statement {
+    sid       = "SlipwayDeadLetters"
+    actions   = ["sqs:ReceiveMessage", "sqs:GetQueueAttributes"]
+    resources = [for queue in aws_sqs_queue.dead_letters : queue.arn]
+  }
+  statement {
+    sid       = "SlipwayKey"
+    actions   = ["kms:Decrypt"]
+    resources = [aws_kms_key.this.arn]
+  }
+}
+
 resource "aws_cloudwatch_log_group" "approval_api" {
   name              = "/aws/apigateway/${var.name}-approval"
   retention_in_days = var.log_retention_days

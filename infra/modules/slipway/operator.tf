@@ -17,6 +17,7 @@ resource "aws_ssm_parameter" "settings" {
     dead_letter_queues = { for name, queue in aws_sqs_queue.dead_letters : name => queue.url }
     functions          = { for name, f in local.all_functions : name => f.arn }
     approval_url       = local.approval_url
+    operator_url       = "${local.approval_url}operator"
   })
 
   tags = var.tags

@@ -111,6 +111,11 @@ output "operator_bus_deny" {
   value       = local.operator_bus_deny
 }
 
+output "operator_policy_json" {
+  description = "An IAM policy for operators: the operator endpoint (execute-api:Invoke on POST /operator/*) and the reads the slipway command line makes. Attach it to the operators' roles, narrowed as needed."
+  value       = data.aws_iam_policy_document.operator.json
+}
+
 output "settings_parameter" {
   description = "The SSM parameter the `slipway` command line reads its settings from (`slipway --env <environment>`)."
   value       = aws_ssm_parameter.settings.name

@@ -58,6 +58,7 @@ variable "targets" {
       expires_after_hours = optional(number)
       slack_channel       = optional(string)
       slack_approvers     = optional(list(string), [])
+      iam_approvers       = optional(list(string), [])
     }))
     notifications = optional(object({
       slack_channel = optional(string)
