@@ -47,17 +47,20 @@ impl Context {
         EcsService::new(aws_sdk_ecs::Client::new(&self.shared))
     }
 
-    /// The operator endpoint, signed as the operator.
+    /// The operator endpoint, signed as the operator. `SLIPWAY_OPERATOR_URL` overrides the
+    /// settings' URL: the local stack serves it elsewhere (tests/local/api_gateway.py), and
+    /// so may a private custom domain.
     pub fn endpoint(&self) -> Result<OperatorEndpoint, CliError> {
-        let url = self
-            .settings
-            .operator_url
-            .as_deref()
+        let overridden = std::env::var("SLIPWAY_OPERATOR_URL")
+            .ok()
+            .filter(|u| !u.is_empty());
+        let url = overridden
+            .or_else(|| self.settings.operator_url.clone())
             .ok_or_else(|| CliError::Settings {
                 parameter: super::settings::parameter_name(&self.settings.environment),
                 message: "it names no operator_url: re-apply Slipway's Terraform".into(),
             })?;
-        OperatorEndpoint::new(url, &self.settings.region, &self.shared)
+        OperatorEndpoint::new(&url, &self.settings.region, &self.shared)
     }
 
     pub fn sqs(&self) -> aws_sdk_sqs::Client {

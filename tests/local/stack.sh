@@ -76,7 +76,7 @@ apply_local() { # endpoint
 # The functions' environment as Terraform rendered it (image-push's: the fullest), plus
 # what only the local stack knows. Each key once: dotenv loaders keep a key's first value,
 # so the keys set below are left out of Terraform's part.
-write_env() { # moto-port lambda-port
+write_env() { # moto-port lambda-port operator-port
   local_tf output -state="$STATE/terraform.tfstate" -json function_environment |
     python3 -c 'import json,sys,shlex; env = json.load(sys.stdin)["image-push"]; print("\n".join(f"{k}={shlex.quote(v)}" for k, v in sorted(env.items()) if k not in ("SLIPWAY_APPROVAL_URL", "SLIPWAY_DRY_RUN")))' >"$ENV_FILE"
   cat >>"$ENV_FILE" <<ENV
@@ -90,6 +90,7 @@ SLIPWAY_FUNCTIONS_URL=http://127.0.0.1:$2
 SLIPWAY_APPROVAL_URL=http://127.0.0.1:$2/lambda-url/approval
 SLIPWAY_DRY_RUN=${SLIPWAY_DRY_RUN:-0}
 SLIPWAY_ENV=local
+SLIPWAY_OPERATOR_URL=http://127.0.0.1:$3/operator
 ENV
 }
 
@@ -134,7 +135,8 @@ up() {
     "$STATE/iam-calls.jsonl"
   wait_port "$iam_port" iam
   lambda_port=$(free_port)
-  write_env "$iam_port" "$lambda_port"
+  operator_port=$(free_port)
+  write_env "$iam_port" "$lambda_port" "$operator_port"
   load_env
   python3 infra/signing_key.py "$SLIPWAY_SIGNING_KEY_SECRET"
   python3 tests/local/setup_demo.py
@@ -144,6 +146,10 @@ up() {
     cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$lambda_port" \
     --env-file "$STATE/functions.env" --ignore-changes
   wait_port "$lambda_port" watch
+  # API Gateway's IAM authorization in front of the operator endpoint (SigV4 verified, the
+  # caller's ARN handed to the approval function): tests/local/api_gateway.py.
+  start api-gateway python3 tests/local/api_gateway.py serve "$operator_port" "$SLIPWAY_FUNCTIONS_URL" "$AWS_ENDPOINT_URL"
+  wait_port "$operator_port" api-gateway
   echo
   echo "Local AWS (moto, behind the IAM check): $AWS_ENDPOINT_URL   (created by Terraform: infra/environments/local, state $STATE/terraform.tfstate)"
   echo "Functions (cargo lambda watch): $SLIPWAY_FUNCTIONS_URL   (function URLs under /lambda-url/<function>/)"
@@ -168,7 +174,7 @@ destroy() {
 
 down() {
   local name pid
-  for name in watch iam moto; do
+  for name in api-gateway watch iam moto; do
     if [ -f "$STATE/$name.pid" ]; then
       pid=$(cat "$STATE/$name.pid")
       kill -- "-$pid" 2>/dev/null || true
@@ -258,20 +264,36 @@ demo() {
   echo
 
   echo
-  echo "7. What an operator sees, with the operator's own credentials and the settings Terraform"
-  echo "   wrote to SSM (/slipway/local/settings):"
-  cargo build --quiet --bin slipway --features cli
+  echo "7. The operator's command line, with the operator's own credentials and the settings"
+  echo "   Terraform wrote to SSM (/slipway/local/settings). A change is a request to the operator"
+  echo "   endpoint signed with SigV4; the ledger records the signer's ARN:"
+  build_cli
+  echo "   slipway freeze web --reason 'demo: release freeze' --until 1h"
+  slipway freeze web --reason "demo: release freeze" --until 1h
+  slipway status web | grep -E '^ *frozen' || true
+  echo "   slipway unfreeze web --reason 'demo: freeze over'"
+  slipway unfreeze web --reason "demo: freeze over"
+  echo
   echo "   slipway status"
-  "$ROOT/target/debug/slipway" status
+  slipway status
   echo
   echo "   slipway history prod-web"
-  "$ROOT/target/debug/slipway" history prod-web
+  slipway history prod-web
 
   echo
   echo "What the functions logged (JSON, one line per decision):"
   grep -h '"decision"' "$STATE/watch.log" | sed 's/^[^{]*//' | head -20 || true
   echo
   iam_report
+}
+
+# The operator's command line (the cli feature), built once.
+build_cli() {
+  cargo build --quiet --bin slipway --features cli
+}
+
+slipway() {
+  "$ROOT/target/debug/slipway" "$@"
 }
 
 # Every AWS call the functions made, checked against their roles (fails on a denial).
@@ -296,13 +318,15 @@ infra_test() {
   invoke image-push "$STATE/events/demo-push.json" >"$STATE/report-push.json"
   python3 tests/local/terraform_local.py rolled
   echo "ECS completes it (deployment-events), a push whose event was lost (the reconciler),"
-  echo "an operator rollback to the last known good release (deployment-events):"
+  echo "an operator rollback to the last known good release (slipway rollback: the operator"
+  echo "endpoint, signed, served by the approval function under its role):"
+  build_cli
   invoke deployment-events "$(python3 tests/local/outcome.py event web web)" >"$STATE/report-completed.json"
   python3 tests/local/terraform_local.py missed-push
   invoke reconcile events/scheduled-reconcile.json >"$STATE/report-reconcile.json"
   python3 tests/local/terraform_local.py reconciled
-  invoke deployment-events "$(python3 tests/local/terraform_local.py rollback)" >"$STATE/report-rollback.json"
-  python3 tests/local/terraform_local.py rolled-back
+  slipway rollback web --reason "v1.4.3 returns 500s (infra test)" --json >"$STATE/report-rollback.json"
+  python3 tests/local/terraform_local.py rolled-back "$STATE/report-rollback.json"
   echo "An upload deleted before source-upload reads it:"
   local event
   event=$(python3 tests/local/upload.py deploy/web/taskdef.json tests/local/manifests/taskdef.json)

@@ -5,8 +5,8 @@ AWS is what Slipway runs on, and an ECR push replayed through it rolls the servi
   terraform_local.py rolled  checks the push rolled demo/web (after `make invoke`)
   terraform_local.py missed-push   pushes app:v1.4.3 with no event (ECR's are best effort)
   terraform_local.py reconciled    checks the reconciler deployed it to demo/web
-  terraform_local.py rollback      writes an operator rollback of web (prints its path)
-  terraform_local.py rolled-back   checks web is back on the last known good release
+  terraform_local.py rolled-back ANSWER   checks web is back on the last known good release, and
+                                         that the rollback records the signer's ARN
   terraform_local.py delete-upload EVENT   deletes the upload an S3 event names
   terraform_local.py deleted REPORT        checks source-upload said it was deleted (a 404,
                                            not the 403 S3 gives a role without ListBucket)
@@ -203,19 +203,21 @@ def reconciled():
     check(web_digest() == digest, f"the reconciler deployed app:v1.4.3 ({digest[:19]}…), which no push event announced, to demo/web")
 
 
-def rollback():
-    event = json.loads((ROOT / "events" / "operator-rollback.json").read_text())
-    event["id"] = "infra-test-rollback"
-    event["account"], event["region"] = outputs()["account_id"], REGION
-    event["detail"].update(target="web", reason="v1.4.3 returns 500s (infra test)")
-    path = STATE / "events" / "operator-rollback.json"
-    path.write_text(json.dumps(event, indent=2) + "\n")
-    print(path)
-
-
-def rolled_back():
+def rolled_back(answer_file):
     good = push_event()["detail"]["image-digest"]
     check(web_digest() == good, f"the operator rollback put demo/web back on app:v1.4.2 ({good[:19]}…), its last known good")
+    answer = json.loads(pathlib.Path(answer_file).read_text())
+    deployment_id = answer.get("deployment_id") or ""
+    target, _, key = deployment_id.partition(".")
+    bucket = outputs()["ledger_bucket"]
+    try:
+        record = json.loads(client("s3").get_object(Bucket=bucket, Key=f"targets/{target}/deployments/{key}.json")["Body"].read())
+    except Exception:
+        document = json.loads(client("s3").get_object(Bucket=bucket, Key=f"targets/{target}/target.json")["Body"].read())
+        record = document.get("live", {}).get(key, {})
+    caller = client("sts").get_caller_identity()["Arn"]
+    by = record.get("trigger", {}).get("requested_by")
+    check(by == caller, f"the rollback ({deployment_id}) records the signed caller {caller}, not a typed name (got {by!r})")
 
 
 def delete_upload(event_file):
@@ -247,7 +249,7 @@ def gone():
 
 if __name__ == "__main__":
     {"wired": wired, "rolled": rolled, "missed-push": missed_push, "reconciled": reconciled,
-     "rollback": rollback, "rolled-back": rolled_back, "delete-upload": delete_upload, "deleted": deleted,
+     "rolled-back": rolled_back, "delete-upload": delete_upload, "deleted": deleted,
      "gone": gone}[sys.argv[1]](*sys.argv[2:])
     if failures:
         sys.exit(f"INFRA TEST FAILED: {len(failures)} check(s): " + "; ".join(failures))

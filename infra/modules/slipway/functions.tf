@@ -47,7 +47,9 @@ locals {
       # (src/web/later.rs): a job that fails every retry is dead-lettered too.
       dead_letters = true
       # source_read: approving an uploaded manifest re-reads the upload by version id.
-      grants = ["ledger", "ecs_read", "ecs_roll", "ecs_register", "pass_role", "source_read", "notify", "secrets", "kms", "roll_later"]
+      # ecr_read: the operator endpoint's rollback checks that ECR still has the image it
+      # returns to (src/deployer/operator.rs, check_still_in_ecr).
+      grants = ["ledger", "ecs_read", "ecs_roll", "ecs_register", "pass_role", "ecr_read", "source_read", "notify", "secrets", "kms", "roll_later"]
     }
   }
   async_functions         = { for name, f in local.functions : name => f if f.async }

@@ -360,6 +360,19 @@ run "builds_the_functions_and_buckets_as_documented" {
     error_message = "Both buckets deny requests without TLS."
   }
 
+  # The operator endpoint is the one IAM-authorised route: API Gateway verifies the caller
+  # (src/web/operator.rs acts only for the identity it passes on).
+  assert {
+    condition = (
+      aws_apigatewayv2_route.operator.route_key == "POST /operator/{action}"
+      && aws_apigatewayv2_route.operator.authorization_type == "AWS_IAM"
+      && alltrue([for r in aws_apigatewayv2_route.approval : r.authorization_type == "NONE" && !startswith(r.route_key, "POST /operator")])
+      && contains(data.aws_iam_policy_document.operator.statement[0].actions, "execute-api:Invoke")
+      && endswith(one(data.aws_iam_policy_document.operator.statement[0].resources), "/*/POST/operator/*")
+    )
+    error_message = "The operator endpoint must be POST /operator/{action} with AWS_IAM authorization, and operators get a policy for it."
+  }
+
   # The operator's command line finds everything from this one parameter (src/cli/settings.rs).
   assert {
     condition = (
@@ -369,6 +382,7 @@ run "builds_the_functions_and_buckets_as_documented" {
       && nonsensitive(jsondecode(aws_ssm_parameter.settings.value).config_s3) == "s3://${output.ledger_bucket}/config/targets.json"
       && sort(keys(nonsensitive(jsondecode(aws_ssm_parameter.settings.value).dead_letter_queues))) == sort(keys(aws_sqs_queue.dead_letters))
       && sort(keys(nonsensitive(jsondecode(aws_ssm_parameter.settings.value).functions))) == sort(keys(output.function_arns))
+      && nonsensitive(jsondecode(aws_ssm_parameter.settings.value).operator_url) == "${output.approval_url}operator"
     )
     error_message = "The settings parameter does not name the ledger, the config, every dead-letter queue and every function."
   }
