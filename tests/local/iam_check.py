@@ -202,10 +202,15 @@ def evaluate(statements, action, resource, context):
     return allowing[0] if allowing else None
 
 
+# The operator's command line names itself too (src/cli/context.rs), but it runs with an
+# operator's own credentials, not a function's role: its calls are not a function's.
+NOT_FUNCTIONS = {"slipway-cli"}
+
+
 def function_of(headers):
     agent = headers.get("x-amz-user-agent", "") + " " + headers.get("user-agent", "")
     found = re.search(r"\bapp/([A-Za-z0-9._-]+)", agent)
-    return found.group(1) if found else None
+    return found.group(1) if found and found.group(1) not in NOT_FUNCTIONS else None
 
 
 def access_key_of(headers, path):

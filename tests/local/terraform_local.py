@@ -86,9 +86,14 @@ def wired():
         check(len(integrations) == 1 and integrations[0]["PayloadFormatVersion"] == "2.0"
               and integrations[0]["IntegrationUri"].endswith(f"function:{names['approval']}/invocations"),
               "the approval API proxies to the approval function with payload format 2.0")
-        routes = sorted(r["RouteKey"] for r in apigw.get_routes(ApiId=api["ApiId"])["Items"])
-        check(routes == ["GET /approvals/{id}", "POST /approvals/{id}", "POST /slack/interactions"],
-              f"the approval API routes the page, the decision and Slack ({routes})")
+        items = apigw.get_routes(ApiId=api["ApiId"])["Items"]
+        routes = sorted(r["RouteKey"] for r in items)
+        check(routes == ["GET /approvals/{id}", "POST /approvals/{id}", "POST /operator/{action}", "POST /slack/interactions"],
+              f"the approval API routes the page, the decision, Slack and the operator endpoint ({routes})")
+        auth = {r["RouteKey"]: r.get("AuthorizationType") for r in items}
+        check(auth.get("POST /operator/{action}") == "AWS_IAM"
+              and all(a in (None, "NONE") for k, a in auth.items() if k != "POST /operator/{action}"),
+              f"only the operator endpoint has IAM authorization ({auth})")
         check(out["approval_url"] == api["ApiEndpoint"] + "/", "approval links point at the API's $default stage")
     policy = json.loads(lam.get_policy(FunctionName=names["approval"])["Policy"])
     principals = [s["Principal"] for s in policy["Statement"]]

@@ -132,6 +132,9 @@ class IamCheck(unittest.TestCase):
         agent = "aws-sdk-rust/1.3 ua/2.1 api/ecs/1.157 os/linux lang/rust/1.95 app/image-push"
         self.assertEqual(iam_check.function_of({"x-amz-user-agent": agent}), "image-push")
         self.assertIsNone(iam_check.function_of({"user-agent": "Boto3/1.35 terraform"}))
+        # The operator's command line runs with an operator's credentials, not a role.
+        cli = "aws-sdk-rust/1.3 ua/2.1 api/s3/1.157 os/linux lang/rust/1.95 app/slipway-cli"
+        self.assertIsNone(iam_check.function_of({"x-amz-user-agent": cli}))
 
 
 if __name__ == "__main__":
