@@ -52,6 +52,17 @@ pub enum Command {
         /// `<target>.<key>`, as history and status print it.
         id: String,
     },
+    /// Why an image did (not) reach each target: the first broken link per target.
+    #[command(
+        after_help = "Example:\n  slipway --env prod why app:v1.4.2\n  slipway --env prod why 123456789012.dkr.ecr.eu-west-1.amazonaws.com/app@sha256:3f2a… --target web"
+    )]
+    Why {
+        /// `repo:tag`, `repo@sha256:…`, or a full ECR image URI.
+        image: String,
+        /// One target (all when none is named).
+        #[arg(long)]
+        target: Option<String>,
+    },
     /// Wait until a deployment reaches a final state (exit 0 succeeded, 6 ended badly,
     /// 5 timed out).
     #[command(after_help = "Example:\n  slipway --env prod wait web.img-3f2a9c1e… --timeout 15m")]

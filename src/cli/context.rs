@@ -63,6 +63,10 @@ impl Context {
         OperatorEndpoint::new(&url, &self.settings.region, &self.shared)
     }
 
+    pub fn ecr(&self) -> aws_sdk_ecr::Client {
+        aws_sdk_ecr::Client::new(&self.shared)
+    }
+
     pub fn sqs(&self) -> aws_sdk_sqs::Client {
         aws_sdk_sqs::Client::new(&self.shared)
     }

@@ -61,7 +61,7 @@ pub fn body(letters: &[DeadLetter]) -> serde_json::Value {
     serde_json::json!({ "messages": letters })
 }
 
-async fn queue(
+pub(super) async fn queue(
     sqs: &aws_sdk_sqs::Client,
     function: &str,
     url: &str,

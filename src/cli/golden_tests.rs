@@ -480,3 +480,56 @@ fn colour_is_only_added_when_asked_for() {
     assert!(tables::status(&statuses, &coloured, now()).contains('\u{1b}'));
     assert!(!tables::status(&statuses, &PLAIN, now()).contains('\u{1b}'));
 }
+
+#[test]
+fn why_table_and_json() {
+    use crate::console::why::{explain, Facts, Image};
+    let config = config();
+    let image = Image {
+        account: "123456789012".into(),
+        region: "us-east-1".into(),
+        repository: "app".into(),
+        digest: digest(2),
+        tags: vec!["v1.4.2".into()],
+        pushed_at: Some(at(99)),
+    };
+    let (web_record, web_deployments) = web();
+    let (prod_record, prod_deployments) = prod_web();
+    let (api_record, _) = api();
+    let answers = vec![
+        explain(
+            &image,
+            &Facts {
+                target: &config.targets[0],
+                record: &web_record,
+                deployment: Some(&web_deployments[0]),
+                dead_letters: &[],
+                now: now(),
+            },
+        ),
+        explain(
+            &image,
+            &Facts {
+                target: &config.targets[1],
+                record: &prod_record,
+                deployment: Some(&prod_deployments[0]),
+                dead_letters: &[],
+                now: now(),
+            },
+        ),
+        explain(
+            &image,
+            &Facts {
+                target: &config.targets[2],
+                record: &api_record,
+                deployment: None,
+                dead_letters: &[],
+                now: now(),
+            },
+        ),
+    ];
+    let links: Vec<&str> = answers.iter().map(|a| a.link).collect();
+    assert_eq!(links, vec!["rolling", "awaiting-approval", "frozen"]);
+    golden("why.txt", &(tables::why(&image, &answers) + "\n"));
+    golden_json("why.json", "why", super::why::body(&image, &answers));
+}

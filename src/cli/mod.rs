@@ -7,7 +7,7 @@
 //! - [`context`] — the AWS clients and readers over those settings.
 //! - [`output`] — stdout/stderr, JSON documents, colour only on a terminal.
 //! - [`tables`] — the tables, drawn from `crate::console`'s views.
-//! - [`status`], [`history`], [`wait`], [`dlq`] — the reads, one file per command.
+//! - [`status`], [`history`], [`wait`], [`why`], [`dlq`] — the reads, one file per command.
 //! - [`act`] — the changes (approve, reject, rollback, freeze, unfreeze), each a request
 //!   to the operator endpoint signed by [`endpoint`] as the operator.
 
@@ -23,6 +23,7 @@ pub mod settings;
 pub mod status;
 pub mod tables;
 pub mod wait;
+pub mod why;
 
 use std::process::ExitCode;
 
@@ -82,6 +83,7 @@ async fn run(cli: Cli) -> Result<Exit, CliError> {
         Command::History { target, limit } => history::history(&ctx, &target, limit, &out).await,
         Command::Show { id } => history::show(&ctx, &id, &out).await,
         Command::Wait { id, timeout } => wait::run(&ctx, &id, timeout, &out).await,
+        Command::Why { image, target } => why::run(&ctx, &image, target.as_deref(), &out).await,
         Command::Dlq(Dlq::List { function, max }) => {
             dlq::list(&ctx, function.as_deref(), max, &out).await
         }

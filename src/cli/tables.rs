@@ -249,6 +249,28 @@ pub fn show(shown: &Shown, out: &Output, now: DateTime<Utc>) -> String {
     text
 }
 
+pub fn why(image: &crate::console::why::Image, answers: &[crate::console::why::Why]) -> String {
+    let tags = if image.tags.is_empty() {
+        "no tag".to_string()
+    } else {
+        image.tags.join(", ")
+    };
+    let mut t = table(Some(&["TARGET", "LINK", "WHY"]));
+    for answer in answers {
+        t.add_row(vec![
+            answer.target.clone(),
+            answer.link.to_string(),
+            answer.explanation.clone(),
+        ]);
+    }
+    format!(
+        "{}@{} ({tags})\n{}",
+        image.repository,
+        image.digest,
+        trimmed(&t)
+    )
+}
+
 pub fn dead_letters(letters: &[DeadLetter], now: DateTime<Utc>) -> String {
     if letters.is_empty() {
         return "no dead letters".to_string();

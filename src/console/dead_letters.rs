@@ -20,6 +20,8 @@ pub struct DeadLetter {
     pub detail_type: Option<String>,
     /// What the event was about: `app:v1.4.2`, `s3://bucket/key`, a service.
     pub subject: String,
+    /// An ECR push's image digest (what `slipway why` looks for).
+    pub digest: Option<String>,
     /// Lambda's condition (`RetriesExhausted`, `EventAgeExceeded`) and the function's
     /// error, for an invocation record; EventBridge's own error attributes otherwise.
     pub error: Option<String>,
@@ -68,6 +70,10 @@ pub fn read(message: &Message) -> DeadLetter {
         event_id: text(event, "id"),
         detail_type: text(event, "detail-type"),
         subject: subject(event),
+        digest: event
+            .pointer("/detail/image-digest")
+            .and_then(Value::as_str)
+            .map(str::to_string),
         error,
         attempts: redriven.map(|r| r.attempts),
     }

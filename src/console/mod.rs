@@ -13,6 +13,7 @@
 //! - [`show`] — one deployment with its history, audit entries and diff.
 //! - [`wait`] — following a deployment until it ends, with a bounded number of reads.
 //! - [`dead_letters`] — what a dead-letter queue holds, in both of its shapes.
+//! - [`why`] — the first broken link between a push and a target, per target.
 //! - [`release`] — a release in words (`app:v1.4.2 @sha256:ab12cd34ef56…`).
 
 pub mod dead_letters;
@@ -22,6 +23,7 @@ pub mod release;
 pub mod show;
 pub mod status;
 pub mod wait;
+pub mod why;
 
 use crate::ledger::LedgerError;
 use crate::ports::AwsError;

@@ -8,6 +8,7 @@
 //! - `reads` — status, history, show, wait; exit codes 0, 1, 2, 3, 5, 6.
 //! - `changes` — approve, reject, rollback, freeze, unfreeze through the operator
 //!   endpoint as the signed caller; exit code 4; unsigned and forged requests.
+//! - `why` — each broken link between a push and a target; `dlq list`.
 
 #[path = "../common/mod.rs"]
 mod common;
@@ -15,3 +16,4 @@ mod common;
 mod changes;
 mod reads;
 mod stack;
+mod why;

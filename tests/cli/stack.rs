@@ -41,6 +41,8 @@ pub struct Stack {
     pub world: World,
     pub deployer: Arc<TestDeployer>,
     pub gateway: ApiGateway,
+    /// image-push's dead-letter queue.
+    pub dead_letters: String,
 }
 
 impl Stack {
@@ -71,10 +73,21 @@ impl Stack {
             ),
         ]);
         let gateway = ApiGateway::start(function.router(), principals, REGION).await;
+        let sqs = aws_sdk_sqs::Client::new(&world.emulator.shared().await);
+        let dead_letters = sqs
+            .create_queue()
+            .queue_name("image-push-dead-letters")
+            .send()
+            .await
+            .unwrap()
+            .queue_url()
+            .unwrap()
+            .to_string();
         let stack = Stack {
             world,
             deployer,
             gateway,
+            dead_letters,
         };
         stack.write_settings(None).await;
         stack
@@ -98,7 +111,7 @@ impl Stack {
             "region": REGION,
             "ledger_bucket": LEDGER_BUCKET,
             "config_s3": format!("s3://{LEDGER_BUCKET}/config/targets.json"),
-            "dead_letter_queues": {},
+            "dead_letter_queues": {"image-push": self.dead_letters},
             "functions": {},
             "operator_url": format!("{}/operator", self.gateway.endpoint),
         })

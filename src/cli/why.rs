@@ -1,0 +1,127 @@
+//! `slipway why IMAGE [--target T]`: per target, the first link between the push and the
+//! service that broke (crate::console::why), from ECR, the ledger and the dead-letter
+//! queue. Exit 0 when every target is explained, 3 when ECR has no such image.
+
+use aws_sdk_ecr::types::ImageIdentifier;
+use chrono::{DateTime, Utc};
+
+use super::context::Context;
+use super::exit::{CliError, Exit};
+use super::output::Output;
+use super::status::chosen;
+use crate::console::why::{explain, Facts, Image, Why};
+use crate::ledger::image_key;
+use crate::model::image_ref::{ImageRef, ImageReference};
+
+pub async fn run(
+    ctx: &Context,
+    image: &str,
+    target: Option<&str>,
+    out: &Output,
+) -> Result<Exit, CliError> {
+    let config = ctx.config().await?;
+    let names: Vec<String> = target.map(str::to_string).into_iter().collect();
+    let targets = chosen(&config, &names)?;
+    let asked = ImageRef::parse(image).map_err(CliError::Usage)?;
+    let (account, region) = asked
+        .ecr_registry()
+        .unwrap_or_else(|| (ctx.settings.account.clone(), ctx.settings.region.clone()));
+    let Some(found) = describe(ctx, &account, &region, &asked).await? else {
+        return Err(CliError::NotFound(format!(
+            "ECR has no image {image} in repository {} of account {account} in {region}: it was never pushed there, or it expired or was deleted",
+            asked.repository
+        )));
+    };
+    let letters = dead_letters(ctx, &found.digest).await?;
+    let reads = ctx.reads();
+    let now = Utc::now();
+    let mut answers: Vec<Why> = Vec::new();
+    for target in targets {
+        let read = reads.target(&target.name).await?;
+        let deployment = reads.find(&target.name, &image_key(&found.digest)).await?;
+        answers.push(explain(
+            &found,
+            &Facts {
+                target,
+                record: &read.record,
+                deployment: deployment.as_ref(),
+                dead_letters: &letters,
+                now,
+            },
+        ));
+    }
+    if out.json {
+        out.json("why", &body(&found, &answers))?;
+    } else {
+        out.text(&super::tables::why(&found, &answers))?;
+    }
+    Ok(Exit::Done)
+}
+
+pub fn body(image: &Image, answers: &[Why]) -> serde_json::Value {
+    serde_json::json!({ "image": image, "targets": answers })
+}
+
+/// The image as ECR describes it (DescribeImages by tag or digest; ImageNotFoundException
+/// and RepositoryNotFoundException mean it is not there: Amazon ECR API Reference,
+/// "DescribeImages").
+async fn describe(
+    ctx: &Context,
+    account: &str,
+    region: &str,
+    asked: &ImageRef,
+) -> Result<Option<Image>, CliError> {
+    let id = match &asked.reference {
+        ImageReference::Tag(tag) => ImageIdentifier::builder().image_tag(tag).build(),
+        ImageReference::Digest(digest) => ImageIdentifier::builder().image_digest(digest).build(),
+    };
+    let answer = ctx
+        .ecr()
+        .describe_images()
+        .registry_id(account)
+        .repository_name(&asked.repository)
+        .image_ids(id)
+        .send()
+        .await;
+    let answer = match answer {
+        Ok(answer) => answer,
+        Err(err)
+            if err.as_service_error().is_some_and(|e| {
+                e.is_image_not_found_exception() || e.is_repository_not_found_exception()
+            }) =>
+        {
+            return Ok(None)
+        }
+        Err(err) => {
+            return Err(CliError::Aws {
+                operation: "ecr:DescribeImages",
+                message: aws_sdk_ecr::error::DisplayErrorContext(&err).to_string(),
+            })
+        }
+    };
+    Ok(answer.image_details().first().map(|detail| Image {
+        account: account.to_string(),
+        region: region.to_string(),
+        repository: asked.repository.clone(),
+        digest: detail.image_digest().unwrap_or_default().to_string(),
+        tags: detail.image_tags().to_vec(),
+        pushed_at: detail
+            .image_pushed_at()
+            .and_then(|at| DateTime::<Utc>::from_timestamp(at.secs(), at.subsec_nanos())),
+    }))
+}
+
+/// The image-push function's dead letters about this digest.
+async fn dead_letters(
+    ctx: &Context,
+    digest: &str,
+) -> Result<Vec<crate::console::dead_letters::DeadLetter>, CliError> {
+    let Some(url) = ctx.settings.dead_letter_queues.get("image-push") else {
+        return Ok(vec![]);
+    };
+    let letters = super::dlq::queue(&ctx.sqs(), "image-push", url, 1000).await?;
+    Ok(letters
+        .into_iter()
+        .filter(|l| l.digest.as_deref() == Some(digest))
+        .collect())
+}

@@ -1,0 +1,129 @@
+//! `slipway why IMAGE` against the local AWS: each broken link named, per target.
+
+use serde_json::{json, Value};
+use slipway::input::redrive::invocation_record;
+
+use super::common::*;
+use super::stack::Stack;
+
+/// The link `why` names for `target`, and its explanation.
+async fn why(stack: &Stack, image: &str, target: &str) -> (String, String) {
+    let ran = stack
+        .slipway(&["why", image, "--target", target, "--json"])
+        .await;
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    let answer = ran.json(&format!("why-{}", target));
+    let first = &answer["targets"][0];
+    assert_eq!(first["target"], target);
+    (
+        first["link"].as_str().unwrap().to_string(),
+        first["explanation"].as_str().unwrap().to_string(),
+    )
+}
+
+#[tokio::test]
+async fn why_names_the_tag_rule_the_repository_and_an_undelivered_push() {
+    let stack = Stack::new().await;
+    stack.world.push_image(Some("latest")).await;
+    let (link, text) = why(&stack, "app:latest", "web").await;
+    assert_eq!(link, "tag-rule", "{text}");
+    assert!(
+        text.contains("glob v*") && text.contains("latest"),
+        "{text}"
+    );
+
+    stack
+        .world
+        .clients
+        .ecr
+        .create_repository()
+        .repository_name("other")
+        .send()
+        .await
+        .unwrap();
+    stack.world.push_image_to("other", Some("v5")).await;
+    let (link, text) = why(&stack, "other:v5", "web").await;
+    assert_eq!(link, "other-repository", "{text}");
+
+    // Pushed, but no event ever reached Slipway.
+    stack.world.push_image(Some("v7")).await;
+    let (link, text) = why(&stack, "app:v7", "web").await;
+    assert_eq!(link, "not-delivered", "{text}");
+    assert!(text.contains("reconciler"), "{text}");
+
+    let table = stack.slipway(&["why", "app:latest"]).await;
+    assert!(
+        table.stdout.contains("tag-rule") && table.stdout.lines().count() >= 3,
+        "{}",
+        table.stdout
+    );
+    let missing = stack.slipway(&["why", "app:never-pushed"]).await;
+    assert_eq!(missing.code, 3, "{}", missing.stderr);
+}
+
+#[tokio::test]
+async fn why_names_an_older_image_a_frozen_target_and_an_approval_awaited() {
+    let stack = Stack::new().await;
+    let older = stack.world.push_image(Some("v3")).await; // its event never delivered
+                                                          // ECR's imagePushedAt is what orders pushes (README, "Which image wins"): a later second.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let (_, ecs) = stack.deploy("v4").await;
+    stack.ecs_says("COMPLETED", &ecs).await;
+    let (link, text) = why(&stack, &format!("app@{older}"), "web").await;
+    assert_eq!(link, "older", "{text}");
+
+    let (link, text) = why(&stack, "app:v4", "prod-web").await;
+    assert_eq!(link, "awaiting-approval", "{text}");
+    assert!(text.contains("slipway approve prod-web.img-"), "{text}");
+    let (link, text) = why(&stack, "app:v4", "web").await;
+    assert_eq!(link, "deployed", "ECS completed v4 on web: {text}");
+
+    let ran = stack
+        .slipway(&["freeze", "web", "--reason", "incident 42"])
+        .await;
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    stack.world.push_image(Some("v5")).await;
+    let (link, text) = why(&stack, "app:v5", "web").await;
+    assert_eq!(link, "frozen", "{text}");
+    assert!(text.contains("incident 42"), "{text}");
+}
+
+#[tokio::test]
+async fn why_names_a_dead_lettered_push_with_its_error() {
+    let stack = Stack::new().await;
+    let digest = stack.world.push_image(Some("v6")).await;
+    let event = push_event("lost-push", Some("v6"), &digest);
+    let record = invocation_record(
+        &event,
+        "arn:aws:lambda:us-east-1:123456789012:function:image-push",
+        "ecs:UpdateService failed: AccessDeniedException",
+        3,
+    );
+    let sqs = aws_sdk_sqs::Client::new(&stack.world.emulator.shared().await);
+    sqs.send_message()
+        .queue_url(&stack.dead_letters)
+        .message_body(record.to_string())
+        .send()
+        .await
+        .unwrap();
+
+    let (link, text) = why(&stack, "app:v6", "web").await;
+    assert_eq!(link, "dead-lettered", "{text}");
+    assert!(
+        text.contains("AccessDeniedException") && text.contains("RetriesExhausted"),
+        "{text}"
+    );
+
+    let listed = stack.slipway(&["dlq", "list", "--json"]).await;
+    assert_eq!(listed.code, 0, "{}", listed.stderr);
+    let messages: Value = listed.json("dlq-list")["messages"].clone();
+    assert_eq!(messages.as_array().unwrap().len(), 1, "{messages:#}");
+    assert_eq!(messages[0]["shape"], "lambda");
+    assert_eq!(messages[0]["digest"], json!(digest));
+    // Listing leaves the message where it is.
+    let again = stack
+        .slipway(&["dlq", "list", "--json"])
+        .await
+        .json("dlq-list-again");
+    assert_eq!(again["messages"].as_array().unwrap().len(), 1);
+}
