@@ -106,7 +106,7 @@ fuzz-smoke: $(CARGO_FUZZ) ## each fuzz target for 10 s (in make test)
 reliability: tools $(CARGO_FUZZ) ## every reliability scenario at full size and make fuzz: regenerates RELIABILITY.md
 	rm -rf target/reliability
 	cargo build --bins
-	SLIPWAY_RELIABILITY=full cargo test --test reliability --test approvals --test slack_ack scenario_ -- --nocapture --test-threads=1
+	SLIPWAY_RELIABILITY=full cargo test --features cli --test reliability --test approvals --test slack_ack scenario_ -- --nocapture --test-threads=1
 	tests/fuzz/run.sh $(FUZZ_SECONDS)
 	python3 tests/reliability/report.py --figures target/reliability --out RELIABILITY.md
 

@@ -151,6 +151,119 @@ impl Rig {
             .collect()
     }
 
+    /// Puts the queue's messages back as the operator finds them (reading drained it).
+    async fn requeue(&self, records: &[Value]) {
+        let sqs = aws_sdk_sqs::Client::new(&self.world.emulator.shared().await);
+        for record in records {
+            sqs.send_message()
+                .queue_url(&self.dead_letters)
+                .message_body(record.to_string())
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+
+    /// How many messages the dead-letter queue holds (visible or not).
+    async fn queue_depth(&self) -> usize {
+        let sqs = aws_sdk_sqs::Client::new(&self.world.emulator.shared().await);
+        let attributes = sqs
+            .get_queue_attributes()
+            .queue_url(&self.dead_letters)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::All)
+            .send()
+            .await
+            .unwrap();
+        let count = |name| {
+            attributes
+                .attributes()
+                .and_then(|a| a.get(&name))
+                .and_then(|v| v.parse::<usize>().ok())
+                .unwrap_or(0)
+        };
+        count(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages)
+            + count(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+    }
+
+    /// `slipway dlq redrive image-push`, the operator's command, run for real: it reads the
+    /// queue in the emulator and invokes the function through a played Invoke API
+    /// (tests/common/lambda_invoke.rs), whose events `lambda` delivers. With `refuse_one`,
+    /// every invoke of the first event is refused (the SDK's own retries included).
+    /// Returns the command's exit code, its JSON and each accepted event's report.
+    async fn redrive_with_cli(
+        &self,
+        lambda: &Lambda<'_>,
+        refuse_one: bool,
+    ) -> (i32, Value, Vec<Value>) {
+        let settings = json!({
+            "environment": "reliability", "account": ACCOUNT, "region": REGION,
+            "ledger_bucket": LEDGER_BUCKET, "config_s3": format!("s3://{LEDGER_BUCKET}/config.json"),
+            "dead_letter_queues": {"image-push": self.dead_letters},
+            "functions": {"image-push": format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:image-push")},
+        });
+        aws_sdk_ssm::Client::new(&self.world.emulator.shared().await)
+            .put_parameter()
+            .name("/slipway/reliability/settings")
+            .r#type(aws_sdk_ssm::types::ParameterType::String)
+            .value(settings.to_string())
+            .overwrite(true)
+            .send()
+            .await
+            .unwrap();
+        let (api, mut invoked) = common::lambda_invoke::LambdaInvokeApi::start().await;
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_slipway"));
+        command
+            .args([
+                "--env",
+                "reliability",
+                "dlq",
+                "redrive",
+                "image-push",
+                "--json",
+            ])
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("AWS_ENDPOINT_URL", &self.world.emulator.endpoint)
+            // Service-specific endpoints (AWS SDKs and Tools Reference Guide,
+            // "Service-specific endpoints"): Lambda's calls go to the played Invoke API.
+            .env("AWS_ENDPOINT_URL_LAMBDA", &api.endpoint)
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("AWS_REGION", REGION)
+            .env("AWS_EC2_METADATA_DISABLED", "true");
+        let run = command.output();
+        tokio::pin!(run);
+        let mut refused: Option<Value> = None;
+        let mut reports = Vec::new();
+        let output = loop {
+            tokio::select! {
+                output = &mut run => break output.unwrap(),
+                Some(call) = invoked.recv() => {
+                    assert_eq!(call.function, "image-push");
+                    let id = call.payload["requestPayload"]["id"].clone();
+                    if refuse_one && refused.get_or_insert_with(|| id.clone()) == &id {
+                        let _ = call.accept.send(false);
+                        continue;
+                    }
+                    let delivery = lambda.deliver(&call.payload).await;
+                    let Ending::Acknowledged(report) = &delivery.ending else {
+                        panic!("a redriven event failed again after the faults stopped: {}", call.payload)
+                    };
+                    reports.push(serde_json::to_value(report).unwrap());
+                    let _ = call.accept.send(true);
+                }
+            }
+        };
+        let stdout = String::from_utf8_lossy(&output.stdout).to_string();
+        let printed: Value = serde_json::from_str(&stdout).unwrap_or_else(|err| {
+            panic!(
+                "dlq redrive printed no JSON ({err}): {stdout}\n{}",
+                String::from_utf8_lossy(&output.stderr)
+            )
+        });
+        (output.status.code().unwrap_or(-1), printed, reports)
+    }
+
     /// Every revision of `family` and the image of its `app` container.
     async fn revisions(&self, family: &str) -> Vec<(String, String)> {
         let mut arns = Vec::new();
@@ -658,19 +771,46 @@ async fn scenario_3_faults_that_outlast_the_retries_end_in_the_dead_letter_queue
     // the last attempt's deadline (until then its lease stands, and a copy of the event is
     // answered as a duplicate delivery).
     tokio::time::sleep(FUNCTION_TIMEOUT).await;
-    let mut redriven = Vec::new();
-    // The redrive invokes the function with the message body as it is: the on-failure
-    // record, which the function opens (src/input/redrive.rs).
-    for (event, record) in dead_lettered.iter().zip(&records) {
-        let delivery = lambda.deliver(record).await;
-        let Ending::Acknowledged(report) = &delivery.ending else {
-            panic!("{} failed again after the faults stopped", event["id"]);
-        };
-        redriven.push(json!({
-            "event": event["id"], "result": report_results(report).join(","),
-            "report": serde_json::to_value(report).unwrap(),
-        }));
-    }
+    // `slipway dlq redrive` invokes the function with each message body as it is (the
+    // on-failure record, which the function opens: src/input/redrive.rs) and deletes a
+    // message only once the invoke was accepted. The first try has one invoke refused:
+    // that message stays, and the second try converges.
+    rig.requeue(&records).await;
+    let (first_exit, first, first_reports) = rig.redrive_with_cli(&lambda, true).await;
+    assert_eq!(
+        first_exit, 1,
+        "a refused invoke fails the redrive: {first:#}"
+    );
+    assert_eq!(first["failed"], 1, "{first:#}");
+    assert_eq!(
+        rig.queue_depth().await,
+        1,
+        "the message whose invoke failed stays"
+    );
+    let (second_exit, second, reports) = rig.redrive_with_cli(&lambda, false).await;
+    assert_eq!(second_exit, 0, "{second:#}");
+    assert_eq!(rig.queue_depth().await, 0, "the queue converged");
+    let redriven: Vec<Value> = first["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(second["messages"].as_array().unwrap())
+        .map(|m| json!({"event": m["event_id"], "result": m["result"]}))
+        .collect();
+    let redriven_once = redriven
+        .iter()
+        .filter(|r| r["result"] == "redriven")
+        .count();
+    assert_eq!(
+        redriven_once,
+        dead_lettered.len(),
+        "every dead-lettered event redriven once: {redriven:?}"
+    );
+    assert_eq!(
+        first_reports.len() + reports.len(),
+        redriven_once,
+        "each accepted invoke ran the function once"
+    );
     let mut on_newest = 0;
     let mut duplicates = 0;
     let mut half_written = 0;

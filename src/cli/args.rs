@@ -155,6 +155,21 @@ pub enum Dlq {
         #[arg(long, default_value_t = 100)]
         max: usize,
     },
+    /// Re-invoke each dead-lettered event asynchronously and delete its message once the
+    /// invoke was accepted; a message whose invoke fails stays (exit 1).
+    #[command(
+        after_help = "Example:\n  slipway --env prod dlq redrive image-push --dry-run\n  slipway --env prod dlq redrive image-push"
+    )]
+    Redrive {
+        /// One function's queue (all when none is named).
+        function: Option<String>,
+        /// Show what would be redriven; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// At most this many messages per queue.
+        #[arg(long, default_value_t = 1000)]
+        max: usize,
+    },
 }
 
 pub fn parse_duration(text: &str) -> Result<Duration, String> {

@@ -87,6 +87,11 @@ async fn run(cli: Cli) -> Result<Exit, CliError> {
         Command::Dlq(Dlq::List { function, max }) => {
             dlq::list(&ctx, function.as_deref(), max, &out).await
         }
+        Command::Dlq(Dlq::Redrive {
+            function,
+            dry_run,
+            max,
+        }) => dlq::redrive(&ctx, function.as_deref(), dry_run, max, &out).await,
         Command::Approve { id, reason } => {
             let body = serde_json::json!({ "deployment": id, "reason": reason });
             act::run(

@@ -271,6 +271,23 @@ pub fn why(image: &crate::console::why::Image, answers: &[crate::console::why::W
     )
 }
 
+pub fn redriven(results: &[super::dlq::Redriven]) -> String {
+    if results.is_empty() {
+        return "no dead letters".to_string();
+    }
+    let mut t = table(Some(&["FUNCTION", "MESSAGE", "EVENT", "SUBJECT", "RESULT"]));
+    for r in results {
+        t.add_row(vec![
+            r.letter.function.clone(),
+            r.letter.message_id.clone(),
+            r.letter.event_id.clone().unwrap_or_else(|| "-".into()),
+            r.letter.subject.clone(),
+            r.result.clone(),
+        ]);
+    }
+    trimmed(&t)
+}
+
 pub fn dead_letters(letters: &[DeadLetter], now: DateTime<Utc>) -> String {
     if letters.is_empty() {
         return "no dead letters".to_string();

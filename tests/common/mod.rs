@@ -7,6 +7,7 @@ pub mod api_gateway;
 pub mod configs;
 pub mod events;
 pub mod faults;
+pub mod lambda_invoke;
 pub mod reports;
 pub mod runtime;
 pub mod web;

@@ -97,9 +97,21 @@ data "aws_iam_policy_document" "operator" {
     resources = local.service_arns
   }
   statement {
+    sid       = "SlipwayImages"
+    actions   = ["ecr:DescribeImages"]
+    resources = local.repository_arns
+  }
+  # slipway dlq list / redrive: read, then delete a message once its invoke was accepted
+  # (a failed one is made visible again).
+  statement {
     sid       = "SlipwayDeadLetters"
-    actions   = ["sqs:ReceiveMessage", "sqs:GetQueueAttributes"]
+    actions   = ["sqs:ReceiveMessage", "sqs:GetQueueAttributes", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"]
     resources = [for queue in aws_sqs_queue.dead_letters : queue.arn]
+  }
+  statement {
+    sid       = "SlipwayRedrive"
+    actions   = ["lambda:InvokeFunction"]
+    resources = [for f in values(local.all_functions) : f.arn]
   }
   statement {
     sid       = "SlipwayKey"
