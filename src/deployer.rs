@@ -77,6 +77,12 @@ pub struct Deployer<A: Adapters> {
 
 /// How many times a push retries moving the head when other pushes move it concurrently.
 const HEAD_ATTEMPTS: usize = 5;
+tokio::task_local! {
+    /// Set for the calls of one [`Deployer::plan`]: a dry run within a deployer that
+    /// otherwise deploys (the approval function serves plans beside decisions).
+    static PLANNING: bool;
+}
+
 /// How often a push waiting for an older one to reach ECS looks again.
 const HEAD_POLL: std::time::Duration = std::time::Duration::from_millis(200);
 
@@ -182,9 +188,34 @@ impl<A: Adapters> Deployer<A> {
     fn report(&self, raw: &Value, outcome: EventOutcome) -> Report {
         Report {
             event_id: event_id(raw),
-            dry_run: self.dry_run,
+            dry_run: self.is_dry_run(),
             outcome,
         }
+    }
+
+    /// Whether this call writes nothing: the deployer's own setting (`SLIPWAY_DRY_RUN`), or
+    /// a plan an operator asked for ([`Deployer::plan`]).
+    fn is_dry_run(&self) -> bool {
+        self.dry_run || PLANNING.try_with(|planning| *planning).unwrap_or(false)
+    }
+
+    /// The dry run of `raw` (an ECR push or an S3 upload event), server side: what each
+    /// target would do — the task-definition diff and the calls — with nothing written and
+    /// nothing rolled (`slipway plan`). The same pipeline as the event itself, told to stop
+    /// before its first write for this call only.
+    pub async fn plan(&self, raw: &Value, invocation: &Invocation) -> Result<Report, DeployError> {
+        let source = raw
+            .get("source")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        PLANNING
+            .scope(true, async {
+                match source {
+                    "aws.s3" => Box::pin(self.handle_source_event(raw, invocation)).await,
+                    _ => Box::pin(self.handle_ecr_event(raw, invocation)).await,
+                }
+            })
+            .await
     }
 }
 

@@ -63,6 +63,22 @@ pub enum Command {
         #[arg(long)]
         target: Option<String>,
     },
+    /// The dry run of a push or an upload, server side: per target the task-definition
+    /// diff and the calls it would make; nothing is written.
+    #[command(
+        after_help = "Example:\n  slipway --env prod plan --image app:v1.4.3 --detailed-exitcode\n  slipway --env prod plan --event events/s3-taskdef.json --json"
+    )]
+    Plan {
+        /// An ECR push or S3 upload event, in the shape AWS sends.
+        #[arg(long, conflicts_with = "image", required_unless_present = "image")]
+        event: Option<std::path::PathBuf>,
+        /// An image in ECR (`repo:tag`): planned as its push event.
+        #[arg(long)]
+        image: Option<String>,
+        /// Exit 10 when some target would change, 0 when none would.
+        #[arg(long)]
+        detailed_exitcode: bool,
+    },
     /// Wait until a deployment reaches a final state (exit 0 succeeded, 6 ended badly,
     /// 5 timed out).
     #[command(after_help = "Example:\n  slipway --env prod wait web.img-3f2a9c1e… --timeout 15m")]

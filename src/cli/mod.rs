@@ -19,6 +19,7 @@ pub mod endpoint;
 pub mod exit;
 pub mod history;
 pub mod output;
+pub mod plan;
 pub mod settings;
 pub mod status;
 pub mod tables;
@@ -84,6 +85,20 @@ async fn run(cli: Cli) -> Result<Exit, CliError> {
         Command::Show { id } => history::show(&ctx, &id, &out).await,
         Command::Wait { id, timeout } => wait::run(&ctx, &id, timeout, &out).await,
         Command::Why { image, target } => why::run(&ctx, &image, target.as_deref(), &out).await,
+        Command::Plan {
+            event,
+            image,
+            detailed_exitcode,
+        } => {
+            plan::run(
+                &ctx,
+                event.as_deref(),
+                image.as_deref(),
+                detailed_exitcode,
+                &out,
+            )
+            .await
+        }
         Command::Dlq(Dlq::List { function, max }) => {
             dlq::list(&ctx, function.as_deref(), max, &out).await
         }

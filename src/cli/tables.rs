@@ -288,6 +288,49 @@ pub fn redriven(results: &[super::dlq::Redriven]) -> String {
     trimmed(&t)
 }
 
+/// A plan: one row per target, then each changing target's diff and calls.
+pub fn plan(report: &serde_json::Value) -> String {
+    let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_string();
+    let Some(targets) = report["targets"].as_array() else {
+        let why = report
+            .get("error")
+            .or_else(|| report.get("reason"))
+            .map(text)
+            .unwrap_or_default();
+        return format!("{}: nothing to plan ({why})", text(&report["outcome"]));
+    };
+    if targets.is_empty() {
+        return "no target's repository and tag rule match this image: nothing would change"
+            .to_string();
+    }
+    let mut t = table(Some(&["TARGET", "RESULT", "DEPLOYMENT"]));
+    for target in targets {
+        t.add_row(vec![
+            text(&target["target"]),
+            text(&target["result"]),
+            text(&target["deployment_id"]),
+        ]);
+    }
+    let mut out = trimmed(&t);
+    for target in targets.iter().filter(|t| t["result"] == "dry-run") {
+        out.push_str(&format!(
+            "\n\n{}: from {}\n",
+            text(&target["target"]),
+            text(&target["from_task_definition"])
+        ));
+        for line in target["diff"].as_array().into_iter().flatten() {
+            out.push_str(&format!("  ~ {}\n", text(line)));
+        }
+        for line in target["calls"].as_array().into_iter().flatten() {
+            out.push_str(&format!("  → {}\n", text(line)));
+        }
+        for line in target["warnings"].as_array().into_iter().flatten() {
+            out.push_str(&format!("  ! {}\n", text(line)));
+        }
+    }
+    out.trim_end().to_string()
+}
+
 pub fn dead_letters(letters: &[DeadLetter], now: DateTime<Utc>) -> String {
     if letters.is_empty() {
         return "no dead letters".to_string();

@@ -65,7 +65,7 @@ pub fn body(image: &Image, answers: &[Why]) -> serde_json::Value {
 /// The image as ECR describes it (DescribeImages by tag or digest; ImageNotFoundException
 /// and RepositoryNotFoundException mean it is not there: Amazon ECR API Reference,
 /// "DescribeImages").
-async fn describe(
+pub(super) async fn describe(
     ctx: &Context,
     account: &str,
     region: &str,

@@ -128,7 +128,7 @@ impl<A: Adapters> Deployer<A> {
         {
             return Ok(outcome);
         }
-        if self.dry_run {
+        if self.is_dry_run() {
             let planned = running.summary.with_images(&changes);
             let outcome = dry_run_plan(target, &running.summary, &planned, &warnings);
             let plan = serde_json::to_string(&outcome).unwrap_or_default();
@@ -428,7 +428,7 @@ impl<A: Adapters> Deployer<A> {
                 Ok(Step::Stop(TargetOutcome::Frozen { reason }))
             }
             FreezeCheck::Thaws(why) => {
-                if !self.dry_run {
+                if !self.is_dry_run() {
                     let why = why.clone();
                     self.change_rollouts(&target.name, Some(rollouts), move |r| {
                         r.unfreeze("slipway", Some(why.clone()), Utc::now())

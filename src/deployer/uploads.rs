@@ -146,7 +146,7 @@ impl<A: Adapters> Deployer<A> {
                 task_definition: plan.from_task_definition,
             });
         }
-        if self.dry_run {
+        if self.is_dry_run() {
             return Ok(upload_dry_run(target, upload, &plan));
         }
         let record = self.record(target, upload, key, &plan, invocation);
@@ -428,7 +428,7 @@ impl<A: Adapters> Deployer<A> {
                 upload.key
             ),
         );
-        if !self.dry_run {
+        if !self.is_dry_run() {
             let mut record = self.blank_record(target, upload, key);
             record.error = Some(problem.clone());
             record.advance(State::Failed, format!("rejected: {problem}"), Utc::now())?;

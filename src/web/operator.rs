@@ -46,6 +46,8 @@ pub(super) struct OperatorBody {
     until: Option<DateTime<Utc>>,
     /// The client's idempotency token: the same request sent twice acts once.
     request_id: Option<String>,
+    /// A plan's event: an ECR push or an S3 upload, in the shape AWS sends.
+    event: Option<serde_json::Value>,
 }
 
 pub(super) async fn act<A: Adapters>(
@@ -74,9 +76,10 @@ pub(super) async fn act<A: Adapters>(
         "rollback" => operate(&app.deployer, OperatorAction::Rollback, &caller, body).await,
         "freeze" => operate(&app.deployer, OperatorAction::Freeze, &caller, body).await,
         "unfreeze" => operate(&app.deployer, OperatorAction::Unfreeze, &caller, body).await,
+        "plan" => plan(&app.deployer, &caller, body).await,
         other => answer(
             StatusCode::NOT_FOUND,
-            json!({"message": format!("no operator action `{other}`: rollback, freeze, unfreeze, approve, reject")}),
+            json!({"message": format!("no operator action `{other}`: rollback, freeze, unfreeze, approve, reject, plan")}),
         ),
     }
 }
@@ -122,6 +125,31 @@ async fn operate<A: Adapters>(
             json!({"result": "done", "by": caller.arn, "answer": done}),
         ),
         Err(err) => failed(&err.to_string(), operator_status(&err)),
+    }
+}
+
+/// The dry run of an event, as the pipeline would take it now: writes nothing.
+async fn plan<A: Adapters>(
+    deployer: &crate::deployer::Deployer<A>,
+    caller: &VerifiedCaller,
+    body: OperatorBody,
+) -> Response {
+    let Some(event) = body.event.filter(serde_json::Value::is_object) else {
+        return answer(
+            StatusCode::BAD_REQUEST,
+            json!({"message": "give the `event` to plan: an ECR push or an S3 upload, as AWS sends it"}),
+        );
+    };
+    let invocation = Invocation {
+        request_id: format!("plan-{}", random_id()),
+        deadline: Utc::now() + chrono::Duration::seconds(REQUEST_SECONDS),
+    };
+    match deployer.plan(&event, &invocation).await {
+        Ok(report) => answer(
+            StatusCode::OK,
+            json!({"result": "done", "by": caller.arn, "answer": report}),
+        ),
+        Err(err) => failed(&err.to_string(), StatusCode::SERVICE_UNAVAILABLE),
     }
 }
 

@@ -268,3 +268,59 @@ async fn a_freeze_holds_newer_pushes_until_it_is_lifted() {
         .json("status-unfrozen");
     assert!(status["targets"][0]["frozen"].is_null());
 }
+
+#[tokio::test]
+async fn exit_10_a_plan_with_changes_and_nothing_written() {
+    let stack = Stack::new().await;
+    stack.world.push_image(Some("v2")).await;
+    let before = every_key(&stack).await;
+    let revisions = stack.world.revisions("web").await;
+
+    let ran = stack
+        .slipway(&["plan", "--image", "app:v2", "--detailed-exitcode", "--json"])
+        .await;
+    assert_eq!(ran.code, 10, "{}", ran.stderr);
+    let plan = ran.json("plan");
+    assert_eq!(plan["changes"], true);
+    let web = plan["report"]["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["target"] == "web")
+        .unwrap()
+        .clone();
+    assert_eq!(web["result"], "dry-run", "{web:#}");
+    assert!(web["diff"].to_string().contains("app"), "{web:#}");
+    assert!(
+        web["calls"].to_string().contains("UpdateService"),
+        "{web:#}"
+    );
+    assert_eq!(every_key(&stack).await, before, "a plan writes nothing");
+    assert_eq!(
+        stack.world.revisions("web").await,
+        revisions,
+        "a plan registers nothing"
+    );
+
+    let table = stack.slipway(&["plan", "--image", "app:v2"]).await;
+    assert_eq!(
+        table.code, 0,
+        "without --detailed-exitcode a plan exits 0: {}",
+        table.stderr
+    );
+    assert!(
+        table.stdout.contains("web") && table.stdout.contains("dry-run"),
+        "{}",
+        table.stdout
+    );
+
+    stack.world.push_image(Some("nightly")).await;
+    let none = stack
+        .slipway(&["plan", "--image", "app:nightly", "--detailed-exitcode"])
+        .await;
+    assert_eq!(
+        none.code, 0,
+        "no target wants it: no changes: {}",
+        none.stdout
+    );
+}
