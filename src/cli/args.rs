@@ -146,6 +146,24 @@ pub enum Command {
         #[arg(long)]
         reason: String,
     },
+    /// Send Slipway's events of a time window again, from its EventBridge archive to its
+    /// own rules; prints the replay's name first.
+    #[command(
+        after_help = "Example:\n  slipway --env prod replay --from 2026-12-05T09:00:00Z --to 2026-12-05T11:30:00Z --wait\n  slipway --env prod replay --from 3h --to 0s"
+    )]
+    Replay {
+        /// A time (RFC 3339), or how long ago (`3h`).
+        #[arg(long, value_parser = parse_ago)]
+        from: chrono::DateTime<chrono::Utc>,
+        /// A time (RFC 3339), or how long ago (`0s`: now).
+        #[arg(long, value_parser = parse_ago)]
+        to: chrono::DateTime<chrono::Utc>,
+        /// Follow the replay until it ends (exit 0 completed, 1 failed, 5 timed out).
+        #[arg(long)]
+        wait: bool,
+        #[arg(long, default_value = "30m", value_parser = parse_duration)]
+        timeout: Duration,
+    },
     /// The functions' dead-letter queues.
     #[command(subcommand)]
     Dlq(Dlq),
@@ -186,6 +204,15 @@ pub enum Dlq {
         #[arg(long, default_value_t = 1000)]
         max: usize,
     },
+}
+
+/// A time (RFC 3339) or a duration ago (`3h`).
+pub fn parse_ago(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    if let Ok(at) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Ok(at.with_timezone(&chrono::Utc));
+    }
+    let ago = parse_duration(text)?;
+    Ok(chrono::Utc::now() - chrono::Duration::from_std(ago).map_err(|err| err.to_string())?)
 }
 
 pub fn parse_duration(text: &str) -> Result<Duration, String> {

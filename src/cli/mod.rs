@@ -20,6 +20,7 @@ pub mod exit;
 pub mod history;
 pub mod output;
 pub mod plan;
+pub mod replay;
 pub mod settings;
 pub mod status;
 pub mod tables;
@@ -85,6 +86,12 @@ async fn run(cli: Cli) -> Result<Exit, CliError> {
         Command::Show { id } => history::show(&ctx, &id, &out).await,
         Command::Wait { id, timeout } => wait::run(&ctx, &id, timeout, &out).await,
         Command::Why { image, target } => why::run(&ctx, &image, target.as_deref(), &out).await,
+        Command::Replay {
+            from,
+            to,
+            wait,
+            timeout,
+        } => replay::run(&ctx, from, to, wait.then_some(timeout), &out).await,
         Command::Plan {
             event,
             image,

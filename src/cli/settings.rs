@@ -32,6 +32,14 @@ pub struct Settings {
     /// Where the operator endpoint is (`POST <url>/<action>`, IAM-authorised).
     #[serde(default)]
     pub operator_url: Option<String>,
+    /// The EventBridge archive of the events that wake Slipway, the bus they arrive on, and
+    /// Slipway's rules there (what `slipway replay` sends them to).
+    #[serde(default)]
+    pub archive_arn: Option<String>,
+    #[serde(default)]
+    pub event_bus_arn: Option<String>,
+    #[serde(default)]
+    pub replay_rule_arns: Vec<String>,
 }
 
 pub fn parameter_name(environment: &str) -> String {

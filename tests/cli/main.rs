@@ -9,11 +9,14 @@
 //! - `changes` — approve, reject, rollback, freeze, unfreeze through the operator
 //!   endpoint as the signed caller; exit code 4; unsigned and forged requests.
 //! - `why` — each broken link between a push and a target; `dlq list`.
+//! - `replay` — archived events sent again by StartReplay, shuffled, end each target on
+//!   its newest image.
 
 #[path = "../common/mod.rs"]
 mod common;
 
 mod changes;
 mod reads;
+mod replay;
 mod stack;
 mod why;

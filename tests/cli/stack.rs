@@ -93,6 +93,28 @@ impl Stack {
         stack
     }
 
+    /// The settings with `extra` fields added (the archive, say).
+    pub async fn write_settings_with(&self, extra: Value) {
+        let mut settings = self.settings();
+        for (key, value) in extra.as_object().unwrap() {
+            settings[key] = value.clone();
+        }
+        self.write_settings(Some(&settings.to_string())).await;
+    }
+
+    fn settings(&self) -> Value {
+        serde_json::json!({
+            "environment": ENVIRONMENT,
+            "account": ACCOUNT,
+            "region": REGION,
+            "ledger_bucket": LEDGER_BUCKET,
+            "config_s3": format!("s3://{LEDGER_BUCKET}/config/targets.json"),
+            "dead_letter_queues": {"image-push": self.dead_letters},
+            "functions": {},
+            "operator_url": format!("{}/operator", self.gateway.endpoint),
+        })
+    }
+
     /// The config object and the SSM parameter, as infra/modules/slipway writes them.
     pub async fn write_settings(&self, value: Option<&str>) {
         let clients = &self.world.clients;
@@ -105,17 +127,7 @@ impl Stack {
             .send()
             .await
             .unwrap();
-        let settings = serde_json::json!({
-            "environment": ENVIRONMENT,
-            "account": ACCOUNT,
-            "region": REGION,
-            "ledger_bucket": LEDGER_BUCKET,
-            "config_s3": format!("s3://{LEDGER_BUCKET}/config/targets.json"),
-            "dead_letter_queues": {"image-push": self.dead_letters},
-            "functions": {},
-            "operator_url": format!("{}/operator", self.gateway.endpoint),
-        })
-        .to_string();
+        let settings = self.settings().to_string();
         let ssm = aws_sdk_ssm::Client::new(&self.world.emulator.shared().await);
         ssm.put_parameter()
             .name(format!("/slipway/{ENVIRONMENT}/settings"))

@@ -108,6 +108,12 @@ data "aws_iam_policy_document" "operator" {
     actions   = ["sqs:ReceiveMessage", "sqs:GetQueueAttributes", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"]
     resources = [for queue in aws_sqs_queue.dead_letters : queue.arn]
   }
+  # slipway replay: from Slipway's archive, to its rules on the default bus.
+  statement {
+    sid       = "SlipwayReplay"
+    actions   = ["events:StartReplay", "events:DescribeReplay"]
+    resources = [aws_cloudwatch_event_archive.slipway.arn, "arn:${local.partition}:events:${local.region}:${local.account}:replay/*"]
+  }
   statement {
     sid       = "SlipwayRedrive"
     actions   = ["lambda:InvokeFunction"]

@@ -1,3 +1,20 @@
+# The events that wake Slipway on the default bus, archived for `slipway replay`: after an
+# outage (a broken deployment of Slipway, a revoked permission), StartReplay sends them
+# again to Slipway's rules only (FilterArns), and the ledger and the ordering rule make a
+# replayed, duplicate or out-of-order event harmless. Replayed events are not archived
+# again (Amazon EventBridge API Reference, "CreateArchive"); a replay goes to the archive's
+# source bus ("StartReplay", "ReplayDestination").
+resource "aws_cloudwatch_event_archive" "slipway" {
+  name             = "${var.name}-events"
+  description      = "The ECR, S3 and ECS events that wake Slipway, for slipway replay"
+  event_source_arn = "arn:${local.partition}:events:${local.region}:${local.account}:event-bus/default"
+  retention_days   = var.archive_retention_days
+  event_pattern = jsonencode({
+    source        = ["aws.ecr", "aws.s3", "aws.ecs"]
+    "detail-type" = ["ECR Image Action", "Object Created", "ECS Deployment State Change", "ECS Service Action"]
+  })
+}
+
 # What the operator's command line (`slipway`, src/cli/) reads to find everything else: one
 # SSM parameter per environment, so operators configure nothing locally that could drift
 # from what Terraform applied. `slipway --env <environment> status` reads it with the
@@ -18,6 +35,9 @@ resource "aws_ssm_parameter" "settings" {
     functions          = { for name, f in local.all_functions : name => f.arn }
     approval_url       = local.approval_url
     operator_url       = "${local.approval_url}operator"
+    archive_arn        = aws_cloudwatch_event_archive.slipway.arn
+    event_bus_arn      = aws_cloudwatch_event_archive.slipway.event_source_arn
+    replay_rule_arns   = [for key, rule in aws_cloudwatch_event_rule.this : rule.arn if local.rules[key].bus == null && local.rules[key].schedule == null]
   })
 
   tags = var.tags

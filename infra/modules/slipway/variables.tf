@@ -234,3 +234,14 @@ variable "reconcile_schedule" {
     error_message = "reconcile_schedule is an EventBridge schedule expression: rate(5 minutes) or cron(...)."
   }
 }
+
+variable "archive_retention_days" {
+  description = "How long the archive of the events that wake Slipway keeps them, for `slipway replay` (0 keeps them indefinitely)."
+  type        = number
+  default     = 14
+
+  validation {
+    condition     = var.archive_retention_days >= 0
+    error_message = "archive_retention_days must be 0 (indefinitely) or more."
+  }
+}

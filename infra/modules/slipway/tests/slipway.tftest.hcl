@@ -383,6 +383,8 @@ run "builds_the_functions_and_buckets_as_documented" {
       && sort(keys(nonsensitive(jsondecode(aws_ssm_parameter.settings.value).dead_letter_queues))) == sort(keys(aws_sqs_queue.dead_letters))
       && sort(keys(nonsensitive(jsondecode(aws_ssm_parameter.settings.value).functions))) == sort(keys(output.function_arns))
       && nonsensitive(jsondecode(aws_ssm_parameter.settings.value).operator_url) == "${output.approval_url}operator"
+      && length(nonsensitive(jsondecode(aws_ssm_parameter.settings.value).replay_rule_arns)) == 3
+      && endswith(aws_cloudwatch_event_archive.slipway.event_source_arn, ":event-bus/default")
     )
     error_message = "The settings parameter does not name the ledger, the config, every dead-letter queue and every function."
   }
