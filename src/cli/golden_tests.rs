@@ -504,6 +504,7 @@ fn why_table_and_json() {
                 record: &web_record,
                 deployment: Some(&web_deployments[0]),
                 dead_letters: &[],
+                rule_matches: Some(true),
                 now: now(),
             },
         ),
@@ -514,6 +515,7 @@ fn why_table_and_json() {
                 record: &prod_record,
                 deployment: Some(&prod_deployments[0]),
                 dead_letters: &[],
+                rule_matches: Some(true),
                 now: now(),
             },
         ),
@@ -524,6 +526,7 @@ fn why_table_and_json() {
                 record: &api_record,
                 deployment: None,
                 dead_letters: &[],
+                rule_matches: Some(true),
                 now: now(),
             },
         ),
@@ -532,4 +535,48 @@ fn why_table_and_json() {
     assert_eq!(links, vec!["rolling", "awaiting-approval", "frozen"]);
     golden("why.txt", &(tables::why(&image, &answers) + "\n"));
     golden_json("why.json", "why", super::why::body(&image, &answers));
+}
+
+#[test]
+fn plan_table_and_json() {
+    use crate::deployer::{EventOutcome, Report, TargetOutcome, TargetReport};
+    let (_, deployments) = web();
+    let web = &deployments[0];
+    let report = Report {
+        event_id: Some("plan-0202".into()),
+        dry_run: true,
+        outcome: EventOutcome::Targets {
+            targets: vec![
+                TargetReport {
+                    target: "web".into(),
+                    deployment_id: web.id.clone(),
+                    image: web.image.clone(),
+                    outcome: TargetOutcome::DryRun {
+                        from_task_definition: td("web", 12),
+                        diff: vec!["containers[app].image: app@sha256:0101… → app@sha256:0202…".into(), "every other field: unchanged".into()],
+                        calls: vec![
+                            "s3:PutObject ledger targets/web/target.json (If-Match) to claim the deployment and the head".into(),
+                            "ecs:RegisterTaskDefinition family web".into(),
+                            "ecs:UpdateService prod/web".into(),
+                        ],
+                        warnings: vec![],
+                    },
+                },
+                TargetReport {
+                    target: "api".into(),
+                    deployment_id: "api.img-0202".into(),
+                    image: web.image.clone(),
+                    outcome: TargetOutcome::Frozen { reason: "frozen by arn:aws:sts::123456789012:assumed-role/release-managers/alice: year-end".into() },
+                },
+            ],
+        },
+    };
+    let report = serde_json::to_value(&report).unwrap();
+    assert!(super::plan::has_changes(&report));
+    golden("plan.txt", &(tables::plan(&report) + "\n"));
+    golden_json(
+        "plan.json",
+        "plan",
+        serde_json::json!({ "report": report, "changes": true }),
+    );
 }

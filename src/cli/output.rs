@@ -85,7 +85,30 @@ pub fn document<T: Serialize>(command: &str, body: &T) -> serde_json::Result<ser
 /// Colour only for a terminal, and never when `NO_COLOR` is set to anything non-empty or
 /// `TERM` is `dumb`.
 pub fn colour_wanted(is_terminal: bool) -> bool {
-    let no_colour = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-    let dumb = std::env::var("TERM").is_ok_and(|t| t == "dumb");
-    is_terminal && !no_colour && !dumb
+    let no_colour = std::env::var("NO_COLOR").ok();
+    let term = std::env::var("TERM").ok();
+    colour_for(is_terminal, no_colour.as_deref(), term.as_deref())
+}
+
+/// The rule, given what the environment says (no-color.org: "when present and not an
+/// empty string").
+pub fn colour_for(is_terminal: bool, no_colour: Option<&str>, term: Option<&str>) -> bool {
+    is_terminal && no_colour.is_none_or(str::is_empty) && term != Some("dumb")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::colour_for;
+
+    #[test]
+    fn colour_only_on_a_terminal_never_with_no_color_or_a_dumb_terminal() {
+        assert!(colour_for(true, None, Some("xterm-256color")));
+        assert!(
+            colour_for(true, Some(""), None),
+            "an empty NO_COLOR does not count"
+        );
+        assert!(!colour_for(false, None, Some("xterm")));
+        assert!(!colour_for(true, Some("1"), Some("xterm")));
+        assert!(!colour_for(true, None, Some("dumb")));
+    }
 }

@@ -27,7 +27,7 @@ pub async fn run(
             serde_json::from_str::<Value>(&text)
                 .map_err(|err| CliError::Usage(format!("{} is not JSON: {err}", path.display())))?
         }
-        (None, Some(image)) => push_event(&resolve(ctx, image).await?),
+        (None, Some(image)) => super::why::push_event(&resolve(ctx, image).await?),
         _ => {
             return Err(CliError::Usage(
                 "give --event FILE or --image REPO:TAG".into(),
@@ -75,29 +75,4 @@ async fn resolve(ctx: &Context, image: &str) -> Result<Image, CliError> {
                 "ECR has no image {image} in account {account}, {region}"
             ))
         })
-}
-
-/// The "ECR Image Action" event ECR sends for a successful push of `image` (Amazon ECR
-/// User Guide, "Amazon ECR events and EventBridge"; `events/ecr-push.json`).
-fn push_event(image: &Image) -> Value {
-    let mut detail = json!({
-        "result": "SUCCESS",
-        "repository-name": image.repository,
-        "image-digest": image.digest,
-        "action-type": "PUSH",
-    });
-    if let Some(tag) = image.tags.first() {
-        detail["image-tag"] = Value::from(tag.as_str());
-    }
-    json!({
-        "version": "0",
-        "id": format!("plan-{}", image.digest.trim_start_matches("sha256:")),
-        "detail-type": "ECR Image Action",
-        "source": "aws.ecr",
-        "account": image.account,
-        "time": image.pushed_at.unwrap_or_else(chrono::Utc::now).to_rfc3339(),
-        "region": image.region,
-        "resources": [format!("arn:aws:ecr:{}:{}:repository/{}", image.region, image.account, image.repository)],
-        "detail": detail,
-    })
 }

@@ -40,6 +40,9 @@ pub struct Settings {
     pub event_bus_arn: Option<String>,
     #[serde(default)]
     pub replay_rule_arns: Vec<String>,
+    /// The image-push rule's event pattern (what `slipway why` tests a push against).
+    #[serde(default)]
+    pub push_rule_pattern: Option<String>,
 }
 
 pub fn parameter_name(environment: &str) -> String {

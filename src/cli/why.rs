@@ -4,6 +4,7 @@
 
 use aws_sdk_ecr::types::ImageIdentifier;
 use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
 
 use super::context::Context;
 use super::exit::{CliError, Exit};
@@ -33,6 +34,7 @@ pub async fn run(
         )));
     };
     let letters = dead_letters(ctx, &found.digest).await?;
+    let rule_matches = rule_matches(ctx, &found).await?;
     let reads = ctx.reads();
     let now = Utc::now();
     let mut answers: Vec<Why> = Vec::new();
@@ -46,6 +48,7 @@ pub async fn run(
                 record: &read.record,
                 deployment: deployment.as_ref(),
                 dead_letters: &letters,
+                rule_matches,
                 now,
             },
         ));
@@ -111,6 +114,26 @@ pub(super) async fn describe(
     }))
 }
 
+/// Whether the image-push rule's pattern matches this image's push event, as EventBridge
+/// itself decides it (TestEventPattern; Amazon EventBridge API Reference,
+/// "TestEventPattern"). `None` when the settings carry no pattern.
+async fn rule_matches(ctx: &Context, image: &Image) -> Result<Option<bool>, CliError> {
+    let Some(pattern) = &ctx.settings.push_rule_pattern else {
+        return Ok(None);
+    };
+    let answer = aws_sdk_eventbridge::Client::new(&ctx.shared)
+        .test_event_pattern()
+        .event_pattern(pattern)
+        .event(push_event(image).to_string())
+        .send()
+        .await
+        .map_err(|err| CliError::Aws {
+            operation: "events:TestEventPattern",
+            message: aws_sdk_eventbridge::error::DisplayErrorContext(&err).to_string(),
+        })?;
+    Ok(Some(answer.result()))
+}
+
 /// The image-push function's dead letters about this digest.
 async fn dead_letters(
     ctx: &Context,
@@ -124,4 +147,29 @@ async fn dead_letters(
         .into_iter()
         .filter(|l| l.digest.as_deref() == Some(digest))
         .collect())
+}
+
+/// The "ECR Image Action" event ECR sends for a successful push of `image` (Amazon ECR
+/// User Guide, "Amazon ECR events and EventBridge"; `events/ecr-push.json`).
+pub(super) fn push_event(image: &Image) -> Value {
+    let mut detail = json!({
+        "result": "SUCCESS",
+        "repository-name": image.repository,
+        "image-digest": image.digest,
+        "action-type": "PUSH",
+    });
+    if let Some(tag) = image.tags.first() {
+        detail["image-tag"] = Value::from(tag.as_str());
+    }
+    json!({
+        "version": "0",
+        "id": format!("plan-{}", image.digest.trim_start_matches("sha256:")),
+        "detail-type": "ECR Image Action",
+        "source": "aws.ecr",
+        "account": image.account,
+        "time": image.pushed_at.unwrap_or_else(chrono::Utc::now).to_rfc3339(),
+        "region": image.region,
+        "resources": [format!("arn:aws:ecr:{}:{}:repository/{}", image.region, image.account, image.repository)],
+        "detail": detail,
+    })
 }

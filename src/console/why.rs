@@ -35,7 +35,7 @@ pub struct Image {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Why {
     pub target: String,
-    /// `other-repository`, `tag-rule`, `dead-lettered`, `frozen`, `older`, `not-delivered`,
+    /// `other-repository`, `tag-rule`, `no-rule-matches`, `dead-lettered`, `frozen`, `older`, `not-delivered`,
     /// `awaiting-approval`, `rejected`, `expired`, `superseded`, `in-progress`, `rolling`,
     /// `failed`, `rolled-back`, or `deployed` (nothing broke).
     pub link: &'static str,
@@ -52,6 +52,8 @@ pub struct Facts<'a> {
     pub deployment: Option<&'a Deployment>,
     /// Dead-lettered events about this image.
     pub dead_letters: &'a [DeadLetter],
+    /// Whether the image-push rule's pattern matches the push's event (`None`: unknown).
+    pub rule_matches: Option<bool>,
     pub now: DateTime<Utc>,
 }
 
@@ -108,6 +110,16 @@ pub fn explain(image: &Image, facts: &Facts) -> Why {
     };
     if let Some(deployment) = facts.deployment {
         return from_record(target, deployment, facts.now);
+    }
+    if facts.rule_matches == Some(false) {
+        return why(
+            target,
+            "no-rule-matches",
+            format!(
+                "the image-push rule's event pattern does not match the push of {}:{tag}, so EventBridge never invoked Slipway: re-apply Slipway's Terraform (the rule lists the targets' repositories)",
+                image.repository
+            ),
+        );
     }
     if let Some(letter) = facts.dead_letters.first() {
         return why(

@@ -283,16 +283,49 @@ async fn exit_6_a_wait_for_a_deployment_that_ended_badly() {
     assert_eq!(wait["state"], "failed");
 }
 
+/// The binary on a pseudo-terminal (util-linux `script`), as a person runs it.
+async fn on_a_terminal(stack: &Stack, args: &str, env: &[(&str, &str)]) -> String {
+    let command = format!("{} {args}", env!("CARGO_BIN_EXE_slipway"));
+    let mut script = tokio::process::Command::new("script");
+    script
+        .args(["-qec", &command, "/dev/null"])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("AWS_ENDPOINT_URL", &stack.world.emulator.endpoint)
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_REGION", super::common::REGION)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("SLIPWAY_ENV", super::stack::ENVIRONMENT)
+        .env("TERM", "xterm-256color");
+    for (name, value) in env {
+        script.env(name, value);
+    }
+    let output = script
+        .output()
+        .await
+        .expect("util-linux's script runs the binary on a terminal");
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
 #[tokio::test]
-async fn colour_only_on_a_terminal_and_never_with_no_color() {
-    // Off a terminal there is none (the other tests); the rule itself, for a terminal:
-    std::env::remove_var("NO_COLOR");
-    std::env::set_var("TERM", "xterm-256color");
-    assert!(slipway::cli::output::colour_wanted(true));
-    assert!(!slipway::cli::output::colour_wanted(false));
-    std::env::set_var("NO_COLOR", "1");
-    assert!(!slipway::cli::output::colour_wanted(true));
-    std::env::remove_var("NO_COLOR");
-    std::env::set_var("TERM", "dumb");
-    assert!(!slipway::cli::output::colour_wanted(true));
+async fn colour_on_a_terminal_but_never_with_no_color_or_a_dumb_terminal() {
+    let stack = Stack::new().await;
+    let (_, ecs_v2) = stack.deploy("v2").await;
+    stack.ecs_says("COMPLETED", &ecs_v2).await;
+    let coloured = on_a_terminal(&stack, "history web", &[]).await;
+    assert!(
+        coloured.contains("succeeded") && coloured.contains("\u{1b}["),
+        "a terminal gets colour: {coloured:?}"
+    );
+    let no_color = on_a_terminal(&stack, "history web", &[("NO_COLOR", "1")]).await;
+    assert!(
+        no_color.contains("succeeded") && !no_color.contains('\u{1b}'),
+        "NO_COLOR: {no_color:?}"
+    );
+    let dumb = on_a_terminal(&stack, "history web", &[("TERM", "dumb")]).await;
+    assert!(
+        dumb.contains("succeeded") && !dumb.contains('\u{1b}'),
+        "TERM=dumb: {dumb:?}"
+    );
 }

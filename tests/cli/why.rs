@@ -127,3 +127,77 @@ async fn why_names_a_dead_lettered_push_with_its_error() {
         .json("dlq-list-again");
     assert_eq!(again["messages"].as_array().unwrap().len(), 1);
 }
+
+/// The emulator's TestEventPattern answers nothing; the fault proxy answers it as
+/// EventBridge would (tests/common/event_pattern.rs follows the documented matching).
+fn play_test_event_pattern(proxy: &super::common::faults::FaultProxy) {
+    proxy.rewrite(
+        |call| call.operation == "TestEventPattern",
+        |call, answer| {
+            let body = call.body.clone().unwrap_or_default();
+            let parse = |name: &str| {
+                serde_json::from_str::<Value>(body[name].as_str().unwrap_or("null"))
+                    .unwrap_or_default()
+            };
+            let result =
+                super::common::event_pattern::matches(&parse("EventPattern"), &parse("Event"));
+            *answer = json!({ "Result": result });
+        },
+    );
+}
+
+#[tokio::test]
+async fn why_names_a_push_no_rule_matches() {
+    let stack = Stack::new().await;
+    let proxy = super::common::faults::FaultProxy::start(
+        &stack.world.emulator.endpoint,
+        std::time::Duration::from_secs(30),
+        7,
+    )
+    .await;
+    play_test_event_pattern(&proxy);
+    let pattern = |repositories: Value| {
+        json!({"source": ["aws.ecr"], "detail-type": ["ECR Image Action"],
+               "detail": {"action-type": ["PUSH"], "result": ["SUCCESS"], "repository-name": repositories}})
+        .to_string()
+    };
+    stack.world.push_image(Some("v8")).await;
+    // The rule Terraform last applied lists another repository (the config changed since).
+    stack
+        .write_settings_with(json!({"push_rule_pattern": pattern(json!(["billing"]))}))
+        .await;
+    let ran = super::stack::slipway_at(
+        &proxy.endpoint,
+        &["why", "app:v8", "--target", "web", "--json"],
+        &[],
+    )
+    .await;
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    let answer = ran.json("why-no-rule");
+    assert_eq!(
+        answer["targets"][0]["link"], "no-rule-matches",
+        "{answer:#}"
+    );
+    assert!(
+        proxy
+            .calls()
+            .iter()
+            .any(|c| c.operation == "TestEventPattern"),
+        "EventBridge decided it"
+    );
+
+    stack
+        .write_settings_with(json!({"push_rule_pattern": pattern(json!(["app"]))}))
+        .await;
+    let ran = super::stack::slipway_at(
+        &proxy.endpoint,
+        &["why", "app:v8", "--target", "web", "--json"],
+        &[],
+    )
+    .await;
+    let answer = ran.json("why-rule-matches");
+    assert_eq!(
+        answer["targets"][0]["link"], "not-delivered",
+        "the rule matches; the event was lost: {answer:#}"
+    );
+}

@@ -380,15 +380,23 @@ impl State {
         {
             return answer;
         }
-        let (parts, body) = answer.into_parts();
+        let (mut parts, body) = answer.into_parts();
         let bytes = body
             .collect()
             .await
             .map(|b| b.to_bytes())
             .unwrap_or_default();
-        let Ok(mut json) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
+        // An empty answer is an empty JSON object (the emulator answers some JSON-protocol
+        // calls with no body at all).
+        let parsed = match bytes.is_empty() {
+            true => Ok(serde_json::json!({})),
+            false => serde_json::from_slice::<serde_json::Value>(&bytes),
+        };
+        let Ok(mut json) = parsed else {
             return Response::from_parts(parts, Full::new(bytes));
         };
+        // The body changes length: the client must not read the emulator's.
+        parts.headers.remove(hyper::header::CONTENT_LENGTH);
         for (accepts, rewrite) in &self.inner.lock().unwrap().rewrites {
             if accepts(call) {
                 rewrite(call, &mut json);

@@ -108,6 +108,13 @@ data "aws_iam_policy_document" "operator" {
     actions   = ["sqs:ReceiveMessage", "sqs:GetQueueAttributes", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"]
     resources = [for queue in aws_sqs_queue.dead_letters : queue.arn]
   }
+  # slipway why: does the image-push rule's pattern match a push (no resource-level
+  # permissions).
+  statement {
+    sid       = "SlipwayTestEventPattern"
+    actions   = ["events:TestEventPattern"]
+    resources = ["*"]
+  }
   # slipway replay: from Slipway's archive, to its rules on the default bus.
   statement {
     sid       = "SlipwayReplay"

@@ -38,6 +38,7 @@ resource "aws_ssm_parameter" "settings" {
     archive_arn        = aws_cloudwatch_event_archive.slipway.arn
     event_bus_arn      = aws_cloudwatch_event_archive.slipway.event_source_arn
     replay_rule_arns   = [for key, rule in aws_cloudwatch_event_rule.this : rule.arn if local.rules[key].bus == null && local.rules[key].schedule == null]
+    push_rule_pattern  = aws_cloudwatch_event_rule.this["image-push"].event_pattern
   })
 
   tags = var.tags
