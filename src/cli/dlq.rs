@@ -14,7 +14,7 @@ use super::context::Context;
 use super::exit::{CliError, Exit};
 use super::output::Output;
 use super::tables;
-use crate::console::dead_letters::{read, DeadLetter, Message};
+use crate::console::dead_letters::{read, DeadLetter, Message, Redriven};
 
 /// Rounds of ReceiveMessage without a new message before the list is taken as complete.
 const QUIET_ROUNDS: usize = 3;
@@ -106,15 +106,6 @@ pub(super) async fn queue(
 /// How long a message being redriven stays hidden from another redrive (or a listing with
 /// a visibility timeout): longer than one asynchronous Invoke takes to be accepted.
 const REDRIVE_VISIBILITY_SECONDS: i32 = 120;
-
-/// One message's redrive.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct Redriven {
-    #[serde(flatten)]
-    pub letter: DeadLetter,
-    /// `redriven`, `would-redrive` (with --dry-run), or `failed: …` (the message stays).
-    pub result: String,
-}
 
 /// `slipway dlq redrive [FUNCTION] [--dry-run]`: each message's body, as it is (both shapes:
 /// the functions open an invocation record themselves, src/input/redrive.rs), re-invoked

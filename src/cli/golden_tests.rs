@@ -468,6 +468,23 @@ fn dlq_list_table_and_json() {
         &(tables::dead_letters(&letters, now()) + "\n"),
     );
     golden_json("dlq-list.json", "dlq list", dlq::body(&letters));
+    let results = vec![
+        crate::console::dead_letters::Redriven {
+            letter: letters[0].clone(),
+            result: "redriven".into(),
+        },
+        crate::console::dead_letters::Redriven {
+            letter: letters[1].clone(),
+            result: "failed: lambda:Invoke answered 500, not 202 (accepted); the message stays"
+                .into(),
+        },
+    ];
+    golden("dlq-redrive.txt", &(tables::redriven(&results) + "\n"));
+    golden_json(
+        "dlq-redrive.json",
+        "dlq redrive",
+        serde_json::json!({ "dry_run": false, "failed": 1, "messages": results }),
+    );
 }
 
 #[test]

@@ -271,7 +271,7 @@ pub fn why(image: &crate::console::why::Image, answers: &[crate::console::why::W
     )
 }
 
-pub fn redriven(results: &[super::dlq::Redriven]) -> String {
+pub fn redriven(results: &[crate::console::dead_letters::Redriven]) -> String {
     if results.is_empty() {
         return "no dead letters".to_string();
     }

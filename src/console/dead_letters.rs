@@ -28,6 +28,15 @@ pub struct DeadLetter {
     pub attempts: Option<u64>,
 }
 
+/// One message's redrive (`slipway dlq redrive`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Redriven {
+    #[serde(flatten)]
+    pub letter: DeadLetter,
+    /// `redriven`, `would-redrive` (with --dry-run), or `failed: …` (the message stays).
+    pub result: String,
+}
+
 /// One message as SQS returned it.
 pub struct Message<'a> {
     pub function: &'a str,
