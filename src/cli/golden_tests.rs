@@ -283,8 +283,6 @@ fn api() -> (TargetRecord, Vec<Deployment>) {
         digest: Some(digest(4)),
         version: None,
         reason: "app:v2.0.0 was rolled back by ECS's circuit breaker".into(),
-        by: None,
-        until: None,
     };
     let rollouts = Rollouts {
         started: vec![started(&v1, 1), started(&v2, 61)],

@@ -8,6 +8,7 @@
 //! - [`output`] — stdout/stderr, JSON documents, colour only on a terminal.
 //! - [`tables`] — the tables, drawn from `crate::console`'s views.
 //! - [`status`], [`history`], [`wait`], [`why`], [`dlq`] — the reads, one file per command.
+//! - [`redrive`] — `dlq redrive`: dead letters re-invoked, deleted once accepted.
 //! - [`act`] — the changes (approve, reject, rollback, freeze, unfreeze), each a request
 //!   to the operator endpoint signed by [`endpoint`] as the operator.
 
@@ -20,6 +21,7 @@ pub mod exit;
 pub mod history;
 pub mod output;
 pub mod plan;
+pub mod redrive;
 pub mod replay;
 pub mod settings;
 pub mod status;
@@ -113,7 +115,7 @@ async fn run(cli: Cli) -> Result<Exit, CliError> {
             function,
             dry_run,
             max,
-        }) => dlq::redrive(&ctx, function.as_deref(), dry_run, max, &out).await,
+        }) => redrive::redrive(&ctx, function.as_deref(), dry_run, max, &out).await,
         Command::Approve { id, reason } => {
             let body = serde_json::json!({ "deployment": id, "reason": reason });
             act::run(

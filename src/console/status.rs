@@ -13,7 +13,6 @@ use crate::input::config::{Policy, Target};
 use crate::ledger::TargetRecord;
 use crate::model::deployment::{Deployment, State, Trigger};
 use crate::model::rollout::{GoodRelease, RolloutKind};
-use crate::model::target::Head;
 use crate::ports::ServiceState;
 
 /// How many of a target's newest rollouts status reads to find what runs.
@@ -31,7 +30,7 @@ pub struct TargetStatus {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub service_error: Option<String>,
     pub last_known_good: Option<Good>,
-    /// The newest deployment Slipway accepted for the target.
+    /// The newest deployment Slipway started for the target.
     pub latest: Option<Latest>,
     pub frozen: Option<Frozen>,
     pub pending_approval: Option<Pending>,
@@ -143,8 +142,8 @@ pub fn status(inputs: &Inputs) -> TargetStatus {
         running,
         service_error,
         last_known_good: rollouts.last_good.as_ref().map(good),
-        latest: latest(record.head.as_ref(), deployments),
-        frozen: frozen(&rollouts, target),
+        latest: latest(deployments),
+        frozen: frozen(&rollouts, target, *now),
         pending_approval: pending(deployments, *now),
         drift,
     }
@@ -233,12 +232,9 @@ pub fn short_task_definition(arn: &str) -> String {
         .to_string()
 }
 
-fn latest(head: Option<&Head>, deployments: &[Deployment]) -> Option<Latest> {
-    let newest = match head {
-        Some(head) => deployments.iter().find(|d| d.id == head.deployment_id),
-        None => None,
-    }
-    .or_else(|| deployments.iter().max_by_key(|d| started_at(d)))?;
+/// The newest deployment Slipway started for the target (a push, an upload, a rollback).
+fn latest(deployments: &[Deployment]) -> Option<Latest> {
+    let newest = deployments.iter().max_by_key(|d| started_at(d))?;
     Some(Latest {
         deployment_id: newest.id.clone(),
         release: release::of_deployment(newest),
@@ -247,14 +243,38 @@ fn latest(head: Option<&Head>, deployments: &[Deployment]) -> Option<Latest> {
     })
 }
 
-fn frozen(rollouts: &crate::model::rollout::Rollouts, target: &Target) -> Option<Frozen> {
-    let freeze = rollouts.freeze.as_ref()?;
-    let lifted_by = match (&freeze.by, freeze.until, target.freeze_rule()) {
-        (Some(_), Some(until), _) => format!(
-            "{}, or an operator unfreezes",
-            until.format("%Y-%m-%d %H:%M:%SZ")
-        ),
-        (None, _, crate::model::freeze::FreezeRule::UntilNewerImage) => {
+fn frozen(
+    rollouts: &crate::model::rollout::Rollouts,
+    target: &Target,
+    now: DateTime<Utc>,
+) -> Option<Frozen> {
+    let failed = rollouts.freeze.as_ref();
+    if let Some(hold) = rollouts.held.as_ref().filter(|h| h.is_active(now)) {
+        let ends = match hold.until {
+            Some(until) => format!(
+                "{}, or an operator unfreezes",
+                until.format("%Y-%m-%d %H:%M:%SZ")
+            ),
+            None => "an operator unfreezes".to_string(),
+        };
+        let after = failed.map_or(String::new(), |f| {
+            format!(
+                " (the freeze after {} failed stays until then too)",
+                f.release
+            )
+        });
+        return Some(Frozen {
+            since: hold.since,
+            reason: hold.reason.clone(),
+            deployment_id: failed.map(|f| f.deployment_id.clone()),
+            by: hold.by.clone(),
+            until: hold.until,
+            lifted_by: format!("{ends}{after}"),
+        });
+    }
+    let freeze = failed?;
+    let lifted_by = match target.freeze_rule() {
+        crate::model::freeze::FreezeRule::UntilNewerImage => {
             "a newer image is pushed, or an operator unfreezes".to_string()
         }
         _ => "an operator unfreezes".to_string(),
@@ -262,17 +282,19 @@ fn frozen(rollouts: &crate::model::rollout::Rollouts, target: &Target) -> Option
     Some(Frozen {
         since: freeze.since,
         reason: freeze.reason.clone(),
-        deployment_id: Some(freeze.deployment_id.clone()).filter(|id| !id.is_empty()),
-        by: freeze.by.clone().unwrap_or_else(|| "slipway".to_string()),
-        until: freeze.until,
+        deployment_id: Some(freeze.deployment_id.clone()),
+        by: "slipway".to_string(),
+        until: None,
         lifted_by,
     })
 }
 
 fn pending(deployments: &[Deployment], now: DateTime<Utc>) -> Option<Pending> {
+    // A request past its expiry is expired, whether or not Slipway has recorded it yet.
     let waiting = deployments
         .iter()
         .filter(|d| d.state == State::AwaitingApproval)
+        .filter(|d| d.approval.as_ref().is_some_and(|a| a.expires_at > now))
         .max_by_key(|d| started_at(d))?;
     let request = waiting.approval.as_ref()?;
     Some(Pending {

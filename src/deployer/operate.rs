@@ -120,6 +120,12 @@ impl<A: Adapters> Deployer<A> {
             .clone()
             .filter(|r| !r.trim().is_empty())
             .ok_or_else(|| StepError::Rejected("a freeze needs a reason, for the record and for whoever finds the target frozen".into()))?;
+        if target.policy != crate::input::config::Policy::Auto {
+            return Err(StepError::Rejected(format!(
+                "`{}` deploys only what a person approves (policy {:?}): nothing deploys by itself to freeze; reject its requests instead",
+                target.name, target.policy
+            )));
+        }
         if request.until.is_some_and(|until| until <= Utc::now()) {
             return Err(StepError::Rejected(
                 "`until` is in the past: give a time to come".into(),

@@ -67,13 +67,13 @@ impl<A: Adapters> Deployer<A> {
     ) -> Result<Handled, StepError> {
         let mut lifted = None;
         self.update_rollouts(&target.name, |r| {
-            let freeze = r.freeze.clone();
+            let before = (r.freeze.clone(), r.held.clone());
             let changed = r.unfreeze(&request.requested_by, request.reason.clone(), Utc::now());
-            lifted = freeze.filter(|_| changed);
+            lifted = Some(before).filter(|_| changed);
             changed
         })
         .await?;
-        let Some(freeze) = lifted else {
+        let Some((freeze, held)) = lifted else {
             log_decision("unchanged", "unfreeze: the target is not frozen");
             return Ok(Handled {
                 deployment_id: String::new(),
@@ -84,18 +84,28 @@ impl<A: Adapters> Deployer<A> {
                 },
             });
         };
+        let what = [
+            freeze
+                .as_ref()
+                .map(|f| format!("frozen since {} failed", f.release)),
+            held.as_ref()
+                .map(|h| format!("frozen by {}: {}", h.by, h.reason)),
+        ];
+        let what: Vec<String> = what.into_iter().flatten().collect();
         log_decision(
             "unfrozen",
             &format!(
-                "{} unfroze the target (frozen since {} failed)",
-                request.requested_by, freeze.release
+                "{} unfroze the target ({})",
+                request.requested_by,
+                what.join("; ")
             ),
         );
+        let failed = freeze.map(|f| f.deployment_id).unwrap_or_default();
         Ok(Handled {
-            deployment_id: freeze.deployment_id.clone(),
+            deployment_id: failed.clone(),
             image: String::new(),
             outcome: TargetOutcome::Unfrozen {
-                failed_deployment: freeze.deployment_id,
+                failed_deployment: failed,
             },
         })
     }
@@ -175,7 +185,14 @@ impl<A: Adapters> Deployer<A> {
                 .unwrap_or_default()
         );
         let bad = self
-            .freeze_rolled_back(target, &rollouts, &good, &service.task_definition, &reason)
+            .freeze_rolled_back(
+                target,
+                &rollouts,
+                &good,
+                &service.task_definition,
+                &reason,
+                request.to.is_none(),
+            )
             .await?;
         let ecs_deployment_id = self
             .start_rollout(target, current, &good.task_definition)
@@ -273,6 +290,9 @@ impl<A: Adapters> Deployer<A> {
         good: &GoodRelease,
         running: &str,
         reason: &str,
+        // Returning to the last good release moves it (when the service already runs it, the
+        // one before becomes last good); a release the operator named moves nothing.
+        to_last_good: bool,
     ) -> Result<Option<Versioned<Deployment>>, StepError> {
         let bad = match rollouts
             .latest_own()
@@ -283,7 +303,9 @@ impl<A: Adapters> Deployer<A> {
         };
         self.update_rollouts(&target.name, |r| {
             let before = r.clone();
-            r.rollback_target(running);
+            if to_last_good {
+                r.rollback_target(running);
+            }
             if let Some(bad) = &bad {
                 r.freeze_after(&bad.value, target.freeze_rule(), reason, Utc::now());
             }

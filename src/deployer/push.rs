@@ -308,6 +308,10 @@ impl<A: Adapters> Deployer<A> {
         running: &DescribedTaskDefinition<<A::Ecs as Ecs>::TaskDefinition>,
         invocation: &Invocation,
     ) -> Result<Option<TargetOutcome>, StepError> {
+        // Finishing an earlier attempt writes: a plan leaves that to the real push.
+        if self.is_dry_run() {
+            return Ok(None);
+        }
         let Some(existing) = self
             .ledger
             .deployment(&target.name, &image_key(&push.digest))
@@ -363,6 +367,9 @@ impl<A: Adapters> Deployer<A> {
         reason: &str,
         invocation: &Invocation,
     ) -> Result<(), StepError> {
+        if self.is_dry_run() {
+            return Ok(());
+        }
         let Some(existing) = self
             .ledger
             .deployment(&target.name, &image_key(&push.digest))
@@ -429,9 +436,17 @@ impl<A: Adapters> Deployer<A> {
             }
             FreezeCheck::Thaws(why) => {
                 if !self.is_dry_run() {
+                    // Only the failure's freeze that this push is newer than: an operator's
+                    // hold, or a later failure's freeze, recorded meanwhile stays.
+                    let failed = read
+                        .value
+                        .freeze
+                        .as_ref()
+                        .map(|f| f.deployment_id.clone())
+                        .unwrap_or_default();
                     let why = why.clone();
                     self.change_rollouts(&target.name, Some(rollouts), move |r| {
-                        r.unfreeze("slipway", Some(why.clone()), Utc::now())
+                        r.thaw(&failed, why.clone(), Utc::now())
                     })
                     .await?;
                 }

@@ -507,7 +507,25 @@ fn validate_approval(
         return Err(ConfigError::invalid(
             field(&format!("approval.iam_approvers[{bad}]")),
             format!(
-                "`{}` is not an IAM principal's ARN: use arn:aws:iam::<account>:role/<name> or arn:aws:sts::<account>:assumed-role/<role>/*",
+                "`{}` is not an IAM caller's ARN: use arn:aws:sts::<account>:assumed-role/<role>/* for a role's sessions, or arn:aws:iam::<account>:user/<name>",
+                raw.iam_approvers[bad]
+            ),
+        ));
+    }
+    // API Gateway names a role's caller by its session (`userArn`), never by the role.
+    if let Some(bad) = raw
+        .iam_approvers
+        .iter()
+        .position(|arn| arn.contains(":role/"))
+    {
+        let role = raw.iam_approvers[bad]
+            .rsplit(":role/")
+            .next()
+            .unwrap_or_default();
+        return Err(ConfigError::invalid(
+            field(&format!("approval.iam_approvers[{bad}]")),
+            format!(
+                "`{}` names a role, which never matches: a role's caller arrives as its session, arn:aws:sts::<account>:assumed-role/{role}/<session>; write arn:aws:sts::<account>:assumed-role/{role}/*",
                 raw.iam_approvers[bad]
             ),
         ));

@@ -41,6 +41,9 @@ pub struct Rollouts {
     /// Set after a failure: automatic deploys to the target pause (see [`FreezeRule`]).
     #[serde(default)]
     pub freeze: Option<Freeze>,
+    /// Set by an operator: automatic deploys pause, whatever the failure rule says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held: Option<Hold>,
     /// The last time a freeze was lifted, and by whom.
     #[serde(default)]
     pub unfrozen: Option<Unfrozen>,
@@ -101,13 +104,25 @@ pub struct Freeze {
     /// The failed release's version, when the target orders tags by semver.
     pub version: Option<String>,
     pub reason: String,
-    /// An operator's freeze: who froze the target (a failure's freeze: `None`). A newer
-    /// image does not thaw it; only an unfreeze or `until` does.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub by: Option<String>,
-    /// When an operator's freeze ends by itself.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+}
+
+/// An operator's freeze (`slipway freeze`): automatic deploys pause until an unfreeze or
+/// `until`. Kept apart from a failure's [`Freeze`], which it neither replaces nor is
+/// replaced by: a newer image thaws only the failure's, and a failure never lifts it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hold {
+    /// The IAM caller who froze the target, as the operator endpoint verified it.
+    pub by: String,
+    pub reason: String,
+    pub since: DateTime<Utc>,
+    #[serde(default)]
     pub until: Option<DateTime<Utc>>,
+}
+
+impl Hold {
+    pub fn is_active(&self, now: DateTime<Utc>) -> bool {
+        self.until.is_none_or(|until| until > now)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -215,8 +230,6 @@ impl Rollouts {
             return;
         }
         self.freeze = Some(Freeze {
-            by: None,
-            until: None,
             since: at,
             deployment_id: deployment.id.clone(),
             release: release_name(deployment),
@@ -235,22 +248,20 @@ impl Rollouts {
         version: Option<&Version>,
         pushed_at: Option<DateTime<Utc>>,
     ) -> FreezeCheck {
+        if let Some(hold) = self.held.as_ref().filter(|h| h.is_active(Utc::now())) {
+            return FreezeCheck::Frozen(format!(
+                "automatic deploys are paused: {} froze the target at {} ({}){}; `slipway unfreeze` lifts it",
+                hold.by,
+                hold.since.format("%Y-%m-%d %H:%M:%S UTC"),
+                hold.reason,
+                hold.until
+                    .map(|u| format!(" until {}", u.format("%Y-%m-%d %H:%M:%S UTC")))
+                    .unwrap_or_default()
+            ));
+        }
         let Some(freeze) = &self.freeze else {
             return FreezeCheck::Open;
         };
-        if let Some(by) = &freeze.by {
-            return match freeze.until {
-                Some(until) if until <= Utc::now() => FreezeCheck::Open,
-                until => FreezeCheck::Frozen(format!(
-                    "automatic deploys are paused: {by} froze the target at {} ({}){}; `slipway unfreeze` lifts it",
-                    freeze.since.format("%Y-%m-%d %H:%M:%S UTC"),
-                    freeze.reason,
-                    until
-                        .map(|u| format!(" until {}", u.format("%Y-%m-%d %H:%M:%S UTC")))
-                        .unwrap_or_default()
-                )),
-            };
-        }
         let frozen = |why: String| {
             FreezeCheck::Frozen(format!(
                 "automatic deploys are paused since {} failed ({}) at {}: {why}; an operator can unfreeze the target, or roll it back",
@@ -290,9 +301,7 @@ impl Rollouts {
         }
     }
 
-    /// An operator's freeze: automatic deploys pause until an unfreeze or `until`. It
-    /// replaces a failure's freeze (the unfreeze then lifts both); whether it changed
-    /// anything.
+    /// An operator's freeze ([`Hold`]); whether it changed anything.
     pub fn freeze_by(
         &mut self,
         by: &str,
@@ -300,37 +309,53 @@ impl Rollouts {
         until: Option<DateTime<Utc>>,
         at: DateTime<Utc>,
     ) -> bool {
-        let failed = self.freeze.as_ref().filter(|f| f.by.is_none());
-        let freeze = Freeze {
-            since: at,
-            deployment_id: failed.map(|f| f.deployment_id.clone()).unwrap_or_default(),
-            release: failed.map(|f| f.release.clone()).unwrap_or_default(),
-            digest: failed.and_then(|f| f.digest.clone()),
-            version: failed.and_then(|f| f.version.clone()),
-            reason: reason.to_string(),
-            by: Some(by.to_string()),
-            until,
-        };
         let same = self
-            .freeze
+            .held
             .as_ref()
-            .is_some_and(|f| f.by.as_deref() == Some(by) && f.reason == reason && f.until == until);
+            .is_some_and(|h| h.by == by && h.reason == reason && h.until == until);
         if !same {
-            self.freeze = Some(freeze);
+            self.held = Some(Hold {
+                by: by.to_string(),
+                reason: reason.to_string(),
+                since: at,
+                until,
+            });
         }
         !same
     }
 
-    /// Lifts the freeze, noting who did and why.
-    pub fn unfreeze(&mut self, by: &str, reason: Option<String>, at: DateTime<Utc>) -> bool {
-        let Some(freeze) = self.freeze.take() else {
+    /// A newer image ends the failure's freeze of `failed_deployment` (an operator's hold
+    /// stays, and so does a freeze for another failure recorded meanwhile); whether it
+    /// changed anything.
+    pub fn thaw(&mut self, failed_deployment: &str, why: String, at: DateTime<Utc>) -> bool {
+        if self
+            .freeze
+            .as_ref()
+            .is_none_or(|f| f.deployment_id != failed_deployment)
+        {
             return false;
-        };
+        }
+        self.freeze = None;
+        self.unfrozen = Some(Unfrozen {
+            at,
+            by: "slipway".to_string(),
+            reason: Some(why),
+            deployment_id: failed_deployment.to_string(),
+        });
+        true
+    }
+
+    /// Lifts both freezes (a failure's and an operator's), noting who did and why.
+    pub fn unfreeze(&mut self, by: &str, reason: Option<String>, at: DateTime<Utc>) -> bool {
+        let (freeze, held) = (self.freeze.take(), self.held.take());
+        if freeze.is_none() && held.is_none() {
+            return false;
+        }
         self.unfrozen = Some(Unfrozen {
             at,
             by: by.to_string(),
             reason,
-            deployment_id: freeze.deployment_id,
+            deployment_id: freeze.map(|f| f.deployment_id).unwrap_or_default(),
         });
         true
     }

@@ -183,8 +183,15 @@ impl Gateway {
         if (chrono::Utc::now() - signed_at).num_seconds().abs() > 300 {
             return Err("Signature expired".into());
         }
-        let canonical_headers: String = signed_headers
-            .split(';')
+        let names: Vec<&str> = signed_headers.split(';').collect();
+        if !names.contains(&"host")
+            || !names.contains(&"x-amz-date")
+            || names.iter().any(|n| header(n).is_none())
+        {
+            return Err("Forbidden".into());
+        }
+        let canonical_headers: String = names
+            .iter()
             .map(|name| format!("{name}:{}\n", header(name).unwrap_or_default().trim()))
             .collect();
         let canonical_request = format!(

@@ -121,10 +121,13 @@ data "aws_iam_policy_document" "operator" {
     actions   = ["events:StartReplay", "events:DescribeReplay"]
     resources = [aws_cloudwatch_event_archive.slipway.arn, "arn:${local.partition}:events:${local.region}:${local.account}:replay/*"]
   }
+  # Not the approval function: whoever may invoke it directly can write any
+  # requestContext, and so act as any operator. Its roll jobs' dead letters are the
+  # platform team's to redrive.
   statement {
     sid       = "SlipwayRedrive"
     actions   = ["lambda:InvokeFunction"]
-    resources = [for f in values(local.all_functions) : f.arn]
+    resources = [for f in aws_lambda_function.event_driven : f.arn]
   }
   statement {
     sid       = "SlipwayKey"

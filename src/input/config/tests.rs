@@ -180,6 +180,10 @@ fn approval_settings_default_to_a_day_and_are_checked() {
             "approval.iam_approvers[0]",
         ),
         (
+            r#"{"iam_approvers": ["arn:aws:iam::123456789012:role/release-managers"]}"#,
+            "approval.iam_approvers[0]",
+        ),
+        (
             r#"{"expires_after_hours": 169}"#,
             "approval.expires_after_hours",
         ),

@@ -251,3 +251,66 @@ fn remembered_rollouts_are_bounded_and_found_newest_first() {
         format!("k{last}")
     );
 }
+
+#[test]
+fn an_operators_hold_and_a_failures_freeze_do_not_undo_each_other() {
+    let rule = FreezeRule::UntilNewerImage;
+    let v = |s: &str| Version::parse(s).unwrap();
+    let now = Utc::now();
+    // A hold, then a failure: the failure does not replace the hold.
+    let mut rollouts = Rollouts::default();
+    assert!(rollouts.freeze_by(
+        "arn:aws:sts::1:assumed-role/ops/alice",
+        "year-end",
+        None,
+        now
+    ));
+    let mut failed = rolling();
+    failed.version = Some("1.4.2".into());
+    rollouts.freeze_after(&failed, rule, "circuit breaker", now);
+    assert!(rollouts.held.is_some() && rollouts.freeze.is_some());
+    // A newer image would thaw the failure's freeze, but the hold stops it first.
+    let FreezeCheck::Frozen(why) =
+        rollouts.check_push(rule, "sha256:new", Some(&v("1.5.0")), Some(now))
+    else {
+        panic!("held")
+    };
+    assert!(why.contains("alice") && why.contains("year-end"), "{why}");
+    // Thawing the failure's freeze leaves the hold; a thaw for another failure changes nothing.
+    assert!(!rollouts.thaw("web.other", "newer".into(), now));
+    assert!(rollouts.thaw(&failed.id, "newer".into(), now));
+    assert!(rollouts.held.is_some() && rollouts.freeze.is_none());
+    // A hold whose time is up lets the failure rule decide again.
+    let mut timed = Rollouts::default();
+    timed.freeze_by(
+        "ops",
+        "deploy window",
+        Some(now - chrono::Duration::minutes(1)),
+        now,
+    );
+    timed.freeze_after(&failed, rule, "circuit breaker", now);
+    assert!(
+        matches!(
+            timed.check_push(
+                rule,
+                "sha256:ab1200000000ffff",
+                Some(&v("1.4.2")),
+                Some(now)
+            ),
+            FreezeCheck::Frozen(_)
+        ),
+        "the failure's freeze outlives an expired hold"
+    );
+    // An unfreeze lifts both.
+    assert!(timed.unfreeze("ops", Some("done".into()), now));
+    assert!(timed.held.is_none() && timed.freeze.is_none());
+    assert_eq!(
+        timed.check_push(
+            rule,
+            "sha256:ab1200000000ffff",
+            Some(&v("1.4.2")),
+            Some(now)
+        ),
+        FreezeCheck::Open
+    );
+}
