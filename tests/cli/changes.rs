@@ -258,6 +258,13 @@ async fn a_freeze_holds_newer_pushes_until_it_is_lifted() {
         "a newer image does not thaw an operator's freeze: {web:?}"
     );
 
+    // prod-web deploys only what a person approves: nothing to freeze, and it says so.
+    let approval = stack
+        .slipway(&["freeze", "prod-web", "--reason", "year-end"])
+        .await;
+    assert_eq!(approval.code, 4, "{}", approval.stderr);
+    assert!(approval.stderr.contains("approves"), "{}", approval.stderr);
+
     let ran = stack
         .slipway(&["unfreeze", "web", "--reason", "freeze over"])
         .await;
