@@ -201,3 +201,13 @@ async fn why_names_a_push_no_rule_matches() {
         "the rule matches; the event was lost: {answer:#}"
     );
 }
+
+/// The stand-in's matching, on the cases Slipway's rules use.
+#[test]
+fn the_subset_matches_as_eventbridge_documents() {
+    let pattern = serde_json::json!({"source": ["aws.ecr"], "detail": {"repository-name": ["app"], "image-tag": [{"prefix": "v"}], "x": [{"exists": false}]}});
+    let event = serde_json::json!({"source": "aws.ecr", "detail": {"repository-name": "app", "image-tag": "v1"}});
+    assert!(super::common::event_pattern::matches(&pattern, &event));
+    let other = serde_json::json!({"source": "aws.ecr", "detail": {"repository-name": "other", "image-tag": "v1"}});
+    assert!(!super::common::event_pattern::matches(&pattern, &other));
+}
