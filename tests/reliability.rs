@@ -844,6 +844,9 @@ async fn scenario_3_faults_that_outlast_the_retries_end_in_the_dead_letter_queue
             "after_redrive_targets_on_newest": on_newest,
             "after_redrive_duplicate_revisions": duplicates,
             "after_redrive_left_planned": half_written,
+            "redrive_first_exit": first_exit,
+            "redrive_first_failed": first["failed"],
+            "redrive_second_exit": second_exit,
             "redriven": redriven,
         }),
     );

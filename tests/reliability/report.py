@@ -229,6 +229,9 @@ def render(f, commit):
         ("… that failed before any deployment was recorded", dl["dead_lettered_before_any_record"]),
         ("… whose deployment stayed planned without the error (that write failed too, or Lambda's "
          "timeout struck first; the lease expires)", dl["dead_lettered_planned_without_error"]),
+        ("`slipway dlq redrive`, first try (every invoke of one event refused): exit code, messages left",
+         f"{dl.get('redrive_first_exit', '?')}, {dl.get('redrive_first_failed', '?')}"),
+        ("`slipway dlq redrive`, second try: exit code", dl.get("redrive_second_exit", "?")),
         ("after redriving the queue: targets on their newest push", f"{dl['after_redrive_targets_on_newest']} of {dl['targets']}"),
         ("after redriving: duplicate revisions", dl["after_redrive_duplicate_revisions"]),
         ("after redriving: deployments left planned", dl["after_redrive_left_planned"]),
