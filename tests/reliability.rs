@@ -1092,6 +1092,51 @@ async fn scenario_4_a_registration_whose_answer_is_lost_is_found_not_repeated() 
     assert_eq!(state["state"], "rolling");
 }
 
+/// The same lost answer, and the search for its revision fails too (ListTaskDefinitions
+/// throttled through the SDK's three attempts): registering again then could only
+/// duplicate what the lost call
+/// registered, so the attempt stops, and the retry searches before it registers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn scenario_4_a_lost_registration_whose_search_fails_is_not_repeated() {
+    let (rig, pushed, config) = crash_rig().await;
+    let deployer = rig.deployer(&config);
+    rig.proxy.reset_calls();
+    rig.proxy.inject(
+        1.0,
+        &[Fault::Slow],
+        Some(Box::new(|c: &Call| c.operation == "RegisterTaskDefinition")),
+    );
+    // The SDK's standard retry mode (src/aws/mod.rs) tries each call three times.
+    const SDK_ATTEMPTS: usize = 3;
+    let searches = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = searches.clone();
+    rig.proxy.inject(
+        1.0,
+        &[Fault::Throttling],
+        Some(Box::new(move |c: &Call| {
+            c.operation == "ListTaskDefinitions"
+                && counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst) < SDK_ATTEMPTS
+        })),
+    );
+    let delivery = rig
+        .lambda(&deployer)
+        .deliver(&push_event("e-lost-search", Some("v2"), &pushed))
+        .await;
+    let (registers, _) = ecs_writes(&rig.proxy);
+    assert!(
+        searches.load(std::sync::atomic::Ordering::SeqCst) > SDK_ATTEMPTS,
+        "the search was refused through one attempt and tried again in the next"
+    );
+    assert!(matches!(delivery.ending, Ending::Acknowledged(_)));
+    assert_eq!(
+        registers, 1,
+        "never registered while the search could not answer"
+    );
+    assert_eq!(rig.duplicate_revisions("web").await, 0);
+    assert!(delivery.attempts >= 2, "the first attempt stopped");
+    assert_eq!(rig.running_image("web").await, image_uri(&pushed));
+}
+
 // ---------------------------------------------------------------------------------------
 // 7. The emulator stops answering mid-run
 // ---------------------------------------------------------------------------------------

@@ -155,7 +155,10 @@ impl Ecs for EcsService {
                 return Err(err);
             }
             if lost_answer {
-                if let Ok(Some(found)) = self.find_registered(base, deployment_id).await {
+                // Registering again is safe only once the search says the lost attempt
+                // registered nothing: a failed search ends this attempt (transient), and
+                // the retry, a takeover, searches again before it registers.
+                if let Some(found) = self.find_registered(base, deployment_id).await? {
                     return Ok(found);
                 }
             }
@@ -226,11 +229,13 @@ impl Ecs for EcsService {
                 return Err(err);
             }
             if lost_answer {
-                if let Ok(now) = self.describe_service(cluster, service).await {
-                    if now.task_definition == task_definition {
-                        if let Some(primary) = now.primary_deployment {
-                            return Ok(primary);
-                        }
+                // As with a lost registration: without the service's answer a second
+                // UpdateService could start a second ECS deployment, so a failed look
+                // ends this attempt and the retry looks again (its starting marker).
+                let now = self.describe_service(cluster, service).await?;
+                if now.task_definition == task_definition {
+                    if let Some(primary) = now.primary_deployment {
+                        return Ok(primary);
                     }
                 }
             }
