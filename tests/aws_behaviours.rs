@@ -108,7 +108,7 @@ async fn world_via_proxy() -> (World, FaultProxy, slipway::aws::Clients, String)
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_blue_green_linear_or_canary_service_is_refused_with_what_to_do() {
+async fn a_blue_green_linear_or_canary_service_of_a_rolling_target_is_refused_with_what_to_do() {
     for strategy in ["BLUE_GREEN", "LINEAR", "CANARY"] {
         let (world, proxy, clients, pushed) = world_via_proxy().await;
         with_deployment_configuration(
@@ -131,7 +131,10 @@ async fn a_blue_green_linear_or_canary_service_is_refused_with_what_to_do() {
             panic!("{strategy}: {report:?}")
         };
         assert_eq!(reported.as_deref(), Some(strategy));
-        assert!(error.contains("strategy to ROLLING"), "{error}");
+        assert!(
+            error.contains("rollout.strategy") && error.contains("strategy to ROLLING"),
+            "{error}"
+        );
         assert_eq!(calls.registers.load(Ordering::SeqCst), 0);
         assert!(world.ledger_keys().await.is_empty());
     }

@@ -46,7 +46,12 @@ impl<A: Adapters> Deployer<A> {
             .ecs
             .describe_service(&target.cluster, &target.service)
             .await?;
-        let warnings = crate::model::rollable::check(&service, &target.cluster, &target.service)?;
+        let warnings = crate::model::rollable::check(
+            &service,
+            &target.cluster,
+            &target.service,
+            &target.rollout.strategy,
+        )?;
         crate::model::rollable::check_family(&service, target.task_family.as_deref())?;
         for warning in &warnings {
             warn!(target = target.name, decision = "warning", "{warning}");

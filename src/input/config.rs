@@ -6,6 +6,7 @@
 
 pub use crate::model::freeze::FreezeRule;
 pub use crate::model::image_ref::RepositoryRef;
+pub use crate::model::progressive::RolloutPolicy;
 use std::collections::BTreeSet;
 use std::fmt;
 
@@ -65,6 +66,9 @@ pub struct Target {
     /// The task-definition family Slipway may register revisions in (its grants name
     /// only this family); `None`: whatever family the service runs.
     pub task_family: Option<String>,
+    /// How ECS rolls the service out (strategy, bake, alarms) and, for an approval
+    /// target, whether the approval pauses the rollout inside ECS.
+    pub rollout: RolloutPolicy,
 }
 
 impl Target {
@@ -223,6 +227,7 @@ struct RawTarget {
     #[serde(default)]
     freeze_after_failure: FreezeRule,
     task_family: Option<String>,
+    rollout: Option<rollout::RawRollout>,
 }
 
 #[derive(Deserialize)]
@@ -326,6 +331,9 @@ fn validate_target(index: usize, raw: RawTarget, home: &Home) -> Result<Target, 
     let repository = validate_repository(raw.repository, home, &field)?;
     let tags = validate_tags(raw.tags, &field)?;
     let approval = validate_approval(raw.policy, raw.approval, &field)?;
+    let approval_minutes =
+        (raw.policy == Policy::Approval).then(|| approval.expires_after.num_minutes());
+    let rollout = rollout::validate_rollout(raw.rollout, approval_minutes, &field)?;
     Ok(Target {
         name: raw.name,
         cluster: raw.cluster,
@@ -341,6 +349,7 @@ fn validate_target(index: usize, raw: RawTarget, home: &Home) -> Result<Target, 
             .filter(|c| !c.trim().is_empty()),
         freeze: raw.freeze_after_failure,
         task_family: raw.task_family.filter(|f| !f.trim().is_empty()),
+        rollout,
     })
 }
 
@@ -538,5 +547,6 @@ fn validate_approval(
     })
 }
 
+mod rollout;
 #[cfg(test)]
 mod tests;

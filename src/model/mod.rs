@@ -9,6 +9,8 @@
 //! - [`service`] — an ECS service as DescribeServices reports it.
 //! - [`rollable`] — which services Slipway can roll.
 //! - [`ecs_event`] — ECS's deployment and service events as plain data.
+//! - [`progressive`] — a target's rollout strategy (rolling, blue/green, canary,
+//!   linear), where its approval pauses the rollout, and ECS's rules for both.
 //! - [`freeze`] and [`rollout`] — how rollouts end: ECS's events turned into forward-only
 //!   moves, the last known good release, and the freeze after a failure.
 
@@ -18,6 +20,7 @@ pub mod freeze;
 pub mod image_ref;
 pub mod ordering;
 pub mod plan;
+pub mod progressive;
 pub mod rollable;
 pub mod rollout;
 pub mod service;

@@ -258,6 +258,7 @@ pub(crate) mod tests {
             outcome_slack_channel: None,
             freeze: Default::default(),
             task_family: None,
+            rollout: Default::default(),
         }
     }
 

@@ -10,15 +10,17 @@
 //!   UpdateServicePrimaryTaskSet); the service has no task definition of its own to update.
 //!   (Amazon ECS Developer Guide, "Amazon ECS deployment types"; API reference,
 //!   DeploymentController and UpdateService.)
-//! - strategy `BLUE_GREEN`, `LINEAR`, `CANARY`: ECS's own progressive deployments, whose
-//!   end is told by other events (and ECS's circuit breaker does not apply); Slipway
-//!   does not drive them yet, so it refuses rather than report a rollout it cannot follow.
+//! - strategy `BLUE_GREEN`, `LINEAR`, `CANARY` on a target whose `rollout` does not say
+//!   so: Slipway sends the target's own strategy with every UpdateService
+//!   (`model::progressive`), so a service set up another way behind its back would be
+//!   switched silently; it refuses and says which of the two to change.
 //!
-//! A ROLLING service without the deployment circuit breaker can be rolled, but ECS never
+//! A ROLLING target without the deployment circuit breaker can be rolled, but ECS never
 //! sends SERVICE_DEPLOYMENT_FAILED for it (Developer Guide, "How the Amazon ECS deployment
 //! circuit breaker detects failures"): a failing rollout would stay `rolling` in the
 //! ledger. That is a warning, shown in the plan and logged with each rollout.
 
+use crate::model::progressive::Strategy;
 use crate::model::service::ServiceState;
 
 /// ECS's default controller and strategy, which Slipway drives.
@@ -36,9 +38,14 @@ pub struct Unrollable {
     pub reason: String,
 }
 
-/// Whether `service` can be rolled with UpdateService; `Ok` carries the warnings a person
-/// should see with the plan.
-pub fn check(service: &ServiceState, cluster: &str, name: &str) -> Result<Vec<String>, Unrollable> {
+/// Whether `service` can be rolled with UpdateService by a target whose rollout strategy
+/// is `strategy`; `Ok` carries the warnings a person should see with the plan.
+pub fn check(
+    service: &ServiceState,
+    cluster: &str,
+    name: &str,
+    strategy: &Strategy,
+) -> Result<Vec<String>, Unrollable> {
     let refuse = |reason: String| Unrollable {
         controller: service.controller.clone(),
         strategy: service.strategy.clone(),
@@ -68,12 +75,18 @@ pub fn check(service: &ServiceState, cluster: &str, name: &str) -> Result<Vec<St
             )))
         }
     }
-    if let Some(strategy) = service.strategy.as_deref().filter(|s| *s != ROLLING) {
+    let wanted = strategy.ecs_name();
+    if let Some(runs) = service
+        .strategy
+        .as_deref()
+        .filter(|s| *s != ROLLING && *s != wanted)
+    {
         return Err(refuse(format!(
-            "{cluster}/{name} deploys with the {strategy} strategy: Slipway rolls only ROLLING services and cannot \
-             follow a {strategy} deployment to its end. Nothing was registered. Set the service's \
-             deploymentConfiguration.strategy to ROLLING, or deploy it another way until Slipway drives ECS's \
-             progressive deployments"
+            "{cluster}/{name} deploys with the {runs} strategy, but the target's rollout is {}: Slipway sends the \
+             target's strategy with every UpdateService and will not switch the service behind its owner's back. \
+             Nothing was registered. Set the target's `rollout.strategy` to match the service, or set the \
+             service's deploymentConfiguration.strategy to ROLLING",
+            strategy.describe()
         )));
     }
     // arn:aws:ecs:<region>:<account>:service/<cluster>/<service>; a service created before
@@ -90,7 +103,8 @@ pub fn check(service: &ServiceState, cluster: &str, name: &str) -> Result<Vec<St
         )));
     }
     let mut warnings = Vec::new();
-    if service.circuit_breaker != Some(true) {
+    // The circuit breaker exists only for rolling deployments; the others fail by alarm.
+    if *strategy == Strategy::Rolling && service.circuit_breaker != Some(true) {
         warnings.push(format!(
             "{cluster}/{name} has no deployment circuit breaker: ECS never reports a failed rollout for it \
              (no SERVICE_DEPLOYMENT_FAILED), so a rollout that cannot start tasks stays `rolling` in Slipway's \
@@ -164,12 +178,22 @@ mod tests {
     #[test]
     fn a_rolling_ecs_service_with_a_circuit_breaker_rolls_without_warnings() {
         assert_eq!(
-            check(&service("ECS", Some("ROLLING"), Some(true)), "prod", "web"),
+            check(
+                &service("ECS", Some("ROLLING"), Some(true)),
+                "prod",
+                "web",
+                &Strategy::Rolling
+            ),
             Ok(vec![])
         );
         // Before ECS's progressive deployments there was no strategy field: ROLLING.
         assert_eq!(
-            check(&service("ECS", None, Some(true)), "prod", "web"),
+            check(
+                &service("ECS", None, Some(true)),
+                "prod",
+                "web",
+                &Strategy::Rolling
+            ),
             Ok(vec![])
         );
     }
@@ -177,7 +201,13 @@ mod tests {
     #[test]
     fn code_deploy_and_external_services_are_refused_naming_the_controller() {
         for controller in ["CODE_DEPLOY", "EXTERNAL"] {
-            let refused = check(&service(controller, None, None), "prod", "web").unwrap_err();
+            let refused = check(
+                &service(controller, None, None),
+                "prod",
+                "web",
+                &Strategy::Rolling,
+            )
+            .unwrap_err();
             assert_eq!(refused.controller, controller);
             assert!(refused.reason.contains(controller), "{}", refused.reason);
             assert!(
@@ -191,11 +221,16 @@ mod tests {
     #[test]
     fn progressive_strategies_are_refused_with_what_to_do() {
         for strategy in ["BLUE_GREEN", "LINEAR", "CANARY"] {
-            let refused =
-                check(&service("ECS", Some(strategy), Some(true)), "prod", "web").unwrap_err();
+            let refused = check(
+                &service("ECS", Some(strategy), Some(true)),
+                "prod",
+                "web",
+                &Strategy::Rolling,
+            )
+            .unwrap_err();
             assert_eq!(refused.strategy.as_deref(), Some(strategy));
             assert!(
-                refused.reason.contains("strategy to ROLLING"),
+                refused.reason.contains("rollout.strategy"),
                 "{}",
                 refused.reason
             );
@@ -203,10 +238,42 @@ mod tests {
     }
 
     #[test]
+    fn a_progressive_service_is_rolled_by_a_target_with_the_same_strategy_without_a_breaker_warning(
+    ) {
+        let canary = Strategy::Canary {
+            percent: 10.0,
+            bake_minutes: 5,
+        };
+        let warnings = check(
+            &service("ECS", Some("CANARY"), None),
+            "prod",
+            "web",
+            &canary,
+        )
+        .unwrap();
+        assert!(warnings.is_empty(), "{warnings:?}");
+        // A service Terraform created ROLLING is switched by the target's first rollout.
+        assert!(check(
+            &service("ECS", Some("ROLLING"), None),
+            "prod",
+            "web",
+            &canary
+        )
+        .is_ok());
+        assert!(check(
+            &service("ECS", Some("LINEAR"), None),
+            "prod",
+            "web",
+            &canary
+        )
+        .is_err());
+    }
+
+    #[test]
     fn a_service_with_a_short_arn_is_refused_with_the_migration_to_do() {
         let mut short = service("ECS", Some("ROLLING"), Some(true));
         short.arn = "arn:aws:ecs:us-east-1:123456789012:service/web".into();
-        let refused = check(&short, "prod", "web").unwrap_err();
+        let refused = check(&short, "prod", "web", &Strategy::Rolling).unwrap_err();
         assert!(
             refused.reason.contains("long ARN format"),
             "{}",
@@ -217,7 +284,13 @@ mod tests {
     #[test]
     fn a_rolling_service_without_a_circuit_breaker_is_rolled_with_a_warning() {
         for breaker in [None, Some(false)] {
-            let warnings = check(&service("ECS", Some("ROLLING"), breaker), "prod", "web").unwrap();
+            let warnings = check(
+                &service("ECS", Some("ROLLING"), breaker),
+                "prod",
+                "web",
+                &Strategy::Rolling,
+            )
+            .unwrap();
             assert_eq!(warnings.len(), 1);
             assert!(
                 warnings[0].contains("SERVICE_DEPLOYMENT_FAILED"),

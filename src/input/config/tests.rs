@@ -207,3 +207,111 @@ fn an_empty_target_list_is_refused() {
     let err = Config::from_json(r#"{"targets": []}"#, &home()).unwrap_err();
     assert!(err.to_string().contains("`targets`"), "{err}");
 }
+
+const PROD: &str = r#"{"name": "web-prod", "cluster": "prod", "service": "web", "containers": ["app"],
+    "repository": "app", "tags": {"semver": ">=1"}, "policy": "approval", "ROLLOUT"}"#;
+
+const LB: &str = r#""load_balancer": {"target_group_arn": "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/blue/1",
+    "container_name": "app", "container_port": 8080,
+    "alternate_target_group_arn": "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/green/2",
+    "production_listener_rule": "arn:aws:elasticloadbalancing:eu-west-1:123456789012:listener-rule/app/a/1/2/3",
+    "test_listener_rule": "arn:aws:elasticloadbalancing:eu-west-1:123456789012:listener-rule/app/a/1/4/5",
+    "role_arn": "arn:aws:iam::123456789012:role/ecs-infrastructure"}"#;
+
+fn prod_with(rollout: &str) -> Result<Config, ConfigError> {
+    config_with(&PROD.replace("\"ROLLOUT\"", &format!(r#""rollout": {{{rollout}}}"#)))
+}
+
+fn field_of(err: ConfigError) -> String {
+    match err {
+        ConfigError::Invalid { field, .. } => field,
+        other => panic!("{other}"),
+    }
+}
+
+#[test]
+fn a_target_without_a_rollout_block_rolls_as_today() {
+    let config = config_with(WEB).unwrap();
+    assert_eq!(config.targets[0].rollout, RolloutPolicy::default());
+    assert_eq!(config.targets[0].rollout.settings(60), None);
+}
+
+#[test]
+fn a_canary_approved_after_test_traffic_reads_with_ecs_defaults() {
+    use crate::model::progressive::{ApprovalPoint, Stage, Strategy};
+    let config = prod_with(&format!(
+        r#""strategy": "canary", "approval_at": "post-test-traffic", "alarms": ["web-5xx"], {LB}"#
+    ))
+    .unwrap();
+    let rollout = &config.targets[0].rollout;
+    assert_eq!(
+        rollout.strategy,
+        Strategy::Canary {
+            percent: 5.0,
+            bake_minutes: 10
+        }
+    );
+    assert_eq!(
+        rollout.approval,
+        ApprovalPoint::During(Stage::PostTestTraffic)
+    );
+    let pause = rollout.settings(24 * 60).unwrap().pause.unwrap();
+    assert_eq!(
+        pause.timeout_minutes,
+        24 * 60,
+        "the pause times out with the approval"
+    );
+}
+
+#[test]
+fn a_rollout_ecs_would_refuse_fails_at_cold_start_naming_the_field() {
+    let cases = [
+        (
+            r#""strategy": "canary", "approval_at": "test-traffic", LB"#,
+            "targets[0].rollout.approval_at",
+        ),
+        (
+            r#""strategy": "canary", "approval_at": "halfway", LB"#,
+            "targets[0].rollout.approval_at",
+        ),
+        (
+            r#""strategy": "canary", "canary": {"percent": 0.05}, LB"#,
+            "targets[0].rollout.canary.percent",
+        ),
+        (
+            r#""strategy": "linear", "linear": {"step_percent": 2}, LB"#,
+            "targets[0].rollout.linear.step_percent",
+        ),
+        (
+            r#""strategy": "blue-green", LB"#,
+            "targets[0].rollout.bake_minutes",
+        ),
+        (
+            r#""strategy": "canary""#,
+            "targets[0].rollout.load_balancer",
+        ),
+        (
+            r#""strategy": "rolling", "approval_at": "post-test-traffic""#,
+            "targets[0].rollout.approval_at",
+        ),
+        (
+            r#""strategy": "rolling", "canary": {}"#,
+            "targets[0].rollout",
+        ),
+        (r#""strategy": "waves""#, "targets[0].rollout.strategy"),
+    ];
+    for (rollout, field) in cases {
+        let err = prod_with(&rollout.replace("LB", LB)).unwrap_err();
+        assert_eq!(field_of(err), field, "{rollout}");
+    }
+}
+
+#[test]
+fn a_pause_inside_the_rollout_needs_an_approval_target() {
+    let auto = WEB.replace(
+        r#""policy": "auto""#,
+        &format!(r#""policy": "auto", "rollout": {{"strategy": "canary", "approval_at": "post-test-traffic", {LB}}}"#),
+    );
+    let err = config_with(&auto).unwrap_err();
+    assert_eq!(field_of(err), "targets[0].rollout.approval_at");
+}
