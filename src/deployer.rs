@@ -8,7 +8,8 @@
 //!   requests (from EventBridge, the sender only claimed; `operate` — from the operator
 //!   endpoint, the caller verified);
 //!   `external` — deployments ECS reports that Slipway did not start; `service_actions`
-//!   — ECS's service events noted on a rollout; `reconcile` — the reconciler's findings;
+//!   — ECS's service events noted on a rollout; `hooks` — ECS's lifecycle-hook events
+//!   noted on a progressive rollout; `reconcile` — the reconciler's findings;
 //! - `headship` — a push's claim: the deployment, the target's head and the starting
 //!   marker in one write of the target's document, waiting for an older push to reach ECS;
 //! - `roll` — the steps they share (claim → register once → start the rollout → record and
@@ -35,6 +36,7 @@ mod asking;
 mod decisions;
 mod external;
 mod headship;
+mod hooks;
 mod logging;
 mod operate;
 mod operator;
@@ -244,5 +246,7 @@ fn image_digest(image: &str) -> &str {
     crate::model::image_ref::digest_of(image).unwrap_or(image)
 }
 
+#[cfg(test)]
+mod hook_tests;
 #[cfg(test)]
 mod pipeline_tests;

@@ -8,7 +8,9 @@ use std::future::Future;
 use chrono::{DateTime, Utc};
 
 use crate::model::plan::{ImageChanges, TaskDefinitionSummary};
+use crate::model::progressive::DeploymentSettings;
 pub use crate::model::service::{EcsDeployment, ServiceState};
+use crate::model::service_deployment::{HookAction, ServiceDeploymentState};
 
 /// The adapters one deployer runs on, named once: `Deployer<A>` instead of a type
 /// parameter per port. Any five implementations make one (`(EcsService, EcrRegistry,
@@ -132,13 +134,39 @@ pub trait Ecs: Send + Sync {
         deployment_id: &str,
     ) -> impl Future<Output = Result<Option<Registered>, AwsError>> + Send;
 
-    /// Rolls the service onto `task_definition`; returns the PRIMARY deployment's id.
+    /// Rolls the service onto `task_definition`, with the target's deployment
+    /// configuration when it has one (`None`: the service's own, today's rolling call).
     fn update_service(
         &self,
         cluster: &str,
         service: &str,
         task_definition: &str,
-    ) -> impl Future<Output = Result<String, AwsError>> + Send;
+        settings: Option<&DeploymentSettings>,
+    ) -> impl Future<Output = Result<Started, AwsError>> + Send;
+
+    /// Answers a PAUSE hook (ContinueServiceDeployment): CONTINUE moves the deployment on,
+    /// ROLLBACK rolls it back.
+    fn continue_service_deployment(
+        &self,
+        service_deployment_arn: &str,
+        hook_id: &str,
+        action: HookAction,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
+
+    /// DescribeServiceDeployments for one deployment; `None` if ECS does not know it.
+    fn describe_service_deployment(
+        &self,
+        service_deployment_arn: &str,
+    ) -> impl Future<Output = Result<Option<ServiceDeploymentState>, AwsError>> + Send;
+}
+
+/// What an UpdateService started: the PRIMARY deployment's `ecs-svc/…` id, which ECS's
+/// deployment events name, and the service deployment's ARN
+/// (`service.currentServiceDeployment`), which its hook events name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Started {
+    pub ecs_deployment_id: String,
+    pub service_deployment_arn: Option<String>,
 }
 
 pub trait Registry: Send + Sync {

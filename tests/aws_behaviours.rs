@@ -107,6 +107,83 @@ async fn world_via_proxy() -> (World, FaultProxy, slipway::aws::Clients, String)
     (world, proxy, clients, pushed)
 }
 
+/// A canary target's UpdateService carries ECS's deployment configuration under the
+/// documented wire names (API_DeploymentConfiguration, API_CanaryConfiguration,
+/// API_DeploymentAlarms, API_AdvancedConfiguration), and the service deployment ARN ECS
+/// answers with (`service.currentServiceDeployment`, API_Service) is recorded: moto
+/// answers without it, so the proxy adds it as ECS would.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_canary_targets_update_service_carries_its_deployment_configuration() {
+    let (world, proxy, clients, pushed) = world_via_proxy().await;
+    const ARN: &str =
+        "arn:aws:ecs:us-east-1:123456789012:service-deployment/prod/web/0EYSiB0qap8xf0N76FsbE";
+    proxy.rewrite(
+        |call| call.operation == "UpdateService",
+        |_, answer| answer["service"]["currentServiceDeployment"] = json!(ARN),
+    );
+    let lb = json!({
+        "target_group_arn": "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/blue/1",
+        "container_name": "app", "container_port": 8080,
+        "alternate_target_group_arn": "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/green/2",
+        "production_listener_rule": "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener-rule/app/a/1/2/3",
+        "test_listener_rule": "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener-rule/app/a/1/4/5",
+        "role_arn": "arn:aws:iam::123456789012:role/ecs-infrastructure"});
+    let config = config(&[target_json_with(
+        "web",
+        "web",
+        r#"{"glob": "v*"}"#,
+        "auto",
+        json!({"rollout": {"strategy": "canary", "canary": {"percent": 10, "bake_minutes": 5},
+            "bake_minutes": 15, "alarms": ["web-5xx"], "load_balancer": lb}}),
+    )]);
+    let (deployer, calls) = world.deployer_with_clients(&config, false, None, &clients);
+
+    deployer
+        .handle_ecr_event(&push_event("e-1", Some("v2"), &pushed), &invocation("r-1"))
+        .await
+        .unwrap();
+
+    assert_eq!(calls.updates.load(Ordering::SeqCst), 1);
+    let update = proxy
+        .calls()
+        .into_iter()
+        .find(|c| c.operation == "UpdateService")
+        .and_then(|c| c.body)
+        .unwrap();
+    let sent = &update["deploymentConfiguration"];
+    assert_eq!(sent["strategy"], "CANARY", "{update:#}");
+    assert_eq!(sent["bakeTimeInMinutes"], 15);
+    assert_eq!(sent["canaryConfiguration"]["canaryPercent"], 10.0);
+    assert_eq!(sent["canaryConfiguration"]["canaryBakeTimeInMinutes"], 5);
+    assert_eq!(
+        sent["alarms"],
+        json!({"alarmNames": ["web-5xx"], "enable": true, "rollback": true})
+    );
+    assert!(
+        sent.get("lifecycleHooks").is_none(),
+        "no pause: nobody asked"
+    );
+    let advanced = &update["loadBalancers"][0]["advancedConfiguration"];
+    assert_eq!(
+        advanced["alternateTargetGroupArn"],
+        "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/green/2"
+    );
+    assert_eq!(
+        advanced["roleArn"],
+        "arn:aws:iam::123456789012:role/ecs-infrastructure"
+    );
+    let record = deployer
+        .ledger()
+        .deployment("web", &image_key(&pushed))
+        .await
+        .unwrap()
+        .unwrap()
+        .value;
+    assert_eq!(record.state, State::Rolling);
+    let progress = record.progress.unwrap();
+    assert_eq!(progress.service_deployment_arn.as_deref(), Some(ARN));
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_blue_green_linear_or_canary_service_of_a_rolling_target_is_refused_with_what_to_do() {
     for strategy in ["BLUE_GREEN", "LINEAR", "CANARY"] {

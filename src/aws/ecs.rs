@@ -9,8 +9,10 @@ use super::errors::classify;
 use super::limits::{take, EcsRateLimits};
 use super::revision::{registered_for, registration, summarize, FullTaskDefinition};
 use crate::model::plan::ImageChanges;
+use crate::model::progressive::DeploymentSettings;
+use crate::model::service_deployment::{HookAction, ServiceDeploymentState};
 use crate::ports::{
-    AwsError, AwsErrorKind, DescribedTaskDefinition, Ecs, Registered, ServiceState,
+    AwsError, AwsErrorKind, DescribedTaskDefinition, Ecs, Registered, ServiceState, Started,
     REGISTERED_FOR_TAG,
 };
 
@@ -216,12 +218,15 @@ impl Ecs for EcsService {
         cluster: &str,
         service: &str,
         task_definition: &str,
-    ) -> Result<String, AwsError> {
+        settings: Option<&DeploymentSettings>,
+    ) -> Result<Started, AwsError> {
         let mut attempt = 0;
         loop {
-            let (lost_answer, err) = match self.update_once(cluster, service, task_definition).await
+            let (lost_answer, err) = match self
+                .update_once(cluster, service, task_definition, settings)
+                .await
             {
-                Ok(primary) => return Ok(primary),
+                Ok(started) => return Ok(started),
                 Err(failed) => failed,
             };
             attempt += 1;
@@ -232,15 +237,60 @@ impl Ecs for EcsService {
                 // As with a lost registration: without the service's answer a second
                 // UpdateService could start a second ECS deployment, so a failed look
                 // ends this attempt and the retry looks again (its starting marker).
+                // The service deployment's ARN is not in DescribeServices' answer: its hook
+                // events are then matched by service (deployer::hooks).
                 let now = self.describe_service(cluster, service).await?;
                 if now.task_definition == task_definition {
                     if let Some(primary) = now.primary_deployment {
-                        return Ok(primary);
+                        return Ok(Started {
+                            ecs_deployment_id: primary,
+                            service_deployment_arn: None,
+                        });
                     }
                 }
             }
             tokio::time::sleep(std::time::Duration::from_millis(200 << attempt)).await;
         }
+    }
+
+    /// ContinueServiceDeployment. Its SDK retry stays on: answering a hook twice with the
+    /// same action changes nothing more than answering it once.
+    async fn continue_service_deployment(
+        &self,
+        service_deployment_arn: &str,
+        hook_id: &str,
+        action: HookAction,
+    ) -> Result<(), AwsError> {
+        const OPERATION: &str = "ecs:ContinueServiceDeployment";
+        take(&self.limits.update_service).await;
+        self.client
+            .continue_service_deployment()
+            .service_deployment_arn(service_deployment_arn)
+            .hook_id(hook_id)
+            .action(super::progressive::hook_action(action))
+            .send()
+            .await
+            .map_err(|err| classify(OPERATION, err, &["ServiceDeploymentNotFoundException"]))?;
+        Ok(())
+    }
+
+    async fn describe_service_deployment(
+        &self,
+        service_deployment_arn: &str,
+    ) -> Result<Option<ServiceDeploymentState>, AwsError> {
+        const OPERATION: &str = "ecs:DescribeServiceDeployments";
+        take(&self.limits.describe_services).await;
+        let output = self
+            .client
+            .describe_service_deployments()
+            .service_deployment_arns(service_deployment_arn)
+            .send()
+            .await
+            .map_err(|err| classify(OPERATION, err, &[]))?;
+        Ok(output
+            .service_deployments()
+            .first()
+            .map(super::progressive::deployment_state))
     }
 }
 
@@ -255,7 +305,8 @@ impl EcsService {
         cluster: &str,
         service: &str,
         task_definition: &str,
-    ) -> Result<String, (bool, AwsError)> {
+        settings: Option<&DeploymentSettings>,
+    ) -> Result<Started, (bool, AwsError)> {
         const OPERATION: &str = "ecs:UpdateService";
         take(&self.limits.update_service).await;
         let output = self
@@ -263,6 +314,14 @@ impl EcsService {
             .update_service()
             .cluster(cluster)
             .service(service)
+            .set_deployment_configuration(
+                settings.map(super::progressive::deployment_configuration),
+            )
+            .set_load_balancers(
+                settings
+                    .and_then(|s| s.load_balancer.as_ref())
+                    .map(|shift| vec![super::progressive::load_balancer(shift)]),
+            )
             .task_definition(task_definition)
             // A new revision starts a new deployment anyway; forcing it guarantees that the
             // PRIMARY deployment returned is the one this call started (never an older one
@@ -291,7 +350,20 @@ impl EcsService {
             .iter()
             .find(|d| d.status() == Some("PRIMARY"))
             .and_then(|d| d.id());
-        primary.map(str::to_string).ok_or_else(|| {
+        // A progressive deployment is named by its service deployment ARN
+        // (`currentServiceDeployment`); ECS's deployment events name the PRIMARY `ecs-svc/…`.
+        let service_deployment_arn = output
+            .service()
+            .and_then(|s| s.current_service_deployment())
+            .map(str::to_string);
+        let id = primary
+            .map(str::to_string)
+            .or_else(|| settings.and(service_deployment_arn.clone()));
+        id.map(|ecs_deployment_id| Started {
+            ecs_deployment_id,
+            service_deployment_arn,
+        })
+        .ok_or_else(|| {
             (
                 false,
                 AwsError {

@@ -8,6 +8,7 @@ mod errors;
 pub mod http;
 pub mod limits;
 mod notifier;
+mod progressive;
 mod revision;
 mod s3;
 pub mod secrets;

@@ -5,6 +5,8 @@
 //!   the last known good release or freeze the target, and tell people the truth by SNS
 //!   and Slack — editing the approval's Slack message too, when there was one.
 //! - Deployments ECS reports that Slipway did not start are recorded as external.
+//! - "ECS Hook State Change" events are noted on the progressive rollout they belong to
+//!   (`deployer::hooks`).
 //! - "ECS Service Action" problems (tasks failing to start, placement failures) are noted
 //!   on the rollout under way.
 //! - Operators' requests (`slipway.operator` events) are handed to `deployer::operator`.
@@ -64,6 +66,7 @@ impl<A: Adapters> Deployer<A> {
         let (event_id, service) = match &event {
             EcsEvent::Deployment(e) => (&e.event_id, &e.service),
             EcsEvent::ServiceAction(a) => (&a.event_id, &a.service),
+            EcsEvent::Hook(h) => (&h.event_id, &h.service),
         };
         let home = &self.config.home;
         let targets: Vec<&Target> = self
@@ -91,6 +94,7 @@ impl<A: Adapters> Deployer<A> {
                     EcsEvent::ServiceAction(action) => {
                         self.note_service_action(target, action).await
                     }
+                    EcsEvent::Hook(hook) => self.note_hook_event(target, hook).await,
                 };
                 if let Err(err) = &result {
                     if err.is_transient() {

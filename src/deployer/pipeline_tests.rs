@@ -16,7 +16,7 @@ use crate::memory::{
 use crate::model::deployment::{Actor, Channel, State, Verdict};
 use crate::ports::AwsErrorKind;
 
-type MemoryDeployer = Deployer<(
+pub(super) type MemoryDeployer = Deployer<(
     MemoryEcs,
     MemoryRegistry,
     MemoryStore,
@@ -28,10 +28,19 @@ const REPOSITORY: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com/app";
 
 /// `web` (service prod/web, container app on `app:v1`) with the given policy.
 fn deployer(policy: &str) -> MemoryDeployer {
-    let config = json!({"targets": [{
+    deployer_with(policy, json!({}))
+}
+
+/// The same, with more fields of the target (a `rollout` block, say).
+pub(super) fn deployer_with(policy: &str, more: serde_json::Value) -> MemoryDeployer {
+    let mut target = json!({
         "name": "web", "cluster": "prod", "service": "web", "containers": ["app"],
         "repository": "app", "tags": {"glob": "v*"}, "policy": policy,
-    }]});
+    });
+    for (key, value) in more.as_object().unwrap() {
+        target[key] = value.clone();
+    }
+    let config = json!({"targets": [target]});
     let home = Home {
         account: ACCOUNT.into(),
         region: REGION.into(),
@@ -61,7 +70,7 @@ fn deployer(policy: &str) -> MemoryDeployer {
     )
 }
 
-fn invocation() -> Invocation {
+pub(super) fn invocation() -> Invocation {
     Invocation {
         request_id: "r-1".into(),
         deadline: Utc::now() + chrono::Duration::seconds(60),

@@ -347,6 +347,7 @@ impl<A: Adapters> Deployer<A> {
                 existing,
                 &service.task_definition,
                 ecs_deployment_id,
+                None,
             )
             .await?;
         Ok(Some(TargetOutcome::Rolling {

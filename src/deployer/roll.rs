@@ -6,8 +6,9 @@ use tracing::warn;
 
 use crate::input::config::{Policy, Target};
 use crate::ledger::{Claim, Home, LedgerError, TargetRecord, TargetUpdate, Versioned};
-use crate::model::deployment::{Deployment, State};
+use crate::model::deployment::{Deployment, Progress, State, Trigger};
 use crate::model::plan::{describe_changes, ImageChange, ImageChanges};
+use crate::model::progressive::DeploymentSettings;
 use crate::model::rollout::{RolloutKind, Rollouts, StartedRollout, Starting};
 use crate::ports::{Adapters, DescribedTaskDefinition, Ecs, ServiceState};
 
@@ -199,12 +200,30 @@ impl<A: Adapters> Deployer<A> {
         let current = self
             .mark_starting(target, current, to_task_definition)
             .await?;
-        let ecs_deployment_id = self
+        let settings = settings_for(target, &current.value);
+        let started = self
             .ecs
-            .update_service(&target.cluster, &target.service, to_task_definition)
+            .update_service(
+                &target.cluster,
+                &target.service,
+                to_task_definition,
+                settings.as_ref(),
+            )
             .await?;
-        self.record_rollout(target, current, to_task_definition, ecs_deployment_id)
-            .await
+        let progress = settings.map(|s| {
+            Progress::new(
+                s.strategy.describe(),
+                started.service_deployment_arn.clone(),
+            )
+        });
+        self.record_rollout(
+            target,
+            current,
+            to_task_definition,
+            started.ecs_deployment_id,
+            progress,
+        )
+        .await
     }
 
     /// The starting marker, with the revision about to be rolled recorded in the
@@ -261,11 +280,16 @@ impl<A: Adapters> Deployer<A> {
         current: Versioned<Deployment>,
         to_task_definition: &str,
         ecs_deployment_id: String,
+        progress: Option<Progress>,
     ) -> Result<String, StepError> {
         let (deployment_id, key) = (current.value.id.clone(), current.value.key.clone());
         let now = Utc::now();
         let mut next = current.value.clone();
         next.ecs_deployment_id = Some(ecs_deployment_id.clone());
+        let service_deployment = progress
+            .as_ref()
+            .and_then(|p| p.service_deployment_arn.clone());
+        next.progress = progress;
         next.to_task_definition = Some(to_task_definition.to_string());
         next.advance(
             State::Rolling,
@@ -285,6 +309,9 @@ impl<A: Adapters> Deployer<A> {
         let record = |document: &mut TargetRecord| {
             let rollouts = document.rollouts.get_or_insert_with(Default::default);
             rollouts.remember(started.clone());
+            if let Some(arn) = &service_deployment {
+                rollouts.remember_service_deployment(arn, &ecs_deployment_id);
+            }
             if rollouts.starting.as_ref().is_some_and(|s| s.key == key) {
                 rollouts.starting = None;
             }
@@ -489,3 +516,15 @@ pub(super) fn duplicate(existing: &Deployment) -> TargetOutcome {
 
 /// How long a failed attempt may spend releasing its lease (and recording its error).
 const RELEASE_BUDGET: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// What this deployment's UpdateService carries: the target's rollout policy, with its
+/// pause for approval — except for a rollback, which is an operator's decision already.
+fn settings_for(target: &Target, deployment: &Deployment) -> Option<DeploymentSettings> {
+    let mut settings = target
+        .rollout
+        .settings(target.approval.expires_after.num_minutes())?;
+    if matches!(deployment.trigger, Trigger::Rollback { .. }) {
+        settings.pause = None;
+    }
+    Some(settings)
+}

@@ -10,9 +10,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use crate::model::ecs_event::{
-    DeploymentChanged, DeploymentEventName, ServiceAction, ServiceRef,
+    DeploymentChanged, DeploymentEventName, HookChanged, HookEventName, ServiceAction, ServiceRef,
 };
 pub use crate::model::image_ref::is_sha256_digest;
+use crate::model::progressive::Stage;
 
 /// An event we cannot act on, and why. Logged and acknowledged, never retried.
 #[derive(Debug, thiserror::Error)]
@@ -330,11 +331,32 @@ fn envelope_place(
 pub enum EcsEvent {
     Deployment(DeploymentChanged),
     ServiceAction(ServiceAction),
+    Hook(HookChanged),
 }
 
 const ECS_SOURCE: &str = "aws.ecs";
 const ECS_DEPLOYMENT_TYPE: &str = "ECS Deployment State Change";
 const ECS_SERVICE_ACTION_TYPE: &str = "ECS Service Action";
+const ECS_HOOK_TYPE: &str = "ECS Hook State Change";
+
+/// Documented by example only (Developer Guide, "Amazon ECS service deployment hook state
+/// change events"); every field but the hook and its deployment is optional here.
+#[derive(Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct EcsHookDetail {
+    event_name: String,
+    hook_id: String,
+    #[serde(default)]
+    hook_type: Option<String>,
+    #[serde(default)]
+    lifecycle_stage: Option<String>,
+    #[serde(default)]
+    expires_at: Option<DateTime<Utc>>,
+    service_arn: String,
+    service_deployment_arn: String,
+    #[serde(default)]
+    updated_at: Option<DateTime<Utc>>,
+}
 
 #[derive(Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -360,6 +382,9 @@ struct EcsServiceActionDetail {
 /// Reads an "ECS Deployment State Change" or "ECS Service Action" event.
 pub fn parse_ecs_event(raw: &Value) -> Result<Intent<EcsEvent>, EventError> {
     let detail_type = raw.get("detail-type").and_then(Value::as_str);
+    if detail_type == Some(ECS_HOOK_TYPE) {
+        return parse_hook_event(raw);
+    }
     if detail_type == Some(ECS_SERVICE_ACTION_TYPE) {
         let (id, envelope) =
             open_envelope::<EcsServiceActionDetail>(raw, ECS_SOURCE, ECS_SERVICE_ACTION_TYPE)?;
@@ -402,6 +427,48 @@ pub fn parse_ecs_event(raw: &Value) -> Result<Intent<EcsEvent>, EventError> {
         ecs_deployment_id: detail.deployment_id,
         updated_at: detail.updated_at,
         reason: detail.reason.filter(|r| !r.is_empty()),
+    })))
+}
+
+/// An "ECS Hook State Change" event: its service comes from `detail.serviceArn`
+/// (`resources[0]` is the service deployment).
+fn parse_hook_event(raw: &Value) -> Result<Intent<EcsEvent>, EventError> {
+    let (id, envelope) = open_envelope::<EcsHookDetail>(raw, ECS_SOURCE, ECS_HOOK_TYPE)?;
+    let detail = envelope.detail;
+    let service = service_of(&id, std::slice::from_ref(&detail.service_arn))?;
+    let Some(name) = HookEventName::from_ecs_name(&detail.event_name) else {
+        return Ok(Intent::Ignore {
+            event_id: id,
+            reason: format!(
+                "eventName {} is not a hook state Slipway knows",
+                detail.event_name
+            ),
+        });
+    };
+    for (field, value) in [
+        ("hookId", &detail.hook_id),
+        ("serviceDeploymentArn", &detail.service_deployment_arn),
+    ] {
+        if value.trim().is_empty() {
+            return Err(EventError::BadDetail {
+                id,
+                problem: format!("{field} is empty"),
+            });
+        }
+    }
+    Ok(Intent::Deploy(EcsEvent::Hook(HookChanged {
+        event_id: id,
+        service,
+        service_deployment_arn: detail.service_deployment_arn,
+        hook_id: detail.hook_id,
+        hook_type: detail.hook_type.unwrap_or_default(),
+        name,
+        stage: detail
+            .lifecycle_stage
+            .as_deref()
+            .and_then(Stage::from_ecs_name),
+        expires_at: detail.expires_at,
+        updated_at: detail.updated_at,
     })))
 }
 

@@ -5,9 +5,11 @@
 //!   validated at cold start.
 //! - [`event`] — EventBridge events as AWS sends them, turned into intents.
 //! - [`source`] — S3 "Object Created" events under `deploy/<target>/` and their manifests.
+//! - [`lifecycle_hook`] — what ECS sends a Lambda lifecycle hook, and its answer.
 //! - [`redrive`] — a dead-lettered event or Lambda invocation record, made into the event.
 
 pub mod config;
 pub mod event;
+pub mod lifecycle_hook;
 pub mod redrive;
 pub mod source;

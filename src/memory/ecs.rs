@@ -9,9 +9,11 @@ use chrono::Utc;
 
 use super::{ACCOUNT, REGION};
 use crate::model::plan::{ContainerSummary, ImageChanges, TaskDefinitionSummary};
+use crate::model::progressive::DeploymentSettings;
+use crate::model::service_deployment::{HookAction, ServiceDeploymentState};
 use crate::ports::{
     AwsError, AwsErrorKind, DescribedTaskDefinition, Ecs, EcsDeployment, Registered, ServiceState,
-    REGISTERED_FOR_TAG,
+    Started, REGISTERED_FOR_TAG,
 };
 
 #[derive(Default)]
@@ -28,9 +30,29 @@ struct State {
     definitions: BTreeMap<String, TaskDefinitionSummary>,
     next_deployment: u64,
     failing_updates: VecDeque<AwsErrorKind>,
+    /// Service deployments started with a deployment configuration, by ARN, with what
+    /// the UpdateService sent.
+    service_deployments: BTreeMap<String, (ServiceDeploymentState, DeploymentSettings)>,
+    /// Every ContinueServiceDeployment: (ARN, hook id, action).
+    continues: Vec<(String, String, HookAction)>,
 }
 
 impl MemoryEcs {
+    /// What UpdateService sent for each progressive rollout, oldest first.
+    pub fn sent_settings(&self) -> Vec<DeploymentSettings> {
+        let state = self.state.lock().unwrap();
+        state
+            .service_deployments
+            .values()
+            .map(|(_, settings)| settings.clone())
+            .collect()
+    }
+
+    /// Every ContinueServiceDeployment so far: (ARN, hook id, action).
+    pub fn continues(&self) -> Vec<(String, String, HookAction)> {
+        self.state.lock().unwrap().continues.clone()
+    }
+
     /// A service `cluster/service` running revision 1 of `family`, whose containers run
     /// the given images, rolled out and COMPLETED.
     pub fn with_service(
@@ -265,7 +287,8 @@ impl Ecs for MemoryEcs {
         cluster: &str,
         service: &str,
         task_definition: &str,
-    ) -> Result<String, AwsError> {
+        settings: Option<&DeploymentSettings>,
+    ) -> Result<Started, AwsError> {
         self.updates.fetch_add(1, Ordering::SeqCst);
         self.update_ticks.lock().unwrap().push(super::tick());
         let mut state = self.state.lock().unwrap();
@@ -304,6 +327,64 @@ impl Ecs for MemoryEcs {
         );
         running.task_definition = task_definition.to_string();
         running.primary_deployment = Some(id.clone());
-        Ok(id)
+        let service_deployment_arn = settings.map(|settings| {
+            let arn = format!(
+                "arn:aws:ecs:{REGION}:{ACCOUNT}:service-deployment/{cluster}/{service}/{}",
+                id.trim_start_matches("ecs-svc/")
+            );
+            let described = ServiceDeploymentState {
+                arn: arn.clone(),
+                status: "IN_PROGRESS".into(),
+                status_reason: None,
+                lifecycle_stage: None,
+                triggered_alarms: vec![],
+                rollback_reason: None,
+                finished_at: None,
+                awaiting: vec![],
+            };
+            state
+                .service_deployments
+                .insert(arn.clone(), (described, settings.clone()));
+            arn
+        });
+        Ok(Started {
+            ecs_deployment_id: id,
+            service_deployment_arn,
+        })
+    }
+
+    async fn continue_service_deployment(
+        &self,
+        service_deployment_arn: &str,
+        hook_id: &str,
+        action: HookAction,
+    ) -> Result<(), AwsError> {
+        let mut state = self.state.lock().unwrap();
+        if !state
+            .service_deployments
+            .contains_key(service_deployment_arn)
+        {
+            return Err(not_found(
+                "ecs:ContinueServiceDeployment",
+                service_deployment_arn,
+            ));
+        }
+        state.continues.push((
+            service_deployment_arn.to_string(),
+            hook_id.to_string(),
+            action,
+        ));
+        Ok(())
+    }
+
+    async fn describe_service_deployment(
+        &self,
+        service_deployment_arn: &str,
+    ) -> Result<Option<ServiceDeploymentState>, AwsError> {
+        let state = self.state.lock().unwrap();
+        Ok(state
+            .service_deployments
+            .get(service_deployment_arn)
+            .map(|(described, _)| described.clone()))
     }
 }

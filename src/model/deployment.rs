@@ -7,6 +7,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::plan::ImageChange;
 
+pub mod progress;
+pub use progress::Progress;
+
 /// Where a deployment is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -167,6 +170,10 @@ pub struct Deployment {
     /// earlier attempt may have registered a revision it did not live to record.
     #[serde(default)]
     pub takeovers: u32,
+    /// Set when the target rolls with blue/green, canary or linear (or alarms): ECS's
+    /// service deployment and where it stands.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progress: Option<Progress>,
     pub history: Vec<HistoryEntry>,
 }
 
@@ -382,6 +389,7 @@ impl Deployment {
             rolled_back_to: None,
             outcome_notified: None,
             takeovers: 0,
+            progress: None,
             history: Vec::new(),
         }
     }

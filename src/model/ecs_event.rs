@@ -1,9 +1,12 @@
 //! What ECS tells about a service's rollouts, as plain data: the service an event is
-//! about, a deployment's state change (and the circuit breaker's rollback), and service
-//! actions. `input::event` reads them from EventBridge's JSON.
+//! about, a deployment's state change (and the circuit breaker's rollback), a lifecycle
+//! hook's state change, and service actions. `input::event` reads them from
+//! EventBridge's JSON.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+
+use crate::model::progressive::Stage;
 
 /// The ECS service an event is about, read from `resources[0]`
 /// (`arn:aws:ecs:<region>:<account>:service/<cluster>/<service>`).
@@ -99,5 +102,60 @@ impl ServiceAction {
     /// Problems a person watching a rollout wants to know about.
     pub fn is_problem(&self) -> bool {
         self.event_type != "INFO"
+    }
+}
+
+/// The states an "ECS Hook State Change" event reports (Amazon ECS Developer Guide,
+/// "Amazon ECS service deployment hook state change events"): a PAUSE hook waits in
+/// AWAITING_ACTION until ContinueServiceDeployment answers it (CONTINUE: SUCCEEDED,
+/// ROLLBACK: FAILED) or its timeout passes (TIMED_OUT).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum HookEventName {
+    InProgress,
+    AwaitingAction,
+    Succeeded,
+    Failed,
+    TimedOut,
+}
+
+impl HookEventName {
+    pub fn from_ecs_name(name: &str) -> Option<HookEventName> {
+        Some(match name {
+            "HOOK_IN_PROGRESS" => HookEventName::InProgress,
+            "HOOK_AWAITING_ACTION" => HookEventName::AwaitingAction,
+            "HOOK_SUCCEEDED" => HookEventName::Succeeded,
+            "HOOK_FAILED" => HookEventName::Failed,
+            "HOOK_TIMED_OUT" => HookEventName::TimedOut,
+            _ => return None,
+        })
+    }
+}
+
+/// An "ECS Hook State Change" event. It names the service deployment by its ARN only
+/// (never the `ecs-svc/…` id of the deployment events), which is why Slipway records both
+/// when it starts a rollout.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HookChanged {
+    pub event_id: String,
+    pub service: ServiceRef,
+    pub service_deployment_arn: String,
+    /// Each pause (each step, at PRE_PRODUCTION_TRAFFIC_SHIFT) has its own.
+    pub hook_id: String,
+    /// `PAUSE` or `AWS_LAMBDA` (empty when the event did not say).
+    pub hook_type: String,
+    pub name: HookEventName,
+    /// `None` for a stage Slipway does not know (AWS adds them over time).
+    pub stage: Option<Stage>,
+    /// When ECS stops waiting and takes the hook's timeout action.
+    pub expires_at: Option<DateTime<Utc>>,
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+impl HookChanged {
+    /// Only a PAUSE hook ever awaits action ("A pause hook has started and requires
+    /// action").
+    pub fn is_pause(&self) -> bool {
+        self.hook_type == "PAUSE" || self.name == HookEventName::AwaitingAction
     }
 }

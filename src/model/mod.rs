@@ -7,6 +7,8 @@
 //! - [`ordering`] — which image wins: newer pushes, and pushes older than what runs.
 //! - [`plan`] — the derivation of a new task-definition revision and its diff.
 //! - [`service`] — an ECS service as DescribeServices reports it.
+//! - [`service_deployment`] — a service deployment as ECS describes it, how it ended,
+//!   and the answer to a paused one.
 //! - [`rollable`] — which services Slipway can roll.
 //! - [`ecs_event`] — ECS's deployment and service events as plain data.
 //! - [`progressive`] — a target's rollout strategy (rolling, blue/green, canary,
@@ -24,4 +26,5 @@ pub mod progressive;
 pub mod rollable;
 pub mod rollout;
 pub mod service;
+pub mod service_deployment;
 pub mod target;

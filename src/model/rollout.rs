@@ -49,6 +49,16 @@ pub struct Rollouts {
     pub unfrozen: Option<Unfrozen>,
     #[serde(default)]
     pub updated_at: Option<DateTime<Utc>>,
+    /// Progressive rollouts' service deployment ARNs (which ECS's hook events name) and
+    /// the `ecs-svc/…` id each was started as, newest last.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub service_deployments: Vec<KnownServiceDeployment>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KnownServiceDeployment {
+    pub arn: String,
+    pub ecs_deployment_id: String,
 }
 
 /// One ECS deployment and the ledger record it belongs to.
@@ -152,6 +162,31 @@ impl Rollouts {
             .iter()
             .rev()
             .find(|r| r.ecs_deployment_id == ecs_deployment_id)
+    }
+
+    /// The rollout a hook event's service deployment belongs to.
+    pub fn find_service_deployment(&self, arn: &str) -> Option<&StartedRollout> {
+        let known = self
+            .service_deployments
+            .iter()
+            .rev()
+            .find(|s| s.arn == arn)?;
+        self.find(&known.ecs_deployment_id)
+    }
+
+    /// Remembers which ECS deployment a service deployment ARN names (once).
+    pub fn remember_service_deployment(&mut self, arn: &str, ecs_deployment_id: &str) {
+        if !self.service_deployments.iter().any(|s| s.arn == arn) {
+            self.service_deployments.push(KnownServiceDeployment {
+                arn: arn.to_string(),
+                ecs_deployment_id: ecs_deployment_id.to_string(),
+            });
+        }
+        let excess = self
+            .service_deployments
+            .len()
+            .saturating_sub(REMEMBERED_ROLLOUTS);
+        self.service_deployments.drain(..excess);
     }
 
     /// Remembers an ECS deployment (once), forgetting the oldest beyond the limit.

@@ -231,7 +231,8 @@ impl Ecs for CountingEcs {
         cluster: &str,
         service: &str,
         task_definition: &str,
-    ) -> Result<String, AwsError> {
+        settings: Option<&slipway::model::progressive::DeploymentSettings>,
+    ) -> Result<slipway::ports::Started, AwsError> {
         self.calls.updates.fetch_add(1, Ordering::SeqCst);
         let failing = self.calls.failing_updates.load(Ordering::SeqCst);
         if failing > 0 {
@@ -258,7 +259,27 @@ impl Ecs for CountingEcs {
             });
         }
         self.inner
-            .update_service(cluster, service, task_definition)
+            .update_service(cluster, service, task_definition, settings)
+            .await
+    }
+
+    async fn continue_service_deployment(
+        &self,
+        service_deployment_arn: &str,
+        hook_id: &str,
+        action: slipway::model::service_deployment::HookAction,
+    ) -> Result<(), AwsError> {
+        self.inner
+            .continue_service_deployment(service_deployment_arn, hook_id, action)
+            .await
+    }
+
+    async fn describe_service_deployment(
+        &self,
+        service_deployment_arn: &str,
+    ) -> Result<Option<slipway::model::service_deployment::ServiceDeploymentState>, AwsError> {
+        self.inner
+            .describe_service_deployment(service_deployment_arn)
             .await
     }
 }

@@ -233,6 +233,17 @@ fn every_event_file_parses() {
                     "{n}: {parsed:?}"
                 )
             }
+            n if n.starts_with("ecs-hook-") => {
+                let parsed = parse_ecs_event(&raw);
+                let Ok(Intent::Deploy(EcsEvent::Hook(hook))) = &parsed else {
+                    panic!("{n}: {parsed:?}")
+                };
+                // The file's name is the event's: ecs-hook-awaiting-action → AwaitingAction.
+                let named = serde_json::to_value(hook.name).unwrap();
+                assert_eq!(format!("ecs-hook-{}.json", named.as_str().unwrap()), n);
+                assert!(hook.is_pause() && hook.stage.is_some() && hook.expires_at.is_some());
+                assert_eq!(hook.service.service, "web");
+            }
             n if n.starts_with("ecs-") => {
                 let parsed = parse_ecs_event(&raw);
                 assert!(matches!(parsed, Ok(Intent::Deploy(_))), "{n}: {parsed:?}")
@@ -248,6 +259,12 @@ fn every_event_file_parses() {
             // HTTP requests to the approval function: `aws::http`'s test parses them
             // with lambda_http, as the function does.
             n if n.starts_with("function-url-") || n.starts_with("http-api-") => {}
+            // What ECS sends a Lambda lifecycle hook: not an EventBridge event.
+            n if n.starts_with("lifecycle-hook-") => {
+                let parsed =
+                    serde_json::from_value::<crate::input::lifecycle_hook::HookCall>(raw.clone());
+                assert!(parsed.is_ok(), "{n}: {parsed:?}")
+            }
             // Lambda's on-failure record: `redrive`'s test takes the event out of it.
             n if n.starts_with("lambda-on-failure-") => {
                 let (event, redriven) = crate::input::redrive::event_of(&raw);
