@@ -132,6 +132,7 @@ def wired():
     check(not any(pattern.matches_event(other_repo) for pattern in rules.values()),
           "a push to a repository no target names matches no rule")
     for name, file in [("slipway-local-ecs-deployments", "ecs-deployment-completed.json"),
+                       ("slipway-local-ecs-hooks", "ecs-hook-awaiting-action.json"),
                        ("slipway-local-operator-requests", "operator-rollback.json")]:
         sample = json.loads((ROOT / "events" / file).read_text())
         # The sample events name account 123456789012 and us-east-1, as the emulator does.

@@ -43,6 +43,20 @@ locals {
         resources     = local.service_arns
       }
     }
+    # A progressive rollout's lifecycle hooks ("ECS Hook State Change", Amazon ECS
+    # Developer Guide, "Amazon ECS service deployment hook state change events"): their
+    # resources[0] is the service deployment, so the services are matched in the detail.
+    "ecs-hooks" = {
+      bus         = null
+      function    = "deployment-events"
+      description = "ECS: lifecycle-hook state changes of the managed services' progressive rollouts"
+      schedule    = null
+      pattern = {
+        source        = ["aws.ecs"]
+        "detail-type" = ["ECS Hook State Change"]
+        detail        = { serviceArn = local.service_arns }
+      }
+    }
     # Only on Slipway's operator bus, whose policy admits only the operator principals: a
     # request on the default bus, which anyone with events:PutEvents may write to, wakes
     # nothing.

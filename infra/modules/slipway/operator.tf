@@ -11,7 +11,7 @@ resource "aws_cloudwatch_event_archive" "slipway" {
   retention_days   = var.archive_retention_days
   event_pattern = jsonencode({
     source        = ["aws.ecr", "aws.s3", "aws.ecs"]
-    "detail-type" = ["ECR Image Action", "Object Created", "ECS Deployment State Change", "ECS Service Action"]
+    "detail-type" = ["ECR Image Action", "Object Created", "ECS Deployment State Change", "ECS Service Action", "ECS Hook State Change"]
   })
 }
 

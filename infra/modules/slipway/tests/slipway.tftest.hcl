@@ -270,6 +270,11 @@ run "wakes_the_functions_with_exact_patterns" {
   }
 
   assert {
+    condition     = jsonencode(jsondecode(output.event_patterns["ecs-hooks"]).detail.serviceArn) == jsonencode(["arn:aws:ecs:eu-west-1:111122223333:service/shop/web", "arn:aws:ecs:eu-west-1:111122223333:service/shop/web-prod"])
+    error_message = "The ECS hook rule does not match exactly the managed services (by detail.serviceArn: resources[0] is the service deployment)."
+  }
+
+  assert {
     condition     = jsonencode(jsondecode(output.event_patterns["source-upload"]).detail.object.key) == jsonencode([{ prefix = "deploy/" }])
     error_message = "The S3 rule does not filter the deploy prefix."
   }
@@ -383,7 +388,7 @@ run "builds_the_functions_and_buckets_as_documented" {
       && sort(keys(nonsensitive(jsondecode(aws_ssm_parameter.settings.value).dead_letter_queues))) == sort(keys(aws_sqs_queue.dead_letters))
       && sort(keys(nonsensitive(jsondecode(aws_ssm_parameter.settings.value).functions))) == sort(keys(output.function_arns))
       && nonsensitive(jsondecode(aws_ssm_parameter.settings.value).operator_url) == "${output.approval_url}operator"
-      && length(nonsensitive(jsondecode(aws_ssm_parameter.settings.value).replay_rule_arns)) == 3
+      && length(nonsensitive(jsondecode(aws_ssm_parameter.settings.value).replay_rule_arns)) == 4
       && endswith(aws_cloudwatch_event_archive.slipway.event_source_arn, ":event-bus/default")
     )
     error_message = "The settings parameter does not name the ledger, the config, every dead-letter queue and every function."
@@ -537,7 +542,7 @@ run "operator_requests_come_only_from_the_operator_principals" {
   }
 
   assert {
-    condition     = alltrue([for key in ["image-push", "source-upload", "ecs-deployments"] : aws_cloudwatch_event_rule.this[key].event_bus_name != "slipway-test-operator"])
+    condition     = alltrue([for key in ["image-push", "source-upload", "ecs-deployments", "ecs-hooks"] : aws_cloudwatch_event_rule.this[key].event_bus_name != "slipway-test-operator"])
     error_message = "AWS's own events must stay on the default bus."
   }
 
