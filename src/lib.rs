@@ -8,10 +8,11 @@
 //! 1. [`model`] — plain data and pure rules: a deployment and its state machine, the
 //!    target's records (head, open approval, source heads), the ordering rule, the plan
 //!    of a new revision, ECS's events and how rollouts end, the freeze, the one
-//!    image-reference type.
+//!    image-reference type, a target's progressive rollout policy (ECS's blue/green,
+//!    canary, linear) and ECS's service deployments.
 //! 2. [`input`] — what arrives: the targets config (validated at cold start),
-//!    EventBridge events turned into intents, S3 uploads and their manifests, and the
-//!    two shapes a dead-letter queue holds.
+//!    EventBridge events turned into intents, S3 uploads and their manifests, the
+//!    two shapes a dead-letter queue holds, and what ECS sends a Lambda lifecycle hook.
 //! 3. [`notify`] — what people are told (the approval email and Slack messages, the
 //!    edits that close them); [`approval`] — signed, expiring approval links bound to one
 //!    deployment and image, and CSRF form nonces.
