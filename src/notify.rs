@@ -232,6 +232,29 @@ pub fn outcome_slack(deployment: &Deployment, context: &OutcomeContext) -> Slack
 }
 
 /// Subject and body of the SNS message (email subscribers read it as plain text).
+/// For a rollout ECS holds at a pause: what is live where, and what each answer does.
+pub fn paused_line(deployment: &Deployment) -> Option<String> {
+    let progress = deployment.progress.as_ref()?;
+    let pause = progress.pause.as_ref()?;
+    let expires = pause
+        .expires_at
+        .map(|at| {
+            format!(
+                " ECS rolls back by itself at {}.",
+                at.format("%Y-%m-%d %H:%M UTC")
+            )
+        })
+        .unwrap_or_default();
+    Some(format!(
+        "ECS holds this {} rollout at {}: {} ({} is live; before it, {}). Approve to continue the rollout; reject and ECS rolls it back.{expires}",
+        progress.strategy,
+        pause.stage.ecs_name(),
+        pause.stage.situation(),
+        deployment.image,
+        deployment.from_task_definition,
+    ))
+}
+
 pub fn approval_email(
     deployment: &Deployment,
     link: &str,
@@ -261,6 +284,9 @@ pub fn approval_email(
         trigger = trigger_line(deployment),
         expires = expires_at.format("%Y-%m-%d %H:%M UTC"),
     );
+    if let Some(paused) = paused_line(deployment) {
+        body.push_str(&format!("\n{paused}\n"));
+    }
     if !deployment.diff.is_empty() {
         body.push_str("\nChanges (names only):\n");
         for line in &deployment.diff {

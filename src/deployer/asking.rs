@@ -31,12 +31,22 @@ impl<A: Adapters> Deployer<A> {
                 target.name
             )));
         };
+        // Paused inside the rollout: ECS rolls back by itself at the pause's expiry, so
+        // that is when the request expires.
+        let paused = current
+            .value
+            .progress
+            .as_ref()
+            .and_then(|p| p.pause.clone());
         if current.value.approval.is_none() {
             let now = Utc::now();
             let mut next = current.value.clone();
             next.approval = Some(ApprovalRequest {
                 requested_at: now,
-                expires_at: now + target.approval.expires_after,
+                expires_at: paused
+                    .as_ref()
+                    .and_then(|p| p.expires_at)
+                    .unwrap_or(now + target.approval.expires_after),
                 decision: None,
                 slack: None,
                 notified_at: None,
@@ -66,11 +76,17 @@ impl<A: Adapters> Deployer<A> {
             .await?;
 
         let mut next = current.value.clone();
-        next.advance(
-            State::AwaitingApproval,
-            "target policy is `approval`: asked the approvers; the service was not rolled",
-            Utc::now(),
-        )?;
+        let note = match &paused {
+            Some(pause) => format!(
+                "ECS paused the rollout at {} (hook {}): asked the approvers; {}",
+                pause.stage.ecs_name(),
+                pause.hook_id,
+                pause.stage.situation()
+            ),
+            None => "target policy is `approval`: asked the approvers; the service was not rolled"
+                .to_string(),
+        };
+        next.advance(State::AwaitingApproval, note, Utc::now())?;
         next.approval = Some(ApprovalRequest {
             slack: told.slack,
             notified_at: Some(Utc::now()),
@@ -82,8 +98,13 @@ impl<A: Adapters> Deployer<A> {
         log_decision(
             "awaiting-approval",
             &format!(
-                "asked the approvers (expires {}); the service was not rolled",
-                request.expires_at
+                "asked the approvers (expires {}); {}",
+                request.expires_at,
+                if paused.is_some() {
+                    "ECS holds the rollout at its pause"
+                } else {
+                    "the service was not rolled"
+                }
             ),
         );
         Ok(TargetOutcome::AwaitingApproval {
@@ -93,7 +114,7 @@ impl<A: Adapters> Deployer<A> {
     }
 
     /// Makes `ours` the target's open request, closing the one it replaces.
-    async fn become_open_request(
+    pub(super) async fn become_open_request(
         &self,
         target: &Target,
         ours: &Deployment,

@@ -157,6 +157,18 @@ impl<A: Adapters> Deployer<A> {
             let taken = "taken: completing the rollout of an earlier approval that did not finish";
             return Box::pin(self.resume_approved(target, current, actor, &holder, taken)).await;
         }
+        // Rejected earlier while ECS held the rollout, but ECS was not told (a transient
+        // error): rejecting again tells it.
+        if verdict == Verdict::Reject && current.value.state == State::Rejected {
+            let paused = current
+                .value
+                .progress
+                .as_ref()
+                .is_some_and(|p| p.pause.is_some());
+            if paused {
+                return self.roll_back_if_paused(target, current).await;
+            }
+        }
         if let Some(service) = self.changed_since_plan(target, &current, verdict).await? {
             return Box::pin(self.refuse_changed_service(target, current, actor, &service)).await;
         }
@@ -170,13 +182,33 @@ impl<A: Adapters> Deployer<A> {
         };
         self.announce_decision(&saved.value, verdict, actor).await;
         if verdict == Verdict::Reject {
-            return Ok(DecisionOutcome::Rejected);
+            return self.roll_back_if_paused(target, saved).await;
         }
         if when == RollWhen::Later {
             return Ok(DecisionOutcome::Approved);
         }
         let rollout = Box::pin(self.roll_approved(target, saved)).await;
         self.finish_rollout(target, &key, &holder, rollout).await
+    }
+
+    /// A rejection of a rollout ECS holds at its pause is told to ECS (ROLLBACK).
+    async fn roll_back_if_paused(
+        &self,
+        target: &Target,
+        rejected: Versioned<Deployment>,
+    ) -> Result<DecisionOutcome, DecisionError> {
+        let paused = rejected
+            .value
+            .progress
+            .as_ref()
+            .is_some_and(|p| p.pause.is_some());
+        if paused {
+            let id = rejected.value.id.clone();
+            self.roll_back_paused(target, rejected)
+                .await
+                .map_err(|err| step_error(&id, err))?;
+        }
+        Ok(DecisionOutcome::Rejected)
     }
 
     /// Approving something other than what was planned is refused before deciding: the
@@ -189,7 +221,14 @@ impl<A: Adapters> Deployer<A> {
     ) -> Result<Option<ServiceState>, DecisionError> {
         let open = current.value.state == State::AwaitingApproval
             && !current.value.approval_expired(Utc::now());
-        if verdict != Verdict::Approve || !open {
+        // Paused inside the rollout, the service runs the new revision already: the plan
+        // is what ECS holds, and ECS's own pause keeps anything else from rolling.
+        let paused = current
+            .value
+            .progress
+            .as_ref()
+            .is_some_and(|p| p.pause.is_some());
+        if verdict != Verdict::Approve || !open || paused {
             return Ok(None);
         }
         let (service, _) = self

@@ -3,15 +3,25 @@
 
 use serde_json::json;
 
+use super::decisions::DecisionOutcome;
 use super::pipeline_tests::{deployer_with, invocation, MemoryDeployer};
 use crate::ledger::image_key;
 use crate::memory::{digest, ecr_push, ACCOUNT};
-use crate::model::progressive::Strategy;
+use crate::model::deployment::{Actor, Channel, State, Verdict};
+use crate::model::progressive::{Stage, Strategy};
+use crate::model::service_deployment::HookAction;
 
 fn canary() -> MemoryDeployer {
-    deployer_with(
-        "auto",
-        json!({"rollout": {"strategy": "canary", "canary": {"percent": 10, "bake_minutes": 5},
+    canary_with("auto", json!(null))
+}
+
+/// A canary approval target whose approval is ECS's pause after test traffic.
+fn paused_canary() -> MemoryDeployer {
+    canary_with("approval", json!("post-test-traffic"))
+}
+
+fn canary_with(policy: &str, approval_at: serde_json::Value) -> MemoryDeployer {
+    let mut rollout = json!({"strategy": "canary", "canary": {"percent": 10, "bake_minutes": 5},
             "alarms": ["web-5xx"],
             "load_balancer": {
                 "target_group_arn": "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/blue/1",
@@ -19,8 +29,18 @@ fn canary() -> MemoryDeployer {
                 "alternate_target_group_arn": "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/green/2",
                 "production_listener_rule": "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener-rule/app/a/1/2/3",
                 "test_listener_rule": "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener-rule/app/a/1/4/5",
-                "role_arn": "arn:aws:iam::123456789012:role/ecs-infrastructure"}}}),
-    )
+                "role_arn": "arn:aws:iam::123456789012:role/ecs-infrastructure"}});
+    if !approval_at.is_null() {
+        rollout["approval_at"] = approval_at;
+    }
+    deployer_with(policy, json!({ "rollout": rollout }))
+}
+
+/// ECS's pause runs out a day from now (the request's own expiry).
+fn expires_at() -> String {
+    (chrono::Utc::now() + chrono::Duration::days(1))
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
 }
 
 fn hook_event(id: &str, name: &str, arn: &str, stage: &str) -> serde_json::Value {
@@ -29,7 +49,7 @@ fn hook_event(id: &str, name: &str, arn: &str, stage: &str) -> serde_json::Value
         "account": ACCOUNT, "time": "2026-11-23T10:04:41Z", "region": "us-east-1",
         "resources": [arn],
         "detail": {"eventType": "INFO", "eventName": name, "hookId": "ecs-pause-1",
-            "hookType": "PAUSE", "expiresAt": "2026-11-24T10:04:41Z", "lifecycleStage": stage,
+            "hookType": "PAUSE", "expiresAt": expires_at(), "lifecycleStage": stage,
             "clusterArn": format!("arn:aws:ecs:us-east-1:{ACCOUNT}:cluster/prod"),
             "serviceArn": format!("arn:aws:ecs:us-east-1:{ACCOUNT}:service/prod/web"),
             "serviceDeploymentArn": arn, "updatedAt": "2026-11-23T10:04:41Z"}
@@ -149,4 +169,284 @@ async fn a_hook_event_is_noted_once_on_its_rollout_and_an_unknown_one_changes_no
         "{report}"
     );
     assert!(deployer.ecs.continues().is_empty(), "nothing was answered");
+}
+
+fn alice() -> Actor {
+    Actor {
+        id: "alice (approval link)".into(),
+        channel: Channel::Web,
+        source: None,
+    }
+}
+
+/// Pushes `app:<tag>` to the paused-canary target: it rolls at once, with a pause hook.
+async fn push(deployer: &MemoryDeployer, event: &str, tag: &str, digest: &str) -> (String, String) {
+    deployer.registry.push(ACCOUNT, "app", Some(tag), digest);
+    deployer
+        .handle_ecr_event(&ecr_push(event, "app", Some(tag), digest), &invocation())
+        .await
+        .unwrap();
+    let id = format!("web.{}", image_key(digest));
+    let arn = deployer
+        .deployment(&id)
+        .await
+        .unwrap()
+        .value
+        .progress
+        .and_then(|p| p.service_deployment_arn)
+        .expect("the service deployment is recorded");
+    (id, arn)
+}
+
+async fn pause(deployer: &MemoryDeployer, event: &str, arn: &str, hook: &str) {
+    let mut paused = hook_event(
+        event,
+        "HOOK_AWAITING_ACTION",
+        arn,
+        "POST_TEST_TRAFFIC_SHIFT",
+    );
+    paused["detail"]["hookId"] = json!(hook);
+    deployer
+        .handle_deployment_event(&paused, &invocation())
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_pause_asks_the_approvers_and_approving_continues_ecs_once() {
+    let deployer = paused_canary();
+    let (id, arn) = push(&deployer, "e-1", "v2", &digest('a')).await;
+    assert_eq!(
+        deployer.ecs.updates(),
+        1,
+        "the canary rolls before anyone is asked"
+    );
+    let sent = deployer.ecs.sent_settings();
+    let hook = sent[0].pause.expect("UpdateService carries the pause hook");
+    assert_eq!(hook.stage, Stage::PostTestTraffic);
+    assert_eq!(
+        hook.timeout_minutes,
+        24 * 60,
+        "it times out with the approval"
+    );
+    assert_eq!(
+        deployer.deployment(&id).await.unwrap().value.state,
+        State::Rolling
+    );
+
+    pause(&deployer, "h-1", &arn, "ecs-pause-1").await;
+    let waiting = deployer.deployment(&id).await.unwrap().value;
+    assert_eq!(waiting.state, State::AwaitingApproval);
+    assert_eq!(
+        waiting.approval.as_ref().unwrap().expires_at,
+        waiting
+            .progress
+            .as_ref()
+            .and_then(|p| p.pause.as_ref())
+            .and_then(|p| p.expires_at)
+            .unwrap(),
+        "the request expires when ECS's pause does"
+    );
+    assert!(waiting
+        .history
+        .last()
+        .unwrap()
+        .note
+        .contains("serving the test listener"));
+    assert!(
+        deployer.ecs.continues().is_empty(),
+        "asking answers nothing"
+    );
+    let (_, email) = deployer
+        .notifier
+        .published()
+        .pop()
+        .expect("the approvers are asked");
+    assert!(
+        email.contains("ECS holds this canary 10% for 5 min rollout at POST_TEST_TRAFFIC_SHIFT")
+            && email.contains("serving the test listener"),
+        "{email}"
+    );
+
+    let decided = deployer
+        .decide(&id, Verdict::Approve, &alice(), None)
+        .await
+        .unwrap();
+    assert!(
+        matches!(decided, DecisionOutcome::Rolled { .. }),
+        "{decided:?}"
+    );
+    assert_eq!(
+        deployer.ecs.continues(),
+        [(arn.clone(), "ecs-pause-1".to_string(), HookAction::Continue)]
+    );
+    assert_eq!(deployer.ecs.updates(), 1, "no second UpdateService");
+    let rolling = deployer.deployment(&id).await.unwrap().value;
+    assert_eq!(rolling.state, State::Rolling);
+    assert_eq!(
+        rolling.progress.unwrap().answered[0].by,
+        "alice (approval link)"
+    );
+
+    // A second decision, and the same pause delivered again, answer nothing more.
+    let again = deployer
+        .decide(&id, Verdict::Approve, &alice(), None)
+        .await
+        .unwrap();
+    assert!(
+        matches!(again, DecisionOutcome::Refused { .. }),
+        "{again:?}"
+    );
+    pause(&deployer, "h-1", &arn, "ecs-pause-1").await;
+    assert_eq!(deployer.ecs.continues().len(), 1);
+}
+
+#[tokio::test]
+async fn fifty_concurrent_approvals_continue_ecs_once() {
+    let deployer = paused_canary();
+    let (id, arn) = push(&deployer, "e-1", "v2", &digest('a')).await;
+    pause(&deployer, "h-1", &arn, "ecs-pause-1").await;
+    let decisions = futures::future::join_all((0..50).map(|_| {
+        let (deployer, id) = (&deployer, &id);
+        async move { deployer.decide(id, Verdict::Approve, &alice(), None).await }
+    }))
+    .await;
+    let rolled = decisions
+        .iter()
+        .filter(|d| matches!(d, Ok(DecisionOutcome::Rolled { .. })))
+        .count();
+    assert_eq!(rolled, 1, "{decisions:?}");
+    assert_eq!(deployer.ecs.continues().len(), 1);
+}
+
+#[tokio::test]
+async fn rejecting_at_the_pause_rolls_back_and_is_told_as_a_failure() {
+    let deployer = paused_canary();
+    let (id, arn) = push(&deployer, "e-1", "v2", &digest('a')).await;
+    pause(&deployer, "h-1", &arn, "ecs-pause-1").await;
+    let decided = deployer
+        .decide(
+            &id,
+            Verdict::Reject,
+            &alice(),
+            Some("500s on the test listener".into()),
+        )
+        .await
+        .unwrap();
+    assert!(matches!(decided, DecisionOutcome::Rejected), "{decided:?}");
+    assert_eq!(
+        deployer.ecs.continues(),
+        [(arn, "ecs-pause-1".to_string(), HookAction::Rollback)]
+    );
+    let record = deployer.deployment(&id).await.unwrap().value;
+    assert_eq!(record.state, State::RolledBack);
+    let told = record.outcome_notified.expect("people are told");
+    assert_eq!(told.state, State::RolledBack);
+}
+
+#[tokio::test]
+async fn a_pause_nobody_answers_expires_when_ecs_times_it_out() {
+    let deployer = paused_canary();
+    let (id, arn) = push(&deployer, "e-1", "v2", &digest('a')).await;
+    pause(&deployer, "h-1", &arn, "ecs-pause-1").await;
+    let mut timed_out = hook_event("h-2", "HOOK_TIMED_OUT", &arn, "POST_TEST_TRAFFIC_SHIFT");
+    timed_out["detail"]["hookId"] = json!("ecs-pause-1");
+    deployer
+        .handle_deployment_event(&timed_out, &invocation())
+        .await
+        .unwrap();
+    let record = deployer.deployment(&id).await.unwrap().value;
+    assert_eq!(record.state, State::Expired);
+    assert!(
+        deployer.ecs.continues().is_empty(),
+        "ECS rolls back by itself"
+    );
+}
+
+#[tokio::test]
+async fn a_newer_push_while_one_waits_at_the_pause_supersedes_it() {
+    let deployer = paused_canary();
+    let (older, arn) = push(&deployer, "e-1", "v2", &digest('a')).await;
+    pause(&deployer, "h-1", &arn, "ecs-pause-1").await;
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    let (newer, _) = push(&deployer, "e-2", "v3", &digest('b')).await;
+    let record = deployer.deployment(&older).await.unwrap().value;
+    assert_eq!(record.state, State::Superseded);
+    let refused = deployer
+        .decide(&older, Verdict::Approve, &alice(), None)
+        .await
+        .unwrap();
+    assert!(
+        matches!(refused, DecisionOutcome::Refused { .. }),
+        "{refused:?}"
+    );
+    assert!(
+        deployer.ecs.continues().is_empty(),
+        "the superseded pause is never continued"
+    );
+    assert_eq!(
+        deployer.deployment(&newer).await.unwrap().value.state,
+        State::Rolling
+    );
+    assert_eq!(deployer.ecs.updates(), 2);
+}
+
+#[tokio::test]
+async fn a_pause_before_every_canary_step_asks_once_and_slipway_continues_the_later_steps() {
+    let deployer = canary_with("approval", json!("pre-production-traffic"));
+    let (id, arn) = push(&deployer, "e-1", "v2", &digest('a')).await;
+    let step = |event: &'static str, hook: &'static str| {
+        let mut paused = hook_event(
+            event,
+            "HOOK_AWAITING_ACTION",
+            &arn,
+            "PRE_PRODUCTION_TRAFFIC_SHIFT",
+        );
+        paused["detail"]["hookId"] = json!(hook);
+        paused
+    };
+    deployer
+        .handle_deployment_event(&step("h-1", "ecs-pause-step-1"), &invocation())
+        .await
+        .unwrap();
+    assert_eq!(
+        deployer.deployment(&id).await.unwrap().value.state,
+        State::AwaitingApproval
+    );
+    deployer
+        .decide(&id, Verdict::Approve, &alice(), None)
+        .await
+        .unwrap();
+    // The canary's second shift pauses again, with a hook id of its own (Developer Guide,
+    // "Pause lifecycle hooks"): the release is approved, so Slipway continues it.
+    deployer
+        .handle_deployment_event(&step("h-2", "ecs-pause-step-2"), &invocation())
+        .await
+        .unwrap();
+    let answered: Vec<(String, String)> = deployer
+        .deployment(&id)
+        .await
+        .unwrap()
+        .value
+        .progress
+        .unwrap()
+        .answered
+        .into_iter()
+        .map(|a| (a.hook_id, a.by))
+        .collect();
+    assert_eq!(
+        answered,
+        [
+            (
+                "ecs-pause-step-1".to_string(),
+                "alice (approval link)".to_string()
+            ),
+            ("ecs-pause-step-2".to_string(), "slipway".to_string())
+        ]
+    );
+    assert_eq!(deployer.ecs.continues().len(), 2);
+    assert_eq!(
+        deployer.deployment(&id).await.unwrap().value.state,
+        State::Rolling
+    );
 }

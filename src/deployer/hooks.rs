@@ -1,20 +1,35 @@
-//! "ECS Hook State Change" events: a lifecycle hook of a progressive rollout changed
-//! state. The event names only the service deployment's ARN, which Slipway recorded when
-//! its UpdateService started it; the stage reached and a pause ECS waits on are recorded
-//! on the deployment's progress, once, so that people and the operator CLI see where the
-//! rollout stands (Amazon ECS Developer Guide, "Amazon ECS service deployment hook state
-//! change events"). How the rollout ends still comes from ECS's deployment events.
+//! "ECS Hook State Change" events, and the approval as a pause inside a progressive
+//! rollout (Amazon ECS Developer Guide, "Pause lifecycle hooks for Amazon ECS service
+//! deployments" and "Amazon ECS service deployment hook state change events").
+//!
+//! A target with `rollout.approval_at` rolls at once; its UpdateService carries a PAUSE
+//! hook at that stage, timing out with ROLLBACK when the approval would expire. When ECS
+//! waits there (HOOK_AWAITING_ACTION for a deployment Slipway started), the deployment
+//! moves from `rolling` to `awaiting-approval` and the approvers get the usual signed link
+//! and Slack buttons. The decision is taken once, as for any approval; then Slipway
+//! answers ECS once — approve: ContinueServiceDeployment CONTINUE (`rolling` again);
+//! reject: ROLLBACK (`rejected`, then `rolled-back`, told as a failure). HOOK_TIMED_OUT
+//! while waiting: `expired` (ECS rolls back by itself). A later pause of the same rollout
+//! (PRE_PRODUCTION_TRAFFIC_SHIFT repeats before every canary or linear step) is continued
+//! by Slipway itself: the person approved the release, not each step.
+//!
+//! The event names only the service deployment's ARN, recorded when Slipway's
+//! UpdateService started it; every hook event is also noted on the rollout's progress
+//! (stage reached, pause), once.
 
 use chrono::Utc;
 use tracing::info;
 
 use super::outcomes::Handled;
-use super::{Deployer, StepError, TargetOutcome};
+use super::{log_decision, Deployer, StepError, TargetOutcome};
 use crate::input::config::Target;
 use crate::input::event::{HookChanged, HookEventName};
-use crate::model::deployment::progress::PausedAt;
-use crate::model::deployment::{HistoryEntry, Progress, State};
-use crate::ports::Adapters;
+use crate::ledger::Versioned;
+use crate::model::deployment::progress::{AnsweredHook, PausedAt};
+use crate::model::deployment::{Action, Actor, Deployment, HistoryEntry, Progress, State, Verdict};
+use crate::model::progressive::ApprovalPoint;
+use crate::model::service_deployment::HookAction;
+use crate::ports::{Adapters, Ecs};
 
 impl<A: Adapters> Deployer<A> {
     pub(super) async fn note_hook_event(
@@ -48,6 +63,29 @@ impl<A: Adapters> Deployer<A> {
                 target.name, rollout.deployment_id, hook.service_deployment_arn
             )));
         };
+        let current = match self.note(target, current, hook).await? {
+            Noted::Already(current) => current,
+            Noted::Now(current) => current,
+        };
+        let outcome = match hook.name {
+            HookEventName::AwaitingAction => self.on_pause(target, current.clone(), hook).await?,
+            HookEventName::TimedOut => self.on_pause_timed_out(current.clone(), hook).await?,
+            _ => None,
+        };
+        let outcome = outcome.unwrap_or(TargetOutcome::Unchanged {
+            state: Some(current.value.state),
+            reason: format!("noted: hook {} {:?}", hook.hook_id, hook.name),
+        });
+        Ok(Handled::of(&current.value, outcome))
+    }
+
+    /// Records the stage reached and the pause on the rollout's progress, once per event.
+    async fn note(
+        &self,
+        target: &Target,
+        current: Versioned<Deployment>,
+        hook: &HookChanged,
+    ) -> Result<Noted, StepError> {
         let stage = hook
             .stage
             .map_or("an unknown stage".to_string(), |s| s.ecs_name().to_string());
@@ -56,13 +94,7 @@ impl<A: Adapters> Deployer<A> {
             hook.hook_id, hook.name, hook.event_id
         );
         if current.value.history.iter().any(|h| h.note == note) {
-            return Ok(Handled::of(
-                &current.value,
-                TargetOutcome::Unchanged {
-                    state: Some(current.value.state),
-                    reason: "already noted".into(),
-                },
-            ));
+            return Ok(Noted::Already(current));
         }
         let at = hook.updated_at.unwrap_or_else(Utc::now);
         let mut next = current.value.clone();
@@ -75,8 +107,9 @@ impl<A: Adapters> Deployer<A> {
         if let Some(stage) = hook.stage {
             progress.reached(stage.ecs_name(), at);
         }
+        let answered = progress.answered(&hook.hook_id).is_some();
         match (hook.name, hook.stage) {
-            (HookEventName::AwaitingAction, Some(stage)) => {
+            (HookEventName::AwaitingAction, Some(stage)) if !answered => {
                 progress.pause = Some(PausedAt {
                     hook_id: hook.hook_id.clone(),
                     stage,
@@ -84,7 +117,7 @@ impl<A: Adapters> Deployer<A> {
                     since: at,
                 })
             }
-            (HookEventName::AwaitingAction, None) => {}
+            (HookEventName::AwaitingAction, _) => {}
             _ if progress
                 .pause
                 .as_ref()
@@ -99,21 +132,237 @@ impl<A: Adapters> Deployer<A> {
             state: current.value.state,
             note: note.clone(),
         });
-        self.ledger.save(&current, next).await?;
+        let saved = self.ledger.save(&current, next).await?;
         info!(
             event_id = hook.event_id,
             target = target.name,
-            deployment_id = current.value.id,
+            deployment_id = saved.value.id,
             decision = "noted",
             "{note}"
         );
-        let state: State = current.value.state;
-        Ok(Handled::of(
-            &current.value,
-            TargetOutcome::Unchanged {
-                state: Some(state),
-                reason: format!("noted: {note}"),
-            },
-        ))
+        Ok(Noted::Now(saved))
+    }
+
+    /// ECS waits at a PAUSE hook of one of Slipway's rollouts: the approval Slipway asked
+    /// ECS for (ask the approvers), a later step of an approved release (continue), or a
+    /// pause Slipway did not ask for (left to whoever configured it).
+    async fn on_pause(
+        &self,
+        target: &Target,
+        current: Versioned<Deployment>,
+        hook: &HookChanged,
+    ) -> Result<Option<TargetOutcome>, StepError> {
+        let ApprovalPoint::During(stage) = target.rollout.approval else {
+            return Ok(None);
+        };
+        let ours = hook.stage == Some(stage)
+            && current
+                .value
+                .progress
+                .as_ref()
+                .and_then(|p| p.pause.as_ref())
+                .is_some_and(|p| p.hook_id == hook.hook_id);
+        if !ours || current.value.state != State::Rolling {
+            return Ok(None);
+        }
+        let approved = current
+            .value
+            .approval
+            .as_ref()
+            .and_then(|a| a.decision.as_ref())
+            .is_some_and(|d| d.verdict == Verdict::Approve);
+        if approved {
+            // A later step of a release a person approved: Slipway continues it.
+            self.answer_pause(&current.value, HookAction::Continue, "slipway")
+                .await?;
+            let saved = self
+                .record_answer(current, HookAction::Continue, "slipway", None)
+                .await?;
+            return Ok(Some(rolling_outcome(&saved.value)));
+        }
+        // `rolling` → `awaiting-approval`, with the request's expiry ECS's own.
+        Ok(Some(self.request_approval(target, current).await?))
+    }
+
+    /// ECS's pause ran out before anyone decided: the request expires; ECS rolls back by
+    /// itself (the hook's timeout action).
+    async fn on_pause_timed_out(
+        &self,
+        current: Versioned<Deployment>,
+        hook: &HookChanged,
+    ) -> Result<Option<TargetOutcome>, StepError> {
+        let waiting = current.value.state == State::AwaitingApproval
+            && current
+                .value
+                .approval
+                .as_ref()
+                .is_some_and(|a| a.decision.is_none())
+            && current
+                .value
+                .history
+                .iter()
+                .any(|h| h.note.contains(&hook.hook_id));
+        if !waiting {
+            return Ok(None);
+        }
+        let outcome = format!(
+            "Expired: nobody decided before ECS's pause ran out{}; ECS rolls the service back",
+            hook.expires_at
+                .map(|at| format!(" at {}", at.format("%Y-%m-%d %H:%M UTC")))
+                .unwrap_or_default()
+        );
+        let mut next = current.value.clone();
+        next.advance(State::Expired, outcome.clone(), Utc::now())?;
+        let saved = self.ledger.save(&current, next).await?;
+        let entry = saved
+            .value
+            .attempt(Action::Expire, &Actor::slipway(), &outcome, Utc::now());
+        self.ledger
+            .append_audit(&saved.value.target, &saved.value.key, &entry)
+            .await?;
+        self.edit_request_message(&saved.value, &outcome).await;
+        log_decision("expired", &outcome);
+        Ok(Some(TargetOutcome::Moved {
+            from: State::AwaitingApproval,
+            to: State::Expired,
+            note: outcome,
+        }))
+    }
+
+    /// An approved deployment ECS holds at its pause: ContinueServiceDeployment CONTINUE,
+    /// then `rolling` again (what `roll` does instead of registering and rolling).
+    pub(super) async fn continue_paused(
+        &self,
+        approved: Versioned<Deployment>,
+    ) -> Result<TargetOutcome, StepError> {
+        let by = decided_by(&approved.value);
+        self.answer_pause(&approved.value, HookAction::Continue, &by)
+            .await?;
+        let saved = self
+            .record_answer(approved, HookAction::Continue, &by, Some(State::Rolling))
+            .await?;
+        Ok(rolling_outcome(&saved.value))
+    }
+
+    /// A rejected deployment ECS holds at its pause: ContinueServiceDeployment ROLLBACK,
+    /// then `rolled-back`, told as a failure.
+    pub(super) async fn roll_back_paused(
+        &self,
+        target: &Target,
+        rejected: Versioned<Deployment>,
+    ) -> Result<(), StepError> {
+        let by = decided_by(&rejected.value);
+        self.answer_pause(&rejected.value, HookAction::Rollback, &by)
+            .await?;
+        let saved = self
+            .record_answer(rejected, HookAction::Rollback, &by, Some(State::RolledBack))
+            .await?;
+        Box::pin(self.tell_outcome(target, saved)).await
+    }
+
+    async fn answer_pause(
+        &self,
+        deployment: &Deployment,
+        action: HookAction,
+        by: &str,
+    ) -> Result<(), StepError> {
+        let progress = deployment.progress.as_ref();
+        let (Some(arn), Some(pause)) = (
+            progress.and_then(|p| p.service_deployment_arn.as_deref()),
+            progress.and_then(|p| p.pause.as_ref()),
+        ) else {
+            return Err(StepError::Rejected(format!(
+                "{} is not paused by ECS: nothing to continue or roll back",
+                deployment.id
+            )));
+        };
+        self.ecs
+            .continue_service_deployment(arn, &pause.hook_id, action)
+            .await?;
+        log_decision(
+            "answered-pause",
+            &format!(
+                "ContinueServiceDeployment {} for {} at {} ({by})",
+                action.ecs_name(),
+                arn,
+                pause.stage.ecs_name()
+            ),
+        );
+        Ok(())
+    }
+
+    /// Records the answer to the pause (and the move, if any) on the deployment.
+    async fn record_answer(
+        &self,
+        current: Versioned<Deployment>,
+        action: HookAction,
+        by: &str,
+        to: Option<State>,
+    ) -> Result<Versioned<Deployment>, StepError> {
+        let now = Utc::now();
+        let mut next = current.value.clone();
+        let Some(progress) = next.progress.as_mut() else {
+            return Ok(current);
+        };
+        let Some(pause) = progress.pause.take() else {
+            return Ok(current);
+        };
+        progress.answered.push(AnsweredHook {
+            hook_id: pause.hook_id.clone(),
+            action,
+            by: by.to_string(),
+            at: now,
+        });
+        if let Some(to) = to {
+            let note = match action {
+                HookAction::Continue => format!(
+                    "approved by {by}: ECS continues from {}",
+                    pause.stage.ecs_name()
+                ),
+                HookAction::Rollback => format!(
+                    "rejected by {by} at {}: ECS rolls the service back",
+                    pause.stage.ecs_name()
+                ),
+            };
+            next.advance(to, note, now)?;
+            if to == State::RolledBack {
+                next.rolled_back_to =
+                    Some(format!("what ran before ({})", next.from_task_definition));
+                next.ended_at = Some(now);
+            }
+        } else {
+            next.history.push(HistoryEntry {
+                at: now,
+                state: next.state,
+                note: format!(
+                    "Slipway continued ECS's pause at {} (the release was approved)",
+                    pause.stage.ecs_name()
+                ),
+            });
+        }
+        next.lease = None;
+        Ok(self.ledger.save(&current, next).await?)
+    }
+}
+
+enum Noted {
+    Already(Versioned<Deployment>),
+    Now(Versioned<Deployment>),
+}
+
+fn decided_by(deployment: &Deployment) -> String {
+    deployment
+        .approval
+        .as_ref()
+        .and_then(|a| a.decision.as_ref())
+        .map_or_else(|| "slipway".to_string(), |d| d.actor.clone())
+}
+
+fn rolling_outcome(deployment: &Deployment) -> TargetOutcome {
+    TargetOutcome::Rolling {
+        from_task_definition: deployment.from_task_definition.clone(),
+        to_task_definition: deployment.to_task_definition.clone().unwrap_or_default(),
+        ecs_deployment_id: deployment.ecs_deployment_id.clone().unwrap_or_default(),
+        changes: deployment.changes.clone(),
     }
 }

@@ -400,7 +400,7 @@ impl<A: Adapters> Deployer<A> {
     /// tells them, a duplicate event does not. SNS and the target's Slack channel must
     /// succeed (else the event is retried); editing the approval's Slack message is best
     /// effort.
-    async fn tell_outcome(
+    pub(super) async fn tell_outcome(
         &self,
         target: &Target,
         current: Versioned<Deployment>,

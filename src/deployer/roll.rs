@@ -8,7 +8,7 @@ use crate::input::config::{Policy, Target};
 use crate::ledger::{Claim, Home, LedgerError, TargetRecord, TargetUpdate, Versioned};
 use crate::model::deployment::{Deployment, Progress, State, Trigger};
 use crate::model::plan::{describe_changes, ImageChange, ImageChanges};
-use crate::model::progressive::DeploymentSettings;
+use crate::model::progressive::{ApprovalPoint, DeploymentSettings};
 use crate::model::rollout::{RolloutKind, Rollouts, StartedRollout, Starting};
 use crate::ports::{Adapters, DescribedTaskDefinition, Ecs, ServiceState};
 
@@ -133,8 +133,25 @@ impl<A: Adapters> Deployer<A> {
         changes: Vec<ImageChange>,
     ) -> Result<TargetOutcome, StepError> {
         let from_task_definition = current.value.from_task_definition.clone();
-        if target.policy == Policy::Approval && current.value.state != State::Approved {
+        let pause_inside = matches!(target.rollout.approval, ApprovalPoint::During(_));
+        if target.policy == Policy::Approval
+            && !pause_inside
+            && current.value.state != State::Approved
+        {
             return self.request_approval(target, current).await;
+        }
+        let paused = current
+            .value
+            .progress
+            .as_ref()
+            .is_some_and(|p| p.pause.is_some());
+        if paused && current.value.state == State::Approved {
+            return self.continue_paused(current).await;
+        }
+        if target.policy == Policy::Approval && pause_inside {
+            // The approval comes at ECS's pause; a request still waiting for an older
+            // release is closed now (superseded), before this one reaches ECS.
+            self.become_open_request(target, &current.value).await?;
         }
         let to_task_definition = match current.value.to_task_definition.clone() {
             Some(arn) => arn,

@@ -55,8 +55,12 @@ impl State {
                 | (AwaitingApproval, Approved | Rejected | Expired | Superseded)
                 | (Approved, Rolling | Superseded | Failed)
                 | (Rolling, Succeeded | Failed | RolledBack)
+                // ECS paused a progressive rollout for a person's decision (a PAUSE hook).
+                | (Rolling, AwaitingApproval)
                 // ECS reports the failure first and the circuit breaker's rollback after it.
                 | (Failed, RolledBack)
+                // A paused rollout rejected: ECS rolls it back once told.
+                | (Rejected, RolledBack)
         )
     }
 }

@@ -102,6 +102,7 @@ fn confirm_page<A: Adapters>(
         form_nonce: &form_nonce,
         style_nonce: &style_nonce,
         notice: unfinished_notice(deployment),
+        live: notify::paused_line(deployment),
     }
     .render();
     match html {

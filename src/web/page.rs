@@ -29,6 +29,8 @@ pub struct ConfirmPage<'a> {
     pub style_nonce: &'a str,
     /// Shown above everything, e.g. when an approval's rollout did not finish.
     pub notice: Option<String>,
+    /// For a rollout ECS holds at a pause: what is live where (`notify::paused_line`).
+    pub live: Option<String>,
 }
 
 /// Any outcome: decided, refused, expired, superseded, bad link.
@@ -81,6 +83,7 @@ mod tests {
             form_nonce: "form-nonce",
             style_nonce: "style-nonce",
             notice: None,
+            live: None,
         }
     }
 

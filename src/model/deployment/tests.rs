@@ -44,8 +44,9 @@ fn nothing_moves_backwards_or_out_of_a_final_state() {
     ];
     for from in all.into_iter().filter(|s| s.is_terminal()) {
         for to in all {
-            // The one refinement: a failure that ECS then rolls back.
-            if (from, to) == (Failed, RolledBack) {
+            // The refinements: a failure that ECS then rolls back, and a paused rollout
+            // rejected, which ECS rolls back once told.
+            if matches!((from, to), (Failed, RolledBack) | (Rejected, RolledBack)) {
                 continue;
             }
             assert!(!from.can_move_to(to), "{from} -> {to} must be refused");
@@ -54,7 +55,8 @@ fn nothing_moves_backwards_or_out_of_a_final_state() {
     assert!(!RolledBack.can_move_to(Failed));
     assert!(!Succeeded.can_move_to(Failed));
     assert!(!Rolling.can_move_to(Planned));
-    assert!(!Rolling.can_move_to(AwaitingApproval));
+    // Only a rollout ECS paused for a person goes back to waiting (deployer::hooks).
+    assert!(Rolling.can_move_to(AwaitingApproval));
     assert!(
         !AwaitingApproval.can_move_to(Rolling),
         "approval must come first"
