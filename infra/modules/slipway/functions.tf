@@ -24,7 +24,7 @@ locals {
       dead_letters = true
       # ecr_read: an operator rollback first checks that the release's image still exists
       # (ECR lifecycle rules may have expired it; src/deployer/operator.rs).
-      grants = ["ledger", "ecs_read", "ecs_roll", "ecr_read", "notify", "secrets", "kms"]
+      grants = ["ledger", "ecs_read", "ecs_roll", "ecs_progress", "ecr_read", "notify", "secrets", "kms"]
     }
     "reconcile" = {
       description = "On a schedule: closes rollouts whose ECS event was lost, deploys pushes no event told of"
@@ -49,7 +49,7 @@ locals {
       # source_read: approving an uploaded manifest re-reads the upload by version id.
       # ecr_read: the operator endpoint's rollback checks that ECR still has the image it
       # returns to (src/deployer/operator.rs, check_still_in_ecr).
-      grants = ["ledger", "ecs_read", "ecs_roll", "ecs_register", "pass_role", "ecr_read", "source_read", "notify", "secrets", "kms", "roll_later"]
+      grants = ["ledger", "ecs_read", "ecs_roll", "ecs_progress", "ecs_register", "pass_role", "ecr_read", "source_read", "notify", "secrets", "kms", "roll_later"]
     }
   }
   async_functions         = { for name, f in local.functions : name => f if f.async }
@@ -85,10 +85,20 @@ locals {
       # DescribeTaskDefinition has no resource-level permissions in ECS.
       { sid = "DescribeTaskDefinitions", actions = ["ecs:DescribeTaskDefinition"], resources = ["*"], condition = null },
     ]
-    ecs_roll = [
+    ecs_roll = concat([
       # Only onto a revision of the targets' families: UpdateService's `ecs:task-definition`
       # condition key is the ARN the request names (Slipway always names one).
       { sid = "RollManagedServices", actions = ["ecs:UpdateService"], resources = local.service_arns, condition = { test = "ArnLike", variable = "ecs:task-definition", values = local.task_definition_arns } },
+      ], length(local.load_balancer_role_arns) == 0 ? [] : [
+      # A progressive target's UpdateService names ECS's infrastructure role for its load
+      # balancer (advancedConfiguration.roleArn), which only ECS may be given.
+      { sid = "PassLoadBalancerRolesToEcs", actions = ["iam:PassRole"], resources = local.load_balancer_role_arns, condition = { test = "StringEquals", variable = "iam:PassedToService", values = ["ecs.amazonaws.com"] } },
+    ])
+    # Answering ECS's pause of a progressive rollout (approve: CONTINUE, reject: ROLLBACK,
+    # a later step: CONTINUE) and reading its service deployment: both actions need the
+    # service and the service-deployment resource (Service Authorization Reference).
+    ecs_progress = [
+      { sid = "AnswerPausedRollouts", actions = ["ecs:ContinueServiceDeployment", "ecs:DescribeServiceDeployments"], resources = concat(local.service_arns, local.service_deployment_arns), condition = null },
     ]
     ecs_register = [
       # Only in the targets' families (src/model/rollable.rs refuses a service that runs another

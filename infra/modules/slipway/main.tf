@@ -38,6 +38,14 @@ locals {
           notifications = { for k, v in t.notifications : k => v if v != null }
         },
         { freeze_after_failure = t.freeze_after_failure },
+        t.rollout == null ? {} : {
+          rollout = merge(
+            { for k, v in t.rollout : k => v if v != null && !contains(["canary", "linear", "load_balancer"], k) },
+            t.rollout.canary == null ? {} : { canary = { for k, v in t.rollout.canary : k => v if v != null } },
+            t.rollout.linear == null ? {} : { linear = { for k, v in t.rollout.linear : k => v if v != null } },
+            t.rollout.load_balancer == null ? {} : { load_balancer = { for k, v in t.rollout.load_balancer : k => v if v != null } },
+          )
+        },
         { task_family = local.task_families[t.name] },
       )
     ]
@@ -76,6 +84,16 @@ locals {
   pass_role_arns = distinct(compact(flatten([
     for t in var.targets : [t.task_role_arn, t.execution_role_arn]
   ])))
+  # The ECS infrastructure roles for load balancers that progressive targets' UpdateService
+  # names (advancedConfiguration.roleArn): passing a role needs iam:PassRole.
+  load_balancer_role_arns = distinct(compact([
+    for t in var.targets : try(t.rollout.load_balancer.role_arn, null)
+  ]))
+  # What ECS's pause hooks and DescribeServiceDeployments name (Service Authorization
+  # Reference for Amazon ECS: service-deployment/<cluster>/<service>/<id>).
+  service_deployment_arns = distinct([
+    for t in var.targets : "arn:${local.partition}:ecs:${local.region}:${local.account}:service-deployment/${local.target_names[t.name].cluster}/${local.target_names[t.name].service}/*"
+  ])
 }
 
 data "aws_iam_policy_document" "key" {

@@ -64,6 +64,33 @@ variable "targets" {
       slack_channel = optional(string)
     }))
     freeze_after_failure = optional(string, "until-newer-image")
+    # ECS's own progressive deployments (README, "Progressive delivery"): Slipway sends
+    # them with every UpdateService, since this provider cannot express them.
+    rollout = optional(object({
+      strategy = optional(string, "rolling")
+      canary = optional(object({
+        percent      = optional(number)
+        bake_minutes = optional(number)
+      }))
+      linear = optional(object({
+        step_percent      = optional(number)
+        step_bake_minutes = optional(number)
+      }))
+      bake_minutes = optional(number)
+      alarms       = optional(list(string), [])
+      approval_at  = optional(string)
+      load_balancer = optional(object({
+        target_group_arn           = string
+        container_name             = string
+        container_port             = number
+        alternate_target_group_arn = string
+        production_listener_rule   = string
+        test_listener_rule         = optional(string)
+        role_arn                   = string
+        test_url                   = optional(string)
+      }))
+      service_connect = optional(bool, false)
+    }))
     # The task-definition family the service runs; Slipway may register only in it.
     # Defaults to the service's name (as infra/modules/ecs_service names it).
     task_family        = optional(string)

@@ -564,3 +564,75 @@ run "without_operator_principals_nobody_may_send_operator_requests" {
     error_message = "With no operator principals the operator bus must deny every PutEvents."
   }
 }
+
+run "renders_a_progressive_target_and_grants_what_its_rollouts_call" {
+  command = apply
+
+  variables {
+    targets = [{
+      name       = "prod-web"
+      cluster    = "shop"
+      service    = "web-prod"
+      containers = ["app"]
+      repository = "app"
+      tags       = { glob = "release-*" }
+      policy     = "approval"
+      rollout = {
+        strategy    = "canary"
+        canary      = { percent = 10 }
+        alarms      = ["web-prod-5xx"]
+        approval_at = "post-test-traffic"
+        load_balancer = {
+          target_group_arn           = "arn:aws:elasticloadbalancing:eu-west-1:111122223333:targetgroup/blue/1"
+          container_name             = "app"
+          container_port             = 8080
+          alternate_target_group_arn = "arn:aws:elasticloadbalancing:eu-west-1:111122223333:targetgroup/green/2"
+          production_listener_rule   = "arn:aws:elasticloadbalancing:eu-west-1:111122223333:listener-rule/app/shop/1/2/3"
+          test_listener_rule         = "arn:aws:elasticloadbalancing:eu-west-1:111122223333:listener-rule/app/shop/1/2/4"
+          role_arn                   = "arn:aws:iam::111122223333:role/ecs-infrastructure-shop"
+        }
+      }
+    }]
+  }
+
+  # Unset fields are left out (src/input/config/rollout.rs applies ECS's defaults), also
+  # inside the canary and load-balancer blocks.
+  assert {
+    condition = jsonencode(jsondecode(output.config_json).targets[0].rollout) == jsonencode({
+      alarms          = ["web-prod-5xx"]
+      approval_at     = "post-test-traffic"
+      canary          = { percent = 10 }
+      load_balancer   = { alternate_target_group_arn = "arn:aws:elasticloadbalancing:eu-west-1:111122223333:targetgroup/green/2", container_name = "app", container_port = 8080, production_listener_rule = "arn:aws:elasticloadbalancing:eu-west-1:111122223333:listener-rule/app/shop/1/2/3", role_arn = "arn:aws:iam::111122223333:role/ecs-infrastructure-shop", target_group_arn = "arn:aws:elasticloadbalancing:eu-west-1:111122223333:targetgroup/blue/1", test_listener_rule = "arn:aws:elasticloadbalancing:eu-west-1:111122223333:listener-rule/app/shop/1/2/4" }
+      service_connect = false
+      strategy        = "canary"
+    })
+    error_message = "The rollout block is not rendered as the functions parse it: ${jsonencode(jsondecode(output.config_json).targets[0])}"
+  }
+
+  # Whoever rolls may pass the load balancer's infrastructure role, to ECS only.
+  assert {
+    condition = alltrue([
+      for f in ["image-push", "source-upload", "approval", "deployment-events", "reconcile"] :
+      jsonencode(one([for s in output.function_permissions[f] : s if s.sid == "PassLoadBalancerRolesToEcs"])) == jsonencode({
+        actions   = ["iam:PassRole"]
+        condition = { test = "StringEquals", values = ["ecs.amazonaws.com"], variable = "iam:PassedToService" }
+        resources = ["arn:aws:iam::111122223333:role/ecs-infrastructure-shop"]
+        sid       = "PassLoadBalancerRolesToEcs"
+      })
+    ])
+    error_message = "PassRole of the load balancer's infrastructure role is missing or not limited to ECS."
+  }
+
+  # Answering ECS's pause: the approval function (a person's decision) and
+  # deployment-events (the later steps), on the service and its service deployments only.
+  assert {
+    condition = alltrue([
+      for f in ["approval", "deployment-events"] :
+      jsonencode(one([for s in output.function_permissions[f] : s.resources if s.sid == "AnswerPausedRollouts"])) == jsonencode([
+        "arn:aws:ecs:eu-west-1:111122223333:service/shop/web-prod",
+        "arn:aws:ecs:eu-west-1:111122223333:service-deployment/shop/web-prod/*",
+      ])
+    ]) && alltrue([for f in ["image-push", "source-upload", "reconcile"] : !anytrue([for s in output.function_permissions[f] : s.sid == "AnswerPausedRollouts"])])
+    error_message = "ContinueServiceDeployment is not granted exactly to the functions that answer pauses, on the managed service's deployments."
+  }
+}
