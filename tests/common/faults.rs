@@ -141,10 +141,15 @@ struct State {
 /// Changes the emulator's JSON answer to a call before the client sees it.
 type Rewrite = Box<dyn Fn(&Call, &mut serde_json::Value) + Send>;
 
+/// Answers a call the emulator cannot (HTTP status, JSON body), without forwarding it.
+type Answer = Box<dyn Fn(&Call) -> (u16, serde_json::Value) + Send>;
+
 struct Inner {
     rng: fastrand::Rng,
     /// Every rewrite whose matcher accepts a call is applied to its answer, in order.
     rewrites: Vec<(Matcher, Rewrite)>,
+    /// The first stand-in whose matcher accepts a call answers it (after any fault).
+    answers: Vec<(Matcher, Answer)>,
     /// The first rule that accepts a call decides whether it faults.
     injections: Vec<Injection>,
     crash: Option<Crash>,
@@ -174,6 +179,7 @@ impl FaultProxy {
             inner: Mutex::new(Inner {
                 rng: fastrand::Rng::with_seed(seed),
                 rewrites: Vec::new(),
+                answers: Vec::new(),
                 injections: Vec::new(),
                 crash: None,
                 calls: Vec::new(),
@@ -216,6 +222,22 @@ impl FaultProxy {
             faults: faults.to_vec(),
             applies_to,
         });
+    }
+
+    /// From now on, calls `applies_to` accepts are answered by `answer` and never reach
+    /// the emulator: how a test plays an operation the emulator does not implement. Each
+    /// use cites the AWS documentation it follows.
+    pub fn answer(
+        &self,
+        applies_to: impl Fn(&Call) -> bool + Send + 'static,
+        answer: impl Fn(&Call) -> (u16, serde_json::Value) + Send + 'static,
+    ) {
+        self.state
+            .inner
+            .lock()
+            .unwrap()
+            .answers
+            .push((Box::new(applies_to), Box::new(answer)));
     }
 
     /// From now on, the JSON answers (ECS, ECR, …) to calls `applies_to` accepts are
@@ -356,6 +378,9 @@ impl State {
             Verdict::Fault(Fault::Slow) | Verdict::Pass => {}
             Verdict::Fault(fault) => return Ok(protocol.error(fault)),
         }
+        if let Some(answered) = self.answered_here(&call) {
+            return Ok(answered);
+        }
         let answer = self
             .rewritten(&call, self.forward(&parts, body).await?)
             .await;
@@ -367,6 +392,19 @@ impl State {
             tokio::time::sleep(self.slow_for).await;
         }
         Ok(answer)
+    }
+
+    fn answered_here(&self, call: &Call) -> Option<Response<Full<Bytes>>> {
+        let inner = self.inner.lock().unwrap();
+        let (_, answer) = inner.answers.iter().find(|(accepts, _)| accepts(call))?;
+        let (status, body) = answer(call);
+        let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
+        *response.status_mut() = hyper::StatusCode::from_u16(status).unwrap();
+        response.headers_mut().insert(
+            hyper::header::CONTENT_TYPE,
+            hyper::header::HeaderValue::from_static("application/x-amz-json-1.1"),
+        );
+        Some(response)
     }
 
     async fn rewritten(&self, call: &Call, answer: Response<Full<Bytes>>) -> Response<Full<Bytes>> {

@@ -5,6 +5,7 @@
 
 pub mod api_gateway;
 pub mod configs;
+pub mod ecs_deployments;
 pub mod event_pattern;
 pub mod events;
 pub mod faults;

@@ -1,0 +1,293 @@
+//! ECS's service deployments, played where the emulator cannot: moto stores an
+//! UpdateService's `deploymentConfiguration` verbatim, runs nothing, answers without
+//! `currentServiceDeployment`, and answers HTTP 500 to ContinueServiceDeployment and
+//! DescribeServiceDeployments. This stand-in sits in the fault proxy and follows the
+//! documentation:
+//! - UpdateService is refused as ECS refuses it (InvalidParameterException) when a PAUSE
+//!   hook names TEST_TRAFFIC_SHIFT or PRODUCTION_TRAFFIC_SHIFT (API_DeploymentLifecycleHook:
+//!   "PAUSE hooks cannot be configured at TEST_TRAFFIC_SHIFT or PRODUCTION_TRAFFIC_SHIFT
+//!   stages") or BLUE_GREEN comes without `bakeTimeInMinutes` (API_DeploymentConfiguration);
+//!   otherwise it reaches moto, and its answer gains the new service deployment's ARN
+//!   (API_Service, `currentServiceDeployment`;
+//!   `service-deployment/<cluster>/<service>/<id>`, Service Authorization Reference).
+//! - The test moves a deployment to its pause ([`EcsDeployments::reach_pause`]) and gets
+//!   the "ECS Hook State Change" event ECS would send (Developer Guide, "Amazon ECS
+//!   service deployment hook state change events"), to deliver as EventBridge would.
+//! - ContinueServiceDeployment (API_ContinueServiceDeployment; Developer Guide,
+//!   "Continue a paused service deployment"): `serviceDeploymentArn` and `hookId` are
+//!   required (InvalidParameterException), an unknown deployment is
+//!   ServiceDeploymentNotFoundException, and "the pause hook must be in AWAITING_ACTION
+//!   status" (AWS does not document the error otherwise; InvalidParameterException here).
+//!   CONTINUE moves the hook to SUCCEEDED; ROLLBACK to FAILED and the deployment to
+//!   ROLLBACK_IN_PROGRESS.
+//! - DescribeServiceDeployments (API_DescribeServiceDeployments): the deployment's status
+//!   and its hooks, timestamps as epoch seconds (the JSON protocol's default).
+
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+
+use super::faults::{Call, FaultProxy};
+
+#[derive(Clone, Default)]
+pub struct EcsDeployments {
+    state: Arc<Mutex<StandIn>>,
+}
+
+#[derive(Default)]
+struct StandIn {
+    deployments: Vec<ServiceDeployment>,
+    /// Every ContinueServiceDeployment ECS accepted: (ARN, hook id, action).
+    continues: Vec<(String, String, String)>,
+}
+
+struct ServiceDeployment {
+    arn: String,
+    cluster: String,
+    service: String,
+    status: String,
+    /// The PAUSE hook's stage, from the UpdateService that started it.
+    pause_stage: Option<String>,
+    pause_minutes: i64,
+    hook: Option<Hook>,
+}
+
+struct Hook {
+    id: String,
+    status: String,
+    expires_at: DateTime<Utc>,
+}
+
+fn error(kind: &str, message: &str) -> (u16, Value) {
+    (400, json!({"__type": kind, "message": message}))
+}
+
+/// ECS's refusal of a deployment configuration, if it breaks a documented rule.
+fn refused(configuration: &Value) -> Option<String> {
+    for hook in configuration["lifecycleHooks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        if hook["targetType"] != "PAUSE" {
+            continue;
+        }
+        for stage in hook["lifecycleStages"].as_array().into_iter().flatten() {
+            if stage == "TEST_TRAFFIC_SHIFT" || stage == "PRODUCTION_TRAFFIC_SHIFT" {
+                return Some(format!("PAUSE hooks cannot be configured at {stage} stage"));
+            }
+        }
+    }
+    if configuration["strategy"] == "BLUE_GREEN" && configuration["bakeTimeInMinutes"].is_null() {
+        return Some("bakeTimeInMinutes is required for BLUE_GREEN".into());
+    }
+    None
+}
+
+impl EcsDeployments {
+    /// Plays ECS's service deployments in `proxy`.
+    pub fn install(proxy: &FaultProxy) -> EcsDeployments {
+        let stand_in = EcsDeployments::default();
+        proxy.answer(
+            |call| {
+                call.operation == "UpdateService"
+                    && call
+                        .body
+                        .as_ref()
+                        .and_then(|b| refused(&b["deploymentConfiguration"]))
+                        .is_some()
+            },
+            |call| {
+                let body = call.body.as_ref().unwrap();
+                error(
+                    "InvalidParameterException",
+                    &refused(&body["deploymentConfiguration"]).unwrap(),
+                )
+            },
+        );
+        let started = stand_in.clone();
+        proxy.rewrite(
+            |call| call.operation == "UpdateService",
+            move |call, answer| started.start(call, answer),
+        );
+        let answering = stand_in.clone();
+        proxy.answer(
+            |call| call.operation == "ContinueServiceDeployment",
+            move |call| answering.continue_deployment(call),
+        );
+        let describing = stand_in.clone();
+        proxy.answer(
+            |call| call.operation == "DescribeServiceDeployments",
+            move |call| describing.describe(call),
+        );
+        stand_in
+    }
+
+    fn start(&self, call: &Call, answer: &mut Value) {
+        let Some(body) = call.body.as_ref() else {
+            return;
+        };
+        let configuration = &body["deploymentConfiguration"];
+        if configuration.is_null() {
+            return;
+        }
+        let (cluster, service) = (
+            body["cluster"].as_str().unwrap_or_default().to_string(),
+            body["service"].as_str().unwrap_or_default().to_string(),
+        );
+        let mut state = self.state.lock().unwrap();
+        let arn = format!(
+            "arn:aws:ecs:us-east-1:123456789012:service-deployment/{cluster}/{service}/sd{}",
+            state.deployments.len() + 1
+        );
+        let pause = configuration["lifecycleHooks"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|h| h["targetType"] == "PAUSE");
+        state.deployments.push(ServiceDeployment {
+            arn: arn.clone(),
+            cluster,
+            service,
+            status: "IN_PROGRESS".into(),
+            pause_stage: pause
+                .and_then(|h| h["lifecycleStages"][0].as_str())
+                .map(str::to_string),
+            pause_minutes: pause
+                .and_then(|h| h["timeoutConfiguration"]["timeoutInMinutes"].as_i64())
+                .unwrap_or(1440),
+            hook: None,
+        });
+        answer["service"]["currentServiceDeployment"] = json!(arn);
+    }
+
+    /// ECS reaches the newest deployment's pause: the hook awaits action. Returns the
+    /// HOOK_AWAITING_ACTION event ECS sends.
+    pub fn reach_pause(&self, hook_id: &str) -> Value {
+        let mut state = self.state.lock().unwrap();
+        let deployment = state
+            .deployments
+            .last_mut()
+            .expect("a rollout with a pause");
+        let stage = deployment
+            .pause_stage
+            .clone()
+            .expect("the rollout has a pause");
+        let expires_at = Utc::now() + chrono::Duration::minutes(deployment.pause_minutes);
+        deployment.hook = Some(Hook {
+            id: hook_id.to_string(),
+            status: "AWAITING_ACTION".into(),
+            expires_at,
+        });
+        hook_event(deployment, "HOOK_AWAITING_ACTION", &stage)
+    }
+
+    /// The newest service deployment's ARN, as ECS named it.
+    pub fn newest(&self) -> Option<String> {
+        let state = self.state.lock().unwrap();
+        state.deployments.last().map(|d| d.arn.clone())
+    }
+
+    pub fn continues(&self) -> Vec<(String, String, String)> {
+        self.state.lock().unwrap().continues.clone()
+    }
+
+    fn continue_deployment(&self, call: &Call) -> (u16, Value) {
+        let body = call.body.clone().unwrap_or_default();
+        let (Some(arn), Some(hook_id)) = (
+            body["serviceDeploymentArn"].as_str(),
+            body["hookId"].as_str(),
+        ) else {
+            return error(
+                "InvalidParameterException",
+                "serviceDeploymentArn and hookId are required",
+            );
+        };
+        let action = body["action"].as_str().unwrap_or("CONTINUE").to_string();
+        if action != "CONTINUE" && action != "ROLLBACK" {
+            return error(
+                "InvalidParameterException",
+                "action must be CONTINUE or ROLLBACK",
+            );
+        }
+        let mut state = self.state.lock().unwrap();
+        let Some(deployment) = state.deployments.iter_mut().find(|d| d.arn == arn) else {
+            return error(
+                "ServiceDeploymentNotFoundException",
+                "The service deploy ARN that you specified in the StopServiceDeployment doesn't exist.",
+            );
+        };
+        let awaiting = deployment
+            .hook
+            .as_mut()
+            .filter(|h| h.id == hook_id && h.status == "AWAITING_ACTION");
+        let Some(hook) = awaiting else {
+            return error(
+                "InvalidParameterException",
+                "The pause hook must be in AWAITING_ACTION status",
+            );
+        };
+        hook.status = if action == "CONTINUE" {
+            "SUCCEEDED"
+        } else {
+            "FAILED"
+        }
+        .into();
+        if action == "ROLLBACK" {
+            deployment.status = "ROLLBACK_IN_PROGRESS".into();
+        }
+        state
+            .continues
+            .push((arn.to_string(), hook_id.to_string(), action));
+        (200, json!({"serviceDeploymentArn": arn}))
+    }
+
+    fn describe(&self, call: &Call) -> (u16, Value) {
+        let body = call.body.clone().unwrap_or_default();
+        let state = self.state.lock().unwrap();
+        let mut found = Vec::new();
+        let mut failures = Vec::new();
+        for arn in body["serviceDeploymentArns"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            match state.deployments.iter().find(|d| d.arn == *arn) {
+                Some(d) => found.push(json!({
+                    "serviceDeploymentArn": d.arn,
+                    "serviceArn": format!("arn:aws:ecs:us-east-1:123456789012:service/{}/{}", d.cluster, d.service),
+                    "status": d.status,
+                    "lifecycleStage": d.pause_stage,
+                    "lifecycleHookDetails": d.hook.iter().map(|h| json!({
+                        "hookId": h.id, "targetType": "PAUSE", "status": h.status,
+                        "expiresAt": h.expires_at.timestamp(), "timeoutAction": "ROLLBACK"
+                    })).collect::<Vec<_>>(),
+                })),
+                None => failures.push(json!({"arn": arn, "reason": "MISSING"})),
+            }
+        }
+        (
+            200,
+            json!({"serviceDeployments": found, "failures": failures}),
+        )
+    }
+}
+
+fn hook_event(deployment: &ServiceDeployment, name: &str, stage: &str) -> Value {
+    let hook = deployment.hook.as_ref().unwrap();
+    json!({
+        "version": "0", "id": format!("hook-{}-{name}", hook.id),
+        "detail-type": "ECS Hook State Change", "source": "aws.ecs",
+        "account": "123456789012", "time": Utc::now().to_rfc3339(), "region": "us-east-1",
+        "resources": [deployment.arn],
+        "detail": {
+            "eventType": "INFO", "eventName": name, "hookId": hook.id, "hookType": "PAUSE",
+            "expiresAt": hook.expires_at.to_rfc3339(), "lifecycleStage": stage,
+            "clusterArn": format!("arn:aws:ecs:us-east-1:123456789012:cluster/{}", deployment.cluster),
+            "serviceArn": format!("arn:aws:ecs:us-east-1:123456789012:service/{}/{}", deployment.cluster, deployment.service),
+            "serviceDeploymentArn": deployment.arn,
+            "updatedAt": Utc::now().to_rfc3339(),
+        }
+    })
+}
