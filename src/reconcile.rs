@@ -14,6 +14,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
 use crate::input::config::Target;
+use crate::model::service_deployment::{Ended, ServiceDeploymentState};
 use crate::model::target::Head;
 use crate::ports::{EcsDeployment, ListedImage, ServiceState};
 
@@ -151,6 +152,41 @@ pub fn deployment_event(
             "reason": reason,
         }
     })
+}
+
+/// For a progressive rollout, whose end ECS tells in its service deployment (and whose
+/// "ECS Deployment State Change" events AWS documents only for rolling deployments): the
+/// event that says how it ended, once DescribeServiceDeployments reports it — COMPLETED
+/// for SUCCESSFUL (after the bake time), FAILED naming the alarms that fired or the
+/// rollback's reason otherwise. `None` while it is under way.
+pub fn service_deployment_event(
+    service: &ServiceState,
+    ecs_deployment_id: &str,
+    described: &ServiceDeploymentState,
+    now: DateTime<Utc>,
+) -> Option<Value> {
+    let (rollout_state, reason) = match described.ended()? {
+        Ended::Succeeded => (
+            "COMPLETED",
+            format!("ECS service deployment {} is SUCCESSFUL.", described.arn),
+        ),
+        Ended::RolledBack { reason } | Ended::RollbackFailed { reason } => (
+            "FAILED",
+            format!(
+                "ECS service deployment {} ended {}: {reason}",
+                described.arn, described.status
+            ),
+        ),
+    };
+    let ended = EcsDeployment {
+        id: ecs_deployment_id.to_string(),
+        status: "PRIMARY".into(),
+        task_definition: String::new(),
+        rollout_state: Some(rollout_state.into()),
+        rollout_state_reason: Some(reason),
+        updated_at: described.finished_at,
+    };
+    Some(deployment_event(service, &ended, now))
 }
 
 #[cfg(test)]

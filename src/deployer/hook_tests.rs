@@ -450,3 +450,76 @@ async fn a_pause_before_every_canary_step_asks_once_and_slipway_continues_the_la
         State::Rolling
     );
 }
+
+/// ECS documents its deployment events for rolling deployments; a progressive rollout's
+/// end is read from its service deployment by the reconciler.
+#[tokio::test]
+async fn the_reconciler_closes_a_progressive_rollout_as_its_service_deployment_ended() {
+    let deployer = canary();
+    deployer
+        .registry
+        .push(ACCOUNT, "app", Some("v2"), &digest('a'));
+    deployer
+        .handle_ecr_event(
+            &ecr_push("e-1", "app", Some("v2"), &digest('a')),
+            &invocation(),
+        )
+        .await
+        .unwrap();
+    let id = format!("web.{}", image_key(&digest('a')));
+    let arn = deployer
+        .deployment(&id)
+        .await
+        .unwrap()
+        .value
+        .progress
+        .unwrap()
+        .service_deployment_arn
+        .unwrap();
+    deployer.reconcile(&json!({}), &invocation()).await;
+    assert_eq!(
+        deployer.deployment(&id).await.unwrap().value.state,
+        State::Rolling,
+        "under way: nothing to close"
+    );
+    deployer.ecs.end_service_deployment(&arn, "SUCCESSFUL", &[]);
+    deployer.reconcile(&json!({}), &invocation()).await;
+    let record = deployer.deployment(&id).await.unwrap().value;
+    assert_eq!(record.state, State::Succeeded);
+    assert_eq!(record.outcome_notified.unwrap().state, State::Succeeded);
+}
+
+#[tokio::test]
+async fn an_alarm_rollback_of_a_canary_is_a_failure_naming_the_alarm() {
+    let deployer = canary();
+    deployer
+        .registry
+        .push(ACCOUNT, "app", Some("v2"), &digest('a'));
+    deployer
+        .handle_ecr_event(
+            &ecr_push("e-1", "app", Some("v2"), &digest('a')),
+            &invocation(),
+        )
+        .await
+        .unwrap();
+    let id = format!("web.{}", image_key(&digest('a')));
+    let arn = deployer
+        .deployment(&id)
+        .await
+        .unwrap()
+        .value
+        .progress
+        .unwrap()
+        .service_deployment_arn
+        .unwrap();
+    deployer
+        .ecs
+        .end_service_deployment(&arn, "ROLLBACK_SUCCESSFUL", &["web-5xx"]);
+    deployer.reconcile(&json!({}), &invocation()).await;
+    let record = deployer.deployment(&id).await.unwrap().value;
+    assert_eq!(record.state, State::Failed);
+    let error = record.error.unwrap_or_default();
+    assert!(error.contains("alarm web-5xx in ALARM"), "{error}");
+    let (_, told) = deployer.notifier.published().pop().unwrap();
+    assert!(told.contains("web-5xx"), "{told}");
+}

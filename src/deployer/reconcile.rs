@@ -98,8 +98,17 @@ impl<A: Adapters> Deployer<A> {
             .describe_service(&target.cluster, &target.service)
             .await
             .map_err(|e| e.to_string())?;
+        let progressive = target.rollout.settings(0).is_some();
         for started in rollouts.started.iter().rev().take(RECENT_ROLLOUTS) {
             let Some(finished) = ended(&service, &started.ecs_deployment_id) else {
+                if progressive {
+                    if let Some(report) = self
+                        .close_progressive(target, &service, started, invocation)
+                        .await?
+                    {
+                        reconciled.closed.push(report);
+                    }
+                }
                 continue;
             };
             let record = self
@@ -126,6 +135,61 @@ impl<A: Adapters> Deployer<A> {
             reconciled.closed.push(report);
         }
         Ok(())
+    }
+
+    /// A progressive rollout still `rolling` whose service deployment ECS reports ended
+    /// (DescribeServiceDeployments): the event that says so is written and handled.
+    async fn close_progressive(
+        &self,
+        target: &Target,
+        service: &crate::ports::ServiceState,
+        started: &crate::model::rollout::StartedRollout,
+        invocation: &Invocation,
+    ) -> Result<Option<crate::deployer::Report>, String> {
+        let record = self
+            .ledger
+            .deployment(&target.name, &started.key)
+            .await
+            .map_err(|e| e.to_string())?;
+        let Some(record) = record.filter(|r| r.value.state == State::Rolling) else {
+            return Ok(None);
+        };
+        let Some(arn) = record
+            .value
+            .progress
+            .as_ref()
+            .and_then(|p| p.service_deployment_arn.clone())
+        else {
+            return Ok(None);
+        };
+        let Some(described) = self
+            .ecs
+            .describe_service_deployment(&arn)
+            .await
+            .map_err(|e| e.to_string())?
+        else {
+            return Ok(None);
+        };
+        let Some(event) = crate::reconcile::service_deployment_event(
+            service,
+            &started.ecs_deployment_id,
+            &described,
+            Utc::now(),
+        ) else {
+            return Ok(None);
+        };
+        info!(
+            target = target.name,
+            deployment_id = started.deployment_id,
+            decision = "reconciled",
+            "ECS reports service deployment {arn} {}: handling the event that says so",
+            described.status
+        );
+        let report = self
+            .handle_deployment_event(&event, invocation)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(Some(report))
     }
 
     /// The newest image the target's rule accepts, if the ledger never took it: its push

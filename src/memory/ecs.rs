@@ -48,6 +48,19 @@ impl MemoryEcs {
             .collect()
     }
 
+    /// ECS ends a service deployment: `status` as DescribeServiceDeployments reports it,
+    /// with the alarms that fired.
+    pub fn end_service_deployment(&self, arn: &str, status: &str, alarms: &[&str]) {
+        let mut state = self.state.lock().unwrap();
+        let (described, _) = state
+            .service_deployments
+            .get_mut(arn)
+            .expect("a service deployment this ECS started");
+        described.status = status.to_string();
+        described.triggered_alarms = alarms.iter().map(|a| a.to_string()).collect();
+        described.finished_at = Some(Utc::now());
+    }
+
     /// Every ContinueServiceDeployment so far: (ARN, hook id, action).
     pub fn continues(&self) -> Vec<(String, String, HookAction)> {
         self.state.lock().unwrap().continues.clone()

@@ -32,8 +32,9 @@ locals {
       async       = true
       # A run that fails is run again by the next schedule; the queue keeps its error.
       dead_letters = true
-      # It runs the push and deployment-events pipelines: their grants, and ECR listing.
-      grants = ["ledger", "ecs_read", "ecs_roll", "ecs_register", "pass_role", "ecr_read", "notify", "secrets", "kms"]
+      # It runs the push and deployment-events pipelines: their grants, and ECR listing;
+      # and reads progressive rollouts' service deployments.
+      grants = ["ledger", "ecs_read", "ecs_roll", "ecs_progress_read", "ecs_register", "pass_role", "ecr_read", "notify", "secrets", "kms"]
     }
     "approval" = {
       description = "The approval pages and Slack interactions (behind the approval HTTP API)"
@@ -99,6 +100,10 @@ locals {
     # service and the service-deployment resource (Service Authorization Reference).
     ecs_progress = [
       { sid = "AnswerPausedRollouts", actions = ["ecs:ContinueServiceDeployment", "ecs:DescribeServiceDeployments"], resources = concat(local.service_arns, local.service_deployment_arns), condition = null },
+    ]
+    # The reconciler reads how a progressive rollout ended (it never answers a pause).
+    ecs_progress_read = [
+      { sid = "ReadServiceDeployments", actions = ["ecs:DescribeServiceDeployments"], resources = concat(local.service_arns, local.service_deployment_arns), condition = null },
     ]
     ecs_register = [
       # Only in the targets' families (src/model/rollable.rs refuses a service that runs another

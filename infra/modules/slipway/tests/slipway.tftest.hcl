@@ -635,4 +635,14 @@ run "renders_a_progressive_target_and_grants_what_its_rollouts_call" {
     ]) && alltrue([for f in ["image-push", "source-upload", "reconcile"] : !anytrue([for s in output.function_permissions[f] : s.sid == "AnswerPausedRollouts"])])
     error_message = "ContinueServiceDeployment is not granted exactly to the functions that answer pauses, on the managed service's deployments."
   }
+
+  assert {
+    condition = jsonencode(one([for s in output.function_permissions["reconcile"] : s if s.sid == "ReadServiceDeployments"])) == jsonencode({
+      actions   = ["ecs:DescribeServiceDeployments"]
+      condition = null
+      resources = ["arn:aws:ecs:eu-west-1:111122223333:service/shop/web-prod", "arn:aws:ecs:eu-west-1:111122223333:service-deployment/shop/web-prod/*"]
+      sid       = "ReadServiceDeployments"
+    })
+    error_message = "The reconciler cannot read (only read) the progressive rollouts' service deployments."
+  }
 }
