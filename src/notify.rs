@@ -181,6 +181,20 @@ pub fn outcome_email(deployment: &Deployment, context: &OutcomeContext) -> (Stri
             crate::model::rollout::human_duration(took)
         ));
     }
+    if let Some(progress) = &deployment.progress {
+        body.push_str(&format!("Strategy:    {}\n", progress.strategy));
+        let end = deployment.ended_at.unwrap_or_else(chrono::Utc::now);
+        let phases = progress.phases(end);
+        if !phases.is_empty() {
+            body.push_str(&format!("Phases:      {phases}\n"));
+        }
+        for answered in &progress.answered {
+            body.push_str(&format!(
+                "Pause:       {} answered {:?} by {}\n",
+                answered.hook_id, answered.action, answered.by
+            ));
+        }
+    }
     if let Some(frozen) = &context.frozen {
         body.push_str(&format!(
             "\nAutomatic deploys to {} are paused: {frozen}\n",

@@ -487,6 +487,8 @@ async fn the_reconciler_closes_a_progressive_rollout_as_its_service_deployment_e
     let record = deployer.deployment(&id).await.unwrap().value;
     assert_eq!(record.state, State::Succeeded);
     assert_eq!(record.outcome_notified.unwrap().state, State::Succeeded);
+    let (_, told) = deployer.notifier.published().pop().unwrap();
+    assert!(told.contains("Strategy:    canary 10% for 5 min"), "{told}");
 }
 
 #[tokio::test]
