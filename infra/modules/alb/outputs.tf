@@ -32,3 +32,15 @@ output "deletion_protection" {
   description = "Whether the load balancer refuses deletion."
   value       = aws_lb.this.enable_deletion_protection
 }
+
+output "progressive" {
+  description = "With progressive: what a target's `rollout.load_balancer` names (null otherwise): the alternate target group, the production and test listener rules, the test URL, and the new revision's 5xx alarm."
+  value = var.progressive ? {
+    target_group_arn           = aws_lb_target_group.app.arn
+    alternate_target_group_arn = aws_lb_target_group.alternate[0].arn
+    production_listener_rule   = aws_lb_listener_rule.production[0].arn
+    test_listener_rule         = aws_lb_listener_rule.test[0].arn
+    test_url                   = "https://${var.domain_name}:${var.test_port}/"
+    alarm_name                 = aws_cloudwatch_metric_alarm.new_revision_5xx[0].alarm_name
+  } : null
+}

@@ -58,3 +58,21 @@ variable "tags" {
   description = "Tags for every resource; must include Project and Environment."
   type        = map(string)
 }
+
+variable "progressive" {
+  description = "Create what ECS's blue/green, canary and linear deployments shift traffic with: an alternate target group, the production listener rule, a test listener and its rule, and a 5xx alarm on the new revision (README, \"Progressive delivery\")."
+  type        = bool
+  default     = false
+}
+
+variable "test_port" {
+  description = "Port of the test listener (with progressive): where the new revision is served before production traffic moves."
+  type        = number
+  default     = 8443
+}
+
+variable "test_cidrs" {
+  description = "Who may reach the test listener (with progressive); default: only inside the VPC."
+  type        = list(string)
+  default     = []
+}

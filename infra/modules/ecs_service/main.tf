@@ -219,7 +219,12 @@ resource "aws_ecs_service" "this" {
   lifecycle {
     # Slipway registers and rolls new revisions; auto-scaling owns the count. Without
     # this, every `terraform apply` would put the service back on Terraform's revision.
-    ignore_changes = [task_definition, desired_count]
+    # Slipway also sends a progressive target's rollout with every UpdateService (the
+    # strategy, which this provider cannot express, the alarms, and the load balancer's
+    # advanced configuration): Terraform sets the circuit breaker, alarms and load
+    # balancer at creation only, and changing them later is Slipway's `rollout` or a
+    # replacement of the service.
+    ignore_changes = [task_definition, desired_count, load_balancer, alarms, deployment_circuit_breaker]
   }
 
   tags = var.tags

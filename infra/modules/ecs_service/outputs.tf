@@ -37,3 +37,8 @@ output "autoscaling" {
   description = "Capacity bounds: min and max tasks (equal without auto-scaling)."
   value       = { min = var.min_capacity, max = var.autoscaling ? var.max_capacity : var.min_capacity }
 }
+
+output "infrastructure_role_arn" {
+  description = "With progressive: ECS's infrastructure role for the load balancer, for the target's `rollout.load_balancer.role_arn` (null otherwise)."
+  value       = var.progressive ? aws_iam_role.infrastructure[0].arn : null
+}

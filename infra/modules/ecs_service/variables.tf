@@ -157,3 +157,9 @@ variable "tags" {
   description = "Tags for every resource; must include Project and Environment."
   type        = map(string)
 }
+
+variable "progressive" {
+  description = "The service rolls out with ECS's blue/green, canary or linear deployments (Slipway's `rollout`): creates ECS's infrastructure role for the load balancer, which Slipway passes in UpdateService."
+  type        = bool
+  default     = false
+}

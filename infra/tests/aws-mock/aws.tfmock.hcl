@@ -99,3 +99,11 @@ mock_resource "aws_apigatewayv2_api" {
 mock_resource "aws_s3_object" {
   defaults = { version_id = "3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY" }
 }
+
+mock_resource "aws_lb_listener" {
+  defaults = { arn = "arn:aws:elasticloadbalancing:eu-west-1:111122223333:listener/app/mock/0123456789abcdef/0123456789abcdef" }
+}
+
+mock_resource "aws_lb_listener_rule" {
+  defaults = { arn = "arn:aws:elasticloadbalancing:eu-west-1:111122223333:listener-rule/app/mock/0123456789abcdef/0123456789abcdef/0123456789abcdef" }
+}
