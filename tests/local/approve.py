@@ -1,15 +1,16 @@
 """Demo step 3: the approval a person gives, end to end on the local stack.
 
-Reads the approval email from the SQS queue subscribed to the approvals topic, prints it
-and its link (open it in a browser while `make up` runs), then does what the person
-does: GET the link (which changes nothing), and POST the page's Approve form with its
-token and nonce. Exits 0 only if the GET left the request waiting and the POST rolled
-service demo/web-prod onto the pushed digest.
+prod-web is a canary whose approval is ECS's pause after test traffic: the push rolled it,
+and ECS (played by ecs_deployments.py) waits. Reads the approval email from the SQS queue
+subscribed to the approvals topic, prints it and its link (open it in a browser while
+`make up` runs), then does what the person does: GET the link (which changes nothing), and
+POST the page's Approve form with its token and nonce. Exits 0 only if the GET left the
+request waiting and answered nothing to ECS, and the POST continued ECS's pause exactly
+once, with demo/web-prod on the pushed digest.
 
 `approve.py upload` (demo step 5) does the same for the taskdef.json uploaded for
-prod-web: approving it re-reads the upload by its version id — the approval function's
-grant on the source bucket, which the stack's IAM check evaluates — and web-prod must then
-run the uploaded definition with the image it was running.
+prod-web: its canary runs exactly the uploaded definition with the image web-prod was
+running, and approving continues it.
 """
 
 import html
@@ -55,6 +56,13 @@ def ledger_state(deployment_id):
     return ledger.deployment(client("s3"), bucket, target, key)["state"]
 
 
+def continues():
+    """The ContinueServiceDeployment calls ECS (the stand-in) accepted: [arn, hook, action]."""
+    path = os.environ.get("SLIPWAY_ECS_DEPLOYMENTS", ".slipway/ecs-deployments.json")
+    with open(path) as f:
+        return json.load(f)["continues"]
+
+
 def request_email(kind):
     """The newest approval email for a prod-web deployment of `kind` (img- or src-)."""
     sqs = client("sqs")
@@ -73,11 +81,14 @@ def request_email(kind):
 
 def approve_upload():
     ecs = client("ecs")
-    before = ecs.describe_services(cluster="demo", services=["web-prod"])["services"][0]["taskDefinition"]
-    running = ecs.describe_task_definition(taskDefinition=before)["taskDefinition"]
     email = request_email("src")
     link = next(word for word in email.split() if word.startswith(os.environ["SLIPWAY_APPROVAL_URL"]))
     deployment_id = urllib.parse.urlparse(link).path.rsplit("/", 1)[-1]
+    target, key = deployment_id.split(".", 1)
+    record = ledger.deployment(client("s3"), os.environ["SLIPWAY_LEDGER_BUCKET"], target, key)
+    before = record["from_task_definition"]
+    running = ecs.describe_task_definition(taskDefinition=before)["taskDefinition"]
+    answered = len(continues())
     print(f"   the request: {deployment_id} (link {link[:80]}…)")
     status, page = fetch(link)
     nonce = re.search(r'name="nonce" value="([^"]+)"', page)
@@ -101,9 +112,11 @@ def approve_upload():
         problems.append("the image was not carried over from what web-prod ran")
     if ledger_state(deployment_id) != "rolling":
         problems.append(f"the ledger says {ledger_state(deployment_id)}, expected rolling")
+    if len(continues()) != answered + 1 or continues()[-1][2] != "CONTINUE":
+        problems.append(f"ECS was answered {continues()[answered:]}, not one CONTINUE")
     if problems:
         sys.exit("DEMO FAILED: " + "; ".join(problems))
-    print("OK: approving the upload re-read it by its version and rolled exactly what was uploaded.")
+    print("OK: the upload's canary runs exactly what was uploaded, and the approval continued it once.")
 
 
 def main():
@@ -121,8 +134,8 @@ def main():
     state = ledger_state(deployment_id)
     print(f"   GET  → {status}: \"{text_of(page, 'h1')}\"; the ledger still says {state} (a GET never acts)")
     problems = []
-    if status != 200 or state != "awaiting-approval":
-        problems.append(f"GET answered {status} and left the deployment {state}")
+    if status != 200 or state != "awaiting-approval" or continues():
+        problems.append(f"GET answered {status}, left the deployment {state}, ECS was answered {continues()}")
     nonce = re.search(r'name="nonce" value="([^"]+)"', page)
     token = urllib.parse.parse_qs(urllib.parse.urlparse(link).query)["t"][0]
     if not nonce:
@@ -145,9 +158,14 @@ def main():
     print(f"   POST again → {again}: already decided, nothing changed")
     if again != 409:
         problems.append(f"a second POST answered {again}")
+    answered = continues()
+    print(f"   ECS was answered: {[(a[1][:24] + '…', a[2]) for a in answered]}")
+    if [a[2] for a in answered] != ["CONTINUE"]:
+        problems.append(f"ECS's pause was answered {answered}, not exactly one CONTINUE")
     if problems:
         sys.exit("DEMO FAILED: " + "; ".join(problems))
-    print("OK: nothing rolled until a person approved on the page; then exactly the planned digest rolled.")
+    print("OK: ECS held the canary at the test listener until a person approved on the page; then")
+    print("    Slipway continued it, once (ContinueServiceDeployment CONTINUE).")
 
 
 if __name__ == "__main__":

@@ -30,6 +30,8 @@ import sys
 import threading
 import urllib.parse
 
+import ecs_deployments
+
 ACCOUNT, REGION = "123456789012", "us-east-1"
 JSON_TARGETS = {
     "AmazonEC2ContainerServiceV20141113": "ecs",
@@ -68,7 +70,23 @@ def json_calls(service, operation, body):
         context = {}
         if body.get("taskDefinition"):
             context["ecs:task-definition"] = ecs_arn("task-definition", body["taskDefinition"])
-        return [(action, service_arn(body.get("cluster"), body["service"]), context)]
+        calls = [(action, service_arn(body.get("cluster"), body["service"]), context)]
+        # A progressive rollout names ECS's infrastructure role for the load balancer.
+        for balancer in body.get("loadBalancers", []):
+            role = balancer.get("advancedConfiguration", {}).get("roleArn")
+            if role:
+                calls.append(("iam:PassRole", role, {"iam:PassedToService": "ecs.amazonaws.com"}))
+        return calls
+    if service == "ecs" and operation in ("ContinueServiceDeployment", "DescribeServiceDeployments"):
+        # Both resource types are required: the service deployment and its service
+        # (Service Authorization Reference for Amazon ECS).
+        arns = body.get("serviceDeploymentArns") or [body.get("serviceDeploymentArn", "")]
+        calls = []
+        for arn in arns:
+            cluster_service = arn.split(":service-deployment/", 1)[-1].rsplit("/", 1)[0]
+            calls.append((action, arn, {}))
+            calls.append((action, f"arn:aws:ecs:{REGION}:{ACCOUNT}:service/{cluster_service}", {}))
+        return calls
     if service == "ecs" and operation == "RegisterTaskDefinition":
         # The new revision's ARN (its number is ECS's to choose: any matches family:*).
         revision = ecs_arn("task-definition", f"{body['family']}:0")
@@ -331,7 +349,7 @@ def serve(port, upstream, log_file):
             headers = {k.lower(): v for k, v in self.headers.items()}
             assuming = assumed_role(body) if self.command == "POST" else None
             role = None if assuming else self.check(headers, body)
-            status, reason, answer_headers, data = self.forward(body)
+            status, reason, answer_headers, data = self.ecs_stand_in(headers, body) or self.forward(body)
             if assuming and status == 200 and issued_key(data):
                 roles.issued(issued_key(data), *assuming)
             missing = missing_object(self.command, self.path, headers, status)
@@ -345,6 +363,24 @@ def serve(port, upstream, log_file):
             self.end_headers()
             if self.command != "HEAD":
                 self.wfile.write(data)
+
+        def ecs_stand_in(self, headers, body):
+            """ECS's service deployments, which moto lacks (ecs_deployments.py)."""
+            target = headers.get("x-amz-target", "")
+            if not target.startswith("AmazonEC2ContainerServiceV20141113."):
+                return None
+            operation = target.split(".", 1)[1]
+            request = json.loads(body or b"{}")
+            if operation == "UpdateService":
+                status, reason, answer_headers, data = self.forward(body)
+                if status == 200:
+                    data = json.dumps(ecs_deployments.started(request, json.loads(data))).encode()
+                return status, reason, answer_headers, data
+            answered = ecs_deployments.answer(operation, request)
+            if answered is None:
+                return None
+            status, payload = answered
+            return status, "OK" if status == 200 else "Bad Request", [("Content-Type", "application/x-amz-json-1.1")], json.dumps(payload).encode()
 
         def may_list(self, role, bucket_arn):
             """S3 answers a missing object 404 only to a caller with ListBucket on the bucket."""

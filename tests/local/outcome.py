@@ -1,13 +1,14 @@
-"""Demo step 4: ECS says how the approved rollout ended.
+"""How a rollout ended, on the local stack.
 
   outcome.py event [TARGET SERVICE]   write the COMPLETED event, print its path
-  outcome.py show                     the demo's check of what deployment-events did
+  outcome.py show                     the demo's check of how prod-web's rollout ended
 
-The emulator emits no ECS events, so the demo plays ECS's part: `event` writes the
-"ECS Deployment State Change" COMPLETED event for the ECS deployment that the approval in
-step 3 started (read from the ledger, as deployment-events will) and prints its path;
-`show` prints the notification deployment-events published and the ledger record, and
-exits non-zero unless the deployment is `succeeded` and people were told so.
+The emulator emits no ECS events, so the tests play ECS's part: `event` writes the
+"ECS Deployment State Change" COMPLETED event for the target's latest ECS deployment (read
+from the ledger, as deployment-events will) and prints its path (make infra-integration);
+`show` (demo step 4, after the reconciler read prod-web's canary SUCCESSFUL) prints the
+notification Slipway published and the ledger record, and exits non-zero unless the
+deployment is `succeeded`, the last known good release, and people were told so.
 """
 
 import json
@@ -87,14 +88,14 @@ def show():
     for entry in record["history"]:
         print(f"     {entry['at']}  {entry['state']:<17} {entry['note']}")
     if not told:
-        sys.exit("DEMO FAILED: deployment-events published no outcome notification")
-    print("   The notification deployment-events published (SNS → the inbox queue):")
+        sys.exit("DEMO FAILED: Slipway published no outcome notification")
+    print("   The notification Slipway published (SNS → the inbox queue):")
     for line in told.splitlines():
         print(f"     | {line}")
     good = rollouts().get("last_good") or {}
     print(f"   Last known good release of {TARGET}: {good.get('release')} ({good.get('task_definition')})")
     if record["state"] != "succeeded" or good.get("deployment_id") != record["id"]:
-        sys.exit("DEMO FAILED: the COMPLETED event did not conclude the deployment")
+        sys.exit("DEMO FAILED: ECS's SUCCESSFUL did not conclude the deployment")
 
 
 if __name__ == "__main__":

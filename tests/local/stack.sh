@@ -6,6 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
 STATE=$ROOT/.slipway
+# What tests/local/ecs_deployments.py (in the IAM-check proxy, and the demo) keeps.
+export SLIPWAY_ECS_DEPLOYMENTS=$STATE/ecs-deployments.json
 VENV=$ROOT/.tools/venv
 ENV_FILE=$STATE/local.env
 export PATH="$VENV/bin:$PATH"
@@ -123,14 +125,17 @@ up() {
   package_debug
   local moto_port lambda_port
   moto_port=$(free_port)
-  start moto moto_server -H 127.0.0.1 -p "$moto_port"
+  # AWS's managed policies (web-prod's ECS infrastructure role attaches one) exist in moto
+  # only when it loads them.
+  start moto env MOTO_IAM_LOAD_MANAGED_POLICIES=true moto_server -H 127.0.0.1 -p "$moto_port"
   wait_port "$moto_port" moto
   apply_local "http://127.0.0.1:$moto_port"
   # Every call the functions make is checked against their roles' IAM statements
   # (tests/local/iam_check.py): they reach moto through this proxy.
   local iam_port
   iam_port=$(free_port)
-  rm -f "$STATE/iam-calls.jsonl"
+  rm -f "$STATE/iam-calls.jsonl" "$STATE/ecs-deployments.json"
+  # The proxy also plays ECS's service deployments, which moto lacks (ecs_deployments.py).
   start iam python3 tests/local/iam_check.py serve "$iam_port" "http://127.0.0.1:$moto_port" \
     "$STATE/iam-calls.jsonl"
   wait_port "$iam_port" iam
@@ -234,25 +239,33 @@ demo() {
   python3 tests/local/story.py upload "$event" "$STATE/report-upload.json" "$STATE/before-upload.txt"
 
   echo
-  echo "3. prod-web's policy is 'approval': the v1.4.2 push asked the approvers by SNS."
+  echo "3. prod-web is a canary (10% for 5 min) whose approval is ECS's own pause: the push rolled"
+  echo "   it at once with a PAUSE hook after test traffic. ECS reaches the pause — the new"
+  echo "   revision serves the test listener, production still runs v1.4.1 — and says so (the"
+  echo "   emulator runs no service deployments: tests/local/ecs_deployments.py plays ECS):"
+  event=$(python3 tests/local/ecs_deployments.py pause "$STATE/events/hook-awaiting-action.json")
+  echo "   cargo lambda invoke deployment-events --data-file ${event#"$ROOT"/}"
+  invoke deployment-events "$event" >"$STATE/report-pause.json"
   python3 tests/local/approve.py
 
   echo
-  echo "4. ECS finishes the rollout and says so (the emulator emits no ECS events, so the demo"
-  echo "   replays ECS's COMPLETED event for the deployment the approval started):"
-  event=$(python3 tests/local/outcome.py event)
-  echo "   cargo lambda invoke deployment-events --data-file ${event#"$ROOT"/}"
-  invoke deployment-events "$event" | tee "$STATE/report-completed.json"
+  echo "4. ECS shifts production traffic and, after the bake time, reports the service deployment"
+  echo "   SUCCESSFUL. ECS documents its deployment events for rolling deployments only, so the"
+  echo "   reconciler reads it (DescribeServiceDeployments) and closes the rollout:"
+  python3 tests/local/ecs_deployments.py complete | sed 's/^/   ECS: /'
+  echo "   cargo lambda invoke reconcile --data-file events/scheduled-reconcile.json"
+  invoke reconcile events/scheduled-reconcile.json >"$STATE/report-reconcile-canary.json"
   echo
   python3 tests/local/outcome.py show
 
   echo
-  echo "5. An operator uploads deploy/prod-web/taskdef.json (memory 2048, image <IMAGE>). prod-web"
-  echo "   asks again; approving re-reads the upload by its version id (the approval function's"
-  echo "   grant on the source bucket, which the IAM check below evaluates):"
+  echo "5. An operator uploads deploy/prod-web/taskdef.json (memory 2048, image <IMAGE>): a new"
+  echo "   canary of exactly the uploaded revision; ECS pauses it again, and the approval continues it:"
   python3 tests/local/prod_taskdef.py >"$STATE/taskdef-prod.json"
   event=$(python3 tests/local/upload.py deploy/prod-web/taskdef.json "$STATE/taskdef-prod.json")
   invoke source-upload "$event" >"$STATE/report-upload-prod.json"
+  event=$(python3 tests/local/ecs_deployments.py pause "$STATE/events/hook-awaiting-action-upload.json")
+  invoke deployment-events "$event" >"$STATE/report-pause-upload.json"
   python3 tests/local/approve.py upload
 
   echo

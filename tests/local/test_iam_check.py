@@ -88,6 +88,29 @@ class IamCheck(unittest.TestCase):
         self.assertEqual(decide(APPROVAL, "POST", "/", target, body(ok)), ["RollManagedServices"])
         self.assertEqual(decide(APPROVAL, "POST", "/", target, body(other)), [None])
 
+    def test_a_canary_update_service_passes_the_load_balancer_role_to_ecs_only(self):
+        target = {"x-amz-target": "AmazonEC2ContainerServiceV20141113.UpdateService"}
+        role = "arn:aws:iam::123456789012:role/web-prod-ecs-infrastructure"
+        policy = iam_check.statements_from_policy({"Version": "2012-10-17", "Statement": [
+            {"Sid": "Roll", "Effect": "Allow", "Action": "ecs:UpdateService", "Resource": "*"},
+            {"Sid": "PassLoadBalancerRolesToEcs", "Effect": "Allow", "Action": "iam:PassRole", "Resource": role,
+             "Condition": {"StringEquals": {"iam:PassedToService": "ecs.amazonaws.com"}}}]})
+        body = json.dumps({"cluster": "demo", "service": "web-prod", "taskDefinition": "web-prod:2",
+                           "loadBalancers": [{"advancedConfiguration": {"roleArn": role}}]}).encode()
+        self.assertEqual(decide(policy, "POST", "/", target, body), ["Roll", "PassLoadBalancerRolesToEcs"])
+        other = body.replace(b"web-prod-ecs-infrastructure", b"admin")
+        self.assertEqual(decide(policy, "POST", "/", target, other), ["Roll", None])
+
+    def test_answering_a_pause_needs_the_service_deployment_and_its_service(self):
+        target = {"x-amz-target": "AmazonEC2ContainerServiceV20141113.ContinueServiceDeployment"}
+        deployment = "arn:aws:ecs:us-east-1:123456789012:service-deployment/demo/web-prod/abc"
+        only_deployments = iam_check.statements_from_policy({"Version": "2012-10-17", "Statement": [
+            {"Sid": "Answer", "Effect": "Allow", "Action": "ecs:ContinueServiceDeployment",
+             "Resource": "arn:aws:ecs:us-east-1:123456789012:service-deployment/demo/web-prod/*"}]})
+        body = json.dumps({"serviceDeploymentArn": deployment, "hookId": "h", "action": "CONTINUE"}).encode()
+        self.assertEqual(decide(only_deployments, "POST", "/", target, body), ["Answer", None],
+                         "the service resource is required too")
+
     def test_a_secret_named_without_its_suffix_matches_its_arn(self):
         target = {"x-amz-target": "secretsmanager.GetSecretValue"}
         self.assertEqual(decide(APPROVAL, "POST", "/", target, b'{"SecretId": "slipway/keys"}'),

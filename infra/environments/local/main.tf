@@ -115,7 +115,22 @@ module "web" {
   tags = local.tags
 }
 
-# `web-prod`: the same image, deployed only after a person approves.
+# web-prod's own load balancer, with what ECS's canary shifts traffic with: an alternate
+# target group, the production listener rule and a test listener.
+module "alb_prod" {
+  source = "../../modules/alb"
+
+  name                = "slipway-local-prod"
+  vpc_id              = module.network.vpc_id
+  public_subnet_ids   = module.network.public_subnet_ids
+  domain_name         = "web-prod.slipway.local"
+  deletion_protection = false
+  progressive         = true
+  tags                = local.tags
+}
+
+# `web-prod`: the same image, as a canary: it serves the test listener first, and a person
+# approves before production traffic moves (README, "Progressive delivery").
 module "web_prod" {
   source = "../../modules/ecs_service"
 
@@ -127,13 +142,18 @@ module "web_prod" {
   health_check_command = ["CMD", "/usr/local/bin/app", "healthcheck"]
   vpc_id               = module.network.vpc_id
   subnet_ids           = module.network.private_subnet_ids
-  cpu                  = 512
-  memory               = 1024
-  min_capacity         = 2
-  max_capacity         = 4
-  placement            = "spread"
-  autoscaling          = false
-  tags                 = local.tags
+  load_balancer = {
+    target_group_arn  = module.alb_prod.target_group_arn
+    security_group_id = module.alb_prod.security_group_id
+  }
+  progressive  = true
+  cpu          = 512
+  memory       = 1024
+  min_capacity = 2
+  max_capacity = 4
+  placement    = "spread"
+  autoscaling  = false
+  tags         = local.tags
 }
 
 module "slipway" {
@@ -161,14 +181,30 @@ module "slipway" {
       task_family        = module.web.task_definition_family
     },
     {
-      name               = "prod-web"
-      cluster            = module.cluster.name
-      service            = module.web_prod.service_name
-      containers         = ["app"]
-      repository         = module.ecr.name
-      tags               = { semver = ">=1.0, <2" }
-      policy             = "approval"
-      approval           = { expires_after_hours = 24 }
+      name       = "prod-web"
+      cluster    = module.cluster.name
+      service    = module.web_prod.service_name
+      containers = ["app"]
+      repository = module.ecr.name
+      tags       = { semver = ">=1.0, <2" }
+      policy     = "approval"
+      approval   = { expires_after_hours = 24 }
+      rollout = {
+        strategy    = "canary"
+        canary      = { percent = 10, bake_minutes = 5 }
+        alarms      = [module.alb_prod.progressive.alarm_name]
+        approval_at = "post-test-traffic"
+        load_balancer = {
+          target_group_arn           = module.alb_prod.progressive.target_group_arn
+          container_name             = "app"
+          container_port             = 3000
+          alternate_target_group_arn = module.alb_prod.progressive.alternate_target_group_arn
+          production_listener_rule   = module.alb_prod.progressive.production_listener_rule
+          test_listener_rule         = module.alb_prod.progressive.test_listener_rule
+          role_arn                   = module.web_prod.infrastructure_role_arn
+          test_url                   = module.alb_prod.progressive.test_url
+        }
+      }
       task_role_arn      = module.web_prod.task_role_arn
       execution_role_arn = module.web_prod.execution_role_arn
       task_family        = module.web_prod.task_definition_family
