@@ -260,7 +260,7 @@ pub fn paused_line(deployment: &Deployment) -> Option<String> {
         })
         .unwrap_or_default();
     Some(format!(
-        "ECS holds this {} rollout at {}: {} ({} is live; before it, {}). Approve to continue the rollout; reject and ECS rolls it back.{expires}",
+        "ECS holds this {} rollout at {}: {}. New: {}; current: {}. Approve to continue the rollout; reject and ECS rolls it back.{expires}",
         progress.strategy,
         pause.stage.ecs_name(),
         pause.stage.situation(),
@@ -279,8 +279,18 @@ pub fn approval_email(
         .filter(|c| c.is_ascii() && !c.is_ascii_control())
         .take(SNS_SUBJECT_MAX)
         .collect();
+    let ask = match deployment.progress.as_ref().filter(|p| p.pause.is_some()) {
+        Some(progress) => format!(
+            "ECS holds a {} rollout of {}/{} for your approval.",
+            progress.strategy, deployment.cluster, deployment.service
+        ),
+        None => format!(
+            "Slipway asks for your approval before it rolls {}/{}.",
+            deployment.cluster, deployment.service
+        ),
+    };
     let mut body = format!(
-        "Slipway asks for your approval before it rolls {cluster}/{service}.\n\n\
+        "{ask}\n\n\
          Target:   {target}\n\
          Release:  {what}\n\
          Image:    {image}\n\
@@ -289,8 +299,6 @@ pub fn approval_email(
          Expires:  {expires}\n\n\
          Review what changes, then approve or reject:\n{link}\n\n\
          Opening the link changes nothing; only the buttons on the page act.\n",
-        cluster = deployment.cluster,
-        service = deployment.service,
         target = deployment.target,
         what = what(deployment),
         image = deployment.image,

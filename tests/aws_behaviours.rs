@@ -159,9 +159,10 @@ async fn a_canary_targets_update_service_carries_its_deployment_configuration() 
         sent["alarms"],
         json!({"alarmNames": ["web-5xx"], "enable": true, "rollback": true})
     );
-    assert!(
-        sent.get("lifecycleHooks").is_none(),
-        "no pause: nobody asked"
+    assert_eq!(
+        sent["lifecycleHooks"],
+        json!([]),
+        "no pause, and none left from an earlier rollout"
     );
     let advanced = &update["loadBalancers"][0]["advancedConfiguration"];
     assert_eq!(

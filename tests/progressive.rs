@@ -106,6 +106,13 @@ async fn a_canary_approved_at_ecs_pause_is_continued_once_however_many_approve()
         .filter(|d| matches!(d, Ok(DecisionOutcome::Rolled { .. })))
         .count();
     assert_eq!(rolled, 1, "{decisions:?}");
+    // Every ContinueServiceDeployment that reached ECS, accepted or not.
+    let sent = proxy
+        .calls()
+        .iter()
+        .filter(|c| c.operation == "ContinueServiceDeployment")
+        .count();
+    assert_eq!(sent, 1, "one ContinueServiceDeployment reached ECS");
     let continued = ecs.continues();
     assert_eq!(
         continued.len(),

@@ -61,6 +61,9 @@ pub fn deployment_configuration(settings: &DeploymentSettings) -> DeploymentConf
             .expect("alarm names are set");
         configuration = configuration.alarms(alarms);
     }
+    // Always the whole list: without a pause an empty one, so that a hook an earlier
+    // rollout sent (ECS stores the configuration with the service) does not pause this one.
+    configuration = configuration.set_lifecycle_hooks(Some(vec![]));
     if let Some(pause) = settings.pause {
         configuration = configuration.lifecycle_hooks(
             DeploymentLifecycleHook::builder()

@@ -239,9 +239,47 @@ impl<A: Adapters> Deployer<A> {
     }
 
     /// Takes the decision on the record once (a compare-and-set) and audits the attempt.
-    /// Refused: already decided, expired, or someone decided at the same moment.
+    /// Refused: already decided, expired, or someone decided at the same moment. A
+    /// conflict with a write that decided nothing (ECS's hook event noted on a paused
+    /// rollout) is tried again on the fresh record.
     #[allow(clippy::too_many_arguments)]
     async fn record_decision(
+        &self,
+        target: &Target,
+        mut current: Versioned<Deployment>,
+        verdict: Verdict,
+        actor: &Actor,
+        reason: Option<String>,
+        when: RollWhen,
+        holder: &str,
+    ) -> Result<Recorded, DecisionError> {
+        for _ in 0..super::HEAD_ATTEMPTS {
+            match self
+                .try_record_decision(
+                    target,
+                    current,
+                    verdict,
+                    actor,
+                    reason.clone(),
+                    when,
+                    holder,
+                )
+                .await?
+            {
+                Attempt::Done(recorded) => return Ok(recorded),
+                // Someone decided at the same moment: theirs stands (the next try refuses
+                // and audits it). Anything else: try again.
+                Attempt::Again(latest) => current = *latest,
+            }
+        }
+        Err(step_error(
+            &Deployment::id_for(&target.name, &current.value.key),
+            StepError::Busy("the record kept changing while deciding; decide again".into()),
+        ))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn try_record_decision(
         &self,
         target: &Target,
         current: Versioned<Deployment>,
@@ -250,7 +288,7 @@ impl<A: Adapters> Deployer<A> {
         reason: Option<String>,
         when: RollWhen,
         holder: &str,
-    ) -> Result<Recorded, DecisionError> {
+    ) -> Result<Attempt, DecisionError> {
         let now = Utc::now();
         let key = current.value.key.clone();
         let mut next = current.value.clone();
@@ -274,27 +312,21 @@ impl<A: Adapters> Deployer<A> {
                 "refused",
                 &format!("{} via {:?}: {refused}", actor.id, actor.channel),
             );
-            return Ok(Recorded::Refused(DecisionOutcome::Refused {
+            return Ok(Attempt::Done(Recorded::Refused(DecisionOutcome::Refused {
                 reason: refused.to_string(),
-            }));
+            })));
         }
         let saved = match self.ledger.save(&current, next).await {
             Ok(saved) => saved,
-            // Someone decided at the same moment: theirs stands.
             Err(LedgerError::Conflict { .. }) => {
-                let latest = self.deployment(&current.value.id).await?;
-                let (refused, entry) = latest.value.clone().decide(verdict, actor, None, now);
-                self.audit(&target.name, &key, &entry).await?;
-                let reason = refused.err().map_or_else(
-                    || "someone else decided at the same moment".to_string(),
-                    |refused| refused.to_string(),
-                );
-                return Ok(Recorded::Refused(DecisionOutcome::Refused { reason }));
+                return Ok(Attempt::Again(Box::new(
+                    self.deployment(&current.value.id).await?,
+                )));
             }
             Err(err) => return Err(step_error(&current.value.id, err)),
         };
         self.audit(&target.name, &key, &entry).await?;
-        Ok(Recorded::Taken(Box::new(saved)))
+        Ok(Attempt::Done(Recorded::Taken(Box::new(saved))))
     }
 
     /// Logs a decision just taken and edits the request's Slack message to say so (a Slack
@@ -360,6 +392,12 @@ impl<A: Adapters> Deployer<A> {
             .await
             .map_err(|err| step_error(&entry.deployment_id, err))
     }
+}
+
+/// One try at recording a decision: done (taken or refused), or the record changed first.
+enum Attempt {
+    Done(Recorded),
+    Again(Box<Versioned<Deployment>>),
 }
 
 /// How long a decision's rollout holds the record against a concurrent resume.

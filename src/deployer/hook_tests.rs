@@ -525,3 +525,69 @@ async fn an_alarm_rollback_of_a_canary_is_a_failure_naming_the_alarm() {
     let (_, told) = deployer.notifier.published().pop().unwrap();
     assert!(told.contains("web-5xx"), "{told}");
 }
+
+/// ECS accepts one answer per pause. An approval whose pause was answered already (an
+/// earlier attempt whose record was lost, the console) is refused by ECS, found no longer
+/// waiting, and recorded: never a second UpdateService.
+#[tokio::test]
+async fn approving_a_pause_answered_elsewhere_records_it_and_never_rolls_again() {
+    let deployer = paused_canary();
+    let (id, arn) = push(&deployer, "e-1", "v2", &digest('a')).await;
+    pause(&deployer, "h-1", &arn, "ecs-pause-1").await;
+    use crate::ports::Ecs;
+    deployer
+        .ecs
+        .continue_service_deployment(&arn, "ecs-pause-1", HookAction::Continue)
+        .await
+        .unwrap();
+    let decided = deployer
+        .decide(&id, Verdict::Approve, &alice(), None)
+        .await
+        .unwrap();
+    assert!(
+        matches!(decided, DecisionOutcome::Rolled { .. }),
+        "{decided:?}"
+    );
+    let record = deployer.deployment(&id).await.unwrap().value;
+    assert_eq!(record.state, State::Rolling);
+    assert!(
+        record
+            .history
+            .last()
+            .unwrap()
+            .note
+            .contains("no longer waits"),
+        "{:?}",
+        record.history.last()
+    );
+    assert_eq!(deployer.ecs.updates(), 1, "never a second UpdateService");
+}
+
+/// A pause of an older release arriving after a newer one reached ECS: Slipway never
+/// continues an older release (ECS rolls it back), and nobody is asked about it.
+#[tokio::test]
+async fn an_older_releases_late_pause_is_rolled_back_not_asked() {
+    let deployer = paused_canary();
+    let (older, arn) = push(&deployer, "e-1", "v2", &digest('a')).await;
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    let (newer, _) = push(&deployer, "e-2", "v3", &digest('b')).await;
+    let asked = deployer.notifier.published().len();
+    pause(&deployer, "h-1", &arn, "ecs-pause-old").await;
+    assert_eq!(
+        deployer.ecs.continues(),
+        [(arn, "ecs-pause-old".to_string(), HookAction::Rollback)]
+    );
+    assert_eq!(
+        deployer.deployment(&older).await.unwrap().value.state,
+        State::RolledBack
+    );
+    assert_eq!(
+        deployer.notifier.published().len(),
+        asked,
+        "nobody is asked about the older release (nor told of a failure: it was replaced)"
+    );
+    assert_eq!(
+        deployer.deployment(&newer).await.unwrap().value.state,
+        State::Rolling
+    );
+}

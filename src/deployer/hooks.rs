@@ -51,7 +51,11 @@ impl<A: Adapters> Deployer<A> {
             .await?
             .map(|r| r.value)
             .unwrap_or_default();
-        let Some(rollout) = rollouts.find_service_deployment(&hook.service_deployment_arn) else {
+        let found = match rollouts.find_service_deployment(&hook.service_deployment_arn) {
+            Some(rollout) => Some(rollout.clone()),
+            None => self.unrecorded(target, &rollouts, hook).await?,
+        };
+        let Some(rollout) = found else {
             return Ok(unchanged(format!(
                 "service deployment {} is not one Slipway started: nothing to record",
                 hook.service_deployment_arn
@@ -63,13 +67,22 @@ impl<A: Adapters> Deployer<A> {
                 target.name, rollout.deployment_id, hook.service_deployment_arn
             )));
         };
+        // The pause the request waits on, as recorded before this event clears it.
+        let awaited = current
+            .value
+            .progress
+            .as_ref()
+            .and_then(|p| p.pause.as_ref())
+            .is_some_and(|p| p.hook_id == hook.hook_id);
         let current = match self.note(target, current, hook).await? {
             Noted::Already(current) => current,
             Noted::Now(current) => current,
         };
         let outcome = match hook.name {
             HookEventName::AwaitingAction => self.on_pause(target, current.clone(), hook).await?,
-            HookEventName::TimedOut => self.on_pause_timed_out(current.clone(), hook).await?,
+            HookEventName::TimedOut if awaited => {
+                self.on_pause_timed_out(current.clone(), hook).await?
+            }
             _ => None,
         };
         let outcome = outcome.unwrap_or(TargetOutcome::Unchanged {
@@ -77,6 +90,35 @@ impl<A: Adapters> Deployer<A> {
             reason: format!("noted: hook {} {:?}", hook.hook_id, hook.name),
         });
         Ok(Handled::of(&current.value, outcome))
+    }
+
+    /// A hook event for a service deployment the rollouts do not name: while an
+    /// UpdateService is in flight it may be its own (retried: a pause may come seconds
+    /// after it starts), and a rollout whose UpdateService answer was lost recorded no
+    /// ARN — the newest one, if it is progressive and knows none, is taken to be it.
+    async fn unrecorded(
+        &self,
+        target: &Target,
+        rollouts: &crate::model::rollout::Rollouts,
+        hook: &HookChanged,
+    ) -> Result<Option<crate::model::rollout::StartedRollout>, StepError> {
+        if let Some(starting) = rollouts.starting_now(Utc::now()) {
+            return Err(StepError::Busy(format!(
+                "{} is calling UpdateService on {}/{} and has not recorded its service deployment yet; {} may be it",
+                starting.deployment_id, target.cluster, target.service, hook.service_deployment_arn
+            )));
+        }
+        let Some(latest) = rollouts.latest_own() else {
+            return Ok(None);
+        };
+        let record = self.ledger.deployment(&target.name, &latest.key).await?;
+        let unknown = record.is_some_and(|r| {
+            r.value
+                .progress
+                .as_ref()
+                .is_some_and(|p| p.service_deployment_arn.is_none())
+        });
+        Ok(unknown.then(|| latest.clone()))
     }
 
     /// Records the stage reached and the pause on the rollout's progress, once per event.
@@ -104,6 +146,9 @@ impl<A: Adapters> Deployer<A> {
                 Some(hook.service_deployment_arn.clone()),
             )
         });
+        progress
+            .service_deployment_arn
+            .get_or_insert_with(|| hook.service_deployment_arn.clone());
         if let Some(stage) = hook.stage {
             progress.reached(stage.ecs_name(), at);
         }
@@ -173,15 +218,46 @@ impl<A: Adapters> Deployer<A> {
             .is_some_and(|d| d.verdict == Verdict::Approve);
         if approved {
             // A later step of a release a person approved: Slipway continues it.
-            self.answer_pause(&current.value, HookAction::Continue, "slipway")
+            let answer = self
+                .answer_pause(&current.value, HookAction::Continue, "slipway")
                 .await?;
             let saved = self
-                .record_answer(current, HookAction::Continue, "slipway", None)
+                .record_answer(current, &answer, HookAction::Continue, "slipway", None)
                 .await?;
             return Ok(Some(rolling_outcome(&saved.value)));
         }
+        if !self.is_newest(target, &current.value).await? {
+            // An older release's pause, after a newer one was accepted: Slipway never
+            // continues an older release; ECS rolls it back.
+            let answer = self
+                .answer_pause(&current.value, HookAction::Rollback, "slipway")
+                .await?;
+            let saved = self
+                .record_answer(
+                    current,
+                    &answer,
+                    HookAction::Rollback,
+                    "slipway (a newer release was accepted)",
+                    Some(State::RolledBack),
+                )
+                .await?;
+            return Ok(Some(TargetOutcome::Moved {
+                from: State::Rolling,
+                to: saved.value.state,
+                note: "an older release's pause: rolled back".into(),
+            }));
+        }
         // `rolling` → `awaiting-approval`, with the request's expiry ECS's own.
         Ok(Some(self.request_approval(target, current).await?))
+    }
+
+    /// Whether `deployment` is the target's newest rollout (no push, upload or other
+    /// deployment reached ECS after it).
+    async fn is_newest(&self, target: &Target, deployment: &Deployment) -> Result<bool, StepError> {
+        let rollouts = self.ledger.rollouts(&target.name).await?;
+        Ok(rollouts
+            .and_then(|r| r.value.latest_own().map(|l| l.deployment_id.clone()))
+            .is_none_or(|newest| newest == deployment.id))
     }
 
     /// ECS's pause ran out before anyone decided: the request expires; ECS rolls back by
@@ -196,12 +272,7 @@ impl<A: Adapters> Deployer<A> {
                 .value
                 .approval
                 .as_ref()
-                .is_some_and(|a| a.decision.is_none())
-            && current
-                .value
-                .history
-                .iter()
-                .any(|h| h.note.contains(&hook.hook_id));
+                .is_some_and(|a| a.decision.is_none());
         if !waiting {
             return Ok(None);
         }
@@ -229,17 +300,28 @@ impl<A: Adapters> Deployer<A> {
         }))
     }
 
-    /// An approved deployment ECS holds at its pause: ContinueServiceDeployment CONTINUE,
-    /// then `rolling` again (what `roll` does instead of registering and rolling).
+    /// An approved deployment that already rolled with a pause: ContinueServiceDeployment
+    /// CONTINUE, then `rolling` again (what `roll` does instead of registering and
+    /// rolling; it never calls UpdateService for it again). If ECS no longer waits — the
+    /// pause was answered by an earlier attempt whose record was lost, in the console, or
+    /// timed out — the deployment is `rolling` all the same, and ECS's end of it (read by
+    /// the reconciler) says how it went.
     pub(super) async fn continue_paused(
         &self,
         approved: Versioned<Deployment>,
     ) -> Result<TargetOutcome, StepError> {
         let by = decided_by(&approved.value);
-        self.answer_pause(&approved.value, HookAction::Continue, &by)
+        let answer = self
+            .answer_pause(&approved.value, HookAction::Continue, &by)
             .await?;
         let saved = self
-            .record_answer(approved, HookAction::Continue, &by, Some(State::Rolling))
+            .record_answer(
+                approved,
+                &answer,
+                HookAction::Continue,
+                &by,
+                Some(State::Rolling),
+            )
             .await?;
         Ok(rolling_outcome(&saved.value))
     }
@@ -252,77 +334,170 @@ impl<A: Adapters> Deployer<A> {
         rejected: Versioned<Deployment>,
     ) -> Result<(), StepError> {
         let by = decided_by(&rejected.value);
-        self.answer_pause(&rejected.value, HookAction::Rollback, &by)
+        let answer = self
+            .answer_pause(&rejected.value, HookAction::Rollback, &by)
             .await?;
         let saved = self
-            .record_answer(rejected, HookAction::Rollback, &by, Some(State::RolledBack))
+            .record_answer(
+                rejected,
+                &answer,
+                HookAction::Rollback,
+                &by,
+                Some(State::RolledBack),
+            )
             .await?;
         Box::pin(self.tell_outcome(target, saved)).await
     }
 
+    /// Answers the pause the deployment records. ECS accepts an answer only while the hook
+    /// is AWAITING_ACTION (Developer Guide, "Continue a paused service deployment"), so a
+    /// refused answer is checked against DescribeServiceDeployments: a hook no longer
+    /// waiting was answered already (or timed out), which is not an error to retry.
     async fn answer_pause(
         &self,
         deployment: &Deployment,
         action: HookAction,
         by: &str,
-    ) -> Result<(), StepError> {
+    ) -> Result<Answer, StepError> {
         let progress = deployment.progress.as_ref();
-        let (Some(arn), Some(pause)) = (
-            progress.and_then(|p| p.service_deployment_arn.as_deref()),
-            progress.and_then(|p| p.pause.as_ref()),
-        ) else {
+        let Some(pause) = progress.and_then(|p| p.pause.clone()) else {
+            return Ok(Answer {
+                hook: None,
+                elsewhere: Some("ECS no longer waits at a pause of this rollout".into()),
+            });
+        };
+        let Some(arn) = progress.and_then(|p| p.service_deployment_arn.clone()) else {
             return Err(StepError::Rejected(format!(
-                "{} is not paused by ECS: nothing to continue or roll back",
+                "{} records no service deployment: its pause cannot be answered",
                 deployment.id
             )));
         };
-        self.ecs
-            .continue_service_deployment(arn, &pause.hook_id, action)
-            .await?;
+        let answered = self
+            .ecs
+            .continue_service_deployment(&arn, &pause.hook_id, action)
+            .await;
+        let elsewhere = match answered {
+            Ok(()) => None,
+            Err(err) => {
+                let described = self.ecs.describe_service_deployment(&arn).await?;
+                match described {
+                    Some(d) if !d.awaiting.iter().any(|h| h.hook_id == pause.hook_id) => {
+                        Some(format!(
+                            "ECS no longer waits at this pause (the service deployment is {})",
+                            d.status
+                        ))
+                    }
+                    _ => return Err(err.into()),
+                }
+            }
+        };
         log_decision(
             "answered-pause",
             &format!(
-                "ContinueServiceDeployment {} for {} at {} ({by})",
+                "ContinueServiceDeployment {} for {arn} at {} ({by}){}",
                 action.ecs_name(),
-                arn,
-                pause.stage.ecs_name()
+                pause.stage.ecs_name(),
+                elsewhere
+                    .as_deref()
+                    .map(|e| format!(": {e}"))
+                    .unwrap_or_default()
             ),
         );
-        Ok(())
+        Ok(Answer {
+            hook: Some(pause),
+            elsewhere,
+        })
     }
 
-    /// Records the answer to the pause (and the move, if any) on the deployment.
+    /// Records the answer to the pause (and the move, if any) on the deployment, again on
+    /// a fresh read when a hook event or a retry wrote it meanwhile.
     async fn record_answer(
         &self,
-        current: Versioned<Deployment>,
+        mut current: Versioned<Deployment>,
+        answer: &Answer,
         action: HookAction,
         by: &str,
         to: Option<State>,
     ) -> Result<Versioned<Deployment>, StepError> {
-        let now = Utc::now();
-        let mut next = current.value.clone();
-        let Some(progress) = next.progress.as_mut() else {
-            return Ok(current);
-        };
-        let Some(pause) = progress.pause.take() else {
-            return Ok(current);
-        };
-        progress.answered.push(AnsweredHook {
-            hook_id: pause.hook_id.clone(),
-            action,
-            by: by.to_string(),
-            at: now,
-        });
-        if let Some(to) = to {
+        for _ in 0..super::HEAD_ATTEMPTS {
+            let Some(next) = answered(&current.value, answer, action, by, to, Utc::now())? else {
+                return Ok(current);
+            };
+            match self.ledger.save(&current, next).await {
+                Ok(saved) => return Ok(saved),
+                Err(crate::ledger::LedgerError::Conflict { .. }) => {
+                    current = self
+                        .ledger
+                        .deployment(&current.value.target, &current.value.key)
+                        .await?
+                        .ok_or_else(|| {
+                            StepError::Rejected(format!("{} disappeared", current.value.id))
+                        })?;
+                }
+                Err(err) => return Err(err.into()),
+            }
+        }
+        Err(StepError::Busy(format!(
+            "{}: the answer to ECS's pause was given, but recording it kept conflicting; deciding again records it",
+            current.value.id
+        )))
+    }
+}
+
+/// How a pause was answered: the hook, and why ECS no longer waited if it did not.
+struct Answer {
+    hook: Option<PausedAt>,
+    elsewhere: Option<String>,
+}
+
+/// The deployment with the answer recorded, or `None` when it already is.
+fn answered(
+    deployment: &Deployment,
+    answer: &Answer,
+    action: HookAction,
+    by: &str,
+    to: Option<State>,
+    now: chrono::DateTime<Utc>,
+) -> Result<Option<Deployment>, StepError> {
+    let mut next = deployment.clone();
+    let mut changed = false;
+    if let (Some(progress), Some(hook)) = (next.progress.as_mut(), &answer.hook) {
+        if progress
+            .pause
+            .as_ref()
+            .is_some_and(|p| p.hook_id == hook.hook_id)
+        {
+            progress.pause = None;
+            changed = true;
+        }
+        if progress.answered(&hook.hook_id).is_none() {
+            progress.answered.push(AnsweredHook {
+                hook_id: hook.hook_id.clone(),
+                action,
+                by: by.to_string(),
+                at: now,
+            });
+            changed = true;
+        }
+    }
+    let stage = answer
+        .hook
+        .as_ref()
+        .map_or("its pause".to_string(), |h| h.stage.ecs_name().to_string());
+    let elsewhere = answer
+        .elsewhere
+        .as_ref()
+        .map(|e| format!(" ({e})"))
+        .unwrap_or_default();
+    match to {
+        Some(to) if next.state != to && next.state.can_move_to(to) => {
             let note = match action {
-                HookAction::Continue => format!(
-                    "approved by {by}: ECS continues from {}",
-                    pause.stage.ecs_name()
-                ),
-                HookAction::Rollback => format!(
-                    "rejected by {by} at {}: ECS rolls the service back",
-                    pause.stage.ecs_name()
-                ),
+                HookAction::Continue => {
+                    format!("approved by {by}: ECS continues from {stage}{elsewhere}")
+                }
+                HookAction::Rollback => {
+                    format!("rejected by {by} at {stage}: ECS rolls the service back{elsewhere}")
+                }
             };
             next.advance(to, note, now)?;
             if to == State::RolledBack {
@@ -330,19 +505,23 @@ impl<A: Adapters> Deployer<A> {
                     Some(format!("what ran before ({})", next.from_task_definition));
                 next.ended_at = Some(now);
             }
-        } else {
-            next.history.push(HistoryEntry {
-                at: now,
-                state: next.state,
-                note: format!(
-                    "Slipway continued ECS's pause at {} (the release was approved)",
-                    pause.stage.ecs_name()
-                ),
-            });
+            changed = true;
         }
-        next.lease = None;
-        Ok(self.ledger.save(&current, next).await?)
+        Some(_) => {}
+        None if changed => next.history.push(HistoryEntry {
+            at: now,
+            state: next.state,
+            note: format!(
+                "Slipway continued ECS's pause at {stage} (the release was approved){elsewhere}"
+            ),
+        }),
+        None => {}
     }
+    if !changed {
+        return Ok(None);
+    }
+    next.lease = None;
+    Ok(Some(next))
 }
 
 enum Noted {

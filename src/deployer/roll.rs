@@ -140,12 +140,11 @@ impl<A: Adapters> Deployer<A> {
         {
             return self.request_approval(target, current).await;
         }
-        let paused = current
-            .value
-            .progress
-            .as_ref()
-            .is_some_and(|p| p.pause.is_some());
-        if paused && current.value.state == State::Approved {
+        // Approved at ECS's pause: the release rolled already. Never a second
+        // UpdateService for it — the pause is answered (or found answered already).
+        let rolled_with_pause =
+            current.value.progress.is_some() && current.value.ecs_deployment_id.is_some();
+        if rolled_with_pause && current.value.state == State::Approved {
             return self.continue_paused(current).await;
         }
         if target.policy == Policy::Approval && pause_inside {

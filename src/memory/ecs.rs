@@ -382,6 +382,16 @@ impl Ecs for MemoryEcs {
                 service_deployment_arn,
             ));
         }
+        // ECS answers a hook only while it is AWAITING_ACTION: once.
+        if state.continues.iter().any(|(_, hook, _)| hook == hook_id) {
+            return Err(AwsError {
+                operation: "ecs:ContinueServiceDeployment",
+                message:
+                    "InvalidParameterException: The pause hook must be in AWAITING_ACTION status"
+                        .into(),
+                kind: AwsErrorKind::Permanent,
+            });
+        }
         state.continues.push((
             service_deployment_arn.to_string(),
             hook_id.to_string(),

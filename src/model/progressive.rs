@@ -145,6 +145,15 @@ impl Stage {
         !matches!(self, Stage::TestTraffic | Stage::ProductionTraffic)
     }
 
+    /// Whether a person's approval may be ECS's pause here: a stage every deployment
+    /// passes. RECONCILE_SERVICE "only happens when you start a new service deployment
+    /// with more than 1 service revision in an ACTIVE state" (API_DeploymentLifecycleHook):
+    /// a pause there would usually never come, and the release would reach production
+    /// without anyone asked.
+    pub fn allows_approval(self) -> bool {
+        self.allows_pause() && self != Stage::ReconcileService
+    }
+
     /// What is live where while a deployment waits at this stage, for the approver.
     pub fn situation(self) -> &'static str {
         match self {
@@ -329,6 +338,15 @@ impl RolloutPolicy {
                 "approval_at",
                 format!(
                     "ECS cannot pause at {} (it runs again during a rollback): use `post-test-traffic` or `pre-production-traffic`",
+                    stage.ecs_name()
+                ),
+            );
+        }
+        if !stage.allows_approval() {
+            return broken(
+                "approval_at",
+                format!(
+                    "ECS reaches {} only when more than one service revision is active, so the release could reach production unasked: use `post-test-traffic` or `pre-production-traffic`",
                     stage.ecs_name()
                 ),
             );

@@ -110,7 +110,9 @@ def wired():
     event = push_event()
     listed = events.list_rules(NamePrefix="slipway-local-")["Rules"]
     rules = {r["Name"]: EventPattern.load(r["EventPattern"]) for r in listed if r.get("EventPattern")}
-    check(len(rules) == 3, f"three rules on the default bus: ECR pushes, S3 uploads, ECS deployments ({sorted(rules)})")
+    check(sorted(rules) == ["slipway-local-ecs-deployments", "slipway-local-ecs-hooks", "slipway-local-image-push",
+                            "slipway-local-source-upload"],
+          f"four rules on the default bus: ECR pushes, S3 uploads, ECS deployments, ECS hooks ({sorted(rules)})")
     schedules = {r["Name"]: r.get("ScheduleExpression") for r in listed if not r.get("EventPattern")}
     check(schedules == {"slipway-local-reconcile": "rate(5 minutes)"},
           f"the reconciler runs every 5 minutes ({schedules})")

@@ -128,13 +128,15 @@ resource "aws_vpc_security_group_ingress_rule" "test" {
   to_port           = var.test_port
 }
 
-# The new revision's 5xx answers: name it in the target's `rollout.alarms` and ECS rolls a
+# The targets' 5xx answers: name it in the target's `rollout.alarms` and ECS rolls a
 # deployment back when it fires ("How CloudWatch alarms detect Amazon ECS deployment
-# failures").
+# failures"). Over both target groups: ECS swaps their roles from one deployment to the
+# next, so an alarm on the alternate one alone would watch the old revision every other
+# time.
 resource "aws_cloudwatch_metric_alarm" "new_revision_5xx" {
   count               = local.progressive
   alarm_name          = "${var.name}-new-revision-5xx"
-  alarm_description   = "5xx answers of the revision under deployment (the alternate target group)"
+  alarm_description   = "5xx answers of the service's targets (both target groups) while a deployment runs"
   namespace           = "AWS/ApplicationELB"
   metric_name         = "HTTPCode_Target_5XX_Count"
   statistic           = "Sum"
@@ -145,7 +147,6 @@ resource "aws_cloudwatch_metric_alarm" "new_revision_5xx" {
   treat_missing_data  = "notBreaching"
   dimensions = {
     LoadBalancer = aws_lb.this.arn_suffix
-    TargetGroup  = aws_lb_target_group.alternate[0].arn_suffix
   }
 
   tags = var.tags

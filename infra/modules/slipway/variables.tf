@@ -103,6 +103,18 @@ variable "targets" {
     error_message = "Give at least one target."
   }
 
+  # The functions check a rollout against ECS's rules at cold start; the choices that a
+  # typo breaks are checked here, before anything is applied.
+  validation {
+    condition     = alltrue([for t in var.targets : contains(["rolling", "blue-green", "canary", "linear"], try(t.rollout.strategy, "rolling"))])
+    error_message = "rollout.strategy is one of rolling, blue-green, canary, linear."
+  }
+
+  validation {
+    condition     = alltrue([for t in var.targets : contains(["before", "pre-scale-up", "post-scale-up", "post-test-traffic", "pre-production-traffic", "post-production-traffic"], coalesce(try(t.rollout.approval_at, null), "before"))])
+    error_message = "rollout.approval_at is before, pre-scale-up, post-scale-up, post-test-traffic, pre-production-traffic or post-production-traffic (ECS cannot pause at the traffic shifts; reconcile-service may never come)."
+  }
+
   validation {
     condition     = alltrue([for t in var.targets : contains(["auto", "approval"], t.policy)])
     error_message = "Each target's policy must be `auto` or `approval`."

@@ -92,7 +92,7 @@ pub(super) fn validate_rollout(
         Some(name) => ApprovalPoint::During(Stage::from_config_name(name).ok_or_else(|| {
             ConfigError::invalid(
                 field("rollout.approval_at"),
-                format!("`{name}` is not a stage: use `before`, `post-test-traffic`, `pre-production-traffic`, `post-scale-up`, `pre-scale-up`, `reconcile-service` or `post-production-traffic`"),
+                format!("`{name}` is not a stage: use `before`, `post-test-traffic`, `pre-production-traffic`, `post-scale-up`, `pre-scale-up` or `post-production-traffic`"),
             )
         })?),
     };

@@ -38,14 +38,17 @@ fn a_canary_paused_after_test_traffic_is_valid_and_sends_a_pause_hook_timing_out
 }
 
 #[test]
-fn ecs_refuses_a_pause_at_either_traffic_shift_stage() {
+fn an_approval_is_refused_where_ecs_cannot_pause_or_may_never_come() {
     for stage in Stage::ALL {
         let policy = RolloutPolicy {
             approval: ApprovalPoint::During(stage),
             ..canary()
         };
         let checked = policy.check(Some(60));
-        if matches!(stage, Stage::TestTraffic | Stage::ProductionTraffic) {
+        if matches!(
+            stage,
+            Stage::TestTraffic | Stage::ProductionTraffic | Stage::ReconcileService
+        ) {
             let err = checked.unwrap_err();
             assert_eq!(err.field, "approval_at");
             assert!(err.problem.contains(stage.ecs_name()), "{err:?}");

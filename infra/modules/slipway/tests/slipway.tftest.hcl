@@ -646,3 +646,41 @@ run "renders_a_progressive_target_and_grants_what_its_rollouts_call" {
     error_message = "The reconciler cannot read (only read) the progressive rollouts' service deployments."
   }
 }
+
+run "refuses_a_rollout_strategy_ecs_does_not_have" {
+  command = plan
+
+  variables {
+    targets = [{
+      name       = "web"
+      cluster    = "shop"
+      service    = "web"
+      containers = ["app"]
+      repository = "app"
+      tags       = { glob = "v*" }
+      policy     = "auto"
+      rollout    = { strategy = "waves" }
+    }]
+  }
+
+  expect_failures = [var.targets]
+}
+
+run "refuses_an_approval_where_ecs_may_never_pause" {
+  command = plan
+
+  variables {
+    targets = [{
+      name       = "web"
+      cluster    = "shop"
+      service    = "web"
+      containers = ["app"]
+      repository = "app"
+      tags       = { glob = "v*" }
+      policy     = "approval"
+      rollout    = { strategy = "canary", approval_at = "reconcile-service", service_connect = true }
+    }]
+  }
+
+  expect_failures = [var.targets]
+}
