@@ -102,26 +102,7 @@ async fn a_canary_rollout_sends_its_strategy_and_records_the_service_deployment(
 #[tokio::test]
 async fn a_hook_event_is_noted_once_on_its_rollout_and_an_unknown_one_changes_nothing() {
     let deployer = canary();
-    deployer
-        .registry
-        .push(ACCOUNT, "app", Some("v2"), &digest('a'));
-    deployer
-        .handle_ecr_event(
-            &ecr_push("e-1", "app", Some("v2"), &digest('a')),
-            &invocation(),
-        )
-        .await
-        .unwrap();
-    let key = format!("web.{}", image_key(&digest('a')));
-    let arn = deployer
-        .deployment(&key)
-        .await
-        .unwrap()
-        .value
-        .progress
-        .unwrap()
-        .service_deployment_arn
-        .unwrap();
+    let (key, arn) = push(&deployer, "e-1", "v2", &digest('a')).await;
     let paused = hook_event(
         "h-1",
         "HOOK_AWAITING_ACTION",
@@ -456,26 +437,7 @@ async fn a_pause_before_every_canary_step_asks_once_and_slipway_continues_the_la
 #[tokio::test]
 async fn the_reconciler_closes_a_progressive_rollout_as_its_service_deployment_ended() {
     let deployer = canary();
-    deployer
-        .registry
-        .push(ACCOUNT, "app", Some("v2"), &digest('a'));
-    deployer
-        .handle_ecr_event(
-            &ecr_push("e-1", "app", Some("v2"), &digest('a')),
-            &invocation(),
-        )
-        .await
-        .unwrap();
-    let id = format!("web.{}", image_key(&digest('a')));
-    let arn = deployer
-        .deployment(&id)
-        .await
-        .unwrap()
-        .value
-        .progress
-        .unwrap()
-        .service_deployment_arn
-        .unwrap();
+    let (id, arn) = push(&deployer, "e-1", "v2", &digest('a')).await;
     deployer.reconcile(&json!({}), &invocation()).await;
     assert_eq!(
         deployer.deployment(&id).await.unwrap().value.state,
@@ -494,26 +456,7 @@ async fn the_reconciler_closes_a_progressive_rollout_as_its_service_deployment_e
 #[tokio::test]
 async fn an_alarm_rollback_of_a_canary_is_a_failure_naming_the_alarm() {
     let deployer = canary();
-    deployer
-        .registry
-        .push(ACCOUNT, "app", Some("v2"), &digest('a'));
-    deployer
-        .handle_ecr_event(
-            &ecr_push("e-1", "app", Some("v2"), &digest('a')),
-            &invocation(),
-        )
-        .await
-        .unwrap();
-    let id = format!("web.{}", image_key(&digest('a')));
-    let arn = deployer
-        .deployment(&id)
-        .await
-        .unwrap()
-        .value
-        .progress
-        .unwrap()
-        .service_deployment_arn
-        .unwrap();
+    let (id, arn) = push(&deployer, "e-1", "v2", &digest('a')).await;
     deployer
         .ecs
         .end_service_deployment(&arn, "ROLLBACK_SUCCESSFUL", &["web-5xx"]);

@@ -38,8 +38,8 @@ output "progressive" {
   value = var.progressive ? {
     target_group_arn           = aws_lb_target_group.app.arn
     alternate_target_group_arn = aws_lb_target_group.alternate[0].arn
-    production_listener_rule   = aws_lb_listener_rule.production[0].arn
-    test_listener_rule         = aws_lb_listener_rule.test[0].arn
+    production_listener_rule   = aws_lb_listener_rule.shift["production"].arn
+    test_listener_rule         = aws_lb_listener_rule.shift["test"].arn
     test_url                   = "https://${var.domain_name}:${var.test_port}/"
     alarm_name                 = aws_cloudwatch_metric_alarm.new_revision_5xx[0].alarm_name
   } : null

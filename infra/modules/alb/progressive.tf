@@ -32,39 +32,6 @@ resource "aws_lb_target_group" "alternate" {
   tags = var.tags
 }
 
-resource "aws_lb_listener_rule" "production" {
-  count        = local.progressive
-  listener_arn = aws_lb_listener.https.arn
-  priority     = 1
-
-  action {
-    type = "forward"
-    forward {
-      target_group {
-        arn    = aws_lb_target_group.app.arn
-        weight = 100
-      }
-      target_group {
-        arn    = aws_lb_target_group.alternate[0].arn
-        weight = 0
-      }
-    }
-  }
-
-  condition {
-    path_pattern {
-      values = ["/*"]
-    }
-  }
-
-  lifecycle {
-    # ECS shifts production traffic by changing these weights.
-    ignore_changes = [action]
-  }
-
-  tags = var.tags
-}
-
 resource "aws_lb_listener" "test" {
   count             = local.progressive
   load_balancer_arn = aws_lb.this.arn
@@ -85,9 +52,15 @@ resource "aws_lb_listener" "test" {
   tags = var.tags
 }
 
-resource "aws_lb_listener_rule" "test" {
-  count        = local.progressive
-  listener_arn = aws_lb_listener.test[0].arn
+# The production listener rule (on the HTTPS listener) and the test listener's rule, both
+# forwarding to the two target groups; ECS moves their weights (production traffic, then
+# test traffic to the new revision), so Terraform leaves their actions alone once created.
+resource "aws_lb_listener_rule" "shift" {
+  for_each = var.progressive ? {
+    production = aws_lb_listener.https.arn
+    test       = aws_lb_listener.test[0].arn
+  } : {}
+  listener_arn = each.value
   priority     = 1
 
   action {
@@ -111,7 +84,6 @@ resource "aws_lb_listener_rule" "test" {
   }
 
   lifecycle {
-    # ECS points test traffic at the new revision by changing these weights.
     ignore_changes = [action]
   }
 

@@ -17,7 +17,7 @@ run "without_progressive_there_is_nothing_extra" {
   command = apply
 
   assert {
-    condition     = output.progressive == null && length(aws_lb_target_group.alternate) == 0 && length(aws_lb_listener.test) == 0
+    condition     = output.progressive == null && length(aws_lb_target_group.alternate) == 0 && length(aws_lb_listener.test) == 0 && length(aws_lb_listener_rule.shift) == 0
     error_message = "A plain load balancer has no alternate target group or test listener."
   }
 }
@@ -32,7 +32,7 @@ run "progressive_creates_what_ecs_shifts_traffic_with" {
   # Both rules start on the production target group; ECS moves the weights.
   assert {
     condition = alltrue([
-      for rule in [aws_lb_listener_rule.production[0], aws_lb_listener_rule.test[0]] :
+      for rule in values(aws_lb_listener_rule.shift) :
       jsonencode([for tg in one(one(rule.action).forward).target_group : tg.weight]) == jsonencode([100, 0])
       || jsonencode([for tg in one(one(rule.action).forward).target_group : tg.weight]) == jsonencode([0, 100])
     ])
@@ -40,7 +40,7 @@ run "progressive_creates_what_ecs_shifts_traffic_with" {
   }
 
   assert {
-    condition     = aws_lb_listener.test[0].port == 8443 && aws_lb_listener_rule.test[0].listener_arn == aws_lb_listener.test[0].arn
+    condition     = aws_lb_listener.test[0].port == 8443 && aws_lb_listener_rule.shift["test"].listener_arn == aws_lb_listener.test[0].arn && aws_lb_listener_rule.shift["production"].listener_arn == aws_lb_listener.https.arn
     error_message = "The test listener is not on port 8443 with its own rule."
   }
 
@@ -53,8 +53,8 @@ run "progressive_creates_what_ecs_shifts_traffic_with" {
   assert {
     condition = (
       output.progressive.alternate_target_group_arn == aws_lb_target_group.alternate[0].arn
-      && output.progressive.production_listener_rule == aws_lb_listener_rule.production[0].arn
-      && output.progressive.test_listener_rule == aws_lb_listener_rule.test[0].arn
+      && output.progressive.production_listener_rule == aws_lb_listener_rule.shift["production"].arn
+      && output.progressive.test_listener_rule == aws_lb_listener_rule.shift["test"].arn
       && output.progressive.test_url == "https://shop.example.com:8443/"
       && output.progressive.alarm_name == "shop-new-revision-5xx"
     )
