@@ -107,8 +107,24 @@ pub fn outcome_line(deployment: &Deployment) -> String {
         .filter(|_| !external_from_its_end)
         .map(|d| format!(" in {}", crate::model::rollout::human_duration(d)))
         .unwrap_or_default();
+    // A progressive rollout's rollback is a person's rejection or ECS's own (an alarm, a
+    // pause that ran out): the move's own note says which, never "circuit breaker".
+    let moved = || {
+        deployment
+            .history
+            .iter()
+            .rev()
+            .find(|h| h.state == deployment.state)
+            .map_or_else(String::new, |h| h.note.clone())
+    };
     match deployment.state {
         State::Succeeded => format!("{release} live on {place}{took}"),
+        State::RolledBack if deployment.progress.is_some() => {
+            format!("{release} FAILED on {place}: {}", moved())
+        }
+        State::Expired if deployment.progress.is_some() => {
+            format!("{release} NOT DEPLOYED on {place}: {}", moved())
+        }
         State::RolledBack => format!(
             "{release} FAILED on {place}: circuit breaker rolled back to {}",
             deployment
@@ -146,6 +162,7 @@ pub fn outcome_email(deployment: &Deployment, context: &OutcomeContext) -> (Stri
         State::Succeeded => "Deployed",
         State::RolledBack => "ROLLED BACK",
         State::Failed => "FAILED",
+        State::Expired => "EXPIRED",
         _ => "Deployment update",
     };
     let subject: String = format!(

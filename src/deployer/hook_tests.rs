@@ -323,6 +323,13 @@ async fn rejecting_at_the_pause_rolls_back_and_is_told_as_a_failure() {
     assert_eq!(record.state, State::RolledBack);
     let told = record.outcome_notified.expect("people are told");
     assert_eq!(told.state, State::RolledBack);
+    let (subject, email) = deployer.notifier.published().pop().unwrap();
+    assert!(subject.starts_with("ROLLED BACK"), "{subject}");
+    assert!(
+        email.contains("rejected by alice (approval link) at POST_TEST_TRAFFIC_SHIFT")
+            && !email.contains("circuit breaker"),
+        "{email}"
+    );
 }
 
 #[tokio::test]
@@ -341,6 +348,12 @@ async fn a_pause_nobody_answers_expires_when_ecs_times_it_out() {
     assert!(
         deployer.ecs.continues().is_empty(),
         "ECS rolls back by itself"
+    );
+    let (subject, email) = deployer.notifier.published().pop().unwrap();
+    assert!(subject.starts_with("EXPIRED"), "{subject}");
+    assert!(
+        email.contains("NOT DEPLOYED") && email.contains("ECS rolls the service back"),
+        "{email}"
     );
 }
 

@@ -293,6 +293,10 @@ impl<A: Adapters> Deployer<A> {
             .await?;
         self.edit_request_message(&saved.value, &outcome).await;
         log_decision("expired", &outcome);
+        let target = self
+            .target_of(&saved.value)
+            .map_err(|err| StepError::Rejected(err.to_string()))?;
+        Box::pin(self.tell_outcome(target, saved)).await?;
         Ok(Some(TargetOutcome::Moved {
             from: State::AwaitingApproval,
             to: State::Expired,

@@ -406,7 +406,9 @@ impl<A: Adapters> Deployer<A> {
         current: Versioned<Deployment>,
     ) -> Result<(), StepError> {
         let state = current.value.state;
-        if !matches!(state, State::Succeeded | State::Failed | State::RolledBack) {
+        // An expired pause inside a rollout is an outcome too: ECS rolled the release back.
+        let paused_out = state == State::Expired && current.value.progress.is_some();
+        if !matches!(state, State::Succeeded | State::Failed | State::RolledBack) && !paused_out {
             return Ok(());
         }
         if current
