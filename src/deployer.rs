@@ -9,7 +9,8 @@
 //!   endpoint, the caller verified);
 //!   `external` — deployments ECS reports that Slipway did not start; `service_actions`
 //!   — ECS's service events noted on a rollout; `hooks` — ECS's lifecycle-hook events
-//!   noted on a progressive rollout; `reconcile` — the reconciler's findings;
+//!   on a progressive rollout, and the approval as ECS's pause; `pause_answer` — answering
+//!   that pause (ContinueServiceDeployment); `reconcile` — the reconciler's findings;
 //! - `headship` — a push's claim: the deployment, the target's head and the starting
 //!   marker in one write of the target's document, waiting for an older push to reach ECS;
 //! - `roll` — the steps they share (claim → register once → start the rollout → record and
@@ -41,6 +42,7 @@ mod logging;
 mod operate;
 mod operator;
 mod outcomes;
+mod pause_answer;
 mod push;
 mod reconcile;
 mod replan;
