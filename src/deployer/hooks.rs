@@ -38,14 +38,7 @@ impl<A: Adapters> Deployer<A> {
         target: &Target,
         hook: &HookChanged,
     ) -> Result<Handled, StepError> {
-        let unchanged = |reason: String| Handled {
-            deployment_id: String::new(),
-            image: String::new(),
-            outcome: TargetOutcome::Unchanged {
-                state: None,
-                reason,
-            },
-        };
+        let unchanged = Handled::unchanged;
         let rollouts = self
             .ledger
             .rollouts(&target.name)

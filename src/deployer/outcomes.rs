@@ -38,6 +38,18 @@ pub(super) struct Handled {
 }
 
 impl Handled {
+    /// An event about no deployment Slipway knows of: nothing moved, and why.
+    pub(super) fn unchanged(reason: String) -> Handled {
+        Handled {
+            deployment_id: String::new(),
+            image: String::new(),
+            outcome: TargetOutcome::Unchanged {
+                state: None,
+                reason,
+            },
+        }
+    }
+
     pub(super) fn of(deployment: &Deployment, outcome: TargetOutcome) -> Handled {
         Handled {
             deployment_id: deployment.id.clone(),

@@ -20,14 +20,7 @@ impl<A: Adapters> Deployer<A> {
         target: &Target,
         action: &ServiceAction,
     ) -> Result<Handled, StepError> {
-        let unchanged = |reason: String| Handled {
-            deployment_id: String::new(),
-            image: String::new(),
-            outcome: TargetOutcome::Unchanged {
-                state: None,
-                reason,
-            },
-        };
+        let unchanged = Handled::unchanged;
         if !action.is_problem() {
             return Ok(unchanged(format!(
                 "{} ({}): nothing to record; deployment outcomes come from deployment events",
