@@ -62,18 +62,31 @@ impl Emulator {
             "{} is missing: run `make tools` (or `make test`, which installs it)",
             server.display()
         );
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new(&server)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        // moto binds a free port itself and says which (werkzeug: "Running on
+        // http://127.0.0.1:<port>"). Choosing a port here and handing it over would leave a
+        // window in which a test running beside this one takes it: its emulator would then
+        // answer for this one's.
+        let mut child = Command::new(&server)
+            .args(["-H", "127.0.0.1", "-p", "0"])
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .unwrap_or_else(|err| panic!("cannot start {}: {err}", server.display()));
-        let address: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let mut log = std::io::BufReader::new(child.stderr.take().unwrap());
+        let mut port = None;
+        let mut line = String::new();
+        while port.is_none() {
+            line.clear();
+            let read = std::io::BufRead::read_line(&mut log, &mut line).unwrap_or(0);
+            assert!(read > 0, "moto exited before it said where it listens");
+            port = line
+                .split("Running on http://127.0.0.1:")
+                .nth(1)
+                .and_then(|rest| rest.trim().parse::<u16>().ok());
+        }
+        // Its request log goes on to stderr: read it, or the pipe fills and moto stops.
+        std::thread::spawn(move || std::io::copy(&mut log, &mut std::io::sink()));
+        let address: SocketAddr = format!("127.0.0.1:{}", port.unwrap()).parse().unwrap();
         let started = Instant::now();
         while TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_err() {
             assert!(
