@@ -115,6 +115,19 @@ for name, arn in sorted(json.load(sys.stdin).items()):
   } >"$STATE/functions.env"
 }
 
+# Starts moto on a free port and applies the local environment to it; prints the port.
+start_moto_and_apply() {
+  local moto_port
+  moto_port=$(free_port)
+  # AWS's managed policies (web-prod's ECS infrastructure role attaches one) exist in moto
+  # only when it loads them.
+  start moto env MOTO_IAM_LOAD_MANAGED_POLICIES=true moto_server -H 127.0.0.1 -p "$moto_port"
+  # (errexit does not reach into a command substitution: each step says so itself)
+  wait_port "$moto_port" moto >&2 || return 1
+  apply_local "http://127.0.0.1:$moto_port" >&2 || return 1
+  echo "$moto_port"
+}
+
 up() {
   if [ -f "$STATE/moto.pid" ]; then
     echo "The local stack is already up (run 'make down' to stop it):"; cat "$ENV_FILE"; return 0
@@ -124,12 +137,16 @@ up() {
   cargo build --quiet --bins
   package_debug
   local moto_port lambda_port
-  moto_port=$(free_port)
-  # AWS's managed policies (web-prod's ECS infrastructure role attaches one) exist in moto
-  # only when it loads them.
-  start moto env MOTO_IAM_LOAD_MANAGED_POLICIES=true moto_server -H 127.0.0.1 -p "$moto_port"
-  wait_port "$moto_port" moto
-  apply_local "http://127.0.0.1:$moto_port"
+  if ! moto_port=$(start_moto_and_apply); then
+    # moto serves concurrent requests without locking its models, and Terraform's parallel
+    # creates sometimes meet that (InvalidPermission.Duplicate on a security group rule
+    # created once, InvalidSubnet.Conflict on distinct CIDRs). Such an apply is not Slipway's
+    # or the Terraform's fault: once, on a fresh emulator, it is applied again.
+    grep -q -E 'InvalidPermission\.Duplicate|InvalidSubnet\.Conflict' "$STATE/terraform-apply.log" || return 1
+    echo "The local AWS answered with one of its known races; applying once more on a fresh one…" >&2
+    stop_one moto
+    moto_port=$(start_moto_and_apply) || return 1
+  fi
   # Every call the functions make is checked against their roles' IAM statements
   # (tests/local/iam_check.py): they reach moto through this proxy.
   local iam_port
@@ -177,17 +194,20 @@ destroy() {
   grep -E '^Destroy complete' "$STATE/terraform-destroy.log"
 }
 
+stop_one() { # name
+  local pid
+  if [ -f "$STATE/$1.pid" ]; then
+    pid=$(cat "$STATE/$1.pid")
+    kill -- "-$pid" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 -- "-$pid" 2>/dev/null || true
+    rm -f "$STATE/$1.pid"
+  fi
+}
+
 down() {
-  local name pid
-  for name in api-gateway watch iam moto; do
-    if [ -f "$STATE/$name.pid" ]; then
-      pid=$(cat "$STATE/$name.pid")
-      kill -- "-$pid" 2>/dev/null || true
-      for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-      kill -9 -- "-$pid" 2>/dev/null || true
-      rm -f "$STATE/$name.pid"
-    fi
-  done
+  local name
+  for name in api-gateway watch iam moto; do stop_one "$name"; done
   echo "The local stack is down."
 }
 
