@@ -1,36 +1,50 @@
 //! Progressive rollouts against the emulator, with ECS's service deployments played by
 //! the stand-in in `tests/common/ecs_deployments.rs` (moto runs none of it): the
-//! approval as ECS's pause inside a canary rollout, answered once.
+//! approval as ECS's pause inside a canary rollout, answered once; a scanner's GET; a
+//! pause that times out; an alarm's rollback; a newer push while one waits.
 
 mod common;
 
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::Utc;
 use common::ecs_deployments::EcsDeployments;
 use common::faults::FaultProxy;
+use common::web::{form_post, request, send, TestFunction};
 use common::*;
 use serde_json::json;
 use slipway::aws::CallTimeouts;
 use slipway::deployer::DecisionOutcome;
 use slipway::ledger::image_key;
 use slipway::model::deployment::{Actor, Channel, State, Verdict};
+use slipway::web::ApprovalApp;
 
 fn paused_canary() -> String {
-    config(&[target_json_with(
-        "web",
-        "web",
-        r#"{"glob": "v*"}"#,
-        "approval",
-        json!({"rollout": {"strategy": "canary", "canary": {"percent": 10, "bake_minutes": 5},
-            "approval_at": "post-test-traffic",
+    canary("approval", json!("post-test-traffic"))
+}
+
+/// web as a canary with the 5xx alarm; `approval_at` applies to policy `approval` only.
+fn canary(policy: &str, approval_at: serde_json::Value) -> String {
+    let mut rollout = json!({"strategy": "canary", "canary": {"percent": 10, "bake_minutes": 5},
+            "alarms": ["web-5xx"],
             "load_balancer": {
                 "target_group_arn": "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/blue/1",
                 "container_name": "app", "container_port": 8080,
                 "alternate_target_group_arn": "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/green/2",
                 "production_listener_rule": "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener-rule/app/a/1/2/3",
                 "test_listener_rule": "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener-rule/app/a/1/4/5",
-                "role_arn": "arn:aws:iam::123456789012:role/ecs-infrastructure"}}}),
+                "role_arn": "arn:aws:iam::123456789012:role/ecs-infrastructure"}});
+    if policy == "approval" {
+        rollout["approval_at"] = approval_at;
+    }
+    config(&[target_json_with(
+        "web",
+        "web",
+        r#"{"glob": "v*"}"#,
+        policy,
+        json!({ "rollout": rollout }),
     )])
 }
 
@@ -166,4 +180,248 @@ async fn rejected_at_ecs_pause_the_canary_is_rolled_back_and_told_as_a_failure()
     let record = deployer.deployment(&id).await.unwrap().value;
     assert_eq!(record.state, State::RolledBack);
     assert_eq!(record.outcome_notified.unwrap().state, State::RolledBack);
+}
+
+/// A link scanner (or an approver who only looks) opens the page while ECS holds the
+/// canary at its pause: the page says what is live where and when ECS rolls back on its
+/// own, and nothing is written or sent to ECS. Only the page's POST continues it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_link_opened_by_a_scanner_during_the_pause_changes_nothing() {
+    let (world, pushed) = World::with_web_and_a_new_push().await;
+    let proxy = FaultProxy::start(&world.emulator.endpoint, Duration::from_secs(30), 13).await;
+    let ecs = EcsDeployments::install(&proxy);
+    let clients = clients_at(&proxy.endpoint, CallTimeouts::default()).await;
+    let approvers = world.approvers().await;
+    let (deployer, _) =
+        world.approval_deployer_with_clients(&paused_canary(), &approvers, APPROVAL_URL, &clients);
+    let deployer = Arc::new(deployer);
+    deployer
+        .handle_ecr_event(&push_event("e-1", Some("v2"), &pushed), &invocation("r-1"))
+        .await
+        .unwrap();
+    deployer
+        .handle_deployment_event(&ecs.reach_pause("ecs-pause-1"), &invocation("r-2"))
+        .await
+        .unwrap();
+    let id = format!("web.{}", image_key(&pushed));
+    let published = world.published(&approvers).await;
+    let email = published.iter().find(|m| m.contains(&id)).unwrap();
+    assert!(email.contains("serving the test listener"), "{email}");
+    let link = email
+        .split_whitespace()
+        .find(|w| w.starts_with("http://approvals.test/"))
+        .unwrap();
+    let path = link.strip_prefix("http://approvals.test").unwrap();
+    let app = || {
+        TestFunction::new(ApprovalApp {
+            deployer: deployer.clone(),
+            slack_signing_secret: None,
+            later: None,
+        })
+        .router()
+    };
+    let before = deployer.deployment(&id).await.unwrap();
+    let keys_before = world.ledger_keys().await;
+    for method in ["GET", "HEAD", "GET"] {
+        let answer = send(
+            app(),
+            request(method, path).body(Default::default()).unwrap(),
+        )
+        .await;
+        assert_eq!(answer.status, 200, "{method}: {}", answer.body);
+        if method == "GET" {
+            assert!(
+                answer.body.contains("serving the test listener")
+                    && answer.body.contains("POST_TEST_TRAFFIC_SHIFT"),
+                "the page says what is live where: {}",
+                answer.body
+            );
+        }
+    }
+    let after = deployer.deployment(&id).await.unwrap();
+    assert_eq!(after.etag, before.etag, "opening the page wrote nothing");
+    assert_eq!(world.ledger_keys().await, keys_before);
+    assert_eq!(after.value.state, State::AwaitingApproval);
+    assert!(
+        !proxy
+            .calls()
+            .iter()
+            .any(|c| c.operation == "ContinueServiceDeployment"),
+        "nothing reached ECS"
+    );
+
+    // The page's own POST is what continues ECS.
+    let token = link.split("?t=").nth(1).unwrap();
+    let nonce = test_keys().form_nonce(&id, token, Utc::now());
+    let form = serde_urlencoded::to_string([
+        ("t", token),
+        ("nonce", nonce.as_str()),
+        ("decision", "approve"),
+        ("name", "Alice"),
+    ])
+    .unwrap();
+    let posted = send(
+        app(),
+        form_post(&format!("/lambda-url/approval/approvals/{id}"), form, &[]),
+    )
+    .await;
+    assert_eq!(posted.status, 200, "{}", posted.body);
+    let continued = ecs.continues();
+    assert_eq!(continued.len(), 1, "{continued:?}");
+    assert_eq!(continued[0].2, "CONTINUE");
+}
+
+/// Nobody answers: ECS times its pause out and rolls back by itself. The request ends
+/// `expired`, an approval arriving afterwards is refused and reaches ECS not at all, and
+/// ECS's later report of the finished rollback does not rewrite the record.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_pause_nobody_answers_times_out_expired_and_ecs_rolls_back() {
+    let (world, pushed) = World::with_web_and_a_new_push().await;
+    let proxy = FaultProxy::start(&world.emulator.endpoint, Duration::from_secs(30), 14).await;
+    let ecs = EcsDeployments::install(&proxy);
+    let clients = clients_at(&proxy.endpoint, CallTimeouts::default()).await;
+    let (deployer, calls) = world.deployer_with_clients(&paused_canary(), false, None, &clients);
+    deployer
+        .handle_ecr_event(&push_event("e-1", Some("v2"), &pushed), &invocation("r-1"))
+        .await
+        .unwrap();
+    deployer
+        .handle_deployment_event(&ecs.reach_pause("ecs-pause-1"), &invocation("r-2"))
+        .await
+        .unwrap();
+    let timed_out = ecs.time_out_pause();
+    for request in ["r-3", "r-4"] {
+        deployer
+            .handle_deployment_event(&timed_out, &invocation(request))
+            .await
+            .unwrap();
+    }
+    let id = format!("web.{}", image_key(&pushed));
+    let record = deployer.deployment(&id).await.unwrap().value;
+    assert_eq!(record.state, State::Expired);
+    assert_eq!(record.outcome_notified.unwrap().state, State::Expired);
+
+    let late = deployer
+        .decide(&id, Verdict::Approve, &approver(1), None)
+        .await
+        .unwrap();
+    assert!(matches!(late, DecisionOutcome::Refused { .. }), "{late:?}");
+    assert!(
+        !proxy
+            .calls()
+            .iter()
+            .any(|c| c.operation == "ContinueServiceDeployment"),
+        "ECS rolls back by itself: nothing is sent"
+    );
+    ecs.end("ROLLBACK_SUCCESSFUL", &[]);
+    deployer
+        .reconcile(&json!({"id": "tick-1"}), &invocation("r-5"))
+        .await;
+    assert_eq!(
+        deployer.deployment(&id).await.unwrap().value.state,
+        State::Expired
+    );
+    assert_eq!(calls.updates.load(Ordering::SeqCst), 1);
+}
+
+/// A canary without a pause whose 5xx alarm fires: ECS rolls it back (no event for a
+/// progressive deployment says so), the reconciler reads it from
+/// DescribeServiceDeployments, and the release is `failed`, naming the alarm, and told.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_alarm_rollback_is_failed_naming_the_alarm() {
+    let (world, pushed) = World::with_web_and_a_new_push().await;
+    let proxy = FaultProxy::start(&world.emulator.endpoint, Duration::from_secs(30), 15).await;
+    let ecs = EcsDeployments::install(&proxy);
+    let clients = clients_at(&proxy.endpoint, CallTimeouts::default()).await;
+    let (deployer, _) =
+        world.deployer_with_clients(&canary("auto", json!(null)), false, None, &clients);
+    deployer
+        .handle_ecr_event(&push_event("e-1", Some("v2"), &pushed), &invocation("r-1"))
+        .await
+        .unwrap();
+    let update = proxy
+        .calls()
+        .into_iter()
+        .find(|c| c.operation == "UpdateService")
+        .and_then(|c| c.body)
+        .unwrap();
+    assert_eq!(
+        update["deploymentConfiguration"]["alarms"],
+        json!({"alarmNames": ["web-5xx"], "enable": true, "rollback": true}),
+        "{update:#}"
+    );
+    let id = format!("web.{}", image_key(&pushed));
+    deployer
+        .reconcile(&json!({"id": "tick-1"}), &invocation("r-2"))
+        .await;
+    assert_eq!(
+        deployer.deployment(&id).await.unwrap().value.state,
+        State::Rolling,
+        "under way: nothing to close"
+    );
+    ecs.end("ROLLBACK_SUCCESSFUL", &["web-5xx"]);
+    deployer
+        .reconcile(&json!({"id": "tick-2"}), &invocation("r-3"))
+        .await;
+    let record = deployer.deployment(&id).await.unwrap().value;
+    assert_eq!(record.state, State::Failed);
+    let error = record.error.clone().unwrap_or_default();
+    assert!(error.contains("alarm web-5xx in ALARM"), "{error}");
+    assert_eq!(record.outcome_notified.unwrap().state, State::Failed);
+}
+
+/// A newer push while the older release waits at ECS's pause: the older request is
+/// superseded before the newer release reaches ECS, its approval is refused and never
+/// continues ECS, and the newer release's UpdateService starts a service deployment of
+/// its own, recorded on the newer release.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_newer_push_while_paused_supersedes_the_waiting_release() {
+    let (world, pushed) = World::with_web_and_a_new_push().await;
+    let proxy = FaultProxy::start(&world.emulator.endpoint, Duration::from_secs(30), 16).await;
+    let ecs = EcsDeployments::install(&proxy);
+    let clients = clients_at(&proxy.endpoint, CallTimeouts::default()).await;
+    let (deployer, calls) = world.deployer_with_clients(&paused_canary(), false, None, &clients);
+    deployer
+        .handle_ecr_event(&push_event("e-1", Some("v2"), &pushed), &invocation("r-1"))
+        .await
+        .unwrap();
+    deployer
+        .handle_deployment_event(&ecs.reach_pause("ecs-pause-1"), &invocation("r-2"))
+        .await
+        .unwrap();
+    let older = format!("web.{}", image_key(&pushed));
+    let first_arn = ecs.newest();
+
+    let newer_digest = world.push_image(Some("v3")).await;
+    deployer
+        .handle_ecr_event(
+            &push_event("e-2", Some("v3"), &newer_digest),
+            &invocation("r-3"),
+        )
+        .await
+        .unwrap();
+    let newer = format!("web.{}", image_key(&newer_digest));
+    assert_eq!(
+        deployer.deployment(&older).await.unwrap().value.state,
+        State::Superseded
+    );
+    let refused = deployer
+        .decide(&older, Verdict::Approve, &approver(1), None)
+        .await
+        .unwrap();
+    assert!(
+        matches!(refused, DecisionOutcome::Refused { .. }),
+        "{refused:?}"
+    );
+    assert!(
+        ecs.continues().is_empty(),
+        "the superseded pause is never continued"
+    );
+    assert_eq!(calls.updates.load(Ordering::SeqCst), 2);
+    assert_eq!(ecs.started(), 2);
+    let record = deployer.deployment(&newer).await.unwrap().value;
+    assert_eq!(record.state, State::Rolling);
+    let recorded = record.progress.unwrap().service_deployment_arn;
+    assert_eq!(recorded, ecs.newest());
+    assert_ne!(recorded, first_arn);
 }

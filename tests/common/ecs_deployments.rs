@@ -21,7 +21,14 @@
 //!   CONTINUE moves the hook to SUCCEEDED; ROLLBACK to FAILED and the deployment to
 //!   ROLLBACK_IN_PROGRESS.
 //! - DescribeServiceDeployments (API_DescribeServiceDeployments): the deployment's status
-//!   and its hooks, timestamps as epoch seconds (the JSON protocol's default).
+//!   and its hooks, timestamps as epoch seconds (the JSON protocol's default), and
+//!   `alarms.triggeredAlarmNames` (API_ServiceDeploymentAlarms) once an alarm rolled it back.
+//! - A pause nobody answers times out (Developer Guide, "Lifecycle hooks for Amazon ECS
+//!   service deployments": `timeoutConfiguration`, action ROLLBACK): the hook is TIMED_OUT,
+//!   the deployment rolls back, and HOOK_TIMED_OUT is sent ([`EcsDeployments::time_out_pause`]).
+//! - A deployment ends as the test says ([`EcsDeployments::end`]): SUCCESSFUL after the
+//!   bake, or ROLLBACK_SUCCESSFUL naming the alarms that fired ("How CloudWatch alarms
+//!   detect Amazon ECS deployment failures").
 
 use std::sync::{Arc, Mutex};
 
@@ -51,6 +58,8 @@ struct ServiceDeployment {
     pause_stage: Option<String>,
     pause_minutes: i64,
     hook: Option<Hook>,
+    triggered_alarms: Vec<String>,
+    finished: Option<DateTime<Utc>>,
 }
 
 struct Hook {
@@ -158,6 +167,8 @@ impl EcsDeployments {
                 .and_then(|h| h["timeoutConfiguration"]["timeoutInMinutes"].as_i64())
                 .unwrap_or(1440),
             hook: None,
+            triggered_alarms: Vec::new(),
+            finished: None,
         });
         answer["service"]["currentServiceDeployment"] = json!(arn);
     }
@@ -181,6 +192,40 @@ impl EcsDeployments {
             expires_at,
         });
         hook_event(deployment, "HOOK_AWAITING_ACTION", &stage)
+    }
+
+    /// Nobody answered the newest deployment's pause in time: ECS takes the timeout's
+    /// action, ROLLBACK. Returns the HOOK_TIMED_OUT event ECS sends.
+    pub fn time_out_pause(&self) -> Value {
+        let mut state = self.state.lock().unwrap();
+        let deployment = state.deployments.last_mut().expect("a paused rollout");
+        let stage = deployment
+            .pause_stage
+            .clone()
+            .expect("the rollout has a pause");
+        let hook = deployment.hook.as_mut().expect("ECS reached the pause");
+        assert_eq!(
+            hook.status, "AWAITING_ACTION",
+            "only a waiting pause times out"
+        );
+        hook.status = "TIMED_OUT".into();
+        deployment.status = "ROLLBACK_IN_PROGRESS".into();
+        hook_event(deployment, "HOOK_TIMED_OUT", &stage)
+    }
+
+    /// The newest service deployment ends with `status`; `alarms` are the alarms whose
+    /// ALARM state rolled it back.
+    pub fn end(&self, status: &str, alarms: &[&str]) {
+        let mut state = self.state.lock().unwrap();
+        let deployment = state.deployments.last_mut().expect("a rollout");
+        deployment.status = status.into();
+        deployment.triggered_alarms = alarms.iter().map(|a| a.to_string()).collect();
+        deployment.finished = Some(Utc::now());
+    }
+
+    /// How many service deployments UpdateService started.
+    pub fn started(&self) -> usize {
+        self.state.lock().unwrap().deployments.len()
     }
 
     /// The newest service deployment's ARN, as ECS named it.
@@ -263,6 +308,11 @@ impl EcsDeployments {
                         "hookId": h.id, "targetType": "PAUSE", "status": h.status,
                         "expiresAt": h.expires_at.timestamp(), "timeoutAction": "ROLLBACK"
                     })).collect::<Vec<_>>(),
+                    "alarms": if d.triggered_alarms.is_empty() { Value::Null } else { json!({
+                        "status": "TRIGGERED", "alarmNames": d.triggered_alarms,
+                        "triggeredAlarmNames": d.triggered_alarms,
+                    })},
+                    "finishedAt": d.finished.map(|t| t.timestamp()),
                 })),
                 None => failures.push(json!({"arn": arn, "reason": "MISSING"})),
             }

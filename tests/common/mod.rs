@@ -658,7 +658,18 @@ impl World {
         approvers: &Approvers,
         approval_url: &str,
     ) -> (TestDeployer, Arc<EcsCalls>) {
-        let (deployer, calls) = self.deployer(config, false);
+        self.approval_deployer_with_clients(config, approvers, approval_url, &self.clients)
+    }
+
+    /// The same, its deployer's calls going through `clients` (e.g. a fault proxy).
+    pub fn approval_deployer_with_clients(
+        &self,
+        config: &str,
+        approvers: &Approvers,
+        approval_url: &str,
+        clients: &Clients,
+    ) -> (TestDeployer, Arc<EcsCalls>) {
+        let (deployer, calls) = self.deployer_with_clients(config, false, None, clients);
         let notifier = AwsNotifier::new(
             self.clients.sns.clone(),
             Some(approvers.topic_arn.clone()),
