@@ -154,7 +154,7 @@ infra-lint: infra-init ## terraform fmt -check and validate for every module and
 
 # The mock providers need no AWS; the module reads the zips' hashes, so tests get empty ones.
 infra-test: infra-init ## terraform test (mock providers): dev/prod differences, IAM scoping, rendered config
-	@mkdir -p .slipway/tf-test-package && for f in image-push source-upload deployment-events reconcile approval; do \
+	@mkdir -p .slipway/tf-test-package && for f in image-push source-upload deployment-events reconcile approval test-probe; do \
 		mkdir -p .slipway/tf-test-package/$$f && touch .slipway/tf-test-package/$$f/bootstrap.zip; done
 	@for dir in $(TF_TESTED); do \
 		echo "terraform test: $$dir"; \

@@ -24,7 +24,8 @@
 //! 6. [`deployer`] — the pipelines for one event: image push, source upload, asking for
 //!    approval and deciding, ECS's deployment events, operators' requests and the
 //!    reconciler's findings; [`reconcile`] — what the reconciler finds that a lost event
-//!    should have told, written as the event AWS would have sent.
+//!    should have told, written as the event AWS would have sent; [`probe`] — one call of
+//!    Slipway's own Lambda lifecycle hook: GET the test listener, answer ECS.
 //! 7. [`web`] — the approval function's HTTP surface: an axum router (confirm page,
 //!    decision POST, Slack interactions), its pages, Slack's signatures, and the roll
 //!    jobs a Slack approval hands over.
@@ -45,6 +46,7 @@ pub mod ledger;
 pub mod model;
 pub mod notify;
 pub mod ports;
+pub mod probe;
 pub mod reconcile;
 pub mod web;
 

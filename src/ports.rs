@@ -340,3 +340,9 @@ impl Notifier for Silent {
         Ok(())
     }
 }
+
+/// The test probe's one GET (Slipway's Lambda lifecycle hook): what the URL answered,
+/// or why it did not. Redirects are answers, not followed.
+pub trait Prober: Send + Sync {
+    fn get(&self, url: &str) -> impl Future<Output = crate::model::test_probe::Observation> + Send;
+}

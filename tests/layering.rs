@@ -22,7 +22,7 @@ const LAYERS: &[&[&str]] = &[
     // The store: the ledger over the object-store port.
     &["ledger"],
     // The pipelines.
-    &["reconcile", "deployer"],
+    &["reconcile", "deployer", "probe"],
     // The web surface, and what operators are shown.
     &["web", "console"],
     // The AWS wiring, and the same ports in memory for tests.

@@ -1,7 +1,8 @@
 //! Progressive rollouts against the emulator, with ECS's service deployments played by
 //! the stand-in in `tests/common/ecs_deployments.rs` (moto runs none of it): the
 //! approval as ECS's pause inside a canary rollout, answered once; a scanner's GET; a
-//! pause that times out; an alarm's rollback; a newer push while one waits.
+//! pause that times out; an alarm's rollback; a newer push while one waits; Slipway's
+//! own Lambda hook (the test probe) over HTTP against a local test listener.
 
 mod common;
 
@@ -15,10 +16,12 @@ use common::faults::FaultProxy;
 use common::web::{form_post, request, send, TestFunction};
 use common::*;
 use serde_json::json;
-use slipway::aws::CallTimeouts;
+use slipway::aws::{CallTimeouts, HttpProber};
 use slipway::deployer::DecisionOutcome;
+use slipway::input::lifecycle_hook::{HookCall, HookStatus};
 use slipway::ledger::image_key;
 use slipway::model::deployment::{Actor, Channel, State, Verdict};
+use slipway::probe::answer_hook;
 use slipway::web::ApprovalApp;
 
 fn paused_canary() -> String {
@@ -424,4 +427,141 @@ async fn a_newer_push_while_paused_supersedes_the_waiting_release() {
     let recorded = record.progress.unwrap().service_deployment_arn;
     assert_eq!(recorded, ecs.newest());
     assert_ne!(recorded, first_arn);
+}
+
+/// A canary with Slipway's test probe: its UpdateService carries the AWS_LAMBDA hook at
+/// POST_TEST_TRAFFIC_SHIFT (function, ECS's invoke role, the check in `hookDetails`); ECS
+/// calls the hook, which GETs the test listener (a local server) over HTTP: while it
+/// answers 200 the hook says IN_PROGRESS, carrying its progress, and the first 503 is
+/// FAILED. ECS rolls back, and the reconciler records the release `failed`, as ECS says.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_test_probe_failing_answers_failed_and_the_release_ends_failed() {
+    let listener = TestListener::start().await;
+    let (world, pushed) = World::with_web_and_a_new_push().await;
+    let proxy = FaultProxy::start(&world.emulator.endpoint, Duration::from_secs(30), 17).await;
+    let ecs = EcsDeployments::install(&proxy);
+    let clients = clients_at(&proxy.endpoint, CallTimeouts::default()).await;
+    let mut config: serde_json::Value = serde_json::from_str(&canary("auto", json!(null))).unwrap();
+    let rollout = &mut config["targets"][0]["rollout"];
+    rollout["load_balancer"]["test_url"] = json!(listener.url);
+    rollout["test_probe"] = json!({"path": "/healthz", "for_seconds": 60, "every_seconds": 10,
+        "function_arn": "arn:aws:lambda:us-east-1:123456789012:function:slipway-test-probe",
+        "role_arn": "arn:aws:iam::123456789012:role/slipway-ecs-hooks"});
+    let (deployer, _) = world.deployer_with_clients(&config.to_string(), false, None, &clients);
+    deployer
+        .handle_ecr_event(&push_event("e-1", Some("v2"), &pushed), &invocation("r-1"))
+        .await
+        .unwrap();
+    let update = proxy
+        .calls()
+        .into_iter()
+        .find(|c| c.operation == "UpdateService")
+        .and_then(|c| c.body)
+        .unwrap();
+    let healthz = format!("{}/healthz", listener.url.trim_end_matches('/'));
+    assert_eq!(
+        update["deploymentConfiguration"]["lifecycleHooks"],
+        json!([{"targetType": "AWS_LAMBDA",
+            "hookTargetArn": "arn:aws:lambda:us-east-1:123456789012:function:slipway-test-probe",
+            "roleArn": "arn:aws:iam::123456789012:role/slipway-ecs-hooks",
+            "lifecycleStages": ["POST_TEST_TRAFFIC_SHIFT"],
+            "hookDetails": {"url": healthz, "status": 200, "for_seconds": 60, "every_seconds": 10},
+            "timeoutConfiguration": {"timeoutInMinutes": 7, "action": "ROLLBACK"}}]),
+        "{update:#}"
+    );
+
+    let prober = HttpProber::new(Duration::from_secs(2));
+    let call: HookCall = serde_json::from_value(ecs.lambda_hook_call()).unwrap();
+    let first = answer_hook(&call, &prober, Utc::now()).await;
+    assert_eq!(first.hook_status, HookStatus::InProgress);
+    assert_eq!(first.call_back_delay, Some(10));
+    assert_eq!(first.hook_details.as_ref().unwrap()["passed"], 1);
+    assert_eq!(listener.gets(), 1);
+
+    // ECS calls again with the answer's details; the new revision now answers 503.
+    listener.answer_with(503);
+    let again = HookCall {
+        hook_details: first.hook_details.clone(),
+        ..call.clone()
+    };
+    let second = answer_hook(&again, &prober, Utc::now()).await;
+    assert_eq!(
+        serde_json::to_value(&second).unwrap(),
+        json!({"hookStatus": "FAILED"}),
+        "the documented answer"
+    );
+
+    ecs.fail_lambda_hook();
+    let id = format!("web.{}", image_key(&pushed));
+    deployer
+        .reconcile(&json!({"id": "tick-1"}), &invocation("r-2"))
+        .await;
+    let record = deployer.deployment(&id).await.unwrap().value;
+    assert_eq!(record.state, State::Failed);
+    let error = record.error.unwrap_or_default();
+    assert!(error.contains("lifecycle hook"), "{error}");
+
+    // A test listener that does not answer at all fails the check too.
+    let closed = HookCall {
+        hook_details: Some(
+            json!({"url": listener.closed_url(), "status": 200, "for_seconds": 60, "every_seconds": 10}),
+        ),
+        ..call
+    };
+    assert_eq!(
+        answer_hook(&closed, &prober, Utc::now()).await.hook_status,
+        HookStatus::Failed
+    );
+}
+
+/// The test listener: answers GET /healthz with the status it is told, counting GETs.
+struct TestListener {
+    url: String,
+    status: Arc<std::sync::atomic::AtomicU16>,
+    gets: Arc<std::sync::atomic::AtomicUsize>,
+    _server: tokio::task::JoinHandle<()>,
+}
+
+impl TestListener {
+    async fn start() -> TestListener {
+        use axum::{http::StatusCode, routing::get, Router};
+        let status = Arc::new(std::sync::atomic::AtomicU16::new(200));
+        let gets = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (answer, count) = (status.clone(), gets.clone());
+        let app = Router::new().route(
+            "/healthz",
+            get(move || {
+                count.fetch_add(1, Ordering::SeqCst);
+                let code = answer.load(Ordering::SeqCst);
+                async move { StatusCode::from_u16(code).unwrap() }
+            }),
+        );
+        let socket = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/", socket.local_addr().unwrap());
+        let server = tokio::spawn(async move {
+            axum::serve(socket, app).await.unwrap();
+        });
+        TestListener {
+            url,
+            status,
+            gets,
+            _server: server,
+        }
+    }
+
+    fn answer_with(&self, status: u16) {
+        self.status.store(status, Ordering::SeqCst);
+    }
+
+    fn gets(&self) -> usize {
+        self.gets.load(Ordering::SeqCst)
+    }
+
+    /// A loopback URL nothing listens on (a port bound, then let go).
+    fn closed_url(&self) -> String {
+        let socket = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = socket.local_addr().unwrap().port();
+        drop(socket);
+        format!("http://127.0.0.1:{port}/healthz")
+    }
 }

@@ -14,8 +14,11 @@ use aws_sdk_ecs::types::{
     LoadBalancer, ServiceDeployment,
 };
 
+use aws_smithy_types::{Document, Number};
+
 use crate::model::progressive::{DeploymentSettings, Strategy, TrafficShift};
 use crate::model::service_deployment::{AwaitingHook, HookAction, ServiceDeploymentState};
+use crate::model::test_probe::ProbeHook;
 
 /// The `deploymentConfiguration` for `settings`. A pause hook times out with ROLLBACK:
 /// an approval nobody gave must not ship.
@@ -78,7 +81,49 @@ pub fn deployment_configuration(settings: &DeploymentSettings) -> DeploymentConf
                 .build(),
         );
     }
+    if let Some(probe) = &settings.probe {
+        configuration = configuration.lifecycle_hooks(probe_hook(probe));
+    }
     configuration.build()
+}
+
+/// Slipway's test probe as an AWS_LAMBDA hook at POST_TEST_TRAFFIC_SHIFT: ECS invokes
+/// the function with `roleArn` and passes `hookDetails` (the check) on every call
+/// (API_DeploymentLifecycleHook; Developer Guide, "Lambda hooks for Amazon ECS service
+/// deployments"). A check that never finished times out to ROLLBACK.
+fn probe_hook(probe: &ProbeHook) -> DeploymentLifecycleHook {
+    DeploymentLifecycleHook::builder()
+        .target_type(DeploymentLifecycleHookTargetType::AwsLambda)
+        .hook_target_arn(&probe.function_arn)
+        .role_arn(&probe.role_arn)
+        .lifecycle_stages(DeploymentLifecycleHookStage::PostTestTrafficShift)
+        .hook_details(document(&probe.spec.details(None)))
+        .timeout_configuration(
+            DeploymentLifecycleHookTimeoutConfiguration::builder()
+                .timeout_in_minutes(probe.timeout_minutes() as i32)
+                .action(DeploymentLifecycleHookAction::Rollback)
+                .build(),
+        )
+        .build()
+}
+
+/// A JSON value as the SDK's document type.
+fn document(value: &serde_json::Value) -> Document {
+    use serde_json::Value;
+    match value {
+        Value::Null => Document::Null,
+        Value::Bool(b) => Document::Bool(*b),
+        Value::Number(n) => match (n.as_u64(), n.as_i64()) {
+            (Some(u), _) => Document::Number(Number::PosInt(u)),
+            (None, Some(i)) => Document::Number(Number::NegInt(i)),
+            _ => Document::Number(Number::Float(n.as_f64().unwrap_or_default())),
+        },
+        Value::String(s) => Document::String(s.clone()),
+        Value::Array(items) => Document::Array(items.iter().map(document).collect()),
+        Value::Object(map) => {
+            Document::Object(map.iter().map(|(k, v)| (k.clone(), document(v))).collect())
+        }
+    }
 }
 
 /// The service's load balancer with the advanced configuration blue/green, canary and

@@ -539,8 +539,10 @@ fn settings_for(target: &Target, deployment: &Deployment) -> Option<DeploymentSe
     let mut settings = target
         .rollout
         .settings(target.approval.expires_after.num_minutes())?;
+    // A rollback is the way out: neither a person's pause nor the test probe holds it.
     if matches!(deployment.trigger, Trigger::Rollback { .. }) {
         settings.pause = None;
+        settings.probe = None;
     }
     Some(settings)
 }

@@ -13,6 +13,8 @@
 //! - [`ecs_event`] — ECS's deployment and service events as plain data.
 //! - [`progressive`] — a target's rollout strategy (rolling, blue/green, canary,
 //!   linear), where its approval pauses the rollout, and ECS's rules for both.
+//! - [`test_probe`] — the check Slipway's own Lambda lifecycle hook runs on the test
+//!   listener, and how one call's answer follows from the last.
 //! - [`freeze`] and [`rollout`] — how rollouts end: ECS's events turned into forward-only
 //!   moves, the last known good release, and the freeze after a failure.
 
@@ -28,3 +30,4 @@ pub mod rollout;
 pub mod service;
 pub mod service_deployment;
 pub mod target;
+pub mod test_probe;

@@ -23,6 +23,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::test_probe::{ProbeHook, TestProbe};
+
 /// How ECS replaces a service's tasks (`deploymentConfiguration.strategy`).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
@@ -223,6 +225,8 @@ pub struct RolloutPolicy {
     pub load_balancer: Option<TrafficShift>,
     /// The service shifts traffic with Service Connect instead of a load balancer.
     pub service_connect: bool,
+    /// Slipway's Lambda hook checks the test listener after test traffic moved.
+    pub test_probe: Option<TestProbe>,
 }
 
 impl Default for RolloutPolicy {
@@ -235,6 +239,7 @@ impl Default for RolloutPolicy {
             ask_each_step: false,
             load_balancer: None,
             service_connect: false,
+            test_probe: None,
         }
     }
 }
@@ -276,7 +281,50 @@ impl RolloutPolicy {
                 ),
             );
         }
-        self.check_approval(approval_minutes)
+        self.check_approval(approval_minutes)?;
+        self.check_test_probe()
+    }
+
+    /// The probe GETs the test listener, so there must be one, reachable by URL.
+    fn check_test_probe(&self) -> Result<(), RuleBroken> {
+        let Some(probe) = &self.test_probe else {
+            return Ok(());
+        };
+        if let Some((field, problem)) = probe.problem() {
+            return Err(RuleBroken {
+                field: match field {
+                    "path" => "test_probe.path",
+                    "status" => "test_probe.status",
+                    "for_seconds" => "test_probe.for_seconds",
+                    "every_seconds" => "test_probe.every_seconds",
+                    "function_arn" => "test_probe.function_arn",
+                    _ => "test_probe.role_arn",
+                },
+                problem,
+            });
+        }
+        if !self.strategy.shifts_traffic() {
+            return broken(
+                "test_probe",
+                "needs blue-green, canary or linear: a rolling update has no test listener to probe",
+            );
+        }
+        let test_url = self
+            .load_balancer
+            .as_ref()
+            .filter(|lb| lb.test_listener_rule.is_some())
+            .and_then(|lb| lb.test_url.as_deref());
+        match test_url {
+            Some(url) if url.starts_with("http://") || url.starts_with("https://") => Ok(()),
+            Some(url) => broken(
+                "load_balancer.test_url",
+                format!("`{url}` is not an http(s) URL: the test probe GETs it"),
+            ),
+            None => broken(
+                "test_probe",
+                "needs a load balancer with `test_listener_rule` and `test_url`: the probe checks the new revision on the test listener, which only blue-green, canary and linear rollouts have",
+            ),
+        }
     }
 
     fn check_strategy(&self) -> Result<(), RuleBroken> {
@@ -397,6 +445,17 @@ impl RolloutPolicy {
             alarms: self.alarms.clone(),
             pause,
             load_balancer: self.load_balancer.clone(),
+            probe: self.probe_hook(),
+        })
+    }
+
+    fn probe_hook(&self) -> Option<ProbeHook> {
+        let probe = self.test_probe.as_ref()?;
+        let test_url = self.load_balancer.as_ref()?.test_url.as_deref()?;
+        Some(ProbeHook {
+            function_arn: probe.function_arn.clone(),
+            role_arn: probe.role_arn.clone(),
+            spec: probe.spec(test_url),
         })
     }
 }
@@ -418,6 +477,8 @@ pub struct DeploymentSettings {
     pub alarms: Vec<String>,
     pub pause: Option<Pause>,
     pub load_balancer: Option<TrafficShift>,
+    /// Slipway's Lambda hook at POST_TEST_TRAFFIC_SHIFT.
+    pub probe: Option<ProbeHook>,
 }
 
 #[cfg(test)]

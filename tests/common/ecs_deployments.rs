@@ -6,7 +6,9 @@
 //! - UpdateService is refused as ECS refuses it (InvalidParameterException) when a PAUSE
 //!   hook names TEST_TRAFFIC_SHIFT or PRODUCTION_TRAFFIC_SHIFT (API_DeploymentLifecycleHook:
 //!   "PAUSE hooks cannot be configured at TEST_TRAFFIC_SHIFT or PRODUCTION_TRAFFIC_SHIFT
-//!   stages") or BLUE_GREEN comes without `bakeTimeInMinutes` (API_DeploymentConfiguration);
+//!   stages"), an AWS_LAMBDA hook comes without `hookTargetArn` or `roleArn` ("You must
+//!   provide this parameter when configuring an AWS_LAMBDA lifecycle hook"), or
+//!   BLUE_GREEN comes without `bakeTimeInMinutes` (API_DeploymentConfiguration);
 //!   otherwise it reaches moto, and its answer gains the new service deployment's ARN
 //!   (API_Service, `currentServiceDeployment`;
 //!   `service-deployment/<cluster>/<service>/<id>`, Service Authorization Reference).
@@ -60,6 +62,9 @@ struct ServiceDeployment {
     hook: Option<Hook>,
     triggered_alarms: Vec<String>,
     finished: Option<DateTime<Utc>>,
+    /// The AWS_LAMBDA hook's `hookDetails`, from the UpdateService that started it.
+    lambda_hook_details: Option<Value>,
+    status_reason: Option<String>,
 }
 
 struct Hook {
@@ -79,6 +84,11 @@ fn refused(configuration: &Value) -> Option<String> {
         .into_iter()
         .flatten()
     {
+        if hook["targetType"] == "AWS_LAMBDA"
+            && (hook["hookTargetArn"].is_null() || hook["roleArn"].is_null())
+        {
+            return Some("an AWS_LAMBDA lifecycle hook needs hookTargetArn and roleArn".into());
+        }
         if hook["targetType"] != "PAUSE" {
             continue;
         }
@@ -169,6 +179,13 @@ impl EcsDeployments {
             hook: None,
             triggered_alarms: Vec::new(),
             finished: None,
+            lambda_hook_details: configuration["lifecycleHooks"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|h| h["targetType"] == "AWS_LAMBDA")
+                .map(|h| h["hookDetails"].clone()),
+            status_reason: None,
         });
         answer["service"]["currentServiceDeployment"] = json!(arn);
     }
@@ -221,6 +238,47 @@ impl EcsDeployments {
         deployment.status = status.into();
         deployment.triggered_alarms = alarms.iter().map(|a| a.to_string()).collect();
         deployment.finished = Some(Utc::now());
+    }
+
+    /// The call ECS makes to the newest deployment's Lambda hook once test traffic moved
+    /// (Developer Guide, "Lambda hooks for Amazon ECS service deployments": the payload
+    /// names the service deployment and carries the hook's `hookDetails`).
+    pub fn lambda_hook_call(&self) -> Value {
+        let state = self.state.lock().unwrap();
+        let d = state.deployments.last().expect("a rollout");
+        let details = d
+            .lambda_hook_details
+            .clone()
+            .expect("the rollout has a Lambda hook");
+        let revision = |n| {
+            format!(
+                "arn:aws:ecs:us-east-1:123456789012:service-revision/{}/{}/{n}",
+                d.cluster, d.service
+            )
+        };
+        json!({
+            "executionId": format!("exec-{}", d.arn.rsplit('/').next().unwrap()),
+            "lifecycleStage": "POST_TEST_TRAFFIC_SHIFT",
+            "resourceArn": d.arn,
+            "executionDetails": {
+                "serviceArn": format!("arn:aws:ecs:us-east-1:123456789012:service/{}/{}", d.cluster, d.service),
+                "targetServiceRevisionArn": revision(2),
+                "testTrafficWeights": {revision(2): 100, revision(1): 0},
+                "productionTrafficWeights": {},
+            },
+            "hookDetails": details,
+        })
+    }
+
+    /// The hook answered FAILED: ECS "rolls back the deployment to the last successful
+    /// service revision" (the Lambda hooks page). The status reason is the stand-in's own
+    /// wording: AWS does not document ECS's.
+    pub fn fail_lambda_hook(&self) {
+        let mut state = self.state.lock().unwrap();
+        let d = state.deployments.last_mut().expect("a rollout");
+        d.status = "ROLLBACK_SUCCESSFUL".into();
+        d.status_reason = Some("A lifecycle hook at POST_TEST_TRAFFIC_SHIFT failed".into());
+        d.finished = Some(Utc::now());
     }
 
     /// How many service deployments UpdateService started.
@@ -313,6 +371,7 @@ impl EcsDeployments {
                         "triggeredAlarmNames": d.triggered_alarms,
                     })},
                     "finishedAt": d.finished.map(|t| t.timestamp()),
+                    "statusReason": d.status_reason,
                 })),
                 None => failures.push(json!({"arn": arn, "reason": "MISSING"})),
             }

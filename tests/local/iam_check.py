@@ -76,6 +76,10 @@ def json_calls(service, operation, body):
             role = balancer.get("advancedConfiguration", {}).get("roleArn")
             if role:
                 calls.append(("iam:PassRole", role, {"iam:PassedToService": "ecs.amazonaws.com"}))
+        # ...and a Lambda lifecycle hook the role ECS invokes it with.
+        for hook in body.get("deploymentConfiguration", {}).get("lifecycleHooks", []):
+            if hook.get("roleArn"):
+                calls.append(("iam:PassRole", hook["roleArn"], {"iam:PassedToService": "ecs.amazonaws.com"}))
         return calls
     if service == "ecs" and operation in ("ContinueServiceDeployment", "DescribeServiceDeployments"):
         # Both resource types are required: the service deployment and its service

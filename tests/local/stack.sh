@@ -49,7 +49,7 @@ local_tf() { # terraform arguments for infra/environments/local, state in .slipw
 # does), so the zips hold the stripped debug binaries instead of a release build.
 package_debug() {
   local f
-  for f in image-push source-upload deployment-events reconcile approval; do
+  for f in image-push source-upload deployment-events reconcile approval test-probe; do
     mkdir -p "$STATE/package/$f"
     if [ "$STATE/package/$f/bootstrap.zip" -nt "$ROOT/target/debug/$f" ]; then continue; fi
     strip -o "$STATE/package/$f/bootstrap" "$ROOT/target/debug/$f"

@@ -33,7 +33,7 @@ from moto.events.models import EventPattern
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 STATE = ROOT / ".slipway"
 REGION = os.environ["AWS_REGION"]
-FUNCTIONS = ["image-push", "source-upload", "deployment-events", "reconcile", "approval"]
+FUNCTIONS = ["image-push", "source-upload", "deployment-events", "reconcile", "approval", "test-probe"]
 
 
 def client(service):

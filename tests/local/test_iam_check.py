@@ -101,6 +101,23 @@ class IamCheck(unittest.TestCase):
         other = body.replace(b"web-prod-ecs-infrastructure", b"admin")
         self.assertEqual(decide(policy, "POST", "/", target, other), ["Roll", None])
 
+    def test_a_lambda_hook_passes_its_invoke_role_to_ecs(self):
+        target = {"x-amz-target": "AmazonEC2ContainerServiceV20141113.UpdateService"}
+        role = "arn:aws:iam::123456789012:role/slipway-ecs-hooks"
+        policy = iam_check.statements_from_policy({"Version": "2012-10-17", "Statement": [
+            {"Sid": "Roll", "Effect": "Allow", "Action": "ecs:UpdateService", "Resource": "*"},
+            {"Sid": "PassHookRoleToEcs", "Effect": "Allow", "Action": "iam:PassRole", "Resource": role,
+             "Condition": {"StringEquals": {"iam:PassedToService": "ecs.amazonaws.com"}}}]})
+        hook = {"targetType": "AWS_LAMBDA", "roleArn": role,
+                "hookTargetArn": "arn:aws:lambda:us-east-1:123456789012:function:slipway-test-probe",
+                "lifecycleStages": ["POST_TEST_TRAFFIC_SHIFT"]}
+        body = json.dumps({"cluster": "demo", "service": "web-prod", "taskDefinition": "web-prod:2",
+                           "deploymentConfiguration": {"lifecycleHooks": [hook]}}).encode()
+        self.assertEqual(decide(policy, "POST", "/", target, body), ["Roll", "PassHookRoleToEcs"])
+        without = iam_check.statements_from_policy({"Version": "2012-10-17", "Statement": [
+            {"Sid": "Roll", "Effect": "Allow", "Action": "ecs:UpdateService", "Resource": "*"}]})
+        self.assertEqual(decide(without, "POST", "/", target, body), ["Roll", None])
+
     def test_answering_a_pause_needs_the_service_deployment_and_its_service(self):
         target = {"x-amz-target": "AmazonEC2ContainerServiceV20141113.ContinueServiceDeployment"}
         deployment = "arn:aws:ecs:us-east-1:123456789012:service-deployment/demo/web-prod/abc"

@@ -126,7 +126,30 @@ module "alb_prod" {
   domain_name         = "web-prod.slipway.local"
   deletion_protection = false
   progressive         = true
-  tags                = local.tags
+  # Slipway's test probe runs in the private subnets: a call from there to this
+  # internet-facing load balancer leaves through NAT, so the listener sees the NAT
+  # gateways' addresses (Elastic Load Balancing User Guide, internet-facing load
+  # balancers resolve to public addresses), besides the VPC's own range.
+  test_cidrs = concat([module.network.cidr_block], [for ip in module.network.nat_public_ips : "${ip}/32"])
+  tags       = local.tags
+}
+
+# Where Slipway's test probe runs: the private subnets, allowed out to the test listener
+# only (through NAT, the load balancer's public address).
+resource "aws_security_group" "test_probe" {
+  name        = "slipway-local-test-probe"
+  description = "Slipway's test probe: out to web-prod's test listener"
+  vpc_id      = module.network.vpc_id
+  tags        = local.tags
+}
+
+resource "aws_vpc_security_group_egress_rule" "test_probe" {
+  security_group_id = aws_security_group.test_probe.id
+  description       = "To the test listener (its public address, through NAT)"
+  cidr_ipv4         = "0.0.0.0/0"
+  ip_protocol       = "tcp"
+  from_port         = 8443
+  to_port           = 8443
 }
 
 # `web-prod`: the same image, as a canary: it serves the test listener first, and a person
@@ -167,6 +190,10 @@ module "slipway" {
   # The local AWS speaks plain HTTP and enforces bucket policies: a TLS-only policy would
   # refuse every call the functions make to it.
   require_tls = false
+  test_probe_network = {
+    subnet_ids         = module.network.private_subnet_ids
+    security_group_ids = [aws_security_group.test_probe.id]
+  }
   targets = [
     {
       name               = "web"
@@ -204,6 +231,9 @@ module "slipway" {
           role_arn                   = module.web_prod.infrastructure_role_arn
           test_url                   = module.alb_prod.progressive.test_url
         }
+        # After test traffic moved, the new revision must answer 200 on the test
+        # listener for a minute, or ECS rolls back by itself.
+        test_probe = { path = "/healthz", status = 200, for_seconds = 60 }
       }
       task_role_arn      = module.web_prod.task_role_arn
       execution_role_arn = module.web_prod.execution_role_arn

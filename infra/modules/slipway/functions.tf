@@ -52,6 +52,18 @@ locals {
       # returns to (src/deployer/operator.rs, check_still_in_ecr).
       grants = ["ledger", "ecs_read", "ecs_roll", "ecs_progress", "ecs_register", "pass_role", "ecr_read", "source_read", "notify", "secrets", "kms", "roll_later"]
     }
+    "test-probe" = {
+      description = "ECS's Lambda lifecycle hook: probes a progressive rollout's test listener before production traffic moves"
+      # Each call is one GET with a 5 s budget (functions/test-probe); ECS calls again
+      # while it answers IN_PROGRESS.
+      timeout = 15
+      # ECS invokes it synchronously and reads its answer (test_probe.tf).
+      async        = false
+      dead_letters = false
+      # It calls no AWS API; in the VPC, Lambda manages its network interfaces with the
+      # execution role's grants.
+      grants = var.test_probe_network == null ? [] : ["vpc_access"]
+    }
   }
   async_functions         = { for name, f in local.functions : name => f if f.async }
   dead_lettered_functions = { for name, f in local.functions : name => f if f.dead_letters }
@@ -94,7 +106,11 @@ locals {
       # A progressive target's UpdateService names ECS's infrastructure role for its load
       # balancer (advancedConfiguration.roleArn), which only ECS may be given.
       { sid = "PassLoadBalancerRolesToEcs", actions = ["iam:PassRole"], resources = local.load_balancer_role_arns, condition = { test = "StringEquals", variable = "iam:PassedToService", values = ["ecs.amazonaws.com"] } },
-    ])
+      ], local.test_probe_used ? [
+      # ...and, with a test probe, the role ECS invokes the probe function with
+      # (lifecycleHooks[].roleArn; test_probe.tf).
+      { sid = "PassHookRoleToEcs", actions = ["iam:PassRole"], resources = [aws_iam_role.ecs_hooks.arn], condition = { test = "StringEquals", variable = "iam:PassedToService", values = ["ecs.amazonaws.com"] } },
+    ] : [])
     # Answering ECS's pause of a progressive rollout (approve: CONTINUE, reject: ROLLBACK,
     # a later step: CONTINUE) and reading its service deployment: both actions need the
     # service and the service-deployment resource (Service Authorization Reference).
@@ -132,6 +148,12 @@ locals {
     ]
     secrets = [
       { sid = "ReadSlipwaySecrets", actions = ["secretsmanager:GetSecretValue"], resources = local.secret_arns, condition = null },
+    ]
+    # What Lambda needs to attach a function to a VPC (Lambda Developer Guide, "Giving
+    # Lambda functions access to resources in an Amazon VPC": the actions of
+    # AWSLambdaVPCAccessExecutionRole, which support no resource-level permissions).
+    vpc_access = [
+      { sid = "ManageVpcInterfaces", actions = ["ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets", "ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"], resources = ["*"], condition = null },
     ]
     kms = [
       { sid = "UseSlipwayKey", actions = ["kms:Decrypt", "kms:GenerateDataKey"], resources = [aws_kms_key.this.arn], condition = null },
@@ -175,9 +197,11 @@ locals {
   )
   # The approval function hands Slack approvals' rolls to itself (src/aws/self_invoke.rs).
   approval_environment = merge(local.base_environment, { SLIPWAY_ROLL_ASYNC = "1" })
-  function_environment = {
-    for name, f in local.functions : name => f.async ? local.event_driven_environment : local.approval_environment
-  }
+  function_environment = merge(
+    { for name, f in local.functions : name => f.async ? local.event_driven_environment : local.approval_environment },
+    # The probe reads nothing but its call.
+    { "test-probe" = { RUST_LOG = "info" } },
+  )
 }
 
 resource "aws_cloudwatch_log_group" "function" {
@@ -327,7 +351,7 @@ resource "aws_lambda_function" "event_driven" {
 }
 
 locals {
-  all_functions = merge(aws_lambda_function.event_driven, { approval = aws_lambda_function.approval })
+  all_functions = merge(aws_lambda_function.event_driven, { approval = aws_lambda_function.approval, "test-probe" = aws_lambda_function.test_probe })
 }
 
 # Retries and the dead-letter path for failed invocations (EventBridge invokes

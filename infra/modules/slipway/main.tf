@@ -40,10 +40,15 @@ locals {
         { freeze_after_failure = t.freeze_after_failure },
         t.rollout == null ? {} : {
           rollout = merge(
-            { for k, v in t.rollout : k => v if v != null && !contains(["canary", "linear", "load_balancer"], k) },
+            { for k, v in t.rollout : k => v if v != null && !contains(["canary", "linear", "load_balancer", "test_probe"], k) },
             t.rollout.canary == null ? {} : { canary = { for k, v in t.rollout.canary : k => v if v != null } },
             t.rollout.linear == null ? {} : { linear = { for k, v in t.rollout.linear : k => v if v != null } },
             t.rollout.load_balancer == null ? {} : { load_balancer = { for k, v in t.rollout.load_balancer : k => v if v != null } },
+            # The probe runs in Slipway's own function, invoked by ECS with Slipway's role.
+            t.rollout.test_probe == null ? {} : { test_probe = merge(
+              { for k, v in t.rollout.test_probe : k => v if v != null },
+              { function_arn = local.test_probe_function_arn, role_arn = aws_iam_role.ecs_hooks.arn },
+            ) },
           )
         },
         { task_family = local.task_families[t.name] },

@@ -90,6 +90,14 @@ variable "targets" {
         test_url                   = optional(string)
       }))
       service_connect = optional(bool, false)
+      # Slipway's Lambda hook GETs test_url + path after test traffic moved: every answer
+      # for for_seconds must be `status`, or ECS rolls back (README, "Progressive delivery").
+      test_probe = optional(object({
+        path          = optional(string)
+        status        = optional(number)
+        for_seconds   = optional(number)
+        every_seconds = optional(number)
+      }))
     }))
     # The task-definition family the service runs; Slipway may register only in it.
     # Defaults to the service's name (as infra/modules/ecs_service names it).
@@ -283,4 +291,13 @@ variable "archive_retention_days" {
     condition     = var.archive_retention_days >= 0
     error_message = "archive_retention_days must be 0 (indefinitely) or more."
   }
+}
+
+variable "test_probe_network" {
+  description = "Where the test-probe function runs: private subnets whose route to the internet is a NAT gateway, and security groups that let it reach the test listener. A target's test listener is open only to the VPC and the NAT gateways' addresses (infra/modules/alb test_cidrs), so a probe outside the VPC would be refused. Null: outside any VPC (only for a test listener Lambda can reach from the internet)."
+  type = object({
+    subnet_ids         = list(string)
+    security_group_ids = list(string)
+  })
+  default = null
 }

@@ -6,6 +6,7 @@ use serde::Deserialize;
 
 use super::ConfigError;
 use crate::model::progressive::{ApprovalPoint, RolloutPolicy, Stage, Strategy, TrafficShift};
+use crate::model::test_probe::TestProbe;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -23,6 +24,37 @@ pub(super) struct RawRollout {
     load_balancer: Option<RawLoadBalancer>,
     #[serde(default)]
     service_connect: bool,
+    test_probe: Option<RawTestProbe>,
+}
+
+/// `rollout.test_probe`: what Slipway's Lambda hook GETs on the test listener, how long,
+/// and (written by Terraform) the hook function and the role ECS invokes it with.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTestProbe {
+    #[serde(default = "probe_path")]
+    path: String,
+    #[serde(default = "probe_status")]
+    status: u16,
+    #[serde(default = "probe_for")]
+    for_seconds: u32,
+    #[serde(default = "probe_every")]
+    every_seconds: u32,
+    function_arn: String,
+    role_arn: String,
+}
+
+fn probe_path() -> String {
+    "/".into()
+}
+fn probe_status() -> u16 {
+    200
+}
+fn probe_for() -> u32 {
+    60
+}
+fn probe_every() -> u32 {
+    10
 }
 
 fn rolling() -> String {
@@ -129,6 +161,14 @@ pub(super) fn validate_rollout(
         ask_each_step: raw.ask_each_step,
         load_balancer,
         service_connect: raw.service_connect,
+        test_probe: raw.test_probe.map(|p| TestProbe {
+            path: p.path,
+            status: p.status,
+            for_seconds: p.for_seconds,
+            every_seconds: p.every_seconds,
+            function_arn: p.function_arn,
+            role_arn: p.role_arn,
+        }),
     };
     policy.check(approval_minutes).map_err(|broken| {
         ConfigError::invalid(field(&format!("rollout.{}", broken.field)), broken.problem)

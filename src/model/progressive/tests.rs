@@ -216,3 +216,51 @@ fn stage_names_round_trip_between_config_and_ecs() {
     }
     assert_eq!(Stage::from_ecs_name("BAKE_TIME"), None);
 }
+
+fn probe() -> TestProbe {
+    TestProbe {
+        path: "/healthz".into(),
+        status: 200,
+        for_seconds: 60,
+        every_seconds: 10,
+        function_arn: "arn:aws:lambda:us-east-1:123456789012:function:slipway-test-probe".into(),
+        role_arn: "arn:aws:iam::123456789012:role/slipway-ecs-hooks".into(),
+    }
+}
+
+#[test]
+fn a_test_probe_needs_a_test_listener_with_a_url_and_is_sent_as_a_lambda_hook() {
+    let mut policy = RolloutPolicy {
+        test_probe: Some(probe()),
+        ..canary()
+    };
+    let refused = policy.check(Some(60)).unwrap_err();
+    assert_eq!(refused.field, "test_probe", "no test_url: {refused:?}");
+    policy.load_balancer.as_mut().unwrap().test_url = Some("https://web.example:8443/".into());
+    assert_eq!(policy.check(Some(60)), Ok(()));
+    let hook = policy.settings(60).unwrap().probe.unwrap();
+    assert_eq!(hook.spec.url, "https://web.example:8443/healthz");
+    assert_eq!(hook.function_arn, probe().function_arn);
+
+    policy.load_balancer.as_mut().unwrap().test_listener_rule = None;
+    policy.approval = ApprovalPoint::Before;
+    assert_eq!(policy.check(None).unwrap_err().field, "test_probe");
+
+    let rolling = RolloutPolicy {
+        test_probe: Some(probe()),
+        ..RolloutPolicy::default()
+    };
+    let refused = rolling.check(None).unwrap_err();
+    assert!(refused.problem.contains("no test listener"), "{refused:?}");
+
+    let mut slow = canary();
+    slow.load_balancer.as_mut().unwrap().test_url = Some("https://web.example:8443/".into());
+    slow.test_probe = Some(TestProbe {
+        every_seconds: 1,
+        ..probe()
+    });
+    assert_eq!(
+        slow.check(Some(60)).unwrap_err().field,
+        "test_probe.every_seconds"
+    );
+}

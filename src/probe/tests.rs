@@ -1,0 +1,107 @@
+use std::sync::Mutex;
+
+use chrono::{Duration, Utc};
+use serde_json::json;
+
+use super::*;
+use crate::model::test_probe::Observation;
+
+/// Answers every GET with `seen`, and remembers the URLs.
+struct Seen {
+    seen: Observation,
+    urls: Mutex<Vec<String>>,
+}
+
+impl Prober for Seen {
+    async fn get(&self, url: &str) -> Observation {
+        self.urls.lock().unwrap().push(url.to_string());
+        self.seen.clone()
+    }
+}
+
+fn seen(observation: Observation) -> Seen {
+    Seen {
+        seen: observation,
+        urls: Mutex::new(vec![]),
+    }
+}
+
+fn call(stage: &str, details: serde_json::Value) -> HookCall {
+    let raw = std::fs::read_to_string(format!(
+        "{}/events/lifecycle-hook-post-test-traffic.json",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let mut call: HookCall = serde_json::from_str(&raw).unwrap();
+    call.lifecycle_stage = stage.into();
+    call.hook_details = Some(details);
+    call
+}
+
+fn details() -> serde_json::Value {
+    json!({"url": "http://test.example:8443/healthz", "status": 200, "for_seconds": 60, "every_seconds": 10})
+}
+
+#[tokio::test]
+async fn a_good_answer_asks_ecs_to_call_again_carrying_the_progress() {
+    let prober = seen(Observation::Status(200));
+    let now = Utc::now();
+    let answer = answer_hook(&call("POST_TEST_TRAFFIC_SHIFT", details()), &prober, now).await;
+    assert_eq!(answer.hook_status, HookStatus::InProgress);
+    assert_eq!(answer.call_back_delay, Some(10));
+    let carried = answer.hook_details.unwrap();
+    assert_eq!(carried["passed"], 1);
+    assert_eq!(carried["url"], "http://test.example:8443/healthz");
+    assert_eq!(
+        *prober.urls.lock().unwrap(),
+        ["http://test.example:8443/healthz"]
+    );
+
+    // ECS calls again with those details merged in; the check has lasted long enough.
+    let mut again = details();
+    again["started_at"] = json!(now - Duration::seconds(61));
+    again["passed"] = json!(6);
+    let answer = answer_hook(&call("POST_TEST_TRAFFIC_SHIFT", again), &prober, now).await;
+    assert_eq!(answer.hook_status, HookStatus::Succeeded);
+    assert_eq!(answer.hook_details, None);
+}
+
+#[tokio::test]
+async fn a_bad_answer_fails_the_hook_and_ecs_rolls_back() {
+    for observed in [
+        Observation::Status(502),
+        Observation::NoAnswer("timed out".into()),
+    ] {
+        let answer = answer_hook(
+            &call("POST_TEST_TRAFFIC_SHIFT", details()),
+            &seen(observed),
+            Utc::now(),
+        )
+        .await;
+        assert_eq!(answer.hook_status, HookStatus::Failed);
+    }
+}
+
+#[tokio::test]
+async fn what_the_probe_cannot_check_fails_and_a_rollback_is_never_held() {
+    let prober = seen(Observation::Status(200));
+    let elsewhere = answer_hook(&call("PRE_SCALE_UP", details()), &prober, Utc::now()).await;
+    assert_eq!(elsewhere.hook_status, HookStatus::Failed);
+    let garbled = answer_hook(
+        &call("POST_TEST_TRAFFIC_SHIFT", json!({"url": "ftp://x"})),
+        &prober,
+        Utc::now(),
+    )
+    .await;
+    assert_eq!(garbled.hook_status, HookStatus::Failed);
+    assert!(prober.urls.lock().unwrap().is_empty(), "nothing was probed");
+
+    let green = "arn:aws:ecs:us-east-1:123456789012:service-revision/demo/web/2";
+    let blue = "arn:aws:ecs:us-east-1:123456789012:service-revision/demo/web/1";
+    let mut rollback = call("TEST_TRAFFIC_SHIFT", details());
+    rollback.execution_details.target_service_revision_arn = green.into();
+    rollback.execution_details.test_traffic_weights =
+        [(green.to_string(), 0.0), (blue.to_string(), 100.0)].into();
+    let answer = answer_hook(&rollback, &seen(Observation::Status(500)), Utc::now()).await;
+    assert_eq!(answer.hook_status, HookStatus::Succeeded);
+}
