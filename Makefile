@@ -15,6 +15,7 @@ FUNCTION ?= image-push
 DEFAULT_EVENT_reconcile := events/scheduled-reconcile.json
 DEFAULT_EVENT_deployment-events := events/ecs-deployment-completed.json
 DEFAULT_EVENT_source-upload := events/s3-imagedefinitions.json
+DEFAULT_EVENT_test-probe := events/lifecycle-hook-post-test-traffic.json
 EVENT ?= $(or $(DEFAULT_EVENT_$(FUNCTION)),events/ecr-push.json)
 KEY ?= deploy/web/imagedefinitions.json
 FILE ?= tests/local/manifests/imagedefinitions.json

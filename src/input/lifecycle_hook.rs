@@ -95,7 +95,10 @@ mod tests {
         let call: HookCall = serde_json::from_str(&raw).unwrap();
         assert_eq!(call.stage(), Some(Stage::PostTestTraffic));
         assert!(!call.is_rollback());
-        assert_eq!(call.hook_details.as_ref().unwrap()["path"], "/healthz");
+        assert_eq!(
+            call.hook_details.as_ref().unwrap()["url"],
+            "http://127.0.0.1:8443/healthz"
+        );
         let answer = HookAnswer {
             hook_status: HookStatus::InProgress,
             call_back_delay: Some(15),

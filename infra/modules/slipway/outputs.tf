@@ -120,3 +120,8 @@ output "settings_parameter" {
   description = "The SSM parameter the `slipway` command line reads its settings from (`slipway --env <environment>`)."
   value       = aws_ssm_parameter.settings.name
 }
+
+output "ecs_hooks_role_arn" {
+  description = "The role ECS invokes Slipway's lifecycle-hook function (the test probe) with."
+  value       = aws_iam_role.ecs_hooks.arn
+}

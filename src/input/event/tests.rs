@@ -263,7 +263,11 @@ fn every_event_file_parses() {
             n if n.starts_with("lifecycle-hook-") => {
                 let parsed =
                     serde_json::from_value::<crate::input::lifecycle_hook::HookCall>(raw.clone());
-                assert!(parsed.is_ok(), "{n}: {parsed:?}")
+                assert!(parsed.is_ok(), "{n}: {parsed:?}");
+                // ...carrying the check Slipway's UpdateService puts in `hookDetails`.
+                let details = parsed.unwrap().hook_details.unwrap_or_default();
+                let spec = crate::model::test_probe::ProbeSpec::from_details(&details);
+                assert!(spec.is_ok(), "{n}: {spec:?}")
             }
             // Lambda's on-failure record: `redrive`'s test takes the event out of it.
             n if n.starts_with("lambda-on-failure-") => {

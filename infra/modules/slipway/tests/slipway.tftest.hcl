@@ -684,3 +684,73 @@ run "refuses_an_approval_where_ecs_may_never_pause" {
 
   expect_failures = [var.targets]
 }
+
+run "a_test_probe_names_slipways_hook_function_and_passes_its_role_to_ecs_only" {
+  command = apply
+
+  variables {
+    test_probe_network = { subnet_ids = ["subnet-private-a"], security_group_ids = ["sg-probe"] }
+    targets = [{
+      name       = "prod-web"
+      cluster    = "shop"
+      service    = "web-prod"
+      containers = ["app"]
+      repository = "app"
+      tags       = { glob = "release-*" }
+      policy     = "auto"
+      rollout = {
+        strategy = "canary"
+        load_balancer = {
+          target_group_arn           = "arn:aws:elasticloadbalancing:eu-west-1:111122223333:targetgroup/blue/1"
+          container_name             = "app"
+          container_port             = 8080
+          alternate_target_group_arn = "arn:aws:elasticloadbalancing:eu-west-1:111122223333:targetgroup/green/2"
+          production_listener_rule   = "arn:aws:elasticloadbalancing:eu-west-1:111122223333:listener-rule/app/shop/1/2/3"
+          test_listener_rule         = "arn:aws:elasticloadbalancing:eu-west-1:111122223333:listener-rule/app/shop/1/2/4"
+          role_arn                   = "arn:aws:iam::111122223333:role/ecs-infrastructure-shop"
+          test_url                   = "https://web.example.com:8443/"
+        }
+        test_probe = { path = "/healthz", for_seconds = 120 }
+      }
+    }]
+  }
+
+  assert {
+    condition = jsonencode(jsondecode(output.config_json).targets[0].rollout.test_probe) == jsonencode({
+      for_seconds  = 120
+      function_arn = "arn:aws:lambda:eu-west-1:111122223333:function:slipway-test-test-probe"
+      path         = "/healthz"
+      role_arn     = output.ecs_hooks_role_arn
+    })
+    error_message = "The test probe is not rendered with Slipway's hook function and ECS's role: ${jsonencode(jsondecode(output.config_json).targets[0].rollout)}"
+  }
+
+  assert {
+    condition = alltrue([
+      for f in ["image-push", "source-upload", "approval", "deployment-events", "reconcile"] :
+      jsonencode(one([for s in output.function_permissions[f] : s if s.sid == "PassHookRoleToEcs"])) == jsonencode({
+        actions   = ["iam:PassRole"]
+        condition = { test = "StringEquals", values = ["ecs.amazonaws.com"], variable = "iam:PassedToService" }
+        resources = [output.ecs_hooks_role_arn]
+        sid       = "PassHookRoleToEcs"
+      })
+    ])
+    error_message = "PassRole of the hooks role is missing from a function that rolls, or not limited to ECS."
+  }
+
+  # The probe calls no AWS API: its logs, tracing, and (in the VPC) its network interfaces.
+  assert {
+    condition     = [for s in output.function_permissions["test-probe"] : s.sid] == ["WriteOwnLogs", "Tracing", "ManageVpcInterfaces"]
+    error_message = "The test probe holds grants it does not need: ${jsonencode(output.function_permissions["test-probe"])}"
+  }
+
+  assert {
+    condition     = aws_lambda_function.test_probe.vpc_config[0].subnet_ids == toset(["subnet-private-a"])
+    error_message = "The test probe does not run in the subnets it was given."
+  }
+
+  assert {
+    condition     = data.aws_iam_policy_document.ecs_hooks.statement[0].resources == toset(["arn:aws:lambda:eu-west-1:111122223333:function:slipway-test-test-probe"])
+    error_message = "ECS's hooks role may invoke more than the test probe."
+  }
+}
