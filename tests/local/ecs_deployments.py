@@ -15,8 +15,14 @@ documentation:
   hooks; timestamps in epoch seconds.
 - The "ECS Hook State Change" event (Developer Guide, "Amazon ECS service deployment hook
   state change events").
+- A Lambda lifecycle hook's call (Developer Guide, "Lambda hooks for Amazon ECS service
+  deployments"): executionId, lifecycleStage, resourceArn (the service deployment),
+  executionDetails, and hookDetails — the hook's own, merged with what the previous
+  IN_PROGRESS answer returned.
 
   python3 tests/local/ecs_deployments.py pause OUT.json     ECS reaches the newest pause
+  python3 tests/local/ecs_deployments.py hook-call OUT.json LISTENER [ANSWER.json]
+                                      ECS calls the newest deployment's Lambda hook
   python3 tests/local/ecs_deployments.py complete           ECS finishes it (SUCCESSFUL)
   python3 tests/local/ecs_deployments.py show               the deployments, as JSON
 """
@@ -64,7 +70,9 @@ def started(request, answer):
         return answer
     cluster = request.get("cluster", "default").rsplit("/", 1)[-1]
     service = request["service"].rsplit("/", 1)[-1]
-    pause = next((h for h in configuration.get("lifecycleHooks", []) if h.get("targetType") == "PAUSE"), None)
+    hooks = configuration.get("lifecycleHooks", [])
+    pause = next((h for h in hooks if h.get("targetType") == "PAUSE"), None)
+    lambda_hook = next((h for h in hooks if h.get("targetType") == "AWS_LAMBDA"), None)
     with Stored() as state:
         arn = f"arn:aws:ecs:{REGION}:{ACCOUNT}:service-deployment/{cluster}/{service}/{uuid.uuid4().hex[:21]}"
         state["deployments"].append({
@@ -73,6 +81,7 @@ def started(request, answer):
             "pause_stage": pause["lifecycleStages"][0] if pause else None,
             "pause_minutes": (pause or {}).get("timeoutConfiguration", {}).get("timeoutInMinutes", 1440),
             "hook": None,
+            "lambda_hook": lambda_hook,
         })
     answer.setdefault("service", {})["currentServiceDeployment"] = arn
     return answer
@@ -156,6 +165,33 @@ def pause(out):
     print(out)
 
 
+def hook_call(out, listener, previous=None):
+    """ECS calls the newest deployment's Lambda hook after test traffic moved: writes the
+    call. There is no load balancer locally: the test listener's scheme, host and port are
+    replaced by LISTENER (a server on 127.0.0.1 standing in for the new revision)."""
+    with Stored() as state:
+        d = state["deployments"][-1]
+        hook = d.get("lambda_hook")
+        if not hook:
+            sys.exit("the newest service deployment has no Lambda hook")
+        details = dict(hook.get("hookDetails") or {})
+        if previous:
+            details.update(json.loads(pathlib.Path(previous).read_text()).get("hookDetails") or {})
+        path = "/" + details["url"].split("://", 1)[1].split("/", 1)[1]
+        details["url"] = listener.rstrip("/") + path
+        service = f"arn:aws:ecs:{REGION}:{ACCOUNT}:service/{d['cluster']}/{d['service']}"
+        call = {
+            "executionId": d["arn"].rsplit("/", 1)[1], "lifecycleStage": "POST_TEST_TRAFFIC_SHIFT",
+            "resourceArn": d["arn"],
+            "executionDetails": {"serviceArn": service,
+                                 "targetServiceRevisionArn": f"{service.replace(':service/', ':service-revision/')}/2",
+                                 "testTrafficWeights": {}, "productionTrafficWeights": {}},
+            "hookDetails": details,
+        }
+    pathlib.Path(out).write_text(json.dumps(call, indent=2))
+    print(out)
+
+
 def complete():
     """ECS shifts production traffic and, after the bake time, reports SUCCESSFUL."""
     with Stored() as state:
@@ -169,6 +205,8 @@ if __name__ == "__main__":
     command = sys.argv[1] if len(sys.argv) > 1 else "show"
     if command == "pause":
         pause(sys.argv[2])
+    elif command == "hook-call":
+        hook_call(sys.argv[2], sys.argv[3], sys.argv[4] if len(sys.argv) > 4 else None)
     elif command == "complete":
         complete()
     else:

@@ -207,7 +207,7 @@ stop_one() { # name
 
 down() {
   local name
-  for name in api-gateway watch iam moto; do stop_one "$name"; done
+  for name in test-listener api-gateway watch iam moto; do stop_one "$name"; done
   echo "The local stack is down."
 }
 
@@ -220,6 +220,31 @@ invoke() { # function event-file
   [ -n "${1:-}" ] && [ -f "${2:-}" ] || { echo "usage: make invoke FUNCTION=<name> EVENT=<file>" >&2; exit 2; }
   load_env
   timeout "${SLIPWAY_INVOKE_TIMEOUT:-300}" cargo lambda invoke "$1" --invoke-address 127.0.0.1 --invoke-port "$SLIPWAY_LAMBDA_PORT" --data-file "$2"
+}
+
+# ECS's calls of the newest service deployment's Lambda hook (the test probe), made by
+# tests/local/ecs_deployments.py as ECS makes them: again after each IN_PROGRESS answer's
+# callBackDelay, with its hookDetails, until SUCCEEDED or FAILED.
+probe_test_listener() {
+  local port call answer="" status delay n
+  port=$(free_port)
+  start test-listener python3 tests/local/test_listener.py "$port"
+  wait_port "$port" test-listener
+  for n in $(seq 1 20); do
+    call=$(python3 tests/local/ecs_deployments.py hook-call "$STATE/events/hook-call-$n.json" \
+      "http://127.0.0.1:$port" ${answer:+"$answer"})
+    invoke test-probe "$call" >"$STATE/hook-answer-$n.json"
+    answer=$STATE/hook-answer-$n.json
+    read -r status delay < <(python3 -c 'import json, sys; a = json.load(open(sys.argv[1])); print(a["hookStatus"], a.get("callBackDelay", 30))' "$answer")
+    echo "   cargo lambda invoke test-probe --data-file ${call#"$ROOT"/}   → $status$([ "$status" = IN_PROGRESS ] && echo ", again in $delay s")"
+    case $status in
+      SUCCEEDED) break ;;
+      IN_PROGRESS) sleep "$delay" ;;
+      *) stop_one test-listener; echo "The test probe answered $status: ECS would roll back." >&2; return 1 ;;
+    esac
+  done
+  stop_one test-listener
+  [ "$status" = SUCCEEDED ] || { echo "The test probe never finished." >&2; return 1; }
 }
 
 current_task_definition() {
@@ -263,6 +288,10 @@ demo() {
   echo "   it at once with a PAUSE hook after test traffic. ECS reaches the pause — the new"
   echo "   revision serves the test listener, production still runs v1.4.1 — and says so (the"
   echo "   emulator runs no service deployments: tests/local/ecs_deployments.py plays ECS):"
+  echo "   After test traffic moved, ECS also calls Slipway's test probe, its Lambda hook: the new"
+  echo "   revision must answer 200 on /health for 10 s (no load balancer here:"
+  echo "   tests/local/test_listener.py answers for it on 127.0.0.1):"
+  probe_test_listener
   event=$(python3 tests/local/ecs_deployments.py pause "$STATE/events/hook-awaiting-action.json")
   echo "   cargo lambda invoke deployment-events --data-file ${event#"$ROOT"/}"
   invoke deployment-events "$event" >"$STATE/report-pause.json"

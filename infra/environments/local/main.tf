@@ -232,8 +232,9 @@ module "slipway" {
           test_url                   = module.alb_prod.progressive.test_url
         }
         # After test traffic moved, the new revision must answer 200 on the test
-        # listener for a minute, or ECS rolls back by itself.
-        test_probe = { path = "/healthz", status = 200, for_seconds = 60 }
+        # listener's /health (app/'s check) for 10 s, or ECS rolls back by itself (short
+        # here so that the demo's calls take seconds; a minute or more on AWS).
+        test_probe = { path = "/health", status = 200, for_seconds = 10, every_seconds = 5 }
       }
       task_role_arn      = module.web_prod.task_role_arn
       execution_role_arn = module.web_prod.execution_role_arn
