@@ -47,6 +47,9 @@ ON_BEHALF = {
     "xray:PutTraceSegments": "Lambda's X-Ray integration",
     "xray:PutTelemetryRecords": "Lambda's X-Ray integration",
     "sqs:SendMessage": "Lambda's on-failure destination writes the dead-letter queue",
+    **{f"ec2:{action}": "Lambda manages a VPC function's network interfaces (the test probe)"
+       for action in ("CreateNetworkInterface", "DescribeNetworkInterfaces", "DescribeSubnets",
+                      "DeleteNetworkInterface", "AssignPrivateIpAddresses", "UnassignPrivateIpAddresses")},
 }
 
 
