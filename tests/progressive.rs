@@ -59,46 +59,110 @@ fn approver(n: usize) -> Actor {
     }
 }
 
+/// web runs v1 and v2 was pushed; ECS's service deployments are played by the stand-in
+/// in a fault proxy (no faults) in front of the emulator.
+struct Scene {
+    world: World,
+    pushed: String,
+    proxy: FaultProxy,
+    ecs: EcsDeployments,
+    clients: slipway::aws::Clients,
+}
+
+impl Scene {
+    async fn new(seed: u64) -> Scene {
+        let (world, pushed) = World::with_web_and_a_new_push().await;
+        let proxy =
+            FaultProxy::start(&world.emulator.endpoint, Duration::from_secs(30), seed).await;
+        let ecs = EcsDeployments::install(&proxy);
+        let clients = clients_at(&proxy.endpoint, CallTimeouts::default()).await;
+        Scene {
+            world,
+            pushed,
+            proxy,
+            ecs,
+            clients,
+        }
+    }
+
+    fn deployer(&self, config: &str) -> (TestDeployer, Arc<EcsCalls>) {
+        self.world
+            .deployer_with_clients(config, false, None, &self.clients)
+    }
+
+    /// The pushed release's deployment id.
+    fn id(&self) -> String {
+        format!("web.{}", image_key(&self.pushed))
+    }
+
+    /// Delivers v2's push event.
+    async fn push(&self, deployer: &TestDeployer) {
+        deployer
+            .handle_ecr_event(
+                &push_event("e-1", Some("v2"), &self.pushed),
+                &invocation("r-1"),
+            )
+            .await
+            .unwrap();
+    }
+
+    /// ECS reaches the newest deployment's pause; EventBridge delivers its event.
+    async fn pause(&self, deployer: &TestDeployer) {
+        deployer
+            .handle_deployment_event(&self.ecs.reach_pause("ecs-pause-1"), &invocation("r-2"))
+            .await
+            .unwrap();
+    }
+
+    /// The first UpdateService's body, as it reached ECS.
+    fn update_service(&self) -> serde_json::Value {
+        self.proxy
+            .calls()
+            .into_iter()
+            .find(|c| c.operation == "UpdateService")
+            .and_then(|c| c.body)
+            .expect("an UpdateService reached ECS")
+    }
+
+    /// Every ContinueServiceDeployment that reached ECS, accepted or not.
+    fn continue_calls(&self) -> usize {
+        self.proxy
+            .calls()
+            .iter()
+            .filter(|c| c.operation == "ContinueServiceDeployment")
+            .count()
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_canary_approved_at_ecs_pause_is_continued_once_however_many_approve() {
-    let (world, pushed) = World::with_web_and_a_new_push().await;
-    let proxy = FaultProxy::start(&world.emulator.endpoint, Duration::from_secs(30), 11).await;
-    let ecs = EcsDeployments::install(&proxy);
-    let clients = clients_at(&proxy.endpoint, CallTimeouts::default()).await;
-    let (deployer, calls) = world.deployer_with_clients(&paused_canary(), false, None, &clients);
+    let scene = Scene::new(11).await;
+    let (deployer, calls) = scene.deployer(&paused_canary());
 
-    deployer
-        .handle_ecr_event(&push_event("e-1", Some("v2"), &pushed), &invocation("r-1"))
-        .await
-        .unwrap();
+    scene.push(&deployer).await;
     assert_eq!(
         calls.updates.load(Ordering::SeqCst),
         1,
         "the canary rolls at once"
     );
-    let update = proxy
-        .calls()
-        .into_iter()
-        .find(|c| c.operation == "UpdateService")
-        .and_then(|c| c.body)
-        .unwrap();
+    let update = scene.update_service();
     assert_eq!(
         update["deploymentConfiguration"]["lifecycleHooks"],
         json!([{"targetType": "PAUSE", "lifecycleStages": ["POST_TEST_TRAFFIC_SHIFT"],
             "timeoutConfiguration": {"timeoutInMinutes": 1440, "action": "ROLLBACK"}}]),
         "{update:#}"
     );
-    let id = format!("web.{}", image_key(&pushed));
+    let id = scene.id();
     let record = deployer.deployment(&id).await.unwrap().value;
     assert_eq!(record.state, State::Rolling);
     assert_eq!(
         record.progress.unwrap().service_deployment_arn,
-        ecs.newest(),
+        scene.ecs.newest(),
         "the service deployment ECS answered with is recorded"
     );
 
     // ECS reaches the pause; EventBridge delivers its event, twice.
-    let paused = ecs.reach_pause("ecs-pause-1");
+    let paused = scene.ecs.reach_pause("ecs-pause-1");
     for request in ["r-2", "r-3"] {
         deployer
             .handle_deployment_event(&paused, &invocation(request))
@@ -107,7 +171,7 @@ async fn a_canary_approved_at_ecs_pause_is_continued_once_however_many_approve()
     }
     let waiting = deployer.deployment(&id).await.unwrap().value;
     assert_eq!(waiting.state, State::AwaitingApproval);
-    assert!(ecs.continues().is_empty(), "asking answers nothing");
+    assert!(scene.ecs.continues().is_empty(), "asking answers nothing");
 
     let decisions = futures::future::join_all((0..50).map(|n| {
         let (deployer, id) = (&deployer, &id);
@@ -124,13 +188,9 @@ async fn a_canary_approved_at_ecs_pause_is_continued_once_however_many_approve()
         .count();
     assert_eq!(rolled, 1, "{decisions:?}");
     // Every ContinueServiceDeployment that reached ECS, accepted or not.
-    let sent = proxy
-        .calls()
-        .iter()
-        .filter(|c| c.operation == "ContinueServiceDeployment")
-        .count();
+    let sent = scene.continue_calls();
     assert_eq!(sent, 1, "one ContinueServiceDeployment reached ECS");
-    let continued = ecs.continues();
+    let continued = scene.ecs.continues();
     assert_eq!(
         continued.len(),
         1,
@@ -153,20 +213,11 @@ async fn a_canary_approved_at_ecs_pause_is_continued_once_however_many_approve()
 
 #[tokio::test(flavor = "multi_thread")]
 async fn rejected_at_ecs_pause_the_canary_is_rolled_back_and_told_as_a_failure() {
-    let (world, pushed) = World::with_web_and_a_new_push().await;
-    let proxy = FaultProxy::start(&world.emulator.endpoint, Duration::from_secs(30), 12).await;
-    let ecs = EcsDeployments::install(&proxy);
-    let clients = clients_at(&proxy.endpoint, CallTimeouts::default()).await;
-    let (deployer, _) = world.deployer_with_clients(&paused_canary(), false, None, &clients);
-    deployer
-        .handle_ecr_event(&push_event("e-1", Some("v2"), &pushed), &invocation("r-1"))
-        .await
-        .unwrap();
-    deployer
-        .handle_deployment_event(&ecs.reach_pause("ecs-pause-1"), &invocation("r-2"))
-        .await
-        .unwrap();
-    let id = format!("web.{}", image_key(&pushed));
+    let scene = Scene::new(12).await;
+    let (deployer, _) = scene.deployer(&paused_canary());
+    scene.push(&deployer).await;
+    scene.pause(&deployer).await;
+    let id = scene.id();
     let decided = deployer
         .decide(
             &id,
@@ -177,7 +228,7 @@ async fn rejected_at_ecs_pause_the_canary_is_rolled_back_and_told_as_a_failure()
         .await
         .unwrap();
     assert!(matches!(decided, DecisionOutcome::Rejected), "{decided:?}");
-    let continued = ecs.continues();
+    let continued = scene.ecs.continues();
     assert_eq!(continued.len(), 1);
     assert_eq!(continued[0].2, "ROLLBACK");
     let record = deployer.deployment(&id).await.unwrap().value;
@@ -190,24 +241,19 @@ async fn rejected_at_ecs_pause_the_canary_is_rolled_back_and_told_as_a_failure()
 /// own, and nothing is written or sent to ECS. Only the page's POST continues it.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_link_opened_by_a_scanner_during_the_pause_changes_nothing() {
-    let (world, pushed) = World::with_web_and_a_new_push().await;
-    let proxy = FaultProxy::start(&world.emulator.endpoint, Duration::from_secs(30), 13).await;
-    let ecs = EcsDeployments::install(&proxy);
-    let clients = clients_at(&proxy.endpoint, CallTimeouts::default()).await;
-    let approvers = world.approvers().await;
-    let (deployer, _) =
-        world.approval_deployer_with_clients(&paused_canary(), &approvers, APPROVAL_URL, &clients);
+    let scene = Scene::new(13).await;
+    let approvers = scene.world.approvers().await;
+    let (deployer, _) = scene.world.approval_deployer_with_clients(
+        &paused_canary(),
+        &approvers,
+        APPROVAL_URL,
+        &scene.clients,
+    );
     let deployer = Arc::new(deployer);
-    deployer
-        .handle_ecr_event(&push_event("e-1", Some("v2"), &pushed), &invocation("r-1"))
-        .await
-        .unwrap();
-    deployer
-        .handle_deployment_event(&ecs.reach_pause("ecs-pause-1"), &invocation("r-2"))
-        .await
-        .unwrap();
-    let id = format!("web.{}", image_key(&pushed));
-    let published = world.published(&approvers).await;
+    scene.push(&deployer).await;
+    scene.pause(&deployer).await;
+    let id = scene.id();
+    let published = scene.world.published(&approvers).await;
     let email = published.iter().find(|m| m.contains(&id)).unwrap();
     assert!(email.contains("serving the test listener"), "{email}");
     let link = email
@@ -224,7 +270,7 @@ async fn a_link_opened_by_a_scanner_during_the_pause_changes_nothing() {
         .router()
     };
     let before = deployer.deployment(&id).await.unwrap();
-    let keys_before = world.ledger_keys().await;
+    let keys_before = scene.world.ledger_keys().await;
     for method in ["GET", "HEAD", "GET"] {
         let answer = send(
             app(),
@@ -243,15 +289,9 @@ async fn a_link_opened_by_a_scanner_during_the_pause_changes_nothing() {
     }
     let after = deployer.deployment(&id).await.unwrap();
     assert_eq!(after.etag, before.etag, "opening the page wrote nothing");
-    assert_eq!(world.ledger_keys().await, keys_before);
+    assert_eq!(scene.world.ledger_keys().await, keys_before);
     assert_eq!(after.value.state, State::AwaitingApproval);
-    assert!(
-        !proxy
-            .calls()
-            .iter()
-            .any(|c| c.operation == "ContinueServiceDeployment"),
-        "nothing reached ECS"
-    );
+    assert!(scene.continue_calls() == 0, "nothing reached ECS");
 
     // The page's own POST is what continues ECS.
     let token = link.split("?t=").nth(1).unwrap();
@@ -269,7 +309,7 @@ async fn a_link_opened_by_a_scanner_during_the_pause_changes_nothing() {
     )
     .await;
     assert_eq!(posted.status, 200, "{}", posted.body);
-    let continued = ecs.continues();
+    let continued = scene.ecs.continues();
     assert_eq!(continued.len(), 1, "{continued:?}");
     assert_eq!(continued[0].2, "CONTINUE");
 }
@@ -279,27 +319,18 @@ async fn a_link_opened_by_a_scanner_during_the_pause_changes_nothing() {
 /// ECS's later report of the finished rollback does not rewrite the record.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_pause_nobody_answers_times_out_expired_and_ecs_rolls_back() {
-    let (world, pushed) = World::with_web_and_a_new_push().await;
-    let proxy = FaultProxy::start(&world.emulator.endpoint, Duration::from_secs(30), 14).await;
-    let ecs = EcsDeployments::install(&proxy);
-    let clients = clients_at(&proxy.endpoint, CallTimeouts::default()).await;
-    let (deployer, calls) = world.deployer_with_clients(&paused_canary(), false, None, &clients);
-    deployer
-        .handle_ecr_event(&push_event("e-1", Some("v2"), &pushed), &invocation("r-1"))
-        .await
-        .unwrap();
-    deployer
-        .handle_deployment_event(&ecs.reach_pause("ecs-pause-1"), &invocation("r-2"))
-        .await
-        .unwrap();
-    let timed_out = ecs.time_out_pause();
+    let scene = Scene::new(14).await;
+    let (deployer, calls) = scene.deployer(&paused_canary());
+    scene.push(&deployer).await;
+    scene.pause(&deployer).await;
+    let timed_out = scene.ecs.time_out_pause();
     for request in ["r-3", "r-4"] {
         deployer
             .handle_deployment_event(&timed_out, &invocation(request))
             .await
             .unwrap();
     }
-    let id = format!("web.{}", image_key(&pushed));
+    let id = scene.id();
     let record = deployer.deployment(&id).await.unwrap().value;
     assert_eq!(record.state, State::Expired);
     assert_eq!(record.outcome_notified.unwrap().state, State::Expired);
@@ -310,13 +341,10 @@ async fn a_pause_nobody_answers_times_out_expired_and_ecs_rolls_back() {
         .unwrap();
     assert!(matches!(late, DecisionOutcome::Refused { .. }), "{late:?}");
     assert!(
-        !proxy
-            .calls()
-            .iter()
-            .any(|c| c.operation == "ContinueServiceDeployment"),
+        scene.continue_calls() == 0,
         "ECS rolls back by itself: nothing is sent"
     );
-    ecs.end("ROLLBACK_SUCCESSFUL", &[]);
+    scene.ecs.end("ROLLBACK_SUCCESSFUL", &[]);
     deployer
         .reconcile(&json!({"id": "tick-1"}), &invocation("r-5"))
         .await;
@@ -332,28 +360,16 @@ async fn a_pause_nobody_answers_times_out_expired_and_ecs_rolls_back() {
 /// DescribeServiceDeployments, and the release is `failed`, naming the alarm, and told.
 #[tokio::test(flavor = "multi_thread")]
 async fn an_alarm_rollback_is_failed_naming_the_alarm() {
-    let (world, pushed) = World::with_web_and_a_new_push().await;
-    let proxy = FaultProxy::start(&world.emulator.endpoint, Duration::from_secs(30), 15).await;
-    let ecs = EcsDeployments::install(&proxy);
-    let clients = clients_at(&proxy.endpoint, CallTimeouts::default()).await;
-    let (deployer, _) =
-        world.deployer_with_clients(&canary("auto", json!(null)), false, None, &clients);
-    deployer
-        .handle_ecr_event(&push_event("e-1", Some("v2"), &pushed), &invocation("r-1"))
-        .await
-        .unwrap();
-    let update = proxy
-        .calls()
-        .into_iter()
-        .find(|c| c.operation == "UpdateService")
-        .and_then(|c| c.body)
-        .unwrap();
+    let scene = Scene::new(15).await;
+    let (deployer, _) = scene.deployer(&canary("auto", json!(null)));
+    scene.push(&deployer).await;
+    let update = scene.update_service();
     assert_eq!(
         update["deploymentConfiguration"]["alarms"],
         json!({"alarmNames": ["web-5xx"], "enable": true, "rollback": true}),
         "{update:#}"
     );
-    let id = format!("web.{}", image_key(&pushed));
+    let id = scene.id();
     deployer
         .reconcile(&json!({"id": "tick-1"}), &invocation("r-2"))
         .await;
@@ -362,7 +378,7 @@ async fn an_alarm_rollback_is_failed_naming_the_alarm() {
         State::Rolling,
         "under way: nothing to close"
     );
-    ecs.end("ROLLBACK_SUCCESSFUL", &["web-5xx"]);
+    scene.ecs.end("ROLLBACK_SUCCESSFUL", &["web-5xx"]);
     deployer
         .reconcile(&json!({"id": "tick-2"}), &invocation("r-3"))
         .await;
@@ -379,23 +395,14 @@ async fn an_alarm_rollback_is_failed_naming_the_alarm() {
 /// its own, recorded on the newer release.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_newer_push_while_paused_supersedes_the_waiting_release() {
-    let (world, pushed) = World::with_web_and_a_new_push().await;
-    let proxy = FaultProxy::start(&world.emulator.endpoint, Duration::from_secs(30), 16).await;
-    let ecs = EcsDeployments::install(&proxy);
-    let clients = clients_at(&proxy.endpoint, CallTimeouts::default()).await;
-    let (deployer, calls) = world.deployer_with_clients(&paused_canary(), false, None, &clients);
-    deployer
-        .handle_ecr_event(&push_event("e-1", Some("v2"), &pushed), &invocation("r-1"))
-        .await
-        .unwrap();
-    deployer
-        .handle_deployment_event(&ecs.reach_pause("ecs-pause-1"), &invocation("r-2"))
-        .await
-        .unwrap();
-    let older = format!("web.{}", image_key(&pushed));
-    let first_arn = ecs.newest();
+    let scene = Scene::new(16).await;
+    let (deployer, calls) = scene.deployer(&paused_canary());
+    scene.push(&deployer).await;
+    scene.pause(&deployer).await;
+    let older = scene.id();
+    let first_arn = scene.ecs.newest();
 
-    let newer_digest = world.push_image(Some("v3")).await;
+    let newer_digest = scene.world.push_image(Some("v3")).await;
     deployer
         .handle_ecr_event(
             &push_event("e-2", Some("v3"), &newer_digest),
@@ -417,15 +424,15 @@ async fn a_newer_push_while_paused_supersedes_the_waiting_release() {
         "{refused:?}"
     );
     assert!(
-        ecs.continues().is_empty(),
+        scene.ecs.continues().is_empty(),
         "the superseded pause is never continued"
     );
     assert_eq!(calls.updates.load(Ordering::SeqCst), 2);
-    assert_eq!(ecs.started(), 2);
+    assert_eq!(scene.ecs.started(), 2);
     let record = deployer.deployment(&newer).await.unwrap().value;
     assert_eq!(record.state, State::Rolling);
     let recorded = record.progress.unwrap().service_deployment_arn;
-    assert_eq!(recorded, ecs.newest());
+    assert_eq!(recorded, scene.ecs.newest());
     assert_ne!(recorded, first_arn);
 }
 
@@ -437,27 +444,16 @@ async fn a_newer_push_while_paused_supersedes_the_waiting_release() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_test_probe_failing_answers_failed_and_the_release_ends_failed() {
     let listener = TestListener::start().await;
-    let (world, pushed) = World::with_web_and_a_new_push().await;
-    let proxy = FaultProxy::start(&world.emulator.endpoint, Duration::from_secs(30), 17).await;
-    let ecs = EcsDeployments::install(&proxy);
-    let clients = clients_at(&proxy.endpoint, CallTimeouts::default()).await;
+    let scene = Scene::new(17).await;
     let mut config: serde_json::Value = serde_json::from_str(&canary("auto", json!(null))).unwrap();
     let rollout = &mut config["targets"][0]["rollout"];
     rollout["load_balancer"]["test_url"] = json!(listener.url);
     rollout["test_probe"] = json!({"path": "/healthz", "for_seconds": 60, "every_seconds": 10,
         "function_arn": "arn:aws:lambda:us-east-1:123456789012:function:slipway-test-probe",
         "role_arn": "arn:aws:iam::123456789012:role/slipway-ecs-hooks"});
-    let (deployer, _) = world.deployer_with_clients(&config.to_string(), false, None, &clients);
-    deployer
-        .handle_ecr_event(&push_event("e-1", Some("v2"), &pushed), &invocation("r-1"))
-        .await
-        .unwrap();
-    let update = proxy
-        .calls()
-        .into_iter()
-        .find(|c| c.operation == "UpdateService")
-        .and_then(|c| c.body)
-        .unwrap();
+    let (deployer, _) = scene.deployer(&config.to_string());
+    scene.push(&deployer).await;
+    let update = scene.update_service();
     let healthz = format!("{}/healthz", listener.url.trim_end_matches('/'));
     assert_eq!(
         update["deploymentConfiguration"]["lifecycleHooks"],
@@ -471,7 +467,7 @@ async fn the_test_probe_failing_answers_failed_and_the_release_ends_failed() {
     );
 
     let prober = HttpProber::new(Duration::from_secs(2));
-    let call: HookCall = serde_json::from_value(ecs.lambda_hook_call()).unwrap();
+    let call: HookCall = serde_json::from_value(scene.ecs.lambda_hook_call()).unwrap();
     let first = answer_hook(&call, &prober, Utc::now()).await;
     assert_eq!(first.hook_status, HookStatus::InProgress);
     assert_eq!(first.call_back_delay, Some(10));
@@ -491,8 +487,8 @@ async fn the_test_probe_failing_answers_failed_and_the_release_ends_failed() {
         "the documented answer"
     );
 
-    ecs.fail_lambda_hook();
-    let id = format!("web.{}", image_key(&pushed));
+    scene.ecs.fail_lambda_hook();
+    let id = scene.id();
     deployer
         .reconcile(&json!({"id": "tick-1"}), &invocation("r-2"))
         .await;
