@@ -76,6 +76,10 @@ pub struct Binding<'a> {
     pub deployment_id: &'a str,
     pub target: &'a str,
     pub image: &'a str,
+    /// Which request of the deployment: 0 for the first (the only one unless a canary or
+    /// linear rollout asks at every step), so that a link for one step never decides
+    /// another.
+    pub step: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -182,6 +186,7 @@ pub fn binding(deployment: &Deployment) -> Binding<'_> {
         deployment_id: &deployment.id,
         target: &deployment.target,
         image: &deployment.image,
+        step: deployment.approval.as_ref().map_or(0, |a| a.step),
     }
 }
 
@@ -321,7 +326,10 @@ fn nonce_mac(key: &SigningKey, deployment_id: &str, token: &str, issued: i64) ->
 
 fn mac(key: &SigningKey, binding: Binding<'_>, expiry: i64) -> HmacSha256 {
     let mut mac = HmacSha256::new_from_slice(&key.secret).expect("HMAC takes keys of any length");
-    // Length-prefixed fields: no two different bindings give the same message.
+    // Length-prefixed fields: no two different bindings give the same message. A later
+    // step adds a field of its own; the first step's message is the one links have always
+    // signed, so links sent before steps existed stay valid.
+    let step = (binding.step > 0).then(|| format!("step-{}", binding.step));
     for field in [
         "slipway-approval-v1",
         binding.deployment_id,
@@ -329,7 +337,10 @@ fn mac(key: &SigningKey, binding: Binding<'_>, expiry: i64) -> HmacSha256 {
         binding.image,
         &expiry.to_string(),
         &key.id,
-    ] {
+    ]
+    .into_iter()
+    .chain(step.as_deref())
+    {
         mac.update(&(field.len() as u64).to_be_bytes());
         mac.update(field.as_bytes());
     }
@@ -361,6 +372,7 @@ mod tests {
         deployment_id: "web.img-abc",
         target: "web",
         image: "123456789012.dkr.ecr.us-east-1.amazonaws.com/app@sha256:abc",
+        step: 0,
     };
 
     /// Hands out `keys` and counts the reads.
@@ -469,6 +481,8 @@ mod tests {
                 image: "123456789012.dkr.ecr.us-east-1.amazonaws.com/app@sha256:def",
                 ..BINDING
             },
+            // The same deployment's next step (a canary asking at every step).
+            Binding { step: 1, ..BINDING },
         ] {
             assert_eq!(
                 keys().verify(&token, other, now),

@@ -276,8 +276,24 @@ pub fn paused_line(deployment: &Deployment) -> Option<String> {
             )
         })
         .unwrap_or_default();
+    // With ask_each_step: which step this is, and who approved the ones before.
+    let step = deployment.approval.as_ref().map_or(0, |a| a.step);
+    let earlier = progress
+        .earlier_approvals
+        .iter()
+        .filter_map(|a| a.decision.as_ref().map(|d| d.actor.as_str()))
+        .collect::<Vec<_>>();
+    let step = if step == 0 {
+        String::new()
+    } else {
+        format!(
+            " Step {} of this rollout (the steps before approved by {}).",
+            step + 1,
+            earlier.join(", ")
+        )
+    };
     Some(format!(
-        "ECS holds this {} rollout at {}: {}. New: {}; current: {}. Approve to continue the rollout; reject and ECS rolls it back.{expires}",
+        "ECS holds this {} rollout at {}: {}. New: {}; current: {}. Approve to continue the rollout; reject and ECS rolls it back.{step}{expires}",
         progress.strategy,
         pause.stage.ecs_name(),
         pause.stage.situation(),

@@ -200,6 +200,7 @@ fn prod_web() -> (TargetRecord, Vec<Deployment>) {
         ],
     );
     v141.approval = Some(ApprovalRequest {
+        step: 0,
         requested_at: at(0),
         expires_at: at(24 * 60),
         decision: Some(Decision {
@@ -224,6 +225,7 @@ fn prod_web() -> (TargetRecord, Vec<Deployment>) {
         ],
     );
     v142.approval = Some(ApprovalRequest {
+        step: 0,
         requested_at: at(100),
         expires_at: at(100 + 24 * 60),
         decision: None,

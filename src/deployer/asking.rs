@@ -42,6 +42,12 @@ impl<A: Adapters> Deployer<A> {
             let now = Utc::now();
             let mut next = current.value.clone();
             next.approval = Some(ApprovalRequest {
+                // One more than the steps decided before (ask_each_step), else 0.
+                step: current
+                    .value
+                    .progress
+                    .as_ref()
+                    .map_or(0, |p| p.earlier_approvals.len() as u32),
                 requested_at: now,
                 expires_at: paused
                     .as_ref()

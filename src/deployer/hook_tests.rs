@@ -547,3 +547,111 @@ async fn an_older_releases_late_pause_is_rolled_back_not_asked() {
         State::Rolling
     );
 }
+
+/// `ask_each_step`: every pause before a canary step is a request of its own — the
+/// person approves each step, a link for one step never decides another, and the record
+/// keeps every step's decision.
+#[tokio::test]
+async fn asking_at_every_step_sends_a_request_per_step_bound_to_that_step() {
+    use crate::approval::{binding, SigningKey, SigningKeys};
+    let mut rollout = json!({"strategy": "canary", "canary": {"percent": 10, "bake_minutes": 5},
+        "approval_at": "pre-production-traffic", "ask_each_step": true,
+        "load_balancer": {
+            "target_group_arn": "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/blue/1",
+            "container_name": "app", "container_port": 8080,
+            "alternate_target_group_arn": "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/green/2",
+            "production_listener_rule": "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener-rule/app/a/1/2/3",
+            "role_arn": "arn:aws:iam::123456789012:role/ecs-infrastructure"}});
+    rollout["alarms"] = json!([]);
+    let deployer = deployer_with("approval", json!({ "rollout": rollout }));
+    let (id, arn) = push(&deployer, "e-1", "v2", &digest('a')).await;
+    let step = |event: &'static str, hook: &'static str| {
+        let mut paused = hook_event(
+            event,
+            "HOOK_AWAITING_ACTION",
+            &arn,
+            "PRE_PRODUCTION_TRAFFIC_SHIFT",
+        );
+        paused["detail"]["hookId"] = json!(hook);
+        paused
+    };
+    let keys = SigningKeys {
+        current: SigningKey::new("k1", vec![7u8; 32]).unwrap(),
+        previous: None,
+    };
+    let expires = chrono::Utc::now() + chrono::Duration::hours(1);
+
+    deployer
+        .handle_deployment_event(&step("h-1", "ecs-pause-step-1"), &invocation())
+        .await
+        .unwrap();
+    let first = deployer.deployment(&id).await.unwrap().value;
+    assert_eq!(first.state, State::AwaitingApproval);
+    assert_eq!(first.approval.as_ref().unwrap().step, 0);
+    let first_link = keys.sign(binding(&first), expires);
+    deployer
+        .decide(&id, Verdict::Approve, &alice(), None)
+        .await
+        .unwrap();
+    assert_eq!(deployer.ecs.continues().len(), 1);
+
+    // The second shift pauses again: asked again, not continued by Slipway.
+    for event in ["h-2", "h-2-again"] {
+        deployer
+            .handle_deployment_event(&step(event, "ecs-pause-step-2"), &invocation())
+            .await
+            .unwrap();
+    }
+    let second = deployer.deployment(&id).await.unwrap().value;
+    assert_eq!(second.state, State::AwaitingApproval);
+    assert_eq!(
+        deployer.ecs.continues().len(),
+        1,
+        "nobody answered step 2 yet"
+    );
+    let request = second.approval.clone().unwrap();
+    assert_eq!((request.step, request.decision.is_none()), (1, true));
+    assert!(
+        keys.verify(&first_link, binding(&second), chrono::Utc::now())
+            .is_err(),
+        "step 1's link does not decide step 2"
+    );
+    let published = deployer.notifier.published();
+    assert_eq!(published.len(), 2, "one request per step: {published:?}");
+    assert!(
+        published[1].1.contains("Step 2 of this rollout")
+            && published[1].1.contains("approved by alice (approval link)"),
+        "{}",
+        published[1].1
+    );
+
+    let bob = Actor {
+        id: "bob (approval link)".into(),
+        ..alice()
+    };
+    deployer
+        .decide(&id, Verdict::Approve, &bob, None)
+        .await
+        .unwrap();
+    let done = deployer.deployment(&id).await.unwrap().value;
+    assert_eq!(done.state, State::Rolling);
+    let continues = deployer.ecs.continues();
+    assert_eq!(
+        continues
+            .iter()
+            .map(|(_, hook, action)| (hook.as_str(), *action))
+            .collect::<Vec<_>>(),
+        [
+            ("ecs-pause-step-1", HookAction::Continue),
+            ("ecs-pause-step-2", HookAction::Continue)
+        ]
+    );
+    let progress = done.progress.unwrap();
+    let deciders: Vec<_> = progress
+        .earlier_approvals
+        .iter()
+        .chain(done.approval.iter())
+        .map(|a| a.decision.as_ref().unwrap().actor.clone())
+        .collect();
+    assert_eq!(deciders, ["alice (approval link)", "bob (approval link)"]);
+}

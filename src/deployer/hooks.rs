@@ -210,6 +210,17 @@ impl<A: Adapters> Deployer<A> {
             .as_ref()
             .and_then(|a| a.decision.as_ref())
             .is_some_and(|d| d.verdict == Verdict::Approve);
+        if approved && target.rollout.ask_each_step {
+            // A later step, and the target asks at every one: the step before keeps its
+            // request (and decision) in the record; this step gets a request of its own.
+            let mut next = current.value.clone();
+            let earlier = next.approval.take().expect("approved above");
+            if let Some(progress) = next.progress.as_mut() {
+                progress.earlier_approvals.push(earlier);
+            }
+            let saved = self.ledger.save(&current, next).await?;
+            return Ok(Some(self.request_approval(target, saved).await?));
+        }
         if approved {
             // A later step of a release a person approved: Slipway continues it.
             let answer = self

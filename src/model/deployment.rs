@@ -218,6 +218,10 @@ impl Delivery {
 /// A request for a person's decision, and the decision once taken.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApprovalRequest {
+    /// 0 for the first request; a canary or linear rollout that asks at every step asks
+    /// again (1, 2, …) at each later pause. Links are bound to it.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub step: u32,
     pub requested_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
     pub decision: Option<Decision>,
@@ -584,3 +588,7 @@ pub(crate) fn example() -> Deployment {
 
 #[cfg(test)]
 mod tests;
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}

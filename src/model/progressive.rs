@@ -363,7 +363,24 @@ impl RolloutPolicy {
     }
 
     fn check_approval(&self, approval_minutes: Option<i64>) -> Result<(), RuleBroken> {
+        if self.ask_each_step
+            && !matches!(
+                self.strategy,
+                Strategy::Canary { .. } | Strategy::Linear { .. }
+            )
+        {
+            return broken(
+                "ask_each_step",
+                "applies only to canary and linear rollouts (the strategies that shift production traffic in steps)",
+            );
+        }
         let ApprovalPoint::During(stage) = self.approval else {
+            if self.ask_each_step {
+                return broken(
+                    "ask_each_step",
+                    "needs `approval_at: pre-production-traffic` (the stage ECS repeats before every step)",
+                );
+            }
             return Ok(());
         };
         let Some(minutes) = approval_minutes else {

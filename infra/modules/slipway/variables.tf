@@ -79,6 +79,9 @@ variable "targets" {
       bake_minutes = optional(number)
       alarms       = optional(list(string), [])
       approval_at  = optional(string)
+      # With approval_at = "pre-production-traffic" on a canary or linear rollout: a
+      # request at every step instead of the first only.
+      ask_each_step = optional(bool)
       load_balancer = optional(object({
         target_group_arn           = string
         container_name             = string

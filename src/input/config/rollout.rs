@@ -173,14 +173,6 @@ pub(super) fn validate_rollout(
     policy.check(approval_minutes).map_err(|broken| {
         ConfigError::invalid(field(&format!("rollout.{}", broken.field)), broken.problem)
     })?;
-    // Asking at every canary or linear step needs a request per step; until then the
-    // person approves the release once and Slipway continues the later steps.
-    if policy.ask_each_step {
-        return Err(ConfigError::invalid(
-            field("rollout.ask_each_step"),
-            "asking at every step is not available yet: leave it out (the approval at the first pause continues the later steps)",
-        ));
-    }
     Ok(policy)
 }
 

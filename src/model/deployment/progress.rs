@@ -23,6 +23,9 @@ pub struct Progress {
     pub answered: Vec<AnsweredHook>,
     #[serde(default)]
     pub stages: Vec<StageReached>,
+    /// With `ask_each_step`: the requests of the steps decided before the current one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub earlier_approvals: Vec<super::ApprovalRequest>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -58,6 +61,7 @@ impl Progress {
             pause: None,
             answered: vec![],
             stages: vec![],
+            earlier_approvals: vec![],
         }
     }
 

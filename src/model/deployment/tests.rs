@@ -77,6 +77,7 @@ fn awaiting(now: DateTime<Utc>) -> Deployment {
     d.advance(State::AwaitingApproval, "policy approval", now)
         .unwrap();
     d.approval = Some(ApprovalRequest {
+        step: 0,
         requested_at: now,
         expires_at: now + chrono::Duration::hours(24),
         decision: None,

@@ -194,6 +194,33 @@ fn an_approval_inside_the_rollout_needs_an_approval_target_a_traffic_strategy_an
         each_step_after_test.check(Some(60)).unwrap_err().field,
         "ask_each_step"
     );
+    let each_step = RolloutPolicy {
+        ask_each_step: true,
+        approval: ApprovalPoint::During(Stage::PreProductionTraffic),
+        ..canary()
+    };
+    assert_eq!(each_step.check(Some(60)), Ok(()));
+    for (refused, why) in [
+        (
+            RolloutPolicy {
+                approval: ApprovalPoint::Before,
+                ..each_step.clone()
+            },
+            "needs `approval_at: pre-production-traffic`",
+        ),
+        (
+            RolloutPolicy {
+                strategy: Strategy::BlueGreen,
+                bake_minutes: Some(5),
+                ..each_step.clone()
+            },
+            "only to canary and linear",
+        ),
+    ] {
+        let broken = refused.check(Some(60)).unwrap_err();
+        assert_eq!(broken.field, "ask_each_step");
+        assert!(broken.problem.contains(why), "{broken:?}");
+    }
 }
 
 #[test]

@@ -19,6 +19,7 @@ fuzz_target!(|data: &[u8]| {
         deployment_id: "web.img-0123",
         target: "web",
         image: "123456789012.dkr.ecr.us-east-1.amazonaws.com/app@sha256:0123",
+        step: 0,
     };
     let now = DateTime::<Utc>::from_timestamp(1_900_000_000, 0).unwrap();
     if let Ok(expires_at) = keys.verify(token, binding, now) {
