@@ -135,7 +135,8 @@ impl Scene {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_canary_approved_at_ecs_pause_is_continued_once_however_many_approve() {
+async fn a_canary_approved_at_ecs_pause_is_continued_once_however_many_approve_and_ends_succeeded()
+{
     let scene = Scene::new(11).await;
     let (deployer, calls) = scene.deployer(&paused_canary());
 
@@ -209,6 +210,16 @@ async fn a_canary_approved_at_ecs_pause_is_continued_once_however_many_approve()
         deployer.deployment(&id).await.unwrap().value.state,
         State::Rolling
     );
+
+    // ECS shifts production traffic and, after the bake, reports SUCCESSFUL; the
+    // reconciler reads it and the release is `succeeded`.
+    scene.ecs.end("SUCCESSFUL", &[]);
+    deployer
+        .reconcile(&json!({"id": "tick-1"}), &invocation("r-4"))
+        .await;
+    let record = deployer.deployment(&id).await.unwrap().value;
+    assert_eq!(record.state, State::Succeeded);
+    assert_eq!(record.outcome_notified.unwrap().state, State::Succeeded);
 }
 
 #[tokio::test(flavor = "multi_thread")]
