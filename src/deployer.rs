@@ -37,6 +37,7 @@ mod asking;
 mod decisions;
 mod external;
 mod headship;
+mod hook_endings;
 mod hooks;
 mod logging;
 mod operate;

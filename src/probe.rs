@@ -4,19 +4,30 @@
 //! ECS "rolls back the deployment" when the function "doesn't return a valid hookStatus,
 //! or if it fails" (Developer Guide, "Lambda hooks for Amazon ECS service deployments"):
 //! every path here answers, and a call the probe cannot make sense of answers FAILED
-//! with the reason in the log, never an error. A call made during a rollback answers
-//! SUCCEEDED at once: the probe never holds the way back.
+//! with the reason in the log, never an error (a payload that does not parse included:
+//! the function reads it as plain JSON first). It GETs only the test listeners Slipway's
+//! config names: a call with any other URL is FAILED unprobed. A call made during a
+//! traffic shift's rollback (should the hook ever be attached there) answers SUCCEEDED
+//! at once: the probe never holds the way back.
 
 use chrono::{DateTime, Utc};
 use tracing::{info, warn};
 
 use crate::input::lifecycle_hook::{HookAnswer, HookCall, HookStatus};
 use crate::model::progressive::Stage;
+pub use crate::model::test_probe::origin_of;
 use crate::model::test_probe::{ProbeSpec, ProbeVerdict};
 use crate::ports::Prober;
 
-/// Answers one hook call at `now`.
-pub async fn answer_hook(call: &HookCall, prober: &impl Prober, now: DateTime<Utc>) -> HookAnswer {
+/// Answers one hook call at `now`. `allowed` are the origins (`scheme://host:port`) of
+/// the test listeners Slipway's config names (Terraform renders them into the function's
+/// environment): the function GETs nothing else, whoever invoked it with whatever URL.
+pub async fn answer_hook(
+    call: &HookCall,
+    prober: &impl Prober,
+    allowed: &[String],
+    now: DateTime<Utc>,
+) -> HookAnswer {
     let deployment = &call.resource_arn;
     if call.is_rollback() {
         info!(
@@ -42,6 +53,15 @@ pub async fn answer_hook(call: &HookCall, prober: &impl Prober, now: DateTime<Ut
             return answer(HookStatus::Failed, None, None);
         }
     };
+    if !spec.origin().is_some_and(|o| allowed.contains(&o)) {
+        warn!(
+            deployment,
+            url = spec.url,
+            "not a test listener of Slipway's config (allowed: {}): not probed, FAILED",
+            allowed.join(", ")
+        );
+        return answer(HookStatus::Failed, None, None);
+    }
     let observed = prober.get(&spec.url).await;
     match spec.judge(progress, &observed, now) {
         ProbeVerdict::Continue {
@@ -80,6 +100,20 @@ pub async fn answer_hook(call: &HookCall, prober: &impl Prober, now: DateTime<Ut
             answer(HookStatus::Failed, None, None)
         }
     }
+}
+
+/// Answers a call whose payload is not the documented shape: FAILED (ECS rolls back),
+/// with the reason logged, rather than an error with no line saying why.
+pub fn answer_unreadable(payload: &serde_json::Value, problem: &str) -> HookAnswer {
+    let deployment = payload
+        .get("resourceArn")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or("?");
+    warn!(
+        deployment,
+        "the hook call is not ECS's documented shape ({problem}): FAILED"
+    );
+    answer(HookStatus::Failed, None, None)
 }
 
 fn answer(

@@ -21,7 +21,7 @@ use slipway::deployer::DecisionOutcome;
 use slipway::input::lifecycle_hook::{HookCall, HookStatus};
 use slipway::ledger::image_key;
 use slipway::model::deployment::{Actor, Channel, State, Verdict};
-use slipway::probe::answer_hook;
+use slipway::probe::{answer_hook, origin_of};
 use slipway::web::ApprovalApp;
 
 fn paused_canary() -> String {
@@ -478,8 +478,10 @@ async fn the_test_probe_failing_answers_failed_and_the_release_ends_failed() {
     );
 
     let prober = HttpProber::new(Duration::from_secs(2));
+    // The function GETs only the test listeners the config names (SLIPWAY_TEST_PROBE_ORIGINS).
+    let allowed = vec![origin_of(&listener.url).unwrap()];
     let call: HookCall = serde_json::from_value(scene.ecs.lambda_hook_call()).unwrap();
-    let first = answer_hook(&call, &prober, Utc::now()).await;
+    let first = answer_hook(&call, &prober, &allowed, Utc::now()).await;
     assert_eq!(first.hook_status, HookStatus::InProgress);
     assert_eq!(first.call_back_delay, Some(10));
     assert_eq!(first.hook_details.as_ref().unwrap()["passed"], 1);
@@ -491,12 +493,13 @@ async fn the_test_probe_failing_answers_failed_and_the_release_ends_failed() {
         hook_details: first.hook_details.clone(),
         ..call.clone()
     };
-    let second = answer_hook(&again, &prober, Utc::now()).await;
+    let second = answer_hook(&again, &prober, &allowed, Utc::now()).await;
     assert_eq!(
         serde_json::to_value(&second).unwrap(),
         json!({"hookStatus": "FAILED"}),
         "the documented answer"
     );
+    assert_eq!(listener.gets(), 2, "the 503 was the listener's answer");
 
     scene.ecs.fail_lambda_hook();
     let id = scene.id();
@@ -508,15 +511,21 @@ async fn the_test_probe_failing_answers_failed_and_the_release_ends_failed() {
     let error = record.error.unwrap_or_default();
     assert!(error.contains("lifecycle hook"), "{error}");
 
-    // A test listener that does not answer at all fails the check too.
+    // A test listener that never answers (it takes connections, and nothing reads
+    // them) fails the check too, once the GET's budget is spent.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_url = format!("http://{}/healthz", silent.local_addr().unwrap());
+    let allowed_closed = vec![origin_of(&silent_url).unwrap()];
     let closed = HookCall {
         hook_details: Some(
-            json!({"url": listener.closed_url(), "status": 200, "for_seconds": 60, "every_seconds": 10}),
+            json!({"url": silent_url, "status": 200, "for_seconds": 60, "every_seconds": 10}),
         ),
         ..call
     };
     assert_eq!(
-        answer_hook(&closed, &prober, Utc::now()).await.hook_status,
+        answer_hook(&closed, &prober, &allowed_closed, Utc::now())
+            .await
+            .hook_status,
         HookStatus::Failed
     );
 }
@@ -562,13 +571,5 @@ impl TestListener {
 
     fn gets(&self) -> usize {
         self.gets.load(Ordering::SeqCst)
-    }
-
-    /// A loopback URL nothing listens on (a port bound, then let go).
-    fn closed_url(&self) -> String {
-        let socket = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = socket.local_addr().unwrap().port();
-        drop(socket);
-        format!("http://127.0.0.1:{port}/healthz")
     }
 }

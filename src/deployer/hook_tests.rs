@@ -655,3 +655,53 @@ async fn asking_at_every_step_sends_a_request_per_step_bound_to_that_step() {
         .collect();
     assert_eq!(deciders, ["alice (approval link)", "bob (approval link)"]);
 }
+
+/// Slipway's test probe (a Lambda hook at the same stage as the pause) answered FAILED
+/// while the approvers were asked: ECS rolls back, so the release is `failed` at once and
+/// the request is closed — a late approval is refused and never reaches ECS.
+#[tokio::test]
+async fn a_failed_test_probe_closes_the_open_request_and_fails_the_release() {
+    let deployer = paused_canary();
+    let (id, arn) = push(&deployer, "e-1", "v2", &digest('a')).await;
+    pause(&deployer, "h-1", &arn, "ecs-pause-1").await;
+    let mut failed = hook_event("h-2", "HOOK_FAILED", &arn, "POST_TEST_TRAFFIC_SHIFT");
+    failed["detail"]["hookId"] = json!("ecs-lambda-probe-1");
+    failed["detail"]["hookType"] = json!("AWS_LAMBDA");
+    for _ in 0..2 {
+        deployer
+            .handle_deployment_event(&failed, &invocation())
+            .await
+            .unwrap();
+    }
+    let record = deployer.deployment(&id).await.unwrap().value;
+    assert_eq!(record.state, State::Failed);
+    let error = record.error.clone().unwrap_or_default();
+    assert!(
+        error.contains("answered FAILED") && error.contains("request is closed"),
+        "{error}"
+    );
+    assert_eq!(record.outcome_notified.unwrap().state, State::Failed);
+    let late = deployer
+        .decide(&id, Verdict::Approve, &alice(), None)
+        .await
+        .unwrap();
+    assert!(matches!(late, DecisionOutcome::Refused { .. }), "{late:?}");
+    assert!(
+        deployer.ecs.continues().is_empty(),
+        "ECS rolls back by itself"
+    );
+
+    // A PAUSE hook's HOOK_FAILED (ECS's record of a ROLLBACK answer) is no probe's.
+    let deployer = paused_canary();
+    let (id, arn) = push(&deployer, "e-1", "v2", &digest('b')).await;
+    pause(&deployer, "h-1", &arn, "ecs-pause-1").await;
+    let pause_failed = hook_event("h-3", "HOOK_FAILED", &arn, "POST_TEST_TRAFFIC_SHIFT");
+    deployer
+        .handle_deployment_event(&pause_failed, &invocation())
+        .await
+        .unwrap();
+    assert_eq!(
+        deployer.deployment(&id).await.unwrap().value.state,
+        State::AwaitingApproval
+    );
+}

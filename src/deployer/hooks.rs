@@ -9,9 +9,10 @@
 //! and Slack buttons. The decision is taken once, as for any approval; then Slipway
 //! answers ECS once — approve: ContinueServiceDeployment CONTINUE (`rolling` again);
 //! reject: ROLLBACK (`rejected`, then `rolled-back`, told as a failure). HOOK_TIMED_OUT
-//! while waiting: `expired` (ECS rolls back by itself). A later pause of the same rollout
-//! (PRE_PRODUCTION_TRAFFIC_SHIFT repeats before every canary or linear step) is continued
-//! by Slipway itself: the person approved the release, not each step.
+//! while waiting: `expired`, and a failed Lambda hook: `failed` (`hook_endings.rs`; ECS
+//! rolls back by itself). A later pause of the same rollout (PRE_PRODUCTION_TRAFFIC_SHIFT
+//! repeats before every canary or linear step) is continued by Slipway itself — the
+//! person approved the release, not each step — unless the target asks at every step.
 //!
 //! The event names only the service deployment's ARN, recorded when Slipway's
 //! UpdateService started it; every hook event is also noted on the rollout's progress
@@ -22,12 +23,12 @@ use tracing::info;
 
 use super::outcomes::Handled;
 use super::pause_answer::rolling_outcome;
-use super::{log_decision, Deployer, StepError, TargetOutcome};
+use super::{Deployer, StepError, TargetOutcome};
 use crate::input::config::Target;
 use crate::input::event::{HookChanged, HookEventName};
 use crate::ledger::Versioned;
 use crate::model::deployment::progress::PausedAt;
-use crate::model::deployment::{Action, Actor, Deployment, HistoryEntry, Progress, State, Verdict};
+use crate::model::deployment::{Deployment, HistoryEntry, Progress, State, Verdict};
 use crate::model::progressive::ApprovalPoint;
 use crate::model::service_deployment::HookAction;
 use crate::ports::Adapters;
@@ -76,6 +77,9 @@ impl<A: Adapters> Deployer<A> {
             HookEventName::AwaitingAction => self.on_pause(target, current.clone(), hook).await?,
             HookEventName::TimedOut if awaited => {
                 self.on_pause_timed_out(current.clone(), hook).await?
+            }
+            HookEventName::Failed | HookEventName::TimedOut if hook.hook_type == "AWS_LAMBDA" => {
+                self.on_check_failed(current.clone(), hook).await?
             }
             _ => None,
         };
@@ -263,50 +267,6 @@ impl<A: Adapters> Deployer<A> {
         Ok(rollouts
             .and_then(|r| r.value.latest_own().map(|l| l.deployment_id.clone()))
             .is_none_or(|newest| newest == deployment.id))
-    }
-
-    /// ECS's pause ran out before anyone decided: the request expires; ECS rolls back by
-    /// itself (the hook's timeout action).
-    async fn on_pause_timed_out(
-        &self,
-        current: Versioned<Deployment>,
-        hook: &HookChanged,
-    ) -> Result<Option<TargetOutcome>, StepError> {
-        let waiting = current.value.state == State::AwaitingApproval
-            && current
-                .value
-                .approval
-                .as_ref()
-                .is_some_and(|a| a.decision.is_none());
-        if !waiting {
-            return Ok(None);
-        }
-        let outcome = format!(
-            "Expired: nobody decided before ECS's pause ran out{}; ECS rolls the service back",
-            hook.expires_at
-                .map(|at| format!(" at {}", at.format("%Y-%m-%d %H:%M UTC")))
-                .unwrap_or_default()
-        );
-        let mut next = current.value.clone();
-        next.advance(State::Expired, outcome.clone(), Utc::now())?;
-        let saved = self.ledger.save(&current, next).await?;
-        let entry = saved
-            .value
-            .attempt(Action::Expire, &Actor::slipway(), &outcome, Utc::now());
-        self.ledger
-            .append_audit(&saved.value.target, &saved.value.key, &entry)
-            .await?;
-        self.edit_request_message(&saved.value, &outcome).await;
-        log_decision("expired", &outcome);
-        let target = self
-            .target_of(&saved.value)
-            .map_err(|err| StepError::Rejected(err.to_string()))?;
-        Box::pin(self.tell_outcome(target, saved)).await?;
-        Ok(Some(TargetOutcome::Moved {
-            from: State::AwaitingApproval,
-            to: State::Expired,
-            note: outcome,
-        }))
     }
 }
 

@@ -53,6 +53,9 @@ impl State {
             (self, next),
             (Planned, AwaitingApproval | Rolling | Superseded | Failed)
                 | (AwaitingApproval, Approved | Rejected | Expired | Superseded)
+                // ECS's own check (a Lambda hook) failed while a person's decision was
+                // awaited inside the rollout: ECS rolls back, nothing is left to decide.
+                | (AwaitingApproval, Failed)
                 | (Approved, Rolling | Superseded | Failed)
                 | (Rolling, Succeeded | Failed | RolledBack)
                 // ECS paused a progressive rollout for a person's decision (a PAUSE hook).

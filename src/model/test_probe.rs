@@ -160,12 +160,18 @@ impl ProbeSpec {
         details
     }
 
+    /// `scheme://host[:port]`, lower-cased: what the function's allow-list names. `None`
+    /// for a URL with credentials in it, which no test listener needs.
+    pub fn origin(&self) -> Option<String> {
+        origin_of(&self.url)
+    }
+
     /// The check and its progress from a call's `hookDetails`.
     pub fn from_details(details: &Value) -> Result<(ProbeSpec, Option<ProbeProgress>), String> {
         let spec: ProbeSpec = serde_json::from_value(details.clone()).map_err(|e| {
             format!("hookDetails do not describe a test probe ({e}): the hook must be the one Slipway's UpdateService sends")
         })?;
-        if !(spec.url.starts_with("http://") || spec.url.starts_with("https://")) {
+        if origin_of(&spec.url).is_none() {
             return Err(format!("`{}` is not an http(s) URL", spec.url));
         }
         let progress = match (details.get("started_at"), details.get("passed")) {
@@ -206,21 +212,37 @@ impl ProbeSpec {
             passed: 0,
         });
         let progress = ProbeProgress {
-            passed: progress.passed + 1,
+            passed: progress.passed.saturating_add(1),
             ..progress
         };
-        let elapsed = (now - progress.started_at).num_seconds();
+        // A start in the future (details altered, clocks apart) counts as now.
+        let elapsed = (now - progress.started_at).num_seconds().max(0);
         if elapsed >= i64::from(self.for_seconds) {
             return ProbeVerdict::Passed {
                 passed: progress.passed,
             };
         }
-        let left = i64::from(self.for_seconds) - elapsed;
+        let left = u32::try_from(i64::from(self.for_seconds) - elapsed).unwrap_or(u32::MAX);
         ProbeVerdict::Continue {
             progress,
-            delay_seconds: self.every_seconds.min(left as u32).max(1),
+            delay_seconds: self.every_seconds.min(left).max(1),
         }
     }
+}
+
+/// `scheme://authority` of an http(s) URL, lower-cased; `None` for anything else or for
+/// an authority carrying credentials (`user@host`).
+pub fn origin_of(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let scheme = scheme.to_ascii_lowercase();
+    if scheme != "http" && scheme != "https" {
+        return None;
+    }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if authority.is_empty() || authority.contains('@') {
+        return None;
+    }
+    Some(format!("{scheme}://{}", authority.to_ascii_lowercase()))
 }
 
 #[cfg(test)]

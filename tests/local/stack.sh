@@ -9,6 +9,7 @@ STATE=$ROOT/.slipway
 # What tests/local/ecs_deployments.py (in the IAM-check proxy, and the demo) keeps.
 export SLIPWAY_ECS_DEPLOYMENTS=$STATE/ecs-deployments.json
 VENV=$ROOT/.tools/venv
+export TF_CLI_CONFIG_FILE=${TF_CLI_CONFIG_FILE:-$ROOT/.tools/terraformrc}
 ENV_FILE=$STATE/local.env
 export PATH="$VENV/bin:$PATH"
 
@@ -61,9 +62,8 @@ with zipfile.ZipFile(sys.argv[1], "w", zipfile.ZIP_DEFLATED, compresslevel=1) as
 }
 
 apply_local() { # endpoint
-  export TF_CLI_CONFIG_FILE=${TF_CLI_CONFIG_FILE:-$ROOT/.tools/terraformrc}
   touch "$TF_CLI_CONFIG_FILE"
-  terraform_init "$ROOT/infra/environments/local"
+  terraform_init "$ROOT/infra/environments/local" || return 1
   echo "terraform apply infra/environments/local (against the local AWS)…"
   rm -f "$STATE/terraform.tfstate"
   if ! local_tf apply -auto-approve -input=false -no-color -state="$STATE/terraform.tfstate" \
@@ -78,7 +78,7 @@ apply_local() { # endpoint
 # The functions' environment as Terraform rendered it (image-push's: the fullest), plus
 # what only the local stack knows. Each key once: dotenv loaders keep a key's first value,
 # so the keys set below are left out of Terraform's part.
-write_env() { # moto-port lambda-port operator-port
+write_env() { # moto-port lambda-port operator-port test-listener-port
   local_tf output -state="$STATE/terraform.tfstate" -json function_environment |
     python3 -c 'import json,sys,shlex; env = json.load(sys.stdin)["image-push"]; print("\n".join(f"{k}={shlex.quote(v)}" for k, v in sorted(env.items()) if k not in ("SLIPWAY_APPROVAL_URL", "SLIPWAY_DRY_RUN")))' >"$ENV_FILE"
   cat >>"$ENV_FILE" <<ENV
@@ -93,6 +93,8 @@ SLIPWAY_APPROVAL_URL=http://127.0.0.1:$2/lambda-url/approval
 SLIPWAY_DRY_RUN=${SLIPWAY_DRY_RUN:-0}
 SLIPWAY_ENV=local
 SLIPWAY_OPERATOR_URL=http://127.0.0.1:$3/operator
+SLIPWAY_TEST_LISTENER_PORT=$4
+SLIPWAY_TEST_PROBE_ORIGINS=http://127.0.0.1:$4
 ENV
 }
 
@@ -118,11 +120,12 @@ for name, arn in sorted(json.load(sys.stdin).items()):
 # Starts moto on a free port and applies the local environment to it; prints the port.
 start_moto_and_apply() {
   local moto_port
+  rm -f "$STATE/terraform-apply.log"
   moto_port=$(free_port)
   # AWS's managed policies (web-prod's ECS infrastructure role attaches one) exist in moto
   # only when it loads them.
   start moto env MOTO_IAM_LOAD_MANAGED_POLICIES=true moto_server -H 127.0.0.1 -p "$moto_port"
-  # (errexit does not reach into a command substitution: each step says so itself)
+  # (called as `if ! x=$(…)`, where errexit is off: each step returns on failure itself)
   wait_port "$moto_port" moto >&2 || return 1
   apply_local "http://127.0.0.1:$moto_port" >&2 || return 1
   echo "$moto_port"
@@ -158,7 +161,8 @@ up() {
   wait_port "$iam_port" iam
   lambda_port=$(free_port)
   operator_port=$(free_port)
-  write_env "$iam_port" "$lambda_port" "$operator_port"
+  # No load balancer locally: the test probe GETs tests/local/test_listener.py here.
+  write_env "$iam_port" "$lambda_port" "$operator_port" "$(free_port)"
   load_env
   python3 infra/signing_key.py "$SLIPWAY_SIGNING_KEY_SECRET"
   python3 tests/local/setup_demo.py
@@ -226,8 +230,7 @@ invoke() { # function event-file
 # tests/local/ecs_deployments.py as ECS makes them: again after each IN_PROGRESS answer's
 # callBackDelay, with its hookDetails, until SUCCEEDED or FAILED.
 probe_test_listener() {
-  local port call answer="" status delay n
-  port=$(free_port)
+  local port=$SLIPWAY_TEST_LISTENER_PORT call answer="" status delay n
   start test-listener python3 tests/local/test_listener.py "$port"
   wait_port "$port" test-listener
   for n in $(seq 1 20); do

@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
+use serde_json::Value;
 use slipway::aws::HttpProber;
 use slipway::input::lifecycle_hook::HookCall;
 
@@ -17,8 +18,21 @@ const GET_TIMEOUT: Duration = Duration::from_secs(5);
 async fn main() -> Result<(), Error> {
     slipway::telemetry::init();
     let prober = &HttpProber::new(GET_TIMEOUT);
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<HookCall>| async move {
-        let answer = slipway::probe::answer_hook(&event.payload, prober, chrono::Utc::now()).await;
+    // The test listeners' origins, from Terraform (comma-separated): nothing else is GET.
+    let allowed: &Vec<String> = &std::env::var("SLIPWAY_TEST_PROBE_ORIGINS")
+        .unwrap_or_default()
+        .split(',')
+        .filter_map(|origin| slipway::probe::origin_of(origin.trim()))
+        .collect();
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        // Read as plain JSON first: a call of another shape is answered FAILED with the
+        // reason logged, not refused by the runtime with no line saying why.
+        let answer = match serde_json::from_value::<HookCall>(event.payload.clone()) {
+            Ok(call) => {
+                slipway::probe::answer_hook(&call, prober, allowed, chrono::Utc::now()).await
+            }
+            Err(err) => slipway::probe::answer_unreadable(&event.payload, &err.to_string()),
+        };
         Ok::<_, Error>(answer)
     }))
     .await

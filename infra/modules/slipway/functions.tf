@@ -199,8 +199,7 @@ locals {
   approval_environment = merge(local.base_environment, { SLIPWAY_ROLL_ASYNC = "1" })
   function_environment = merge(
     { for name, f in local.functions : name => f.async ? local.event_driven_environment : local.approval_environment },
-    # The probe reads nothing but its call.
-    { "test-probe" = { RUST_LOG = "info" } },
+    { "test-probe" = local.test_probe_environment },
   )
 }
 

@@ -7,9 +7,18 @@
 
 locals {
   test_probe_used = anytrue([for t in var.targets : try(t.rollout.test_probe != null, false)])
-  # Built from the name: the config object names it, and the function must not wait for
-  # the config (nothing in it depends on the config, but the ARN is known up front).
+  # Built from the name: the config object names the function, so its `arn` attribute
+  # would make the config wait for the function, which must not wait for the config.
   test_probe_function_arn = "arn:${local.partition}:lambda:${local.region}:${local.account}:function:${var.name}-test-probe"
+  # The probe reads nothing but its call, and GETs only these origins (scheme://host:port
+  # of each probed target's test_url): whoever invokes it with another URL gets FAILED.
+  test_probe_environment = {
+    RUST_LOG = "info"
+    SLIPWAY_TEST_PROBE_ORIGINS = join(",", distinct([
+      for t in var.targets : regex("^[A-Za-z]+://[^/?#]+", t.rollout.load_balancer.test_url)
+      if try(t.rollout.test_probe != null && t.rollout.load_balancer.test_url != null, false)
+    ]))
+  }
 }
 
 resource "aws_lambda_function" "test_probe" {
@@ -29,9 +38,11 @@ resource "aws_lambda_function" "test_probe" {
   architectures    = [var.architecture]
   memory_size      = 128
   timeout          = local.functions["test-probe"].timeout
+  # A throttled call is a failed hook, and ECS rolls back: reserve like the others.
+  reserved_concurrent_executions = var.reserved_concurrency
 
   environment {
-    variables = local.function_environment["test-probe"]
+    variables = local.test_probe_environment
   }
 
   dynamic "vpc_config" {
@@ -93,4 +104,13 @@ resource "aws_iam_role_policy" "ecs_hooks" {
   name   = "invoke-test-probe"
   role   = aws_iam_role.ecs_hooks.id
   policy = data.aws_iam_policy_document.ecs_hooks.json
+}
+
+# A probe outside the VPC reaches only a test listener open to the internet; the alb
+# module opens it to the VPC and the NAT addresses unless told otherwise.
+check "test_probe_network" {
+  assert {
+    condition     = !local.test_probe_used || var.test_probe_network != null
+    error_message = "A target has rollout.test_probe but test_probe_network is null: the probe runs outside the VPC, and a test listener open only to the VPC and its NAT addresses refuses it (every probed rollout would roll back). Set test_probe_network, or open the test listener to the internet knowingly."
+  }
 }

@@ -126,6 +126,19 @@ variable "targets" {
     error_message = "rollout.approval_at is before, pre-scale-up, post-scale-up, post-test-traffic, pre-production-traffic or post-production-traffic (ECS cannot pause at the traffic shifts; reconcile-service may never come)."
   }
 
+  # The functions refuse these at cold start too; here they fail the plan, not every function.
+  validation {
+    condition = alltrue([for t in var.targets : (
+      contains(["blue-green", "canary", "linear"], t.rollout.strategy)
+      && try(t.rollout.load_balancer.test_url, null) != null
+      && try(t.rollout.load_balancer.test_listener_rule, null) != null
+      # Unset, the functions' defaults (60 and 10) apply.
+      && coalesce(t.rollout.test_probe.for_seconds, 60) >= 10 && coalesce(t.rollout.test_probe.for_seconds, 60) <= 3600
+      && coalesce(t.rollout.test_probe.every_seconds, 10) >= 5 && coalesce(t.rollout.test_probe.every_seconds, 10) <= 300
+    ) if try(t.rollout.test_probe, null) != null])
+    error_message = "rollout.test_probe needs a blue-green, canary or linear strategy and a load_balancer with test_url and test_listener_rule; for_seconds is 10 to 3600, every_seconds 5 to 300."
+  }
+
   validation {
     condition     = alltrue([for t in var.targets : contains(["auto", "approval"], t.policy)])
     error_message = "Each target's policy must be `auto` or `approval`."

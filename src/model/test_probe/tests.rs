@@ -177,5 +177,48 @@ fn the_hooks_timeout_covers_the_check_and_stays_within_ecs_range() {
     };
     assert_eq!(hook(60, 15).timeout_minutes(), 7);
     assert_eq!(hook(3600, 300).timeout_minutes(), 75);
-    assert!(hook(10, 5).timeout_minutes() >= 1);
+    assert_eq!(hook(10, 5).timeout_minutes(), 6);
+    // Past the ranges config allows, the hook still stays within ECS's 1 to 1440.
+    assert_eq!(hook(u32::MAX, u32::MAX).timeout_minutes(), MAX_HOOK_MINUTES);
+}
+
+#[test]
+fn details_from_elsewhere_can_neither_overflow_nor_stall_the_check() {
+    let now = Utc::now();
+    let ok = Observation::Status(200);
+    let maxed = ProbeProgress {
+        started_at: now - Duration::seconds(5),
+        passed: u32::MAX,
+    };
+    assert!(matches!(
+        spec().judge(Some(maxed), &ok, now),
+        ProbeVerdict::Continue { progress, .. } if progress.passed == u32::MAX
+    ));
+    // A start in the future counts as now: the check goes on, a full period away.
+    let ahead = ProbeProgress {
+        started_at: now + Duration::days(365),
+        passed: 1,
+    };
+    assert!(matches!(
+        spec().judge(Some(ahead), &ok, now),
+        ProbeVerdict::Continue {
+            delay_seconds: 15,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn an_origin_is_scheme_and_authority_without_credentials() {
+    assert_eq!(
+        origin_of("HTTPS://Web.Example:8443/healthz?x=1").as_deref(),
+        Some("https://web.example:8443")
+    );
+    assert_eq!(
+        origin_of("http://a.example").as_deref(),
+        Some("http://a.example")
+    );
+    assert_eq!(origin_of("http://user@a.example/"), None);
+    assert_eq!(origin_of("ftp://a.example/"), None);
+    assert_eq!(origin_of("a.example/health"), None);
 }

@@ -745,6 +745,11 @@ run "a_test_probe_names_slipways_hook_function_and_passes_its_role_to_ecs_only" 
   }
 
   assert {
+    condition     = jsonencode(aws_lambda_function.test_probe.environment[0].variables) == jsonencode({ RUST_LOG = "info", SLIPWAY_TEST_PROBE_ORIGINS = "https://web.example.com:8443" })
+    error_message = "The test probe may GET other origins than the probed targets' test listeners: ${jsonencode(aws_lambda_function.test_probe.environment[0].variables)}"
+  }
+
+  assert {
     condition     = aws_lambda_function.test_probe.vpc_config[0].subnet_ids == toset(["subnet-private-a"])
     error_message = "The test probe does not run in the subnets it was given."
   }
@@ -753,4 +758,26 @@ run "a_test_probe_names_slipways_hook_function_and_passes_its_role_to_ecs_only" 
     condition     = data.aws_iam_policy_document.ecs_hooks.statement[0].resources == toset(["arn:aws:lambda:eu-west-1:111122223333:function:slipway-test-test-probe"])
     error_message = "ECS's hooks role may invoke more than the test probe."
   }
+}
+
+run "refuses_a_test_probe_without_a_test_listener" {
+  command = plan
+
+  variables {
+    targets = [{
+      name       = "web"
+      cluster    = "shop"
+      service    = "web"
+      containers = ["app"]
+      repository = "app"
+      tags       = { glob = "release-*" }
+      policy     = "auto"
+      rollout = {
+        strategy   = "rolling"
+        test_probe = { path = "/healthz" }
+      }
+    }]
+  }
+
+  expect_failures = [var.targets]
 }
