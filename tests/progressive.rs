@@ -573,3 +573,67 @@ impl TestListener {
         self.gets.load(Ordering::SeqCst)
     }
 }
+
+/// The stand-in answers ECS's four service-deployment operations moto lacks as the API
+/// reference documents them, through the SDK Slipway uses: what the other tests rest on.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_stand_in_answers_ecs_service_deployment_operations_as_documented() {
+    use aws_sdk_ecs::types::{ServiceDeploymentStatus, StopServiceDeploymentStopType};
+    let scene = Scene::new(18).await;
+    let (deployer, _) = scene.deployer(&paused_canary());
+    scene.push(&deployer).await;
+    let ecs = &scene.clients.ecs;
+    let arn = scene.ecs.newest().unwrap();
+    let cluster = arn.split('/').nth(1).unwrap().to_string();
+    let listed = ecs
+        .list_service_deployments()
+        .cluster(&cluster)
+        .service("web")
+        .status(ServiceDeploymentStatus::InProgress)
+        .send()
+        .await
+        .unwrap();
+    let briefs = listed.service_deployments();
+    assert_eq!(briefs.len(), 1);
+    assert_eq!(briefs[0].service_deployment_arn(), Some(arn.as_str()));
+    assert!(
+        ecs.list_service_deployments()
+            .cluster(&cluster)
+            .send()
+            .await
+            .is_err(),
+        "service is required"
+    );
+
+    let stopped = ecs
+        .stop_service_deployment()
+        .service_deployment_arn(&arn)
+        .stop_type(StopServiceDeploymentStopType::Rollback)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stopped.service_deployment_arn(), Some(arn.as_str()));
+    let described = ecs
+        .describe_service_deployments()
+        .service_deployment_arns(&arn)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        described.service_deployments()[0].status(),
+        Some(&ServiceDeploymentStatus::RollbackRequested)
+    );
+    scene.ecs.end("ROLLBACK_SUCCESSFUL", &[]);
+    let conflict = ecs
+        .stop_service_deployment()
+        .service_deployment_arn(&arn)
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        conflict
+            .as_service_error()
+            .is_some_and(|e| e.is_conflict_exception()),
+        "{conflict:?}"
+    );
+}

@@ -25,6 +25,14 @@
 //! - DescribeServiceDeployments (API_DescribeServiceDeployments): the deployment's status
 //!   and its hooks, timestamps as epoch seconds (the JSON protocol's default), and
 //!   `alarms.triggeredAlarmNames` (API_ServiceDeploymentAlarms) once an alarm rolled it back.
+//! - ListServiceDeployments (API_ListServiceDeployments): `service` is required, `cluster`
+//!   defaults to `default`, `status` filters, `maxResults` is 1 to 100; the answer lists
+//!   ServiceDeploymentBrief entries.
+//! - StopServiceDeployment (API_StopServiceDeployment; Developer Guide, "Stopping Amazon
+//!   ECS service deployments"): `serviceDeploymentArn` is required, `stopType` ROLLBACK or
+//!   ABORT; a PENDING or IN_PROGRESS deployment goes to ROLLBACK_REQUESTED, one already
+//!   stopping or rolling back "continues", and an ended one is a ConflictException
+//!   ("conflict in the current state of the resource").
 //! - A pause nobody answers times out (Developer Guide, "Lifecycle hooks for Amazon ECS
 //!   service deployments": `timeoutConfiguration`, action ROLLBACK): the hook is TIMED_OUT,
 //!   the deployment rolls back, and HOOK_TIMED_OUT is sent ([`EcsDeployments::time_out_pause`]).
@@ -139,6 +147,16 @@ impl EcsDeployments {
         proxy.answer(
             |call| call.operation == "DescribeServiceDeployments",
             move |call| describing.describe(call),
+        );
+        let listing = stand_in.clone();
+        proxy.answer(
+            |call| call.operation == "ListServiceDeployments",
+            move |call| listing.list(call),
+        );
+        let stopping = stand_in.clone();
+        proxy.answer(
+            |call| call.operation == "StopServiceDeployment",
+            move |call| stopping.stop(call),
         );
         stand_in
     }
@@ -344,6 +362,79 @@ impl EcsDeployments {
             .continues
             .push((arn.to_string(), hook_id.to_string(), action));
         (200, json!({"serviceDeploymentArn": arn}))
+    }
+
+    fn list(&self, call: &Call) -> (u16, Value) {
+        let body = call.body.clone().unwrap_or_default();
+        let Some(service) = body["service"].as_str() else {
+            return error("InvalidParameterException", "service is required");
+        };
+        let service = service.rsplit('/').next().unwrap_or(service);
+        let cluster = body["cluster"].as_str().unwrap_or("default");
+        let cluster = cluster.rsplit('/').next().unwrap_or(cluster);
+        let max = body["maxResults"].as_i64().unwrap_or(20);
+        if !(1..=100).contains(&max) {
+            return error("InvalidParameterException", "maxResults must be 1 to 100");
+        }
+        let statuses: Vec<&str> = body["status"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        let state = self.state.lock().unwrap();
+        let briefs: Vec<Value> = state
+            .deployments
+            .iter()
+            .filter(|d| d.cluster == cluster && d.service == service)
+            .filter(|d| statuses.is_empty() || statuses.contains(&d.status.as_str()))
+            .take(max as usize)
+            .map(|d| {
+                json!({
+                    "serviceDeploymentArn": d.arn,
+                    "serviceArn": format!("arn:aws:ecs:us-east-1:123456789012:service/{}/{}", d.cluster, d.service),
+                    "clusterArn": format!("arn:aws:ecs:us-east-1:123456789012:cluster/{}", d.cluster),
+                    "status": d.status,
+                    "finishedAt": d.finished.map(|t| t.timestamp()),
+                })
+            })
+            .collect();
+        (200, json!({ "serviceDeployments": briefs }))
+    }
+
+    fn stop(&self, call: &Call) -> (u16, Value) {
+        let body = call.body.clone().unwrap_or_default();
+        let Some(arn) = body["serviceDeploymentArn"].as_str() else {
+            return error(
+                "InvalidParameterException",
+                "serviceDeploymentArn is required",
+            );
+        };
+        let stop_type = body["stopType"].as_str().unwrap_or("ROLLBACK");
+        if stop_type != "ROLLBACK" && stop_type != "ABORT" {
+            return error(
+                "InvalidParameterException",
+                "stopType must be ROLLBACK or ABORT",
+            );
+        }
+        let mut state = self.state.lock().unwrap();
+        let Some(d) = state.deployments.iter_mut().find(|d| d.arn == arn) else {
+            return error(
+                "ServiceDeploymentNotFoundException",
+                "The service deploy ARN that you specified in the StopServiceDeployment doesn't exist.",
+            );
+        };
+        match d.status.as_str() {
+            "PENDING" | "IN_PROGRESS" => d.status = "ROLLBACK_REQUESTED".into(),
+            "STOP_REQUESTED" | "ROLLBACK_REQUESTED" | "ROLLBACK_IN_PROGRESS" => {}
+            ended => {
+                return error(
+                    "ConflictException",
+                    &format!("The service deployment is {ended}: there is a conflict in the current state of the resource"),
+                )
+            }
+        }
+        (200, json!({ "serviceDeploymentArn": arn }))
     }
 
     fn describe(&self, call: &Call) -> (u16, Value) {
