@@ -360,6 +360,12 @@ pub fn approval_slack(
     expires_at: DateTime<Utc>,
 ) -> SlackPayload {
     let text = format!("Approval needed: {}", summary(deployment));
+    // The buttons name the request they answer: a later step's carry `#step-<n>`, so a
+    // button left on an earlier step's message never decides this one.
+    let value = match deployment.approval.as_ref().map_or(0, |a| a.step) {
+        0 => deployment.id.clone(),
+        step => format!("{}#step-{step}", deployment.id),
+    };
     let mut details = format!(
         "*Deploy to {}?*  `{}/{}`\n{}\nTriggered by {}.\nExpires {}.",
         escape(&deployment.target),
@@ -385,7 +391,7 @@ pub fn approval_slack(
         ]},
         {"type": "actions", "block_id": "slipway_decision", "elements": [
             {"type": "button", "action_id": APPROVE_ACTION, "style": "primary",
-             "text": {"type": "plain_text", "text": "Approve"}, "value": deployment.id,
+             "text": {"type": "plain_text", "text": "Approve"}, "value": value,
              "confirm": {
                 "title": {"type": "plain_text", "text": "Roll it out?"},
                 "text": {"type": "mrkdwn", "text": truncate(&format!("Roll {} onto `{}`?", escape(&deployment.target), escape(&short_image(&deployment.image))), 300)},
@@ -393,7 +399,7 @@ pub fn approval_slack(
                 "deny": {"type": "plain_text", "text": "Cancel"}
              }},
             {"type": "button", "action_id": REJECT_ACTION, "style": "danger",
-             "text": {"type": "plain_text", "text": "Reject"}, "value": deployment.id}
+             "text": {"type": "plain_text", "text": "Reject"}, "value": value}
         ]}
     ]);
     SlackPayload {

@@ -618,6 +618,17 @@ async fn asking_at_every_step_sends_a_request_per_step_bound_to_that_step() {
     );
     let published = deployer.notifier.published();
     assert_eq!(published.len(), 2, "one request per step: {published:?}");
+    let buttons = crate::notify::approval_slack(&second, "https://approve.example", expires);
+    assert_eq!(
+        buttons
+            .blocks
+            .to_string()
+            .matches(&format!("{id}#step-1"))
+            .count(),
+        2,
+        "both buttons name step 1: {}",
+        buttons.blocks
+    );
     assert!(
         published[1].1.contains("Step 2 of this rollout")
             && published[1].1.contains("approved by alice (approval link)"),

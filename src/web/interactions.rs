@@ -94,6 +94,25 @@ impl<A: Adapters> ApprovalApp<A> {
             );
             return self.respond(&click.response_url, ephemeral(&text)).await;
         }
+        // A button of an earlier step's message (a rollout asking at every step) never
+        // decides the step asked now.
+        let asked = record.value.approval.as_ref().map_or(0, |a| a.step);
+        if click.step != asked {
+            let why = format!(
+                "a button of step {} clicked while step {} is asked",
+                click.step + 1,
+                asked + 1
+            );
+            self.deployer
+                .audit_refused(&record.value, verdict.into(), actor, &why)
+                .await;
+            let text = format!(
+                "That button was for step {} of this rollout, which is over: use the message for step {}. Nothing was changed.",
+                click.step + 1,
+                asked + 1
+            );
+            return self.respond(&click.response_url, ephemeral(&text)).await;
+        }
         let when = match &self.later {
             Some(_) => RollWhen::Later,
             None => RollWhen::Now,
@@ -216,6 +235,8 @@ impl<A: Adapters> ApprovalApp<A> {
 struct SlackClick {
     action_id: String,
     deployment_id: String,
+    /// Which request the button belongs to (`<id>#step-<n>`; a plain id is step 0).
+    step: u32,
     user_id: String,
     user_name: Option<String>,
     team_id: Option<String>,
@@ -239,9 +260,19 @@ fn parse_click(body: &[u8]) -> Result<SlackClick, String> {
             .map(str::to_string)
     };
     let required = |pointer: &str| text(pointer).ok_or_else(|| format!("payload has no {pointer}"));
+    let value = required("/actions/0/value")?;
+    let (deployment_id, step) = match value.split_once("#step-") {
+        Some((id, step)) => (
+            id.to_string(),
+            step.parse()
+                .map_err(|_| format!("the button's value `{value}` names no step"))?,
+        ),
+        None => (value, 0),
+    };
     Ok(SlackClick {
         action_id: required("/actions/0/action_id")?,
-        deployment_id: required("/actions/0/value")?,
+        deployment_id,
+        step,
         user_id: required("/user/id")?,
         user_name: text("/user/username").or_else(|| text("/user/name")),
         team_id: text("/team/id"),
@@ -281,7 +312,22 @@ mod tests {
             (APPROVE_ACTION, "web.img-ab", "U024BE7LH")
         );
         assert_eq!(click.user_name.as_deref(), Some("alice"));
+        assert_eq!(click.step, 0);
         assert!(parse_click(b"payload=%7B%7D").is_err());
         assert!(parse_click(b"nothing").is_err());
+
+        // A later step's button names its step.
+        let step = |value: &str| {
+            let mut later = payload.clone();
+            later["actions"][0]["value"] = serde_json::json!(value);
+            let body = serde_urlencoded::to_string([("payload", later.to_string())]).unwrap();
+            parse_click(body.as_bytes())
+        };
+        let click = step("web.img-ab#step-2").unwrap();
+        assert_eq!(
+            (click.deployment_id.as_str(), click.step),
+            ("web.img-ab", 2)
+        );
+        assert!(step("web.img-ab#step-x").is_err());
     }
 }
