@@ -20,7 +20,28 @@ fn paused_canary() -> MemoryDeployer {
     canary_with("approval", json!("post-test-traffic"))
 }
 
+/// ECS pausing before a canary step: its HOOK_AWAITING_ACTION, with the step's own hook.
+fn step_paused(event: &str, arn: &str, hook: &str) -> serde_json::Value {
+    let mut paused = hook_event(
+        event,
+        "HOOK_AWAITING_ACTION",
+        arn,
+        "PRE_PRODUCTION_TRAFFIC_SHIFT",
+    );
+    paused["detail"]["hookId"] = json!(hook);
+    paused
+}
+
 fn canary_with(policy: &str, approval_at: serde_json::Value) -> MemoryDeployer {
+    canary_rollout(policy, approval_at, json!({}))
+}
+
+/// The canary's rollout block with `extra` fields merged in.
+fn canary_rollout(
+    policy: &str,
+    approval_at: serde_json::Value,
+    extra: serde_json::Value,
+) -> MemoryDeployer {
     let mut rollout = json!({"strategy": "canary", "canary": {"percent": 10, "bake_minutes": 5},
             "alarms": ["web-5xx"],
             "load_balancer": {
@@ -32,6 +53,9 @@ fn canary_with(policy: &str, approval_at: serde_json::Value) -> MemoryDeployer {
                 "role_arn": "arn:aws:iam::123456789012:role/ecs-infrastructure"}});
     if !approval_at.is_null() {
         rollout["approval_at"] = approval_at;
+    }
+    for (key, value) in extra.as_object().into_iter().flatten() {
+        rollout[key] = value.clone();
     }
     deployer_with(policy, json!({ "rollout": rollout }))
 }
@@ -389,16 +413,7 @@ async fn a_newer_push_while_one_waits_at_the_pause_supersedes_it() {
 async fn a_pause_before_every_canary_step_asks_once_and_slipway_continues_the_later_steps() {
     let deployer = canary_with("approval", json!("pre-production-traffic"));
     let (id, arn) = push(&deployer, "e-1", "v2", &digest('a')).await;
-    let step = |event: &'static str, hook: &'static str| {
-        let mut paused = hook_event(
-            event,
-            "HOOK_AWAITING_ACTION",
-            &arn,
-            "PRE_PRODUCTION_TRAFFIC_SHIFT",
-        );
-        paused["detail"]["hookId"] = json!(hook);
-        paused
-    };
+    let step = |event, hook| step_paused(event, &arn, hook);
     deployer
         .handle_deployment_event(&step("h-1", "ecs-pause-step-1"), &invocation())
         .await
@@ -554,27 +569,13 @@ async fn an_older_releases_late_pause_is_rolled_back_not_asked() {
 #[tokio::test]
 async fn asking_at_every_step_sends_a_request_per_step_bound_to_that_step() {
     use crate::approval::{binding, SigningKey, SigningKeys};
-    let mut rollout = json!({"strategy": "canary", "canary": {"percent": 10, "bake_minutes": 5},
-        "approval_at": "pre-production-traffic", "ask_each_step": true,
-        "load_balancer": {
-            "target_group_arn": "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/blue/1",
-            "container_name": "app", "container_port": 8080,
-            "alternate_target_group_arn": "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/green/2",
-            "production_listener_rule": "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener-rule/app/a/1/2/3",
-            "role_arn": "arn:aws:iam::123456789012:role/ecs-infrastructure"}});
-    rollout["alarms"] = json!([]);
-    let deployer = deployer_with("approval", json!({ "rollout": rollout }));
+    let deployer = canary_rollout(
+        "approval",
+        json!("pre-production-traffic"),
+        json!({"ask_each_step": true}),
+    );
     let (id, arn) = push(&deployer, "e-1", "v2", &digest('a')).await;
-    let step = |event: &'static str, hook: &'static str| {
-        let mut paused = hook_event(
-            event,
-            "HOOK_AWAITING_ACTION",
-            &arn,
-            "PRE_PRODUCTION_TRAFFIC_SHIFT",
-        );
-        paused["detail"]["hookId"] = json!(hook);
-        paused
-    };
+    let step = |event, hook| step_paused(event, &arn, hook);
     let keys = SigningKeys {
         current: SigningKey::new("k1", vec![7u8; 32]).unwrap(),
         previous: None,
