@@ -52,6 +52,7 @@ mod roll;
 mod service_actions;
 mod telling;
 mod uploads;
+mod windows;
 
 pub use decisions::{DecisionError, DecisionOutcome, RollWhen};
 pub(crate) use logging::{decision_span, record_in_span};
@@ -78,7 +79,12 @@ pub struct Deployer<A: Adapters> {
     /// The only bucket source uploads are read from, when set.
     source_bucket: Option<String>,
     dry_run: bool,
+    /// What time it is for the deployment windows (the system clock, or a test's).
+    clock: Clock,
 }
+
+/// The time source of the window decisions.
+pub type Clock = std::sync::Arc<dyn Fn() -> chrono::DateTime<chrono::Utc> + Send + Sync>;
 
 /// How many times a push retries moving the head when other pushes move it concurrently.
 const HEAD_ATTEMPTS: usize = 5;
@@ -109,6 +115,7 @@ where
             links: None,
             source_bucket: None,
             dry_run,
+            clock: std::sync::Arc::new(chrono::Utc::now),
         }
     }
 }
@@ -138,6 +145,7 @@ where
             links,
             source_bucket: self.source_bucket,
             dry_run: self.dry_run,
+            clock: self.clock,
         }
     }
 }
@@ -154,6 +162,17 @@ impl<A: Adapters> Deployer<A> {
     /// The approval links, when approvals are configured.
     pub fn links(&self) -> Option<&ApprovalLinks> {
         self.links.as_ref()
+    }
+
+    /// Decide the deployment windows by `clock` instead of the system clock (tests).
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Now, for the window decisions.
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        (self.clock)()
     }
 
     /// Accept source uploads only from this bucket.
@@ -253,3 +272,5 @@ fn image_digest(image: &str) -> &str {
 mod hook_tests;
 #[cfg(test)]
 mod pipeline_tests;
+#[cfg(test)]
+mod window_tests;

@@ -18,6 +18,8 @@
 //!   image push the key is `img-<digest hex>`, so the same image is claimed once per target.
 //! - `targets/<target>/awaiting-approval.json` — the [`AwaitingPointer`]: the one open
 //!   approval request, superseded when a newer one is asked for.
+//! - `targets/<target>/waiting-for-window.json` — the same pointer for the one release
+//!   waiting for the target's deployment window (a newer one supersedes it).
 //! - `targets/<target>/audit/<key>/<time>-<hash>.json` — one write-once [`AuditEntry`] per
 //!   attempt to approve, reject, expire or supersede.
 //!
@@ -95,6 +97,7 @@ pub enum Record<'a> {
     Rollouts { target: &'a str },
     Source { target: &'a str, key: &'a str },
     Awaiting { target: &'a str },
+    Waiting { target: &'a str },
 }
 
 pub fn target_path(target: &str) -> String {
@@ -127,6 +130,10 @@ pub fn legacy_source_head_path(target: &str, key: &str) -> String {
 
 pub fn awaiting_path(target: &str) -> String {
     format!("targets/{target}/awaiting-approval.json")
+}
+
+pub fn waiting_path(target: &str) -> String {
+    format!("targets/{target}/waiting-for-window.json")
 }
 /// The key of a source upload's deployment: one per bucket, key and version.
 pub fn source_key(bucket: &str, key: &str, version_id: &str) -> String {
@@ -363,6 +370,24 @@ impl<S: ObjectStore> Ledger<S> {
         pointer: AwaitingPointer,
     ) -> Result<Versioned<AwaitingPointer>, LedgerError> {
         self.compare_and_set(Record::Awaiting { target }, read, pointer)
+            .await
+    }
+
+    /// The release waiting for the target's window, if one is.
+    pub async fn waiting(
+        &self,
+        target: &str,
+    ) -> Result<Option<Versioned<AwaitingPointer>>, LedgerError> {
+        self.read(Record::Waiting { target }).await
+    }
+
+    pub async fn set_waiting(
+        &self,
+        target: &str,
+        read: Option<&Versioned<AwaitingPointer>>,
+        pointer: AwaitingPointer,
+    ) -> Result<Versioned<AwaitingPointer>, LedgerError> {
+        self.compare_and_set(Record::Waiting { target }, read, pointer)
             .await
     }
 

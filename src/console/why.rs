@@ -183,6 +183,15 @@ fn from_record(target: &Target, deployment: &Deployment, now: DateTime<Utc>) -> 
             let left = expires.map(|e| crate::model::rollout::human_duration(e - now)).unwrap_or_default();
             ("awaiting-approval", format!("{release} waits for approval since {} (expires in {left}): `slipway approve {}`", at(State::AwaitingApproval), deployment.id))
         }
+        State::WaitingForWindow => {
+            let hold = deployment.window.as_ref();
+            ("waiting-for-window", format!(
+                "{release} waits for the target's deployment window since {}: {}; it rolls when the window opens at {} (the newest waiting release only)",
+                at(State::WaitingForWindow),
+                hold.map_or("closed", |h| h.because.as_str()),
+                hold.map(|h| h.opens_at.format("%Y-%m-%d %H:%M UTC").to_string()).unwrap_or_default()
+            ))
+        }
         State::Planned | State::Approved => ("in-progress", format!("{release} is {} since {}", deployment.state, at(deployment.state))),
         State::Rolling => ("rolling", format!("{release} is rolling since {}: ECS has not said how it ended yet (`slipway wait {}`)", at(State::Rolling), deployment.id)),
         State::Succeeded => ("deployed", format!("{release} is deployed: ECS completed it at {}", at(State::Succeeded))),

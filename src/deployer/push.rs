@@ -130,6 +130,8 @@ impl<A: Adapters> Deployer<A> {
         }
         if self.is_dry_run() {
             let planned = running.summary.with_images(&changes);
+            let mut warnings = warnings;
+            warnings.extend(self.window_warning(target));
             let outcome = dry_run_plan(target, &running.summary, &planned, &warnings);
             let plan = serde_json::to_string(&outcome).unwrap_or_default();
             log_decision(

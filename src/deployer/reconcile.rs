@@ -11,7 +11,7 @@ use serde::Serialize;
 use serde_json::Value;
 use tracing::{info, warn};
 
-use super::{Deployer, Invocation, Report, StepError};
+use super::{Deployer, Invocation, Report, StepError, TargetOutcome};
 use crate::input::config::Target;
 use crate::model::deployment::State;
 use crate::ports::{Adapters, Ecs, Registry};
@@ -34,6 +34,9 @@ pub struct Reconciled {
     pub closed: Vec<Report>,
     /// A push no event told of, handed to the push pipeline.
     pub missed_push: Option<Report>,
+    /// The release that waited for the target's deployment window, rolled now it is open.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window_opened: Option<TargetOutcome>,
     /// What stopped this target's run (it runs again on the next schedule).
     pub problems: Vec<String>,
 }
@@ -58,6 +61,12 @@ impl<A: Adapters> Deployer<A> {
                 .await
             {
                 reconciled.problems.push(format!("closing rollouts: {err}"));
+            }
+            match self.release_waiting(target).await {
+                Ok(outcome) => reconciled.window_opened = outcome,
+                Err(err) => reconciled.problems.push(format!(
+                    "rolling the release that waited for the window: {err}"
+                )),
             }
             match self.deploy_missed_push(target, invocation).await {
                 Ok(report) => reconciled.missed_push = report,

@@ -79,6 +79,12 @@ pub enum TargetOutcome {
     Frozen {
         reason: String,
     },
+    /// The target's deployment window is closed: the release waits, and rolls when it
+    /// opens (if no newer one came meanwhile).
+    WaitingForWindow {
+        because: String,
+        opens_at: chrono::DateTime<chrono::Utc>,
+    },
     /// An ECS event moved the deployment.
     Moved {
         from: State,

@@ -134,10 +134,12 @@ impl<A: Adapters> Deployer<A> {
     ) -> Result<TargetOutcome, StepError> {
         let from_task_definition = current.value.from_task_definition.clone();
         let pause_inside = matches!(target.rollout.approval, ApprovalPoint::During(_));
-        if target.policy == Policy::Approval
-            && !pause_inside
-            && current.value.state != State::Approved
-        {
+        // A release that waited for its window was approved before it waited.
+        let decided = matches!(
+            current.value.state,
+            State::Approved | State::WaitingForWindow
+        );
+        if target.policy == Policy::Approval && !pause_inside && !decided {
             return self.request_approval(target, current).await;
         }
         // Approved at ECS's pause: the release rolled already. Never a second
@@ -146,6 +148,12 @@ impl<A: Adapters> Deployer<A> {
             current.value.progress.is_some() && current.value.ecs_deployment_id.is_some();
         if rolled_with_pause && current.value.state == State::Approved {
             return self.continue_paused(current).await;
+        }
+        // Nothing reached ECS yet: the target's deployment window decides whether now.
+        if let Some((because, opens_at)) = self.window_holds(target, &current.value) {
+            return self
+                .wait_for_window(target, current, because, opens_at)
+                .await;
         }
         if target.policy == Policy::Approval && pause_inside {
             // The approval comes at ECS's pause; a request still waiting for an older

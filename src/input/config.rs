@@ -69,6 +69,8 @@ pub struct Target {
     /// How ECS rolls the service out (strategy, bake, alarms) and, for an approval
     /// target, whether the approval pauses the rollout inside ECS.
     pub rollout: RolloutPolicy,
+    /// When it may roll (`None`: at any time). Operators' rollbacks are never held.
+    pub windows: Option<crate::model::window::Windows>,
 }
 
 impl Target {
@@ -228,6 +230,7 @@ struct RawTarget {
     freeze_after_failure: FreezeRule,
     task_family: Option<String>,
     rollout: Option<rollout::RawRollout>,
+    windows: Option<windows::RawWindows>,
 }
 
 #[derive(Deserialize)]
@@ -334,6 +337,7 @@ fn validate_target(index: usize, raw: RawTarget, home: &Home) -> Result<Target, 
     let approval_minutes =
         (raw.policy == Policy::Approval).then(|| approval.expires_after.num_minutes());
     let rollout = rollout::validate_rollout(raw.rollout, approval_minutes, &field)?;
+    let windows = windows::validate_windows(raw.windows, &field)?;
     Ok(Target {
         name: raw.name,
         cluster: raw.cluster,
@@ -350,6 +354,7 @@ fn validate_target(index: usize, raw: RawTarget, home: &Home) -> Result<Target, 
         freeze: raw.freeze_after_failure,
         task_family: raw.task_family.filter(|f| !f.trim().is_empty()),
         rollout,
+        windows,
     })
 }
 
@@ -550,3 +555,4 @@ fn validate_approval(
 mod rollout;
 #[cfg(test)]
 mod tests;
+mod windows;

@@ -6,8 +6,8 @@ use serde_json::Value;
 
 use super::document::{legacy_source_head, TargetUpdate};
 use super::{
-    awaiting_path, deployment_path, encode, target_path, Change, Home, Ledger, LedgerError, Part,
-    Record, TargetRead, Versioned,
+    awaiting_path, deployment_path, encode, target_path, waiting_path, Change, Home, Ledger,
+    LedgerError, Part, Record, TargetRead, Versioned,
 };
 use crate::model::deployment::Deployment;
 use crate::ports::{ConditionalWrite, ObjectStore};
@@ -18,6 +18,7 @@ impl Record<'_> {
         match *self {
             Record::Deployment { target, key } => deployment_path(target, key),
             Record::Awaiting { target } => awaiting_path(target),
+            Record::Waiting { target } => waiting_path(target),
             Record::Head { target }
             | Record::Rollouts { target }
             | Record::Source { target, .. } => target_path(target),
@@ -30,7 +31,7 @@ impl Record<'_> {
             Record::Rollouts { target } => Some((target, Part::Rollouts)),
             Record::Source { target, key } => Some((target, Part::Source(key))),
             Record::Deployment { target, key } => Some((target, Part::Deployment(key))),
-            Record::Awaiting { .. } => None,
+            Record::Awaiting { .. } | Record::Waiting { .. } => None,
         }
     }
 }
@@ -45,7 +46,10 @@ impl<S: ObjectStore> Ledger<S> {
         &self,
         record: Record<'_>,
     ) -> Result<Option<Versioned<T>>, LedgerError> {
-        if matches!(record, Record::Deployment { .. } | Record::Awaiting { .. }) {
+        if matches!(
+            record,
+            Record::Deployment { .. } | Record::Awaiting { .. } | Record::Waiting { .. }
+        ) {
             if let Some(own) = Box::pin(self.read_own(&record.path())).await? {
                 return Ok(Some(own));
             }
@@ -77,7 +81,7 @@ impl<S: ObjectStore> Ledger<S> {
         value: T,
     ) -> Result<Versioned<T>, LedgerError> {
         let own = match (record, read) {
-            (Record::Awaiting { .. }, _) => true,
+            (Record::Awaiting { .. } | Record::Waiting { .. }, _) => true,
             (Record::Deployment { .. }, Some(read)) => read.home == Home::Object,
             _ => false,
         };

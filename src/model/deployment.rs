@@ -24,6 +24,8 @@ pub enum State {
     Expired,
     /// A newer image for the same target made this one moot.
     Superseded,
+    /// Ready to roll, held until the target's deployment window opens.
+    WaitingForWindow,
     /// UpdateService returned; ECS is rolling the service.
     Rolling,
     Succeeded,
@@ -56,6 +58,10 @@ impl State {
                 // ECS's own check (a Lambda hook) failed while a person's decision was
                 // awaited inside the rollout: ECS rolls back, nothing is left to decide.
                 | (AwaitingApproval, Failed)
+                // A window held it (a push or upload, or an approved release); when the
+                // window opens the newest one rolls, and the older ones are superseded.
+                | (Planned | Approved, WaitingForWindow)
+                | (WaitingForWindow, Rolling | Superseded | Failed)
                 | (Approved, Rolling | Superseded | Failed)
                 | (Rolling, Succeeded | Failed | RolledBack)
                 // ECS paused a progressive rollout for a person's decision (a PAUSE hook).
@@ -181,7 +187,19 @@ pub struct Deployment {
     /// service deployment and where it stands.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub progress: Option<Progress>,
+    /// Set while (and after) the target's deployment window held it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<WindowHold>,
     pub history: Vec<HistoryEntry>,
+}
+
+/// Why a deployment waited for its target's window, and until when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WindowHold {
+    pub since: DateTime<Utc>,
+    /// When the windows open, as computed when it started waiting.
+    pub opens_at: DateTime<Utc>,
+    pub because: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -401,6 +419,7 @@ impl Deployment {
             outcome_notified: None,
             takeovers: 0,
             progress: None,
+            window: None,
             history: Vec::new(),
         }
     }

@@ -15,6 +15,8 @@
 //!   linear), where its approval pauses the rollout, and ECS's rules for both.
 //! - [`test_probe`] — the check Slipway's own Lambda lifecycle hook runs on the test
 //!   listener, and how one call's answer follows from the last.
+//! - [`window`] — deployment windows: weekly local-time spans in a time zone, deny over
+//!   allow, and when a closed window opens.
 //! - [`freeze`] and [`rollout`] — how rollouts end: ECS's events turned into forward-only
 //!   moves, the last known good release, and the freeze after a failure.
 
@@ -31,3 +33,4 @@ pub mod service;
 pub mod service_deployment;
 pub mod target;
 pub mod test_probe;
+pub mod window;

@@ -259,6 +259,7 @@ pub(crate) mod tests {
             freeze: Default::default(),
             task_family: None,
             rollout: Default::default(),
+            windows: None,
         }
     }
 
