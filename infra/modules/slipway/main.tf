@@ -51,6 +51,7 @@ locals {
             ) },
           )
         },
+        t.windows == null ? {} : { windows = t.windows },
         { task_family = local.task_families[t.name] },
       )
     ]

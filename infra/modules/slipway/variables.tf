@@ -102,6 +102,13 @@ variable "targets" {
         every_seconds = optional(number)
       }))
     }))
+    # When the target may roll: weekly local spans ("FR 16:00 -> MO 08:00") in an IANA
+    # time zone; deny beats allow (README, "Deployment windows"). Rollbacks are never held.
+    windows = optional(object({
+      time_zone = string
+      allow     = optional(list(string), [])
+      deny      = optional(list(string), [])
+    }))
     # The task-definition family the service runs; Slipway may register only in it.
     # Defaults to the service's name (as infra/modules/ecs_service names it).
     task_family        = optional(string)

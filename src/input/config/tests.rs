@@ -315,3 +315,46 @@ fn a_pause_inside_the_rollout_needs_an_approval_target() {
     let err = config_with(&auto).unwrap_err();
     assert_eq!(field_of(err), "targets[0].rollout.approval_at");
 }
+
+#[test]
+fn windows_are_read_and_a_bad_zone_span_or_a_window_that_never_opens_is_refused_at_cold_start() {
+    let with = |windows: &str| {
+        config_with(&WEB.replace(
+            r#""policy": "auto""#,
+            &format!(r#""policy": "auto", "windows": {windows}"#),
+        ))
+    };
+    let config =
+        with(r#"{"time_zone": "America/New_York", "deny": ["FR 16:00 -> MO 08:00"]}"#).unwrap();
+    let windows = config.targets[0].windows.as_ref().unwrap();
+    assert_eq!(windows.zone.name(), "America/New_York");
+    assert_eq!(windows.deny[0].text, "FR 16:00 -> MO 08:00");
+    for (windows, field, problem) in [
+        (
+            r#"{"time_zone": "Mars/Olympus", "deny": ["FR 16:00 -> MO 08:00"]}"#,
+            "targets[0].windows",
+            "not an IANA time zone",
+        ),
+        (
+            r#"{"time_zone": "UTC", "deny": ["FR 16:00 to MO 08:00"]}"#,
+            "targets[0].windows.deny[0]",
+            "not a span",
+        ),
+        (
+            r#"{"time_zone": "UTC", "allow": ["MO 09:00 -> MO 10:00"], "deny": ["MO 08:00 -> MO 11:00"]}"#,
+            "targets[0].windows",
+            "never open",
+        ),
+        (
+            r#"{"time_zone": "UTC"}"#,
+            "targets[0].windows",
+            "no `allow` or `deny`",
+        ),
+    ] {
+        let err = with(windows).unwrap_err().to_string();
+        assert!(
+            err.contains(field) && err.contains(problem),
+            "{windows}: {err}"
+        );
+    }
+}

@@ -781,3 +781,25 @@ run "refuses_a_test_probe_without_a_test_listener" {
 
   expect_failures = [var.targets]
 }
+
+run "renders_a_targets_deployment_windows" {
+  command = apply
+
+  variables {
+    targets = [{
+      name       = "web"
+      cluster    = "shop"
+      service    = "web"
+      containers = ["app"]
+      repository = "app"
+      tags       = { glob = "release-*" }
+      policy     = "auto"
+      windows    = { time_zone = "Europe/Berlin", deny = ["FR 16:00 -> MO 08:00"] }
+    }]
+  }
+
+  assert {
+    condition     = jsonencode(jsondecode(output.config_json).targets[0].windows) == jsonencode({ allow = [], deny = ["FR 16:00 -> MO 08:00"], time_zone = "Europe/Berlin" })
+    error_message = "The windows are not rendered as the functions parse them: ${jsonencode(jsondecode(output.config_json).targets[0])}"
+  }
+}
