@@ -124,3 +124,50 @@ async fn a_rollback_at_fr_1700_is_not_held() {
     };
     assert_eq!(deployer.window_holds(target, &release), None);
 }
+
+/// Approvers may decide while the window is closed: the approved release waits, and rolls
+/// when the window opens — never asked again.
+#[tokio::test]
+async fn an_approval_given_while_the_window_is_closed_rolls_when_it_opens() {
+    use crate::model::deployment::{Actor, Channel, Verdict};
+    let (deployer, clock) = weekend_frozen("approval");
+    *clock.lock().unwrap() = utc(2026, 12, 5, 12, 0, 0);
+    let outcome = push(&deployer, "e-2", "v2", &digest('a')).await;
+    assert!(
+        matches!(outcome, TargetOutcome::AwaitingApproval { .. }),
+        "asked even while closed: {outcome:?}"
+    );
+    let alice = Actor {
+        id: "alice (approval link)".into(),
+        channel: Channel::Web,
+        source: None,
+    };
+    let id = format!("web.{}", image_key(&digest('a')));
+    let decided = deployer
+        .decide(&id, Verdict::Approve, &alice, None)
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            decided,
+            super::DecisionOutcome::Rolled {
+                rollout: TargetOutcome::WaitingForWindow { .. }
+            }
+        ),
+        "{decided:?}"
+    );
+    assert_eq!(deployer.ecs.updates(), 0);
+    assert_eq!(
+        state(&deployer, &digest('a')).await,
+        State::WaitingForWindow
+    );
+    *clock.lock().unwrap() = utc(2026, 12, 7, 7, 0, 0);
+    deployer.reconcile(&json!({}), &invocation()).await;
+    assert_eq!(deployer.ecs.updates(), 1);
+    assert_eq!(state(&deployer, &digest('a')).await, State::Rolling);
+    assert_eq!(
+        deployer.notifier.published().len(),
+        1,
+        "asked once, never again"
+    );
+}

@@ -188,6 +188,13 @@ impl<A: Adapters> ApprovalApp<A> {
             .roll_decided(&request.deployment_id, &request.actor)
             .await
         {
+            Ok(DecisionOutcome::Rolled {
+                rollout: crate::deployer::TargetOutcome::WaitingForWindow { opens_at, .. },
+            }) => format!(
+                "Approved by {} at {at}: waits for the deployment window, which opens at {}",
+                request.approved_by,
+                opens_at.format("%Y-%m-%d %H:%M UTC")
+            ),
             Ok(DecisionOutcome::Rolled { .. }) => {
                 format!("Approved by {} at {at}: rolling out", request.approved_by)
             }

@@ -194,6 +194,19 @@ fn decided_page(
     name: &str,
 ) -> Response {
     match decided {
+        // Approved while the target's deployment window is closed: it waits.
+        Ok(DecisionOutcome::Rolled {
+            rollout: crate::deployer::TargetOutcome::WaitingForWindow { because, opens_at },
+        }) => page(
+            StatusCode::OK,
+            "Approved",
+            &format!(
+                "Approved by {name}. The deployment window of {} is closed ({because}): {} rolls when it opens, at {}, unless a newer release is approved meanwhile.",
+                deployment.target,
+                notify::short_image(&deployment.image),
+                opens_at.format("%Y-%m-%d %H:%M UTC")
+            ),
+        ),
         // `decide` rolls now: `Approved` (rolled later) does not come from it.
         Ok(DecisionOutcome::Rolled { .. } | DecisionOutcome::Approved) => page(
             StatusCode::OK,
