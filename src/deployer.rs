@@ -264,7 +264,7 @@ fn event_id(raw: &Value) -> Option<String> {
     raw.get("id").and_then(Value::as_str).map(str::to_string)
 }
 
-fn image_digest(image: &str) -> &str {
+pub(crate) fn image_digest(image: &str) -> &str {
     crate::model::image_ref::digest_of(image).unwrap_or(image)
 }
 

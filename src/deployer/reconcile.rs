@@ -62,7 +62,7 @@ impl<A: Adapters> Deployer<A> {
             {
                 reconciled.problems.push(format!("closing rollouts: {err}"));
             }
-            match self.release_waiting(target).await {
+            match self.release_waiting(target, invocation).await {
                 Ok(outcome) => reconciled.window_opened = outcome,
                 Err(err) => reconciled.problems.push(format!(
                     "rolling the release that waited for the window: {err}"

@@ -134,11 +134,15 @@ impl<A: Adapters> Deployer<A> {
     ) -> Result<TargetOutcome, StepError> {
         let from_task_definition = current.value.from_task_definition.clone();
         let pause_inside = matches!(target.rollout.approval, ApprovalPoint::During(_));
-        // A release that waited for its window was approved before it waited.
-        let decided = matches!(
-            current.value.state,
-            State::Approved | State::WaitingForWindow
-        );
+        // A release that waited for its window may have been approved before it waited.
+        let approved_before = current
+            .value
+            .approval
+            .as_ref()
+            .and_then(|a| a.decision.as_ref())
+            .is_some_and(|d| d.verdict == crate::model::deployment::Verdict::Approve);
+        let decided = current.value.state == State::Approved
+            || (current.value.state == State::WaitingForWindow && approved_before);
         if target.policy == Policy::Approval && !pause_inside && !decided {
             return self.request_approval(target, current).await;
         }
@@ -155,6 +159,7 @@ impl<A: Adapters> Deployer<A> {
                 .wait_for_window(target, current, because, opens_at)
                 .await;
         }
+        self.supersede_other_waiting(target, &current.value).await?;
         if target.policy == Policy::Approval && pause_inside {
             // The approval comes at ECS's pause; a request still waiting for an older
             // release is closed now (superseded), before this one reaches ECS.

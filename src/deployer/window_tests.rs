@@ -95,7 +95,7 @@ async fn pushes_in_a_closed_window_wait_and_only_the_newest_rolls_when_it_opens(
     assert_eq!(deployer.ecs.updates(), 1);
 }
 
-/// Inside the window a push rolls at once, and the dry run says what a closed one would do.
+/// Inside the window a push rolls at once.
 #[tokio::test]
 async fn an_open_window_rolls_at_once() {
     let (deployer, _clock) = weekend_frozen("auto");
@@ -107,9 +107,10 @@ async fn an_open_window_rolls_at_once() {
     assert_eq!(deployer.ecs.updates(), 1);
 }
 
-/// An operator's rollback is never held by a window; any other release is.
+/// The window gate exempts a rollback (operator rollbacks roll through `start_rollout`
+/// directly and never meet the gate; this keeps any path that does from holding one).
 #[tokio::test]
-async fn a_rollback_at_fr_1700_is_not_held() {
+async fn window_holds_never_holds_a_rollback() {
     let (deployer, clock) = weekend_frozen("auto");
     *clock.lock().unwrap() = utc(2026, 12, 4, 16, 0, 0);
     let target = deployer.config().target("web").unwrap();
@@ -170,4 +171,63 @@ async fn an_approval_given_while_the_window_is_closed_rolls_when_it_opens() {
         1,
         "asked once, never again"
     );
+}
+
+/// A newer release that reaches ECS once the window opened — before the reconciler got
+/// to the one that waited — supersedes it: the waiting release never rolls over it.
+#[tokio::test]
+async fn a_release_that_rolls_after_the_window_opens_supersedes_the_one_that_waited() {
+    let (deployer, clock) = weekend_frozen("auto");
+    *clock.lock().unwrap() = utc(2026, 12, 4, 15, 1, 0);
+    push(&deployer, "e-2", "v2", &digest('a')).await;
+    *clock.lock().unwrap() = utc(2026, 12, 7, 7, 1, 0);
+    let outcome = push(&deployer, "e-3", "v3", &digest('b')).await;
+    assert!(
+        matches!(outcome, TargetOutcome::Rolling { .. }),
+        "{outcome:?}"
+    );
+    assert_eq!(state(&deployer, &digest('a')).await, State::Superseded);
+    deployer.reconcile(&json!({}), &invocation()).await;
+    assert_eq!(deployer.ecs.updates(), 1, "v3 only");
+    assert_eq!(state(&deployer, &digest('b')).await, State::Rolling);
+}
+
+/// An operator who froze the target over the weekend keeps the waiting release back when
+/// the window opens; it rolls once unfrozen.
+#[tokio::test]
+async fn a_freeze_during_the_wait_keeps_the_release_back_when_the_window_opens() {
+    use crate::input::event::{OperatorAction, OperatorRequest};
+    let (deployer, clock) = weekend_frozen("auto");
+    *clock.lock().unwrap() = utc(2026, 12, 4, 15, 1, 0);
+    push(&deployer, "e-2", "v2", &digest('a')).await;
+    let request = |action| OperatorRequest {
+        event_id: "op-1".into(),
+        action,
+        target: "web".into(),
+        requested_by: "alice".into(),
+        reason: Some("incident".into()),
+        to: None,
+        until: None,
+    };
+    deployer
+        .operate(request(OperatorAction::Freeze), &invocation())
+        .await
+        .unwrap();
+    *clock.lock().unwrap() = utc(2026, 12, 7, 7, 0, 0);
+    let report = serde_json::to_value(deployer.reconcile(&json!({}), &invocation()).await).unwrap();
+    assert_eq!(
+        report["targets"][0]["window_opened"]["result"], "frozen",
+        "{report}"
+    );
+    assert_eq!(deployer.ecs.updates(), 0);
+    assert_eq!(
+        state(&deployer, &digest('a')).await,
+        State::WaitingForWindow
+    );
+    deployer
+        .operate(request(OperatorAction::Unfreeze), &invocation())
+        .await
+        .unwrap();
+    deployer.reconcile(&json!({}), &invocation()).await;
+    assert_eq!(deployer.ecs.updates(), 1);
 }

@@ -7,13 +7,14 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{log_decision, Deployer, StepError, TargetOutcome};
-use crate::input::config::Target;
+use super::{log_decision, Deployer, Invocation, StepError, TargetOutcome};
+use crate::input::config::{Policy, Target};
 use crate::ledger::{LedgerError, Versioned};
 use crate::model::deployment::{Deployment, State, Trigger, WindowHold};
+use crate::model::rollout::FreezeCheck;
 use crate::model::target::AwaitingPointer;
 use crate::model::window::WindowVerdict;
-use crate::ports::Adapters;
+use crate::ports::{Adapters, Ecs};
 
 impl<A: Adapters> Deployer<A> {
     /// Whether the target's windows hold `deployment` now: `Some((because, opens_at))`.
@@ -37,7 +38,7 @@ impl<A: Adapters> Deployer<A> {
         match target.windows.as_ref()?.verdict(self.now()) {
             WindowVerdict::Open => None,
             WindowVerdict::Closed { because, opens_at } => Some(format!(
-                "the deployment window is closed ({because}): it would wait until {}",
+                "the deployment window is closed ({because}): it would not roll before {}",
                 opens_at.format("%Y-%m-%d %H:%M UTC")
             )),
         }
@@ -125,20 +126,25 @@ impl<A: Adapters> Deployer<A> {
         }
     }
 
-    /// The reconciler's part: the target's waiting release rolls once its window is open.
+    /// The reconciler's part: the target's newest waiting release rolls once its window
+    /// is open — unless an operator froze the target (auto targets), or the service moved
+    /// on while it waited (another release reached ECS): it is never rolled over that.
+    /// The waiting releases are read from the target's document, so one whose pointer
+    /// write was lost, or of a target whose windows were removed, still rolls.
     pub(super) async fn release_waiting(
         &self,
         target: &Target,
+        invocation: &Invocation,
     ) -> Result<Option<TargetOutcome>, StepError> {
-        if target.windows.is_none() {
+        if self.is_dry_run() {
             return Ok(None);
         }
-        let Some(pointer) = self.ledger.waiting(&target.name).await? else {
+        let Some(newest) = self.newest_waiting(target).await? else {
             return Ok(None);
         };
         let Some(waiting) = self
             .ledger
-            .deployment(&target.name, &pointer.value.key)
+            .deployment(&target.name, &newest)
             .await?
             .filter(|d| d.value.state == State::WaitingForWindow)
         else {
@@ -147,12 +153,31 @@ impl<A: Adapters> Deployer<A> {
         if self.window_holds(target, &waiting.value).is_some() {
             return Ok(None);
         }
+        if let Some(reason) = self.held_back(target, &waiting.value).await? {
+            log_decision("frozen", &format!("the window is open, but {reason}"));
+            return Ok(Some(TargetOutcome::Frozen { reason }));
+        }
+        let service = self
+            .ecs
+            .describe_service(&target.cluster, &target.service)
+            .await?;
+        if service.task_definition != waiting.value.from_task_definition {
+            let now_runs = service.task_definition.clone();
+            self.supersede_waiting(
+                target,
+                &waiting.value.key,
+                &format!("what the service runs now ({now_runs}), which another release put there while it waited"),
+            )
+            .await?;
+            return Ok(Some(TargetOutcome::Superseded { by: now_runs }));
+        }
         let now = self.now();
-        if waiting.value.is_held_by_other("reconcile", now) {
+        let holder = invocation.request_id.as_str();
+        if waiting.value.is_held_by_other(holder, now) {
             return Ok(None);
         }
         let mut next = waiting.value.clone();
-        next.take_over("reconcile", now + super::decisions::ROLL_LEASE);
+        next.take_over(holder, now + super::decisions::ROLL_LEASE);
         let taken = match self.ledger.save(&waiting, next).await {
             Ok(taken) => taken,
             Err(LedgerError::Conflict { .. }) => return Ok(None),
@@ -162,6 +187,102 @@ impl<A: Adapters> Deployer<A> {
             "window-open",
             &format!("the deployment window is open: rolling {}", taken.value.id),
         );
-        Box::pin(self.roll_approved(target, taken)).await.map(Some)
+        let key = taken.value.key.clone();
+        match Box::pin(self.roll_approved(target, taken)).await {
+            Err(err) if !err.is_transient() => {
+                // It would fail the same way every run: it ends here, saying why.
+                self.fail_waiting(target, &key, &err.to_string()).await?;
+                Err(err)
+            }
+            rolled => rolled.map(Some),
+        }
+    }
+
+    /// The key of the target's newest waiting release (the pointer's, else the last to
+    /// start waiting); the others are superseded by it.
+    async fn newest_waiting(&self, target: &Target) -> Result<Option<String>, StepError> {
+        let read = self.ledger.target(&target.name).await?;
+        let mut waiting: Vec<&Deployment> = read
+            .record
+            .live
+            .values()
+            .filter(|d| d.state == State::WaitingForWindow)
+            .collect();
+        if waiting.is_empty() {
+            return Ok(None);
+        }
+        waiting.sort_by_key(|d| d.window.as_ref().map(|w| w.since));
+        let pointer = self.ledger.waiting(&target.name).await?;
+        let newest = pointer
+            .map(|p| p.value.key)
+            .filter(|key| waiting.iter().any(|d| &d.key == key))
+            .unwrap_or_else(|| waiting.last().expect("not empty").key.clone());
+        let by = Deployment::id_for(&target.name, &newest);
+        for older in waiting.iter().filter(|d| d.key != newest) {
+            self.supersede_waiting(target, &older.key, &by).await?;
+        }
+        Ok(Some(newest))
+    }
+
+    /// An operator's hold or a failure's freeze of an `auto` target: what stops a push
+    /// stops the release that waited too.
+    async fn held_back(
+        &self,
+        target: &Target,
+        waiting: &Deployment,
+    ) -> Result<Option<String>, StepError> {
+        if target.policy != Policy::Auto {
+            return Ok(None);
+        }
+        let Some(rollouts) = self.ledger.rollouts(&target.name).await? else {
+            return Ok(None);
+        };
+        let digest = super::image_digest(&waiting.image);
+        Ok(
+            match rollouts
+                .value
+                .check_push(target.freeze_rule(), digest, None, None)
+            {
+                FreezeCheck::Frozen(reason) => Some(reason),
+                _ => None,
+            },
+        )
+    }
+
+    async fn fail_waiting(&self, target: &Target, key: &str, why: &str) -> Result<(), StepError> {
+        let Some(current) = self.ledger.deployment(&target.name, key).await? else {
+            return Ok(());
+        };
+        if current.value.state != State::WaitingForWindow {
+            return Ok(());
+        }
+        let mut next = current.value.clone();
+        let note = format!("the window opened, but it cannot roll: {why}");
+        next.advance(State::Failed, note.clone(), self.now())?;
+        next.error = Some(note);
+        next.lease = None;
+        match self.ledger.save(&current, next).await {
+            Ok(_) | Err(LedgerError::Conflict { .. }) => Ok(()),
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    /// A release about to reach ECS supersedes the one waiting for the window: the
+    /// waiting one must never roll over it later.
+    pub(super) async fn supersede_other_waiting(
+        &self,
+        target: &Target,
+        ours: &Deployment,
+    ) -> Result<(), StepError> {
+        if target.windows.is_none() {
+            return Ok(());
+        }
+        if let Some(pointer) = self.ledger.waiting(&target.name).await? {
+            if pointer.value.key != ours.key {
+                self.supersede_waiting(target, &pointer.value.key, &ours.id)
+                    .await?;
+            }
+        }
+        Ok(())
     }
 }

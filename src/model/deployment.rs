@@ -62,6 +62,8 @@ impl State {
                 // window opens the newest one rolls, and the older ones are superseded.
                 | (Planned | Approved, WaitingForWindow)
                 | (WaitingForWindow, Rolling | Superseded | Failed)
+                // It waited as `auto`, and the target asks for approval now.
+                | (WaitingForWindow, AwaitingApproval)
                 | (Approved, Rolling | Superseded | Failed)
                 | (Rolling, Succeeded | Failed | RolledBack)
                 // ECS paused a progressive rollout for a person's decision (a PAUSE hook).

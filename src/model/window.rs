@@ -133,28 +133,19 @@ impl Windows {
         Ok(windows)
     }
 
+    /// On the local clock: used only to check that the windows open at all.
     fn open_at_minute(&self, minute: i64) -> bool {
         let denied = self.deny.iter().any(|s| s.contains(minute));
         let allowed = self.allow.is_empty() || self.allow.iter().any(|s| s.contains(minute));
         allowed && !denied
     }
 
-    fn minute_of(&self, at: DateTime<Utc>) -> i64 {
-        let local = at.with_timezone(&self.zone);
-        WeekTime {
-            day: local.weekday(),
-            time: local.time(),
-        }
-        .minute_of_week()
-    }
-
     /// Whether a target may roll at `now`, and if not, why and until when.
     pub fn verdict(&self, now: DateTime<Utc>) -> WindowVerdict {
-        let minute = self.minute_of(now);
-        if self.open_at_minute(minute) {
+        if self.open_at(now) {
             return WindowVerdict::Open;
         }
-        let because = match self.deny.iter().find(|s| s.contains(minute)) {
+        let because = match self.deny.iter().find(|s| self.in_span(s, now)) {
             Some(span) => format!("inside the deny window {} ({})", span.text, self.zone),
             None => format!(
                 "outside every allow window ({}; {})",
@@ -172,31 +163,63 @@ impl Windows {
         }
     }
 
-    /// The first instant after `now` at which the windows are open: the earliest span
-    /// boundary (a deny span's end, an allow span's start) in the next eight days, taken
-    /// on the local clock, whose instant is open.
+    fn open_at(&self, at: DateTime<Utc>) -> bool {
+        let denied = self.deny.iter().any(|s| self.in_span(s, at));
+        let allowed = self.allow.is_empty() || self.allow.iter().any(|s| self.in_span(s, at));
+        allowed && !denied
+    }
+
+    fn in_span(&self, span: &Span, at: DateTime<Utc>) -> bool {
+        self.occurrences(span, at)
+            .any(|(start, end)| start <= at && at < end)
+    }
+
+    /// The span's occurrences around `at`, as instants: each starts at its start's
+    /// instant and lasts until its end's, so that the clock going back an hour in autumn
+    /// neither reopens a deny span nor closes an allow span.
+    fn occurrences(
+        &self,
+        span: &Span,
+        at: DateTime<Utc>,
+    ) -> impl Iterator<Item = (DateTime<Utc>, DateTime<Utc>)> + '_ {
+        let today = at.with_timezone(&self.zone).date_naive();
+        let length = Duration::minutes(
+            (span.end.minute_of_week() - span.start.minute_of_week()).rem_euclid(WEEK_MINUTES),
+        );
+        let span = span.clone();
+        (-8..=8).filter_map(move |offset| {
+            let date = today + Duration::days(offset);
+            if date.weekday() != span.start.day {
+                return None;
+            }
+            let local_start = date.and_time(span.start.time);
+            let local_end = local_start + length;
+            Some((
+                self.instant(local_start.date(), local_start.time())?,
+                self.instant(local_end.date(), local_end.time())?,
+            ))
+        })
+    }
+
+    /// The first instant after `now` at which the windows are open: the earliest
+    /// occurrence boundary (a deny span's end, an allow span's start) that is open.
     fn opens_after(&self, now: DateTime<Utc>) -> DateTime<Utc> {
-        let today = now.with_timezone(&self.zone).date_naive();
-        let boundaries = self
+        let mut candidates: Vec<DateTime<Utc>> = self
             .deny
             .iter()
-            .map(|s| s.end)
-            .chain(self.allow.iter().map(|s| s.start));
-        let mut candidates: Vec<DateTime<Utc>> = Vec::new();
-        for boundary in boundaries {
-            for offset in 0..=8 {
-                let date = today + Duration::days(offset);
-                if date.weekday() == boundary.day {
-                    candidates.extend(self.instant(date, boundary.time));
-                }
-            }
-        }
+            .flat_map(|s| self.occurrences(s, now).map(|(_, end)| end))
+            .chain(
+                self.allow
+                    .iter()
+                    .flat_map(|s| self.occurrences(s, now).map(|(start, _)| start)),
+            )
+            .filter(|at| *at > now)
+            .collect();
         candidates.sort();
         candidates
             .into_iter()
-            .find(|at| *at > now && self.open_at_minute(self.minute_of(*at)))
-            // Windows::new checked that they open; a boundary exactly on the gap's far
-            // side aside, this is not reached: an hour later is a safe answer.
+            .find(|at| self.open_at(*at))
+            // Windows::new checked that they open within a week.
             .unwrap_or(now + Duration::hours(1))
     }
 

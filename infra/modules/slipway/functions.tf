@@ -33,8 +33,9 @@ locals {
       # A run that fails is run again by the next schedule; the queue keeps its error.
       dead_letters = true
       # It runs the push and deployment-events pipelines: their grants, and ECR listing;
-      # and reads progressive rollouts' service deployments.
-      grants = ["ledger", "ecs_read", "ecs_roll", "ecs_progress_read", "ecs_register", "pass_role", "ecr_read", "notify", "secrets", "kms"]
+      # reads progressive rollouts' service deployments; and rolls a release that waited
+      # for its window, which for an uploaded task definition re-reads the upload.
+      grants = ["ledger", "ecs_read", "ecs_roll", "ecs_progress_read", "ecs_register", "pass_role", "ecr_read", "source_read", "notify", "secrets", "kms"]
     }
     "approval" = {
       description = "The approval pages and Slack interactions (behind the approval HTTP API)"

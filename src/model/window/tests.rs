@@ -151,3 +151,31 @@ fn an_unknown_zone_a_window_that_never_opens_and_bad_spans_are_refused() {
     }
     assert!(Span::parse("fr 16:00 → mo 08:00").is_ok());
 }
+
+#[test]
+fn the_repeated_autumn_hour_neither_reopens_a_deny_span_nor_moves_its_end() {
+    // Berlin repeats 02:00-03:00 on Sunday 25 October 2026 (CEST, then CET).
+    let windows = Windows::new(
+        "Europe/Berlin",
+        vec![],
+        vec![Span::parse("SU 02:30 -> SU 06:00").unwrap()],
+    )
+    .unwrap();
+    // 02:30 CEST (00:30 UTC) begins it; the second 02:15 (CET, 01:15 UTC) is inside it.
+    assert_eq!(
+        windows.verdict(utc(2026, 10, 25, 0, 29, 0)),
+        WindowVerdict::Open
+    );
+    assert_eq!(
+        closed_until(&windows, utc(2026, 10, 25, 0, 30, 0)),
+        utc(2026, 10, 25, 5, 0, 0)
+    );
+    assert_eq!(
+        closed_until(&windows, utc(2026, 10, 25, 1, 15, 0)),
+        utc(2026, 10, 25, 5, 0, 0)
+    );
+    assert_eq!(
+        windows.verdict(utc(2026, 10, 25, 5, 0, 0)),
+        WindowVerdict::Open
+    );
+}

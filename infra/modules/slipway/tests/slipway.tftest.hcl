@@ -167,25 +167,26 @@ run "scopes_each_function_to_what_it_calls" {
     error_message = "deployment-events cannot check that a rollback's image still exists in ECR (item 14 of issue 17)."
   }
 
-  # source-upload reads uploads, and approval re-reads the one it approves (by version
-  # id): both, and only under the deploy prefix; the others never read the bucket.
+  # source-upload reads uploads, approval re-reads the one it approves (by version id),
+  # and reconcile the one that waited for its window: only under the deploy prefix; the
+  # others never read the bucket.
   assert {
     condition = alltrue([
       for f in ["image-push", "deployment-events"] :
       !contains([for s in output.function_permissions[f] : s.sid], "SourceManifests")
       ]) && alltrue([
-      for f in ["source-upload", "approval"] :
+      for f in ["source-upload", "approval", "reconcile"] :
       endswith(one(one([for s in output.function_permissions[f] : s.resources if s.sid == "SourceManifests"])), "/deploy/*")
       && contains(one([for s in output.function_permissions[f] : s.actions if s.sid == "SourceManifests"]), "s3:GetObjectVersion")
     ])
-    error_message = "Source bucket reads are not limited to source-upload and approval, and to the deploy prefix."
+    error_message = "Source bucket reads are not limited to source-upload, approval and reconcile, and to the deploy prefix."
   }
 
   # Without ListBucket a missing upload reads as 403 (permanent) instead of 404: granted
   # to the readers, and only for keys under the deploy prefix.
   assert {
     condition = alltrue([
-      for f in ["source-upload", "approval"] :
+      for f in ["source-upload", "approval", "reconcile"] :
       jsonencode(one([for s in output.function_permissions[f] : s if s.sid == "SourceManifestsList"])) == jsonencode({
         actions   = ["s3:ListBucket"]
         condition = null
