@@ -99,6 +99,18 @@ fn status_block(status: &TargetStatus, out: &Output, now: DateTime<Utc>) -> Stri
             )
         });
     rows.add_row(vec!["pending approval".to_string(), pending]);
+    if let Some(w) = &status.waiting_for_window {
+        rows.add_row(vec![
+            "waiting for window".to_string(),
+            format!(
+                "{} {} (opens {}; {})",
+                w.deployment_id,
+                w.release,
+                when(w.opens_at, now),
+                w.because
+            ),
+        ]);
+    }
     let drift = status
         .drift
         .as_deref()

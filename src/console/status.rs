@@ -34,6 +34,9 @@ pub struct TargetStatus {
     pub latest: Option<Latest>,
     pub frozen: Option<Frozen>,
     pub pending_approval: Option<Pending>,
+    /// The release waiting for the target's deployment window, and when it opens.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub waiting_for_window: Option<WaitingForWindow>,
     /// ECS runs something Slipway did not start.
     pub drift: Option<String>,
 }
@@ -145,6 +148,7 @@ pub fn status(inputs: &Inputs) -> TargetStatus {
         latest: latest(deployments),
         frozen: frozen(&rollouts, target, *now),
         pending_approval: pending(deployments, *now),
+        waiting_for_window: waiting(deployments),
         drift,
     }
 }
@@ -302,5 +306,27 @@ fn pending(deployments: &[Deployment], now: DateTime<Utc>) -> Option<Pending> {
         release: release::of_deployment(waiting),
         expires_at: request.expires_at,
         expires_in_seconds: (request.expires_at - now).num_seconds(),
+    })
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WaitingForWindow {
+    pub deployment_id: String,
+    pub release: String,
+    pub opens_at: DateTime<Utc>,
+    pub because: String,
+}
+
+fn waiting(deployments: &[Deployment]) -> Option<WaitingForWindow> {
+    let waiting = deployments
+        .iter()
+        .filter(|d| d.state == State::WaitingForWindow)
+        .max_by_key(|d| started_at(d))?;
+    let hold = waiting.window.as_ref()?;
+    Some(WaitingForWindow {
+        deployment_id: waiting.id.clone(),
+        release: release::of_deployment(waiting),
+        opens_at: hold.opens_at,
+        because: hold.because.clone(),
     })
 }

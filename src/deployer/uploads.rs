@@ -147,7 +147,11 @@ impl<A: Adapters> Deployer<A> {
             });
         }
         if self.is_dry_run() {
-            return Ok(upload_dry_run(target, upload, &plan));
+            let mut outcome = upload_dry_run(target, upload, &plan);
+            if let TargetOutcome::DryRun { warnings, .. } = &mut outcome {
+                warnings.extend(self.window_warning(target));
+            }
+            return Ok(outcome);
         }
         let record = self.record(target, upload, key, &plan, invocation);
         let current = match self.claim(record, invocation).await? {

@@ -231,3 +231,32 @@ async fn a_freeze_during_the_wait_keeps_the_release_back_when_the_window_opens()
     deployer.reconcile(&json!({}), &invocation()).await;
     assert_eq!(deployer.ecs.updates(), 1);
 }
+
+/// `slipway status` names the release that waits, why, and when the window opens.
+#[tokio::test]
+async fn status_shows_the_release_waiting_for_the_window() {
+    let (deployer, clock) = weekend_frozen("auto");
+    *clock.lock().unwrap() = utc(2026, 12, 4, 15, 1, 0);
+    push(&deployer, "e-2", "v2", &digest('a')).await;
+    let target = deployer.config().target("web").unwrap();
+    let read = deployer.ledger().target("web").await.unwrap();
+    let deployments: Vec<_> = read.record.live.values().cloned().collect();
+    let status = crate::console::status::status(&crate::console::status::Inputs {
+        target,
+        record: &read.record,
+        deployments: &deployments,
+        service: Err("not read in this test".into()),
+        now: utc(2026, 12, 4, 15, 2, 0),
+    });
+    let waiting = status.waiting_for_window.expect("a release waits");
+    assert_eq!(
+        waiting.deployment_id,
+        format!("web.{}", image_key(&digest('a')))
+    );
+    assert_eq!(waiting.opens_at, utc(2026, 12, 7, 7, 0, 0));
+    assert!(
+        waiting.because.contains("FR 16:00 -> MO 08:00"),
+        "{}",
+        waiting.because
+    );
+}

@@ -146,6 +146,17 @@ variable "targets" {
     error_message = "rollout.test_probe needs a blue-green, canary or linear strategy and a load_balancer with test_url and test_listener_rule; for_seconds is 10 to 3600, every_seconds 5 to 300."
   }
 
+  # The functions check the zone and that the windows ever open; a span's shape is
+  # checked here too, so that a typo fails the plan, not every function's cold start.
+  validation {
+    condition = alltrue([for t in var.targets : (
+      length(concat(t.windows.allow, t.windows.deny)) > 0
+      && alltrue([for span in concat(t.windows.allow, t.windows.deny) :
+      can(regex("^(?i)(MO|TU|WE|TH|FR|SA|SU) ([01][0-9]|2[0-3]):[0-5][0-9] *(->|→) *(MO|TU|WE|TH|FR|SA|SU) ([01][0-9]|2[0-3]):[0-5][0-9]$", trimspace(span)))])
+    ) if t.windows != null])
+    error_message = "windows needs at least one allow or deny span, each `DAY HH:MM -> DAY HH:MM` (MO … SU, 00:00 to 23:59), e.g. `FR 16:00 -> MO 08:00`."
+  }
+
   validation {
     condition     = alltrue([for t in var.targets : contains(["auto", "approval"], t.policy)])
     error_message = "Each target's policy must be `auto` or `approval`."

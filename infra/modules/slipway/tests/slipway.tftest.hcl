@@ -804,3 +804,22 @@ run "renders_a_targets_deployment_windows" {
     error_message = "The windows are not rendered as the functions parse them: ${jsonencode(jsondecode(output.config_json).targets[0])}"
   }
 }
+
+run "refuses_a_window_span_of_the_wrong_shape" {
+  command = plan
+
+  variables {
+    targets = [{
+      name       = "web"
+      cluster    = "shop"
+      service    = "web"
+      containers = ["app"]
+      repository = "app"
+      tags       = { glob = "release-*" }
+      policy     = "auto"
+      windows    = { time_zone = "Europe/Berlin", deny = ["FR 16:00 - MO 08:00"] }
+    }]
+  }
+
+  expect_failures = [var.targets]
+}
