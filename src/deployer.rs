@@ -269,6 +269,8 @@ pub(crate) fn image_digest(image: &str) -> &str {
 }
 
 #[cfg(test)]
+mod hook_step_tests;
+#[cfg(test)]
 mod hook_tests;
 #[cfg(test)]
 mod pipeline_tests;

@@ -8,80 +8,11 @@ use serde::{Deserialize, Serialize};
 use crate::model::plan::ImageChange;
 
 pub mod progress;
+mod state;
+mod window_hold;
 pub use progress::Progress;
-
-/// Where a deployment is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum State {
-    /// Claimed and planned; the claiming invocation is registering and rolling.
-    Planned,
-    /// Waiting for a person (policy `approval`).
-    AwaitingApproval,
-    Approved,
-    Rejected,
-    /// Nobody decided in time.
-    Expired,
-    /// A newer image for the same target made this one moot.
-    Superseded,
-    /// Ready to roll, held until the target's deployment window opens.
-    WaitingForWindow,
-    /// UpdateService returned; ECS is rolling the service.
-    Rolling,
-    Succeeded,
-    Failed,
-    /// ECS's circuit breaker rolled the service back: a failure, reported as one.
-    RolledBack,
-}
-
-impl State {
-    pub fn is_terminal(self) -> bool {
-        matches!(
-            self,
-            State::Rejected
-                | State::Expired
-                | State::Superseded
-                | State::Succeeded
-                | State::Failed
-                | State::RolledBack
-        )
-    }
-
-    /// The state machine. Anything not listed is refused, so a late or duplicate event
-    /// can never move a deployment backwards.
-    pub fn can_move_to(self, next: State) -> bool {
-        use State::*;
-        matches!(
-            (self, next),
-            (Planned, AwaitingApproval | Rolling | Superseded | Failed)
-                | (AwaitingApproval, Approved | Rejected | Expired | Superseded)
-                // ECS's own check (a Lambda hook) failed while a person's decision was
-                // awaited inside the rollout: ECS rolls back, nothing is left to decide.
-                | (AwaitingApproval, Failed)
-                // A window held it (a push or upload, or an approved release); when the
-                // window opens the newest one rolls, and the older ones are superseded.
-                | (Planned | Approved, WaitingForWindow)
-                | (WaitingForWindow, Rolling | Superseded | Failed)
-                // It waited as `auto`, and the target asks for approval now.
-                | (WaitingForWindow, AwaitingApproval)
-                | (Approved, Rolling | Superseded | Failed)
-                | (Rolling, Succeeded | Failed | RolledBack)
-                // ECS paused a progressive rollout for a person's decision (a PAUSE hook).
-                | (Rolling, AwaitingApproval)
-                // ECS reports the failure first and the circuit breaker's rollback after it.
-                | (Failed, RolledBack)
-                // A paused rollout rejected: ECS rolls it back once told.
-                | (Rejected, RolledBack)
-        )
-    }
-}
-
-impl std::fmt::Display for State {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let text = serde_json::to_value(self).ok();
-        f.write_str(text.as_ref().and_then(|v| v.as_str()).unwrap_or("?"))
-    }
-}
+pub use state::State;
+pub use window_hold::WindowHold;
 
 /// Who is working on a deployment, and until when. An invocation that dies mid-way
 /// leaves its lease to expire, so Lambda's retry can take over; a duplicate delivered
@@ -193,15 +124,6 @@ pub struct Deployment {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub window: Option<WindowHold>,
     pub history: Vec<HistoryEntry>,
-}
-
-/// Why a deployment waited for its target's window, and until when.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct WindowHold {
-    pub since: DateTime<Utc>,
-    /// When the windows open, as computed when it started waiting.
-    pub opens_at: DateTime<Utc>,
-    pub because: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
