@@ -15,6 +15,10 @@
 //!   marker in one write of the target's document, waiting for an older push to reach ECS;
 //! - `roll` — the steps they share (claim → register once → start the rollout → record and
 //!   settle, in one write → conclude); `telling` — the outcome messages;
+//! - `windows` — releases held by the target's deployment window, and the reconciler's
+//!   release of the newest when it opens; `window_override` — an approver letting one
+//!   release through; `promotion` — the gate that takes only digests that succeeded
+//!   upstream;
 //! - `report` — what a pipeline answers; `logging` — the span its lines carry.
 //!
 //! The `Deployer` holds the config and the adapters, built once per cold start.
@@ -44,6 +48,7 @@ mod operate;
 mod operator;
 mod outcomes;
 mod pause_answer;
+mod promotion;
 mod push;
 mod reconcile;
 mod replan;
@@ -52,6 +57,7 @@ mod roll;
 mod service_actions;
 mod telling;
 mod uploads;
+mod window_override;
 mod windows;
 
 pub use decisions::{DecisionError, DecisionOutcome, RollWhen};
@@ -66,6 +72,7 @@ pub use report::{
     DeployError, EventOutcome, Invocation, Report, Step, StepError, TargetOutcome, TargetReport,
 };
 use roll::duplicate;
+pub use window_override::OverrideOutcome;
 
 pub struct Deployer<A: Adapters> {
     config: Config,
@@ -81,6 +88,8 @@ pub struct Deployer<A: Adapters> {
     dry_run: bool,
     /// What time it is for the deployment windows (the system clock, or a test's).
     clock: Clock,
+    /// CloudWatch's alarm history, for promotion soaks that name `alarms_ok`.
+    alarms: Option<std::sync::Arc<dyn crate::ports::AlarmHistory>>,
 }
 
 /// The time source of the window decisions.
@@ -116,6 +125,7 @@ where
             source_bucket: None,
             dry_run,
             clock: std::sync::Arc::new(chrono::Utc::now),
+            alarms: None,
         }
     }
 }
@@ -146,6 +156,7 @@ where
             source_bucket: self.source_bucket,
             dry_run: self.dry_run,
             clock: self.clock,
+            alarms: self.alarms,
         }
     }
 }
@@ -167,6 +178,12 @@ impl<A: Adapters> Deployer<A> {
     /// Decide the deployment windows by `clock` instead of the system clock (tests).
     pub fn with_clock(mut self, clock: Clock) -> Self {
         self.clock = clock;
+        self
+    }
+
+    /// Read alarm histories (for promotion soaks) through `alarms`.
+    pub fn with_alarms(mut self, alarms: std::sync::Arc<dyn crate::ports::AlarmHistory>) -> Self {
+        self.alarms = Some(alarms);
         self
     }
 
@@ -274,5 +291,9 @@ mod hook_step_tests;
 mod hook_tests;
 #[cfg(test)]
 mod pipeline_tests;
+#[cfg(test)]
+mod promotion_tests;
+#[cfg(test)]
+mod window_override_tests;
 #[cfg(test)]
 mod window_tests;

@@ -302,6 +302,20 @@ pub fn paused_line(deployment: &Deployment) -> Option<String> {
     ))
 }
 
+/// The promotion evidence, one line per upstream target: "succeeded on staging-web at
+/// …, soaked 2h01m, alarms …: no ALARM during the soak".
+pub fn upstream_lines(deployment: &Deployment) -> Vec<String> {
+    deployment
+        .promotion
+        .iter()
+        .flat_map(|check| check.evidence.iter())
+        .map(|evidence| match &evidence.soak_bypassed_by {
+            Some(by) => format!("{} — the soak bypassed by {by}", evidence.describe()),
+            None => evidence.describe(),
+        })
+        .collect()
+}
+
 pub fn approval_email(
     deployment: &Deployment,
     link: &str,
@@ -342,6 +356,13 @@ pub fn approval_email(
     if let Some(paused) = paused_line(deployment) {
         body.push_str(&format!("\n{paused}\n"));
     }
+    let upstream = upstream_lines(deployment);
+    if !upstream.is_empty() {
+        body.push_str("\nUpstream (why this digest may go here):\n");
+        for line in &upstream {
+            body.push_str(&format!("  - {line}\n"));
+        }
+    }
     if !deployment.diff.is_empty() {
         body.push_str("\nChanges (names only):\n");
         for line in &deployment.diff {
@@ -375,6 +396,9 @@ pub fn approval_slack(
         escape(&trigger_line(deployment)),
         expires_at.format("%Y-%m-%d %H:%M UTC"),
     );
+    for line in upstream_lines(deployment) {
+        details.push_str(&format!("\n*Upstream:* {}", escape(&line)));
+    }
     if !deployment.diff.is_empty() {
         details.push_str("\n*Changes* (names only):");
         for line in deployment.diff.iter().take(20) {
@@ -486,6 +510,35 @@ pub(crate) mod tests {
         ] {
             assert!(body.contains(expected), "{expected} missing:\n{body}");
         }
+    }
+
+    #[test]
+    fn a_promoted_release_shows_its_upstream_evidence_in_the_email_and_in_slack() {
+        let expires = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let mut promoted = deployment();
+        promoted.promotion = Some(crate::model::deployment::PromotionCheck {
+            checked_at: expires,
+            evidence: vec![crate::model::promotion::Evidence {
+                upstream: "staging-web".into(),
+                deployment_id: "staging-web.img-ab12".into(),
+                succeeded_at: DateTime::from_timestamp(1_799_990_000, 0).unwrap(),
+                ecs_deployment_id: Some("ecs-svc/42".into()),
+                soaked_seconds: 7260,
+                soak_seconds: 7200,
+                alarms_ok: vec!["web-5xx".into()],
+                soak_bypassed_by: None,
+            }],
+            waiting: None,
+            look_again_at: None,
+        });
+        let line = "succeeded on staging-web at 2027-01-15 05:13 UTC (ECS ecs-svc/42), soaked 2h01m, alarms web-5xx: no ALARM during the soak";
+        let (_, body) = approval_email(&promoted, "https://x/a?t=T", expires);
+        assert!(body.contains(line), "{body}");
+        let slack = approval_slack(&promoted, "https://x/a?t=T", expires);
+        let text = slack.blocks[0]["text"]["text"].as_str().unwrap();
+        assert!(text.contains(&format!("*Upstream:* {line}")), "{text}");
+        let (_, plain) = approval_email(&deployment(), "https://x/a?t=T", expires);
+        assert!(!plain.contains("Upstream"), "{plain}");
     }
 
     #[test]

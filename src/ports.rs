@@ -346,3 +346,17 @@ impl Notifier for Silent {
 pub trait Prober: Send + Sync {
     fn get(&self, url: &str) -> impl Future<Output = crate::model::test_probe::Observation> + Send;
 }
+
+/// CloudWatch's record of an alarm, for promotion soaks: its state now and its state
+/// changes since `since` (`None`: no such alarm). A trait object, since only the deployer
+/// of a target with a promotion block needs it.
+pub trait AlarmHistory: Send + Sync {
+    fn timeline<'a>(
+        &'a self,
+        alarm: &'a str,
+        since: DateTime<Utc>,
+    ) -> futures::future::BoxFuture<
+        'a,
+        Result<Option<crate::model::promotion::AlarmTimeline>, AwsError>,
+    >;
+}

@@ -1,6 +1,7 @@
 //! The thin adapter: the `ports` traits implemented with the AWS SDK, and the cold-start
 //! wiring the functions share. No decisions are taken here.
 
+mod alarms;
 mod config_source;
 mod ecr;
 mod ecs;
@@ -17,6 +18,7 @@ pub mod self_invoke;
 mod service_state;
 mod taskdef;
 
+pub use alarms::CloudWatchAlarms;
 pub use config_source::config_from_object;
 pub use ecr::EcrRegistry;
 pub use ecs::EcsService;
@@ -55,6 +57,7 @@ pub struct Clients {
     pub s3: aws_sdk_s3::Client,
     pub sns: aws_sdk_sns::Client,
     pub secrets: aws_sdk_secretsmanager::Client,
+    pub cloudwatch: aws_sdk_cloudwatch::Client,
     pub region: String,
 }
 
@@ -98,6 +101,7 @@ impl Clients {
             s3: aws_sdk_s3::Client::from_conf(s3_config),
             sns: aws_sdk_sns::Client::new(&shared),
             secrets: aws_sdk_secretsmanager::Client::new(&shared),
+            cloudwatch: aws_sdk_cloudwatch::Client::new(&shared),
             region: shared.region().map(|r| r.to_string()).unwrap_or_default(),
         }
     }
@@ -246,7 +250,10 @@ async fn from_env(
         dry_run_from_env(),
     )
     .with_source_bucket(optional_env("SLIPWAY_SOURCE_BUCKET"))
-    .with_approvals(links, notifier);
+    .with_approvals(links, notifier)
+    .with_alarms(std::sync::Arc::new(CloudWatchAlarms::new(
+        clients.cloudwatch,
+    )));
     Ok((deployer, slack_secrets))
 }
 

@@ -1,5 +1,5 @@
 //! The commands that change something — `approve`, `reject`, `rollback`, `freeze`,
-//! `unfreeze` — each one signed request to the operator endpoint, so the ledger records
+//! `unfreeze`, `override-window` — each one signed request to the operator endpoint, so the ledger records
 //! the caller's verified ARN. A command that starts something prints its id first.
 
 use std::io::IsTerminal;
@@ -84,6 +84,63 @@ pub async fn run(ctx: &Context, change: Change<'_>) -> Result<Exit, CliError> {
     Ok(wait::exit_of(ended))
 }
 
+/// The targets a freeze or unfreeze names: the one given, or (--all) every target of the
+/// config Slipway runs with that deploys automatically (a person approves each deploy of
+/// the others, which a freeze refuses: they are named, not asked).
+pub async fn targets(
+    ctx: &Context,
+    target: Option<String>,
+    all: bool,
+) -> Result<Vec<String>, CliError> {
+    if let Some(target) = target.filter(|_| !all) {
+        return Ok(vec![target]);
+    }
+    let (auto, approved): (Vec<_>, Vec<_>) = ctx
+        .config()
+        .await?
+        .targets
+        .into_iter()
+        .partition(|t| t.policy == crate::input::config::Policy::Auto);
+    for target in approved {
+        eprintln!(
+            "{}: left alone, a person approves each of its deploys",
+            target.name
+        );
+    }
+    Ok(auto.into_iter().map(|t| t.name).collect())
+}
+
+/// The same change for each target, one signed request each, in order: every target is
+/// asked even when one is refused; the exit is the first that was not `Done`.
+pub async fn each(
+    ctx: &Context,
+    action: &'static str,
+    targets: &[String],
+    out: &Output,
+    body: impl Fn(&str) -> Value,
+) -> Result<Exit, CliError> {
+    let mut exit = Exit::Done;
+    for target in targets {
+        if targets.len() > 1 && !out.json {
+            out.text(&format!("{target}:"))?;
+        }
+        let done = run(
+            ctx,
+            Change {
+                action,
+                body: body(target),
+                wait: None,
+                out,
+            },
+        )
+        .await?;
+        if exit == Exit::Done {
+            exit = done;
+        }
+    }
+    Ok(exit)
+}
+
 /// The deployment the request started or concerned.
 fn started_id(answer: &Answer) -> Option<String> {
     answer
@@ -102,7 +159,10 @@ fn summary(action: &str, answer: &Answer) -> String {
         .or_else(|| answer.body.pointer("/answer/result"))
         .and_then(Value::as_str)
         .unwrap_or("done");
-    format!("{action}: {result} (as {by})")
+    match answer.body.pointer("/answer/why").and_then(Value::as_str) {
+        Some(why) => format!("{action}: {result} (as {by}): {why}"),
+        None => format!("{action}: {result} (as {by})"),
+    }
 }
 
 fn request_id() -> String {

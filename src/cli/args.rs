@@ -107,6 +107,16 @@ pub enum Command {
         #[arg(long)]
         reason: String,
     },
+    /// Let one release waiting for its target's deployment window roll now, as your IAM
+    /// identity (an approver of the target), saying why; recorded with the release.
+    #[command(
+        after_help = "Example:\n  slipway --env prod override-window web.img-3f2a9c1e… --reason 'hotfix for incident 4711'"
+    )]
+    OverrideWindow {
+        id: String,
+        #[arg(long)]
+        reason: String,
+    },
     /// Roll a target back to its last known good release, or to an earlier succeeded
     /// deployment (--to); prints the rollback's id first.
     #[command(
@@ -125,24 +135,32 @@ pub enum Command {
         #[arg(long, default_value = "30m", value_parser = parse_duration)]
         timeout: Duration,
     },
-    /// Pause automatic deploys to a target (a newer image does not lift it).
+    /// Pause automatic deploys to a target (a newer image does not lift it), or to every
+    /// target at once (--all: stop the line).
     #[command(
-        after_help = "Example:\n  slipway --env prod freeze web --reason 'year-end freeze' --until 2027-01-04T08:00:00Z"
+        after_help = "Example:\n  slipway --env prod freeze web --reason 'year-end freeze' --until 2027-01-04T08:00:00Z\n  slipway --env prod freeze --all --reason 'incident 4711: stop the line'"
     )]
     Freeze {
-        target: String,
+        #[arg(required_unless_present = "all")]
+        target: Option<String>,
+        /// Every target of the config, one request each (a target added later is not).
+        #[arg(long, conflicts_with = "target")]
+        all: bool,
         #[arg(long)]
         reason: String,
         /// When the freeze ends by itself: a time (RFC 3339) or a duration (2h, 3d).
         #[arg(long, value_parser = super::act::parse_until)]
         until: Option<chrono::DateTime<chrono::Utc>>,
     },
-    /// Let automatic deploys to a target resume.
+    /// Let automatic deploys to a target (or every target: --all) resume.
     #[command(
-        after_help = "Example:\n  slipway --env prod unfreeze web --reason 'fix v1.4.3 is out'"
+        after_help = "Example:\n  slipway --env prod unfreeze web --reason 'fix v1.4.3 is out'\n  slipway --env prod unfreeze --all --reason 'incident 4711 resolved'"
     )]
     Unfreeze {
-        target: String,
+        #[arg(required_unless_present = "all")]
+        target: Option<String>,
+        #[arg(long, conflicts_with = "target")]
+        all: bool,
         #[arg(long)]
         reason: String,
     },

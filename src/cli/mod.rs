@@ -164,27 +164,41 @@ async fn run(cli: Cli) -> Result<Exit, CliError> {
         }
         Command::Freeze {
             target,
+            all,
             reason,
             until,
         } => {
-            let body = serde_json::json!({ "target": target, "reason": reason, "until": until });
-            act::run(
+            let targets = act::targets(&ctx, target, all).await?;
+            act::each(
                 &ctx,
-                act::Change {
-                    action: "freeze",
-                    body,
-                    wait: None,
-                    out: &out,
-                },
+                "freeze",
+                &targets,
+                &out,
+                |target| serde_json::json!({ "target": target, "reason": reason, "until": until }),
             )
             .await
         }
-        Command::Unfreeze { target, reason } => {
-            let body = serde_json::json!({ "target": target, "reason": reason });
+        Command::Unfreeze {
+            target,
+            all,
+            reason,
+        } => {
+            let targets = act::targets(&ctx, target, all).await?;
+            act::each(
+                &ctx,
+                "unfreeze",
+                &targets,
+                &out,
+                |target| serde_json::json!({ "target": target, "reason": reason }),
+            )
+            .await
+        }
+        Command::OverrideWindow { id, reason } => {
+            let body = serde_json::json!({ "deployment": id, "reason": reason });
             act::run(
                 &ctx,
                 act::Change {
-                    action: "unfreeze",
+                    action: "override-window",
                     body,
                     wait: None,
                     out: &out,

@@ -111,6 +111,16 @@ fn status_block(status: &TargetStatus, out: &Output, now: DateTime<Utc>) -> Stri
             ),
         ]);
     }
+    if let Some(w) = &status.waiting_for_upstream {
+        let again = w
+            .look_again_at
+            .map(|at| format!("; looks again {}", when(at, now)))
+            .unwrap_or_default();
+        rows.add_row(vec![
+            "waiting for upstream".to_string(),
+            format!("{} {} ({}{again})", w.deployment_id, w.release, w.why),
+        ]);
+    }
     let drift = status
         .drift
         .as_deref()

@@ -37,6 +37,9 @@ pub struct TargetStatus {
     /// The release waiting for the target's deployment window, and when it opens.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub waiting_for_window: Option<WaitingForWindow>,
+    /// The release waiting for its digest to be available upstream (promotion).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub waiting_for_upstream: Option<WaitingForUpstream>,
     /// ECS runs something Slipway did not start.
     pub drift: Option<String>,
 }
@@ -149,6 +152,7 @@ pub fn status(inputs: &Inputs) -> TargetStatus {
         frozen: frozen(&rollouts, target, *now),
         pending_approval: pending(deployments, *now),
         waiting_for_window: waiting(deployments),
+        waiting_for_upstream: waiting_upstream(deployments),
         drift,
     }
 }
@@ -328,5 +332,29 @@ fn waiting(deployments: &[Deployment]) -> Option<WaitingForWindow> {
         release: release::of_deployment(waiting),
         opens_at: hold.opens_at,
         because: hold.because.clone(),
+    })
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WaitingForUpstream {
+    pub deployment_id: String,
+    pub release: String,
+    pub why: String,
+    /// When the soak it waits for ends (absent: when an upstream rollout ends).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub look_again_at: Option<DateTime<Utc>>,
+}
+
+fn waiting_upstream(deployments: &[Deployment]) -> Option<WaitingForUpstream> {
+    let waiting = deployments
+        .iter()
+        .filter(|d| d.state == State::WaitingForUpstream)
+        .max_by_key(|d| started_at(d))?;
+    let check = waiting.promotion.as_ref()?;
+    Some(WaitingForUpstream {
+        deployment_id: waiting.id.clone(),
+        release: release::of_deployment(waiting),
+        why: check.waiting.clone().unwrap_or_default(),
+        look_again_at: check.look_again_at,
     })
 }

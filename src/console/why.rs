@@ -192,6 +192,18 @@ fn from_record(target: &Target, deployment: &Deployment, now: DateTime<Utc>) -> 
                 hold.map(|h| h.opens_at.format("%Y-%m-%d %H:%M UTC").to_string()).unwrap_or_default()
             ))
         }
+        State::WaitingForUpstream => {
+            let check = deployment.promotion.as_ref();
+            ("waiting-for-upstream", format!(
+                "{release} waits since {} for its digest to be available upstream: {}; {}",
+                at(State::WaitingForUpstream),
+                check.and_then(|c| c.waiting.as_deref()).unwrap_or("not yet"),
+                check.and_then(|c| c.look_again_at).map_or_else(
+                    || "the reconciler looks again every run (every 5 minutes)".to_string(),
+                    |at| format!("it is looked at again at {}", at.format("%Y-%m-%d %H:%M UTC")),
+                ),
+            ))
+        }
         State::Planned | State::Approved => ("in-progress", format!("{release} is {} since {}", deployment.state, at(deployment.state))),
         State::Rolling => ("rolling", format!("{release} is rolling since {}: ECS has not said how it ended yet (`slipway wait {}`)", at(State::Rolling), deployment.id)),
         State::Succeeded => ("deployed", format!("{release} is deployed: ECS completed it at {}", at(State::Succeeded))),

@@ -132,6 +132,8 @@ impl<A: Adapters> Deployer<A> {
             let planned = running.summary.with_images(&changes);
             let mut warnings = warnings;
             warnings.extend(self.window_warning(target));
+            let trigger = push_trigger(push, reads.pushed_at);
+            warnings.extend(self.promotion_warning(target, &changes, &trigger).await?);
             let outcome = dry_run_plan(target, &running.summary, &planned, &warnings);
             let plan = serde_json::to_string(&outcome).unwrap_or_default();
             log_decision(
@@ -473,6 +475,17 @@ struct PushReads {
     rollouts: Option<RolloutsRead>,
 }
 
+/// What made a push's deployment: the real run and its dry run judge the same.
+fn push_trigger(push: &ImagePushed, pushed_at: Option<DateTime<Utc>>) -> Trigger {
+    Trigger::EcrPush {
+        event_id: push.event_id.clone(),
+        repository: push.repository.clone(),
+        tag: push.tag.clone(),
+        digest: push.digest.clone(),
+        pushed_at,
+    }
+}
+
 /// The deployment a push claims: the planned change of the running definition, leased
 /// to this invocation.
 fn push_record(
@@ -484,13 +497,7 @@ fn push_record(
     pushed_at: Option<DateTime<Utc>>,
     invocation: &Invocation,
 ) -> Deployment {
-    let trigger = Trigger::EcrPush {
-        event_id: push.event_id.clone(),
-        repository: push.repository.clone(),
-        tag: push.tag.clone(),
-        digest: push.digest.clone(),
-        pushed_at,
-    };
+    let trigger = push_trigger(push, pushed_at);
     Deployment {
         image: target.repository.image_uri(&push.digest),
         version: target

@@ -5,10 +5,10 @@
 use chrono::Utc;
 
 use super::decisions::*;
-use super::{log_warning, record_in_span, Deployer, StepError};
+use super::{log_decision, log_warning, record_in_span, Deployer, Step, StepError, TargetOutcome};
 use crate::ledger::{Claim, Versioned};
 use crate::model::deployment::{Action, Actor, Deployment, State};
-use crate::model::plan::{self, Derivation};
+use crate::model::plan::{self, Derivation, ImageChanges, TaskDefinitionSummary};
 use crate::ports::{Adapters, Ecs, ServiceState};
 
 impl<A: Adapters> Deployer<A> {
@@ -70,25 +70,8 @@ impl<A: Adapters> Deployer<A> {
             .ecs
             .describe_task_definition(&service.task_definition)
             .await?;
-        let (changes, planned) = match self.uploaded_definition(old).await? {
-            Some(uploaded) => {
-                let planned = uploaded.summary.with_images(&old.changes);
-                (old.changes.clone(), planned)
-            }
-            None => {
-                let wanted: Vec<(&str, &str)> = old
-                    .changes
-                    .iter()
-                    .map(|c| (c.container.as_str(), c.to.as_str()))
-                    .collect();
-                match plan::derive_images(&target.name, &running.summary, &wanted)? {
-                    Derivation::AlreadyRunning { .. } => return Ok(None),
-                    Derivation::Change(changes) => {
-                        let planned = running.summary.with_images(&changes);
-                        (changes, planned)
-                    }
-                }
-            }
+        let Some((changes, planned)) = self.plan_again(target, old, &running.summary).await? else {
+            return Ok(None);
         };
         // One fresh plan per (release, running revision): two approvers refused at once
         // claim the same record.
@@ -117,5 +100,69 @@ impl<A: Adapters> Deployer<A> {
             Claim::Exists(_) => {}
         }
         Ok(Some(id))
+    }
+
+    /// `old`'s images planned against `running`: the changes and the definition they make;
+    /// `None` if it runs them already.
+    async fn plan_again(
+        &self,
+        target: &crate::input::config::Target,
+        old: &Deployment,
+        running: &TaskDefinitionSummary,
+    ) -> Result<Option<(ImageChanges, TaskDefinitionSummary)>, StepError> {
+        if let Some(uploaded) = self.uploaded_definition(old).await? {
+            let planned = uploaded.summary.with_images(&old.changes);
+            return Ok(Some((old.changes.clone(), planned)));
+        }
+        let wanted: Vec<(&str, &str)> = old
+            .changes
+            .iter()
+            .map(|c| (c.container.as_str(), c.to.as_str()))
+            .collect();
+        Ok(match plan::derive_images(&target.name, running, &wanted)? {
+            Derivation::AlreadyRunning { .. } => None,
+            Derivation::Change(changes) => {
+                let planned = running.with_images(&changes);
+                Some((changes, planned))
+            }
+        })
+    }
+
+    /// A release waiting for upstream whose service moved on meanwhile: nobody saw its
+    /// plan yet, so it is planned again in place against what runs now (its approval, if
+    /// the target asks for one, shows the new change); one the service runs already ends
+    /// superseded.
+    pub(super) async fn rebase_waiting(
+        &self,
+        target: &crate::input::config::Target,
+        waiting: Versioned<Deployment>,
+        service: &ServiceState,
+    ) -> Result<Step<Versioned<Deployment>>, StepError> {
+        let now_runs = &service.task_definition;
+        let running = self.ecs.describe_task_definition(now_runs).await?;
+        let mut next = waiting.value.clone();
+        let Some((changes, planned)) = self.plan_again(target, &next, &running.summary).await?
+        else {
+            next.advance(
+                State::Superseded,
+                format!("the service runs its images already ({now_runs})"),
+                Utc::now(),
+            )?;
+            self.ledger.save(&waiting, next).await?;
+            return Ok(Step::Stop(TargetOutcome::Superseded {
+                by: now_runs.clone(),
+            }));
+        };
+        log_decision(
+            "replanned",
+            &format!(
+                "{} waited for upstream while the service moved on from {} to {now_runs}: planned again against it",
+                next.id, next.from_task_definition
+            ),
+        );
+        next.diff = plan::summary_diff(&running.summary, &planned);
+        next.changes = changes;
+        next.from_task_definition = now_runs.clone();
+        Ok(Step::Go(self.ledger.save(&waiting, next).await?))
     }
 }

@@ -85,6 +85,17 @@ pub enum TargetOutcome {
         because: String,
         opens_at: chrono::DateTime<chrono::Utc>,
     },
+    /// The digest is not available upstream yet (rolling there, or soaking): the release
+    /// waits, and goes on once it is.
+    WaitingForUpstream {
+        why: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        look_again_at: Option<chrono::DateTime<chrono::Utc>>,
+    },
+    /// The digest did not succeed upstream (or failed its soak): it is not deployed here.
+    NotPromoted {
+        reason: String,
+    },
     /// An ECS event moved the deployment.
     Moved {
         from: State,

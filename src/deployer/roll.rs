@@ -132,6 +132,12 @@ impl<A: Adapters> Deployer<A> {
         base: &<A::Ecs as Ecs>::TaskDefinition,
         changes: Vec<ImageChange>,
     ) -> Result<TargetOutcome, StepError> {
+        // A gated target takes only what succeeded upstream: checked before anyone is
+        // asked, and before the window.
+        let current = match self.promotion_gate(target, current).await? {
+            Step::Go(current) => current,
+            Step::Stop(outcome) => return Ok(outcome),
+        };
         let from_task_definition = current.value.from_task_definition.clone();
         let pause_inside = matches!(target.rollout.approval, ApprovalPoint::During(_));
         // A release that waited for its window may have been approved before it waited.

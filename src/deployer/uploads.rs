@@ -150,6 +150,11 @@ impl<A: Adapters> Deployer<A> {
             let mut outcome = upload_dry_run(target, upload, &plan);
             if let TargetOutcome::DryRun { warnings, .. } = &mut outcome {
                 warnings.extend(self.window_warning(target));
+                let trigger = self.blank_record(target, upload, key).trigger;
+                warnings.extend(
+                    self.promotion_warning(target, &plan.changes, &trigger)
+                        .await?,
+                );
             }
             return Ok(outcome);
         }

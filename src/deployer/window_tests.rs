@@ -13,12 +13,12 @@ use crate::ledger::image_key;
 use crate::memory::{digest, ecr_push, ACCOUNT};
 use crate::model::deployment::{State, Trigger};
 
-fn utc(y: i32, m: u32, d: u32, h: u32, min: u32, s: u32) -> DateTime<Utc> {
+pub(super) fn utc(y: i32, m: u32, d: u32, h: u32, min: u32, s: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(y, m, d, h, min, s).unwrap()
 }
 
 /// `web` frozen over the Berlin weekend, on a clock the test sets.
-fn weekend_frozen(policy: &str) -> (MemoryDeployer, Arc<Mutex<DateTime<Utc>>>) {
+pub(super) fn weekend_frozen(policy: &str) -> (MemoryDeployer, Arc<Mutex<DateTime<Utc>>>) {
     let clock = Arc::new(Mutex::new(utc(2026, 12, 3, 10, 0, 0)));
     let read = clock.clone();
     let deployer = deployer_with(
@@ -29,7 +29,12 @@ fn weekend_frozen(policy: &str) -> (MemoryDeployer, Arc<Mutex<DateTime<Utc>>>) {
     (deployer, clock)
 }
 
-async fn push(deployer: &MemoryDeployer, event: &str, tag: &str, digest: &str) -> TargetOutcome {
+pub(super) async fn push(
+    deployer: &MemoryDeployer,
+    event: &str,
+    tag: &str,
+    digest: &str,
+) -> TargetOutcome {
     deployer.registry.push(ACCOUNT, "app", Some(tag), digest);
     let report = deployer
         .handle_ecr_event(&ecr_push(event, "app", Some(tag), digest), &invocation())
@@ -41,7 +46,7 @@ async fn push(deployer: &MemoryDeployer, event: &str, tag: &str, digest: &str) -
     }
 }
 
-async fn state(deployer: &MemoryDeployer, digest: &str) -> State {
+pub(super) async fn state(deployer: &MemoryDeployer, digest: &str) -> State {
     let id = format!("web.{}", image_key(digest));
     deployer.deployment(&id).await.unwrap().value.state
 }

@@ -7,7 +7,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{log_decision, Deployer, Invocation, StepError, TargetOutcome};
+use super::{log_decision, Deployer, Invocation, Step, StepError, TargetOutcome};
 use crate::input::config::{Policy, Target};
 use crate::ledger::{LedgerError, Versioned};
 use crate::model::deployment::{Deployment, State, Trigger, WindowHold};
@@ -27,7 +27,17 @@ impl<A: Adapters> Deployer<A> {
         if matches!(deployment.trigger, Trigger::Rollback { .. }) {
             return None;
         }
-        match windows.verdict(self.now()) {
+        // An approver let this release through (`slipway override-window`), lately.
+        let now = self.now();
+        if deployment
+            .window
+            .as_ref()
+            .and_then(|w| w.overridden.as_ref())
+            .is_some_and(|o| o.is_active(now))
+        {
+            return None;
+        }
+        match windows.verdict(now) {
             WindowVerdict::Open => None,
             WindowVerdict::Closed { because, opens_at } => Some((because, opens_at)),
         }
@@ -65,6 +75,7 @@ impl<A: Adapters> Deployer<A> {
             since: now,
             opens_at,
             because: because.clone(),
+            overridden: None,
         });
         next.lease = None;
         let saved = self.ledger.save(&current, next).await?;
@@ -73,8 +84,13 @@ impl<A: Adapters> Deployer<A> {
         Ok(TargetOutcome::WaitingForWindow { because, opens_at })
     }
 
-    /// Makes `ours` the target's waiting release, superseding the one it replaces.
-    async fn become_waiting(&self, target: &Target, ours: &Deployment) -> Result<(), StepError> {
+    /// Makes `ours` the target's waiting release (for the window, or for upstream),
+    /// superseding the one it replaces.
+    pub(super) async fn become_waiting(
+        &self,
+        target: &Target,
+        ours: &Deployment,
+    ) -> Result<(), StepError> {
         let mine = AwaitingPointer {
             deployment_id: ours.id.clone(),
             key: ours.key.clone(),
@@ -82,8 +98,20 @@ impl<A: Adapters> Deployer<A> {
         };
         for _ in 0..5 {
             let pointer = self.ledger.waiting(&target.name).await?;
-            if let Some(old) = pointer.as_ref().filter(|p| p.value.key != ours.key) {
-                self.supersede_waiting(target, &old.value.key, &ours.id)
+            if let Some(other) = pointer.as_ref().filter(|p| p.value.key != ours.key) {
+                // A release that began after ours (a push delivered out of order, an
+                // older release approved late) keeps the place: ours gives way to it.
+                if let Some(newer) = self
+                    .ledger
+                    .deployment(&target.name, &other.value.key)
+                    .await?
+                    .filter(|d| is_waiting(d.value.state) && is_newer(&d.value, ours))
+                {
+                    self.supersede_waiting(target, &ours.key, &newer.value.id)
+                        .await?;
+                    return Ok(());
+                }
+                self.supersede_waiting(target, &other.value.key, &ours.id)
                     .await?;
             }
             match self
@@ -111,13 +139,13 @@ impl<A: Adapters> Deployer<A> {
         let Some(older) = self.ledger.deployment(&target.name, key).await? else {
             return Ok(());
         };
-        if older.value.state != State::WaitingForWindow {
+        if !is_waiting(older.value.state) {
             return Ok(());
         }
         let mut next = older.value.clone();
         next.advance(
             State::Superseded,
-            format!("superseded by {by}, which waits for the same window"),
+            format!("superseded by {by}, a newer release of the target"),
             self.now(),
         )?;
         match self.ledger.save(&older, next).await {
@@ -146,11 +174,23 @@ impl<A: Adapters> Deployer<A> {
             .ledger
             .deployment(&target.name, &newest)
             .await?
-            .filter(|d| d.value.state == State::WaitingForWindow)
+            .filter(|d| is_waiting(d.value.state))
         else {
             return Ok(None);
         };
-        if self.window_holds(target, &waiting.value).is_some() {
+        let now = self.now();
+        let still_closed = waiting.value.state == State::WaitingForWindow
+            && self.window_holds(target, &waiting.value).is_some();
+        // Upstream is looked at again once the soak it waits for has ended, and on every
+        // run while it waits for an upstream rollout to end (no time to wait for).
+        let soaking = waiting.value.state == State::WaitingForUpstream
+            && waiting
+                .value
+                .promotion
+                .as_ref()
+                .and_then(|c| c.look_again_at)
+                .is_some_and(|at| at > now);
+        if still_closed || soaking {
             return Ok(None);
         }
         if let Some(reason) = self.held_back(target, &waiting.value).await? {
@@ -161,6 +201,20 @@ impl<A: Adapters> Deployer<A> {
             .ecs
             .describe_service(&target.cluster, &target.service)
             .await?;
+        // The service moved on while it waited. A release waiting for upstream was never
+        // shown to anyone: it is planned again against what runs now, as a push arriving
+        // now would be. One that waits for its window was approved (or is an auto
+        // release the service has gone past): it never rolls over what runs now.
+        let waiting = if service.task_definition != waiting.value.from_task_definition
+            && waiting.value.state == State::WaitingForUpstream
+        {
+            match self.rebase_waiting(target, waiting, &service).await? {
+                Step::Go(rebased) => rebased,
+                Step::Stop(outcome) => return Ok(Some(outcome)),
+            }
+        } else {
+            waiting
+        };
         if service.task_definition != waiting.value.from_task_definition {
             let now_runs = service.task_definition.clone();
             self.supersede_waiting(
@@ -171,7 +225,18 @@ impl<A: Adapters> Deployer<A> {
             .await?;
             return Ok(Some(TargetOutcome::Superseded { by: now_runs }));
         }
-        let now = self.now();
+        // A release waiting for upstream is judged again first, writing only what changed
+        // (a run that finds it still soaking writes nothing); only one that goes on is
+        // taken over below.
+        let waiting = if waiting.value.state == State::WaitingForUpstream {
+            match self.promotion_gate(target, waiting).await? {
+                Step::Go(passed) => passed,
+                Step::Stop(TargetOutcome::WaitingForUpstream { .. }) => return Ok(None),
+                Step::Stop(outcome) => return Ok(Some(outcome)),
+            }
+        } else {
+            waiting
+        };
         let holder = invocation.request_id.as_str();
         if waiting.value.is_held_by_other(holder, now) {
             return Ok(None);
@@ -206,12 +271,13 @@ impl<A: Adapters> Deployer<A> {
             .record
             .live
             .values()
-            .filter(|d| d.state == State::WaitingForWindow)
+            .filter(|d| is_waiting(d.state))
             .collect();
         if waiting.is_empty() {
             return Ok(None);
         }
-        waiting.sort_by_key(|d| d.window.as_ref().map(|w| w.since));
+        // The newest is the one that began last (`is_newer`); the pointer breaks ties.
+        waiting.sort_by_key(|d| began(d));
         let pointer = self.ledger.waiting(&target.name).await?;
         let newest = pointer
             .map(|p| p.value.key)
@@ -253,11 +319,11 @@ impl<A: Adapters> Deployer<A> {
         let Some(current) = self.ledger.deployment(&target.name, key).await? else {
             return Ok(());
         };
-        if current.value.state != State::WaitingForWindow {
+        if !is_waiting(current.value.state) {
             return Ok(());
         }
         let mut next = current.value.clone();
-        let note = format!("the window opened, but it cannot roll: {why}");
+        let note = format!("it stopped waiting, but it cannot roll: {why}");
         next.advance(State::Failed, note.clone(), self.now())?;
         next.error = Some(note);
         next.lease = None;
@@ -267,22 +333,52 @@ impl<A: Adapters> Deployer<A> {
         }
     }
 
-    /// A release about to reach ECS supersedes the one waiting for the window: the
-    /// waiting one must never roll over it later.
+    /// A release about to reach ECS supersedes an older one waiting (for the window or
+    /// upstream): the waiting one must never roll over it later.
     pub(super) async fn supersede_other_waiting(
         &self,
         target: &Target,
         ours: &Deployment,
     ) -> Result<(), StepError> {
-        if target.windows.is_none() {
+        if target.windows.is_none() && target.promotion.is_none() {
             return Ok(());
         }
-        if let Some(pointer) = self.ledger.waiting(&target.name).await? {
-            if pointer.value.key != ours.key {
-                self.supersede_waiting(target, &pointer.value.key, &ours.id)
-                    .await?;
-            }
+        let Some(pointer) = self.ledger.waiting(&target.name).await? else {
+            return Ok(());
+        };
+        if pointer.value.key == ours.key {
+            return Ok(());
+        }
+        // Only an older one: a newer release that waits keeps waiting, and is planned
+        // again against what ours leaves running when its turn comes (`rebase_waiting`).
+        let waiting = self
+            .ledger
+            .deployment(&target.name, &pointer.value.key)
+            .await?;
+        if waiting.is_some_and(|w| !is_newer(&w.value, ours)) {
+            self.supersede_waiting(target, &pointer.value.key, &ours.id)
+                .await?;
         }
         Ok(())
     }
+}
+
+/// When a release began: its first step in the ledger (none yet: it is being claimed
+/// now, the newest of all).
+fn began(deployment: &Deployment) -> Option<DateTime<Utc>> {
+    deployment.history.first().map(|h| h.at)
+}
+
+/// Whether `a` began after `b`.
+fn is_newer(a: &Deployment, b: &Deployment) -> bool {
+    match (began(a), began(b)) {
+        (None, _) => true,
+        (Some(_), None) => false,
+        (Some(a), Some(b)) => a > b,
+    }
+}
+
+/// The states a release waits in before it reaches ECS: for the window, or upstream.
+fn is_waiting(state: State) -> bool {
+    matches!(state, State::WaitingForWindow | State::WaitingForUpstream)
 }

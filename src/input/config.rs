@@ -71,6 +71,9 @@ pub struct Target {
     pub rollout: RolloutPolicy,
     /// When it may roll (`None`: at any time). Operators' rollbacks are never held.
     pub windows: Option<crate::model::window::Windows>,
+    /// The upstream targets a digest must have succeeded on first (`None`: any digest
+    /// the tag rule accepts).
+    pub promotion: Option<crate::model::promotion::Promotion>,
 }
 
 impl Target {
@@ -231,6 +234,7 @@ struct RawTarget {
     task_family: Option<String>,
     rollout: Option<rollout::RawRollout>,
     windows: Option<windows::RawWindows>,
+    promotion: Option<promotion::RawPromotion>,
 }
 
 #[derive(Deserialize)]
@@ -304,6 +308,7 @@ impl Config {
             }
             targets.push(target);
         }
+        promotion::check_upstreams(&targets)?;
         Ok(Config {
             targets,
             home: home.clone(),
@@ -338,6 +343,7 @@ fn validate_target(index: usize, raw: RawTarget, home: &Home) -> Result<Target, 
         (raw.policy == Policy::Approval).then(|| approval.expires_after.num_minutes());
     let rollout = rollout::validate_rollout(raw.rollout, approval_minutes, &field)?;
     let windows = windows::validate_windows(raw.windows, &field)?;
+    let promotion = promotion::validate_promotion(raw.promotion, &field)?;
     Ok(Target {
         name: raw.name,
         cluster: raw.cluster,
@@ -355,6 +361,7 @@ fn validate_target(index: usize, raw: RawTarget, home: &Home) -> Result<Target, 
         task_family: raw.task_family.filter(|f| !f.trim().is_empty()),
         rollout,
         windows,
+        promotion,
     })
 }
 
@@ -552,6 +559,7 @@ fn validate_approval(
     })
 }
 
+mod promotion;
 mod rollout;
 #[cfg(test)]
 mod tests;

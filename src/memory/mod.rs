@@ -7,14 +7,17 @@
 //! - [`MemoryEcs`] — services, task-definition revisions and rollouts, counting calls,
 //!   with failures that can be queued.
 //! - [`MemoryRegistry`] and [`MemorySources`] — ECR's images; the source bucket's versions.
+//! - [`MemoryAlarms`] — CloudWatch alarms and their state history.
 //! - [`RecordingNotifier`] — keeps what people would have been told.
 //! - [`ecr_push`] — an "ECR Image Action" event in the shape of `events/ecr-push.json`.
 
+mod alarms;
 mod ecs;
 mod notifier;
 mod registry;
 mod store;
 
+pub use alarms::MemoryAlarms;
 pub use ecs::MemoryEcs;
 pub use notifier::RecordingNotifier;
 pub use registry::{MemoryRegistry, MemorySources};

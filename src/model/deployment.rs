@@ -12,7 +12,7 @@ mod state;
 mod window_hold;
 pub use progress::Progress;
 pub use state::State;
-pub use window_hold::WindowHold;
+pub use window_hold::{PromotionCheck, WindowHold, WindowOverride, OVERRIDE_LASTS};
 
 /// Who is working on a deployment, and until when. An invocation that dies mid-way
 /// leaves its lease to expire, so Lambda's retry can take over; a duplicate delivered
@@ -123,6 +123,9 @@ pub struct Deployment {
     /// Set while (and after) the target's deployment window held it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub window: Option<WindowHold>,
+    /// Set for a target with a `promotion` block: what upstream showed, or why it waits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub promotion: Option<PromotionCheck>,
     pub history: Vec<HistoryEntry>,
 }
 
@@ -257,6 +260,8 @@ pub enum Action {
     Reject,
     Expire,
     Supersede,
+    /// An approver let a release through its closed deployment window.
+    OverrideWindow,
 }
 
 impl From<Verdict> for Action {
@@ -344,6 +349,7 @@ impl Deployment {
             takeovers: 0,
             progress: None,
             window: None,
+            promotion: None,
             history: Vec::new(),
         }
     }

@@ -17,6 +17,8 @@
 //!   listener, and how one call's answer follows from the last.
 //! - [`window`] — deployment windows: weekly local-time spans in a time zone, deny over
 //!   allow, and when a closed window opens.
+//! - [`promotion`] — which digests a stage may take: succeeded upstream, soaked, no
+//!   alarm during the soak; the evidence an approver is shown.
 //! - [`freeze`] and [`rollout`] — how rollouts end: ECS's events turned into forward-only
 //!   moves, the last known good release, and the freeze after a failure.
 
@@ -27,6 +29,7 @@ pub mod image_ref;
 pub mod ordering;
 pub mod plan;
 pub mod progressive;
+pub mod promotion;
 pub mod rollable;
 pub mod rollout;
 pub mod service;

@@ -260,6 +260,7 @@ pub(crate) mod tests {
             task_family: None,
             rollout: Default::default(),
             windows: None,
+            promotion: None,
         }
     }
 

@@ -103,6 +103,7 @@ fn confirm_page<A: Adapters>(
         style_nonce: &style_nonce,
         notice: unfinished_notice(deployment),
         live: notify::paused_line(deployment),
+        upstream: notify::upstream_lines(deployment),
     }
     .render();
     match html {

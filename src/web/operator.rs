@@ -1,5 +1,6 @@
 //! `POST /operator/{action}`: the operator endpoint the `slipway` command line calls —
-//! `rollback`, `freeze`, `unfreeze`, `approve`, `reject` — each acting as the caller.
+//! `rollback`, `freeze`, `unfreeze`, `approve`, `reject`, `override-window` — each acting
+//! as the caller.
 //!
 //! On AWS the route's authorization is `AWS_IAM`: API Gateway checks the request's SigV4
 //! signature and the caller's `execute-api:Invoke` permission on
@@ -19,7 +20,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{AppState, RequestSource};
-use crate::deployer::{DecisionError, DecisionOutcome, Invocation, OperatorError};
+use crate::deployer::{DecisionError, DecisionOutcome, Invocation, OperatorError, OverrideOutcome};
 use crate::input::event::{OperatorAction, OperatorRequest};
 use crate::model::deployment::{Action, Actor, Channel, Verdict};
 use crate::ports::Adapters;
@@ -77,6 +78,7 @@ pub(super) async fn act<A: Adapters>(
         "freeze" => operate(&app.deployer, OperatorAction::Freeze, &caller, body).await,
         "unfreeze" => operate(&app.deployer, OperatorAction::Unfreeze, &caller, body).await,
         "plan" => plan(&app.deployer, &caller, body).await,
+        "override-window" => override_window(&app.deployer, &caller, source, body).await,
         other => answer(
             StatusCode::NOT_FOUND,
             json!({"message": format!("no operator action `{other}`: rollback, freeze, unfreeze, approve, reject, plan")}),
@@ -171,42 +173,127 @@ async fn decide<A: Adapters>(
     source: Option<String>,
     body: OperatorBody,
 ) -> Response {
-    let Some(id) = body.deployment.filter(|d| !d.is_empty()) else {
-        return answer(
-            StatusCode::BAD_REQUEST,
-            json!({"message": "name the `deployment`"}),
-        );
-    };
-    let record = match deployer.deployment(&id).await {
-        Ok(record) => record,
-        Err(err) => return failed(&err.to_string(), decision_status(&err)),
-    };
-    let actor = Actor {
-        id: caller.arn.clone(),
-        channel: Channel::Iam,
-        source,
-    };
-    let allowed = deployer
-        .config()
-        .target(&record.value.target)
-        .is_some_and(|target| target.approval.may_decide_as(&caller.arn));
-    if !allowed {
-        let why = format!(
-            "{} is not among the IAM approvers of target `{}` (approval.iam_approvers)",
-            caller.arn, record.value.target
-        );
-        deployer
-            .audit_refused(&record.value, Action::from(verdict), &actor, &why)
-            .await;
-        return answer(
-            StatusCode::FORBIDDEN,
-            json!({"result": "refused", "message": why}),
-        );
+    let (id, record, actor) =
+        match named_deployment(deployer, body.deployment, caller, source).await {
+            Ok(found) => found,
+            Err(answered) => return answered,
+        };
+    if let Some(refused) =
+        refuse_non_approver(deployer, &record.value, &actor, Action::from(verdict)).await
+    {
+        return refused;
     }
     match deployer.decide(&id, verdict, &actor, body.reason).await {
         Ok(DecisionOutcome::Refused { reason }) => answer(
             StatusCode::CONFLICT,
             json!({"result": "refused", "message": reason, "deployment_id": id}),
+        ),
+        Ok(outcome) => answer(
+            StatusCode::OK,
+            json!({"result": "done", "by": caller.arn, "deployment_id": id, "answer": outcome}),
+        ),
+        Err(err) => failed(&err.to_string(), decision_status(&err)),
+    }
+}
+
+/// The deployment a request names, read, and the caller as the actor on it.
+async fn named_deployment<A: Adapters>(
+    deployer: &crate::deployer::Deployer<A>,
+    deployment: Option<String>,
+    caller: &VerifiedCaller,
+    source: Option<String>,
+) -> Result<
+    (
+        String,
+        crate::ledger::Versioned<crate::model::deployment::Deployment>,
+        Actor,
+    ),
+    Response,
+> {
+    let Some(id) = deployment.filter(|d| !d.is_empty()) else {
+        return Err(answer(
+            StatusCode::BAD_REQUEST,
+            json!({"message": "name the `deployment`"}),
+        ));
+    };
+    let record = deployer
+        .deployment(&id)
+        .await
+        .map_err(|err| failed(&err.to_string(), decision_status(&err)))?;
+    let actor = Actor {
+        id: caller.arn.clone(),
+        channel: Channel::Iam,
+        source,
+    };
+    Ok((id, record, actor))
+}
+
+/// 403 (audited) unless the caller is among the target's `approval.iam_approvers`.
+async fn refuse_non_approver<A: Adapters>(
+    deployer: &crate::deployer::Deployer<A>,
+    record: &crate::model::deployment::Deployment,
+    actor: &Actor,
+    action: Action,
+) -> Option<Response> {
+    let allowed = deployer
+        .config()
+        .target(&record.target)
+        .is_some_and(|target| target.approval.may_decide_as(&actor.id));
+    if allowed {
+        return None;
+    }
+    let why = format!(
+        "{} is not among the IAM approvers of target `{}` (approval.iam_approvers)",
+        actor.id, record.target
+    );
+    deployer.audit_refused(record, action, actor, &why).await;
+    Some(answer(
+        StatusCode::FORBIDDEN,
+        json!({"result": "refused", "message": why}),
+    ))
+}
+
+/// An approver lets one release through its closed deployment window, saying why.
+async fn override_window<A: Adapters>(
+    deployer: &crate::deployer::Deployer<A>,
+    caller: &VerifiedCaller,
+    source: Option<String>,
+    body: OperatorBody,
+) -> Response {
+    let (id, record, actor) =
+        match named_deployment(deployer, body.deployment, caller, source).await {
+            Ok(found) => found,
+            Err(answered) => return answered,
+        };
+    // An `auto` target has no approvers: whoever IAM lets call this action may (as for
+    // freeze and rollback). A target that asks approvers lets only them.
+    let needs_approver = deployer
+        .config()
+        .target(&record.value.target)
+        .is_none_or(|target| target.policy == crate::input::config::Policy::Approval);
+    if needs_approver {
+        if let Some(refused) =
+            refuse_non_approver(deployer, &record.value, &actor, Action::OverrideWindow).await
+        {
+            return refused;
+        }
+    }
+    let invocation = Invocation {
+        request_id: format!("operator-{}", random_id()),
+        deadline: Utc::now() + chrono::Duration::seconds(REQUEST_SECONDS),
+    };
+    match deployer
+        .override_window(&id, &actor, body.reason, &invocation)
+        .await
+    {
+        Ok(OverrideOutcome::Refused { reason }) => answer(
+            StatusCode::CONFLICT,
+            json!({"result": "refused", "message": reason, "deployment_id": id}),
+        ),
+        // Recorded, but not rolled: 202, and why, so that nobody reads "done" as "deployed".
+        Ok(outcome @ OverrideOutcome::NotRolled { .. }) => answer(
+            StatusCode::ACCEPTED,
+            json!({"result": "not-rolled", "by": caller.arn, "deployment_id": id, "answer": outcome}),
         ),
         Ok(outcome) => answer(
             StatusCode::OK,

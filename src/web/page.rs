@@ -31,6 +31,9 @@ pub struct ConfirmPage<'a> {
     pub notice: Option<String>,
     /// For a rollout ECS holds at a pause: what is live where (`notify::paused_line`).
     pub live: Option<String>,
+    /// For a target that takes only what succeeded upstream: the evidence, one line per
+    /// upstream target (`notify::upstream_lines`).
+    pub upstream: Vec<String>,
 }
 
 /// Any outcome: decided, refused, expired, superseded, bad link.
@@ -84,6 +87,7 @@ mod tests {
             style_nonce: "style-nonce",
             notice: None,
             live: None,
+            upstream: vec![],
         }
     }
 

@@ -331,3 +331,156 @@ async fn exit_10_a_plan_with_changes_and_nothing_written() {
         none.stdout
     );
 }
+
+/// A deny span from an hour ago to an hour from now, in UTC: the window is closed now.
+fn closed_now() -> String {
+    use chrono::Datelike;
+    let day = |at: chrono::DateTime<chrono::Utc>| {
+        ["MO", "TU", "WE", "TH", "FR", "SA", "SU"][at.weekday().num_days_from_monday() as usize]
+    };
+    let (from, to) = (
+        chrono::Utc::now() - chrono::Duration::hours(1),
+        chrono::Utc::now() + chrono::Duration::hours(1),
+    );
+    format!(
+        "{} {} -> {} {}",
+        day(from),
+        from.format("%H:%M"),
+        day(to),
+        to.format("%H:%M")
+    )
+}
+
+#[tokio::test]
+async fn override_window_lets_one_waiting_release_through_as_an_approver_with_a_reason() {
+    let windows = serde_json::json!({"time_zone": "UTC", "deny": [closed_now()]});
+    let config = super::common::configs::config(&[
+        super::common::configs::target_json("web", "web", r#"{"glob": "v*"}"#, "auto"),
+        super::common::configs::target_json_with(
+            "prod-web",
+            "web-prod",
+            r#"{"glob": "v*"}"#,
+            "approval",
+            serde_json::json!({
+                "approval": {"iam_approvers": ["arn:aws:sts::123456789012:assumed-role/release-managers/*"]},
+                "windows": windows,
+            }),
+        ),
+    ]);
+    let stack = Stack::with_config(config).await;
+    let (digest, _) = stack.push("v2").await;
+    let id = format!("prod-web.img-{}", digest.trim_start_matches("sha256:"));
+    let approved = stack.slipway(&["approve", &id, "--reason", "ok"]).await;
+    assert_eq!(approved.code, 0, "{}", approved.stderr);
+    let state = |shown: &serde_json::Value| shown["deployment"]["summary"]["state"].clone();
+    let shown = stack
+        .slipway(&["show", &id, "--json"])
+        .await
+        .json("show-waiting-for-window");
+    assert_eq!(
+        state(&shown),
+        "waiting-for-window",
+        "approved inside the deny span: it waits"
+    );
+
+    // Bob may call the action, but is not among prod-web's approvers: refused, audited.
+    let bob = stack
+        .slipway_as(BOB, &["override-window", &id, "--reason", "trust me"])
+        .await;
+    assert_eq!(bob.code, 4, "{}", bob.stderr);
+    assert!(
+        bob.stderr.contains("not among the IAM approvers"),
+        "{}",
+        bob.stderr
+    );
+
+    let ran = stack
+        .slipway(&[
+            "override-window",
+            &id,
+            "--reason",
+            "hotfix for incident 4711",
+        ])
+        .await;
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    let shown = stack
+        .slipway(&["show", &id, "--json"])
+        .await
+        .json("show-window-overridden");
+    assert_eq!(state(&shown), "rolling", "{shown:#}");
+    let overridden = &shown["deployment"]["record"]["window"]["overridden"];
+    assert_eq!(overridden["by"], ALICE_ARN, "{overridden:#}");
+    assert_eq!(overridden["reason"], "hotfix for incident 4711");
+    let audit = shown["deployment"]["audit"].as_array().unwrap();
+    for (actor, outcome) in [(BOB_ARN, "refused"), (ALICE_ARN, "taken")] {
+        assert!(
+            audit.iter().any(|a| a["action"] == "override-window"
+                && a["actor"] == actor
+                && a["outcome"].as_str().unwrap().starts_with(outcome)),
+            "{actor} {outcome}: {audit:#?}"
+        );
+    }
+    // It is rolling now: a second override has nothing to let through.
+    let again = stack
+        .slipway(&["override-window", &id, "--reason", "again"])
+        .await;
+    assert_eq!(again.code, 4, "{}", again.stderr);
+    assert!(again.stderr.contains("is rolling"), "{}", again.stderr);
+}
+
+#[tokio::test]
+async fn freeze_all_stops_the_line_for_every_automatic_target_and_unfreeze_all_lifts_it() {
+    let config = super::common::configs::config(&[
+        super::common::configs::target_json("web", "web", r#"{"glob": "v*"}"#, "auto"),
+        super::common::configs::target_json("canary-web", "web-prod", r#"{"glob": "v*"}"#, "auto"),
+        super::common::configs::target_json(
+            "prod-web",
+            "web-prod",
+            r#"{"glob": "release-*"}"#,
+            "approval",
+        ),
+    ]);
+    let stack = Stack::with_config(config).await;
+    let ran = stack
+        .slipway(&[
+            "freeze",
+            "--all",
+            "--reason",
+            "incident 4711: stop the line",
+        ])
+        .await;
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert!(
+        ran.stdout.lines().any(|l| l == "web:") && ran.stdout.lines().any(|l| l == "canary-web:"),
+        "{}",
+        ran.stdout
+    );
+    assert!(
+        ran.stderr.contains("prod-web: left alone"),
+        "{}",
+        ran.stderr
+    );
+    let (_, outcomes) = stack.push("v9").await;
+    assert_eq!(outcomes.len(), 2, "{outcomes:?}");
+    for (target, outcome) in &outcomes {
+        assert!(
+            matches!(outcome, TargetOutcome::Frozen { .. }),
+            "{target}: {outcome:?}"
+        );
+    }
+    let ran = stack
+        .slipway(&["unfreeze", "--all", "--reason", "incident over"])
+        .await;
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    let status = stack
+        .slipway(&["status", "--json"])
+        .await
+        .json("status-unfrozen-all");
+    for target in status["targets"].as_array().unwrap() {
+        assert!(target["frozen"].is_null(), "{target:#}");
+    }
+    let both = stack
+        .slipway(&["freeze", "web", "--all", "--reason", "x"])
+        .await;
+    assert_eq!(both.code, 2, "a target and --all: usage: {}", both.stderr);
+}

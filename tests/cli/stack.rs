@@ -43,16 +43,23 @@ pub struct Stack {
     pub gateway: ApiGateway,
     /// image-push's dead-letter queue.
     pub dead_letters: String,
+    /// The targets config the functions and the command line read.
+    pub config: String,
 }
 
 impl Stack {
     pub async fn new() -> Stack {
+        Stack::with_config(targets_config()).await
+    }
+
+    /// A stack whose functions and command line run with `config`.
+    pub async fn with_config(config: String) -> Stack {
         let world = World::new().await;
         let running = world.push_image(Some("v1")).await;
         world.create_service("web", &image_uri(&running)).await;
         world.create_service("web-prod", &image_uri(&running)).await;
         let approvers = world.approvers().await;
-        let (deployer, _) = world.approval_deployer(&targets_config(), &approvers);
+        let (deployer, _) = world.approval_deployer(&config, &approvers);
         let deployer = Arc::new(deployer);
         let function = TestFunction::new(ApprovalApp {
             deployer: deployer.clone(),
@@ -88,6 +95,7 @@ impl Stack {
             deployer,
             gateway,
             dead_letters,
+            config,
         };
         stack.write_settings(None).await;
         stack
@@ -123,7 +131,7 @@ impl Stack {
             .put_object()
             .bucket(LEDGER_BUCKET)
             .key("config/targets.json")
-            .body(targets_config().into_bytes().into())
+            .body(self.config.clone().into_bytes().into())
             .send()
             .await
             .unwrap();

@@ -1,6 +1,7 @@
 """How a rollout ended, on the local stack.
 
-  outcome.py event [TARGET SERVICE]   write the COMPLETED event, print its path
+  outcome.py event [TARGET SERVICE [now]]   write the COMPLETED event, print its path
+                                      (`now`: it ends now, not 3m12s after it started)
   outcome.py show                     the demo's check of how prod-web's rollout ended
 
 The emulator emits no ECS events, so the tests play ECS's part: `event` writes the
@@ -56,6 +57,8 @@ def write_event():
     # (ECS's times have whole seconds: round the start up so the demo shows 3m12s.)
     started = datetime.fromisoformat(started.replace("Z", "+00:00")).replace(microsecond=0)
     ended = started + timedelta(seconds=193)
+    if len(sys.argv) >= 5 and sys.argv[4] == "now":
+        ended = datetime.now(timezone.utc).replace(microsecond=0)
     event = json.loads((ROOT / "events" / "ecs-deployment-completed.json").read_text())
     event["id"] = f"demo-completed-{int(time.time())}"
     event["account"], event["region"] = ACCOUNT, REGION

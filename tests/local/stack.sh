@@ -277,9 +277,26 @@ demo() {
   invoke image-push "$STATE/events/demo-push.json" | tee "$STATE/report-push.json"
   python3 tests/local/story.py push "$STATE/events/demo-push.json" "$STATE/report-push.json" "$STATE/before-push.txt"
 
+  echo
+  echo "2. prod-web takes only what succeeded on web and ran there for the soak (20 s here): its"
+  echo "   release of the push waits. ECS reports web's rollout COMPLETED; the reconciler looks"
+  echo "   again (the upstream's ledger record is the evidence), waits out the soak, and then"
+  echo "   the same digest goes on to prod-web:"
+  python3 tests/local/promotion.py waiting
+  event=$(python3 tests/local/outcome.py event web web now)
+  echo "   cargo lambda invoke deployment-events --data-file ${event#"$ROOT"/}"
+  invoke deployment-events "$event" >"$STATE/report-web-completed.json"
+  echo "   cargo lambda invoke reconcile --data-file events/scheduled-reconcile.json"
+  invoke reconcile events/scheduled-reconcile.json >"$STATE/report-reconcile-soaking.json"
+  python3 tests/local/promotion.py waiting
+  sleep "$(python3 tests/local/promotion.py seconds)"
+  echo "   cargo lambda invoke reconcile --data-file events/scheduled-reconcile.json   (the soak is over)"
+  invoke reconcile events/scheduled-reconcile.json >"$STATE/report-reconcile-promoted.json"
+  python3 tests/local/promotion.py promoted
+
   current_task_definition >"$STATE/before-upload.txt"
   echo
-  echo "2. An operator uploads deploy/web/taskdef.json (more memory, a new variable, image <IMAGE>):"
+  echo "3. An operator uploads deploy/web/taskdef.json (more memory, a new variable, image <IMAGE>):"
   local event
   event=$(python3 tests/local/upload.py deploy/web/taskdef.json tests/local/manifests/taskdef.json)
   echo "   cargo lambda invoke source-upload --data-file ${event#"$ROOT"/}"
@@ -287,8 +304,8 @@ demo() {
   python3 tests/local/story.py upload "$event" "$STATE/report-upload.json" "$STATE/before-upload.txt"
 
   echo
-  echo "3. prod-web is a canary (10% for 5 min) whose approval is ECS's own pause: the push rolled"
-  echo "   it at once with a PAUSE hook after test traffic. ECS reaches the pause — the new"
+  echo "4. prod-web is a canary (10% for 5 min) whose approval is ECS's own pause: the promotion"
+  echo "   rolled it with a PAUSE hook after test traffic. ECS reaches the pause — the new"
   echo "   revision serves the test listener, production still runs v1.4.1 — and says so (the"
   echo "   emulator runs no service deployments: tests/local/ecs_deployments.py plays ECS):"
   echo "   After test traffic moved, ECS also calls Slipway's test probe, its Lambda hook: the new"
@@ -301,7 +318,7 @@ demo() {
   python3 tests/local/approve.py
 
   echo
-  echo "4. ECS shifts production traffic and, after the bake time, reports the service deployment"
+  echo "5. ECS shifts production traffic and, after the bake time, reports the service deployment"
   echo "   SUCCESSFUL. ECS documents its deployment events for rolling deployments only, so the"
   echo "   reconciler reads it (DescribeServiceDeployments) and closes the rollout:"
   python3 tests/local/ecs_deployments.py complete | sed 's/^/   ECS: /'
@@ -311,7 +328,7 @@ demo() {
   python3 tests/local/outcome.py show
 
   echo
-  echo "5. An operator uploads deploy/prod-web/taskdef.json (memory 2048, image <IMAGE>): a new"
+  echo "6. An operator uploads deploy/prod-web/taskdef.json (memory 2048, image <IMAGE>): a new"
   echo "   canary of exactly the uploaded revision; ECS pauses it again, and the approval continues it:"
   python3 tests/local/prod_taskdef.py >"$STATE/taskdef-prod.json"
   event=$(python3 tests/local/upload.py deploy/prod-web/taskdef.json "$STATE/taskdef-prod.json")
@@ -321,7 +338,7 @@ demo() {
   python3 tests/local/approve.py upload
 
   echo
-  echo "6. The reconciler's scheduled run (every 5 minutes on AWS): it closes rollouts whose end"
+  echo "7. The reconciler's scheduled run (every 5 minutes on AWS): it closes rollouts whose end"
   echo "   DescribeServices reports but no ECS event told (the emulator still reports web's upload"
   echo "   rollout IN_PROGRESS: nothing to close) and looks in ECR for a release no push announced:"
   echo "   cargo lambda invoke reconcile --data-file events/scheduled-reconcile.json"
@@ -329,7 +346,7 @@ demo() {
   echo
 
   echo
-  echo "7. The operator's command line, with the operator's own credentials and the settings"
+  echo "8. The operator's command line, with the operator's own credentials and the settings"
   echo "   Terraform wrote to SSM (/slipway/local/settings). A change is a request to the operator"
   echo "   endpoint signed with SigV4; the ledger records the signer's ARN:"
   build_cli

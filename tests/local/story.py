@@ -50,7 +50,7 @@ targets = report.get("targets", [])
 for t in targets:
     print(f"target     {t['target']}: {t['result']}  (deployment {t['deployment_id'][:40]}…)")
 if kind == "push":
-    print("           (prod-web: a canary that ECS pauses for a person at the test listener: step 3)")
+    print("           (prod-web: takes only what succeeded on web, and soaked there: step 2)")
 print(f"revision   {short(before['taskDefinitionArn'])} → {short(after['taskDefinitionArn'])}")
 for name, old in images(before).items():
     new = images(after).get(name, "(removed)")

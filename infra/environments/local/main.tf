@@ -216,6 +216,9 @@ module "slipway" {
       tags       = { semver = ">=1.0, <2" }
       policy     = "approval"
       approval   = { expires_after_hours = 24 }
+      # Only digests that succeeded on web and ran there for the soak (20 s here so that
+      # the demo waits seconds; hours on AWS, with the alarms that must stay quiet).
+      promotion = { from = ["web"], soak = "20s" }
       rollout = {
         strategy    = "canary"
         canary      = { percent = 10, bake_minutes = 5 }

@@ -8,14 +8,14 @@ locals {
       async       = true
       # Failed invocations end in the function's dead-letter queue.
       dead_letters = true
-      grants       = ["ledger", "ecs_read", "ecs_roll", "ecs_register", "pass_role", "ecr_read", "notify", "secrets", "kms"]
+      grants       = ["ledger", "ecs_read", "ecs_roll", "ecs_register", "pass_role", "ecr_read", "alarm_history", "notify", "secrets", "kms"]
     }
     "source-upload" = {
       description  = "Deploys the manifest someone uploaded to the source bucket"
       timeout      = 60
       async        = true
       dead_letters = true
-      grants       = ["ledger", "ecs_read", "ecs_roll", "ecs_register", "pass_role", "ecr_read", "source_read", "notify", "secrets", "kms"]
+      grants       = ["ledger", "ecs_read", "ecs_roll", "ecs_register", "pass_role", "ecr_read", "source_read", "alarm_history", "notify", "secrets", "kms"]
     }
     "deployment-events" = {
       description  = "Records how each rollout ended (ECS events) and runs operator requests"
@@ -34,8 +34,9 @@ locals {
       dead_letters = true
       # It runs the push and deployment-events pipelines: their grants, and ECR listing;
       # reads progressive rollouts' service deployments; and rolls a release that waited
-      # for its window, which for an uploaded task definition re-reads the upload.
-      grants = ["ledger", "ecs_read", "ecs_roll", "ecs_progress_read", "ecs_register", "pass_role", "ecr_read", "source_read", "notify", "secrets", "kms"]
+      # for its window, which for an uploaded task definition re-reads the upload; and
+      # looks again at releases waiting for upstream (alarm_history: their soak).
+      grants = ["ledger", "ecs_read", "ecs_roll", "ecs_progress_read", "ecs_register", "pass_role", "ecr_read", "source_read", "alarm_history", "notify", "secrets", "kms"]
     }
     "approval" = {
       description = "The approval pages and Slack interactions (behind the approval HTTP API)"
@@ -83,6 +84,12 @@ locals {
       { sid = "ReadConfig", actions = ["s3:GetObject", "s3:GetObjectVersion"], resources = ["${aws_s3_bucket.this["ledger"].arn}/${local.config_key}"], condition = null },
       # Without ListBucket a missing ledger object reads as 403 instead of 404.
       { sid = "LedgerList", actions = ["s3:ListBucket"], resources = [aws_s3_bucket.this["ledger"].arn], condition = null },
+    ]
+    # A promotion's soak is judged from the alarms' history (src/aws/alarms.rs): only the
+    # alarms the targets name, so metric alarms only (a composite alarm's history needs
+    # the grant on *, CloudWatch API Reference, DescribeAlarmHistory).
+    alarm_history = length(local.promotion_alarm_arns) == 0 ? [] : [
+      { sid = "ReadPromotionAlarms", actions = ["cloudwatch:DescribeAlarms", "cloudwatch:DescribeAlarmHistory"], resources = local.promotion_alarm_arns, condition = null },
     ]
     source_read = [
       { sid = "SourceManifests", actions = ["s3:GetObject", "s3:GetObjectVersion"], resources = ["${aws_s3_bucket.this["source"].arn}/${var.source_prefix}*"], condition = null },

@@ -52,6 +52,7 @@ locals {
           )
         },
         t.windows == null ? {} : { windows = t.windows },
+        t.promotion == null ? {} : { promotion = { for k, v in t.promotion : k => v if v != null } },
         { task_family = local.task_families[t.name] },
       )
     ]
@@ -71,6 +72,11 @@ locals {
   }
 
   # What Slipway may touch, derived from the targets.
+  promotion_alarm_arns = distinct(flatten([
+    for t in var.targets : [
+      for alarm in coalesce(try(t.promotion.alarms_ok, null), []) : "arn:${local.partition}:cloudwatch:${local.region}:${local.account}:alarm:${alarm}"
+    ]
+  ]))
   service_arns = distinct([
     for t in var.targets : "arn:${local.partition}:ecs:${local.region}:${local.account}:service/${local.target_names[t.name].cluster}/${local.target_names[t.name].service}"
   ])

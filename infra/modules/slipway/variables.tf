@@ -109,6 +109,15 @@ variable "targets" {
       allow     = optional(list(string), [])
       deny      = optional(list(string), [])
     }))
+    # Take only digests that succeeded on the `from` targets, ran there for `soak` (e.g.
+    # "2h") and kept the `alarms_ok` metric alarms out of ALARM meanwhile (README,
+    # "Promotion, windows and release groups").
+    promotion = optional(object({
+      from         = list(string)
+      availability = optional(string)
+      soak         = optional(string)
+      alarms_ok    = optional(list(string), [])
+    }))
     # The task-definition family the service runs; Slipway may register only in it.
     # Defaults to the service's name (as infra/modules/ecs_service names it).
     task_family        = optional(string)
@@ -144,6 +153,16 @@ variable "targets" {
       && coalesce(t.rollout.test_probe.every_seconds, 10) >= 5 && coalesce(t.rollout.test_probe.every_seconds, 10) <= 300
     ) if try(t.rollout.test_probe, null) != null])
     error_message = "rollout.test_probe needs a blue-green, canary or linear strategy and a load_balancer with test_url and test_listener_rule; for_seconds is 10 to 3600, every_seconds 5 to 300."
+  }
+
+  # The functions refuse these at cold start too; here they fail the plan.
+  validation {
+    condition = alltrue([for t in var.targets : (
+      length(t.promotion.from) > 0
+      && alltrue([for up in t.promotion.from : up != t.name && contains([for other in var.targets : other.name], up)])
+      && contains(["one-of", "all"], coalesce(t.promotion.availability, "one-of"))
+    ) if t.promotion != null])
+    error_message = "promotion.from names other targets of this module (at least one), and availability is one-of or all."
   }
 
   # The functions check the zone and that the windows ever open; a span's shape is

@@ -358,3 +358,93 @@ fn windows_are_read_and_a_bad_zone_span_or_a_window_that_never_opens_is_refused_
         );
     }
 }
+
+fn two_stages(promotion: &str) -> Result<Config, ConfigError> {
+    let dev = WEB.replace(r#""name": "web""#, r#""name": "dev-web""#);
+    let prod = WEB.replace(
+        r#""policy": "auto""#,
+        &format!(r#""policy": "auto", "promotion": {promotion}"#),
+    );
+    Config::from_json(&format!(r#"{{"targets": [{dev}, {prod}]}}"#), &home())
+}
+
+#[test]
+fn promotion_is_read_with_one_of_and_no_soak_by_default() {
+    let config = two_stages(r#"{"from": ["dev-web"]}"#).unwrap();
+    let promotion = config.targets[1].promotion.as_ref().unwrap();
+    assert_eq!(promotion.from, ["dev-web"]);
+    assert_eq!(
+        promotion.availability,
+        crate::model::promotion::Availability::OneOf
+    );
+    assert_eq!(promotion.soak, chrono::Duration::zero());
+    let config = two_stages(
+        r#"{"from": ["dev-web"], "availability": "all", "soak": "1h 30m", "alarms_ok": ["web-5xx"]}"#,
+    )
+    .unwrap();
+    let promotion = config.targets[1].promotion.as_ref().unwrap();
+    assert_eq!(promotion.soak, chrono::Duration::minutes(90));
+    assert_eq!(promotion.alarms_ok, ["web-5xx"]);
+}
+
+#[test]
+fn a_promotion_from_nowhere_itself_or_in_a_circle_is_refused_at_cold_start() {
+    for (promotion, field, problem) in [
+        (
+            r#"{"from": []}"#,
+            "targets[1].promotion.from",
+            "names no upstream",
+        ),
+        (
+            r#"{"from": ["staging"]}"#,
+            "targets[1].promotion.from[0]",
+            "not a target",
+        ),
+        (
+            r#"{"from": ["web"]}"#,
+            "targets[1].promotion.from[0]",
+            "the target itself",
+        ),
+        (
+            r#"{"from": ["dev-web"], "soak": "two hours"}"#,
+            "targets[1].promotion.soak",
+            "not a duration",
+        ),
+        (
+            r#"{"from": ["dev-web"], "soak": "8d"}"#,
+            "targets[1].promotion.soak",
+            "longer than 7 days",
+        ),
+        (
+            r#"{"from": ["dev-web"], "alarms_ok": [""]}"#,
+            "targets[1].promotion.alarms_ok[0]",
+            "is empty",
+        ),
+        (
+            r#"{"from": ["dev-web"], "availability": "most"}"#,
+            "targets[1].promotion.availability",
+            "unknown variant",
+        ),
+    ] {
+        let err = two_stages(promotion).unwrap_err().to_string();
+        assert!(
+            err.contains(field) && err.contains(problem),
+            "{promotion}: {err}"
+        );
+    }
+    let dev = WEB.replace(
+        r#""name": "web", "#,
+        r#""name": "dev-web", "promotion": {"from": ["web"]}, "#,
+    );
+    let prod = WEB.replace(
+        r#""policy": "auto""#,
+        r#""policy": "auto", "promotion": {"from": ["dev-web"]}"#,
+    );
+    let err = Config::from_json(&format!(r#"{{"targets": [{dev}, {prod}]}}"#), &home())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("in a circle: dev-web <- web <- dev-web"),
+        "{err}"
+    );
+}

@@ -18,6 +18,8 @@ pub enum State {
     Superseded,
     /// Ready to roll, held until the target's deployment window opens.
     WaitingForWindow,
+    /// Held until its digest is available upstream (succeeded there, and soaked).
+    WaitingForUpstream,
     /// UpdateService returned; ECS is rolling the service.
     Rolling,
     Succeeded,
@@ -56,6 +58,12 @@ impl State {
                 | (WaitingForWindow, Rolling | Superseded | Failed)
                 // It waited as `auto`, and the target asks for approval now.
                 | (WaitingForWindow, AwaitingApproval)
+                // Its digest is not available upstream yet (still rolling there, or
+                // soaking); once it is, it goes on as it would have: asks, waits for the
+                // window, or rolls. A newer release supersedes it; an upstream failure
+                // fails it.
+                | (Planned, WaitingForUpstream)
+                | (WaitingForUpstream, AwaitingApproval | WaitingForWindow | Rolling | Superseded | Failed)
                 | (Approved, Rolling | Superseded | Failed)
                 | (Rolling, Succeeded | Failed | RolledBack)
                 // ECS paused a progressive rollout for a person's decision (a PAUSE hook).

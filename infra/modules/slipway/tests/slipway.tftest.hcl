@@ -823,3 +823,72 @@ run "refuses_a_window_span_of_the_wrong_shape" {
 
   expect_failures = [var.targets]
 }
+
+run "renders_a_promotion_and_grants_only_its_alarms_history" {
+  command = apply
+
+  variables {
+    targets = [
+      {
+        name       = "web"
+        cluster    = "shop"
+        service    = "web"
+        containers = ["app"]
+        repository = "app"
+        tags       = { glob = "main-*" }
+        policy     = "auto"
+      },
+      {
+        name       = "web-prod"
+        cluster    = "shop"
+        service    = "web-prod"
+        containers = ["app"]
+        repository = "app"
+        tags       = { glob = "v*" }
+        policy     = "auto"
+        promotion  = { from = ["web"], soak = "2h", alarms_ok = ["web-5xx"] }
+      },
+    ]
+  }
+
+  assert {
+    condition     = jsonencode(jsondecode(output.config_json).targets[1].promotion) == jsonencode({ alarms_ok = ["web-5xx"], from = ["web"], soak = "2h" })
+    error_message = "The promotion is not rendered as the functions parse it: ${jsonencode(jsondecode(output.config_json).targets[1])}"
+  }
+
+  assert {
+    condition = alltrue([for f in ["image-push", "source-upload", "reconcile"] :
+      jsonencode(one([for s in output.function_permissions[f] : s if s.sid == "ReadPromotionAlarms"])) == jsonencode({
+        sid       = "ReadPromotionAlarms"
+        actions   = ["cloudwatch:DescribeAlarms", "cloudwatch:DescribeAlarmHistory"]
+        resources = ["arn:aws:cloudwatch:eu-west-1:111122223333:alarm:web-5xx"]
+        condition = null
+      })
+    ])
+    error_message = "The functions that run the promotion gate must read the named alarms' history, and only theirs."
+  }
+
+  assert {
+    condition     = length([for s in output.function_permissions["approval"] : s if s.sid == "ReadPromotionAlarms"]) == 0
+    error_message = "The approval function never runs the gate: it gets no alarm grant."
+  }
+}
+
+run "refuses_a_promotion_from_an_unknown_target" {
+  command = plan
+
+  variables {
+    targets = [{
+      name       = "web-prod"
+      cluster    = "shop"
+      service    = "web-prod"
+      containers = ["app"]
+      repository = "app"
+      tags       = { glob = "v*" }
+      policy     = "auto"
+      promotion  = { from = ["staging"] }
+    }]
+  }
+
+  expect_failures = [var.targets]
+}

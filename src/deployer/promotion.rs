@@ -1,0 +1,268 @@
+//! Promotion in the pipelines (`model::promotion` holds the rules). A release of a target
+//! with a `promotion` block goes on only once its digest is available upstream: the
+//! gate reads each upstream's ledger record of the digest (the record is the evidence,
+//! never an event that claims success) and the alarms' history over the soak.
+//! - available: the evidence is kept on the deployment, and shown to approvers;
+//! - not yet (rolling upstream, or soaking): it waits as `waiting-for-upstream`, and the
+//!   reconciler looks again on each run (a soak's end is noticed within one run);
+//! - never (failed, rolled back, replaced during the soak, an alarm, never deployed
+//!   upstream): it ends `failed`, "not promoted", and nothing reaches ECS.
+
+use chrono::{DateTime, Utc};
+
+use super::{log_decision, log_warning, Deployer, Step, StepError, TargetOutcome};
+use crate::input::config::Target;
+use crate::ledger::{image_key, Versioned};
+use crate::model::deployment::{Deployment, PromotionCheck, State, Trigger};
+use crate::model::plan::ImageChange;
+use crate::model::promotion::{gated_digests, upstream_run, Promotion, Upstream, Verdict};
+use crate::ports::Adapters;
+
+impl<A: Adapters> Deployer<A> {
+    /// The gate in front of a claimed release: goes on with the evidence recorded, or
+    /// stops (waiting, or refused). Rollbacks, releases that passed it already and those
+    /// past the point where it applies (claimed before the target had the gate) pass.
+    pub(super) async fn promotion_gate(
+        &self,
+        target: &Target,
+        current: Versioned<Deployment>,
+    ) -> Result<Step<Versioned<Deployment>>, StepError> {
+        let Some(promotion) = &target.promotion else {
+            return Ok(Step::Go(current));
+        };
+        let gated = matches!(
+            current.value.trigger,
+            Trigger::EcrPush { .. } | Trigger::SourceUpload { .. }
+        ) && matches!(
+            current.value.state,
+            State::Planned | State::WaitingForUpstream
+        );
+        if !gated
+            || current
+                .value
+                .promotion
+                .as_ref()
+                .is_some_and(PromotionCheck::passed)
+        {
+            return Ok(Step::Go(current));
+        }
+        // Every image the release changes, derived as the dry run derives it: a release
+        // that changes no image has nothing to prove upstream.
+        let digests = gated_digests(&current.value.changes);
+        if digests.is_empty() {
+            return Ok(Step::Go(current));
+        }
+        match self
+            .promotion_verdict(promotion, &digests, &current.value.trigger)
+            .await?
+        {
+            Verdict::Available(evidence) => {
+                let lines: Vec<String> = evidence.iter().map(|e| e.describe()).collect();
+                let mut next = current.value.clone();
+                next.promotion = Some(PromotionCheck {
+                    checked_at: self.now(),
+                    evidence,
+                    waiting: None,
+                    look_again_at: None,
+                });
+                let saved = self.ledger.save(&current, next).await?;
+                log_decision(
+                    "promoted",
+                    &format!("available upstream: {}", lines.join("; ")),
+                );
+                Ok(Step::Go(saved))
+            }
+            Verdict::NotYet { why, at } => self
+                .wait_for_upstream(target, current, why, at)
+                .await
+                .map(Step::Stop),
+            Verdict::Refused(reason) => {
+                self.refuse_promotion(current, reason).await.map(Step::Stop)
+            }
+        }
+    }
+
+    /// What upstream says now of a release that changes the images to `digests`: each
+    /// must be available.
+    async fn promotion_verdict(
+        &self,
+        promotion: &Promotion,
+        digests: &[String],
+        trigger: &Trigger,
+    ) -> Result<Verdict, StepError> {
+        let mut verdicts = Vec::with_capacity(digests.len());
+        for digest in digests {
+            let verdict = self.digest_verdict(promotion, digest, trigger).await?;
+            verdicts.push((digest.clone(), verdict));
+        }
+        Ok(Verdict::every(verdicts))
+    }
+
+    /// What upstream says of `digest` now, from each upstream's ledger record and the
+    /// alarms' history since the earliest soak began.
+    async fn digest_verdict(
+        &self,
+        promotion: &Promotion,
+        digest: &str,
+        trigger: &Trigger,
+    ) -> Result<Verdict, StepError> {
+        let now = self.now();
+        let key = image_key(digest);
+        let mut upstreams = Vec::with_capacity(promotion.from.len());
+        for name in &promotion.from {
+            let (deployment, rollouts) = futures::try_join!(
+                self.ledger.deployment(name, &key),
+                self.ledger.rollouts(name),
+            )?;
+            let expected = self
+                .config
+                .target(name)
+                .is_some_and(|upstream| takes_same_push(upstream, trigger));
+            upstreams.push(match deployment {
+                None if expected => Upstream::Expected {
+                    target: name.clone(),
+                },
+                None => Upstream::Never {
+                    target: name.clone(),
+                },
+                Some(found) => Upstream::Run(upstream_run(
+                    &found.value,
+                    rollouts.as_ref().map(|r| &r.value),
+                )),
+            });
+        }
+        let since = upstreams
+            .iter()
+            .filter_map(|u| match u {
+                Upstream::Run(run) => promotion.soak_interval(run, now).map(|(start, _)| start),
+                Upstream::Never { .. } | Upstream::Expected { .. } => None,
+            })
+            .min();
+        let alarms = match since {
+            Some(since) if !promotion.alarms_ok.is_empty() => {
+                self.alarm_timelines(&promotion.alarms_ok, since).await?
+            }
+            _ => vec![],
+        };
+        let verdicts = upstreams
+            .iter()
+            .map(|upstream| promotion.judge(upstream, &alarms, now, None))
+            .collect();
+        Ok(promotion.combine(verdicts))
+    }
+
+    async fn alarm_timelines(
+        &self,
+        names: &[String],
+        since: DateTime<Utc>,
+    ) -> Result<Vec<(String, Option<crate::model::promotion::AlarmTimeline>)>, StepError> {
+        let Some(alarms) = &self.alarms else {
+            return Err(StepError::Rejected(
+                "`promotion.alarms_ok` needs CloudWatch's alarm history, and this function was started without it: a wiring bug, report it".into(),
+            ));
+        };
+        let mut timelines = Vec::with_capacity(names.len());
+        for name in names {
+            timelines.push((name.clone(), alarms.timeline(name, since).await?));
+        }
+        Ok(timelines)
+    }
+
+    /// `current` waits for upstream; the release that waited before it is superseded. A
+    /// look that finds the same reason writes nothing.
+    async fn wait_for_upstream(
+        &self,
+        target: &Target,
+        current: Versioned<Deployment>,
+        why: String,
+        at: Option<DateTime<Utc>>,
+    ) -> Result<TargetOutcome, StepError> {
+        let outcome = TargetOutcome::WaitingForUpstream {
+            why: why.clone(),
+            look_again_at: at,
+        };
+        let unchanged = current.value.state == State::WaitingForUpstream
+            && current
+                .value
+                .promotion
+                .as_ref()
+                .is_some_and(|c| c.waiting.as_deref() == Some(&why) && c.look_again_at == at);
+        if unchanged {
+            return Ok(outcome);
+        }
+        let now = self.now();
+        let mut next = current.value.clone();
+        if current.value.state != State::WaitingForUpstream {
+            next.advance(State::WaitingForUpstream, why.clone(), now)?;
+        }
+        next.promotion = Some(PromotionCheck {
+            checked_at: now,
+            evidence: vec![],
+            waiting: Some(why.clone()),
+            look_again_at: at,
+        });
+        next.lease = None;
+        let saved = self.ledger.save(&current, next).await?;
+        self.become_waiting(target, &saved.value).await?;
+        log_decision("waiting-for-upstream", &why);
+        Ok(outcome)
+    }
+
+    /// The digest will never be available: the release ends `failed`, saying why. Logged
+    /// as a decision of its own, the audit trail of every refused promotion.
+    async fn refuse_promotion(
+        &self,
+        current: Versioned<Deployment>,
+        reason: String,
+    ) -> Result<TargetOutcome, StepError> {
+        let mut next = current.value.clone();
+        let note = format!("not promoted: {reason}");
+        next.advance(State::Failed, note.clone(), self.now())?;
+        next.error = Some(note);
+        next.lease = None;
+        self.ledger.save(&current, next).await?;
+        log_warning("not-promoted", &reason);
+        Ok(TargetOutcome::NotPromoted { reason })
+    }
+
+    /// For a dry run: what the gate would do now with a release of `changes` made by
+    /// `trigger` (the same digests and the same trigger as the real run would judge).
+    pub(super) async fn promotion_warning(
+        &self,
+        target: &Target,
+        changes: &[ImageChange],
+        trigger: &Trigger,
+    ) -> Result<Option<String>, StepError> {
+        let Some(promotion) = &target.promotion else {
+            return Ok(None);
+        };
+        let digests = gated_digests(changes);
+        if digests.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(
+            match self.promotion_verdict(promotion, &digests, trigger).await? {
+                Verdict::Available(evidence) => format!(
+                    "promotion: available upstream — {}",
+                    evidence
+                        .iter()
+                        .map(|e| e.describe())
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                ),
+                Verdict::NotYet { why, .. } => format!("promotion: it would wait, {why}"),
+                Verdict::Refused(reason) => format!("promotion: it would be refused, {reason}"),
+            },
+        ))
+    }
+}
+
+/// Whether `upstream` wants the push that made `trigger` (same repository, tag rule).
+fn takes_same_push(upstream: &Target, trigger: &Trigger) -> bool {
+    match trigger {
+        Trigger::EcrPush {
+            repository, tag, ..
+        } => upstream.repository.name == *repository && upstream.tags.matches(tag),
+        _ => false,
+    }
+}

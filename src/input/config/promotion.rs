@@ -1,0 +1,120 @@
+//! A target's `promotion` block: the upstream targets a digest must have succeeded on
+//! first, and for how long (`model::promotion` holds the rules).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Deserialize;
+
+use super::{ConfigError, Target};
+use crate::model::promotion::{Availability, Promotion, MAX_SOAK};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawPromotion {
+    from: Vec<String>,
+    #[serde(default = "one_of")]
+    availability: Availability,
+    /// `2h`, `30m`, `1h 30m`, `0s` (humantime's format).
+    #[serde(default)]
+    soak: Option<String>,
+    #[serde(default)]
+    alarms_ok: Vec<String>,
+}
+
+fn one_of() -> Availability {
+    Availability::OneOf
+}
+
+/// Reads one target's block; the upstream names are checked once every target is known
+/// ([`check_upstreams`]).
+pub(super) fn validate_promotion(
+    raw: Option<RawPromotion>,
+    field: &dyn Fn(&str) -> String,
+) -> Result<Option<Promotion>, ConfigError> {
+    let Some(raw) = raw else {
+        return Ok(None);
+    };
+    if raw.from.is_empty() {
+        return Err(ConfigError::invalid(
+            field("promotion.from"),
+            "names no upstream target: name the targets a digest must succeed on first",
+        ));
+    }
+    let soak = match raw.soak.as_deref().map(str::trim) {
+        None | Some("") => chrono::Duration::zero(),
+        Some(text) => {
+            let parsed = humantime::parse_duration(text).map_err(|err| {
+                ConfigError::invalid(
+                    field("promotion.soak"),
+                    format!("`{text}` is not a duration ({err}): write e.g. `2h` or `90m`"),
+                )
+            })?;
+            chrono::Duration::from_std(parsed)
+                .ok()
+                .filter(|d| *d <= MAX_SOAK)
+                .ok_or_else(|| {
+                    ConfigError::invalid(
+                        field("promotion.soak"),
+                        format!("`{text}` is longer than 7 days: CloudWatch keeps an alarm's history for two weeks, and a soak is judged from it"),
+                    )
+                })?
+        }
+    };
+    if let Some(i) = raw.alarms_ok.iter().position(|a| a.trim().is_empty()) {
+        return Err(ConfigError::invalid(
+            field(&format!("promotion.alarms_ok[{i}]")),
+            "is empty: name a CloudWatch alarm",
+        ));
+    }
+    Ok(Some(Promotion {
+        from: raw.from,
+        availability: raw.availability,
+        soak,
+        alarms_ok: raw.alarms_ok,
+    }))
+}
+
+/// Every upstream must be another target of this config, and promotion must not go in
+/// a circle (a stage that waits, through others, for itself would never deploy).
+pub(super) fn check_upstreams(targets: &[Target]) -> Result<(), ConfigError> {
+    let names: BTreeSet<&str> = targets.iter().map(|t| t.name.as_str()).collect();
+    let mut edges: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for (index, target) in targets.iter().enumerate() {
+        let Some(promotion) = &target.promotion else {
+            continue;
+        };
+        for (i, upstream) in promotion.from.iter().enumerate() {
+            let field = format!("targets[{index}].promotion.from[{i}]");
+            if upstream == &target.name {
+                return Err(ConfigError::invalid(field, "names the target itself"));
+            }
+            if !names.contains(upstream.as_str()) {
+                return Err(ConfigError::invalid(
+                    field,
+                    format!("`{upstream}` is not a target of this config"),
+                ));
+            }
+            edges.entry(&target.name).or_default().push(upstream);
+        }
+    }
+    for start in edges.keys() {
+        let mut stack = vec![(*start, vec![*start])];
+        while let Some((at, path)) = stack.pop() {
+            for next in edges.get(at).into_iter().flatten() {
+                if next == start {
+                    let circle = path.iter().chain([next]).copied().collect::<Vec<_>>();
+                    return Err(ConfigError::invalid(
+                        "targets[].promotion.from",
+                        format!("promotion goes in a circle: {}", circle.join(" <- ")),
+                    ));
+                }
+                if !path.contains(next) {
+                    let mut longer = path.clone();
+                    longer.push(next);
+                    stack.push((next, longer));
+                }
+            }
+        }
+    }
+    Ok(())
+}
