@@ -7,6 +7,7 @@ use super::window_tests::{push, state, utc, weekend_frozen};
 use super::{OverrideOutcome, TargetOutcome};
 use serde_json::json;
 
+use crate::input::event::{OperatorAction, OperatorRequest};
 use crate::ledger::image_key;
 use crate::memory::digest;
 use crate::model::deployment::{Action, Actor, Channel, State};
@@ -36,6 +37,19 @@ async fn audit(
         entries.push(serde_json::from_slice(&object.body).unwrap());
     }
     entries
+}
+
+/// Bob's freeze or unfreeze of `web`.
+fn operator(action: OperatorAction) -> OperatorRequest {
+    OperatorRequest {
+        event_id: format!("op-{action:?}"),
+        action,
+        target: "web".into(),
+        requested_by: "bob".into(),
+        reason: Some("incident".into()),
+        to: None,
+        until: None,
+    }
 }
 
 fn id(d: char) -> String {
@@ -114,23 +128,11 @@ async fn an_override_rolls_the_waiting_release_inside_the_deny_span_and_records_
 
 #[tokio::test]
 async fn an_override_neither_lifts_a_freeze_nor_applies_to_a_release_that_does_not_wait() {
-    use crate::input::event::{OperatorAction, OperatorRequest};
     let (deployer, clock) = weekend_frozen("auto");
     *clock.lock().unwrap() = utc(2026, 12, 4, 17, 0, 0);
     push(&deployer, "e-2", "v2", &digest('a')).await;
     deployer
-        .operate(
-            OperatorRequest {
-                event_id: "op-1".into(),
-                action: OperatorAction::Freeze,
-                target: "web".into(),
-                requested_by: "bob".into(),
-                reason: Some("incident".into()),
-                to: None,
-                until: None,
-            },
-            &invocation(),
-        )
+        .operate(operator(OperatorAction::Freeze), &invocation())
         .await
         .unwrap();
     let outcome = deployer
@@ -165,20 +167,10 @@ async fn an_override_neither_lifts_a_freeze_nor_applies_to_a_release_that_does_n
 /// window, the release waits for the window again.
 #[tokio::test]
 async fn an_override_that_did_not_roll_lapses_after_an_hour() {
-    use crate::input::event::{OperatorAction, OperatorRequest};
     for (unfrozen_after, rolls) in [(30, true), (61, false)] {
         let (deployer, clock) = weekend_frozen("auto");
         *clock.lock().unwrap() = utc(2026, 12, 4, 17, 0, 0);
         push(&deployer, "e-2", "v2", &digest('a')).await;
-        let operator = |action| OperatorRequest {
-            event_id: format!("op-{action:?}"),
-            action,
-            target: "web".into(),
-            requested_by: "bob".into(),
-            reason: Some("incident".into()),
-            to: None,
-            until: None,
-        };
         deployer
             .operate(operator(OperatorAction::Freeze), &invocation())
             .await
