@@ -203,7 +203,9 @@ impl<A: Adapters> Deployer<A> {
         });
         next.lease = None;
         let saved = self.ledger.save(&current, next).await?;
-        self.become_waiting(target, &saved.value).await?;
+        if let Some(by) = self.become_waiting(target, &saved.value).await? {
+            return Ok(TargetOutcome::Superseded { by });
+        }
         log_decision("waiting-for-upstream", &why);
         Ok(outcome)
     }

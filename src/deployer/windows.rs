@@ -79,18 +79,21 @@ impl<A: Adapters> Deployer<A> {
         });
         next.lease = None;
         let saved = self.ledger.save(&current, next).await?;
-        self.become_waiting(target, &saved.value).await?;
+        if let Some(by) = self.become_waiting(target, &saved.value).await? {
+            return Ok(TargetOutcome::Superseded { by });
+        }
         log_decision("waiting-for-window", &note);
         Ok(TargetOutcome::WaitingForWindow { because, opens_at })
     }
 
     /// Makes `ours` the target's waiting release (for the window, or for upstream),
-    /// superseding the one it replaces.
+    /// superseding the older one it replaces; `Some(newer)` when a newer release waits
+    /// already, which supersedes ours instead.
     pub(super) async fn become_waiting(
         &self,
         target: &Target,
         ours: &Deployment,
-    ) -> Result<(), StepError> {
+    ) -> Result<Option<String>, StepError> {
         let mine = AwaitingPointer {
             deployment_id: ours.id.clone(),
             key: ours.key.clone(),
@@ -109,7 +112,7 @@ impl<A: Adapters> Deployer<A> {
                 {
                     self.supersede_waiting(target, &ours.key, &newer.value.id)
                         .await?;
-                    return Ok(());
+                    return Ok(Some(newer.value.id));
                 }
                 self.supersede_waiting(target, &other.value.key, &ours.id)
                     .await?;
@@ -119,7 +122,7 @@ impl<A: Adapters> Deployer<A> {
                 .set_waiting(&target.name, pointer.as_ref(), mine.clone())
                 .await
             {
-                Ok(_) => return Ok(()),
+                Ok(_) => return Ok(None),
                 Err(LedgerError::Conflict { .. }) => continue,
                 Err(err) => return Err(err.into()),
             }
