@@ -437,8 +437,10 @@ async fn a_failing_sns_topic_does_not_keep_the_slack_request_from_being_posted()
     );
     // The topic was deleted (or its policy denies Publish): SNS answers NotFound.
     let notifier = AwsNotifier::new(
-        world.clients.sns.clone(),
-        Some(format!("arn:aws:sns:{REGION}:{ACCOUNT}:deleted-topic")),
+        Some(slipway::aws::SnsTopic {
+            client: world.clients.sns(),
+            arn: format!("arn:aws:sns:{REGION}:{ACCOUNT}:deleted-topic"),
+        }),
         Some(SlackApi::new(
             &format!("{}/api", slack.url),
             "xoxb-test".into(),

@@ -91,16 +91,18 @@ async fn cold_click(round: u64, hand_over: bool) -> Duration {
     slipway::aws::config_from_object(&clients.s3, &home, &uri, None)
         .await
         .unwrap();
-    let keys = slipway::aws::secrets::signing_keys(&clients.secrets, "signing-keys")
+    let keys = slipway::aws::secrets::signing_keys(&clients.secrets(), "signing-keys")
         .await
         .unwrap();
-    let slack = slipway::aws::secrets::slack(&clients.secrets, "slack")
+    let slack = slipway::aws::secrets::slack(&clients.secrets(), "slack")
         .await
         .unwrap();
     let (cold, _) = world.deployer_with_clients(&config_json, false, None, &clients);
     let notifier = AwsNotifier::new(
-        clients.sns.clone(),
-        Some(approvers.topic_arn.clone()),
+        Some(slipway::aws::SnsTopic {
+            client: clients.sns(),
+            arn: approvers.topic_arn.clone(),
+        }),
         Some(SlackApi::new(
             &format!("{}/api", approvers.slack.url),
             slack.bot_token.clone(),
@@ -159,7 +161,7 @@ async fn seed_cold_start(world: &World, config_json: &str) {
     for (name, value) in secrets {
         world
             .clients
-            .secrets
+            .secrets()
             .create_secret()
             .name(name)
             .secret_string(value.to_string())

@@ -23,7 +23,7 @@ pub use config_source::config_from_object;
 pub use ecr::EcrRegistry;
 pub use ecs::EcsService;
 pub use http_probe::HttpProber;
-pub use notifier::{AwsNotifier, SlackApi, DEFAULT_SLACK_API_URL};
+pub use notifier::{AwsNotifier, SlackApi, SnsTopic, DEFAULT_SLACK_API_URL};
 pub use revision::{registration, FullTaskDefinition};
 pub use s3::{S3Sources, S3Store};
 pub use secrets::{SecretError, SlackSecrets};
@@ -49,15 +49,17 @@ pub enum StartupError {
     ConfigObject { uri: String, message: String },
 }
 
-/// The AWS clients, built once per cold start and shared by every invocation.
+/// The AWS clients, built once per cold start and shared by every invocation. Every
+/// function calls ECS, ECR and S3; SNS, Secrets Manager and CloudWatch only where the
+/// config asks for them (an approvals topic, approval links or Slack, promotion alarms),
+/// so those are built on demand from `shared`: building an SDK client runs (and maps in)
+/// its code, which a cold start pays for.
 #[derive(Clone)]
 pub struct Clients {
     pub ecs: aws_sdk_ecs::Client,
     pub ecr: aws_sdk_ecr::Client,
     pub s3: aws_sdk_s3::Client,
-    pub sns: aws_sdk_sns::Client,
-    pub secrets: aws_sdk_secretsmanager::Client,
-    pub cloudwatch: aws_sdk_cloudwatch::Client,
+    shared: aws_config::SdkConfig,
     pub region: String,
 }
 
@@ -99,11 +101,21 @@ impl Clients {
             ecs: aws_sdk_ecs::Client::new(&shared),
             ecr: aws_sdk_ecr::Client::new(&shared),
             s3: aws_sdk_s3::Client::from_conf(s3_config),
-            sns: aws_sdk_sns::Client::new(&shared),
-            secrets: aws_sdk_secretsmanager::Client::new(&shared),
-            cloudwatch: aws_sdk_cloudwatch::Client::new(&shared),
             region: shared.region().map(|r| r.to_string()).unwrap_or_default(),
+            shared,
         }
+    }
+
+    pub fn sns(&self) -> aws_sdk_sns::Client {
+        aws_sdk_sns::Client::new(&self.shared)
+    }
+
+    pub fn secrets(&self) -> aws_sdk_secretsmanager::Client {
+        aws_sdk_secretsmanager::Client::new(&self.shared)
+    }
+
+    pub fn cloudwatch(&self) -> aws_sdk_cloudwatch::Client {
+        aws_sdk_cloudwatch::Client::new(&self.shared)
     }
 }
 
@@ -194,11 +206,19 @@ async fn from_env(
     )?;
     let wants_approval = config.targets.iter().any(|t| t.policy == Policy::Approval);
     let wants_slack = config.targets.iter().any(|t| t.outcome_channel().is_some());
+    let wants_alarms = config.targets.iter().any(|t| {
+        t.promotion
+            .as_ref()
+            .is_some_and(|p| !p.alarms_ok.is_empty())
+    });
+    let alarms = wants_alarms.then(|| CloudWatchAlarms::new(clients.cloudwatch()));
+    let secrets_client = std::cell::OnceCell::new();
+    let secrets_client = || secrets_client.get_or_init(|| clients.secrets());
     // The signing keys are read only where links are made or checked: a Slipway whose
     // targets all deploy automatically needs neither the secret nor its value.
     let links = match optional_env("SLIPWAY_SIGNING_KEY_SECRET").filter(|_| wants_approval) {
         Some(secret) => {
-            let keys = secrets::signing_keys(&clients.secrets, &secret).await?;
+            let keys = secrets::signing_keys(secrets_client(), &secret).await?;
             let base = match link_base {
                 LinkBase::Required => required_env(
                     "SLIPWAY_APPROVAL_URL",
@@ -208,7 +228,7 @@ async fn from_env(
                 LinkBase::Optional => optional_env("SLIPWAY_APPROVAL_URL").unwrap_or_default(),
             };
             let source = secrets::SecretKeys {
-                client: clients.secrets.clone(),
+                client: secrets_client().clone(),
                 name: secret,
             };
             Some(ApprovalLinks::new(&base, keys).with_source(std::sync::Arc::new(source)))
@@ -222,7 +242,7 @@ async fn from_env(
         None => None,
     };
     let slack_secrets = match optional_env("SLIPWAY_SLACK_SECRET") {
-        Some(name) => Some(secrets::slack(&clients.secrets, &name).await?),
+        Some(name) => Some(secrets::slack(secrets_client(), &name).await?),
         None if wants_slack => {
             return Err(StartupError::MissingEnv {
                 name: "SLIPWAY_SLACK_SECRET",
@@ -236,11 +256,11 @@ async fn from_env(
             .unwrap_or_else(|| DEFAULT_SLACK_API_URL.to_string());
         SlackApi::new(&api, s.bot_token.clone())
     });
-    let notifier = AwsNotifier::new(
-        clients.sns.clone(),
-        optional_env("SLIPWAY_APPROVALS_TOPIC_ARN"),
-        slack,
-    );
+    let topic = optional_env("SLIPWAY_APPROVALS_TOPIC_ARN").map(|arn| SnsTopic {
+        client: clients.sns(),
+        arn,
+    });
+    let notifier = AwsNotifier::new(topic, slack);
     let deployer = Deployer::new(
         config,
         EcsService::new(clients.ecs),
@@ -250,10 +270,11 @@ async fn from_env(
         dry_run_from_env(),
     )
     .with_source_bucket(optional_env("SLIPWAY_SOURCE_BUCKET"))
-    .with_approvals(links, notifier)
-    .with_alarms(std::sync::Arc::new(CloudWatchAlarms::new(
-        clients.cloudwatch,
-    )));
+    .with_approvals(links, notifier);
+    let deployer = match alarms {
+        Some(alarms) => deployer.with_alarms(std::sync::Arc::new(alarms)),
+        None => deployer,
+    };
     Ok((deployer, slack_secrets))
 }
 

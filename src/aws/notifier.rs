@@ -15,9 +15,15 @@ pub const DEFAULT_SLACK_API_URL: &str = "https://slack.com/api";
 /// Sends through SNS and Slack; either may be off.
 #[derive(Clone)]
 pub struct AwsNotifier {
-    sns: aws_sdk_sns::Client,
-    topic_arn: Option<String>,
+    topic: Option<SnsTopic>,
     slack: Option<SlackApi>,
+}
+
+/// The SNS topic approval requests are published to (approvers subscribe their email).
+#[derive(Clone)]
+pub struct SnsTopic {
+    pub client: aws_sdk_sns::Client,
+    pub arn: String,
 }
 
 /// Slack's Web API with a bot token (`chat:write`).
@@ -92,16 +98,8 @@ fn slack_error(method: &str, message: String, transient: bool) -> NotifyError {
 }
 
 impl AwsNotifier {
-    pub fn new(
-        sns: aws_sdk_sns::Client,
-        topic_arn: Option<String>,
-        slack: Option<SlackApi>,
-    ) -> AwsNotifier {
-        AwsNotifier {
-            sns,
-            topic_arn,
-            slack,
-        }
+    pub fn new(topic: Option<SnsTopic>, slack: Option<SlackApi>) -> AwsNotifier {
+        AwsNotifier { topic, slack }
     }
 }
 
@@ -114,12 +112,13 @@ fn message_body(payload: &SlackPayload) -> serde_json::Map<String, Value> {
 
 impl Notifier for AwsNotifier {
     async fn publish(&self, subject: &str, text: &str) -> Result<(), NotifyError> {
-        let Some(topic) = &self.topic_arn else {
+        let Some(topic) = &self.topic else {
             return Ok(());
         };
-        self.sns
+        topic
+            .client
             .publish()
-            .topic_arn(topic)
+            .topic_arn(&topic.arn)
             .subject(subject)
             .message(text)
             .send()

@@ -598,7 +598,7 @@ impl World {
         )
         .with_approvals(
             Some(ApprovalLinks::new(APPROVAL_URL, test_keys())),
-            AwsNotifier::new(clients.sns.clone(), None, None),
+            AwsNotifier::new(None, None),
         );
         (deployer, calls)
     }
@@ -608,7 +608,7 @@ impl World {
         let sqs = aws_sdk_sqs::Client::new(&self.emulator.shared().await);
         let topic_arn = self
             .clients
-            .sns
+            .sns()
             .create_topic()
             .name("slipway-approvals")
             .send()
@@ -626,7 +626,7 @@ impl World {
             .unwrap();
         let queue_arn = format!("arn:aws:sqs:{REGION}:{ACCOUNT}:approvals-inbox");
         self.clients
-            .sns
+            .sns()
             .subscribe()
             .topic_arn(&topic_arn)
             .protocol("sqs")
@@ -671,8 +671,10 @@ impl World {
     ) -> (TestDeployer, Arc<EcsCalls>) {
         let (deployer, calls) = self.deployer_with_clients(config, false, None, clients);
         let notifier = AwsNotifier::new(
-            self.clients.sns.clone(),
-            Some(approvers.topic_arn.clone()),
+            Some(slipway::aws::SnsTopic {
+                client: self.clients.sns(),
+                arn: approvers.topic_arn.clone(),
+            }),
             Some(SlackApi::new(
                 &format!("{}/api", approvers.slack.url),
                 "xoxb-test".into(),
