@@ -41,6 +41,8 @@ impl ConfigError {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub targets: Vec<Target>,
+    /// Releases that are more than one service (`groups`): ordered tasks and services.
+    pub groups: Vec<crate::model::group::Group>,
     /// The function's own account and region.
     pub home: Home,
 }
@@ -215,6 +217,8 @@ pub struct Home {
 #[serde(deny_unknown_fields)]
 struct RawConfig {
     targets: Vec<RawTarget>,
+    #[serde(default)]
+    groups: Vec<groups::RawGroup>,
 }
 
 #[derive(Deserialize)]
@@ -309,8 +313,10 @@ impl Config {
             targets.push(target);
         }
         promotion::check_upstreams(&targets)?;
+        let groups = groups::validate_groups(raw.groups, &targets)?;
         Ok(Config {
             targets,
+            groups,
             home: home.clone(),
         })
     }
@@ -559,6 +565,7 @@ fn validate_approval(
     })
 }
 
+mod groups;
 mod promotion;
 mod rollout;
 #[cfg(test)]

@@ -19,12 +19,15 @@
 //!   allow, and when a closed window opens.
 //! - [`promotion`] — which digests a stage may take: succeeded upstream, soaked, no
 //!   alarm during the soak; the evidence an approver is shown.
+//! - [`group`] — release groups: ordered one-off tasks and services under one approval,
+//!   a run's state machine, what it needs done next, and how a stopped task reads.
 //! - [`freeze`] and [`rollout`] — how rollouts end: ECS's events turned into forward-only
 //!   moves, the last known good release, and the freeze after a failure.
 
 pub mod deployment;
 pub mod ecs_event;
 pub mod freeze;
+pub mod group;
 pub mod image_ref;
 pub mod ordering;
 pub mod plan;

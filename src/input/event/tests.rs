@@ -244,6 +244,25 @@ fn every_event_file_parses() {
                 assert!(hook.is_pause() && hook.stage.is_some() && hook.expires_at.is_some());
                 assert_eq!(hook.service.service, "web");
             }
+            // A release group's one-off task: the name says how its container ended.
+            n if n.starts_with("ecs-task-stopped-") => {
+                let parsed = crate::input::task_event::parse_task_event(&raw);
+                let Ok(Intent::Deploy(stopped)) = &parsed else {
+                    panic!("{n}: {parsed:?}")
+                };
+                let verdict = stopped.task.verdict("app");
+                match n {
+                    "ecs-task-stopped-exit-0.json" => {
+                        assert_eq!(verdict, crate::model::group::TaskVerdict::Succeeded)
+                    }
+                    "ecs-task-stopped-never-started.json" => assert!(
+                        matches!(&verdict, crate::model::group::TaskVerdict::Failed(why)
+                            if why.starts_with("the task never started (TaskFailedToStart: CannotPullContainerError")),
+                        "{verdict:?}"
+                    ),
+                    _ => panic!("{n}: name the ending in the test"),
+                }
+            }
             n if n.starts_with("ecs-") => {
                 let parsed = parse_ecs_event(&raw);
                 assert!(matches!(parsed, Ok(Intent::Deploy(_))), "{n}: {parsed:?}")

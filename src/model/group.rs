@@ -1,0 +1,30 @@
+//! Release groups: one release that is more than one service, under one approval.
+//!
+//! A group runs ordered steps — one-off tasks (a migration: `RunTask` of the target's new
+//! revision with a command override, a success being exit code 0 of the named container)
+//! and services (an `UpdateService` each) — and stops at the first failure, or rolls back
+//! the services it already rolled, in reverse order (`rollback-completed`). A one-off task
+//! is never "rolled back": what it changed stays, which is why a migration must be
+//! backwards compatible with the services that still run the old code (expand, then
+//! contract in a later release).
+//!
+//! Here are the plain rules; the ledger keeps a [`GroupRun`] and the pipeline acts on
+//! [`GroupRun::next`]:
+//! - [`spec`] — a group as the config names it;
+//! - [`run`] — one run of a group: its state machine, and the moves each observation makes;
+//! - [`next`] — what a run needs done now, with the idempotency tokens that make doing it
+//!   twice harmless;
+//! - [`task_exit`] — how a stopped task's event reads as a step's success or failure.
+
+pub mod next;
+pub mod run;
+pub mod spec;
+pub mod task_exit;
+
+pub use next::Next;
+pub use run::{run_id, GroupRun, RunState, Stale, StepKind, StepRun, StepState, MAX_GROUP_NAME};
+pub use spec::{Group, OnFailure, Step, MAX_TASK_TIMEOUT};
+pub use task_exit::{ContainerExit, TaskStopped, TaskVerdict};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,125 @@
+//! What a run needs done now. The pipeline does it, then records the observation it
+//! made (`GroupRun::task_started`, …) in one conditional write; a crash between the two
+//! leaves the same `Next`, and doing it again is harmless: RunTask takes the same
+//! idempotency token (ECS answers with the task it already started), a registration is
+//! recorded before anything uses it, and UpdateService to the revision the service
+//! already has is seen before it is sent (the pipeline compares the service's task
+//! definition first).
+//! <https://docs.aws.amazon.com/AmazonECS/latest/APIReference/ECS_Idempotency.html>
+
+use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
+
+use super::run::{GroupRun, RunState, StepKind, StepState};
+
+/// The length of the RunTask client tokens Slipway derives: "The client token can be up
+/// to 64 ASCII characters in the range of 33-126 (inclusive)" (RunTask), and ECS keeps a
+/// token for 24 hours per cluster. A step retries RunTask at once (a Lambda retry or the
+/// reconciler's next run), never a day later, so one token covers every attempt.
+pub const TOKEN_HEX: usize = 32;
+
+/// RunTask's `startedBy`: "Up to 128 letters (uppercase and lowercase), numbers, hyphens
+/// (-), forward slash (/), and underscores (_) are allowed" (API_RunTask).
+pub const STARTED_BY_MAX: usize = 128;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Next {
+    /// A person decides first (the group's one approval).
+    AwaitDecision,
+    /// Register `target`'s new revision (the image the release gives it).
+    Register { target: String },
+    /// RunTask of the step's target's new revision with the step's command.
+    RunTask {
+        step: usize,
+        client_token: String,
+        started_by: String,
+    },
+    /// UpdateService of the step's target to its new revision.
+    RollService { step: usize },
+    /// The task outlived its timeout: StopTask it, then record the step failed.
+    TimeOut { step: usize, task_arn: String },
+    /// UpdateService of the step's target back to what it ran before.
+    RollBack { step: usize, to: String },
+    /// An event is awaited (a task's exit, a rollout's end); a task's deadline is the
+    /// latest moment to look again.
+    Wait { until: Option<DateTime<Utc>> },
+    /// The run ended.
+    Done,
+}
+
+impl GroupRun {
+    pub fn next(&self, now: DateTime<Utc>) -> Next {
+        match self.state {
+            RunState::AwaitingApproval => Next::AwaitDecision,
+            RunState::Running => self.next_step(now),
+            RunState::RollingBack => self.next_rollback(),
+            _ => Next::Done,
+        }
+    }
+
+    fn next_step(&self, now: DateTime<Utc>) -> Next {
+        let Some(index) = self.current_index() else {
+            return Next::Done;
+        };
+        let step = &self.steps[index];
+        match (step.state, &step.kind) {
+            (StepState::Pending, _) if !self.revisions.contains_key(&step.target) => {
+                Next::Register {
+                    target: step.target.clone(),
+                }
+            }
+            (StepState::Pending, StepKind::Task { .. }) => Next::RunTask {
+                step: index,
+                client_token: client_token(&self.id, index),
+                started_by: started_by(&self.id, index),
+            },
+            (StepState::Pending, StepKind::Service) => Next::RollService { step: index },
+            (StepState::Started, StepKind::Task { .. }) => match (step.deadline, &step.task_arn) {
+                (Some(deadline), Some(task_arn)) if now >= deadline => Next::TimeOut {
+                    step: index,
+                    task_arn: task_arn.clone(),
+                },
+                (deadline, _) => Next::Wait { until: deadline },
+            },
+            _ => Next::Wait { until: None },
+        }
+    }
+
+    /// The last service that rolled goes back first; one at a time.
+    fn next_rollback(&self) -> Next {
+        if self.steps.iter().any(|s| s.state == StepState::RollingBack) {
+            return Next::Wait { until: None };
+        }
+        let last = self
+            .steps
+            .iter()
+            .enumerate()
+            .rev()
+            .find(|(_, s)| s.kind == StepKind::Service && s.state == StepState::Succeeded);
+        match last {
+            Some((index, step)) => match &step.previous_task_definition {
+                Some(to) => Next::RollBack {
+                    step: index,
+                    to: to.clone(),
+                },
+                None => Next::Done,
+            },
+            None => Next::Done,
+        }
+    }
+}
+
+/// RunTask's idempotency token for step `index` of run `run_id`: the same for every
+/// attempt at that step, different for every other step and run. Hex, so inside the
+/// printable ASCII ECS allows.
+pub fn client_token(run_id: &str, index: usize) -> String {
+    let hash = Sha256::digest(format!("{run_id}/step/{index}").as_bytes());
+    hex::encode(hash)[..TOKEN_HEX].to_string()
+}
+
+/// RunTask's `startedBy` for step `index` of run `run_id` (run ids are letters, digits,
+/// `-` and `_`, short enough for [`STARTED_BY_MAX`]): ECS repeats it in the task's
+/// state-change events, which is how an event that outran RunTask's answer finds its step.
+pub fn started_by(run_id: &str, index: usize) -> String {
+    format!("slipway/{run_id}/{index}")
+}
