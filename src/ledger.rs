@@ -35,6 +35,7 @@ pub mod target_record;
 use serde::{Deserialize, Serialize};
 
 use crate::model::deployment::{AuditEntry, Deployment, TransitionError};
+use crate::model::group::GroupRun;
 use crate::model::rollout::Rollouts;
 use crate::model::target::{AwaitingPointer, Head, SourceHead};
 use crate::ports::{AwsError, ConditionalWrite, ObjectStore};
@@ -98,6 +99,7 @@ pub enum Record<'a> {
     Source { target: &'a str, key: &'a str },
     Awaiting { target: &'a str },
     Waiting { target: &'a str },
+    GroupRun { group: &'a str, run: &'a str },
 }
 
 pub fn target_path(target: &str) -> String {
@@ -130,6 +132,10 @@ pub fn legacy_source_head_path(target: &str, key: &str) -> String {
 
 pub fn awaiting_path(target: &str) -> String {
     format!("targets/{target}/awaiting-approval.json")
+}
+
+pub fn group_run_path(group: &str, run: &str) -> String {
+    format!("groups/{group}/runs/{run}.json")
 }
 
 pub fn waiting_path(target: &str) -> String {
@@ -389,6 +395,32 @@ impl<S: ObjectStore> Ledger<S> {
     ) -> Result<Versioned<AwaitingPointer>, LedgerError> {
         self.compare_and_set(Record::Waiting { target }, read, pointer)
             .await
+    }
+
+    pub async fn group_run(
+        &self,
+        group: &str,
+        run: &str,
+    ) -> Result<Option<Versioned<GroupRun>>, LedgerError> {
+        self.read(Record::GroupRun { group, run }).await
+    }
+
+    /// Writes the run if it is still what the caller read (`None`: creates it, once).
+    pub async fn set_group_run(
+        &self,
+        read: Option<&Versioned<GroupRun>>,
+        run: GroupRun,
+    ) -> Result<Versioned<GroupRun>, LedgerError> {
+        let (group, id) = (run.group.clone(), run.id.clone());
+        self.compare_and_set(
+            Record::GroupRun {
+                group: &group,
+                run: &id,
+            },
+            read,
+            run,
+        )
+        .await
     }
 
     pub async fn rollouts(&self, target: &str) -> Result<Option<Versioned<Rollouts>>, LedgerError> {

@@ -360,3 +360,54 @@ pub trait AlarmHistory: Send + Sync {
         Result<Option<crate::model::promotion::AlarmTimeline>, AwsError>,
     >;
 }
+
+/// A release group's one-off task, as RunTask is asked for it: the target's new revision,
+/// run the way the target's service runs its tasks (its subnets, security groups, launch
+/// type or capacity providers: the adapter copies them from the service), with `command`
+/// in place of `container`'s.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OneOffTask {
+    pub cluster: String,
+    /// The service whose network and capacity settings the task copies.
+    pub like_service: String,
+    pub task_definition: String,
+    pub container: String,
+    pub command: Vec<String>,
+    /// RunTask's idempotency token: the same for every attempt at one step.
+    pub client_token: String,
+    pub started_by: String,
+}
+
+/// What DescribeTasks says of a one-off task.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TaskStatus {
+    /// Not stopped yet (PROVISIONING … DEPROVISIONING).
+    Running,
+    Stopped(crate::model::group::TaskStopped),
+    /// ECS no longer knows the task: "stopped tasks appear in the returned results for at
+    /// least one hour" (DescribeTasks), and not for ever.
+    Forgotten,
+}
+
+/// One-off tasks for release groups: RunTask, StopTask and DescribeTasks. A trait object,
+/// since only a deployer whose config has groups needs it.
+pub trait TaskRunner: Send + Sync {
+    /// RunTask; the task's ARN. The same `client_token` again starts nothing new.
+    fn run_task<'a>(
+        &'a self,
+        task: &'a OneOffTask,
+    ) -> futures::future::BoxFuture<'a, Result<String, AwsError>>;
+
+    fn stop_task<'a>(
+        &'a self,
+        cluster: &'a str,
+        task_arn: &'a str,
+        reason: &'a str,
+    ) -> futures::future::BoxFuture<'a, Result<(), AwsError>>;
+
+    fn describe_task<'a>(
+        &'a self,
+        cluster: &'a str,
+        task_arn: &'a str,
+    ) -> futures::future::BoxFuture<'a, Result<TaskStatus, AwsError>>;
+}

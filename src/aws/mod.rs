@@ -17,6 +17,7 @@ pub mod secrets;
 pub mod self_invoke;
 mod service_state;
 mod taskdef;
+mod tasks;
 
 pub use alarms::CloudWatchAlarms;
 pub use config_source::config_from_object;
@@ -27,6 +28,7 @@ pub use notifier::{AwsNotifier, SlackApi, SnsTopic, DEFAULT_SLACK_API_URL};
 pub use revision::{registration, FullTaskDefinition};
 pub use s3::{S3Sources, S3Store};
 pub use secrets::{SecretError, SlackSecrets};
+pub use tasks::EcsTasks;
 
 use crate::approval::ApprovalLinks;
 use crate::deployer::Deployer;

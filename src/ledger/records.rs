@@ -6,8 +6,8 @@ use serde_json::Value;
 
 use super::document::{legacy_source_head, TargetUpdate};
 use super::{
-    awaiting_path, deployment_path, encode, target_path, waiting_path, Change, Home, Ledger,
-    LedgerError, Part, Record, TargetRead, Versioned,
+    awaiting_path, deployment_path, encode, group_run_path, target_path, waiting_path, Change,
+    Home, Ledger, LedgerError, Part, Record, TargetRead, Versioned,
 };
 use crate::model::deployment::Deployment;
 use crate::ports::{ConditionalWrite, ObjectStore};
@@ -19,6 +19,7 @@ impl Record<'_> {
             Record::Deployment { target, key } => deployment_path(target, key),
             Record::Awaiting { target } => awaiting_path(target),
             Record::Waiting { target } => waiting_path(target),
+            Record::GroupRun { group, run } => group_run_path(group, run),
             Record::Head { target }
             | Record::Rollouts { target }
             | Record::Source { target, .. } => target_path(target),
@@ -31,7 +32,7 @@ impl Record<'_> {
             Record::Rollouts { target } => Some((target, Part::Rollouts)),
             Record::Source { target, key } => Some((target, Part::Source(key))),
             Record::Deployment { target, key } => Some((target, Part::Deployment(key))),
-            Record::Awaiting { .. } | Record::Waiting { .. } => None,
+            Record::Awaiting { .. } | Record::Waiting { .. } | Record::GroupRun { .. } => None,
         }
     }
 }
@@ -48,7 +49,10 @@ impl<S: ObjectStore> Ledger<S> {
     ) -> Result<Option<Versioned<T>>, LedgerError> {
         if matches!(
             record,
-            Record::Deployment { .. } | Record::Awaiting { .. } | Record::Waiting { .. }
+            Record::Deployment { .. }
+                | Record::Awaiting { .. }
+                | Record::Waiting { .. }
+                | Record::GroupRun { .. }
         ) {
             if let Some(own) = Box::pin(self.read_own(&record.path())).await? {
                 return Ok(Some(own));
@@ -81,16 +85,16 @@ impl<S: ObjectStore> Ledger<S> {
         value: T,
     ) -> Result<Versioned<T>, LedgerError> {
         let own = match (record, read) {
-            (Record::Awaiting { .. } | Record::Waiting { .. }, _) => true,
+            (Record::Awaiting { .. } | Record::Waiting { .. } | Record::GroupRun { .. }, _) => true,
             (Record::Deployment { .. }, Some(read)) => read.home == Home::Object,
             _ => false,
         };
         if own {
             return Box::pin(self.set_own(&record.path(), read, value)).await;
         }
-        let (target, part) = record
-            .in_target()
-            .expect("only the awaiting pointer has none");
+        let (target, part) = record.in_target().expect(
+            "only the pointers and group runs have none, and they are objects of their own",
+        );
         let written = Box::pin(self.set_part(target, part, read, &value)).await?;
         if let Part::Deployment(key) = part {
             let finished: Deployment =

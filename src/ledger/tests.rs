@@ -293,3 +293,47 @@ async fn a_finished_deployment_moves_to_its_own_object_only_from_what_was_read()
     ));
     assert_eq!(ledger.store().json(&path).unwrap()["state"], "superseded");
 }
+
+#[tokio::test]
+async fn a_group_run_is_created_once_and_moved_only_from_the_version_read() {
+    use crate::model::group::{GroupRun, OnFailure, Step};
+    let group = crate::model::group::Group {
+        name: "shop".into(),
+        steps: vec![Step::Service {
+            target: "web".into(),
+        }],
+        on_failure: OnFailure::Stop,
+    };
+    let release =
+        std::collections::BTreeMap::from([("web".to_string(), "r@sha256:aa".to_string())]);
+    let run = GroupRun::begin("shop-1", &group, release, false);
+    let ledger = Ledger::new(MemoryStore::default());
+    let created = ledger.set_group_run(None, run.clone()).await.unwrap();
+    // A duplicate delivery creates nothing: the run exists.
+    assert!(matches!(
+        ledger.set_group_run(None, run.clone()).await,
+        Err(LedgerError::Conflict { .. })
+    ));
+    let mut next = run.clone();
+    next.registered("web", "web:2").unwrap();
+    let saved = ledger
+        .set_group_run(Some(&created), next.clone())
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            ledger.set_group_run(Some(&created), next).await,
+            Err(LedgerError::Conflict { .. })
+        ),
+        "a writer holding the old version loses"
+    );
+    let read = ledger.group_run("shop", "shop-1").await.unwrap().unwrap();
+    assert_eq!(read.etag, saved.etag);
+    assert_eq!(read.value.revisions["web"], "web:2");
+    assert!(ledger
+        .store()
+        .get("groups/shop/runs/shop-1.json")
+        .await
+        .unwrap()
+        .is_some());
+}

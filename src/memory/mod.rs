@@ -8,6 +8,8 @@
 //!   with failures that can be queued.
 //! - [`MemoryRegistry`] and [`MemorySources`] — ECR's images; the source bucket's versions.
 //! - [`MemoryAlarms`] — CloudWatch alarms and their state history.
+//! - [`MemoryTasks`] — a release group's one-off tasks, as ECS documents RunTask's
+//!   idempotency and a task's end (what moto lacks).
 //! - [`RecordingNotifier`] — keeps what people would have been told.
 //! - [`ecr_push`] — an "ECR Image Action" event in the shape of `events/ecr-push.json`.
 
@@ -16,12 +18,14 @@ mod ecs;
 mod notifier;
 mod registry;
 mod store;
+mod tasks;
 
 pub use alarms::MemoryAlarms;
 pub use ecs::MemoryEcs;
 pub use notifier::RecordingNotifier;
 pub use registry::{MemoryRegistry, MemorySources};
 pub use store::MemoryStore;
+pub use tasks::MemoryTasks;
 
 /// One clock for every in-memory adapter's calls, so that a test can tell what came
 /// before what across them (say, the ledger calls before UpdateService).

@@ -140,7 +140,8 @@ fn a_group_name_fits_run_ids_and_started_by() {
         let err = refused(json!([{"name": name, "steps": [{"service": "web"}]}]));
         assert!(err.contains("groups[0].name"), "{name}: {err}");
     }
-    assert!(refused(json!([{"name": "shop", "steps": []}])).contains("field `groups[0].steps`: is empty"));
+    assert!(refused(json!([{"name": "shop", "steps": []}]))
+        .contains("field `groups[0].steps`: is empty"));
     assert!(
         refused(json!([{"name": "shop", "steps": [{"service": "web"}], "order": 1}]))
             .contains("unknown field")
