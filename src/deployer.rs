@@ -40,6 +40,8 @@ mod approved;
 mod asking;
 mod decisions;
 mod external;
+mod group_steps;
+mod groups;
 mod headship;
 mod hook_endings;
 mod hooks;
@@ -90,6 +92,8 @@ pub struct Deployer<A: Adapters> {
     clock: Clock,
     /// CloudWatch's alarm history, for promotion soaks that name `alarms_ok`.
     alarms: Option<std::sync::Arc<dyn crate::ports::AlarmHistory>>,
+    /// RunTask and friends, for release groups' one-off tasks.
+    tasks: Option<std::sync::Arc<dyn crate::ports::TaskRunner>>,
 }
 
 /// The time source of the window decisions.
@@ -126,6 +130,7 @@ where
             dry_run,
             clock: std::sync::Arc::new(chrono::Utc::now),
             alarms: None,
+            tasks: None,
         }
     }
 }
@@ -157,6 +162,7 @@ where
             dry_run: self.dry_run,
             clock: self.clock,
             alarms: self.alarms,
+            tasks: self.tasks,
         }
     }
 }
@@ -184,6 +190,12 @@ impl<A: Adapters> Deployer<A> {
     /// Read alarm histories (for promotion soaks) through `alarms`.
     pub fn with_alarms(mut self, alarms: std::sync::Arc<dyn crate::ports::AlarmHistory>) -> Self {
         self.alarms = Some(alarms);
+        self
+    }
+
+    /// Run release groups' one-off tasks through `tasks`.
+    pub fn with_tasks(mut self, tasks: std::sync::Arc<dyn crate::ports::TaskRunner>) -> Self {
+        self.tasks = Some(tasks);
         self
     }
 

@@ -88,6 +88,19 @@ pub fn trigger_line(deployment: &Deployment) -> String {
                 .map(|r| format!(": {r}"))
                 .unwrap_or_default()
         ),
+        Trigger::GroupStep {
+            group,
+            run_id,
+            step,
+            rollback,
+        } => format!(
+            "{} of release group {group} (run {run_id})",
+            if *rollback {
+                format!("rolling {step} back, a step having failed,")
+            } else {
+                format!("step {step}")
+            }
+        ),
         Trigger::External {
             ecs_deployment_id, ..
         } => format!("ECS deployment {ecs_deployment_id}, started outside Slipway"),

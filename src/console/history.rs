@@ -29,6 +29,7 @@ pub fn trigger_kind(trigger: &Trigger) -> &'static str {
         Trigger::EcrPush { .. } => "push",
         Trigger::SourceUpload { .. } => "upload",
         Trigger::Rollback { .. } => "rollback",
+        Trigger::GroupStep { .. } => "group",
         Trigger::External { .. } => "external",
     }
 }

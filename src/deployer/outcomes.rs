@@ -203,7 +203,39 @@ impl<A: Adapters> Deployer<A> {
         let current = self
             .adopt_if_unrecorded(current, &entry, invocation)
             .await?;
-        self.apply_event(target, current, &entry, event).await
+        let handled = self.apply_event(target, current, &entry, event).await?;
+        self.go_on_with_group_run(target, &entry.key, invocation)
+            .await?;
+        Ok(handled)
+    }
+
+    /// A release group's step ended with its deployment: the run goes on (its next step,
+    /// a rollback, or its end) in the same invocation.
+    async fn go_on_with_group_run(
+        &self,
+        target: &Target,
+        key: &str,
+        invocation: &Invocation,
+    ) -> Result<(), StepError> {
+        let Some(deployment) = self.ledger.deployment(&target.name, key).await? else {
+            return Ok(());
+        };
+        let Trigger::GroupStep { group, run_id, .. } = &deployment.value.trigger else {
+            return Ok(());
+        };
+        if !deployment.value.state.is_terminal() {
+            return Ok(());
+        }
+        let report = Box::pin(self.drive_group_run(group, run_id, invocation)).await?;
+        log_decision(
+            "group-run",
+            &format!(
+                "run {run_id}: {} ({})",
+                report.state,
+                report.actions.join(", ")
+            ),
+        );
+        Ok(())
     }
 
     /// An IN_PROGRESS event whose reason says the circuit breaker is rolling back names a

@@ -132,6 +132,11 @@ impl<A: Adapters> Deployer<A> {
         base: &<A::Ecs as Ecs>::TaskDefinition,
         changes: Vec<ImageChange>,
     ) -> Result<TargetOutcome, StepError> {
+        // A release group's step rolls when its run says so: the group's one approval
+        // covers it, and neither the target's window nor its promotion gate holds one
+        // step of a run half-way (README: "Release groups" says what a run does not
+        // check yet).
+        let group_step = current.value.is_group_step();
         // A gated target takes only what succeeded upstream: checked before anyone is
         // asked, and before the window.
         let current = match self.promotion_gate(target, current).await? {
@@ -149,7 +154,7 @@ impl<A: Adapters> Deployer<A> {
             .is_some_and(|d| d.verdict == crate::model::deployment::Verdict::Approve);
         let decided = current.value.state == State::Approved
             || (current.value.state == State::WaitingForWindow && approved_before);
-        if target.policy == Policy::Approval && !pause_inside && !decided {
+        if target.policy == Policy::Approval && !pause_inside && !decided && !group_step {
             return self.request_approval(target, current).await;
         }
         // Approved at ECS's pause: the release rolled already. Never a second
@@ -160,7 +165,10 @@ impl<A: Adapters> Deployer<A> {
             return self.continue_paused(current).await;
         }
         // Nothing reached ECS yet: the target's deployment window decides whether now.
-        if let Some((because, opens_at)) = self.window_holds(target, &current.value) {
+        if let Some((because, opens_at)) = self
+            .window_holds(target, &current.value)
+            .filter(|_| !group_step)
+        {
             return self
                 .wait_for_window(target, current, because, opens_at)
                 .await;

@@ -54,6 +54,16 @@ pub enum Trigger {
         #[serde(default)]
         to_release: String,
     },
+    /// A service step of a release group's run (or its rollback): the group's one
+    /// approval covers it, and the run decides when it rolls.
+    GroupStep {
+        group: String,
+        run_id: String,
+        step: String,
+        /// Putting the service back to what it ran before the run (`rollback-completed`).
+        #[serde(default)]
+        rollback: bool,
+    },
     /// A deployment ECS reported that Slipway did not start (the console, the CLI, another
     /// tool): recorded so that the ledger shows what really runs.
     External {
@@ -490,6 +500,12 @@ impl Deployment {
     pub fn rollout_duration(&self) -> Option<chrono::Duration> {
         let (start, end) = (self.rolling_since()?, self.ended_at?);
         Some((end - start).max(chrono::Duration::zero()))
+    }
+
+    /// A step of a release group's run: the run, not the target's policy, decides when it
+    /// rolls (the group's one approval covers it).
+    pub fn is_group_step(&self) -> bool {
+        matches!(self.trigger, Trigger::GroupStep { .. })
     }
 
     /// Whether another invocation is working on this deployment right now.

@@ -491,6 +491,18 @@ pub fn release_name(deployment: &Deployment) -> String {
             "" => format!("rollback to {to_deployment_id}"),
             release => format!("rollback to {release}"),
         },
+        Trigger::GroupStep {
+            group,
+            step,
+            rollback: false,
+            ..
+        } => format!("group {group}, step {step}"),
+        Trigger::GroupStep {
+            group,
+            step,
+            rollback: true,
+            ..
+        } => format!("group {group}: {step} put back"),
         Trigger::External {
             ecs_deployment_id, ..
         } => format!("ECS deployment {ecs_deployment_id} (not started by Slipway)"),

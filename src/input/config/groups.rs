@@ -57,6 +57,24 @@ struct RawTask {
     timeout: String,
 }
 
+/// What a run does not do yet, refused rather than skipped: a run asks no approval (its
+/// one approval for the whole group has no page yet), and holds no step for the target's
+/// window or promotion gate — a target that needs one of them cannot be in a group, so
+/// that no release reaches it without what its config promises.
+fn runs_in_a_group(target: &Target) -> Result<(), &'static str> {
+    use crate::input::config::Policy;
+    if target.policy == Policy::Approval {
+        return Err("has policy `approval`: a release group runs without approval for now (its one approval for the whole group is not built yet); use `auto` targets");
+    }
+    if target.windows.is_some() {
+        return Err("has deployment windows, which a release group's run does not check yet");
+    }
+    if target.promotion.is_some() {
+        return Err("has a promotion gate, which a release group's run does not check yet");
+    }
+    Ok(())
+}
+
 /// Validates every group against the config's targets.
 pub(super) fn validate_groups(
     raw: Vec<RawGroup>,
@@ -134,12 +152,16 @@ fn validate_group(index: usize, raw: RawGroup, targets: &[Target]) -> Result<Gro
 
 fn validate_step(at: &str, raw: RawStep, targets: &[Target]) -> Result<Step, ConfigError> {
     let target_of = |name: &str, field: &str| {
-        targets.iter().find(|t| t.name == name).ok_or_else(|| {
+        let target = targets.iter().find(|t| t.name == name).ok_or_else(|| {
             ConfigError::invalid(
                 format!("{at}.{field}"),
                 format!("`{name}` is not a target of this config"),
             )
-        })
+        })?;
+        runs_in_a_group(target).map_err(|why| {
+            ConfigError::invalid(format!("{at}.{field}"), format!("target {name} {why}"))
+        })?;
+        Ok::<_, ConfigError>(target)
     };
     let task = match raw {
         RawStep::Service(target) => {

@@ -30,6 +30,13 @@ pub enum RunState {
     Superseded,
 }
 
+impl std::fmt::Display for RunState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let text = serde_json::to_value(self).ok();
+        f.write_str(text.as_ref().and_then(|v| v.as_str()).unwrap_or("?"))
+    }
+}
+
 impl RunState {
     pub fn is_terminal(self) -> bool {
         !matches!(

@@ -147,3 +147,33 @@ fn a_group_name_fits_run_ids_and_started_by() {
             .contains("unknown field")
     );
 }
+
+#[test]
+fn a_target_whose_config_promises_what_a_run_does_not_check_cannot_be_in_a_group() {
+    for (extra, words) in [
+        (json!({"policy": "approval"}), "policy `approval`"),
+        (
+            json!({"windows": {"time_zone": "Europe/Berlin", "deny": ["FR 16:00 -> MO 08:00"]}}),
+            "deployment windows",
+        ),
+        (json!({"promotion": {"from": ["web"]}}), "promotion gate"),
+    ] {
+        let mut worker = target("worker");
+        for (k, v) in extra.as_object().unwrap() {
+            worker[k] = v.clone();
+        }
+        let doc = json!({"targets": [target("web"), worker],
+                         "groups": [{"name": "shop", "steps": [{"service": "worker"}]}]});
+        let home = Home {
+            account: "123456789012".into(),
+            region: "eu-west-1".into(),
+        };
+        let err = Config::from_json(&doc.to_string(), &home)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("groups[0].steps[0].service") && err.contains(words),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,386 @@
+//! Release groups over the in-memory adapters: a run's steps in order, once each, however
+//! often its events arrive, and each way a step fails. `MemoryTasks` plays ECS's one-off
+//! tasks as ECS documents them (moto ignores RunTask's token and never exits non-zero).
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Duration, Utc};
+use serde_json::json;
+
+use super::*;
+use crate::input::config::Home;
+use crate::input::task_event::TaskStoppedEvent;
+use crate::memory::{
+    MemoryEcs, MemoryRegistry, MemorySources, MemoryStore, MemoryTasks, ACCOUNT, REGION,
+};
+use crate::model::group::{RunState, TaskStopped};
+use crate::ports::{Silent, TaskStatus};
+
+type GroupDeployer = Deployer<(
+    MemoryEcs,
+    MemoryRegistry,
+    MemoryStore,
+    MemorySources,
+    Silent,
+)>;
+
+const REGISTRY: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
+
+struct World {
+    deployer: GroupDeployer,
+    tasks: Arc<MemoryTasks>,
+    now: Arc<Mutex<DateTime<Utc>>>,
+}
+
+/// Targets web and worker (auto), and group `shop`: migrate (a task on web's revision,
+/// 15 minutes at most), then worker, then web.
+fn world(on_failure: &str) -> World {
+    let target = |name: &str| {
+        json!({"name": name, "cluster": "prod", "service": name, "containers": ["app"],
+               "repository": name, "tags": {"glob": "v*"}, "policy": "auto"})
+    };
+    let config = json!({
+        "targets": [target("web"), target("worker")],
+        "groups": [{"name": "shop", "on_failure": on_failure, "steps": [
+            {"task": {"name": "migrate", "target": "web", "container": "app",
+                      "command": ["./manage", "migrate"], "timeout": "15m"}},
+            {"service": "worker"},
+            {"service": "web"}
+        ]}]
+    });
+    let home = Home {
+        account: ACCOUNT.into(),
+        region: REGION.into(),
+    };
+    let config = Config::from_json(&config.to_string(), &home).unwrap();
+    let ecs = MemoryEcs::default()
+        .with_service(
+            "prod",
+            "web",
+            "web",
+            &[("app", &format!("{REGISTRY}/web:v1"))],
+        )
+        .with_service(
+            "prod",
+            "worker",
+            "worker",
+            &[("app", &format!("{REGISTRY}/worker:v1"))],
+        );
+    let tasks = Arc::new(MemoryTasks::default());
+    let now = Arc::new(Mutex::new(Utc::now()));
+    let clock = now.clone();
+    let deployer = Deployer::new(
+        config,
+        ecs,
+        MemoryRegistry::default(),
+        MemoryStore::default(),
+        MemorySources::default(),
+        false,
+    )
+    .with_tasks(tasks.clone())
+    .with_clock(Arc::new(move || *clock.lock().unwrap()));
+    World {
+        deployer,
+        tasks,
+        now,
+    }
+}
+
+fn release() -> BTreeMap<String, String> {
+    BTreeMap::from([
+        (
+            "web".to_string(),
+            format!("{REGISTRY}/web@sha256:{}", "a".repeat(64)),
+        ),
+        (
+            "worker".to_string(),
+            format!("{REGISTRY}/worker@sha256:{}", "b".repeat(64)),
+        ),
+    ])
+}
+
+fn invocation() -> Invocation {
+    super::pipeline_tests::invocation()
+}
+
+impl World {
+    async fn start(&self) -> GroupRunReport {
+        self.deployer
+            .start_group_run("shop", release(), &invocation())
+            .await
+            .unwrap()
+    }
+
+    /// ECS's STOPPED event for the task, as the deployment-events function reads it.
+    async fn task_event(&self, task: TaskStopped) -> Option<GroupRunReport> {
+        let event = TaskStoppedEvent {
+            event_id: "t-1".into(),
+            account: Some(ACCOUNT.into()),
+            region: Some(REGION.into()),
+            cluster_arn: format!("arn:aws:ecs:{REGION}:{ACCOUNT}:cluster/prod"),
+            version: Some(3),
+            task,
+        };
+        self.deployer
+            .handle_task_stopped(&event, &invocation())
+            .await
+            .unwrap()
+    }
+
+    /// The only task the run started.
+    fn migrate_task(&self) -> String {
+        let started = self.tasks.started();
+        assert_eq!(started.len(), 1, "one task: {started:?}");
+        format!("arn:aws:ecs:{REGION}:{ACCOUNT}:task/prod/1")
+    }
+
+    /// ECS reports `name` (COMPLETED or FAILED) for the rollout of `service` the group's
+    /// step started (`back`: its rollback).
+    async fn rollout_ends(&self, service: &str, step: usize, back: bool, name: &str) {
+        let run = crate::model::group::run_id("shop", &release());
+        let key = format!("grp-{run}-{step}{}", if back { "-back" } else { "" });
+        let deployment = self
+            .deployer
+            .ledger
+            .deployment(service, &key)
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("no deployment {key} of {service}"));
+        let ecs_id = deployment.value.ecs_deployment_id.clone().unwrap();
+        let event = json!({
+            "version": "0", "id": format!("e-{service}-{name}-{back}"),
+            "detail-type": "ECS Deployment State Change", "source": "aws.ecs",
+            "account": ACCOUNT, "time": "2026-03-06T10:09:02Z", "region": REGION,
+            "resources": [format!("arn:aws:ecs:{REGION}:{ACCOUNT}:service/prod/{service}")],
+            "detail": {"eventType": "INFO", "eventName": format!("SERVICE_DEPLOYMENT_{name}"),
+                       "deploymentId": ecs_id, "updatedAt": "2026-03-06T10:09:02Z",
+                       "reason": format!("ECS deployment {ecs_id} {name}")}
+        });
+        self.deployer
+            .handle_deployment_event(&event, &invocation())
+            .await
+            .unwrap();
+    }
+
+    async fn run(&self) -> crate::model::group::GroupRun {
+        let id = crate::model::group::run_id("shop", &release());
+        self.deployer
+            .ledger
+            .group_run("shop", &id)
+            .await
+            .unwrap()
+            .unwrap()
+            .value
+    }
+}
+
+#[tokio::test]
+async fn a_release_migrates_then_rolls_worker_then_web_each_once() {
+    let world = world("stop");
+    let first = world.start().await;
+    assert_eq!(
+        first.actions,
+        ["RegisterTaskDefinition web", "RunTask migrate"]
+    );
+    assert_eq!(first.state, RunState::Running);
+    assert_eq!(
+        world.deployer.ecs.updates(),
+        0,
+        "nothing rolls before the migration exits 0"
+    );
+    let started = &world.tasks.started()[0];
+    assert_eq!(started.command, ["./manage", "migrate"]);
+    assert_eq!(started.container, "app");
+    assert!(
+        started.task_definition.starts_with("arn:aws:ecs:")
+            && started.task_definition.contains("web:2")
+    );
+
+    let exited = world.tasks.exit(&world.migrate_task(), 0);
+    let after_migrate = world.task_event(exited).await.unwrap();
+    assert_eq!(
+        after_migrate.actions,
+        ["RegisterTaskDefinition worker", "UpdateService worker"]
+    );
+    assert_eq!(world.deployer.ecs.updates(), 1, "web waits for worker");
+
+    world.rollout_ends("worker", 1, false, "COMPLETED").await;
+    assert_eq!(world.deployer.ecs.updates(), 2);
+    world.rollout_ends("web", 2, false, "COMPLETED").await;
+    let run = world.run().await;
+    assert_eq!(run.state, RunState::Succeeded, "{run:?}");
+    assert!(world.deployer.ecs.running("prod", "web").containers[0]
+        .image
+        .ends_with(&"a".repeat(64)));
+    assert!(world.deployer.ecs.running("prod", "worker").containers[0]
+        .image
+        .ends_with(&"b".repeat(64)));
+}
+
+#[tokio::test]
+async fn a_hundred_deliveries_of_one_release_run_one_task_and_one_update_per_service() {
+    let world = world("stop");
+    for _ in 0..100 {
+        world.start().await;
+    }
+    assert_eq!(world.tasks.started().len(), 1);
+    let exited = world.tasks.exit(&world.migrate_task(), 0);
+    for _ in 0..3 {
+        // ECS sends events at least once.
+        world.task_event(exited.clone()).await;
+    }
+    for _ in 0..100 {
+        world.start().await;
+    }
+    world.rollout_ends("worker", 1, false, "COMPLETED").await;
+    world.rollout_ends("worker", 1, false, "COMPLETED").await;
+    for _ in 0..10 {
+        world.start().await;
+    }
+    world.rollout_ends("web", 2, false, "COMPLETED").await;
+    assert_eq!(world.tasks.started().len(), 1);
+    assert_eq!(
+        world.deployer.ecs.updates(),
+        2,
+        "one UpdateService per service"
+    );
+    assert_eq!(world.deployer.ecs.registers(), 2, "one revision per target");
+    assert_eq!(world.run().await.state, RunState::Succeeded);
+}
+
+#[tokio::test]
+async fn a_migration_that_exits_1_stops_the_group_before_any_service_rolls() {
+    let world = world("rollback-completed");
+    world.start().await;
+    let exited = world.tasks.exit(&world.migrate_task(), 1);
+    let report = world.task_event(exited).await.unwrap();
+    assert_eq!(report.state, RunState::Failed);
+    assert_eq!(report.why.as_deref(), Some("migrate failed: app exited 1"));
+    assert_eq!(world.deployer.ecs.updates(), 0);
+}
+
+#[tokio::test]
+async fn a_task_that_never_starts_stops_the_group_with_ecs_reason() {
+    let world = world("stop");
+    world.start().await;
+    let never = world
+        .tasks
+        .fail_to_start(&world.migrate_task(), "CannotPullContainerError: not found");
+    let report = world.task_event(never).await.unwrap();
+    assert_eq!(report.state, RunState::Failed);
+    assert_eq!(
+        report.why.as_deref(),
+        Some("migrate failed: the task never started (TaskFailedToStart: CannotPullContainerError: not found)")
+    );
+    assert_eq!(world.deployer.ecs.updates(), 0);
+}
+
+#[tokio::test]
+async fn a_task_past_its_timeout_is_stopped_and_stops_the_group() {
+    let world = world("stop");
+    world.start().await;
+    let id = crate::model::group::run_id("shop", &release());
+    *world.now.lock().unwrap() += Duration::minutes(15) - Duration::seconds(1);
+    let early = world
+        .deployer
+        .drive_group_run("shop", &id, &invocation())
+        .await
+        .unwrap();
+    assert!(early.actions.is_empty(), "{early:?}");
+    assert_eq!(
+        world
+            .tasks
+            .describe_task("prod", &world.migrate_task())
+            .await
+            .unwrap(),
+        TaskStatus::Running
+    );
+
+    *world.now.lock().unwrap() += Duration::seconds(1);
+    let report = world
+        .deployer
+        .drive_group_run("shop", &id, &invocation())
+        .await
+        .unwrap();
+    assert_eq!(report.actions, ["StopTask migrate"]);
+    assert_eq!(report.state, RunState::Failed);
+    assert_eq!(
+        report.why.as_deref(),
+        Some("migrate failed: did not exit within 15m: stopped")
+    );
+    let TaskStatus::Stopped(stopped) = world
+        .tasks
+        .describe_task("prod", &world.migrate_task())
+        .await
+        .unwrap()
+    else {
+        panic!("the task is stopped")
+    };
+    assert_eq!(stopped.stop_code.as_deref(), Some("UserInitiated"));
+    // Its STOPPED event comes after: nothing moves.
+    let late = world.task_event(stopped).await.unwrap();
+    assert!(late.actions.is_empty());
+    assert_eq!(world.deployer.ecs.updates(), 0);
+}
+
+#[tokio::test]
+async fn rollback_completed_puts_worker_back_when_web_fails_and_never_undoes_the_migration() {
+    let world = world("rollback-completed");
+    let worker_before = world.deployer.ecs.running("prod", "worker").arn;
+    world.start().await;
+    let exited = world.tasks.exit(&world.migrate_task(), 0);
+    world.task_event(exited).await;
+    world.rollout_ends("worker", 1, false, "COMPLETED").await;
+    world.rollout_ends("web", 2, false, "FAILED").await;
+    let run = world.run().await;
+    assert_eq!(run.state, RunState::RollingBack, "{run:?}");
+    assert_eq!(
+        world.deployer.ecs.updates(),
+        3,
+        "worker, web, and worker back"
+    );
+    assert_eq!(
+        world.deployer.ecs.running("prod", "worker").arn,
+        worker_before
+    );
+
+    world.rollout_ends("worker", 1, true, "COMPLETED").await;
+    let run = world.run().await;
+    assert_eq!(run.state, RunState::RolledBack);
+    assert!(
+        run.why.as_deref().unwrap().starts_with("web failed: "),
+        "{run:?}"
+    );
+    assert_eq!(
+        world.tasks.started().len(),
+        1,
+        "the migration ran once and is not undone"
+    );
+}
+
+#[tokio::test]
+async fn a_task_event_from_another_account_moves_nothing() {
+    let world = world("stop");
+    world.start().await;
+    let exited = world.tasks.exit(&world.migrate_task(), 0);
+    let event = TaskStoppedEvent {
+        event_id: "forged".into(),
+        account: Some("999999999999".into()),
+        region: Some(REGION.into()),
+        cluster_arn: "arn:aws:ecs:us-east-1:999999999999:cluster/prod".into(),
+        version: Some(3),
+        task: exited,
+    };
+    let handled = world
+        .deployer
+        .handle_task_stopped(&event, &invocation())
+        .await
+        .unwrap();
+    assert!(handled.is_none());
+    assert_eq!(
+        world.run().await.steps[0].state,
+        crate::model::group::StepState::Started
+    );
+    assert_eq!(world.deployer.ecs.updates(), 0);
+}

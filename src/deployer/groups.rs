@@ -1,0 +1,317 @@
+//! Release groups: a run is created once per release and then driven — each pass reads
+//! the run, does what [`GroupRun::next`] asks (register, RunTask, UpdateService through a
+//! deployment of the target, StopTask at a deadline), and records what it saw in one
+//! conditional write. Whatever delivers a pass (the release's event again, a task's
+//! STOPPED event, ECS's deployment events, the reconciler) finds the run where the last
+//! one left it; a pass that loses a write re-reads and goes on, and every action is safe
+//! to repeat (`model::group::next` says why).
+
+use std::collections::BTreeMap;
+
+use crate::input::task_event::TaskStoppedEvent;
+use crate::ledger::{LedgerError, Versioned};
+use crate::model::group::{run_id, Group, GroupRun, Next, RunState, Stale};
+use crate::ports::{Adapters, AwsError, AwsErrorKind, OneOffTask, TaskRunner};
+
+use super::*;
+
+/// How many actions one pass takes at most: every step's, its registration and its
+/// rollback, with room for lost writes. A pass that runs out leaves the rest to the next.
+const PASS_ACTIONS: usize = 64;
+
+/// What a pass over a run did, and where the run stands.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct GroupRunReport {
+    pub group: String,
+    pub run_id: String,
+    pub state: RunState,
+    /// The calls this pass made, in order ("RunTask migrate", "UpdateService worker", …).
+    pub actions: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub why: Option<String>,
+}
+
+impl<A: Adapters> Deployer<A> {
+    /// A release of `group` (`release`: the digest-pinned image of each of its targets):
+    /// its run is created once — the same release again is the same run — and driven.
+    pub async fn start_group_run(
+        &self,
+        group: &str,
+        release: BTreeMap<String, String>,
+        invocation: &Invocation,
+    ) -> Result<GroupRunReport, StepError> {
+        let spec = self.group(group)?;
+        for target in spec.targets() {
+            if !release.contains_key(target) {
+                return Err(StepError::Rejected(format!(
+                    "the release of group {group} names no image for {target}: name one per target"
+                )));
+            }
+        }
+        let id = run_id(group, &release);
+        let needs_approval = spec.targets().iter().any(|t| {
+            self.config
+                .targets
+                .iter()
+                .any(|c| c.name == *t && c.policy == crate::input::config::Policy::Approval)
+        });
+        let run = GroupRun::begin(&id, spec, release, needs_approval);
+        match self.ledger.set_group_run(None, run).await {
+            Ok(_) => log_decision("group-run", &format!("run {id} of group {group} created")),
+            // The release again: the run exists; drive it where it stands.
+            Err(LedgerError::Conflict { .. }) => {}
+            Err(err) => return Err(err.into()),
+        }
+        self.drive_group_run(group, &id, invocation).await
+    }
+
+    /// "ECS Task State Change" for a task a run started: recorded on its step (found by
+    /// the task's ARN or its startedBy), then the run goes on.
+    pub async fn handle_task_stopped(
+        &self,
+        event: &TaskStoppedEvent,
+        invocation: &Invocation,
+    ) -> Result<Option<GroupRunReport>, StepError> {
+        if event.account.as_deref() != Some(self.config.home.account.as_str()) {
+            log_warning(
+                "foreign-task-event",
+                &format!(
+                    "event {} about task {} comes from account {:?}, not this one: ignored",
+                    event.event_id, event.task.task_arn, event.account
+                ),
+            );
+            return Ok(None);
+        }
+        let Some((group, id)) = event.task.started_by.as_deref().and_then(run_of) else {
+            return Ok(None);
+        };
+        let Some(read) = self.ledger.group_run(&group, &id).await? else {
+            log_warning(
+                "unknown-run",
+                &format!(
+                    "task {} names run {id}, which the ledger does not hold: ignored",
+                    event.task.task_arn
+                ),
+            );
+            return Ok(None);
+        };
+        let now = self.now();
+        let recorded = self
+            .move_run(read, |run| run.task_stopped(&event.task, now))
+            .await?;
+        if let Err(Stale(why)) = recorded {
+            log_decision(
+                "unchanged",
+                &format!("task event {}: {why}", event.event_id),
+            );
+        }
+        self.drive_group_run(&group, &id, invocation)
+            .await
+            .map(Some)
+    }
+
+    /// One pass over the run: act on what it needs, until it waits or ends.
+    pub async fn drive_group_run(
+        &self,
+        group: &str,
+        id: &str,
+        invocation: &Invocation,
+    ) -> Result<GroupRunReport, StepError> {
+        let mut actions = Vec::new();
+        for _ in 0..PASS_ACTIONS {
+            let read = self.ledger.group_run(group, id).await?.ok_or_else(|| {
+                StepError::Rejected(format!("run {id} of group {group} is not in the ledger"))
+            })?;
+            let read = self.observe_service_step(read).await?;
+            let next = read.value.next(self.now());
+            let done = match &next {
+                Next::AwaitDecision | Next::Wait { .. } | Next::Done => {
+                    return Ok(report(group, id, Some(read), actions))
+                }
+                Next::Register { target } => self.register_for_run(read, target).await?,
+                Next::RunTask {
+                    step,
+                    client_token,
+                    started_by,
+                } => {
+                    self.run_task_step(read, *step, client_token, started_by)
+                        .await?
+                }
+                Next::TimeOut { step, task_arn } => {
+                    self.time_out_step(read, *step, task_arn).await?
+                }
+                Next::RollService { step } => {
+                    self.roll_service_step(read, *step, None, invocation)
+                        .await?
+                }
+                Next::RollBack { step, to } => {
+                    self.roll_service_step(read, *step, Some(to.clone()), invocation)
+                        .await?
+                }
+            };
+            actions.push(done);
+        }
+        Ok(report(
+            group,
+            id,
+            self.ledger.group_run(group, id).await?,
+            actions,
+        ))
+    }
+
+    pub(super) fn group(&self, name: &str) -> Result<&Group, StepError> {
+        self.config
+            .groups
+            .iter()
+            .find(|g| g.name == name)
+            .ok_or_else(|| StepError::Rejected(format!("no group named {name} in the config")))
+    }
+
+    pub(super) fn task_runner(&self) -> Result<&dyn TaskRunner, StepError> {
+        self.tasks.as_deref().ok_or_else(|| {
+            StepError::Aws(AwsError {
+                operation: "RunTask",
+                message: "this function was started without ECS's task calls, and the config has release groups: a wiring bug, report it".into(),
+                kind: AwsErrorKind::Permanent,
+            })
+        })
+    }
+
+    /// Applies `change` to the run as read and writes it; on a lost write, re-reads and
+    /// applies it again. `Err(Stale)`: the run as it stands has moved past the change.
+    pub(super) async fn move_run(
+        &self,
+        mut read: Versioned<GroupRun>,
+        change: impl Fn(&mut GroupRun) -> Result<(), Stale>,
+    ) -> Result<Result<Versioned<GroupRun>, Stale>, StepError> {
+        for _ in 0..PASS_ACTIONS {
+            let mut next = read.value.clone();
+            if let Err(stale) = change(&mut next) {
+                return Ok(Err(stale));
+            }
+            match self.ledger.set_group_run(Some(&read), next).await {
+                Ok(written) => return Ok(Ok(written)),
+                Err(LedgerError::Conflict { .. }) => {
+                    let (group, id) = (read.value.group.clone(), read.value.id.clone());
+                    read = self.ledger.group_run(&group, &id).await?.ok_or_else(|| {
+                        StepError::Rejected(format!("run {id} vanished from the ledger"))
+                    })?;
+                }
+                Err(err) => return Err(err.into()),
+            }
+        }
+        Err(LedgerError::Conflict {
+            key: crate::ledger::group_run_path(&read.value.group, &read.value.id),
+        }
+        .into())
+    }
+
+    /// RunTask for the step (the same token on every attempt: one task), then its record.
+    async fn run_task_step(
+        &self,
+        read: Versioned<GroupRun>,
+        index: usize,
+        client_token: &str,
+        started_by: &str,
+    ) -> Result<String, StepError> {
+        let step = &read.value.steps[index];
+        let target = self.target_named(&step.target)?;
+        let crate::model::group::StepKind::Task {
+            container, command, ..
+        } = &step.kind
+        else {
+            return Err(StepError::Rejected(format!(
+                "step {} is not a task",
+                step.name
+            )));
+        };
+        let task = OneOffTask {
+            cluster: target.cluster.clone(),
+            like_service: target.service.clone(),
+            task_definition: read.value.revisions[&step.target].clone(),
+            container: container.clone(),
+            command: command.clone(),
+            client_token: client_token.to_string(),
+            started_by: started_by.to_string(),
+        };
+        let arn = self.task_runner()?.run_task(&task).await?;
+        let name = step.name.clone();
+        log_decision("run-task", &format!("step {name}: task {arn} started"));
+        let now = self.now();
+        if let Err(Stale(why)) = self
+            .move_run(read, |run| run.task_started(index, &arn, now))
+            .await?
+        {
+            log_decision("unchanged", &format!("step {name}: {why}"));
+        }
+        Ok(format!("RunTask {name}"))
+    }
+
+    /// The deadline passed: StopTask first (stopping a stopped task changes nothing), then
+    /// the step's failure — so a crash between the two leaves a task that is stopped.
+    async fn time_out_step(
+        &self,
+        read: Versioned<GroupRun>,
+        index: usize,
+        task_arn: &str,
+    ) -> Result<String, StepError> {
+        let step = &read.value.steps[index];
+        let target = self.target_named(&step.target)?;
+        let name = step.name.clone();
+        let reason = format!(
+            "slipway: {name} of run {} outlived its timeout",
+            read.value.id
+        );
+        self.task_runner()?
+            .stop_task(&target.cluster, task_arn, &reason)
+            .await?;
+        let now = self.now();
+        if let Err(Stale(why)) = self.move_run(read, |run| run.timed_out(index, now)).await? {
+            log_decision("unchanged", &format!("step {name}: {why}"));
+        }
+        Ok(format!("StopTask {name}"))
+    }
+
+    pub(super) fn target_named(
+        &self,
+        name: &str,
+    ) -> Result<&crate::input::config::Target, StepError> {
+        self.config
+            .targets
+            .iter()
+            .find(|t| t.name == name)
+            .ok_or_else(|| StepError::Rejected(format!("target {name} is no longer in the config")))
+    }
+}
+
+/// The run a task's `startedBy` names: `slipway/<run id>/<step>`, the run id being
+/// `<group>-<hash>`.
+fn run_of(started_by: &str) -> Option<(String, String)> {
+    let rest = started_by.strip_prefix(crate::input::task_event::STARTED_BY_SLIPWAY)?;
+    let (id, _step) = rest.rsplit_once('/')?;
+    let (group, _hash) = id.rsplit_once('-')?;
+    Some((group.to_string(), id.to_string()))
+}
+
+fn report(
+    group: &str,
+    id: &str,
+    read: Option<Versioned<GroupRun>>,
+    actions: Vec<String>,
+) -> GroupRunReport {
+    let (state, why) = read.map(|r| (r.value.state, r.value.why)).unwrap_or((
+        RunState::Failed,
+        Some("the run is not in the ledger".into()),
+    ));
+    GroupRunReport {
+        group: group.to_string(),
+        run_id: id.to_string(),
+        state,
+        actions,
+        why,
+    }
+}
+
+#[cfg(test)]
+#[path = "group_tests.rs"]
+mod tests;
