@@ -63,6 +63,7 @@ mod window_override;
 mod windows;
 
 pub use decisions::{DecisionError, DecisionOutcome, RollWhen};
+pub use groups::GroupRunReport;
 pub(crate) use logging::{decision_span, record_in_span};
 use logging::{log_decision, log_warning};
 pub use operate::{OperatorAnswer, OperatorError};

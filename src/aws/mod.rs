@@ -214,6 +214,8 @@ async fn from_env(
             .is_some_and(|p| !p.alarms_ok.is_empty())
     });
     let alarms = wants_alarms.then(|| CloudWatchAlarms::new(clients.cloudwatch()));
+    // Release groups run one-off tasks (RunTask, StopTask, DescribeTasks).
+    let tasks = (!config.groups.is_empty()).then(|| EcsTasks::new(clients.ecs.clone()));
     let secrets_client = std::cell::OnceCell::new();
     let secrets_client = || secrets_client.get_or_init(|| clients.secrets());
     // The signing keys are read only where links are made or checked: a Slipway whose
@@ -275,6 +277,10 @@ async fn from_env(
     .with_approvals(links, notifier);
     let deployer = match alarms {
         Some(alarms) => deployer.with_alarms(std::sync::Arc::new(alarms)),
+        None => deployer,
+    };
+    let deployer = match tasks {
+        Some(tasks) => deployer.with_tasks(std::sync::Arc::new(tasks)),
         None => deployer,
     };
     Ok((deployer, slack_secrets))

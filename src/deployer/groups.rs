@@ -65,6 +65,43 @@ impl<A: Adapters> Deployer<A> {
         self.drive_group_run(group, &id, invocation).await
     }
 
+    /// An "ECS Task State Change" event, for the deployment-events function: a STOPPED
+    /// task a run started moves the run on; anything else is acknowledged and ignored.
+    pub async fn handle_task_event(
+        &self,
+        raw: &serde_json::Value,
+        invocation: &Invocation,
+    ) -> Result<Report, DeployError> {
+        let event = match self.triage(raw, crate::input::task_event::parse_task_event(raw)) {
+            Ok(event) => event,
+            Err(report) => return Ok(report),
+        };
+        let outcome = match self.handle_task_stopped(&event, invocation).await {
+            Ok(Some(run)) => EventOutcome::GroupRun { run: Box::new(run) },
+            Ok(None) => EventOutcome::Ignored {
+                reason: format!(
+                    "task {} belongs to no run of this Slipway",
+                    event.task.task_arn
+                ),
+            },
+            Err(err) if err.is_transient() => {
+                log_warning("retry", &format!("the event will be retried: {err}"));
+                return Err(DeployError {
+                    event_id: event.event_id.clone(),
+                    failed: 1,
+                    first: err.to_string(),
+                });
+            }
+            Err(err) => {
+                log_warning("failed", &format!("not retrying: {err}"));
+                EventOutcome::Refused {
+                    error: err.to_string(),
+                }
+            }
+        };
+        Ok(self.report(raw, outcome))
+    }
+
     /// "ECS Task State Change" for a task a run started: recorded on its step (found by
     /// the task's ARN or its startedBy), then the run goes on.
     pub async fn handle_task_stopped(

@@ -71,6 +71,11 @@ impl<A: Adapters> Deployer<A> {
         if is_operator_request(raw) {
             return self.handle_operator_request(raw, invocation).await;
         }
+        if raw.get("detail-type").and_then(Value::as_str)
+            == Some(crate::input::task_event::ECS_TASK_TYPE)
+        {
+            return self.handle_task_event(raw, invocation).await;
+        }
         let event = match self.triage(raw, parse_ecs_event(raw)) {
             Ok(event) => event,
             Err(report) => return Ok(report),

@@ -45,6 +45,10 @@ pub enum EventOutcome {
     Ignored { reason: String },
     /// A deployable push; one entry per matched target (none if nothing matched).
     Targets { targets: Vec<TargetReport> },
+    /// A release group's run moved (a task of it stopped).
+    GroupRun {
+        run: Box<super::groups::GroupRunReport>,
+    },
 }
 
 #[derive(Debug, Clone, Serialize)]
