@@ -308,6 +308,7 @@ def cold_starts(contenders, world, runs, workdir):
             "first_invoke_ms": median([r["first_invoke_ms"] for r in rows]),
             "handler_ms": median([r["handler_ms"] for r in rows]),
             "peak_rss_mb": median([r["peak_rss_mb"] for r in rows]),
+            "anon_rss_mb": median([r["anon_rss_mb"] for r in rows]),
             "ecs_calls": statistics.median_low([c["ecs"] for c in counts]),
             "ledger_calls": statistics.median_low([c["ledger"] for c in counts]),
             "ledger_calls_before_update": statistics.median_low(
@@ -435,6 +436,7 @@ def ratios(summary):
             "init": round(rust["init_ms"] / ref["init_ms"], 3),
             "first_invoke": round(rust["first_invoke_ms"] / ref["first_invoke_ms"], 3),
             "peak_rss": round(rust["peak_rss_mb"] / ref["peak_rss_mb"], 3),
+            "anon_rss": round(rust["anon_rss_mb"] / ref["anon_rss_mb"], 3),
         }
     return out
 
@@ -448,6 +450,14 @@ def checks(summary, quick=False):
     rows = []
     for reference, r in summary["ratios"].items():
         for key, target in TARGETS.items():
+            # The debug build's peak RSS is its code, not its memory: the kernel maps the
+            # file around each page a cold start touches (fault-around, 64 KiB), and the
+            # touched pages of 30-odd MB of unoptimised code are spread so widely that
+            # nearly all of it ends up resident — every feature added grows it. So the
+            # quick run holds the memory the process itself uses (RssAnon) to the target;
+            # `make bench` holds the release build's peak RSS to it.
+            if quick and key == "peak_rss":
+                key = "anon_rss"
             rows.append((f"{key.replace('_', ' ')} vs {reference}", r[key], round(target * margin, 3),
                          r[key] <= target * margin))
     slipway = summary["cold"]["slipway"]

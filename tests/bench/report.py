@@ -11,11 +11,11 @@ LABELS = {
 
 def console(summary):
     lines = [f"{'contender':36} {'init ms':>9} {'first invoke ms':>16} {'peak RSS MB':>12} "
-             f"{'ECS':>4} {'ledger':>7} {'ECR':>4}"]
+             f"{'anon MB':>8} {'ECS':>4} {'ledger':>7} {'ECR':>4}"]
     for contender, row in summary["cold"].items():
         lines.append(f"{LABELS[contender]:36} {row['init_ms']:>9} {row['first_invoke_ms']:>16} "
-                     f"{row['peak_rss_mb']:>12} {row['ecs_calls']:>4} {row['ledger_calls']:>7} "
-                     f"{row['ecr_calls']:>4}")
+                     f"{row['peak_rss_mb']:>12} {row.get('anon_rss_mb')!s:>8} {row['ecs_calls']:>4} "
+                     f"{row['ledger_calls']:>7} {row['ecr_calls']:>4}")
     for size, row in summary["fanout"].items():
         lines.append(f"fan-out {size:>2} targets: {row['wall_ms']} ms, "
                      f"would-be throttles {sum(row['throttled'].values())}")

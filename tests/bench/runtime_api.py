@@ -7,7 +7,10 @@ moment the process was spawned:
   init          until the first GET /runtime/invocation/next (the runtime is ready);
   first invoke  until POST /runtime/invocation/<id>/response (init + handling the event);
   peak RSS      the process's high-water resident memory (VmHWM in /proc/<pid>/status),
-                read after the response, before the host kills it.
+                read after the response, before the host kills it;
+  anon RSS      of that, what is not mapped from files (RssAnon, at the same moment): the
+                heap, the stacks and the relocated data — the process's own memory, without
+                its code.
 Every contender speaks the same protocol to the same host, so what differs is the runtime.
 """
 
@@ -162,7 +165,8 @@ class RuntimeApiHost:
         # The high-water mark of the running program, read before it is killed. (The
         # rusage of the reaped child would not do: its ru_maxrss also counts the pages the
         # forked child shared with this host before exec.)
-        peak_rss_kb = _vm_hwm_kb(process.pid) if finished else None
+        peak_rss_kb = _status_kb(process.pid, "VmHWM") if finished else None
+        anon_rss_kb = _status_kb(process.pid, "RssAnon") if finished else None
         ended_by_itself = usage is not None
         if not ended_by_itself:
             try:
@@ -180,6 +184,7 @@ class RuntimeApiHost:
             "first_invoke_ms": _ms(inv.spawned, inv.responded),
             "handler_ms": _ms(inv.first_poll, inv.responded),
             "peak_rss_mb": round(peak_rss_kb / 1024, 1) if peak_rss_kb else None,
+            "anon_rss_mb": round(anon_rss_kb / 1024, 1) if anon_rss_kb else None,
             "error": inv.error,
             "response": json.loads(inv.response) if inv.response else None,
         }
@@ -189,10 +194,10 @@ class RuntimeApiHost:
         return result
 
 
-def _vm_hwm_kb(pid):
+def _status_kb(pid, field):
     try:
         for line in open(f"/proc/{pid}/status"):
-            if line.startswith("VmHWM:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1])
     except OSError:
         return None
