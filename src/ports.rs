@@ -186,6 +186,14 @@ pub trait Registry: Send + Sync {
         repository: &str,
     ) -> impl Future<Output = Result<Vec<ListedImage>, AwsError>> + Send;
 
+    /// The tags the image with this digest carries now; `None` if ECR does not know it.
+    fn image_tags(
+        &self,
+        account: &str,
+        repository: &str,
+        digest: &str,
+    ) -> impl Future<Output = Result<Option<Vec<String>>, AwsError>> + Send;
+
     /// When ECR first received the image with this digest; `None` if ECR does not know it.
     fn image_pushed_at(
         &self,

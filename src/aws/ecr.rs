@@ -94,6 +94,17 @@ impl Registry for EcrRegistry {
         Ok(detail.and_then(|detail| detail.image_digest))
     }
 
+    async fn image_tags(
+        &self,
+        account: &str,
+        repository: &str,
+        digest: &str,
+    ) -> Result<Option<Vec<String>>, AwsError> {
+        let id = ImageIdentifier::builder().image_digest(digest).build();
+        let detail = self.describe(account, repository, id).await?;
+        Ok(detail.map(|detail| detail.image_tags().to_vec()))
+    }
+
     async fn image_pushed_at(
         &self,
         account: &str,

@@ -16,7 +16,7 @@ use crate::ledger::{image_key, Versioned};
 use crate::model::deployment::{Deployment, PromotionCheck, State, Trigger};
 use crate::model::plan::ImageChange;
 use crate::model::promotion::{gated_digests, upstream_run, Promotion, Upstream, Verdict};
-use crate::ports::Adapters;
+use crate::ports::{Adapters, Registry};
 
 impl<A: Adapters> Deployer<A> {
     /// The gate in front of a claimed release: goes on with the evidence recorded, or
@@ -114,10 +114,10 @@ impl<A: Adapters> Deployer<A> {
                 self.ledger.deployment(name, &key),
                 self.ledger.rollouts(name),
             )?;
-            let expected = self
-                .config
-                .target(name)
-                .is_some_and(|upstream| takes_same_push(upstream, trigger));
+            let expected = match (&deployment, self.config.target(name)) {
+                (None, Some(upstream)) => self.on_its_way(upstream, digest, trigger).await?,
+                _ => false,
+            };
             upstreams.push(match deployment {
                 None if expected => Upstream::Expected {
                     target: name.clone(),
@@ -260,6 +260,30 @@ impl<A: Adapters> Deployer<A> {
 }
 
 /// Whether `upstream` wants the push that made `trigger` (same repository, tag rule).
+impl<A: Adapters> Deployer<A> {
+    /// Whether `digest`, not recorded on `upstream` yet, is on its way there: the upstream
+    /// takes the very push this release came from, or its repository holds the digest
+    /// under a tag its rule accepts — two tags pushed at once are two events, in no
+    /// order, and the upstream's may simply not have been handled yet. A digest no tag
+    /// of which the upstream takes (an image built separately for prod) never will be.
+    async fn on_its_way(
+        &self,
+        upstream: &Target,
+        digest: &str,
+        trigger: &Trigger,
+    ) -> Result<bool, StepError> {
+        if takes_same_push(upstream, trigger) {
+            return Ok(true);
+        }
+        let repository = &upstream.repository;
+        let tags = self
+            .registry
+            .image_tags(&repository.account, &repository.name, digest)
+            .await?;
+        Ok(tags.is_some_and(|tags| tags.iter().any(|tag| upstream.tags.matches(tag))))
+    }
+}
+
 fn takes_same_push(upstream: &Target, trigger: &Trigger) -> bool {
     match trigger {
         Trigger::EcrPush {

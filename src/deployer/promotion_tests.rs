@@ -282,6 +282,33 @@ async fn an_image_built_separately_for_prod_is_refused_as_not_succeeded_upstream
     assert_eq!(s.prod_updates(), 0);
 }
 
+/// Two tags pushed at once are two events, in no order: prod's (`v1.0.0`) handled before
+/// dev's (`main-1`) waits for dev-web to deploy the digest instead of refusing it for good.
+#[tokio::test]
+async fn a_release_tag_handled_before_the_upstream_push_of_the_same_digest_waits_for_it() {
+    let s = stages("approval");
+    let d = digest('d');
+    s.deployer.registry.push(ACCOUNT, "app", Some("main-1"), &d);
+    let outcome = s.prod_push("e-2", "v1.0.0", &d).await;
+    assert!(
+        matches!(&outcome, TargetOutcome::WaitingForUpstream { why, .. } if why.contains("dev-web")),
+        "{outcome:?}"
+    );
+    // dev-web's event, handled second.
+    s.deployer
+        .handle_ecr_event(&ecr_push("e-1", "app", Some("main-1"), &d), &invocation())
+        .await
+        .unwrap();
+    s.dev_completes(&d, Duration::zero()).await;
+    s.at(Duration::hours(2) + Duration::minutes(1));
+    s.reconcile().await;
+    assert_eq!(
+        s.record("web-prod", &d).await.state,
+        State::AwaitingApproval
+    );
+    assert_eq!(s.approval_emails().len(), 1);
+}
+
 /// One minute in ALARM halfway through the soak blocks the promotion, although the
 /// alarm is OK again long before the soak ends.
 #[tokio::test]

@@ -80,6 +80,17 @@ impl Registry for MemoryRegistry {
             .unwrap_or_default())
     }
 
+    async fn image_tags(
+        &self,
+        account: &str,
+        repository: &str,
+        digest: &str,
+    ) -> Result<Option<Vec<String>>, AwsError> {
+        Ok(self
+            .find(account, repository, |i| i.digest == digest)
+            .map(|image| image.tags))
+    }
+
     async fn image_pushed_at(
         &self,
         account: &str,
