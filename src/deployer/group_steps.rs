@@ -75,8 +75,22 @@ impl<A: Adapters> Deployer<A> {
             None => run.revisions[&step.target].clone(),
         };
         let (service, running, _) = self.running_definition(target).await?;
+        // What the deployment puts on the service: the release's image, or for a rollback
+        // the image the previous revision runs (the target's last good release after it).
+        let image = match rollback {
+            false => run.release[&step.target].clone(),
+            true => {
+                let previous = self.ecs.describe_task_definition(&to).await?.summary;
+                previous
+                    .containers
+                    .iter()
+                    .find(|c| target.containers.contains(&c.name))
+                    .map(|c| c.image.clone())
+                    .unwrap_or_else(|| to.clone())
+            }
+        };
         let record = Deployment {
-            image: run.release[&step.target].clone(),
+            image,
             from_task_definition: service.task_definition.clone(),
             to_task_definition: Some(to.clone()),
             lease: Some(crate::model::deployment::Lease {
@@ -99,6 +113,24 @@ impl<A: Adapters> Deployer<A> {
         let name = step.name.clone();
         let claimed = self.claim(record, invocation).await?;
         let from = match claimed {
+            // An earlier attempt claimed it, called UpdateService and died before
+            // recording it: the service runs the step's revision already. Recorded now
+            // with ECS's PRIMARY deployment, never rolled a second time.
+            Step::Go(current)
+                if current.value.takeovers > 0
+                    && service.task_definition == to
+                    && service.primary_deployment.is_some() =>
+            {
+                let from = current.value.from_task_definition.clone();
+                let ecs_deployment_id = service.primary_deployment.clone().unwrap_or_default();
+                log_decision(
+                    "resumed",
+                    &format!("step {name}: an earlier attempt rolled {} onto {to} and stopped before recording it: recording it now", target.service),
+                );
+                self.record_rollout(target, current, &to, ecs_deployment_id, None)
+                    .await?;
+                from
+            }
             Step::Go(current) => {
                 let from = current.value.from_task_definition.clone();
                 let result = self.roll(target, current, &running.full, vec![]).await;

@@ -384,3 +384,143 @@ async fn a_task_event_from_another_account_moves_nothing() {
     );
     assert_eq!(world.deployer.ecs.updates(), 0);
 }
+
+#[tokio::test]
+async fn an_update_service_whose_answer_was_lost_is_recorded_on_the_retry_not_sent_again() {
+    let world = world("stop");
+    world.start().await;
+    let exited = world.tasks.exit(&world.migrate_task(), 0);
+    world.deployer.ecs.lose_next_update_answer();
+    let event = TaskStoppedEvent {
+        event_id: "t-1".into(),
+        account: Some(ACCOUNT.into()),
+        region: Some(REGION.into()),
+        cluster_arn: format!("arn:aws:ecs:{REGION}:{ACCOUNT}:cluster/prod"),
+        version: Some(3),
+        task: exited.clone(),
+    };
+    let first = world
+        .deployer
+        .handle_task_stopped(&event, &invocation())
+        .await;
+    assert!(
+        matches!(&first, Err(err) if err.is_transient()),
+        "{first:?}"
+    );
+    assert_eq!(world.deployer.ecs.updates(), 1);
+    // Lambda retries the event.
+    world.task_event(exited).await;
+    assert_eq!(
+        world.deployer.ecs.updates(),
+        1,
+        "no second UpdateService of worker"
+    );
+    assert_eq!(
+        world.run().await.steps[1].state,
+        crate::model::group::StepState::Started
+    );
+    world.rollout_ends("worker", 1, false, "COMPLETED").await;
+    world.rollout_ends("web", 2, false, "COMPLETED").await;
+    assert_eq!(world.run().await.state, RunState::Succeeded);
+    assert_eq!(world.deployer.ecs.updates(), 2);
+}
+
+#[tokio::test]
+async fn a_task_that_exited_0_and_whose_event_was_lost_counts_at_its_deadline() {
+    let world = world("stop");
+    world.start().await;
+    world.tasks.exit(&world.migrate_task(), 0);
+    let id = crate::model::group::run_id("shop", &release());
+    *world.now.lock().unwrap() += Duration::minutes(15);
+    let report = world
+        .deployer
+        .drive_group_run("shop", &id, &invocation())
+        .await
+        .unwrap();
+    assert_eq!(
+        report.actions,
+        [
+            "DescribeTasks migrate",
+            "RegisterTaskDefinition worker",
+            "UpdateService worker"
+        ]
+    );
+    assert_eq!(report.state, RunState::Running);
+}
+
+#[tokio::test]
+async fn a_task_ecs_forgot_fails_its_step_at_the_deadline_without_stop_task() {
+    let world = world("stop");
+    world.start().await;
+    let task = world.migrate_task();
+    world.tasks.exit(&task, 0);
+    world.tasks.forget(&task);
+    let id = crate::model::group::run_id("shop", &release());
+    *world.now.lock().unwrap() += Duration::minutes(15);
+    let report = world
+        .deployer
+        .drive_group_run("shop", &id, &invocation())
+        .await
+        .unwrap();
+    assert_eq!(report.state, RunState::Failed);
+    assert!(report.why.unwrap().contains("ECS no longer knows the task"));
+    assert_eq!(world.deployer.ecs.updates(), 0);
+}
+
+#[tokio::test]
+async fn a_run_task_ecs_refuses_for_good_fails_the_step_instead_of_every_delivery() {
+    let world = world("stop");
+    world.tasks.refuse_next_run("MISSING");
+    let report = world.start().await;
+    assert_eq!(report.state, RunState::Failed);
+    assert_eq!(
+        report.why.as_deref(),
+        Some("migrate failed: RunTask failed: ECS did not start the task: MISSING")
+    );
+    let again = world.start().await;
+    assert!(again.actions.is_empty(), "{again:?}");
+    assert_eq!(world.tasks.run_task_calls(), 1);
+    assert_eq!(world.deployer.ecs.updates(), 0);
+}
+
+#[tokio::test]
+async fn a_push_to_a_target_the_group_rolls_does_not_deploy_it_on_its_own() {
+    let world = world("stop");
+    let digest = format!("sha256:{}", "c".repeat(64));
+    world
+        .deployer
+        .registry
+        .push(ACCOUNT, "worker", Some("v2"), &digest);
+    let report = world
+        .deployer
+        .handle_ecr_event(
+            &crate::memory::ecr_push("e-9", "worker", Some("v2"), &digest),
+            &invocation(),
+        )
+        .await
+        .unwrap();
+    let EventOutcome::Targets { targets } = report.outcome else {
+        panic!("{report:?}")
+    };
+    assert!(targets.is_empty(), "{targets:?}");
+    assert_eq!(world.deployer.ecs.updates(), 0);
+}
+
+#[tokio::test]
+async fn a_services_rollback_is_recorded_with_the_image_it_puts_back() {
+    let world = world("rollback-completed");
+    world.start().await;
+    let exited = world.tasks.exit(&world.migrate_task(), 0);
+    world.task_event(exited).await;
+    world.rollout_ends("worker", 1, false, "COMPLETED").await;
+    world.rollout_ends("web", 2, false, "FAILED").await;
+    let run = crate::model::group::run_id("shop", &release());
+    let back = world
+        .deployer
+        .ledger
+        .deployment("worker", &format!("grp-{run}-1-back"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(back.value.image, format!("{REGISTRY}/worker:v1"));
+}

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use crate::input::task_event::TaskStoppedEvent;
 use crate::ledger::{LedgerError, Versioned};
 use crate::model::group::{run_id, Group, GroupRun, Next, RunState, Stale};
-use crate::ports::{Adapters, AwsError, AwsErrorKind, OneOffTask, TaskRunner};
+use crate::ports::{Adapters, AwsError, AwsErrorKind, OneOffTask, TaskRunner, TaskStatus};
 
 use super::*;
 
@@ -109,12 +109,15 @@ impl<A: Adapters> Deployer<A> {
         event: &TaskStoppedEvent,
         invocation: &Invocation,
     ) -> Result<Option<GroupRunReport>, StepError> {
-        if event.account.as_deref() != Some(self.config.home.account.as_str()) {
+        let home = &self.config.home;
+        if event.account.as_deref() != Some(home.account.as_str())
+            || event.region.as_deref() != Some(home.region.as_str())
+        {
             log_warning(
                 "foreign-task-event",
                 &format!(
-                    "event {} about task {} comes from account {:?}, not this one: ignored",
-                    event.event_id, event.task.task_arn, event.account
+                    "event {} about task {} comes from account {:?} region {:?}, not this one: ignored",
+                    event.event_id, event.task.task_arn, event.account, event.region
                 ),
             );
             return Ok(None);
@@ -132,6 +135,24 @@ impl<A: Adapters> Deployer<A> {
             );
             return Ok(None);
         };
+        // The task ran in the cluster of one of the group's targets, or it is not ours.
+        let cluster = event.cluster_arn.rsplit_once(":cluster/").map(|(_, c)| c);
+        let in_group_cluster = self.group(&group).is_ok_and(|spec| {
+            spec.steps
+                .iter()
+                .filter_map(|step| self.target_named(step.target()).ok())
+                .any(|target| Some(target.cluster.as_str()) == cluster)
+        });
+        if !in_group_cluster {
+            log_warning(
+                "foreign-task-event",
+                &format!(
+                    "task {} ran in {}, no cluster of group {group}: ignored",
+                    event.task.task_arn, event.cluster_arn
+                ),
+            );
+            return Ok(None);
+        }
         let now = self.now();
         let recorded = self
             .move_run(read, |run| run.task_stopped(&event.task, now))
@@ -161,29 +182,32 @@ impl<A: Adapters> Deployer<A> {
             })?;
             let read = self.observe_service_step(read).await?;
             let next = read.value.next(self.now());
-            let done = match &next {
+            let index = match &next {
                 Next::AwaitDecision | Next::Wait { .. } | Next::Done => {
                     return Ok(report(group, id, Some(read), actions))
                 }
-                Next::Register { target } => self.register_for_run(read, target).await?,
-                Next::RunTask {
-                    step,
-                    client_token,
-                    started_by,
-                } => {
-                    self.run_task_step(read, *step, client_token, started_by)
+                Next::Register { .. } => read.value.current_index().unwrap_or_default(),
+                Next::RunTask { step, .. }
+                | Next::TimeOut { step, .. }
+                | Next::RollService { step }
+                | Next::RollBack { step, .. } => *step,
+            };
+            let done = match self.act(read.clone(), &next, invocation).await {
+                Ok(done) => done,
+                Err(err) if err.is_transient() => return Err(err),
+                // A call that cannot succeed fails its step (and the run stops or rolls
+                // back), rather than failing every delivery from now on.
+                Err(err) => {
+                    let why = err.to_string();
+                    log_warning("group-step", &format!("run {id}, step {index}: {why}"));
+                    let now = self.now();
+                    if let Err(Stale(stale)) = self
+                        .move_run(read, |run| run.step_failed(index, &why, now))
                         .await?
-                }
-                Next::TimeOut { step, task_arn } => {
-                    self.time_out_step(read, *step, task_arn).await?
-                }
-                Next::RollService { step } => {
-                    self.roll_service_step(read, *step, None, invocation)
-                        .await?
-                }
-                Next::RollBack { step, to } => {
-                    self.roll_service_step(read, *step, Some(to.clone()), invocation)
-                        .await?
+                    {
+                        log_decision("unchanged", &stale);
+                    }
+                    format!("failed: {why}")
                 }
             };
             actions.push(done);
@@ -194,6 +218,35 @@ impl<A: Adapters> Deployer<A> {
             self.ledger.group_run(group, id).await?,
             actions,
         ))
+    }
+
+    /// Does what `next` asks; what it did, in a few words.
+    async fn act(
+        &self,
+        read: Versioned<GroupRun>,
+        next: &Next,
+        invocation: &Invocation,
+    ) -> Result<String, StepError> {
+        match next {
+            Next::Register { target } => self.register_for_run(read, target).await,
+            Next::RunTask {
+                step,
+                client_token,
+                started_by,
+            } => {
+                self.run_task_step(read, *step, client_token, started_by)
+                    .await
+            }
+            Next::TimeOut { step, task_arn } => self.time_out_step(read, *step, task_arn).await,
+            Next::RollService { step } => {
+                self.roll_service_step(read, *step, None, invocation).await
+            }
+            Next::RollBack { step, to } => {
+                self.roll_service_step(read, *step, Some(to.clone()), invocation)
+                    .await
+            }
+            Next::AwaitDecision | Next::Wait { .. } | Next::Done => Ok(String::new()),
+        }
     }
 
     pub(super) fn group(&self, name: &str) -> Result<&Group, StepError> {
@@ -299,14 +352,36 @@ impl<A: Adapters> Deployer<A> {
             "slipway: {name} of run {} outlived its timeout",
             read.value.id
         );
-        self.task_runner()?
-            .stop_task(&target.cluster, task_arn, &reason)
-            .await?;
+        let runner = self.task_runner()?;
         let now = self.now();
-        if let Err(Stale(why)) = self.move_run(read, |run| run.timed_out(index, now)).await? {
+        // The task may have ended and its event been lost: ECS still says how (for about
+        // an hour after it stopped), and that is the step's result, not a timeout.
+        let (moved, did) = match runner.describe_task(&target.cluster, task_arn).await? {
+            TaskStatus::Stopped(stopped) => (
+                self.move_run(read, |run| run.task_stopped(&stopped, now))
+                    .await?,
+                "DescribeTasks",
+            ),
+            TaskStatus::Forgotten => {
+                let why = "ECS no longer knows the task (its STOPPED event was lost more than an hour ago): its result is unknown";
+                (
+                    self.move_run(read, |run| run.step_failed(index, why, now))
+                        .await?,
+                    "DescribeTasks",
+                )
+            }
+            TaskStatus::Running => {
+                runner.stop_task(&target.cluster, task_arn, &reason).await?;
+                (
+                    self.move_run(read, |run| run.timed_out(index, now)).await?,
+                    "StopTask",
+                )
+            }
+        };
+        if let Err(Stale(why)) = moved {
             log_decision("unchanged", &format!("step {name}: {why}"));
         }
-        Ok(format!("StopTask {name}"))
+        Ok(format!("{did} {name}"))
     }
 
     pub(super) fn target_named(

@@ -260,6 +260,9 @@ impl<A: Adapters> Deployer<A> {
 }
 
 /// Whether `upstream` wants the push that made `trigger` (same repository, tag rule).
+/// How long after its push a digest may still be on its way to an upstream that takes it.
+const UPSTREAM_GRACE: chrono::Duration = chrono::Duration::hours(1);
+
 impl<A: Adapters> Deployer<A> {
     /// Whether `digest`, not recorded on `upstream` yet, is on its way there: the upstream
     /// takes the very push this release came from, or its repository holds the digest
@@ -272,15 +275,26 @@ impl<A: Adapters> Deployer<A> {
         digest: &str,
         trigger: &Trigger,
     ) -> Result<bool, StepError> {
-        if takes_same_push(upstream, trigger) {
-            return Ok(true);
-        }
         let repository = &upstream.repository;
-        let tags = self
+        let tagged = takes_same_push(upstream, trigger)
+            || self
+                .registry
+                .image_tags(&repository.account, &repository.name, digest)
+                .await?
+                .is_some_and(|tags| tags.iter().any(|tag| upstream.tags.matches(tag)));
+        if !tagged {
+            return Ok(false);
+        }
+        // Not for ever: an upstream that was to deploy it has done so, or refused it, well
+        // within the hour (its event, retried, or the reconciler's look for a missed push
+        // every few minutes). After that, no record means it never ran there (it already
+        // ran the digest without Slipway, it is frozen, its event went to the dead
+        // letters).
+        let pushed_at = self
             .registry
-            .image_tags(&repository.account, &repository.name, digest)
+            .image_pushed_at(&repository.account, &repository.name, digest)
             .await?;
-        Ok(tags.is_some_and(|tags| tags.iter().any(|tag| upstream.tags.matches(tag))))
+        Ok(pushed_at.is_none_or(|at| self.now() - at < UPSTREAM_GRACE))
     }
 }
 

@@ -523,3 +523,38 @@ async fn an_older_release_that_rolls_leaves_the_newer_one_waiting_for_upstream()
     );
     assert_eq!(newer.changes[0].from, format!("{REPOSITORY}@{a}"));
 }
+
+/// The upstream takes the digest (its tag is in upstream's repository) but never deploys
+/// it (here: it is frozen): an hour after the push, the release is refused rather than
+/// left waiting for ever.
+#[tokio::test]
+async fn a_digest_the_upstream_never_records_is_refused_an_hour_after_its_push() {
+    let s = stages("approval");
+    // dev-web is frozen: neither its push event nor the reconciler deploys anything there.
+    let mut freeze: serde_json::Value =
+        serde_json::from_str(include_str!("../../events/operator-unfreeze.json")).unwrap();
+    freeze["detail"]["action"] = "freeze".into();
+    freeze["detail"]["target"] = "dev-web".into();
+    s.deployer
+        .handle_deployment_event(&freeze, &invocation())
+        .await
+        .unwrap();
+    let d = digest('d');
+    s.deployer.registry.push(ACCOUNT, "app", Some("main-1"), &d);
+    let waiting = s.prod_push("e-2", "v1.0.0", &d).await;
+    assert!(
+        matches!(waiting, TargetOutcome::WaitingForUpstream { .. }),
+        "{waiting:?}"
+    );
+    s.at(Duration::minutes(59));
+    s.reconcile().await;
+    assert_eq!(
+        s.record("web-prod", &d).await.state,
+        State::WaitingForUpstream
+    );
+    s.at(Duration::hours(1) + Duration::minutes(1));
+    let report = s.reconcile().await;
+    let record = s.record("web-prod", &d).await;
+    assert_eq!(record.state, State::Failed, "{report}");
+    assert!(record.error.unwrap().contains("dev-web never deployed it"));
+}

@@ -38,6 +38,19 @@ impl<A: Adapters> Deployer<A> {
             .targets
             .iter()
             .filter(|target| target_wants(target, &push))
+            .filter(|target| match self.config.rolled_by_group(&target.name) {
+                Some(group) => {
+                    info!(
+                        event_id = push.event_id,
+                        target = target.name,
+                        decision = "ignored",
+                        "{} is rolled by release group {group}, with its migration first: a push does not deploy it on its own",
+                        target.name
+                    );
+                    false
+                }
+                None => true,
+            })
             .collect();
         if matched.is_empty() {
             info!(

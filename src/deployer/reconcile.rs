@@ -68,11 +68,14 @@ impl<A: Adapters> Deployer<A> {
                     "rolling the release that waited for the window: {err}"
                 )),
             }
-            match self.deploy_missed_push(target, invocation).await {
-                Ok(report) => reconciled.missed_push = report,
-                Err(err) => reconciled
-                    .problems
-                    .push(format!("looking for a missed push: {err}")),
+            // A target a release group rolls moves only with its group's releases.
+            if self.config.rolled_by_group(&target.name).is_none() {
+                match self.deploy_missed_push(target, invocation).await {
+                    Ok(report) => reconciled.missed_push = report,
+                    Err(err) => reconciled
+                        .problems
+                        .push(format!("looking for a missed push: {err}")),
+                }
             }
             for problem in &reconciled.problems {
                 warn!(

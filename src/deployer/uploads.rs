@@ -72,6 +72,14 @@ impl<A: Adapters> Deployer<A> {
             info!(event_id = upload.event_id, decision = "ignored", "{reason}");
             return Ok(self.report(raw, EventOutcome::Ignored { reason }));
         };
+        if let Some(group) = self.config.rolled_by_group(&target.name) {
+            let reason = format!(
+                "{} is rolled by release group {group}, with its migration first: an upload does not deploy it on its own",
+                target.name
+            );
+            info!(event_id = upload.event_id, decision = "ignored", "{reason}");
+            return Ok(self.report(raw, EventOutcome::Ignored { reason }));
+        }
         let key = source_key(&upload.bucket, &upload.key, &upload.version_id);
         let id = Deployment::id_for(&target.name, &key);
         let span = decision_span(&upload.event_id, &target.name, "", &id);

@@ -337,6 +337,20 @@ impl Config {
     pub fn target(&self, name: &str) -> Option<&Target> {
         self.targets.iter().find(|t| t.name == name)
     }
+
+    /// The release group whose service step rolls `target`, if one does: such a target
+    /// moves only with its group's releases (after the migration), never by a push or an
+    /// upload of its own.
+    pub fn rolled_by_group(&self, target: &str) -> Option<&str> {
+        self.groups
+            .iter()
+            .find(|group| {
+                group.steps.iter().any(|step| {
+                    matches!(step, crate::model::group::Step::Service { target: t } if t == target)
+                })
+            })
+            .map(|group| group.name.as_str())
+    }
 }
 
 fn validate_target(index: usize, raw: RawTarget, home: &Home) -> Result<Target, ConfigError> {

@@ -20,8 +20,8 @@ pub const ECS_TASK_TYPE: &str = "ECS Task State Change";
 /// The prefix of every `startedBy` Slipway gives RunTask (`model::group::next`).
 pub const STARTED_BY_SLIPWAY: &str = "slipway/";
 
-/// A STOPPED task Slipway started, with where the event came from (the pipeline refuses
-/// one from another account or region than its own).
+/// A STOPPED task Slipway started, with where the event came from (the pipeline ignores
+/// one from another account, region or cluster than its run's).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TaskStoppedEvent {
     pub event_id: String,

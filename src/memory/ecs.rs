@@ -30,6 +30,8 @@ struct State {
     definitions: BTreeMap<String, TaskDefinitionSummary>,
     next_deployment: u64,
     failing_updates: VecDeque<AwsErrorKind>,
+    /// UpdateService calls whose answer is lost after ECS applied them (a timeout).
+    lost_answers: usize,
     /// Service deployments started with a deployment configuration, by ARN, with what
     /// the UpdateService sent.
     service_deployments: BTreeMap<String, (ServiceDeploymentState, DeploymentSettings)>,
@@ -128,6 +130,12 @@ impl MemoryEcs {
     /// changed).
     pub fn fail_next_update(&self, kind: AwsErrorKind) {
         self.state.lock().unwrap().failing_updates.push_back(kind);
+    }
+
+    /// The next UpdateService is applied by ECS, and its answer lost (a timeout): the
+    /// caller sees a transient error.
+    pub fn lose_next_update_answer(&self) {
+        self.state.lock().unwrap().lost_answers += 1;
     }
 
     /// The task definition `cluster/service` runs.
@@ -360,6 +368,14 @@ impl Ecs for MemoryEcs {
                 .insert(arn.clone(), (described, settings.clone()));
             arn
         });
+        if state.lost_answers > 0 {
+            state.lost_answers -= 1;
+            return Err(AwsError {
+                operation: "ecs:UpdateService",
+                message: "the answer was lost after ECS applied the call (queued in memory)".into(),
+                kind: AwsErrorKind::Transient,
+            });
+        }
         Ok(Started {
             ecs_deployment_id: id,
             service_deployment_arn,

@@ -38,6 +38,8 @@ struct State {
     tasks: BTreeMap<String, (OneOffTask, TaskStatus)>,
     /// RunTask calls, the idempotent repeats included.
     calls: usize,
+    /// The next RunTask is refused with this failure reason (API_Failure).
+    refusal: Option<String>,
 }
 
 impl MemoryTasks {
@@ -51,6 +53,12 @@ impl MemoryTasks {
             .collect();
         tasks.sort_by_key(|(arn, _)| arn_number(arn));
         tasks.into_iter().map(|(_, task)| task.clone()).collect()
+    }
+
+    /// The next RunTask answers with a failure (`MISSING`, `RESOURCE:MEMORY`, …) and
+    /// starts nothing; `RESOURCE:*` is worth retrying, anything else is not.
+    pub fn refuse_next_run(&self, reason: &str) {
+        self.state.lock().unwrap().refusal = Some(reason.to_string());
     }
 
     pub fn run_task_calls(&self) -> usize {
@@ -121,6 +129,17 @@ impl TaskRunner for MemoryTasks {
         Box::pin(async move {
             let mut state = self.state.lock().unwrap();
             state.calls += 1;
+            if let Some(reason) = state.refusal.take() {
+                return Err(AwsError {
+                    operation: "RunTask",
+                    message: format!("ECS did not start the task: {reason}"),
+                    kind: if reason.starts_with("RESOURCE") {
+                        AwsErrorKind::Transient
+                    } else {
+                        AwsErrorKind::Permanent
+                    },
+                });
+            }
             let key = (task.cluster.clone(), task.client_token.clone());
             if let Some(arn) = state.by_token.get(&key).cloned() {
                 let (earlier, _) = &state.tasks[&arn];

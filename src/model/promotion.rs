@@ -57,8 +57,9 @@ pub enum Upstream {
     Never {
         target: String,
     },
-    /// No record yet, but the upstream takes the same push (its repository and tag
-    /// rule): it is on its way there, from the same event or the reconciler.
+    /// No record yet, but the digest is on its way there: the upstream takes the same
+    /// push, or its repository holds the digest under a tag it takes (pushed within the
+    /// last hour: the upstream's event, or the reconciler, has not been handled yet).
     Expected {
         target: String,
     },
@@ -188,7 +189,7 @@ impl Promotion {
             }
             Upstream::Expected { target } => {
                 return UpstreamVerdict::NotYet {
-                    why: format!("{target} takes the same push and has not deployed it yet"),
+                    why: format!("{target} takes this digest too and has not deployed it yet"),
                     at: None,
                 }
             }

@@ -2,9 +2,10 @@
 //! made (`GroupRun::task_started`, …) in one conditional write; a crash between the two
 //! leaves the same `Next`, and doing it again is harmless: RunTask takes the same
 //! idempotency token (ECS answers with the task it already started), a registration is
-//! recorded before anything uses it, and UpdateService to the revision the service
-//! already has is seen before it is sent (the pipeline compares the service's task
-//! definition first).
+//! found again by its tag, and a service step is a deployment of the target claimed once:
+//! an attempt that takes over one left planned finds the service on the step's revision
+//! already (an UpdateService whose record was lost) and records it instead of rolling
+//! again (`deployer::group_steps`).
 //! <https://docs.aws.amazon.com/AmazonECS/latest/APIReference/ECS_Idempotency.html>
 
 use chrono::{DateTime, Utc};

@@ -228,8 +228,11 @@ impl GroupRun {
             .iter()
             .position(|s| s.task_arn.as_deref() == Some(&stopped.task_arn))
             .or_else(|| {
+                // Only a step that has no task yet: one with a task knows its ARN.
                 let by = stopped.started_by.as_deref()?;
-                (0..self.steps.len()).find(|i| super::next::started_by(&self.id, *i) == by)
+                (0..self.steps.len()).find(|i| {
+                    self.steps[*i].task_arn.is_none() && super::next::started_by(&self.id, *i) == by
+                })
             })
             .ok_or_else(|| {
                 Stale(format!(
@@ -282,6 +285,47 @@ impl GroupRun {
         step.state = StepState::Failed;
         step.ended_at = Some(now);
         step.why = Some(format!("did not exit within {limit}: stopped"));
+        self.settle();
+        Ok(())
+    }
+
+    /// The current step's call failed for good (a RunTask ECS refused, a revision that
+    /// cannot be registered, a service no longer there): the step fails with why, and the
+    /// run stops or rolls back as for any failure — never left waiting for a retry that
+    /// cannot succeed. While rolling back, the service's rollback failed.
+    pub fn step_failed(
+        &mut self,
+        index: usize,
+        why: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), Stale> {
+        if self.state == RunState::RollingBack {
+            let step = self.step_in(index, StepState::Succeeded)?;
+            step.state = StepState::RollbackFailed;
+            let line = format!("rolling {} back failed: {why}", step.name);
+            self.why = Some(match self.why.take() {
+                Some(first) => format!("{first}; {line}"),
+                None => line,
+            });
+            self.settle();
+            return Ok(());
+        }
+        if self.state != RunState::Running || self.current_index() != Some(index) {
+            return Err(Stale(format!(
+                "step {index} of run {} is not the current one",
+                self.id
+            )));
+        }
+        let step = &mut self.steps[index];
+        if !matches!(step.state, StepState::Pending | StepState::Started) {
+            return Err(Stale(format!(
+                "step {} is already {:?}",
+                step.name, step.state
+            )));
+        }
+        step.state = StepState::Failed;
+        step.ended_at = Some(now);
+        step.why = Some(why.to_string());
         self.settle();
         Ok(())
     }
@@ -419,18 +463,23 @@ impl GroupRun {
                     self.state = RunState::Succeeded;
                 }
             }
+            // Every service that rolled goes back, even after one of them could not: the
+            // run ends rolled back only if all did.
             RunState::RollingBack => {
-                if self
-                    .steps
-                    .iter()
-                    .any(|s| s.state == StepState::RollbackFailed)
-                {
-                    self.state = RunState::Failed;
-                } else if !self.steps.iter().any(|s| {
+                let left = self.steps.iter().any(|s| {
                     s.is_service()
                         && matches!(s.state, StepState::Succeeded | StepState::RollingBack)
-                }) {
-                    self.state = RunState::RolledBack;
+                });
+                if !left {
+                    let failed = self
+                        .steps
+                        .iter()
+                        .any(|s| s.state == StepState::RollbackFailed);
+                    self.state = if failed {
+                        RunState::Failed
+                    } else {
+                        RunState::RolledBack
+                    };
                 }
             }
             _ => {}

@@ -415,3 +415,84 @@ fn a_service_event_for_a_step_that_is_not_current_moves_nothing() {
         0
     );
 }
+
+#[test]
+fn a_rollback_that_fails_does_not_stop_the_other_services_going_back() {
+    let mut group = release_group(OnFailure::RollbackCompleted);
+    group.steps.push(Step::Service {
+        target: "api".into(),
+    });
+    let mut release = release();
+    release.insert("api".into(), "r/api@sha256:cc".into());
+    let mut run = GroupRun::begin("shop-5", &group, release, false);
+    for (target, revision) in [("web", "web:8"), ("worker", "worker:5"), ("api", "api:3")] {
+        run.registered(target, revision).unwrap();
+    }
+    run.task_started(0, "task/1", at(1)).unwrap();
+    run.task_stopped(&stopped("task/1", Some(0)), at(2))
+        .unwrap();
+    for (index, previous) in [(1, "worker:4"), (2, "web:7")] {
+        run.service_started(index, previous, at(3)).unwrap();
+        run.service_ended(index, Ok(()), at(4)).unwrap();
+    }
+    run.service_started(3, "api:2", at(5)).unwrap();
+    run.service_ended(3, Err("api's rollout failed".into()), at(6))
+        .unwrap();
+    // web's rollback cannot even start (its old revision is gone); worker still goes back.
+    assert_eq!(
+        run.next(at(6)),
+        Next::RollBack {
+            step: 2,
+            to: "web:7".into()
+        }
+    );
+    run.step_failed(2, "web:7 is INACTIVE", at(6)).unwrap();
+    assert_eq!(run.state, RunState::RollingBack);
+    assert_eq!(
+        run.next(at(6)),
+        Next::RollBack {
+            step: 1,
+            to: "worker:4".into()
+        }
+    );
+    run.rollback_started(1).unwrap();
+    run.rollback_ended(1, Ok(())).unwrap();
+    assert_eq!(run.state, RunState::Failed, "not every service went back");
+    assert_eq!(run.steps[1].state, StepState::RolledBack);
+    assert_eq!(
+        run.why.as_deref(),
+        Some("api failed: api's rollout failed; rolling web back failed: web:7 is INACTIVE")
+    );
+}
+
+#[test]
+fn a_call_that_fails_for_good_fails_its_step_instead_of_leaving_the_run_waiting() {
+    let mut run = running(OnFailure::Stop);
+    run.step_failed(
+        0,
+        "RunTask failed: ECS did not start the task: MISSING",
+        at(1),
+    )
+    .unwrap();
+    assert_eq!(run.state, RunState::Failed);
+    assert_eq!(
+        run.why.as_deref(),
+        Some("migrate failed: RunTask failed: ECS did not start the task: MISSING")
+    );
+    assert!(
+        run.step_failed(1, "late", at(2)).is_err(),
+        "not the current step"
+    );
+    assert_eq!(run.next(at(2)), Next::Done);
+}
+
+#[test]
+fn a_task_event_carrying_this_steps_started_by_but_another_task_moves_nothing() {
+    let mut run = running(OnFailure::Stop);
+    run.task_started(0, "task/1", at(1)).unwrap();
+    // Another Slipway (or a replayed event) with the same startedBy: a different task.
+    let mut other = stopped("task/2", Some(0));
+    other.started_by = Some(started_by(&run.id, 0));
+    assert!(run.task_stopped(&other, at(2)).is_err());
+    assert_eq!(run.steps[0].state, StepState::Started);
+}

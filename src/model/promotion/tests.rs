@@ -468,7 +468,7 @@ fn a_digest_the_upstream_takes_from_the_same_push_is_not_refused_before_it_gets_
     assert_eq!(
         p.combine(vec![p.judge(&expected, &[], soaked(), None)]),
         Verdict::NotYet {
-            why: "not yet available upstream: dev-web takes the same push and has not deployed it yet".into(),
+            why: "not yet available upstream: dev-web takes this digest too and has not deployed it yet".into(),
             at: None
         }
     );
