@@ -104,6 +104,18 @@ fn invocation() -> Invocation {
     super::pipeline_tests::invocation()
 }
 
+/// ECS's STOPPED event for `task`, from `account` (this one's, or another).
+fn stopped_event(task: TaskStopped, account: &str) -> TaskStoppedEvent {
+    TaskStoppedEvent {
+        event_id: "t-1".into(),
+        account: Some(account.into()),
+        region: Some(REGION.into()),
+        cluster_arn: format!("arn:aws:ecs:{REGION}:{account}:cluster/prod"),
+        version: Some(3),
+        task,
+    }
+}
+
 impl World {
     async fn start(&self) -> GroupRunReport {
         self.deployer
@@ -114,14 +126,7 @@ impl World {
 
     /// ECS's STOPPED event for the task, as the deployment-events function reads it.
     async fn task_event(&self, task: TaskStopped) -> Option<GroupRunReport> {
-        let event = TaskStoppedEvent {
-            event_id: "t-1".into(),
-            account: Some(ACCOUNT.into()),
-            region: Some(REGION.into()),
-            cluster_arn: format!("arn:aws:ecs:{REGION}:{ACCOUNT}:cluster/prod"),
-            version: Some(3),
-            task,
-        };
+        let event = stopped_event(task, ACCOUNT);
         self.deployer
             .handle_task_stopped(&event, &invocation())
             .await
@@ -161,6 +166,15 @@ impl World {
             .handle_deployment_event(&event, &invocation())
             .await
             .unwrap();
+    }
+
+    /// migrate exits 0, worker's rollout completes, web's fails.
+    async fn migrated_worker_rolled_and_web_failed(&self) {
+        self.start().await;
+        let exited = self.tasks.exit(&self.migrate_task(), 0);
+        self.task_event(exited).await;
+        self.rollout_ends("worker", 1, false, "COMPLETED").await;
+        self.rollout_ends("web", 2, false, "FAILED").await;
     }
 
     async fn run(&self) -> crate::model::group::GroupRun {
@@ -328,11 +342,7 @@ async fn a_task_past_its_timeout_is_stopped_and_stops_the_group() {
 async fn rollback_completed_puts_worker_back_when_web_fails_and_never_undoes_the_migration() {
     let world = world("rollback-completed");
     let worker_before = world.deployer.ecs.running("prod", "worker").arn;
-    world.start().await;
-    let exited = world.tasks.exit(&world.migrate_task(), 0);
-    world.task_event(exited).await;
-    world.rollout_ends("worker", 1, false, "COMPLETED").await;
-    world.rollout_ends("web", 2, false, "FAILED").await;
+    world.migrated_worker_rolled_and_web_failed().await;
     let run = world.run().await;
     assert_eq!(run.state, RunState::RollingBack, "{run:?}");
     assert_eq!(
@@ -364,14 +374,7 @@ async fn a_task_event_from_another_account_moves_nothing() {
     let world = world("stop");
     world.start().await;
     let exited = world.tasks.exit(&world.migrate_task(), 0);
-    let event = TaskStoppedEvent {
-        event_id: "forged".into(),
-        account: Some("999999999999".into()),
-        region: Some(REGION.into()),
-        cluster_arn: "arn:aws:ecs:us-east-1:999999999999:cluster/prod".into(),
-        version: Some(3),
-        task: exited,
-    };
+    let event = stopped_event(exited, "999999999999");
     let handled = world
         .deployer
         .handle_task_stopped(&event, &invocation())
@@ -391,14 +394,7 @@ async fn an_update_service_whose_answer_was_lost_is_recorded_on_the_retry_not_se
     world.start().await;
     let exited = world.tasks.exit(&world.migrate_task(), 0);
     world.deployer.ecs.lose_next_update_answer();
-    let event = TaskStoppedEvent {
-        event_id: "t-1".into(),
-        account: Some(ACCOUNT.into()),
-        region: Some(REGION.into()),
-        cluster_arn: format!("arn:aws:ecs:{REGION}:{ACCOUNT}:cluster/prod"),
-        version: Some(3),
-        task: exited.clone(),
-    };
+    let event = stopped_event(exited.clone(), ACCOUNT);
     let first = world
         .deployer
         .handle_task_stopped(&event, &invocation())
@@ -509,11 +505,7 @@ async fn a_push_to_a_target_the_group_rolls_does_not_deploy_it_on_its_own() {
 #[tokio::test]
 async fn a_services_rollback_is_recorded_with_the_image_it_puts_back() {
     let world = world("rollback-completed");
-    world.start().await;
-    let exited = world.tasks.exit(&world.migrate_task(), 0);
-    world.task_event(exited).await;
-    world.rollout_ends("worker", 1, false, "COMPLETED").await;
-    world.rollout_ends("web", 2, false, "FAILED").await;
+    world.migrated_worker_rolled_and_web_failed().await;
     let run = crate::model::group::run_id("shop", &release());
     let back = world
         .deployer
