@@ -193,7 +193,7 @@ bench: tools $(BENCH_STAMP) package ## Slipway vs the Python references: regener
 # only when a target is missed by a wide margin (absolute timings here are noisy).
 bench-quick: tools $(BENCH_STAMP) ## a quick benchmark on the debug build: fails if a target is broken by a wide margin
 	cargo build --quiet --bins
-	$(BENCH_VENV)/bin/python tests/bench/bench.py --quick --binaries target/debug --runs 3 --fanout-runs 1 \
+	$(BENCH_VENV)/bin/python tests/bench/bench.py --quick --binaries target/debug --runs 5 --fanout-runs 1 \
 		--build "the debug build (make bench-quick)"
 
 signing-key: tools ## put or rotate the approval signing keys: make signing-key SECRET=<Terraform output signing_key_secret>
