@@ -62,7 +62,7 @@ impl<A: Adapters> Deployer<A> {
             Err(LedgerError::Conflict { .. }) => {}
             Err(err) => return Err(err.into()),
         }
-        self.drive_group_run(group, &id, invocation).await
+        Box::pin(self.drive_group_run(group, &id, invocation)).await
     }
 
     /// An "ECS Task State Change" event, for the deployment-events function: a STOPPED
@@ -163,7 +163,7 @@ impl<A: Adapters> Deployer<A> {
                 &format!("task event {}: {why}", event.event_id),
             );
         }
-        self.drive_group_run(&group, &id, invocation)
+        Box::pin(self.drive_group_run(&group, &id, invocation))
             .await
             .map(Some)
     }
@@ -192,7 +192,8 @@ impl<A: Adapters> Deployer<A> {
                 | Next::RollService { step }
                 | Next::RollBack { step, .. } => *step,
             };
-            let done = match self.act(read.clone(), &next, invocation).await {
+            // Boxed: a step's action holds the whole roll (claim, register, UpdateService).
+            let done = match Box::pin(self.act(read.clone(), &next, invocation)).await {
                 Ok(done) => done,
                 Err(err) if err.is_transient() => return Err(err),
                 // A call that cannot succeed fails its step (and the run stops or rolls

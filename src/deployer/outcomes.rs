@@ -74,7 +74,8 @@ impl<A: Adapters> Deployer<A> {
         if raw.get("detail-type").and_then(Value::as_str)
             == Some(crate::input::task_event::ECS_TASK_TYPE)
         {
-            return self.handle_task_event(raw, invocation).await;
+            // Boxed: a run's pass is a large future, kept off this one's stack.
+            return Box::pin(self.handle_task_event(raw, invocation)).await;
         }
         let event = match self.triage(raw, parse_ecs_event(raw)) {
             Ok(event) => event,
