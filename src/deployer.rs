@@ -299,6 +299,8 @@ pub(crate) fn image_digest(image: &str) -> &str {
 }
 
 #[cfg(test)]
+mod group_tests;
+#[cfg(test)]
 mod hook_step_tests;
 #[cfg(test)]
 mod hook_tests;

@@ -15,7 +15,7 @@ use crate::memory::{
     MemoryEcs, MemoryRegistry, MemorySources, MemoryStore, MemoryTasks, ACCOUNT, REGION,
 };
 use crate::model::group::{RunState, TaskStopped};
-use crate::ports::{Silent, TaskStatus};
+use crate::ports::{Silent, TaskRunner, TaskStatus};
 
 type GroupDeployer = Deployer<(
     MemoryEcs,

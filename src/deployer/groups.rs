@@ -424,7 +424,3 @@ fn report(
         why,
     }
 }
-
-#[cfg(test)]
-#[path = "group_tests.rs"]
-mod tests;

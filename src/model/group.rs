@@ -12,10 +12,11 @@
 //! [`GroupRun::next`]:
 //! - [`spec`] — a group as the config names it;
 //! - [`run`] — one run of a group: its state machine, and the moves each observation makes;
-//! - [`next`] — what a run needs done now, with the idempotency tokens that make doing it
-//!   twice harmless;
+//! - [`ids`] — RunTask's idempotency token and `startedBy` for a step of a run;
+//! - [`next`] — what a run needs done now, and why doing it twice is harmless;
 //! - [`task_exit`] — how a stopped task's event reads as a step's success or failure.
 
+pub mod ids;
 pub mod next;
 pub mod run;
 pub mod spec;

@@ -231,7 +231,7 @@ impl GroupRun {
                 // Only a step that has no task yet: one with a task knows its ARN.
                 let by = stopped.started_by.as_deref()?;
                 (0..self.steps.len()).find(|i| {
-                    self.steps[*i].task_arn.is_none() && super::next::started_by(&self.id, *i) == by
+                    self.steps[*i].task_arn.is_none() && super::ids::started_by(&self.id, *i) == by
                 })
             })
             .ok_or_else(|| {

@@ -2,7 +2,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 
-use super::next::{client_token, started_by, STARTED_BY_MAX, TOKEN_HEX};
+use super::ids::{client_token, started_by, STARTED_BY_MAX, TOKEN_HEX};
 use super::task_exit::TASK_FAILED_TO_START;
 use super::*;
 

@@ -1,0 +1,30 @@
+//! The names a run gives ECS for one step: RunTask's idempotency token and its
+//! `startedBy`, both derived from the run and the step, so every attempt at a step sends
+//! the same ones and an event names its step.
+
+use sha2::{Digest, Sha256};
+
+/// The length of the RunTask client tokens Slipway derives: "The client token can be up
+/// to 64 ASCII characters in the range of 33-126 (inclusive)" (RunTask), and ECS keeps a
+/// token for 24 hours per cluster. A step retries RunTask at once (a Lambda retry or the
+/// reconciler's next run), never a day later, so one token covers every attempt.
+pub const TOKEN_HEX: usize = 32;
+
+/// RunTask's `startedBy`: "Up to 128 letters (uppercase and lowercase), numbers, hyphens
+/// (-), forward slash (/), and underscores (_) are allowed" (API_RunTask).
+pub const STARTED_BY_MAX: usize = 128;
+
+/// RunTask's idempotency token for step `index` of run `run_id`: the same for every
+/// attempt at that step, different for every other step and run. Hex, so inside the
+/// printable ASCII ECS allows.
+pub fn client_token(run_id: &str, index: usize) -> String {
+    let hash = Sha256::digest(format!("{run_id}/step/{index}").as_bytes());
+    hex::encode(hash)[..TOKEN_HEX].to_string()
+}
+
+/// RunTask's `startedBy` for step `index` of run `run_id` (run ids are letters, digits,
+/// `-` and `_`, short enough for [`STARTED_BY_MAX`]): ECS repeats it in the task's
+/// state-change events, which is how an event that outran RunTask's answer finds its step.
+pub fn started_by(run_id: &str, index: usize) -> String {
+    format!("slipway/{run_id}/{index}")
+}
