@@ -555,7 +555,7 @@ impl TestListener {
         let socket = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/", socket.local_addr().unwrap());
         let server = tokio::spawn(async move {
-            axum::serve(socket, app).await.unwrap();
+            common::serve::serve(socket, app).await;
         });
         TestListener {
             url,

@@ -42,7 +42,7 @@ impl LambdaInvokeApi {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let endpoint = format!("http://{}", listener.local_addr().unwrap());
         let server = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
+            super::serve::serve(listener, app).await;
         });
         (LambdaInvokeApi { endpoint, server }, receiver)
     }

@@ -12,6 +12,7 @@ pub mod faults;
 pub mod lambda_invoke;
 pub mod reports;
 pub mod runtime;
+pub mod serve;
 pub mod web;
 
 pub use configs::{config, target_json, target_json_with};
@@ -368,7 +369,7 @@ impl SlackStandIn {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let server = tokio::spawn(async move {
-            axum::serve(listener, app).await.unwrap();
+            serve::serve(listener, app).await;
         });
         SlackStandIn { url, calls, server }
     }

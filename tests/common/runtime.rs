@@ -77,7 +77,7 @@ impl Invocation {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
         let server = tokio::spawn(async move {
-            axum::serve(listener, app).await.unwrap();
+            super::serve::serve(listener, app).await;
         });
         let name = binary.file_name().unwrap().to_string_lossy().to_string();
         let mut command = Command::new(binary);

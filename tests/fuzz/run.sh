@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Runs every fuzz target for a budget: `tests/fuzz/run.sh <seconds per target>`.
+# Runs every fuzz target for a budget: `tests/fuzz/run.sh <seconds per target> [--dev]`
+# (--dev: cargo fuzz's unoptimised build, for a quick smoke run).
 # libFuzzer stops at the first panic (a crash) or an input slower than 5 s (a hang) and
 # exits non-zero; the failing input is kept under target/fuzz/artifacts/<target>/.
 # Each target's figures go to target/reliability/fuzz.json (RELIABILITY.md reads them).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 seconds=${1:?seconds per target}
+profile=()
+[ "${2:-}" = --dev ] && profile=(--dev)
 export PATH="$PWD/.tools/cargo-fuzz/bin:$PATH"
 # The machine's one (stable) toolchain: RUSTC_BOOTSTRAP lets it take the -Z sanitizer flags
 # cargo fuzz passes, and its standard library ships the AddressSanitizer runtime.
@@ -19,7 +22,7 @@ declare -A seeds=(
   [slack_signature]="tests/fuzz/seeds/slack_signature"
 )
 fuzz=(cargo fuzz)
-"${fuzz[@]}" build --fuzz-dir tests/fuzz --target-dir target/fuzz
+"${fuzz[@]}" build "${profile[@]}" --fuzz-dir tests/fuzz --target-dir target/fuzz
 mkdir -p target/reliability
 results=()
 for target in "${targets[@]}"; do
@@ -28,7 +31,7 @@ for target in "${targets[@]}"; do
   mkdir -p "$corpus" "$artifacts"
   log=target/fuzz/$target.log
   # shellcheck disable=SC2086 # the seed directories are a word list
-  if "${fuzz[@]}" run --fuzz-dir tests/fuzz --target-dir target/fuzz "$target" "$corpus" ${seeds[$target]} -- \
+  if "${fuzz[@]}" run "${profile[@]}" --fuzz-dir tests/fuzz --target-dir target/fuzz "$target" "$corpus" ${seeds[$target]} -- \
       -max_total_time="$seconds" -timeout=5 -rss_limit_mb=2048 -max_len=65536 \
       -print_final_stats=1 -artifact_prefix="$artifacts" >"$log" 2>&1; then
     status=ok

@@ -3,7 +3,9 @@
 //! types a name and clicks Approve; the service rolls. The page is served over real HTTP
 //! by the approval function's own axum router, under the function URL's local prefix.
 
+#[path = "../common/mod.rs"]
 mod common;
+mod webdriver;
 
 use std::net::TcpListener as StdListener;
 use std::process::{Child, Command, Stdio};
@@ -12,10 +14,10 @@ use std::time::{Duration, Instant};
 
 use common::web::TestFunction;
 use common::*;
-use fantoccini::{ClientBuilder, Locator};
 use slipway::ledger::image_key;
 use slipway::model::deployment::State as DeploymentState;
 use slipway::web::ApprovalApp;
+use webdriver::{Locator, Session};
 
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -80,7 +82,7 @@ async fn an_approver_opens_the_link_sees_the_change_and_approves_in_chromium() {
         later: None,
     })
     .router();
-    let server = tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let server = tokio::spawn(async move { common::serve::serve(listener, router).await });
 
     deployer
         .handle_ecr_event(&push_event("e-1", Some("v2"), &digest), &invocation("r-1"))
@@ -94,21 +96,15 @@ async fn an_approver_opens_the_link_sees_the_change_and_approves_in_chromium() {
         .to_string();
 
     let profile = std::env::temp_dir().join(format!("slipway-chromium-{}", free_port()));
-    let mut capabilities = serde_json::Map::new();
-    capabilities.insert(
-        "goog:chromeOptions".into(),
-        serde_json::json!({
+    let capabilities = serde_json::json!({
+        "goog:chromeOptions": {
             "binary": CHROMIUM,
             "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                      "--disable-background-networking", "--disable-component-update", "--disable-sync",
                      "--disable-dev-shm-usage", format!("--user-data-dir={}", profile.display())]
-        }),
-    );
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let client = ClientBuilder::rustls()
-        .unwrap()
-        .capabilities(capabilities)
-        .connect(&webdriver_url)
+        }
+    });
+    let client = Session::start(&webdriver_url, capabilities)
         .await
         .expect("a Chromium session");
 
@@ -133,9 +129,7 @@ async fn an_approver_opens_the_link_sees_the_change_and_approves_in_chromium() {
             .await?;
         client.find(Locator::Css("#approve")).await?.click().await?;
         let outcome = client
-            .wait()
-            .at_most(Duration::from_secs(20))
-            .for_element(Locator::XPath("//h1[text()='Approved']"))
+            .wait_for("//h1[text()='Approved']", Duration::from_secs(20))
             .await?;
         assert_eq!(outcome.text().await?, "Approved");
         let message = client.find(Locator::Css("p")).await?.text().await?;
@@ -153,7 +147,7 @@ async fn an_approver_opens_the_link_sees_the_change_and_approves_in_chromium() {
         client.refresh().await?;
         let again = client.find(Locator::Css("h1")).await?.text().await?;
         assert_eq!(again, "Already approved");
-        Ok::<_, fantoccini::error::CmdError>(())
+        Ok::<_, webdriver::WebDriverError>(())
     }
     .await;
     let _ = client.close().await;
