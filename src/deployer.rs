@@ -40,6 +40,7 @@ mod approved;
 mod asking;
 mod decisions;
 mod external;
+mod group_line;
 mod group_steps;
 mod groups;
 mod headship;
@@ -298,6 +299,8 @@ pub(crate) fn image_digest(image: &str) -> &str {
     crate::model::image_ref::digest_of(image).unwrap_or(image)
 }
 
+#[cfg(test)]
+mod group_line_tests;
 #[cfg(test)]
 mod group_tests;
 #[cfg(test)]

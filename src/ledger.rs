@@ -35,7 +35,7 @@ pub mod target_record;
 use serde::{Deserialize, Serialize};
 
 use crate::model::deployment::{AuditEntry, Deployment, TransitionError};
-use crate::model::group::GroupRun;
+use crate::model::group::{GroupLine, GroupRun};
 use crate::model::rollout::Rollouts;
 use crate::model::target::{AwaitingPointer, Head, SourceHead};
 use crate::ports::{AwsError, ConditionalWrite, ObjectStore};
@@ -100,6 +100,7 @@ pub enum Record<'a> {
     Awaiting { target: &'a str },
     Waiting { target: &'a str },
     GroupRun { group: &'a str, run: &'a str },
+    GroupLine { group: &'a str },
 }
 
 pub fn target_path(target: &str) -> String {
@@ -136,6 +137,11 @@ pub fn awaiting_path(target: &str) -> String {
 
 pub fn group_run_path(group: &str, run: &str) -> String {
     format!("groups/{group}/runs/{run}.json")
+}
+
+/// Which run of the group holds its line, and which wait (`model::group::line`).
+pub fn group_line_path(group: &str) -> String {
+    format!("groups/{group}/line.json")
 }
 
 pub fn waiting_path(target: &str) -> String {
@@ -421,6 +427,24 @@ impl<S: ObjectStore> Ledger<S> {
             run,
         )
         .await
+    }
+
+    pub async fn group_line(
+        &self,
+        group: &str,
+    ) -> Result<Option<Versioned<GroupLine>>, LedgerError> {
+        self.read(Record::GroupLine { group }).await
+    }
+
+    /// Writes the line if it is still what the caller read (`None`: creates it, once).
+    pub async fn set_group_line(
+        &self,
+        group: &str,
+        read: Option<&Versioned<GroupLine>>,
+        line: GroupLine,
+    ) -> Result<Versioned<GroupLine>, LedgerError> {
+        self.compare_and_set(Record::GroupLine { group }, read, line)
+            .await
     }
 
     pub async fn rollouts(&self, target: &str) -> Result<Option<Versioned<Rollouts>>, LedgerError> {

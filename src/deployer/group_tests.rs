@@ -27,15 +27,15 @@ type GroupDeployer = Deployer<(
 
 const REGISTRY: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
 
-struct World {
-    deployer: GroupDeployer,
-    tasks: Arc<MemoryTasks>,
+pub(super) struct World {
+    pub(super) deployer: GroupDeployer,
+    pub(super) tasks: Arc<MemoryTasks>,
     now: Arc<Mutex<DateTime<Utc>>>,
 }
 
 /// Targets web and worker (auto), and group `shop`: migrate (a task on web's revision,
 /// 15 minutes at most), then worker, then web.
-fn world(on_failure: &str) -> World {
+pub(super) fn world(on_failure: &str) -> World {
     let target = |name: &str| {
         json!({"name": name, "cluster": "prod", "service": name, "containers": ["app"],
                "repository": name, "tags": {"glob": "v*"}, "policy": "auto"})
@@ -88,14 +88,19 @@ fn world(on_failure: &str) -> World {
 }
 
 fn release() -> BTreeMap<String, String> {
+    release_with('a', 'b')
+}
+
+/// A release of `shop`: web's and worker's digests, each one hex digit repeated.
+pub(super) fn release_with(web: char, worker: char) -> BTreeMap<String, String> {
     BTreeMap::from([
         (
             "web".to_string(),
-            format!("{REGISTRY}/web@sha256:{}", "a".repeat(64)),
+            format!("{REGISTRY}/web@sha256:{}", web.to_string().repeat(64)),
         ),
         (
             "worker".to_string(),
-            format!("{REGISTRY}/worker@sha256:{}", "b".repeat(64)),
+            format!("{REGISTRY}/worker@sha256:{}", worker.to_string().repeat(64)),
         ),
     ])
 }
@@ -118,14 +123,18 @@ fn stopped_event(task: TaskStopped, account: &str) -> TaskStoppedEvent {
 
 impl World {
     async fn start(&self) -> GroupRunReport {
+        self.start_release(&release()).await
+    }
+
+    pub(super) async fn start_release(&self, release: &BTreeMap<String, String>) -> GroupRunReport {
         self.deployer
-            .start_group_run("shop", release(), &invocation())
+            .start_group_run("shop", release.clone(), &invocation())
             .await
             .unwrap()
     }
 
     /// ECS's STOPPED event for the task, as the deployment-events function reads it.
-    async fn task_event(&self, task: TaskStopped) -> Option<GroupRunReport> {
+    pub(super) async fn task_event(&self, task: TaskStopped) -> Option<GroupRunReport> {
         let event = stopped_event(task, ACCOUNT);
         self.deployer
             .handle_task_stopped(&event, &invocation())
@@ -143,7 +152,19 @@ impl World {
     /// ECS reports `name` (COMPLETED or FAILED) for the rollout of `service` the group's
     /// step started (`back`: its rollback).
     async fn rollout_ends(&self, service: &str, step: usize, back: bool, name: &str) {
-        let run = crate::model::group::run_id("shop", &release());
+        self.rollout_of(&release(), service, step, back, name).await
+    }
+
+    /// [`World::rollout_ends`] for the run of `release`.
+    pub(super) async fn rollout_of(
+        &self,
+        release: &BTreeMap<String, String>,
+        service: &str,
+        step: usize,
+        back: bool,
+        name: &str,
+    ) {
+        let run = crate::model::group::run_id("shop", release);
         let key = format!("grp-{run}-{step}{}", if back { "-back" } else { "" });
         let deployment = self
             .deployer
@@ -154,7 +175,7 @@ impl World {
             .unwrap_or_else(|| panic!("no deployment {key} of {service}"));
         let ecs_id = deployment.value.ecs_deployment_id.clone().unwrap();
         let event = json!({
-            "version": "0", "id": format!("e-{service}-{name}-{back}"),
+            "version": "0", "id": format!("e-{run}-{service}-{name}-{back}"),
             "detail-type": "ECS Deployment State Change", "source": "aws.ecs",
             "account": ACCOUNT, "time": "2026-03-06T10:09:02Z", "region": REGION,
             "resources": [format!("arn:aws:ecs:{REGION}:{ACCOUNT}:service/prod/{service}")],
@@ -178,7 +199,14 @@ impl World {
     }
 
     async fn run(&self) -> crate::model::group::GroupRun {
-        let id = crate::model::group::run_id("shop", &release());
+        self.run_of(&release()).await
+    }
+
+    pub(super) async fn run_of(
+        &self,
+        release: &BTreeMap<String, String>,
+    ) -> crate::model::group::GroupRun {
+        let id = crate::model::group::run_id("shop", release);
         self.deployer
             .ledger
             .group_run("shop", &id)

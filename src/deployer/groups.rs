@@ -13,6 +13,7 @@ use crate::ledger::{LedgerError, Versioned};
 use crate::model::group::{run_id, Group, GroupRun, Next, RunState, Stale};
 use crate::ports::{Adapters, AwsError, AwsErrorKind, OneOffTask, TaskRunner, TaskStatus};
 
+use super::group_line::LineSays;
 use super::*;
 
 /// How many actions one pass takes at most: every step's, its registration and its
@@ -55,6 +56,7 @@ impl<A: Adapters> Deployer<A> {
                 .iter()
                 .any(|c| c.name == *t && c.policy == crate::input::config::Policy::Approval)
         });
+        // Queued: it acts once it holds the group's line (one run of a group at a time).
         let run = GroupRun::begin(&id, spec, release, needs_approval);
         match self.ledger.set_group_run(None, run).await {
             Ok(_) => log_decision("group-run", &format!("run {id} of group {group} created")),
@@ -180,10 +182,27 @@ impl<A: Adapters> Deployer<A> {
             let read = self.ledger.group_run(group, id).await?.ok_or_else(|| {
                 StepError::Rejected(format!("run {id} of group {group} is not in the ledger"))
             })?;
+            if read.value.state == RunState::Queued {
+                match Box::pin(self.ask_line(&read.value)).await? {
+                    LineSays::Moved => continue,
+                    LineSays::Waits { behind } => {
+                        let mut waits = report(group, id, Some(read), actions);
+                        waits.why = Some(format!(
+                            "waits for run {behind} of the group to end (one run at a time)"
+                        ));
+                        return Ok(waits);
+                    }
+                }
+            }
             let read = self.observe_service_step(read).await?;
             let next = read.value.next(self.now());
             let index = match &next {
-                Next::AwaitDecision | Next::Wait { .. } | Next::Done => {
+                Next::Done => {
+                    let ended = report(group, id, Some(read), Vec::new());
+                    Box::pin(self.hand_over_line(group, id, invocation, &mut actions)).await?;
+                    return Ok(GroupRunReport { actions, ..ended });
+                }
+                Next::AwaitLine | Next::AwaitDecision | Next::Wait { .. } => {
                     return Ok(report(group, id, Some(read), actions))
                 }
                 Next::Register { .. } => read.value.current_index().unwrap_or_default(),
@@ -246,7 +265,9 @@ impl<A: Adapters> Deployer<A> {
                 self.roll_service_step(read, *step, Some(to.clone()), invocation)
                     .await
             }
-            Next::AwaitDecision | Next::Wait { .. } | Next::Done => Ok(String::new()),
+            Next::AwaitLine | Next::AwaitDecision | Next::Wait { .. } | Next::Done => {
+                Ok(String::new())
+            }
         }
     }
 

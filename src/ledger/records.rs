@@ -6,8 +6,8 @@ use serde_json::Value;
 
 use super::document::{legacy_source_head, TargetUpdate};
 use super::{
-    awaiting_path, deployment_path, encode, group_run_path, target_path, waiting_path, Change,
-    Home, Ledger, LedgerError, Part, Record, TargetRead, Versioned,
+    awaiting_path, deployment_path, encode, group_line_path, group_run_path, target_path,
+    waiting_path, Change, Home, Ledger, LedgerError, Part, Record, TargetRead, Versioned,
 };
 use crate::model::deployment::Deployment;
 use crate::ports::{ConditionalWrite, ObjectStore};
@@ -20,6 +20,7 @@ impl Record<'_> {
             Record::Awaiting { target } => awaiting_path(target),
             Record::Waiting { target } => waiting_path(target),
             Record::GroupRun { group, run } => group_run_path(group, run),
+            Record::GroupLine { group } => group_line_path(group),
             Record::Head { target }
             | Record::Rollouts { target }
             | Record::Source { target, .. } => target_path(target),
@@ -32,7 +33,10 @@ impl Record<'_> {
             Record::Rollouts { target } => Some((target, Part::Rollouts)),
             Record::Source { target, key } => Some((target, Part::Source(key))),
             Record::Deployment { target, key } => Some((target, Part::Deployment(key))),
-            Record::Awaiting { .. } | Record::Waiting { .. } | Record::GroupRun { .. } => None,
+            Record::Awaiting { .. }
+            | Record::Waiting { .. }
+            | Record::GroupRun { .. }
+            | Record::GroupLine { .. } => None,
         }
     }
 }
@@ -53,6 +57,7 @@ impl<S: ObjectStore> Ledger<S> {
                 | Record::Awaiting { .. }
                 | Record::Waiting { .. }
                 | Record::GroupRun { .. }
+                | Record::GroupLine { .. }
         ) {
             if let Some(own) = Box::pin(self.read_own(&record.path())).await? {
                 return Ok(Some(own));
@@ -85,7 +90,13 @@ impl<S: ObjectStore> Ledger<S> {
         value: T,
     ) -> Result<Versioned<T>, LedgerError> {
         let own = match (record, read) {
-            (Record::Awaiting { .. } | Record::Waiting { .. } | Record::GroupRun { .. }, _) => true,
+            (
+                Record::Awaiting { .. }
+                | Record::Waiting { .. }
+                | Record::GroupRun { .. }
+                | Record::GroupLine { .. },
+                _,
+            ) => true,
             (Record::Deployment { .. }, Some(read)) => read.home == Home::Object,
             _ => false,
         };

@@ -12,16 +12,19 @@
 //! [`GroupRun::next`]:
 //! - [`spec`] — a group as the config names it;
 //! - [`run`] — one run of a group: its state machine, and the moves each observation makes;
+//! - [`line`] — one run of a group at a time: which run holds the line, which wait;
 //! - [`ids`] — RunTask's idempotency token and `startedBy` for a step of a run;
 //! - [`next`] — what a run needs done now, and why doing it twice is harmless;
 //! - [`task_exit`] — how a stopped task's event reads as a step's success or failure.
 
 pub mod ids;
+pub mod line;
 pub mod next;
 pub mod run;
 pub mod spec;
 pub mod task_exit;
 
+pub use line::{Admission, GroupLine};
 pub use next::Next;
 pub use run::{run_id, GroupRun, RunState, Stale, StepKind, StepRun, StepState, MAX_GROUP_NAME};
 pub use spec::{Group, OnFailure, Step, MAX_TASK_TIMEOUT};

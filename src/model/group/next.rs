@@ -15,6 +15,8 @@ use super::run::{GroupRun, RunState, StepKind, StepState};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Next {
+    /// Another run of the group holds its line: nothing to do until it ends.
+    AwaitLine,
     /// A person decides first (the group's one approval).
     AwaitDecision,
     /// Register `target`'s new revision (the image the release gives it).
@@ -41,6 +43,7 @@ pub enum Next {
 impl GroupRun {
     pub fn next(&self, now: DateTime<Utc>) -> Next {
         match self.state {
+            RunState::Queued => Next::AwaitLine,
             RunState::AwaitingApproval => Next::AwaitDecision,
             RunState::Running => self.next_step(now),
             RunState::RollingBack => self.next_rollback(),

@@ -14,6 +14,9 @@ use super::task_exit::{TaskStopped, TaskVerdict};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum RunState {
+    /// Waiting for the group's line: another run of the group is under way
+    /// ([`super::line`]).
+    Queued,
     /// One approval for the whole group, before any step starts.
     AwaitingApproval,
     Running,
@@ -41,18 +44,22 @@ impl RunState {
     pub fn is_terminal(self) -> bool {
         !matches!(
             self,
-            RunState::AwaitingApproval | RunState::Running | RunState::RollingBack
+            RunState::Queued
+                | RunState::AwaitingApproval
+                | RunState::Running
+                | RunState::RollingBack
         )
     }
 
-    /// Anything not listed is refused: a run never moves backwards. Only a run still
-    /// awaiting approval can be superseded; one that started finishes (a newer release
-    /// waits behind it).
+    /// Anything not listed is refused: a run never moves backwards. Only a run that
+    /// started nothing (queued, or awaiting approval) can be superseded; one that started
+    /// finishes (a newer release waits behind it).
     pub fn can_move_to(self, next: RunState) -> bool {
         use RunState::*;
         matches!(
             (self, next),
-            (AwaitingApproval, Running | Rejected | Expired | Superseded)
+            (Queued, AwaitingApproval | Running | Superseded)
+                | (AwaitingApproval, Running | Rejected | Expired | Superseded)
                 | (Running, Succeeded | Failed | RollingBack)
                 | (RollingBack, RolledBack | Failed)
         )
@@ -126,6 +133,9 @@ pub struct GroupRun {
     /// what this run does on a failure.
     pub on_failure: OnFailure,
     pub state: RunState,
+    /// Whether the run awaits an approval once it holds the group's line.
+    #[serde(default)]
+    pub needs_approval: bool,
     /// The image each target of the group takes, digest-pinned.
     pub release: BTreeMap<String, String>,
     /// Each target's new task-definition revision, once registered (registered once).
@@ -154,7 +164,8 @@ pub fn run_id(group: &str, release: &BTreeMap<String, String>) -> String {
 }
 
 impl GroupRun {
-    /// A new run of `group` taking `release`; it awaits approval first when asked to.
+    /// A new run of `group` taking `release`, queued for the group's line; once it holds
+    /// the line it awaits approval first when asked to.
     pub fn begin(
         id: &str,
         group: &Group,
@@ -166,16 +177,44 @@ impl GroupRun {
             id: id.to_string(),
             group: group.name.clone(),
             on_failure: group.on_failure,
-            state: if needs_approval {
-                RunState::AwaitingApproval
-            } else {
-                RunState::Running
-            },
+            state: RunState::Queued,
+            needs_approval,
             release,
             revisions: BTreeMap::new(),
             steps,
             why: None,
         }
+    }
+
+    /// The run holds the group's line: it starts (or awaits its approval first).
+    pub fn admitted(&mut self) -> Result<(), Stale> {
+        if self.state != RunState::Queued {
+            return Err(Stale(format!(
+                "run {} is {}, not queued",
+                self.id, self.state
+            )));
+        }
+        self.state = if self.needs_approval {
+            RunState::AwaitingApproval
+        } else {
+            RunState::Running
+        };
+        Ok(())
+    }
+
+    /// A newer release of the group took this run's place before it started anything.
+    pub fn superseded(&mut self, by: &str) -> Result<(), Stale> {
+        if !self.state.can_move_to(RunState::Superseded) {
+            return Err(Stale(format!(
+                "run {} is {}: a run that started finishes",
+                self.id, self.state
+            )));
+        }
+        self.state = RunState::Superseded;
+        self.why = Some(format!(
+            "superseded by run {by}, a newer release of the group"
+        ));
+        Ok(())
     }
 
     /// A person's decision, or the approval's expiry, or a newer release.

@@ -42,7 +42,7 @@ fn release() -> BTreeMap<String, String> {
 
 fn running(on_failure: OnFailure) -> GroupRun {
     let group = release_group(on_failure);
-    let mut run = GroupRun::begin(&run_id("shop", &release()), &group, release(), false);
+    let mut run = begun(&run_id("shop", &release()), &group, release(), false);
     run.registered("web", "web:8").unwrap();
     run.registered("worker", "worker:5").unwrap();
     run
@@ -74,10 +74,28 @@ fn migrated_and_worker_rolled(on_failure: OnFailure) -> GroupRun {
     run
 }
 
+/// A run that holds its group's line.
+fn begun(
+    id: &str,
+    group: &Group,
+    release: BTreeMap<String, String>,
+    needs_approval: bool,
+) -> GroupRun {
+    let mut run = GroupRun::begin(id, group, release, needs_approval);
+    assert_eq!(run.state, RunState::Queued);
+    assert_eq!(
+        run.next(at(0)),
+        Next::AwaitLine,
+        "a queued run does nothing"
+    );
+    run.admitted().unwrap();
+    run
+}
+
 #[test]
 fn a_group_registers_each_target_once_then_runs_its_steps_in_order() {
     let group = release_group(OnFailure::Stop);
-    let mut run = GroupRun::begin("shop-1", &group, release(), false);
+    let mut run = begun("shop-1", &group, release(), false);
     assert_eq!(
         run.next(at(0)),
         Next::Register {
@@ -224,7 +242,7 @@ fn rollback_completed_puts_back_the_services_that_rolled_last_first_and_never_th
     });
     let mut release = release();
     release.insert("api".into(), "r/api@sha256:cc".into());
-    let mut run = GroupRun::begin("shop-2", &group, release, false);
+    let mut run = begun("shop-2", &group, release, false);
     for (target, revision) in [("web", "web:8"), ("worker", "worker:5"), ("api", "api:3")] {
         run.registered(target, revision).unwrap();
     }
@@ -306,7 +324,7 @@ fn a_rollback_that_fails_ends_the_run_failed_with_both_reasons() {
 #[test]
 fn one_approval_starts_the_whole_group_and_only_a_waiting_run_is_superseded() {
     let group = release_group(OnFailure::Stop);
-    let mut run = GroupRun::begin("shop-3", &group, release(), true);
+    let mut run = begun("shop-3", &group, release(), true);
     assert_eq!(run.next(at(0)), Next::AwaitDecision);
     run.decide(RunState::Running).unwrap();
     assert!(
@@ -324,7 +342,7 @@ fn one_approval_starts_the_whole_group_and_only_a_waiting_run_is_superseded() {
         }
     );
 
-    let mut waiting = GroupRun::begin("shop-4", &group, release(), true);
+    let mut waiting = begun("shop-4", &group, release(), true);
     waiting.decide(RunState::Superseded).unwrap();
     assert_eq!(waiting.next(at(0)), Next::Done);
 }
@@ -424,7 +442,7 @@ fn a_rollback_that_fails_does_not_stop_the_other_services_going_back() {
     });
     let mut release = release();
     release.insert("api".into(), "r/api@sha256:cc".into());
-    let mut run = GroupRun::begin("shop-5", &group, release, false);
+    let mut run = begun("shop-5", &group, release, false);
     for (target, revision) in [("web", "web:8"), ("worker", "worker:5"), ("api", "api:3")] {
         run.registered(target, revision).unwrap();
     }
@@ -495,4 +513,25 @@ fn a_task_event_carrying_this_steps_started_by_but_another_task_moves_nothing() 
     other.started_by = Some(started_by(&run.id, 0));
     assert!(run.task_stopped(&other, at(2)).is_err());
     assert_eq!(run.steps[0].state, StepState::Started);
+}
+
+#[test]
+fn a_queued_run_starts_only_once_admitted_and_a_started_one_is_never_superseded() {
+    let group = release_group(OnFailure::Stop);
+    let mut queued = GroupRun::begin("shop-6", &group, release(), false);
+    queued.superseded("shop-7").unwrap();
+    assert_eq!(queued.state, RunState::Superseded);
+    assert!(queued.why.as_deref().unwrap().contains("shop-7"));
+    assert!(queued.admitted().is_err(), "a superseded run never starts");
+    assert_eq!(queued.next(at(0)), Next::Done);
+
+    let mut running = begun("shop-8", &group, release(), false);
+    assert!(running.superseded("shop-9").is_err());
+    assert!(running.admitted().is_err(), "admitted once");
+    assert_eq!(running.state, RunState::Running);
+
+    let mut approval = GroupRun::begin("shop-10", &group, release(), true);
+    approval.admitted().unwrap();
+    assert_eq!(approval.state, RunState::AwaitingApproval);
+    approval.superseded("shop-11").unwrap();
 }

@@ -1,0 +1,221 @@
+//! One run of a group at a time: the group's line names the run that holds it — the only
+//! run that may act — and the releases that came while it was held, oldest first.
+//!
+//! A release that comes while a run is under way waits; when that run ends, the newest
+//! waiting release takes the line and the older waiting ones are superseded (they never
+//! started: only the newest of them is worth deploying, as with a closed window). A run
+//! still awaiting its approval started nothing either: a newer release supersedes it at
+//! once. A run that started anything finishes first — a migration half-way is never
+//! abandoned for a newer one.
+//!
+//! The line is one ledger object moved by compare-and-set, so two releases arriving at
+//! once cannot both take it. A holder to supersede is moved to `superseded` before the
+//! line names the newcomer: should its approval win that race, the newcomer waits instead.
+
+use serde::{Deserialize, Serialize};
+
+use super::run::RunState;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupLine {
+    /// The run that may act; it keeps the line until it ends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub holder: Option<String>,
+    /// Runs that came while the line was held, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub waiting: Vec<String>,
+    /// Runs that lost their place, kept until their own records say `superseded`: a run
+    /// delivered again after a crash between the two writes must not queue a second time.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub passed_over: Vec<String>,
+}
+
+/// What the line says to a run that arrives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Admission {
+    /// `holder` holds the line (once it is written): the arriving run, or a newer one
+    /// already waiting; the runs named lost their place and are superseded.
+    Handed {
+        holder: String,
+        superseded: Vec<String>,
+    },
+    /// The holder started nothing yet (it awaits its approval): supersede it first, then
+    /// ask again.
+    SupersedeHolder { holder: String },
+    /// Another run is under way: the arriving one waits behind it.
+    Waits { behind: String },
+}
+
+impl GroupLine {
+    /// `run` arrives; `holder`: the current holder's state as its record says, `None` when
+    /// the line has no holder or its record is gone. Changes the line as the admission says
+    /// (except for `SupersedeHolder`, which changes nothing yet).
+    pub fn admit(&mut self, run: &str, holder: Option<RunState>) -> Admission {
+        if self.holder.as_deref() == Some(run) {
+            return Admission::Handed {
+                holder: run.to_string(),
+                superseded: vec![],
+            };
+        }
+        let current = self.holder.clone();
+        if !self.waiting.iter().any(|w| w == run) {
+            self.waiting.push(run.to_string());
+        }
+        match (current, holder) {
+            (Some(current), Some(RunState::AwaitingApproval)) => {
+                self.waiting.retain(|w| w != run);
+                Admission::SupersedeHolder { holder: current }
+            }
+            (Some(current), Some(state)) if !state.is_terminal() => {
+                Admission::Waits { behind: current }
+            }
+            // No holder, or one that ended and did not hand over (a crash between the
+            // two): the newest waiting release takes the line.
+            _ => {
+                self.holder = self.waiting.pop();
+                Admission::Handed {
+                    holder: self.holder.clone().unwrap_or_default(),
+                    superseded: self.pass_over_waiting(),
+                }
+            }
+        }
+    }
+
+    /// `ended` is over: the newest waiting run takes the line, the older ones are
+    /// superseded. `None` when `ended` no longer holds the line (handed over already).
+    pub fn hand_over(&mut self, ended: &str) -> Option<(Option<String>, Vec<String>)> {
+        if self.holder.as_deref() != Some(ended) {
+            return None;
+        }
+        self.holder = self.waiting.pop();
+        let superseded = self.pass_over_waiting();
+        Some((self.holder.clone(), superseded))
+    }
+
+    fn pass_over_waiting(&mut self) -> Vec<String> {
+        let passed: Vec<String> = self.waiting.drain(..).collect();
+        self.passed_over.extend(passed.iter().cloned());
+        passed
+    }
+
+    /// Whether `run` lost its place to a newer release (and its record may not say so yet).
+    pub fn passed_over(&self, run: &str) -> bool {
+        self.passed_over.iter().any(|p| p == run)
+    }
+
+    /// `run`'s record says `superseded` now: the line need not remember it.
+    pub fn forget_passed_over(&mut self, run: &str) -> bool {
+        let before = self.passed_over.len();
+        self.passed_over.retain(|p| p != run);
+        before != self.passed_over.len()
+    }
+
+    /// Whether `run` still has a place: it holds the line or waits in it.
+    pub fn has_place(&self, run: &str) -> bool {
+        self.holder.as_deref() == Some(run) || self.waiting.iter().any(|w| w == run)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(holder: &str, waiting: &[&str]) -> GroupLine {
+        GroupLine {
+            holder: Some(holder.into()),
+            waiting: waiting.iter().map(|w| w.to_string()).collect(),
+            passed_over: vec![],
+        }
+    }
+
+    fn handed(holder: &str, superseded: &[&str]) -> Admission {
+        Admission::Handed {
+            holder: holder.into(),
+            superseded: superseded.iter().map(|w| w.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn the_first_release_takes_an_empty_line() {
+        let mut empty = GroupLine::default();
+        assert_eq!(empty.admit("r1", None), handed("r1", &[]));
+        assert_eq!(empty, line("r1", &[]));
+        // The same release again: nothing changes.
+        assert_eq!(
+            empty.admit("r1", Some(RunState::Running)),
+            handed("r1", &[])
+        );
+        assert_eq!(empty, line("r1", &[]));
+    }
+
+    #[test]
+    fn a_release_waits_behind_a_run_under_way_once() {
+        for state in [RunState::Running, RunState::RollingBack, RunState::Queued] {
+            let mut held = line("r1", &[]);
+            let behind = Admission::Waits {
+                behind: "r1".into(),
+            };
+            assert_eq!(held.admit("r2", Some(state)), behind);
+            assert_eq!(held.admit("r2", Some(state)), behind, "a duplicate");
+            assert_eq!(held, line("r1", &["r2"]), "{state}");
+        }
+    }
+
+    #[test]
+    fn only_a_holder_awaiting_its_approval_is_superseded_and_first() {
+        let mut held = line("r1", &[]);
+        assert_eq!(
+            held.admit("r2", Some(RunState::AwaitingApproval)),
+            Admission::SupersedeHolder {
+                holder: "r1".into()
+            }
+        );
+        assert_eq!(
+            held,
+            line("r1", &[]),
+            "the line waits for the run's own move"
+        );
+        assert_eq!(
+            held.admit("r2", Some(RunState::Superseded)),
+            handed("r2", &[])
+        );
+        assert_eq!(held, line("r2", &[]));
+    }
+
+    #[test]
+    fn when_the_holder_ends_the_newest_waiting_run_takes_the_line() {
+        let mut held = line("r1", &["r2", "r3", "r4"]);
+        assert_eq!(
+            held.hand_over("r1"),
+            Some((Some("r4".into()), vec!["r2".into(), "r3".into()]))
+        );
+        assert_eq!(held.holder.as_deref(), Some("r4"));
+        assert!(held.waiting.is_empty());
+        assert!(held.passed_over("r2") && held.passed_over("r3") && !held.passed_over("r4"));
+        assert_eq!(held.hand_over("r1"), None, "handed over already");
+        assert_eq!(held.hand_over("r4"), Some((None, vec![])));
+        assert!(held.forget_passed_over("r2") && held.forget_passed_over("r3"));
+        assert!(!held.forget_passed_over("r3"), "once");
+        assert_eq!(held, GroupLine::default());
+    }
+
+    #[test]
+    fn a_holder_that_ended_without_handing_over_loses_the_line_to_the_newest() {
+        let mut held = line("r1", &["r2"]);
+        assert_eq!(
+            held.admit("r3", Some(RunState::Failed)),
+            handed("r3", &["r2"])
+        );
+        assert_eq!(held.holder.as_deref(), Some("r3"));
+        assert!(!held.has_place("r2") && held.has_place("r3") && held.passed_over("r2"));
+        // An older waiting release delivered again after such a crash does not overtake
+        // a newer one.
+        let mut held = line("r1", &["r2", "r3"]);
+        assert_eq!(
+            held.admit("r2", Some(RunState::Succeeded)),
+            handed("r3", &["r2"])
+        );
+        assert_eq!(held.holder.as_deref(), Some("r3"));
+        assert!(held.waiting.is_empty() && held.passed_over("r2"));
+    }
+}
