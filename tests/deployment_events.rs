@@ -490,7 +490,7 @@ async fn an_operator_rolls_back_to_the_last_known_good_release_as_a_ledger_entry
         registered,
         "nothing registered"
     );
-    let EventOutcome::Targets { targets } = &report.outcome else {
+    let EventOutcome::Targets { targets, .. } = &report.outcome else {
         unreachable!()
     };
     let rollback = state_of(&deployer, &targets[0].deployment_id).await;

@@ -94,7 +94,7 @@ async fn a_push_whose_event_was_lost_is_deployed_by_the_reconciler_and_the_late_
     let Some(report) = &run.targets[0].missed_push else {
         panic!("the lost push was not found: {run:?}")
     };
-    let EventOutcome::Targets { targets } = &report.outcome else {
+    let EventOutcome::Targets { targets, .. } = &report.outcome else {
         panic!("{report:?}")
     };
     assert!(
@@ -121,7 +121,7 @@ async fn a_push_whose_event_was_lost_is_deployed_by_the_reconciler_and_the_late_
         )
         .await
         .unwrap();
-    let EventOutcome::Targets { targets } = &late.outcome else {
+    let EventOutcome::Targets { targets, .. } = &late.outcome else {
         panic!("{late:?}")
     };
     assert!(

@@ -586,6 +586,7 @@ fn plan_table_and_json() {
                     outcome: TargetOutcome::Frozen { reason: "frozen by arn:aws:sts::123456789012:assumed-role/release-managers/alice: year-end".into() },
                 },
             ],
+            groups: Vec::new(),
         },
     };
     let report = serde_json::to_value(&report).unwrap();

@@ -36,12 +36,17 @@ pub(super) struct World {
 /// Targets web and worker (auto), and group `shop`: migrate (a task on web's revision,
 /// 15 minutes at most), then worker, then web.
 pub(super) fn world(on_failure: &str) -> World {
-    let target = |name: &str| {
+    world_with(on_failure, "worker")
+}
+
+/// [`world`] with worker's image from `worker_repository` (`web`: one image for both).
+pub(super) fn world_with(on_failure: &str, worker_repository: &str) -> World {
+    let target = |name: &str, repository: &str| {
         json!({"name": name, "cluster": "prod", "service": name, "containers": ["app"],
-               "repository": name, "tags": {"glob": "v*"}, "policy": "auto"})
+               "repository": repository, "tags": {"glob": "v*"}, "policy": "auto"})
     };
     let config = json!({
-        "targets": [target("web"), target("worker")],
+        "targets": [target("web", "web"), target("worker", worker_repository)],
         "groups": [{"name": "shop", "on_failure": on_failure, "steps": [
             {"task": {"name": "migrate", "target": "web", "container": "app",
                       "command": ["./manage", "migrate"], "timeout": "15m"}},
@@ -523,11 +528,16 @@ async fn a_push_to_a_target_the_group_rolls_does_not_deploy_it_on_its_own() {
         )
         .await
         .unwrap();
-    let EventOutcome::Targets { targets } = report.outcome else {
+    let EventOutcome::Targets { targets, groups } = report.outcome else {
         panic!("{report:?}")
     };
     assert!(targets.is_empty(), "{targets:?}");
+    assert!(
+        groups.is_empty(),
+        "web takes another repository: no release of the group: {groups:?}"
+    );
     assert_eq!(world.deployer.ecs.updates(), 0);
+    assert!(world.tasks.started().is_empty());
 }
 
 #[tokio::test]

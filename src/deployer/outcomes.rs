@@ -165,7 +165,13 @@ impl<A: Adapters> Deployer<A> {
                 first: first.clone(),
             });
         }
-        Ok(self.report(raw, EventOutcome::Targets { targets: reports }))
+        Ok(self.report(
+            raw,
+            EventOutcome::Targets {
+                targets: reports,
+                groups: Vec::new(),
+            },
+        ))
     }
 
     /// Finds the deployment an ECS deployment event is about and moves it.

@@ -116,7 +116,7 @@ impl Stages {
             .await
             .unwrap();
         match report.outcome {
-            EventOutcome::Targets { targets } => {
+            EventOutcome::Targets { targets, .. } => {
                 targets.into_iter().map(|t| (t.target, t.outcome)).collect()
             }
             other => panic!("{other:?}"),

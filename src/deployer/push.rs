@@ -38,21 +38,20 @@ impl<A: Adapters> Deployer<A> {
             .targets
             .iter()
             .filter(|target| target_wants(target, &push))
-            .filter(|target| match self.config.rolled_by_group(&target.name) {
-                Some(group) => {
-                    info!(
-                        event_id = push.event_id,
-                        target = target.name,
-                        decision = "ignored",
-                        "{} is rolled by release group {group}, with its migration first: a push does not deploy it on its own",
-                        target.name
-                    );
-                    false
-                }
-                None => true,
-            })
+            // A group's targets move with their group's run (`release_groups`).
+            .filter(|target| self.config.rolled_by_group(&target.name).is_none())
             .collect();
-        if matched.is_empty() {
+        let groups = match self.release_groups(&push, invocation).await {
+            Ok(groups) => groups,
+            Err(first) => {
+                return Err(DeployError {
+                    event_id: push.event_id.clone(),
+                    failed: 1,
+                    first,
+                })
+            }
+        };
+        if matched.is_empty() && groups.is_empty() {
             info!(
                 event_id = push.event_id,
                 digest = push.digest,
@@ -96,7 +95,7 @@ impl<A: Adapters> Deployer<A> {
                 first: first.clone(),
             });
         }
-        Ok(self.report(raw, EventOutcome::Targets { targets }))
+        Ok(self.report(raw, EventOutcome::Targets { targets, groups }))
     }
 
     pub(super) async fn deploy_target(

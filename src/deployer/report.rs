@@ -43,8 +43,13 @@ pub enum EventOutcome {
     Refused { error: String },
     /// A well-formed event that must not deploy (delete, failure, untagged manifest).
     Ignored { reason: String },
-    /// A deployable push; one entry per matched target (none if nothing matched).
-    Targets { targets: Vec<TargetReport> },
+    /// A deployable push; one entry per matched target (none if nothing matched), and
+    /// one per release group whose run the push started or drove.
+    Targets {
+        targets: Vec<TargetReport>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        groups: Vec<super::groups::GroupRunReport>,
+    },
     /// A release group's run moved (a task of it stopped).
     GroupRun {
         run: Box<super::groups::GroupRunReport>,

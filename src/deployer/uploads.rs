@@ -112,6 +112,7 @@ impl<A: Adapters> Deployer<A> {
                     ),
                     outcome,
                 }],
+                groups: Vec::new(),
             },
         ))
     }

@@ -41,7 +41,7 @@ pub(super) async fn push(
         .await
         .unwrap();
     match report.outcome {
-        super::EventOutcome::Targets { mut targets } => targets.remove(0).outcome,
+        super::EventOutcome::Targets { mut targets, .. } => targets.remove(0).outcome,
         other => panic!("{other:?}"),
     }
 }

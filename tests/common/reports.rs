@@ -8,7 +8,7 @@ use slipway::Report;
 /// Each target's name and outcome; panics if the event was refused or ignored.
 pub fn target_outcomes(report: &Report) -> Vec<(String, TargetOutcome)> {
     match &report.outcome {
-        EventOutcome::Targets { targets } => targets
+        EventOutcome::Targets { targets, .. } => targets
             .iter()
             .map(|t| (t.target.clone(), t.outcome.clone()))
             .collect(),
@@ -19,7 +19,7 @@ pub fn target_outcomes(report: &Report) -> Vec<(String, TargetOutcome)> {
 /// The outcome of the report's only target.
 pub fn only_outcome(report: &Report) -> TargetOutcome {
     match &report.outcome {
-        EventOutcome::Targets { targets } if targets.len() == 1 => targets[0].outcome.clone(),
+        EventOutcome::Targets { targets, .. } if targets.len() == 1 => targets[0].outcome.clone(),
         other => panic!("expected one target outcome, got {other:?}"),
     }
 }

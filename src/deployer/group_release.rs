@@ -1,0 +1,93 @@
+//! A push as a release group's release. When every target of a group takes the pushed
+//! image — its repository, a tag its rule matches — the push is the group's release: the
+//! same digest for each target, as when one image serves web, the worker and the
+//! migration. A push that only some of a group's targets take starts nothing (the others
+//! would run an image nobody released for them) and says so; those targets never deploy
+//! it on their own either (`Config::rolled_by_group`).
+
+use std::collections::BTreeMap;
+
+use tracing::info;
+
+use crate::input::event::ImagePushed;
+use crate::model::group::{run_id, RunState};
+use crate::ports::Adapters;
+
+use super::groups::GroupRunReport;
+use super::push::target_wants;
+use super::*;
+
+impl<A: Adapters> Deployer<A> {
+    /// The runs the push starts or drives, one per group whose targets all take it. `Err`:
+    /// the first error worth a retry (the push goes back to Lambda).
+    pub(super) async fn release_groups(
+        &self,
+        push: &ImagePushed,
+        invocation: &Invocation,
+    ) -> Result<Vec<GroupRunReport>, String> {
+        let mut reports = Vec::new();
+        for group in &self.config.groups {
+            let Some(release) = self.release_of(group, push) else {
+                continue;
+            };
+            let id = run_id(&group.name, &release);
+            match self.start_group_run(&group.name, release, invocation).await {
+                Ok(report) => reports.push(report),
+                Err(err) if err.is_transient() => {
+                    return Err(format!("group {}: {err}", group.name))
+                }
+                Err(err) => {
+                    log_warning(
+                        "group-run",
+                        &format!("group {}: not retrying: {err}", group.name),
+                    );
+                    reports.push(GroupRunReport {
+                        group: group.name.clone(),
+                        run_id: id,
+                        state: RunState::Failed,
+                        actions: Vec::new(),
+                        why: Some(err.to_string()),
+                    });
+                }
+            }
+        }
+        Ok(reports)
+    }
+
+    /// The release the push makes of `group`: each target's image at the pushed digest,
+    /// when every target takes the push; `None` (and why, in the log) otherwise.
+    fn release_of(
+        &self,
+        group: &crate::model::group::Group,
+        push: &ImagePushed,
+    ) -> Option<BTreeMap<String, String>> {
+        let mut release = BTreeMap::new();
+        let mut others = Vec::new();
+        for name in group.targets() {
+            match self.config.target(name) {
+                Some(target) if target_wants(target, push) => {
+                    release.insert(name.to_string(), target.repository.image_uri(&push.digest));
+                }
+                _ => others.push(name),
+            }
+        }
+        if release.is_empty() {
+            return None;
+        }
+        if !others.is_empty() {
+            info!(
+                event_id = push.event_id,
+                group = group.name,
+                decision = "ignored",
+                "{}:{} is an image for {} of release group {}, which also rolls {}: a push starts a group's run only when every target of the group takes it (the same repository, a tag each one's rule matches)",
+                push.repository,
+                push.tag,
+                release.keys().cloned().collect::<Vec<_>>().join(", "),
+                group.name,
+                others.join(", ")
+            );
+            return None;
+        }
+        Some(release)
+    }
+}

@@ -1,0 +1,87 @@
+//! A push as a release group's release, over the in-memory adapters: one image for every
+//! target of the group starts the group's run, once however often it is delivered.
+
+use super::group_tests::world_with;
+use super::*;
+use crate::memory::{ecr_push, ACCOUNT};
+use crate::model::group::RunState;
+
+fn invocation() -> Invocation {
+    super::pipeline_tests::invocation()
+}
+
+#[tokio::test]
+async fn a_push_every_target_of_a_group_takes_starts_the_groups_run_once() {
+    let world = world_with("stop", "web");
+    let digest = format!("sha256:{}", "c".repeat(64));
+    world
+        .deployer
+        .registry
+        .push(ACCOUNT, "web", Some("v2"), &digest);
+    let push = ecr_push("e-1", "web", Some("v2"), &digest);
+    for delivery in 0..3 {
+        let report = world
+            .deployer
+            .handle_ecr_event(&push, &invocation())
+            .await
+            .unwrap();
+        let EventOutcome::Targets { targets, groups } = report.outcome else {
+            panic!("{report:?}")
+        };
+        assert!(targets.is_empty(), "web and worker move with the group");
+        assert_eq!(groups.len(), 1, "{groups:?}");
+        assert_eq!(groups[0].group, "shop");
+        assert_eq!(groups[0].state, RunState::Running);
+        if delivery == 0 {
+            assert_eq!(
+                groups[0].actions,
+                ["RegisterTaskDefinition web", "RunTask migrate"]
+            );
+        }
+    }
+    let started = world.tasks.started();
+    assert_eq!(started.len(), 1, "one migration for three deliveries");
+    let run = world
+        .deployer
+        .ledger
+        .group_run("shop", &started[0].started_by.split('/').nth(1).unwrap())
+        .await
+        .unwrap()
+        .unwrap()
+        .value;
+    for target in ["web", "worker"] {
+        assert!(
+            run.release[target].ends_with(&format!("/web@{digest}")),
+            "{target} takes the pushed digest: {:?}",
+            run.release
+        );
+    }
+    assert_eq!(
+        world.deployer.ecs.updates(),
+        0,
+        "nothing rolls before the migration"
+    );
+}
+
+#[tokio::test]
+async fn a_push_whose_tag_the_rule_refuses_starts_no_run() {
+    let world = world_with("stop", "web");
+    let digest = format!("sha256:{}", "d".repeat(64));
+    world
+        .deployer
+        .registry
+        .push(ACCOUNT, "web", Some("latest"), &digest);
+    let report = world
+        .deployer
+        .handle_ecr_event(
+            &ecr_push("e-2", "web", Some("latest"), &digest),
+            &invocation(),
+        )
+        .await
+        .unwrap();
+    let EventOutcome::Targets { groups, .. } = report.outcome else {
+        panic!("{report:?}")
+    };
+    assert!(groups.is_empty());
+    assert!(world.tasks.started().is_empty());
+}
