@@ -44,7 +44,7 @@ async fn a_push_every_target_of_a_group_takes_starts_the_groups_run_once() {
     let run = world
         .deployer
         .ledger
-        .group_run("shop", &started[0].started_by.split('/').nth(1).unwrap())
+        .group_run("shop", started[0].started_by.split('/').nth(1).unwrap())
         .await
         .unwrap()
         .unwrap()
