@@ -2,7 +2,28 @@
 
 locals {
   # Exact patterns: only what Slipway acts on reaches it.
-  rules = {
+  rules = merge(local.base_rules, length(var.groups) == 0 ? {} : {
+    # A release group's one-off tasks ending ("ECS Task State Change", Amazon ECS Developer
+    # Guide, "Amazon ECS task state change events"): only STOPPED, only tasks Slipway
+    # started (startedBy `slipway/<run>/<step>`), only in the groups' clusters. ECS forgets
+    # a stopped task about an hour later, so this event is where the exit code is read.
+    "ecs-tasks" = {
+      bus         = null
+      function    = "deployment-events"
+      description = "ECS: the release groups' one-off tasks stopped"
+      schedule    = null
+      pattern = {
+        source        = ["aws.ecs"]
+        "detail-type" = ["ECS Task State Change"]
+        detail = {
+          lastStatus = ["STOPPED"]
+          startedBy  = [{ prefix = "slipway/" }]
+          clusterArn = local.group_cluster_arns
+        }
+      }
+    }
+  })
+  base_rules = {
     "image-push" = {
       bus         = null
       function    = "image-push"

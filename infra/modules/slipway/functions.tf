@@ -8,7 +8,8 @@ locals {
       async       = true
       # Failed invocations end in the function's dead-letter queue.
       dead_letters = true
-      grants       = ["ledger", "ecs_read", "ecs_roll", "ecs_register", "pass_role", "ecr_read", "alarm_history", "notify", "secrets", "kms"]
+      # group_runs: a push every target of a release group takes starts the group's run.
+      grants = concat(["ledger", "ecs_read", "ecs_roll", "ecs_register", "pass_role", "ecr_read", "alarm_history", "notify", "secrets", "kms"], local.group_grants)
     }
     "source-upload" = {
       description  = "Deploys the manifest someone uploaded to the source bucket"
@@ -24,7 +25,10 @@ locals {
       dead_letters = true
       # ecr_read: an operator rollback first checks that the release's image still exists
       # (ECR lifecycle rules may have expired it; src/deployer/operator.rs).
-      grants = ["ledger", "ecs_read", "ecs_roll", "ecs_progress", "ecr_read", "notify", "secrets", "kms"]
+      # With release groups it drives their runs: a task's STOPPED event or a step's rollout
+      # ending starts the next step (a revision to register, a task to run).
+      grants = concat(["ledger", "ecs_read", "ecs_roll", "ecs_progress", "ecr_read", "notify", "secrets", "kms"],
+      length(var.groups) == 0 ? [] : concat(["ecs_register", "pass_role"], local.group_grants))
     }
     "reconcile" = {
       description = "On a schedule: closes rollouts whose ECS event was lost, deploys pushes no event told of"
@@ -36,7 +40,8 @@ locals {
       # reads progressive rollouts' service deployments; and rolls a release that waited
       # for its window, which for an uploaded task definition re-reads the upload; and
       # looks again at releases waiting for upstream (alarm_history: their soak).
-      grants = ["ledger", "ecs_read", "ecs_roll", "ecs_progress_read", "ecs_register", "pass_role", "ecr_read", "source_read", "alarm_history", "notify", "secrets", "kms"]
+      # group_runs: a group step's rollout it closes moves the step's run on.
+      grants = concat(["ledger", "ecs_read", "ecs_roll", "ecs_progress_read", "ecs_register", "pass_role", "ecr_read", "source_read", "alarm_history", "notify", "secrets", "kms"], local.group_grants)
     }
     "approval" = {
       description = "The approval pages and Slack interactions (behind the approval HTTP API)"
@@ -67,6 +72,8 @@ locals {
       grants = var.test_probe_network == null ? [] : ["vpc_access"]
     }
   }
+  # The functions that drive release groups' runs get these, only when groups exist.
+  group_grants            = length(var.groups) == 0 ? [] : ["group_runs", "group_tasks"]
   async_functions         = { for name, f in local.functions : name => f if f.async }
   dead_lettered_functions = { for name, f in local.functions : name => f if f.dead_letters }
 
@@ -84,6 +91,19 @@ locals {
       { sid = "ReadConfig", actions = ["s3:GetObject", "s3:GetObjectVersion"], resources = ["${aws_s3_bucket.this["ledger"].arn}/${local.config_key}"], condition = null },
       # Without ListBucket a missing ledger object reads as 403 instead of 404.
       { sid = "LedgerList", actions = ["s3:ListBucket"], resources = [aws_s3_bucket.this["ledger"].arn], condition = null },
+    ]
+    # Release groups' runs (src/model/group/) and each group's line, beside the targets.
+    group_runs = [
+      { sid = "GroupLedger", actions = ["s3:GetObject", "s3:PutObject"], resources = ["${aws_s3_bucket.this["ledger"].arn}/groups/*"], condition = null },
+    ]
+    # A group's one-off tasks: RunTask of the task steps' targets' revisions, in their
+    # clusters only; StopTask at a deadline and DescribeTasks when an event was lost, on
+    # those clusters' tasks. RunTask passes the revision's task and execution roles to
+    # ECS (Amazon ECS Developer Guide, "Amazon ECS EventBridge IAM Role": iam:PassRole for
+    # each), which pass_role grants.
+    group_tasks = [
+      { sid = "RunGroupTasks", actions = ["ecs:RunTask"], resources = local.group_task_definition_arns, condition = { test = "ArnEquals", variable = "ecs:cluster", values = local.group_cluster_arns } },
+      { sid = "FollowGroupTasks", actions = ["ecs:StopTask", "ecs:DescribeTasks"], resources = local.group_task_arns, condition = null },
     ]
     # A promotion's soak is judged from the alarms' history (src/aws/alarms.rs): only the
     # alarms the targets name, so metric alarms only (a composite alarm's history needs

@@ -19,7 +19,7 @@ locals {
 
   # The config document the functions read (the config object), in the shape src/input/config.rs
   # parses: unset optional fields are left out, and the IAM-only fields are not part of it.
-  config = {
+  targets_config = {
     targets = [
       for t in var.targets : merge(
         {
@@ -57,6 +57,16 @@ locals {
       )
     ]
   }
+  # Release groups, when there are any (src/input/config/groups.rs parses them).
+  config = merge(local.targets_config, length(var.groups) == 0 ? {} : {
+    groups = [
+      for g in var.groups : {
+        name       = g.name
+        on_failure = g.on_failure
+        steps      = [for s in g.steps : merge(s.task == null ? {} : { task = s.task }, s.service == null ? {} : { service = s.service })]
+      }
+    ]
+  })
   config_json = jsonencode(local.config)
   config_key  = "config/targets.json"
 
@@ -101,6 +111,26 @@ locals {
   load_balancer_role_arns = distinct(compact([
     for t in var.targets : try(t.rollout.load_balancer.role_arn, null)
   ]))
+  # Release groups: the targets their steps roll, and where their one-off tasks run.
+  # RunTask's resource is the task definition, with the cluster in the `ecs:cluster`
+  # condition key; StopTask's and DescribeTasks' is the task, `task/<cluster>/<id>`
+  # (Service Authorization Reference, "Actions, resources, and condition keys for Amazon
+  # Elastic Container Service").
+  group_targets = distinct(flatten([
+    for g in var.groups : [for s in g.steps : s.task != null ? s.task.target : s.service]
+  ]))
+  group_task_targets = distinct(flatten([
+    for g in var.groups : [for s in g.steps : s.task.target if s.task != null]
+  ]))
+  group_task_definition_arns = distinct([
+    for t in local.group_task_targets : "arn:${local.partition}:ecs:${local.region}:${local.account}:task-definition/${local.task_families[t]}:*"
+  ])
+  group_cluster_arns = distinct([
+    for t in local.group_task_targets : "arn:${local.partition}:ecs:${local.region}:${local.account}:cluster/${local.target_names[t].cluster}"
+  ])
+  group_task_arns = distinct([
+    for t in local.group_task_targets : "arn:${local.partition}:ecs:${local.region}:${local.account}:task/${local.target_names[t].cluster}/*"
+  ])
   # What ECS's pause hooks and DescribeServiceDeployments name (Service Authorization
   # Reference for Amazon ECS: service-deployment/<cluster>/<service>/<id>).
   service_deployment_arns = distinct([

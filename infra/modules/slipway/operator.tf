@@ -5,13 +5,15 @@
 # again (Amazon EventBridge API Reference, "CreateArchive"); a replay goes to the archive's
 # source bus ("StartReplay", "ReplayDestination").
 resource "aws_cloudwatch_event_archive" "slipway" {
-  name             = "${var.name}-events"
-  description      = "The ECR, S3 and ECS events that wake Slipway, for slipway replay"
+  name        = "${var.name}-events"
+  description = "The ECR, S3 and ECS events that wake Slipway, for slipway replay"
+  # A release group's task events too: ECS keeps a stopped task about an hour, the
+  # archive keeps its exit code for a replay.
   event_source_arn = "arn:${local.partition}:events:${local.region}:${local.account}:event-bus/default"
   retention_days   = var.archive_retention_days
   event_pattern = jsonencode({
     source        = ["aws.ecr", "aws.s3", "aws.ecs"]
-    "detail-type" = ["ECR Image Action", "Object Created", "ECS Deployment State Change", "ECS Service Action", "ECS Hook State Change"]
+    "detail-type" = ["ECR Image Action", "Object Created", "ECS Deployment State Change", "ECS Service Action", "ECS Hook State Change", "ECS Task State Change"]
   })
 }
 

@@ -225,6 +225,48 @@ variable "targets" {
   }
 }
 
+variable "groups" {
+  description = <<-EOT
+    Release groups (README, "Release groups"): ordered steps rolled as one release — a
+    one-off task of a target's new revision whose container must exit 0 (a migration),
+    then services. Each step sets exactly one of `task` or `service`; the targets are
+    targets of this module. A push every target of a group takes starts the group's run.
+  EOT
+  type = list(object({
+    name       = string
+    on_failure = optional(string, "stop")
+    steps = list(object({
+      task = optional(object({
+        name      = string
+        target    = string
+        container = string
+        command   = list(string)
+        timeout   = string
+      }))
+      service = optional(string)
+    }))
+  }))
+  default = []
+
+  # The functions check the rest at cold start (the task's container is one the release
+  # replaces, a service in one group only, the timeout's range); these fail the plan.
+  validation {
+    condition = alltrue([for g in var.groups : (
+      can(regex("^[A-Za-z0-9_-]{1,64}$", g.name))
+      && contains(["stop", "rollback-completed"], g.on_failure)
+      && length(g.steps) > 0
+      && alltrue([for s in g.steps : (s.task == null) != (s.service == null)])
+      && alltrue([for s in g.steps : contains([for t in var.targets : t.name], s.task != null ? s.task.target : s.service)])
+    )])
+    error_message = "Each group has a name of letters, digits, - and _ (up to 64), on_failure stop or rollback-completed, and steps that each set exactly one of task or service, naming targets of this module."
+  }
+
+  validation {
+    condition     = length(distinct([for g in var.groups : g.name])) == length(var.groups)
+    error_message = "Group names must be unique."
+  }
+}
+
 variable "source_prefix" {
   description = "Key prefix of deploy manifests in the source bucket (`<prefix><target>/imagedefinitions.json`)."
   type        = string

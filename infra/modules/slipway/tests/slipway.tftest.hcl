@@ -892,3 +892,111 @@ run "refuses_a_promotion_from_an_unknown_target" {
 
   expect_failures = [var.targets]
 }
+
+run "renders_a_release_group_and_grants_only_its_tasks" {
+  command = apply
+
+  variables {
+    groups = [{
+      name       = "shop"
+      on_failure = "rollback-completed"
+      steps = [
+        { task = { name = "migrate", target = "web", container = "app", command = ["./manage", "migrate"], timeout = "15m" } },
+        { service = "prod-web" },
+      ]
+    }]
+  }
+
+  assert {
+    condition = jsonencode(jsondecode(output.config_json).groups) == jsonencode([{
+      name       = "shop"
+      on_failure = "rollback-completed"
+      steps = [
+        { task = { command = ["./manage", "migrate"], container = "app", name = "migrate", target = "web", timeout = "15m" } },
+        { service = "prod-web" },
+      ]
+    }])
+    error_message = "The group is not rendered as the functions parse it: ${output.config_json}"
+  }
+
+  # RunTask only of the task step's target's family, only in its cluster; StopTask and
+  # DescribeTasks only on that cluster's tasks.
+  assert {
+    condition = alltrue([for f in ["image-push", "deployment-events", "reconcile"] :
+      jsonencode(one([for s in output.function_permissions[f] : s if s.sid == "RunGroupTasks"])) == jsonencode({
+        sid       = "RunGroupTasks"
+        actions   = ["ecs:RunTask"]
+        resources = ["arn:aws:ecs:eu-west-1:111122223333:task-definition/web:*"]
+        condition = { test = "ArnEquals", variable = "ecs:cluster", values = ["arn:aws:ecs:eu-west-1:111122223333:cluster/shop"] }
+      })
+      && jsonencode(one([for s in output.function_permissions[f] : s.resources if s.sid == "FollowGroupTasks"])) == jsonencode(["arn:aws:ecs:eu-west-1:111122223333:task/shop/*"])
+      && jsonencode(one([for s in output.function_permissions[f] : s.resources if s.sid == "GroupLedger"])) == jsonencode(["${aws_s3_bucket.this["ledger"].arn}/groups/*"])
+    ])
+    error_message = "The functions that drive runs must run, stop and describe the group's tasks, and only those, and write the runs"
+  }
+
+  # A run's next step may be a registration from deployment-events (a step's rollout
+  # ended), which passes the revision's roles.
+  assert {
+    condition     = length([for s in output.function_permissions["deployment-events"] : s if contains(["RegisterRevisions", "PassServiceRolesToEcsTasks"], s.sid)]) == 2
+    error_message = "deployment-events drives runs: it registers revisions and passes their roles."
+  }
+
+  assert {
+    condition = alltrue([for f in ["approval", "source-upload"] :
+      length([for s in output.function_permissions[f] : s if contains(["RunGroupTasks", "FollowGroupTasks", "GroupLedger"], s.sid)]) == 0
+    ])
+    error_message = "The approval and source-upload functions drive no run: no group grant."
+  }
+
+  assert {
+    condition = jsonencode(jsondecode(output.event_patterns["ecs-tasks"])) == jsonencode({
+      detail        = { clusterArn = ["arn:aws:ecs:eu-west-1:111122223333:cluster/shop"], lastStatus = ["STOPPED"], startedBy = [{ prefix = "slipway/" }] }
+      "detail-type" = ["ECS Task State Change"]
+      source        = ["aws.ecs"]
+    })
+    error_message = "The task rule must take only STOPPED tasks Slipway started in the groups' clusters."
+  }
+
+  assert {
+    condition     = aws_cloudwatch_event_target.this["ecs-tasks"].arn == aws_lambda_function.event_driven["deployment-events"].arn
+    error_message = "Task events go to deployment-events."
+  }
+
+  assert {
+    condition     = contains(jsondecode(aws_cloudwatch_event_archive.slipway.event_pattern)["detail-type"], "ECS Task State Change")
+    error_message = "The archive keeps the task events (ECS forgets a stopped task within the hour)."
+  }
+}
+
+run "without_groups_no_function_may_run_tasks" {
+  command = plan
+
+  assert {
+    condition = alltrue([for f, statements in output.function_permissions :
+      length([for s in statements : s if contains(["RunGroupTasks", "FollowGroupTasks", "GroupLedger"], s.sid)]) == 0
+    ])
+    error_message = "Without release groups, no function may run tasks or write runs."
+  }
+
+  assert {
+    condition     = !contains(keys(local.rules), "ecs-tasks") && !can(jsondecode(output.config_json).groups)
+    error_message = "Without release groups there is no task rule and no groups in the config."
+  }
+}
+
+run "refuses_a_group_step_naming_an_unknown_target_or_both_kinds" {
+  command = plan
+
+  variables {
+    groups = [{
+      name = "shop"
+      steps = [
+        { service = "worker" },
+        { task = { name = "migrate", target = "web", container = "app", command = ["migrate"], timeout = "15m" }, service = "web" },
+      ]
+    }]
+  }
+
+  expect_failures = [var.groups]
+}
