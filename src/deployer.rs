@@ -41,6 +41,7 @@ mod asking;
 mod decisions;
 mod external;
 mod group_line;
+mod group_reconcile;
 mod group_release;
 mod group_steps;
 mod groups;
@@ -302,6 +303,8 @@ pub(crate) fn image_digest(image: &str) -> &str {
 
 #[cfg(test)]
 mod group_line_tests;
+#[cfg(test)]
+mod group_reconcile_tests;
 #[cfg(test)]
 mod group_release_tests;
 #[cfg(test)]

@@ -30,7 +30,7 @@ const REGISTRY: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
 pub(super) struct World {
     pub(super) deployer: GroupDeployer,
     pub(super) tasks: Arc<MemoryTasks>,
-    now: Arc<Mutex<DateTime<Utc>>>,
+    pub(super) now: Arc<Mutex<DateTime<Utc>>>,
 }
 
 /// Targets web and worker (auto), and group `shop`: migrate (a task on web's revision,

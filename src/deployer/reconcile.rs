@@ -25,6 +25,12 @@ const RECENT_ROLLOUTS: usize = 5;
 #[derive(Debug, Clone, Serialize)]
 pub struct ReconcileReport {
     pub targets: Vec<Reconciled>,
+    /// The release groups' runs it drove (the run holding each group's line).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<super::groups::GroupRunReport>,
+    /// What stopped a group's run from being driven (the next run tries again).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub group_problems: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Default)]
@@ -86,7 +92,15 @@ impl<A: Adapters> Deployer<A> {
             }
             targets.push(reconciled);
         }
-        ReconcileReport { targets }
+        let (groups, group_problems) = self.reconcile_groups(invocation).await;
+        for problem in &group_problems {
+            warn!(decision = "reconcile-failed", "{problem}");
+        }
+        ReconcileReport {
+            targets,
+            groups,
+            group_problems,
+        }
     }
 
     /// The target's recent rollouts still `rolling` in the ledger whose ECS deployment has

@@ -1,0 +1,93 @@
+//! The reconciler drives release groups' runs without any event, over the in-memory
+//! adapters: a STOPPED event that never came, a deadline nothing woke, a run that ended
+//! without handing its group's line over.
+
+use chrono::Duration;
+use serde_json::json;
+
+use super::group_tests::{release_with, world, World};
+use super::*;
+use crate::model::group::{run_id, RunState};
+
+fn invocation() -> Invocation {
+    super::pipeline_tests::invocation()
+}
+
+fn task(n: usize) -> String {
+    format!(
+        "arn:aws:ecs:{}:{}:task/prod/{n}",
+        crate::memory::REGION,
+        crate::memory::ACCOUNT
+    )
+}
+
+async fn reconcile(world: &World) -> ReconcileReport {
+    world
+        .deployer
+        .reconcile(&json!({"id": "schedule-1"}), &invocation())
+        .await
+}
+
+#[tokio::test]
+async fn a_migration_whose_stopped_event_was_lost_is_found_by_the_reconciler() {
+    let world = world("stop");
+    let r1 = release_with('a', 'b');
+    world.start_release(&r1).await;
+    // The task exits 0; its event never arrives.
+    world.tasks.exit(&task(1), 0);
+    let report = reconcile(&world).await;
+    assert!(report.group_problems.is_empty(), "{report:?}");
+    assert_eq!(report.groups.len(), 1);
+    assert_eq!(
+        report.groups[0].actions,
+        ["RegisterTaskDefinition worker", "UpdateService worker"]
+    );
+    assert_eq!(world.deployer.ecs.updates(), 1);
+    // Again: nothing more until worker's rollout ends.
+    let again = reconcile(&world).await;
+    assert!(again.groups[0].actions.is_empty(), "{again:?}");
+    assert_eq!(world.deployer.ecs.updates(), 1);
+}
+
+#[tokio::test]
+async fn a_deadline_no_event_woke_is_kept_by_the_reconciler() {
+    let world = world("stop");
+    let r1 = release_with('a', 'b');
+    world.start_release(&r1).await;
+    *world.now.lock().unwrap() += Duration::minutes(14);
+    assert!(reconcile(&world).await.groups[0].actions.is_empty());
+    assert_eq!(world.run_of(&r1).await.state, RunState::Running);
+    *world.now.lock().unwrap() += Duration::minutes(1);
+    let report = reconcile(&world).await;
+    assert_eq!(report.groups[0].actions, ["StopTask migrate"]);
+    assert_eq!(report.groups[0].state, RunState::Failed);
+}
+
+#[tokio::test]
+async fn a_run_that_ended_without_handing_over_its_line_hands_it_over_on_the_next_schedule() {
+    let world = world("stop");
+    let (r1, r2) = (release_with('a', 'b'), release_with('c', 'd'));
+    world.start_release(&r1).await;
+    world.start_release(&r2).await;
+    // As a crash after the run's last write would leave it: r1 failed, the line still its.
+    let ledger = &world.deployer.ledger;
+    let read = ledger
+        .group_run("shop", &run_id("shop", &r1))
+        .await
+        .unwrap()
+        .unwrap();
+    let mut failed = read.value.clone();
+    failed.state = RunState::Failed;
+    ledger.set_group_run(Some(&read), failed).await.unwrap();
+    assert_eq!(world.run_of(&r2).await.state, RunState::Queued);
+
+    let report = reconcile(&world).await;
+    assert!(
+        report.groups[0]
+            .actions
+            .contains(&format!("started run {}", run_id("shop", &r2))),
+        "{report:?}"
+    );
+    assert_eq!(world.run_of(&r2).await.state, RunState::Running);
+    assert_eq!(world.tasks.started().len(), 2);
+}
