@@ -87,7 +87,7 @@ lint:
 unit: ## the decision core alone, built without the AWS SDK
 	cargo test -p slipway --no-default-features --lib
 
-# The reliability scenarios (tests/reliability.rs, approvals' scenario 6) run here at the
+# The reliability scenarios (tests/reliability/, approvals' scenario 6) run here at the
 # smaller size; `make reliability` runs them at full size.
 # Reliability scenario 4 kills the functions' real binaries: they are built first.
 # The command line (feature cli) is tested here too: tests/cli.rs runs its binary.

@@ -41,7 +41,8 @@ impl<A: Adapters> Deployer<A> {
             // A group's targets move with their group's run (`release_groups`).
             .filter(|target| self.config.rolled_by_group(&target.name).is_none())
             .collect();
-        let groups = match self.release_groups(&push, invocation).await {
+        // Boxed: a group's run is a whole pass of its own, too big for a caller's stack.
+        let groups = match Box::pin(self.release_groups(&push, invocation)).await {
             Ok(groups) => groups,
             Err(first) => {
                 return Err(DeployError {

@@ -104,7 +104,8 @@ impl Call {
     /// Whether the call changes something (what a crash after it leaves behind).
     pub fn is_write(&self) -> bool {
         [
-            "Put", "Register", "Update", "Create", "Delete", "Publish", "Send", "Tag",
+            "Put", "Register", "Update", "Create", "Delete", "Publish", "Send", "Tag", "Run",
+            "Stop",
         ]
         .iter()
         .any(|verb| self.operation.starts_with(verb))
@@ -379,6 +380,11 @@ impl State {
             Verdict::Fault(fault) => return Ok(protocol.error(fault)),
         }
         if let Some(answered) = self.answered_here(&call) {
+            // A stand-in's call is applied as the emulator's are: a crash after it holds.
+            if let Some(fired) = self.crash_due(&call) {
+                let _ = fired.send(call);
+                std::future::pending::<()>().await;
+            }
             return Ok(answered);
         }
         let answer = self

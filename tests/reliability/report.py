@@ -19,6 +19,8 @@ SCENARIOS = [
     ("scenario-6-approvals", "6. Approval attacks under concurrency"),
     ("scenario-7-emulator-stopped", "7. The emulator stopped mid-run"),
     ("scenario-8-slack-ack", "8. Slack's 3-second acknowledgement at a cold start, with AWS-like latency"),
+    ("scenario-9-release-group", "9. A release group under faults"),
+    ("scenario-9-crash-points", "9. A release group killed after each write"),
 ]
 
 # What these scenarios found, and how the code changed (not the tests).
@@ -88,7 +90,10 @@ def table(header, rows):
 
 
 def summary_rows(f):
-    s1, s2, s3, s4, s5, s6, s7, s8, fuzz = (f[k] for k, _ in SCENARIOS + [("fuzz", "")])
+    s1, s2, s3, s4, s5, s6, s7, s8, s9, s9c, fuzz = (f[k] for k, _ in SCENARIOS + [("fuzz", "")])
+    group_crash_ok = all(p["tasks_started"] == 1 and p["update_service"] == ["worker", "web"]
+                         and p["duplicate_revisions"] == 0 and p["run"] == "succeeded"
+                         for p in s9c["points"])
     lost = f["scenario-4-lost-registration"]
     crash_ok = lost["register_task_definition"] == 1 and lost["duplicate_revisions"] == 0 and all(p["runs_pushed_image"] and p["duplicate_revisions"] == 0
                    and p["register_task_definition"] == 1 and p["ledger"]["state"] == "rolling"
@@ -137,6 +142,14 @@ def summary_rows(f):
          f"{s8['handed_over']['max_ms']} ms max (rolling in the request instead: "
          f"{s8['rolled_in_the_request']['median_ms']} ms median, {s8['rolled_in_the_request']['max_ms']} ms max)",
          s8["handed_over"]["max_ms"] < s8["limit_ms"]),
+        ("9", f"A release group (migrate, worker, web): {s9['deliveries']} deliveries of its push with "
+              f"{s9['fault_rate']:.0%} of calls failing, events at least once; killed after each write "
+              "→ 1 RunTask, 1 UpdateService per service in order",
+         f"{s9['faults_injected']} faults: {s9['tasks_started']} task, UpdateService "
+         f"{' then '.join(s9['update_service'])}, run {s9['run']}; {s9c['played']} of "
+         f"{s9c['crash_points']} crash points played, all converged: {yes(group_crash_ok)}",
+         s9["tasks_started"] == 1 and s9["update_service"] == ["worker", "web"]
+         and s9["run"] == "succeeded" and group_crash_ok),
     ]
 
 

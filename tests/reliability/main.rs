@@ -11,7 +11,9 @@
 //! `SLIPWAY_RELIABILITY=full` runs the sizes the README states; otherwise (make test) the
 //! scenarios run smaller where that saves minutes, and say so in their figures.
 
+#[path = "../common/mod.rs"]
 mod common;
+mod groups;
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
