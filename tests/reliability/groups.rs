@@ -1,4 +1,4 @@
-//! 9. A release group under faults: migrate (a one-off task of web's new revision), then
+//! Scenario 9, a release group under faults: migrate (a one-off task of web's new revision), then
 //! worker, then web — one push of one image every target takes — delivered again and
 //! again while a fifth of all calls fail, then its task's STOPPED event and the services'
 //! rollouts' ends delivered more than once. Exactly one task starts, and one
