@@ -281,7 +281,7 @@ impl GroupRig {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn scenario_9_a_release_group_under_faults_runs_one_task_and_rolls_each_service_once_in_order(
 ) {
-    let deliveries = if full_size() { 100 } else { 20 };
+    let deliveries = if full_size() { 100 } else { 12 };
     let group = GroupRig::new(8).await;
     let (rig, stand_in, deployer) = (&group.rig, &group.stand_in, &group.deployer);
     let lambda = rig.lambda(deployer);
@@ -443,12 +443,12 @@ async fn scenario_9_killed_after_any_write_a_release_group_converges_without_dup
             "no crash point after {expected}: {writes:?}"
         );
     }
-    // Full size: every write; make test: the run's first ledger write, RunTask and the
-    // first UpdateService.
+    // Full size: every write; make test: RunTask and the first UpdateService (the calls a
+    // repeat would duplicate).
     let chosen: Vec<usize> = if full_size() {
         (0..writes.len()).collect()
     } else {
-        ["PutObject groups/", "ecs:RunTask", "ecs:UpdateService"]
+        ["ecs:RunTask", "ecs:UpdateService"]
             .iter()
             .filter_map(|w| writes.iter().position(|x| x.starts_with(w)))
             .collect()
