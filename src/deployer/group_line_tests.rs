@@ -3,17 +3,8 @@
 //! a run that started nothing is superseded; a crash between the line's write and a run's
 //! record is mended by the next delivery.
 
-use super::group_tests::{release_with, world, World};
+use super::group_tests::{release_with, task_arn, world, World};
 use crate::model::group::{run_id, GroupLine, GroupRun, RunState};
-
-/// The ARN `MemoryTasks` gives the `n`th task it starts.
-fn task(n: usize) -> String {
-    format!(
-        "arn:aws:ecs:{}:{}:task/prod/{n}",
-        crate::memory::REGION,
-        crate::memory::ACCOUNT
-    )
-}
 
 async fn line(world: &World) -> GroupLine {
     world
@@ -52,7 +43,7 @@ async fn a_newer_release_waits_for_the_run_under_way_and_only_the_newest_waiting
     let waiting = line(&world).await;
     assert_eq!(waiting.waiting, [run_id("shop", &r2), run_id("shop", &r3)]);
 
-    let exited = world.tasks.exit(&task(1), 0);
+    let exited = world.tasks.exit(&task_arn(1), 0);
     world.task_event(exited).await;
     world.rollout_of(&r1, "worker", 1, false, "COMPLETED").await;
     assert_eq!(world.tasks.started().len(), 1);
@@ -86,7 +77,7 @@ async fn a_run_that_failed_hands_the_line_to_the_release_waiting_behind_it() {
     let (r1, r2) = (release_with('a', 'b'), release_with('c', 'd'));
     world.start_release(&r1).await;
     world.start_release(&r2).await;
-    let exited = world.tasks.exit(&task(1), 1);
+    let exited = world.tasks.exit(&task_arn(1), 1);
     let report = world.task_event(exited).await.unwrap();
     assert_eq!(report.state, RunState::Failed);
     assert!(
@@ -153,7 +144,7 @@ async fn a_release_the_line_passed_over_is_superseded_even_if_its_record_missed_
         line(&world).await.passed_over.is_empty(),
         "forgotten once settled"
     );
-    let exited = world.tasks.exit(&task(1), 0);
+    let exited = world.tasks.exit(&task_arn(1), 0);
     world.task_event(exited).await;
     world.rollout_of(&r1, "worker", 1, false, "COMPLETED").await;
     world.rollout_of(&r1, "web", 2, false, "COMPLETED").await;

@@ -5,21 +5,10 @@
 use chrono::Duration;
 use serde_json::json;
 
-use super::group_tests::{release_with, world, World};
+use super::group_tests::{release_with, task_arn, world, World};
+use super::pipeline_tests::invocation;
 use super::*;
 use crate::model::group::{run_id, RunState};
-
-fn invocation() -> Invocation {
-    super::pipeline_tests::invocation()
-}
-
-fn task(n: usize) -> String {
-    format!(
-        "arn:aws:ecs:{}:{}:task/prod/{n}",
-        crate::memory::REGION,
-        crate::memory::ACCOUNT
-    )
-}
 
 async fn reconcile(world: &World) -> ReconcileReport {
     world
@@ -34,7 +23,7 @@ async fn a_migration_whose_stopped_event_was_lost_is_found_by_the_reconciler() {
     let r1 = release_with('a', 'b');
     world.start_release(&r1).await;
     // The task exits 0; its event never arrives.
-    world.tasks.exit(&task(1), 0);
+    world.tasks.exit(&task_arn(1), 0);
     let report = reconcile(&world).await;
     assert!(report.group_problems.is_empty(), "{report:?}");
     assert_eq!(report.groups.len(), 1);

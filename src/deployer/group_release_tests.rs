@@ -2,13 +2,10 @@
 //! target of the group starts the group's run, once however often it is delivered.
 
 use super::group_tests::world_with;
+use super::pipeline_tests::invocation;
 use super::*;
 use crate::memory::{ecr_push, ACCOUNT};
 use crate::model::group::RunState;
-
-fn invocation() -> Invocation {
-    super::pipeline_tests::invocation()
-}
 
 #[tokio::test]
 async fn a_push_every_target_of_a_group_takes_starts_the_groups_run_once() {

@@ -114,6 +114,11 @@ fn invocation() -> Invocation {
     super::pipeline_tests::invocation()
 }
 
+/// The ARN `MemoryTasks` gives the `n`th task it starts.
+pub(super) fn task_arn(n: usize) -> String {
+    format!("arn:aws:ecs:{REGION}:{ACCOUNT}:task/prod/{n}")
+}
+
 /// ECS's STOPPED event for `task`, from `account` (this one's, or another).
 fn stopped_event(task: TaskStopped, account: &str) -> TaskStoppedEvent {
     TaskStoppedEvent {
