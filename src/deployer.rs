@@ -41,8 +41,10 @@ mod asking;
 mod decisions;
 mod external;
 mod group_line;
+mod group_plan;
 mod group_reconcile;
 mod group_release;
+mod group_release_upload;
 mod group_steps;
 mod groups;
 mod headship;
@@ -309,6 +311,8 @@ mod group_reconcile_tests;
 mod group_release_tests;
 #[cfg(test)]
 mod group_tests;
+#[cfg(test)]
+mod group_upload_tests;
 #[cfg(test)]
 mod hook_step_tests;
 #[cfg(test)]

@@ -50,6 +50,9 @@ impl<A: Adapters> Deployer<A> {
             }
         }
         let id = run_id(group, &release);
+        if self.is_dry_run() {
+            return self.plan_group_run(spec, &id, &release).await;
+        }
         let needs_approval = spec.targets().iter().any(|t| {
             self.config
                 .targets
@@ -182,6 +185,11 @@ impl<A: Adapters> Deployer<A> {
             let read = self.ledger.group_run(group, id).await?.ok_or_else(|| {
                 StepError::Rejected(format!("run {id} of group {group} is not in the ledger"))
             })?;
+            if self.is_dry_run() {
+                let mut seen = report(group, id, Some(read), actions);
+                seen.why = Some("dry run: the run is where its record says; nothing done".into());
+                return Ok(seen);
+            }
             if read.value.state == RunState::Queued {
                 match Box::pin(self.ask_line(&read.value)).await? {
                     LineSays::Moved => continue,

@@ -64,6 +64,9 @@ impl<A: Adapters> Deployer<A> {
             warn!(event_id = upload.event_id, decision = "refused", "{error}");
             return Ok(self.report(raw, EventOutcome::Refused { error }));
         }
+        if upload.kind == crate::input::source::ManifestKind::Release {
+            return Box::pin(self.handle_release_upload(raw, &upload, invocation)).await;
+        }
         let Some(target) = self.config.target(&upload.target) else {
             let reason = format!(
                 "no target is named `{}` (key `{}`)",
@@ -224,10 +227,25 @@ impl<A: Adapters> Deployer<A> {
         upload: &SourceUploaded,
     ) -> Result<UploadPlan<<A::Ecs as Ecs>::TaskDefinition>, StepError> {
         let rejected = |problem: String| StepError::Rejected(problem);
+        let body = self.read_upload(upload).await?;
+        let manifest =
+            parse_manifest(upload.kind, &body).map_err(|err| rejected(err.to_string()))?;
+        let (service, running, warnings) = self.running_definition(target).await?;
+        let mut plan = self
+            .manifest_plan(target, manifest, service, running)
+            .await?;
+        plan.warnings = warnings;
+        Ok(plan)
+    }
+
+    /// Exactly the object version the event names, within [`MAX_MANIFEST_BYTES`].
+    /// `StepError::Rejected`: too large, or deleted before it could be read.
+    pub(super) async fn read_upload(&self, upload: &SourceUploaded) -> Result<Vec<u8>, StepError> {
+        let rejected = |problem: String| StepError::Rejected(problem);
         if let Some(size) = upload.size.filter(|size| *size > MAX_MANIFEST_BYTES) {
             return Err(rejected(too_large(size)));
         }
-        let body = match self
+        match self
             .sources
             .read_version(
                 &upload.bucket,
@@ -237,23 +255,13 @@ impl<A: Adapters> Deployer<A> {
             )
             .await?
         {
-            SourceObject::Found { body } => body,
-            SourceObject::Missing => {
-                return Err(rejected(format!(
-                    "version {} of s3://{}/{} was deleted before it could be read",
-                    upload.version_id, upload.bucket, upload.key
-                )))
-            }
-            SourceObject::TooLarge { size } => return Err(rejected(too_large(size))),
-        };
-        let manifest =
-            parse_manifest(upload.kind, &body).map_err(|err| rejected(err.to_string()))?;
-        let (service, running, warnings) = self.running_definition(target).await?;
-        let mut plan = self
-            .manifest_plan(target, manifest, service, running)
-            .await?;
-        plan.warnings = warnings;
-        Ok(plan)
+            SourceObject::Found { body } => Ok(body),
+            SourceObject::Missing => Err(rejected(format!(
+                "version {} of s3://{}/{} was deleted before it could be read",
+                upload.version_id, upload.bucket, upload.key
+            ))),
+            SourceObject::TooLarge { size } => Err(rejected(too_large(size))),
+        }
     }
 
     /// The plan for a manifest that has been read and parsed.
@@ -366,7 +374,7 @@ impl<A: Adapters> Deployer<A> {
 
     /// An image as the manifest gives it → an immutable reference. Tags are resolved to
     /// digests through ECR; an image that ECR does not have is bad input.
-    async fn resolve(&self, uri: &str) -> Result<String, StepError> {
+    pub(super) async fn resolve(&self, uri: &str) -> Result<String, StepError> {
         let image = ImageRef::parse(uri).map_err(StepError::Rejected)?;
         match (image.ecr_registry(), &image.reference) {
             (Some((account, region)), reference) => {

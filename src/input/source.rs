@@ -1,8 +1,9 @@
 //! Deploys from uploaded sources: S3 "Object Created" events and the manifests they name.
 //!
 //! Key convention: `deploy/<target>/[any/folders/]<manifest file>`, where the manifest file
-//! is one of `imagedefinitions.json`, `imageDetail.json` or `taskdef.json`. Everything
-//! else in the bucket is ignored with a log line.
+//! is one of `imagedefinitions.json`, `imageDetail.json` or `taskdef.json`; and
+//! `deploy/<group>/[any/folders/]release.json`, a release group's release
+//! ([`crate::input::release`]). Everything else in the bucket is ignored with a log line.
 
 use std::cmp::Ordering;
 
@@ -60,6 +61,7 @@ pub struct SourceUploaded {
     pub version_id: String,
     pub sequencer: String,
     pub size: Option<i64>,
+    /// The target the key names — or, for a `release.json`, the group.
     pub target: String,
     pub kind: ManifestKind,
     pub requester: Option<String>,
@@ -89,18 +91,24 @@ pub fn parse_source_event(raw: &Value) -> Result<SourceIntent, EventError> {
             "key `{key}` names no target: use `{KEY_PREFIX}<target>/<manifest>`"
         ));
     };
-    if !crate::input::config::is_target_name(target) {
+    let file_name = path.rsplit('/').next().unwrap_or(path);
+    let Some(kind) = ManifestKind::from_file_name(file_name) else {
+        return ignore(format!(
+            "`{file_name}` (key `{key}`) is not a manifest: use imagedefinitions.json, imageDetail.json or taskdef.json (or a group's release.json)"
+        ));
+    };
+    if kind == ManifestKind::Release {
+        if !crate::model::group::is_group_name(target) {
+            return ignore(format!(
+                "key `{key}`: {target:?} cannot be a group name (1-64 letters, digits, '-' or '_')"
+            ));
+        }
+    } else if !crate::input::config::is_target_name(target) {
         return ignore(format!(
             "key `{key}`: {target:?} cannot be a target name (1-64 of a-z, 0-9 and '-')"
         ));
     }
     let target = target.to_string();
-    let file_name = path.rsplit('/').next().unwrap_or(path);
-    let Some(kind) = ManifestKind::from_file_name(file_name) else {
-        return ignore(format!(
-            "`{file_name}` (key `{key}`) is not a manifest: use imagedefinitions.json, imageDetail.json or taskdef.json"
-        ));
-    };
     let Some(version_id) = detail
         .object
         .version_id
@@ -182,6 +190,7 @@ pub fn parse_manifest(kind: ManifestKind, body: &[u8]) -> Result<Manifest, Manif
         ManifestKind::ImageDefinitions => "imagedefinitions.json",
         ManifestKind::ImageDetail => "imageDetail.json",
         ManifestKind::TaskDefinition => "taskdef.json",
+        ManifestKind::Release => "release.json",
     };
     let invalid = |problem: String| ManifestError::Invalid { file, problem };
     let json: Value = serde_json::from_slice(body).map_err(|err| ManifestError::NotJson {
@@ -226,6 +235,10 @@ pub fn parse_manifest(kind: ManifestKind, body: &[u8]) -> Result<Manifest, Manif
             }
             Ok(Manifest::Image(detail.image_uri))
         }
+        // A group's release is read by `input::release`, never as a target's manifest.
+        ManifestKind::Release => Err(invalid(
+            "is a release group's release, not a target's manifest".into(),
+        )),
         ManifestKind::TaskDefinition => {
             let containers = json
                 .get("containerDefinitions")
@@ -294,12 +307,42 @@ mod tests {
         for (file, kind) in [
             ("s3-imagedetail.json", ManifestKind::ImageDetail),
             ("s3-taskdef.json", ManifestKind::TaskDefinition),
+            ("s3-release.json", ManifestKind::Release),
         ] {
             let SourceIntent::Deploy(upload) = parse_source_event(&event(file)).unwrap() else {
                 panic!("{file}")
             };
             assert_eq!(upload.kind, kind, "{file}");
         }
+    }
+
+    #[test]
+    fn a_release_json_names_a_group_by_the_group_name_rule() {
+        let SourceIntent::Deploy(upload) = parse_source_event(&event("s3-release.json")).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(
+            (upload.target.as_str(), upload.kind),
+            ("shop", ManifestKind::Release)
+        );
+        let mut raw = event("s3-release.json");
+        raw["detail"]["object"]["key"] = Value::from("deploy/Shop_2/release.json");
+        assert!(matches!(
+            parse_source_event(&raw).unwrap(),
+            SourceIntent::Deploy(SourceUploaded { ref target, .. }) if target == "Shop_2"
+        ));
+        // A group's name, not a target's: an imagedefinitions.json there names no target.
+        raw["detail"]["object"]["key"] = Value::from("deploy/Shop_2/imagedefinitions.json");
+        assert!(matches!(
+            parse_source_event(&raw).unwrap(),
+            SourceIntent::Ignore { .. }
+        ));
+        raw["detail"]["object"]["key"] = Value::from("deploy/sh op/release.json");
+        assert!(matches!(
+            parse_source_event(&raw).unwrap(),
+            SourceIntent::Ignore { .. }
+        ));
     }
 
     #[test]

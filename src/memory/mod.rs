@@ -63,6 +63,28 @@ pub fn ecr_push(id: &str, repository: &str, tag: Option<&str>, digest: &str) -> 
     event
 }
 
+/// An S3 "Object Created" event for version `version_id` of `key` in `bucket`, in the
+/// shape EventBridge delivers (the fixture `events/s3-release.json`).
+pub fn s3_upload(
+    id: &str,
+    bucket: &str,
+    key: &str,
+    version_id: &str,
+    sequencer: &str,
+) -> serde_json::Value {
+    let mut event: serde_json::Value =
+        serde_json::from_str(include_str!("../../events/s3-release.json"))
+            .expect("the fixture parses");
+    event["id"] = id.into();
+    event["detail"]["bucket"]["name"] = bucket.into();
+    let object = &mut event["detail"]["object"];
+    object["key"] = key.into();
+    object["version-id"] = version_id.into();
+    object["sequencer"] = sequencer.into();
+    object.as_object_mut().expect("an object").remove("size");
+    event
+}
+
 /// A digest made of one repeated hex character: `digest('a')` is `sha256:aaaa…`.
 pub fn digest(fill: char) -> String {
     format!("sha256:{}", fill.to_string().repeat(64))

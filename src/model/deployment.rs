@@ -516,22 +516,26 @@ impl Deployment {
     }
 }
 
-/// Which of the three manifest files an upload was.
+/// Which manifest file an upload was: one of the three a target takes, or a release
+/// group's `release.json` (never a target's deployment: it starts the group's run).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ManifestKind {
     ImageDefinitions,
     ImageDetail,
     TaskDefinition,
+    Release,
 }
 
 impl ManifestKind {
-    /// The kind of manifest a file under `deploy/<target>/` is, by its name.
+    /// The kind of manifest a file under `deploy/<target>/` (or `deploy/<group>/`) is, by
+    /// its name.
     pub fn from_file_name(name: &str) -> Option<ManifestKind> {
         match name {
             "imagedefinitions.json" => Some(ManifestKind::ImageDefinitions),
             "imageDetail.json" => Some(ManifestKind::ImageDetail),
             "taskdef.json" => Some(ManifestKind::TaskDefinition),
+            "release.json" => Some(ManifestKind::Release),
             _ => None,
         }
     }

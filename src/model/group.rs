@@ -26,7 +26,9 @@ pub mod task_exit;
 
 pub use line::{Admission, GroupLine};
 pub use next::Next;
-pub use run::{run_id, GroupRun, RunState, Stale, StepKind, StepRun, StepState, MAX_GROUP_NAME};
+pub use run::{
+    is_group_name, run_id, GroupRun, RunState, Stale, StepKind, StepRun, StepState, MAX_GROUP_NAME,
+};
 pub use spec::{Group, OnFailure, Step, MAX_TASK_TIMEOUT};
 pub use task_exit::{ContainerExit, TaskStopped, TaskVerdict};
 

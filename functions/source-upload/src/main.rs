@@ -1,5 +1,6 @@
-//! source-upload: deploys manifests uploaded under `deploy/<target>/` in the source bucket
-//! (S3 "Object Created" events from EventBridge).
+//! source-upload: deploys manifests uploaded under `deploy/<target>/` in the source bucket,
+//! and starts release groups' runs from `deploy/<group>/release.json` (S3 "Object
+//! Created" events from EventBridge).
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;

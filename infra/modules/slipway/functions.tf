@@ -16,7 +16,8 @@ locals {
       timeout      = 60
       async        = true
       dead_letters = true
-      grants       = ["ledger", "ecs_read", "ecs_roll", "ecs_register", "pass_role", "ecr_read", "source_read", "alarm_history", "notify", "secrets", "kms"]
+      # group_runs: a group's release.json starts the group's run (src/deployer/group_release_upload.rs).
+      grants = concat(["ledger", "ecs_read", "ecs_roll", "ecs_register", "pass_role", "ecr_read", "source_read", "alarm_history", "notify", "secrets", "kms"], local.group_grants)
     }
     "deployment-events" = {
       description  = "Records how each rollout ended (ECS events) and runs operator requests"

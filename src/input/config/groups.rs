@@ -19,7 +19,9 @@ use std::collections::BTreeSet;
 use serde::Deserialize;
 
 use super::{ConfigError, Target};
-use crate::model::group::{Group, OnFailure, Step, MAX_GROUP_NAME, MAX_TASK_TIMEOUT};
+use crate::model::group::{
+    is_group_name, Group, OnFailure, Step, MAX_GROUP_NAME, MAX_TASK_TIMEOUT,
+};
 
 /// RunTask's overrides: "A total of 8192 characters are allowed for overrides. This limit
 /// includes the JSON formatting characters." Slipway's part is the command and the
@@ -113,13 +115,7 @@ pub(super) fn validate_groups(
 
 fn validate_group(index: usize, raw: RawGroup, targets: &[Target]) -> Result<Group, ConfigError> {
     let field = |name: &str| format!("groups[{index}].{name}");
-    let name_ok = |n: &str| {
-        !n.is_empty()
-            && n.len() <= MAX_GROUP_NAME
-            && n.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-    };
-    if !name_ok(&raw.name) {
+    if !is_group_name(&raw.name) {
         return Err(ConfigError::invalid(
             field("name"),
             format!("`{}` must be 1-{MAX_GROUP_NAME} letters, digits, `-` or `_` (it names the group's runs, and their tasks' startedBy)", raw.name),

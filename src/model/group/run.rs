@@ -151,6 +151,16 @@ pub struct GroupRun {
 /// it, stay inside RunTask's limits.
 pub const MAX_GROUP_NAME: usize = 64;
 
+/// Whether `name` can name a group: 1-64 letters, digits, `-` or `_` (it names the
+/// group's runs, their tasks' `startedBy`, and the key of its release manifest).
+pub fn is_group_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= MAX_GROUP_NAME
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
 /// The id of the run of `group` that takes `release`: the same release delivered twice
 /// is the same run (the ledger creates it once); another release is another run. Letters,
 /// digits, `-` and `_` only, as RunTask's `startedBy` requires.

@@ -922,7 +922,7 @@ run "renders_a_release_group_and_grants_only_its_tasks" {
   # RunTask only of the task step's target's family, only in its cluster; StopTask and
   # DescribeTasks only on that cluster's tasks.
   assert {
-    condition = alltrue([for f in ["image-push", "deployment-events", "reconcile"] :
+    condition = alltrue([for f in ["image-push", "source-upload", "deployment-events", "reconcile"] :
       jsonencode(one([for s in output.function_permissions[f] : s if s.sid == "RunGroupTasks"])) == jsonencode({
         sid       = "RunGroupTasks"
         actions   = ["ecs:RunTask"]
@@ -943,10 +943,10 @@ run "renders_a_release_group_and_grants_only_its_tasks" {
   }
 
   assert {
-    condition = alltrue([for f in ["approval", "source-upload"] :
+    condition = alltrue([for f in ["approval", "test-probe"] :
       length([for s in output.function_permissions[f] : s if contains(["RunGroupTasks", "FollowGroupTasks", "GroupLedger"], s.sid)]) == 0
     ])
-    error_message = "The approval and source-upload functions drive no run: no group grant."
+    error_message = "The approval and test-probe functions drive no run: no group grant."
   }
 
   assert {
