@@ -38,6 +38,15 @@ pub enum Command {
         /// The targets (all when none is named).
         targets: Vec<String>,
     },
+    /// Per release group: the run holding its line (its step, a task's deadline, why it
+    /// failed) and the releases waiting behind it.
+    #[command(
+        after_help = "Example:\n  slipway --env prod groups shop\n  slipway --env prod groups --json | jq '.groups[].holder.state'"
+    )]
+    Groups {
+        /// The groups (all when none is named).
+        groups: Vec<String>,
+    },
     /// One row per deployment of a target, newest first.
     #[command(after_help = "Example:\n  slipway --env prod history web --limit 5")]
     History {

@@ -23,20 +23,20 @@ use crate::model::rollout::{Freeze, GoodRelease, RolloutKind, Rollouts, StartedR
 use crate::model::target::Head;
 use crate::ports::ServiceState;
 
-const PLAIN: Output = Output {
+pub(super) const PLAIN: Output = Output {
     json: false,
     colour: false,
 };
 
-fn at(minutes: i64) -> DateTime<Utc> {
+pub(super) fn at(minutes: i64) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 12, 1, 10, 0, 0).unwrap() + Duration::minutes(minutes)
 }
 
-fn now() -> DateTime<Utc> {
+pub(super) fn now() -> DateTime<Utc> {
     at(120)
 }
 
-fn digest(n: u8) -> String {
+pub(super) fn digest(n: u8) -> String {
     format!("sha256:{}", format!("{n:02x}").repeat(32))
 }
 
@@ -323,7 +323,7 @@ fn statuses() -> Vec<crate::console::status::TargetStatus> {
         .collect()
 }
 
-fn golden(name: &str, actual: &str) {
+pub(super) fn golden(name: &str, actual: &str) {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/cli/golden")
         .join(name);
@@ -341,7 +341,7 @@ fn golden(name: &str, actual: &str) {
     assert_eq!(actual, expected, "{name} differs from its golden file (SLIPWAY_UPDATE_GOLDEN=1 rewrites it after a deliberate change)");
 }
 
-fn golden_json(name: &str, command: &str, body: serde_json::Value) {
+pub(super) fn golden_json(name: &str, command: &str, body: serde_json::Value) {
     let document = document(command, &body).unwrap();
     golden(
         name,

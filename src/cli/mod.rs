@@ -18,6 +18,7 @@ pub mod context;
 pub mod dlq;
 pub mod endpoint;
 pub mod exit;
+pub mod groups;
 pub mod history;
 pub mod output;
 pub mod plan;
@@ -84,6 +85,7 @@ async fn run(cli: Cli) -> Result<Exit, CliError> {
     let ctx = Context::load(cli.environment.as_deref()).await?;
     match cli.command {
         Command::Status { targets } => status::run(&ctx, &targets, &out).await,
+        Command::Groups { groups: names } => groups::run(&ctx, &names, &out).await,
         Command::History { target, limit } => history::history(&ctx, &target, limit, &out).await,
         Command::Show { id } => history::show(&ctx, &id, &out).await,
         Command::Wait { id, timeout } => wait::run(&ctx, &id, timeout, &out).await,
@@ -212,3 +214,5 @@ async fn run(cli: Cli) -> Result<Exit, CliError> {
 
 #[cfg(test)]
 mod golden_tests;
+#[cfg(test)]
+mod group_golden_tests;

@@ -14,9 +14,11 @@
 //! - [`wait`] — following a deployment until it ends, with a bounded number of reads.
 //! - [`dead_letters`] — what a dead-letter queue holds, in both of its shapes.
 //! - [`why`] — the first broken link between a push and a target, per target.
+//! - [`groups`] — each release group's line: the run holding it, its step, who waits.
 //! - [`release`] — a release in words (`app:v1.4.2 @sha256:ab12cd34ef56…`).
 
 pub mod dead_letters;
+pub mod groups;
 pub mod history;
 pub mod reads;
 pub mod release;

@@ -39,6 +39,23 @@ impl<S: ObjectStore + ObjectList> Reads<S> {
         }
     }
 
+    /// A release group's line (`None`: no release of the group came yet).
+    pub async fn group_line(
+        &self,
+        group: &str,
+    ) -> Result<Option<crate::model::group::GroupLine>, ConsoleError> {
+        Ok(self.ledger.group_line(group).await?.map(|l| l.value))
+    }
+
+    /// A run of a release group, if the ledger has it.
+    pub async fn group_run(
+        &self,
+        group: &str,
+        run: &str,
+    ) -> Result<Option<crate::model::group::GroupRun>, ConsoleError> {
+        Ok(self.ledger.group_run(group, run).await?.map(|r| r.value))
+    }
+
     /// A deployment by key, if the ledger has it.
     pub async fn find(&self, target: &str, key: &str) -> Result<Option<Deployment>, ConsoleError> {
         Ok(self.ledger.deployment(target, key).await?.map(|d| d.value))

@@ -198,7 +198,15 @@ async fn exit_2_usage() {
     .await;
     assert_eq!(no_environment.code, 2, "{}", no_environment.stderr);
     // Every command's help has an example.
-    for command in ["status", "history", "show", "wait", "completions", "schema"] {
+    for command in [
+        "status",
+        "groups",
+        "history",
+        "show",
+        "wait",
+        "completions",
+        "schema",
+    ] {
         let help = stack.slipway(&[command, "--help"]).await;
         assert!(
             help.stdout.contains("Example:"),
@@ -222,6 +230,22 @@ async fn exit_3_not_found() {
     assert_eq!(ran.code, 3, "{}", ran.stderr);
     let ran = stack.slipway(&["history", "nope"]).await;
     assert_eq!(ran.code, 3, "{}", ran.stderr);
+    let ran = stack.slipway(&["groups", "shop"]).await;
+    assert_eq!(ran.code, 3, "{}", ran.stderr);
+    assert!(
+        ran.stderr
+            .contains("no release group named `shop`; the groups are: (none)"),
+        "{}",
+        ran.stderr
+    );
+    // Without groups, listing them all is no error.
+    let ran = stack.slipway(&["groups"]).await;
+    assert_eq!(
+        (ran.code, ran.stdout.trim()),
+        (0, "no release groups in the config"),
+        "{}",
+        ran.stderr
+    );
     let ran = slipway_at(
         &stack.world.emulator.endpoint,
         &["status"],

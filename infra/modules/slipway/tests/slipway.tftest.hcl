@@ -949,6 +949,15 @@ run "renders_a_release_group_and_grants_only_its_tasks" {
     error_message = "The approval and test-probe functions drive no run: no group grant."
   }
 
+  # The approval function serves `slipway plan`, whose dry run of a group's release reads
+  # the group's line: reads only.
+  assert {
+    condition = jsonencode(one([for s in output.function_permissions["approval"] : s if s.sid == "GroupLedgerReads"])) == jsonencode({
+      sid = "GroupLedgerReads", actions = ["s3:GetObject"], resources = ["${aws_s3_bucket.this["ledger"].arn}/groups/*"], condition = null
+    })
+    error_message = "The approval function may read the groups' ledger, and only read it."
+  }
+
   assert {
     condition = jsonencode(jsondecode(output.event_patterns["ecs-tasks"])) == jsonencode({
       detail        = { clusterArn = ["arn:aws:ecs:eu-west-1:111122223333:cluster/shop"], lastStatus = ["STOPPED"], startedBy = [{ prefix = "slipway/" }] }
@@ -974,7 +983,7 @@ run "without_groups_no_function_may_run_tasks" {
 
   assert {
     condition = alltrue([for f, statements in output.function_permissions :
-      length([for s in statements : s if contains(["RunGroupTasks", "FollowGroupTasks", "GroupLedger"], s.sid)]) == 0
+      length([for s in statements : s if contains(["RunGroupTasks", "FollowGroupTasks", "GroupLedger", "GroupLedgerReads"], s.sid)]) == 0
     ])
     error_message = "Without release groups, no function may run tasks or write runs."
   }

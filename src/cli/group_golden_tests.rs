@@ -1,0 +1,115 @@
+//! Golden tests of `slipway groups`: a group whose run is at its migration with a release
+//! waiting behind it, one whose migration failed, and one no release came to yet
+//! (tests/cli/golden/groups.{txt,json}).
+
+use std::collections::BTreeMap;
+
+use chrono::Duration;
+
+use super::golden_tests::{at, digest, golden, golden_json, now, PLAIN};
+use super::{groups as groups_cmd, tables};
+use crate::console::groups::{group_status, GroupStatus};
+use crate::model::group::{run_id, Group, GroupLine, GroupRun, OnFailure, Step};
+
+fn group(name: &str) -> Group {
+    Group {
+        name: name.into(),
+        on_failure: OnFailure::Stop,
+        steps: vec![
+            Step::Task {
+                name: "migrate".into(),
+                target: "web".into(),
+                container: "app".into(),
+                command: vec!["./manage".into(), "migrate".into()],
+                timeout: Duration::minutes(15),
+            },
+            Step::Service {
+                target: "worker".into(),
+            },
+            Step::Service {
+                target: "web".into(),
+            },
+        ],
+    }
+}
+
+fn release(n: u8) -> BTreeMap<String, String> {
+    let registry = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
+    BTreeMap::from([
+        ("web".to_string(), format!("{registry}/web@{}", digest(n))),
+        (
+            "worker".to_string(),
+            format!("{registry}/worker@{}", digest(n + 1)),
+        ),
+    ])
+}
+
+/// A run of `spec` taking release `n`, holding the line, its migration started at minute
+/// 110 as task 3.
+fn migrating(spec: &Group, n: u8) -> GroupRun {
+    let release = release(n);
+    let mut run = GroupRun::begin(&run_id(&spec.name, &release), spec, release, false);
+    run.admitted().unwrap();
+    run.task_started(0, "arn:aws:ecs:us-east-1:123456789012:task/prod/3", at(110))
+        .unwrap();
+    run
+}
+
+fn statuses() -> Vec<GroupStatus> {
+    let shop = group("shop");
+    let holder = migrating(&shop, 1);
+    let queued = {
+        let release = release(5);
+        GroupRun::begin(&run_id("shop", &release), &shop, release, false)
+    };
+    let line = GroupLine {
+        holder: Some(holder.id.clone()),
+        waiting: vec![queued.id.clone()],
+        passed_over: Vec::new(),
+    };
+    let runs = BTreeMap::from([(holder.id.clone(), holder), (queued.id.clone(), queued)]);
+    let shop = group_status(&shop, Some(&line), &runs);
+
+    let billing = group("billing");
+    let mut failed = migrating(&billing, 7);
+    failed
+        .step_failed(0, "migrate exited 1 (container app)", at(112))
+        .unwrap();
+    let line = GroupLine {
+        holder: Some(failed.id.clone()),
+        ..GroupLine::default()
+    };
+    let runs = BTreeMap::from([(failed.id.clone(), failed)]);
+    let billing = group_status(&billing, Some(&line), &runs);
+
+    let empty = group_status(&group("search"), None, &BTreeMap::new());
+    vec![shop, billing, empty]
+}
+
+#[test]
+fn groups_table_and_json() {
+    let statuses = statuses();
+    let text = tables::groups(&statuses, &PLAIN, now());
+    // What the table must say, whatever its layout.
+    for says in [
+        "group shop: migrate → worker → web",
+        "migrate: started, task 3, deadline 2026-12-01 12:05:00Z (in 5m00s)",
+        "waits",
+        "queued",
+        "migrate: failed",
+        "migrate exited 1 (container app)",
+        "group search: migrate → worker → web\nno release yet",
+    ] {
+        assert!(text.contains(says), "{says:?} is missing from:\n{text}");
+    }
+    golden("groups.txt", &(text + "\n"));
+    golden_json("groups.json", "groups", groups_cmd::body(&statuses));
+}
+
+#[test]
+fn no_group_in_the_config_says_so() {
+    assert_eq!(
+        tables::groups(&[], &PLAIN, now()),
+        "no release groups in the config"
+    );
+}
