@@ -64,6 +64,7 @@ mod roll;
 mod service_actions;
 mod telling;
 mod uploads;
+mod wake_ups;
 mod window_override;
 mod windows;
 
@@ -100,6 +101,8 @@ pub struct Deployer<A: Adapters> {
     alarms: Option<std::sync::Arc<dyn crate::ports::AlarmHistory>>,
     /// RunTask and friends, for release groups' one-off tasks.
     tasks: Option<std::sync::Arc<dyn crate::ports::TaskRunner>>,
+    /// One-time wake-ups of the reconciler when a wait ends (`wake_ups`).
+    wake_ups: Option<std::sync::Arc<dyn crate::ports::WakeUps>>,
 }
 
 /// The time source of the window decisions.
@@ -137,6 +140,7 @@ where
             clock: std::sync::Arc::new(chrono::Utc::now),
             alarms: None,
             tasks: None,
+            wake_ups: None,
         }
     }
 }
@@ -169,6 +173,7 @@ where
             clock: self.clock,
             alarms: self.alarms,
             tasks: self.tasks,
+            wake_ups: self.wake_ups,
         }
     }
 }
@@ -196,6 +201,12 @@ impl<A: Adapters> Deployer<A> {
     /// Read alarm histories (for promotion soaks) through `alarms`.
     pub fn with_alarms(mut self, alarms: std::sync::Arc<dyn crate::ports::AlarmHistory>) -> Self {
         self.alarms = Some(alarms);
+        self
+    }
+
+    /// Ask `wake_ups` to wake the reconciler when a wait ends.
+    pub fn with_wake_ups(mut self, wake_ups: std::sync::Arc<dyn crate::ports::WakeUps>) -> Self {
+        self.wake_ups = Some(wake_ups);
         self
     }
 
@@ -321,6 +332,8 @@ mod hook_tests;
 mod pipeline_tests;
 #[cfg(test)]
 mod promotion_tests;
+#[cfg(test)]
+mod wake_up_tests;
 #[cfg(test)]
 mod window_override_tests;
 #[cfg(test)]

@@ -397,6 +397,17 @@ pub enum TaskStatus {
     Forgotten,
 }
 
+/// One-time wake-ups of the reconciler (EventBridge Scheduler). A trait object: only a
+/// deployer given a schedule group has it; without one the reconciler's own schedule
+/// looks at every wait within its period.
+pub trait WakeUps: Send + Sync {
+    /// Schedules `wake_up` once: one already scheduled under its name is kept (`Ok`).
+    fn schedule<'a>(
+        &'a self,
+        wake_up: &'a crate::model::wake_up::WakeUp,
+    ) -> futures::future::BoxFuture<'a, Result<(), AwsError>>;
+}
+
 /// One-off tasks for release groups: RunTask, StopTask and DescribeTasks. A trait object,
 /// since only a deployer whose config has groups needs it.
 pub trait TaskRunner: Send + Sync {

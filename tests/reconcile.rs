@@ -136,3 +136,72 @@ async fn a_push_whose_event_was_lost_is_deployed_by_the_reconciler_and_the_late_
         updates
     );
 }
+
+/// A wake-up is a one-time EventBridge Scheduler schedule of the reconciler, against
+/// moto's Scheduler (which stores schedules and never fires them: what a wake-up does
+/// when it fires is what the reconciler does on its schedule, tested above). Asking
+/// twice is the same schedule; a group that does not exist is an error, not swallowed.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_wake_up_is_a_one_time_schedule_of_the_reconciler_deleted_after_it_fires() {
+    use chrono::TimeZone;
+    use slipway::model::wake_up::WakeUp;
+    use slipway::ports::WakeUps;
+
+    let world = World::new().await;
+    let scheduler = world.clients.scheduler();
+    scheduler
+        .create_schedule_group()
+        .name("slipway-wake-ups")
+        .send()
+        .await
+        .unwrap();
+    let reconciler = "arn:aws:lambda:us-east-1:123456789012:function:slipway-reconcile";
+    let role = "arn:aws:iam::123456789012:role/slipway-wake-ups";
+    let wake_ups = slipway::aws::SchedulerWakeUps::new(
+        scheduler.clone(),
+        "slipway-wake-ups".into(),
+        reconciler.into(),
+        role.into(),
+    );
+    let due = chrono::Utc.with_ymd_and_hms(2026, 12, 7, 7, 0, 30).unwrap();
+    let wake_up = WakeUp::new("window web", due, "web's deployment window opens");
+    wake_ups.schedule(&wake_up).await.unwrap();
+    wake_ups
+        .schedule(&wake_up)
+        .await
+        .expect("the same wake-up again is scheduled already");
+
+    let schedule = scheduler
+        .get_schedule()
+        .group_name("slipway-wake-ups")
+        .name(&wake_up.name)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        schedule.schedule_expression(),
+        Some("at(2026-12-07T07:01:00)")
+    );
+    assert_eq!(schedule.schedule_expression_timezone(), Some("UTC"));
+    assert_eq!(
+        schedule.action_after_completion().map(|a| a.as_str()),
+        Some("DELETE")
+    );
+    assert_eq!(
+        schedule.flexible_time_window().map(|w| w.mode().as_str()),
+        Some("OFF")
+    );
+    let target = schedule.target().unwrap();
+    assert_eq!((target.arn(), target.role_arn()), (reconciler, role));
+    let input: Value = serde_json::from_str(target.input().unwrap()).unwrap();
+    assert_eq!(input["id"], format!("wake-up/{}", wake_up.name));
+
+    let elsewhere = slipway::aws::SchedulerWakeUps::new(
+        scheduler,
+        "no-such-group".into(),
+        reconciler.into(),
+        role.into(),
+    );
+    let err = elsewhere.schedule(&wake_up).await.unwrap_err();
+    assert_eq!(err.operation, "CreateSchedule");
+}

@@ -18,6 +18,7 @@ pub mod self_invoke;
 mod service_state;
 mod taskdef;
 mod tasks;
+mod wake_ups;
 
 pub use alarms::CloudWatchAlarms;
 pub use config_source::config_from_object;
@@ -29,6 +30,7 @@ pub use revision::{registration, FullTaskDefinition};
 pub use s3::{S3Sources, S3Store};
 pub use secrets::{SecretError, SlackSecrets};
 pub use tasks::EcsTasks;
+pub use wake_ups::SchedulerWakeUps;
 
 use crate::approval::ApprovalLinks;
 use crate::deployer::Deployer;
@@ -118,6 +120,10 @@ impl Clients {
 
     pub fn cloudwatch(&self) -> aws_sdk_cloudwatch::Client {
         aws_sdk_cloudwatch::Client::new(&self.shared)
+    }
+
+    pub fn scheduler(&self) -> aws_sdk_scheduler::Client {
+        aws_sdk_scheduler::Client::new(&self.shared)
     }
 }
 
@@ -216,6 +222,7 @@ async fn from_env(
     let alarms = wants_alarms.then(|| CloudWatchAlarms::new(clients.cloudwatch()));
     // Release groups run one-off tasks (RunTask, StopTask, DescribeTasks).
     let tasks = (!config.groups.is_empty()).then(|| EcsTasks::new(clients.ecs.clone()));
+    let wake_ups = wake_ups_from_env(&clients)?;
     let secrets_client = std::cell::OnceCell::new();
     let secrets_client = || secrets_client.get_or_init(|| clients.secrets());
     // The signing keys are read only where links are made or checked: a Slipway whose
@@ -283,7 +290,35 @@ async fn from_env(
         Some(tasks) => deployer.with_tasks(std::sync::Arc::new(tasks)),
         None => deployer,
     };
+    let deployer = match wake_ups {
+        Some(wake_ups) => deployer.with_wake_ups(std::sync::Arc::new(wake_ups)),
+        None => deployer,
+    };
     Ok((deployer, slack_secrets))
+}
+
+/// EventBridge Scheduler's one-time wake-ups of the reconciler, when Terraform gave the
+/// schedule group (`SLIPWAY_WAKE_UP_GROUP`), the reconcile function's ARN
+/// (`SLIPWAY_WAKE_UP_TARGET`) and the role Scheduler invokes it with
+/// (`SLIPWAY_WAKE_UP_ROLE`); without them the reconciler's schedule alone ends waits.
+fn wake_ups_from_env(clients: &Clients) -> Result<Option<SchedulerWakeUps>, StartupError> {
+    let Some(group) = optional_env("SLIPWAY_WAKE_UP_GROUP") else {
+        return Ok(None);
+    };
+    let target = required_env(
+        "SLIPWAY_WAKE_UP_TARGET",
+        "set it to the reconcile function's ARN (SLIPWAY_WAKE_UP_GROUP is set)",
+    )?;
+    let role = required_env(
+        "SLIPWAY_WAKE_UP_ROLE",
+        "set it to the role EventBridge Scheduler invokes the reconciler with (SLIPWAY_WAKE_UP_GROUP is set)",
+    )?;
+    Ok(Some(SchedulerWakeUps::new(
+        clients.scheduler(),
+        group,
+        target,
+        role,
+    )))
 }
 
 /// `SLIPWAY_DRY_RUN=1` (or `true`): plan and print, write nothing.

@@ -30,6 +30,7 @@ const REGISTRY: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
 pub(super) struct World {
     pub(super) deployer: GroupDeployer,
     pub(super) tasks: Arc<MemoryTasks>,
+    pub(super) wake_ups: Arc<crate::memory::MemoryWakeUps>,
     pub(super) now: Arc<Mutex<DateTime<Utc>>>,
 }
 
@@ -85,9 +86,12 @@ pub(super) fn world_with(on_failure: &str, worker_repository: &str) -> World {
     )
     .with_tasks(tasks.clone())
     .with_clock(Arc::new(move || *clock.lock().unwrap()));
+    let wake_ups = Arc::new(crate::memory::MemoryWakeUps::default());
+    let deployer = deployer.with_wake_ups(wake_ups.clone());
     World {
         deployer,
         tasks,
+        wake_ups,
         now,
     }
 }

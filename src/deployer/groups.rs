@@ -337,7 +337,9 @@ impl<A: Adapters> Deployer<A> {
         let step = &read.value.steps[index];
         let target = self.target_named(&step.target)?;
         let crate::model::group::StepKind::Task {
-            container, command, ..
+            container,
+            command,
+            timeout_seconds,
         } = &step.kind
         else {
             return Err(StepError::Rejected(format!(
@@ -358,11 +360,19 @@ impl<A: Adapters> Deployer<A> {
         let name = step.name.clone();
         log_decision("run-task", &format!("step {name}: task {arn} started"));
         let now = self.now();
-        if let Err(Stale(why)) = self
+        let run = read.value.id.clone();
+        let timeout = chrono::Duration::seconds(*timeout_seconds);
+        match self
             .move_run(read, |run| run.task_started(index, &arn, now))
             .await?
         {
-            log_decision("unchanged", &format!("step {name}: {why}"));
+            Err(Stale(why)) => log_decision("unchanged", &format!("step {name}: {why}")),
+            // Its deadline is kept even if no event comes (`time_out_step`).
+            Ok(_) => {
+                let reason = format!("step {name} of run {run} reaches its deadline");
+                self.wake_at(&format!("task {run} {name}"), now + timeout, &reason)
+                    .await
+            }
         }
         Ok(format!("RunTask {name}"))
     }

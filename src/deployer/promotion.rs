@@ -207,6 +207,12 @@ impl<A: Adapters> Deployer<A> {
             return Ok(TargetOutcome::Superseded { by });
         }
         log_decision("waiting-for-upstream", &why);
+        if let Some(at) = at {
+            // One wake-up per target and minute: whichever release waits then is judged.
+            let subject = format!("upstream {}", target.name);
+            let reason = format!("{} looks upstream again (a soak ends)", target.name);
+            self.wake_at(&subject, at, &reason).await;
+        }
         Ok(outcome)
     }
 

@@ -33,6 +33,7 @@ struct Stages {
     deployer: MemoryDeployer,
     clock: Arc<Mutex<DateTime<Utc>>>,
     alarms: Arc<MemoryAlarms>,
+    wake_ups: Arc<crate::memory::MemoryWakeUps>,
     t0: DateTime<Utc>,
 }
 
@@ -92,10 +93,13 @@ fn stages_taking(policy: &str, prod_tags: &str) -> Stages {
     )
     .with_clock(Arc::new(move || *read.lock().unwrap()))
     .with_alarms(alarms.clone());
+    let wake_ups = Arc::new(crate::memory::MemoryWakeUps::default());
+    let deployer = deployer.with_wake_ups(wake_ups.clone());
     Stages {
         deployer,
         clock,
         alarms,
+        wake_ups,
         t0,
     }
 }
@@ -197,6 +201,14 @@ async fn the_digest_dev_ran_is_promoted_after_the_soak_with_its_evidence() {
     };
     assert!(why.contains("soaks on dev-web"), "{why}");
     assert_eq!(look_again_at, Some(s.t0 + Duration::hours(2)));
+    // The reconciler is woken when the soak ends: within the minute after, never before.
+    let wake_ups = s.wake_ups.scheduled();
+    assert_eq!(wake_ups.len(), 1, "{wake_ups:?}");
+    let soak_end = s.t0 + Duration::hours(2);
+    assert!(
+        wake_ups[0].at >= soak_end && wake_ups[0].at < soak_end + Duration::minutes(1),
+        "{wake_ups:?}"
+    );
     assert_eq!(
         s.record("web-prod", &d).await.state,
         State::WaitingForUpstream

@@ -83,6 +83,10 @@ impl<A: Adapters> Deployer<A> {
             return Ok(TargetOutcome::Superseded { by });
         }
         log_decision("waiting-for-window", &note);
+        // One wake-up per target and opening: the newest release waiting then rolls.
+        let subject = format!("window {}", target.name);
+        let reason = format!("{}'s deployment window opens", target.name);
+        self.wake_at(&subject, opens_at, &reason).await;
         Ok(TargetOutcome::WaitingForWindow { because, opens_at })
     }
 

@@ -10,6 +10,7 @@
 //! - [`MemoryAlarms`] — CloudWatch alarms and their state history.
 //! - [`MemoryTasks`] — a release group's one-off tasks, as ECS documents RunTask's
 //!   idempotency and a task's end (what moto lacks).
+//! - [`MemoryWakeUps`] — EventBridge Scheduler's one-time schedules, one per name.
 //! - [`RecordingNotifier`] — keeps what people would have been told.
 //! - [`ecr_push`] — an "ECR Image Action" event in the shape of `events/ecr-push.json`.
 
@@ -19,6 +20,7 @@ mod notifier;
 mod registry;
 mod store;
 mod tasks;
+mod wake_ups;
 
 pub use alarms::MemoryAlarms;
 pub use ecs::MemoryEcs;
@@ -26,6 +28,7 @@ pub use notifier::RecordingNotifier;
 pub use registry::{MemoryRegistry, MemorySources};
 pub use store::MemoryStore;
 pub use tasks::MemoryTasks;
+pub use wake_ups::MemoryWakeUps;
 
 /// One clock for every in-memory adapter's calls, so that a test can tell what came
 /// before what across them (say, the ledger calls before UpdateService).

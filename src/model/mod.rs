@@ -21,6 +21,8 @@
 //!   alarm during the soak; the evidence an approver is shown.
 //! - [`group`] — release groups: ordered one-off tasks and services under one approval,
 //!   a run's state machine, what it needs done next, and how a stopped task reads.
+//! - [`wake_up`] — one-time wake-ups of the reconciler when a wait ends (a window
+//!   opening, a soak ending, a task's deadline), named so that asking twice schedules once.
 //! - [`freeze`] and [`rollout`] — how rollouts end: ECS's events turned into forward-only
 //!   moves, the last known good release, and the freeze after a failure.
 
@@ -39,4 +41,5 @@ pub mod service;
 pub mod service_deployment;
 pub mod target;
 pub mod test_probe;
+pub mod wake_up;
 pub mod window;

@@ -9,7 +9,7 @@ the AssumeRole answer, remembers which access key belongs to which role, and rea
 role's inline and attached policies from the emulator's IAM — what is attached, not what
 Terraform meant to attach. For every later call it derives the IAM action, the resource
 ARN and the condition keys the policies use from the request (as the Service Authorization
-Reference defines them for ECS, ECR, S3, SNS and Secrets Manager) and evaluates the role's
+Reference defines them for ECS, ECR, S3, SNS, Secrets Manager and Scheduler) and evaluates the role's
 statements as IAM's policy evaluation logic does for identity policies: an explicit Deny
 wins, otherwise a statement whose action, resource and every condition match allows, and
 anything else is an implicit deny. A call that names a function in its user agent
@@ -152,7 +152,26 @@ def authorizations(method, path, headers, body):
     if service == "lambda":
         name = url.path.split("/functions/", 1)[-1].split("/", 1)[0]
         return [("lambda:InvokeFunction", f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}", {})]
+    if service == "scheduler":
+        return scheduler_calls(method, url.path, json.loads(body or b"{}"))
     return [(f"{service}:{method}", url.path, {})]
+
+
+def scheduler_calls(method, path, body):
+    """EventBridge Scheduler's REST API: CreateSchedule is POST /schedules/{Name}, its
+    resource the schedule in its group (Service Authorization Reference, "Actions defined
+    by Amazon EventBridge Scheduler"), and the target's execution role is passed to
+    scheduler.amazonaws.com."""
+    name = urllib.parse.unquote(path.rstrip("/").rsplit("/", 1)[-1])
+    group = body.get("GroupName", "default")
+    resource = f"arn:aws:scheduler:{REGION}:{ACCOUNT}:schedule/{group}/{name}"
+    if method == "POST" and path.startswith("/schedules/"):
+        calls = [("scheduler:CreateSchedule", resource, {})]
+        role = body.get("Target", {}).get("RoleArn")
+        if role:
+            calls.append(("iam:PassRole", role, {"iam:PassedToService": "scheduler.amazonaws.com"}))
+        return calls
+    return [(f"scheduler:{method}", resource, {})]
 
 
 def like(pattern, value):

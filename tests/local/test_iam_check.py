@@ -118,6 +118,28 @@ class IamCheck(unittest.TestCase):
             {"Sid": "Roll", "Effect": "Allow", "Action": "ecs:UpdateService", "Resource": "*"}]})
         self.assertEqual(decide(without, "POST", "/", target, body), ["Roll", None])
 
+    def test_a_wake_up_is_scheduled_in_slipways_group_passing_its_role_to_scheduler(self):
+        scheduler = {"authorization": "AWS4-HMAC-SHA256 Credential=t/20261207/us-east-1/scheduler/aws4_request"}
+        role = "arn:aws:iam::123456789012:role/slipway-wake-ups"
+        policy = iam_check.statements_from_policy({"Version": "2012-10-17", "Statement": [
+            {"Sid": "ScheduleWakeUps", "Effect": "Allow", "Action": "scheduler:CreateSchedule",
+             "Resource": "arn:aws:scheduler:us-east-1:123456789012:schedule/slipway-wake-ups/*"},
+            {"Sid": "PassWakeUpRoleToScheduler", "Effect": "Allow", "Action": "iam:PassRole", "Resource": role,
+             "Condition": {"StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}}}]})
+        body = {"GroupName": "slipway-wake-ups", "ScheduleExpression": "at(2026-12-07T07:00:00)",
+                "Target": {"Arn": "arn:aws:lambda:us-east-1:123456789012:function:slipway-reconcile",
+                           "RoleArn": role}}
+        path = "/schedules/20261207T0700Z-0123456789abcdef"
+        self.assertEqual(decide(policy, "POST", path, scheduler, json.dumps(body).encode()),
+                         ["ScheduleWakeUps", "PassWakeUpRoleToScheduler"])
+        # Another group, or another role: denied.
+        other = dict(body, GroupName="default")
+        self.assertEqual(decide(policy, "POST", path, scheduler, json.dumps(other).encode()),
+                         [None, "PassWakeUpRoleToScheduler"])
+        admin = dict(body, Target=dict(body["Target"], RoleArn="arn:aws:iam::123456789012:role/admin"))
+        self.assertEqual(decide(policy, "POST", path, scheduler, json.dumps(admin).encode()),
+                         ["ScheduleWakeUps", None])
+
     def test_answering_a_pause_needs_the_service_deployment_and_its_service(self):
         target = {"x-amz-target": "AmazonEC2ContainerServiceV20141113.ContinueServiceDeployment"}
         deployment = "arn:aws:ecs:us-east-1:123456789012:service-deployment/demo/web-prod/abc"

@@ -9,7 +9,8 @@ locals {
       # Failed invocations end in the function's dead-letter queue.
       dead_letters = true
       # group_runs: a push every target of a release group takes starts the group's run.
-      grants = concat(["ledger", "ecs_read", "ecs_roll", "ecs_register", "pass_role", "ecr_read", "alarm_history", "notify", "secrets", "kms"], local.group_grants)
+      # wake_ups: a release that waits for its window or a soak, a group's task (its deadline).
+      grants = concat(["ledger", "ecs_read", "ecs_roll", "ecs_register", "pass_role", "ecr_read", "alarm_history", "notify", "secrets", "kms", "wake_ups"], local.group_grants)
     }
     "source-upload" = {
       description  = "Deploys the manifest someone uploaded to the source bucket"
@@ -17,7 +18,7 @@ locals {
       async        = true
       dead_letters = true
       # group_runs: a group's release.json starts the group's run (src/deployer/group_release_upload.rs).
-      grants = concat(["ledger", "ecs_read", "ecs_roll", "ecs_register", "pass_role", "ecr_read", "source_read", "alarm_history", "notify", "secrets", "kms"], local.group_grants)
+      grants = concat(["ledger", "ecs_read", "ecs_roll", "ecs_register", "pass_role", "ecr_read", "source_read", "alarm_history", "notify", "secrets", "kms", "wake_ups"], local.group_grants)
     }
     "deployment-events" = {
       description  = "Records how each rollout ended (ECS events) and runs operator requests"
@@ -28,7 +29,8 @@ locals {
       # (ECR lifecycle rules may have expired it; src/deployer/operator.rs).
       # With release groups it drives their runs: a task's STOPPED event or a step's rollout
       # ending starts the next step (a revision to register, a task to run).
-      grants = concat(["ledger", "ecs_read", "ecs_roll", "ecs_progress", "ecr_read", "notify", "secrets", "kms"],
+      # wake_ups: an upstream's success lets a stage's release soak; a group's next task.
+      grants = concat(["ledger", "ecs_read", "ecs_roll", "ecs_progress", "ecr_read", "notify", "secrets", "kms", "wake_ups"],
       length(var.groups) == 0 ? [] : concat(["ecs_register", "pass_role"], local.group_grants))
     }
     "reconcile" = {
@@ -42,7 +44,7 @@ locals {
       # for its window, which for an uploaded task definition re-reads the upload; and
       # looks again at releases waiting for upstream (alarm_history: their soak).
       # group_runs: a group step's rollout it closes moves the step's run on.
-      grants = concat(["ledger", "ecs_read", "ecs_roll", "ecs_progress_read", "ecs_register", "pass_role", "ecr_read", "source_read", "alarm_history", "notify", "secrets", "kms"], local.group_grants)
+      grants = concat(["ledger", "ecs_read", "ecs_roll", "ecs_progress_read", "ecs_register", "pass_role", "ecr_read", "source_read", "alarm_history", "notify", "secrets", "kms", "wake_ups"], local.group_grants)
     }
     "approval" = {
       description = "The approval pages and Slack interactions (behind the approval HTTP API)"
@@ -60,7 +62,8 @@ locals {
       # returns to (src/deployer/operator.rs, check_still_in_ecr).
       # group_reads: `slipway plan` of a group's release (a push or a release.json) is
       # served here, and reads the group's line.
-      grants = concat(["ledger", "ecs_read", "ecs_roll", "ecs_progress", "ecs_register", "pass_role", "ecr_read", "source_read", "notify", "secrets", "kms", "roll_later"],
+      # wake_ups: an approved release may wait for its window.
+      grants = concat(["ledger", "ecs_read", "ecs_roll", "ecs_progress", "ecs_register", "pass_role", "ecr_read", "source_read", "notify", "secrets", "kms", "roll_later", "wake_ups"],
       length(var.groups) == 0 ? [] : ["group_reads"])
     }
     "test-probe" = {
@@ -192,6 +195,14 @@ locals {
     vpc_access = [
       { sid = "ManageVpcInterfaces", actions = ["ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets", "ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"], resources = ["*"], condition = null },
     ]
+    # One-time wake-ups of the reconciler (wake_ups.tf): CreateSchedule in Slipway's
+    # schedule group only, passing only its execution role, only to Scheduler
+    # (AmazonEventBridgeSchedulerFullAccess grants iam:PassRole with
+    # iam:PassedToService scheduler.amazonaws.com the same way).
+    wake_ups = [
+      { sid = "ScheduleWakeUps", actions = ["scheduler:CreateSchedule"], resources = ["arn:${local.partition}:scheduler:${local.region}:${local.account}:schedule/${aws_scheduler_schedule_group.wake_ups.name}/*"], condition = null },
+      { sid = "PassWakeUpRoleToScheduler", actions = ["iam:PassRole"], resources = [aws_iam_role.wake_ups.arn], condition = { test = "StringEquals", variable = "iam:PassedToService", values = ["scheduler.amazonaws.com"] } },
+    ]
     kms = [
       { sid = "UseSlipwayKey", actions = ["kms:Decrypt", "kms:GenerateDataKey"], resources = [aws_kms_key.this.arn], condition = null },
     ]
@@ -223,6 +234,7 @@ locals {
       SLIPWAY_DRY_RUN             = var.dry_run ? "1" : "0"
       RUST_LOG                    = "info"
     },
+    local.wake_up_environment,
     var.slack_enabled ? { SLIPWAY_SLACK_SECRET = aws_secretsmanager_secret.slack[0].name } : {},
     var.slack_api_url == null ? {} : { SLIPWAY_SLACK_API_URL = var.slack_api_url },
   )

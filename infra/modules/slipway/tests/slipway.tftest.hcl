@@ -1009,3 +1009,43 @@ run "refuses_a_group_step_naming_an_unknown_target_or_both_kinds" {
 
   expect_failures = [var.groups]
 }
+
+# One-time wake-ups of the reconciler (wake_ups.tf): every function that records a wait
+# may create schedules in Slipway's group only and pass only the wake-up role, only to
+# Scheduler; the role may invoke only the reconciler; the functions know all three.
+run "wake_ups_may_only_schedule_the_reconciler_in_slipways_group" {
+  command = apply
+
+  assert {
+    condition = alltrue([for f in ["image-push", "source-upload", "deployment-events", "reconcile", "approval"] :
+      jsonencode([for s in output.function_permissions[f] : s if contains(["ScheduleWakeUps", "PassWakeUpRoleToScheduler"], s.sid)]) == jsonencode([
+        { sid = "ScheduleWakeUps", actions = ["scheduler:CreateSchedule"], resources = ["arn:aws:scheduler:eu-west-1:111122223333:schedule/slipway-test-wake-ups/*"], condition = null },
+        { sid = "PassWakeUpRoleToScheduler", actions = ["iam:PassRole"], resources = [aws_iam_role.wake_ups.arn], condition = { test = "StringEquals", variable = "iam:PassedToService", values = ["scheduler.amazonaws.com"] } },
+      ])
+    ])
+    error_message = "The functions that record waits must create schedules only in Slipway's group, passing only the wake-up role to Scheduler."
+  }
+
+  assert {
+    condition     = length([for s in output.function_permissions["test-probe"] : s if contains(["ScheduleWakeUps", "PassWakeUpRoleToScheduler"], s.sid)]) == 0
+    error_message = "The test probe records no wait: no wake-up grant."
+  }
+
+  assert {
+    condition = (length(data.aws_iam_policy_document.wake_ups.statement) == 1
+      && data.aws_iam_policy_document.wake_ups.statement[0].actions == toset(["lambda:InvokeFunction"])
+      && data.aws_iam_policy_document.wake_ups.statement[0].resources == toset(["arn:aws:lambda:eu-west-1:111122223333:function:slipway-test-reconcile"])
+      && one(data.aws_iam_policy_document.scheduler_assume.statement[0].principals).identifiers == toset(["scheduler.amazonaws.com"])
+    )
+    error_message = "Scheduler's role may invoke the reconciler, and nothing else."
+  }
+
+  assert {
+    condition = alltrue([for f in ["image-push", "reconcile", "approval"] :
+      output.function_environment[f].SLIPWAY_WAKE_UP_GROUP == "slipway-test-wake-ups"
+      && output.function_environment[f].SLIPWAY_WAKE_UP_TARGET == "arn:aws:lambda:eu-west-1:111122223333:function:slipway-test-reconcile"
+      && output.function_environment[f].SLIPWAY_WAKE_UP_ROLE == aws_iam_role.wake_ups.arn
+    ])
+    error_message = "The functions must be told the schedule group, the reconciler and the role."
+  }
+}
