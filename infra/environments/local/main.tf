@@ -34,6 +34,7 @@ provider "aws" {
     kms                    = var.endpoint
     lambda                 = var.endpoint
     s3                     = var.endpoint
+    scheduler              = var.endpoint
     secretsmanager         = var.endpoint
     sns                    = var.endpoint
     sqs                    = var.endpoint
