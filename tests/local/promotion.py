@@ -2,6 +2,9 @@
 
   promotion.py waiting    prod-web's release of the demo's push waits for upstream: why
   promotion.py seconds    how long until the soak it waits for ends (for the demo's sleep)
+  promotion.py wake-up    the one-time Scheduler schedule that wakes the reconciler when the
+                          soak ends; writes what it invokes the reconciler with (moto never
+                          fires a schedule: the demo plays Scheduler with it)
   promotion.py promoted   it went on, with its evidence: succeeded on web, soaked
 
 Reads the ledger as the functions do (src/ledger.rs) and exits non-zero unless the release
@@ -49,6 +52,27 @@ def seconds():
     print(max(0, int(left) + 1))
 
 
+def wake_up():
+    again = (record().get("promotion") or {}).get("look_again_at")
+    group = os.environ.get("SLIPWAY_WAKE_UP_GROUP", "slipway-local-wake-ups")
+    scheduler = boto3.client("scheduler", endpoint_url=os.environ["AWS_ENDPOINT_URL"],
+                             region_name=os.environ["AWS_REGION"])
+    names = [s["Name"] for s in scheduler.list_schedules(GroupName=group)["Schedules"]]
+    for name in names:
+        schedule = scheduler.get_schedule(GroupName=group, Name=name)
+        wake = json.loads(schedule["Target"]["Input"])
+        if TARGET not in wake["detail"]["reason"]:
+            continue
+        at = when(schedule["ScheduleExpression"].removeprefix("at(").removesuffix(")") + "Z")
+        print(f"   Scheduler: {name} wakes the reconciler at {at:%H:%M:%S} UTC"
+              f" ({wake['detail']['reason']}; the soak ends at {when(again):%H:%M:%S})")
+        if not again or at < when(again):
+            sys.exit(f"DEMO FAILED: the wake-up at {at} is before the soak ends ({again})")
+        (STATE / "events" / "wake-up.json").write_text(json.dumps(wake, indent=2) + "\n")
+        return
+    sys.exit(f"DEMO FAILED: no wake-up of the reconciler for {TARGET} in {group}: {names}")
+
+
 def promoted():
     found = record()
     evidence = (found.get("promotion") or {}).get("evidence") or []
@@ -62,4 +86,4 @@ def promoted():
 
 
 if __name__ == "__main__":
-    {"waiting": waiting, "seconds": seconds, "promoted": promoted}[sys.argv[1]]()
+    {"waiting": waiting, "seconds": seconds, "wake-up": wake_up, "promoted": promoted}[sys.argv[1]]()

@@ -298,9 +298,10 @@ demo() {
   echo "   cargo lambda invoke reconcile --data-file events/scheduled-reconcile.json"
   invoke reconcile events/scheduled-reconcile.json >"$STATE/report-reconcile-soaking.json"
   python3 tests/local/promotion.py waiting
+  python3 tests/local/promotion.py wake-up
   sleep "$(python3 tests/local/promotion.py seconds)"
-  echo "   cargo lambda invoke reconcile --data-file events/scheduled-reconcile.json   (the soak is over)"
-  invoke reconcile events/scheduled-reconcile.json >"$STATE/report-reconcile-promoted.json"
+  echo "   cargo lambda invoke reconcile --data-file .slipway/events/wake-up.json   (the soak is over: Scheduler's wake-up, played)"
+  invoke reconcile "$STATE/events/wake-up.json" >"$STATE/report-reconcile-promoted.json"
   python3 tests/local/promotion.py promoted
 
   current_task_definition >"$STATE/before-upload.txt"
