@@ -132,6 +132,7 @@ async fn a_release_the_line_passed_over_is_superseded_even_if_its_record_missed_
         holder: read.value.holder.clone(),
         waiting: vec![],
         passed_over: vec![run_id("shop", &r2)],
+        ..read.value.clone()
     };
     ledger
         .set_group_line("shop", Some(&read), crashed)

@@ -3,7 +3,10 @@
 //! different repositories — no single push can release it. Exactly the object version the
 //! event names is read, each image is resolved as a target's upload resolves it (a tag to
 //! its digest through ECR, at upload), and the release starts the group's run like a push
-//! would: the same release again is the same run, and a newer one waits for the line.
+//! would: the same release again is the same run, and a newer one waits for the line. S3
+//! may deliver two uploads' events out of order: the run carries its upload's sequencer,
+//! and the line refuses an upload older than one it took already
+//! ([`crate::model::group::line`]).
 //!
 //! Bad input (not JSON, a target left out or one the group does not roll, an image ECR
 //! does not have) is refused and logged, and writes nothing: there is no run to record it
@@ -16,7 +19,7 @@ use tracing::{info, warn};
 
 use crate::input::release::parse_release;
 use crate::input::source::SourceUploaded;
-use crate::model::group::Group;
+use crate::model::group::{Group, ReleaseSource};
 use crate::ports::Adapters;
 
 use super::*;
@@ -50,7 +53,13 @@ impl<A: Adapters> Deployer<A> {
                     "{object} releases {}",
                     describe(&release)
                 );
-                Box::pin(self.start_group_run(&spec.name, release, invocation)).await
+                let source = ReleaseSource {
+                    key: format!("s3://{}/{}", upload.bucket, upload.key),
+                    version_id: upload.version_id.clone(),
+                    sequencer: upload.sequencer.clone(),
+                };
+                Box::pin(self.start_group_run_from(&spec.name, release, Some(source), invocation))
+                    .await
             }
             Err(err) => Err(err),
         };

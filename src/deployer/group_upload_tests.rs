@@ -22,24 +22,26 @@ fn registry() -> String {
 
 /// Puts `body` as version `version` of [`KEY`] and returns its "Object Created" event.
 fn upload(world: &World, version: &str, body: &str) -> Value {
+    upload_in_order(world, version, "0062E5F4C2B5D6E812", body)
+}
+
+/// [`upload`] with S3's `sequencer` for it (which orders uploads of one key).
+fn upload_in_order(world: &World, version: &str, sequencer: &str, body: &str) -> Value {
     world
         .deployer
         .sources
         .put(BUCKET, KEY, version, body.as_bytes());
-    s3_upload(
-        &format!("s3-{version}"),
-        BUCKET,
-        KEY,
-        version,
-        "0062E5F4C2B5D6E812",
-    )
+    s3_upload(&format!("s3-{version}"), BUCKET, KEY, version, sequencer)
 }
 
-/// web's image pushed as web:v7 (digest `a…`), worker's as worker:v7 (digest `b…`).
+/// web's image pushed as web:v7 (digest `a…`), worker's as worker:v7 (digest `b…`);
+/// and v8 (`c…`, `d…`).
 fn pushed_v7(world: &World) {
     let registry = &world.deployer.registry;
     registry.push(ACCOUNT, "web", Some("v7"), &digest('a'));
     registry.push(ACCOUNT, "worker", Some("v7"), &digest('b'));
+    registry.push(ACCOUNT, "web", Some("v8"), &digest('c'));
+    registry.push(ACCOUNT, "worker", Some("v8"), &digest('d'));
 }
 
 fn groups_of(report: Report) -> Vec<super::groups::GroupRunReport> {
@@ -131,7 +133,7 @@ async fn a_release_json_that_is_not_the_groups_release_is_refused_and_writes_not
         ),
         (
             "v-2",
-            format!(r#"{{"images": {{"web": "{r}/web:v7", "worker": "{r}/worker:v8"}}}}"#),
+            format!(r#"{{"images": {{"web": "{r}/web:v7", "worker": "{r}/worker:v9"}}}}"#),
             "worker: image",
         ),
         ("v-3", "{\"images\": [".to_string(), "not valid JSON"),
@@ -234,4 +236,75 @@ async fn a_dry_run_of_a_push_that_releases_a_group_writes_nothing() {
         .is_none());
     assert!(world.tasks.started().is_empty());
     assert_eq!(world.deployer.ecs.registers(), 0);
+}
+
+/// Two uploads of one key whose events S3 delivered newest first: the older never runs,
+/// however often it comes; delivered in order, the newer waits for the older's run.
+#[tokio::test]
+async fn an_older_upload_whose_event_came_second_never_runs() {
+    let world = world("stop");
+    pushed_v7(&world);
+    let r = registry();
+    let v7 = format!(r#"{{"images": {{"web": "{r}/web:v7", "worker": "{r}/worker:v7"}}}}"#);
+    let v8 = format!(
+        r#"{{"images": {{"web": "{r}/web@{}", "worker": "{r}/worker@{}"}}}}"#,
+        digest('c'),
+        digest('d')
+    );
+    let older = upload_in_order(&world, "v-1", "0062E5F4C2B5D6E810", &v7);
+    let newer = upload_in_order(&world, "v-2", "0062E5F4C2B5D6E820", &v8);
+    let deliver = |event: Value| {
+        let deployer = &world.deployer;
+        async move {
+            let report = deployer
+                .handle_source_event(&event, &invocation())
+                .await
+                .unwrap();
+            groups_of(report).remove(0)
+        }
+    };
+    assert_eq!(deliver(newer.clone()).await.state, RunState::Running);
+    for _ in 0..2 {
+        let late = deliver(older.clone()).await;
+        assert_eq!(late.state, RunState::Superseded, "{late:?}");
+        assert!(
+            late.why
+                .as_deref()
+                .unwrap_or_default()
+                .contains("is older than one the group already took"),
+            "{late:?}"
+        );
+    }
+    let started = world.tasks.started();
+    assert_eq!(
+        started.len(),
+        1,
+        "only the newer upload's migration: {started:?}"
+    );
+    let line = world
+        .deployer
+        .ledger
+        .group_line("shop")
+        .await
+        .unwrap()
+        .unwrap()
+        .value;
+    assert!(
+        line.waiting.is_empty(),
+        "the older upload never queued: {line:?}"
+    );
+
+    // In order: the newer upload waits for the older one's run, as any release does.
+    let world = super::group_tests::world("stop");
+    pushed_v7(&world);
+    let older = upload_in_order(&world, "v-1", "0062E5F4C2B5D6E810", &v7);
+    let newer = upload_in_order(&world, "v-2", "0062E5F4C2B5D6E820", &v8);
+    for (event, state) in [(older, RunState::Running), (newer, RunState::Queued)] {
+        let report = world
+            .deployer
+            .handle_source_event(&event, &invocation())
+            .await
+            .unwrap();
+        assert_eq!(groups_of(report)[0].state, state);
+    }
 }

@@ -41,6 +41,19 @@ impl<A: Adapters> Deployer<A> {
         release: BTreeMap<String, String>,
         invocation: &Invocation,
     ) -> Result<GroupRunReport, StepError> {
+        self.start_group_run_from(group, release, None, invocation)
+            .await
+    }
+
+    /// [`Self::start_group_run`] for a release an upload named (`source`: its object and
+    /// sequencer, which orders it against other uploads of the same key).
+    pub async fn start_group_run_from(
+        &self,
+        group: &str,
+        release: BTreeMap<String, String>,
+        source: Option<crate::model::group::ReleaseSource>,
+        invocation: &Invocation,
+    ) -> Result<GroupRunReport, StepError> {
         let spec = self.group(group)?;
         for target in spec.targets() {
             if !release.contains_key(target) {
@@ -60,7 +73,8 @@ impl<A: Adapters> Deployer<A> {
                 .any(|c| c.name == *t && c.policy == crate::input::config::Policy::Approval)
         });
         // Queued: it acts once it holds the group's line (one run of a group at a time).
-        let run = GroupRun::begin(&id, spec, release, needs_approval);
+        let mut run = GroupRun::begin(&id, spec, release, needs_approval);
+        run.source = source;
         match self.ledger.set_group_run(None, run).await {
             Ok(_) => log_decision("group-run", &format!("run {id} of group {group} created")),
             // The release again: the run exists; drive it where it stands.

@@ -5,8 +5,6 @@
 //! `deploy/<group>/[any/folders/]release.json`, a release group's release
 //! ([`crate::input::release`]). Everything else in the bucket is ignored with a log line.
 
-use std::cmp::Ordering;
-
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -138,13 +136,7 @@ pub fn parse_source_event(raw: &Value) -> Result<SourceIntent, EventError> {
     }))
 }
 
-/// S3 sequencers order events for the same key: right-pad the shorter with zeros, then
-/// compare as strings (hex of equal length compares like numbers).
-pub fn compare_sequencers(a: &str, b: &str) -> Ordering {
-    let width = a.len().max(b.len());
-    let pad = |s: &str| format!("{:0<width$}", s.to_ascii_uppercase());
-    pad(a).cmp(&pad(b))
-}
+pub use crate::model::ordering::compare_sequencers;
 
 /// A manifest that cannot be used; it says what is wrong and how to fix it.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
@@ -287,6 +279,8 @@ pub fn is_placeholder(image: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use std::cmp::Ordering;
+
     use super::*;
 
     fn event(file: &str) -> Value {

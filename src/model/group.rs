@@ -24,11 +24,10 @@ pub mod run;
 pub mod spec;
 pub mod task_exit;
 
+pub use ids::{is_group_name, run_id, MAX_GROUP_NAME};
 pub use line::{Admission, GroupLine};
 pub use next::Next;
-pub use run::{
-    is_group_name, run_id, GroupRun, RunState, Stale, StepKind, StepRun, StepState, MAX_GROUP_NAME,
-};
+pub use run::{GroupRun, ReleaseSource, RunState, Stale, StepKind, StepRun, StepState};
 pub use spec::{Group, OnFailure, Step, MAX_TASK_TIMEOUT};
 pub use task_exit::{ContainerExit, TaskStopped, TaskVerdict};
 

@@ -1,6 +1,8 @@
 //! The ordering rule (README, "Which image wins"): which of two pushes is the newer, and
 //! when a push is older than what runs or was last accepted, so that it never rolls the
 //! service back.
+use std::cmp::Ordering;
+
 use chrono::{DateTime, Utc};
 use semver::Version;
 
@@ -65,6 +67,14 @@ pub fn is_newer(head: &Head, candidate: &Head) -> bool {
         }
     }
     matches!((head.pushed_at, candidate.pushed_at), (Some(theirs), Some(ours)) if theirs > ours)
+}
+
+/// S3 sequencers order events for the same key: right-pad the shorter with zeros, then
+/// compare as strings (hex of equal length compares like numbers).
+pub fn compare_sequencers(a: &str, b: &str) -> Ordering {
+    let width = a.len().max(b.len());
+    let pad = |s: &str| format!("{:0<width$}", s.to_ascii_uppercase());
+    pad(a).cmp(&pad(b))
 }
 
 #[cfg(test)]

@@ -1,6 +1,8 @@
-//! The names a run gives ECS for one step: RunTask's idempotency token and its
-//! `startedBy`, both derived from the run and the step, so every attempt at a step sends
-//! the same ones and an event names its step.
+//! The names of a group and its runs, and those a run gives ECS for one step: RunTask's
+//! idempotency token and its `startedBy`, both derived from the run and the step, so every
+//! attempt at a step sends the same ones and an event names its step.
+
+use std::collections::BTreeMap;
 
 use sha2::{Digest, Sha256};
 
@@ -27,4 +29,29 @@ pub fn client_token(run_id: &str, index: usize) -> String {
 /// state-change events, which is how an event that outran RunTask's answer finds its step.
 pub fn started_by(run_id: &str, index: usize) -> String {
     format!("slipway/{run_id}/{index}")
+}
+
+/// The longest group name a config may give: a run id, and the `startedBy` built from
+/// it, stay inside RunTask's limits.
+pub const MAX_GROUP_NAME: usize = 64;
+
+/// Whether `name` can name a group: 1-64 letters, digits, `-` or `_` (it names the
+/// group's runs, their tasks' `startedBy`, and the key of its release manifest).
+pub fn is_group_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= MAX_GROUP_NAME
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// The id of the run of `group` that takes `release`: the same release delivered twice
+/// is the same run (the ledger creates it once); another release is another run. Letters,
+/// digits, `-` and `_` only, as RunTask's `startedBy` requires.
+pub fn run_id(group: &str, release: &BTreeMap<String, String>) -> String {
+    let mut hash = Sha256::new();
+    for (target, image) in release {
+        hash.update(format!("{target}={image}\n").as_bytes());
+    }
+    format!("{group}-{}", &hex::encode(hash.finalize())[..16])
 }

@@ -12,9 +12,13 @@
 //! once cannot both take it. A holder to supersede is moved to `superseded` before the
 //! line names the newcomer: should its approval win that race, the newcomer waits instead.
 
+use std::cmp::Ordering;
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
-use super::run::RunState;
+use super::run::{ReleaseSource, RunState};
+use crate::model::ordering::compare_sequencers;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GroupLine {
@@ -28,6 +32,10 @@ pub struct GroupLine {
     /// delivered again after a crash between the two writes must not queue a second time.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub passed_over: Vec<String>,
+    /// For each uploaded release key (`s3://bucket/key`), the S3 sequencer of the newest
+    /// upload that entered the line: an older upload arriving later never runs.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub sources: BTreeMap<String, String>,
 }
 
 /// What the line says to a run that arrives.
@@ -44,18 +52,41 @@ pub enum Admission {
     SupersedeHolder { holder: String },
     /// Another run is under way: the arriving one waits behind it.
     Waits { behind: String },
+    /// The arriving run is an upload older than one that entered the line already (its
+    /// events came out of order): it never runs. Changes nothing on the line.
+    Older { newest: String },
 }
 
 impl GroupLine {
-    /// `run` arrives; `holder`: the current holder's state as its record says, `None` when
+    /// `run` arrives (from `source`, when an upload named it); `holder`: the current holder's state as its record says, `None` when
     /// the line has no holder or its record is gone. Changes the line as the admission says
     /// (except for `SupersedeHolder`, which changes nothing yet).
-    pub fn admit(&mut self, run: &str, holder: Option<RunState>) -> Admission {
+    pub fn admit(
+        &mut self,
+        run: &str,
+        source: Option<&ReleaseSource>,
+        holder: Option<RunState>,
+    ) -> Admission {
         if self.holder.as_deref() == Some(run) {
             return Admission::Handed {
                 holder: run.to_string(),
                 superseded: vec![],
             };
+        }
+        if let Some(source) = source.filter(|_| !self.waiting.iter().any(|w| w == run)) {
+            match self.sources.get(&source.key) {
+                Some(newest)
+                    if compare_sequencers(newest, &source.sequencer) == Ordering::Greater =>
+                {
+                    return Admission::Older {
+                        newest: newest.clone(),
+                    }
+                }
+                _ => {
+                    self.sources
+                        .insert(source.key.clone(), source.sequencer.clone());
+                }
+            }
         }
         let current = self.holder.clone();
         if !self.waiting.iter().any(|w| w == run) {
@@ -125,6 +156,7 @@ mod tests {
             holder: Some(holder.into()),
             waiting: waiting.iter().map(|w| w.to_string()).collect(),
             passed_over: vec![],
+            sources: Default::default(),
         }
     }
 
@@ -138,11 +170,11 @@ mod tests {
     #[test]
     fn the_first_release_takes_an_empty_line() {
         let mut empty = GroupLine::default();
-        assert_eq!(empty.admit("r1", None), handed("r1", &[]));
+        assert_eq!(empty.admit("r1", None, None), handed("r1", &[]));
         assert_eq!(empty, line("r1", &[]));
         // The same release again: nothing changes.
         assert_eq!(
-            empty.admit("r1", Some(RunState::Running)),
+            empty.admit("r1", None, Some(RunState::Running)),
             handed("r1", &[])
         );
         assert_eq!(empty, line("r1", &[]));
@@ -155,8 +187,8 @@ mod tests {
             let behind = Admission::Waits {
                 behind: "r1".into(),
             };
-            assert_eq!(held.admit("r2", Some(state)), behind);
-            assert_eq!(held.admit("r2", Some(state)), behind, "a duplicate");
+            assert_eq!(held.admit("r2", None, Some(state)), behind);
+            assert_eq!(held.admit("r2", None, Some(state)), behind, "a duplicate");
             assert_eq!(held, line("r1", &["r2"]), "{state}");
         }
     }
@@ -165,7 +197,7 @@ mod tests {
     fn only_a_holder_awaiting_its_approval_is_superseded_and_first() {
         let mut held = line("r1", &[]);
         assert_eq!(
-            held.admit("r2", Some(RunState::AwaitingApproval)),
+            held.admit("r2", None, Some(RunState::AwaitingApproval)),
             Admission::SupersedeHolder {
                 holder: "r1".into()
             }
@@ -176,7 +208,7 @@ mod tests {
             "the line waits for the run's own move"
         );
         assert_eq!(
-            held.admit("r2", Some(RunState::Superseded)),
+            held.admit("r2", None, Some(RunState::Superseded)),
             handed("r2", &[])
         );
         assert_eq!(held, line("r2", &[]));
@@ -203,7 +235,7 @@ mod tests {
     fn a_holder_that_ended_without_handing_over_loses_the_line_to_the_newest() {
         let mut held = line("r1", &["r2"]);
         assert_eq!(
-            held.admit("r3", Some(RunState::Failed)),
+            held.admit("r3", None, Some(RunState::Failed)),
             handed("r3", &["r2"])
         );
         assert_eq!(held.holder.as_deref(), Some("r3"));
@@ -212,10 +244,63 @@ mod tests {
         // a newer one.
         let mut held = line("r1", &["r2", "r3"]);
         assert_eq!(
-            held.admit("r2", Some(RunState::Succeeded)),
+            held.admit("r2", None, Some(RunState::Succeeded)),
             handed("r3", &["r2"])
         );
         assert_eq!(held.holder.as_deref(), Some("r3"));
         assert!(held.waiting.is_empty() && held.passed_over("r2"));
+    }
+
+    fn upload(sequencer: &str) -> ReleaseSource {
+        ReleaseSource {
+            key: "s3://src/deploy/shop/release.json".into(),
+            version_id: format!("v-{sequencer}"),
+            sequencer: sequencer.into(),
+        }
+    }
+
+    #[test]
+    fn an_upload_older_than_one_the_line_took_never_runs() {
+        let mut line = GroupLine::default();
+        let newer = upload("0062E5F4C2B5D6E820");
+        assert_eq!(line.admit("r2", Some(&newer), None), handed("r2", &[]));
+        // The older upload's event comes second: refused, the line unchanged.
+        let before = line.clone();
+        assert_eq!(
+            line.admit(
+                "r1",
+                Some(&upload("0062E5F4C2B5D6E810")),
+                Some(RunState::Running)
+            ),
+            Admission::Older {
+                newest: "0062E5F4C2B5D6E820".into()
+            }
+        );
+        assert_eq!(line, before);
+        // The same upload again is the run it was; a newer one waits as any release.
+        assert_eq!(line.admit("r2", Some(&newer), None), handed("r2", &[]));
+        assert_eq!(
+            line.admit(
+                "r3",
+                Some(&upload("0062E5F4C2B5D6E830")),
+                Some(RunState::Running)
+            ),
+            Admission::Waits {
+                behind: "r2".into()
+            }
+        );
+        // Another key, and pushes (no source), are not ordered by this one.
+        let other = ReleaseSource {
+            key: "s3://src/deploy/shop/hotfix/release.json".into(),
+            ..upload("01")
+        };
+        assert!(matches!(
+            line.admit("r4", Some(&other), Some(RunState::Running)),
+            Admission::Waits { .. }
+        ));
+        assert!(matches!(
+            line.admit("r5", None, Some(RunState::Running)),
+            Admission::Waits { .. }
+        ));
     }
 }

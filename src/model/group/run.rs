@@ -145,32 +145,20 @@ pub struct GroupRun {
     /// Why the run failed: the first failure, then what rolling back met.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub why: Option<String>,
+    /// The upload that named the release (a `release.json` version), which orders it
+    /// against other uploads of the same key; `None` for a push.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<ReleaseSource>,
 }
 
-/// The longest group name a config may give: a run id, and the `startedBy` built from
-/// it, stay inside RunTask's limits.
-pub const MAX_GROUP_NAME: usize = 64;
-
-/// Whether `name` can name a group: 1-64 letters, digits, `-` or `_` (it names the
-/// group's runs, their tasks' `startedBy`, and the key of its release manifest).
-pub fn is_group_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= MAX_GROUP_NAME
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-}
-
-/// The id of the run of `group` that takes `release`: the same release delivered twice
-/// is the same run (the ledger creates it once); another release is another run. Letters,
-/// digits, `-` and `_` only, as RunTask's `startedBy` requires.
-pub fn run_id(group: &str, release: &BTreeMap<String, String>) -> String {
-    use sha2::{Digest, Sha256};
-    let mut hash = Sha256::new();
-    for (target, image) in release {
-        hash.update(format!("{target}={image}\n").as_bytes());
-    }
-    format!("{group}-{}", &hex::encode(hash.finalize())[..16])
+/// Where an uploaded release came from: its object and S3's sequencer for the upload,
+/// which orders uploads of one key whatever order their events arrive in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReleaseSource {
+    /// `s3://<bucket>/<key>`.
+    pub key: String,
+    pub version_id: String,
+    pub sequencer: String,
 }
 
 impl GroupRun {
@@ -193,6 +181,7 @@ impl GroupRun {
             revisions: BTreeMap::new(),
             steps,
             why: None,
+            source: None,
         }
     }
 
@@ -224,6 +213,17 @@ impl GroupRun {
         self.why = Some(format!(
             "superseded by run {by}, a newer release of the group"
         ));
+        Ok(())
+    }
+
+    /// A newer upload of the same release key took the line first: this older one never
+    /// runs (S3 events may arrive out of order; its sequencer says which is newer).
+    pub fn outdated(&mut self, why: String) -> Result<(), Stale> {
+        if !self.state.can_move_to(RunState::Superseded) {
+            return Err(Stale(format!("run {} is {}", self.id, self.state)));
+        }
+        self.state = RunState::Superseded;
+        self.why = Some(why);
         Ok(())
     }
 
