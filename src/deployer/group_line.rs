@@ -55,7 +55,7 @@ impl<A: Adapters> Deployer<A> {
                     );
                     let read = self.ledger.group_run(group, id).await?;
                     if let Some(read) = read.filter(|r| !r.value.state.is_terminal()) {
-                        match self.move_run(read, |r| r.outdated(why.clone())).await? {
+                        match Box::pin(self.move_run(read, |r| r.outdated(why.clone()))).await? {
                             Ok(_) => log_decision("older", &format!("run {id}: {why}")),
                             Err(Stale(stale)) => log_decision("unchanged", &stale),
                         }

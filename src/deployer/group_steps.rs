@@ -133,7 +133,7 @@ impl<A: Adapters> Deployer<A> {
             }
             Step::Go(current) => {
                 let from = current.value.from_task_definition.clone();
-                let result = self.roll(target, current, &running.full, vec![]).await;
+                let result = Box::pin(self.roll(target, current, &running.full, vec![])).await;
                 let outcome = self
                     .conclude(result, &target.name, &key, invocation)
                     .await?;

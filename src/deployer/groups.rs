@@ -41,8 +41,7 @@ impl<A: Adapters> Deployer<A> {
         release: BTreeMap<String, String>,
         invocation: &Invocation,
     ) -> Result<GroupRunReport, StepError> {
-        self.start_group_run_from(group, release, None, invocation)
-            .await
+        Box::pin(self.start_group_run_from(group, release, None, invocation)).await
     }
 
     /// [`Self::start_group_run`] for a release an upload named (`source`: its object and
@@ -269,23 +268,24 @@ impl<A: Adapters> Deployer<A> {
         next: &Next,
         invocation: &Invocation,
     ) -> Result<String, StepError> {
+        // Each action boxed: inline, every action's future would share this one's frame,
+        // and a pass (a roll inside a run inside an event) outgrows a 2 MiB stack in a
+        // debug build — the test threads' and Lambda's tokio workers' size.
         match next {
-            Next::Register { target } => self.register_for_run(read, target).await,
+            Next::Register { target } => Box::pin(self.register_for_run(read, target)).await,
             Next::RunTask {
                 step,
                 client_token,
                 started_by,
-            } => {
-                self.run_task_step(read, *step, client_token, started_by)
-                    .await
+            } => Box::pin(self.run_task_step(read, *step, client_token, started_by)).await,
+            Next::TimeOut { step, task_arn } => {
+                Box::pin(self.time_out_step(read, *step, task_arn)).await
             }
-            Next::TimeOut { step, task_arn } => self.time_out_step(read, *step, task_arn).await,
             Next::RollService { step } => {
-                self.roll_service_step(read, *step, None, invocation).await
+                Box::pin(self.roll_service_step(read, *step, None, invocation)).await
             }
             Next::RollBack { step, to } => {
-                self.roll_service_step(read, *step, Some(to.clone()), invocation)
-                    .await
+                Box::pin(self.roll_service_step(read, *step, Some(to.clone()), invocation)).await
             }
             Next::AwaitLine | Next::AwaitDecision | Next::Wait { .. } | Next::Done => {
                 Ok(String::new())
@@ -384,8 +384,8 @@ impl<A: Adapters> Deployer<A> {
             // Its deadline is kept even if no event comes (`time_out_step`).
             Ok(_) => {
                 let reason = format!("step {name} of run {run} reaches its deadline");
-                self.wake_at(&format!("task {run} {name}"), now + timeout, &reason)
-                    .await
+                // Boxed, as every nested step of a pass: a pass runs deep on a 2 MiB stack.
+                Box::pin(self.wake_at(&format!("task {run} {name}"), now + timeout, &reason)).await
             }
         }
         Ok(format!("RunTask {name}"))

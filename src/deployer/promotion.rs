@@ -211,7 +211,7 @@ impl<A: Adapters> Deployer<A> {
             // One wake-up per target and minute: whichever release waits then is judged.
             let subject = format!("upstream {}", target.name);
             let reason = format!("{} looks upstream again (a soak ends)", target.name);
-            self.wake_at(&subject, at, &reason).await;
+            Box::pin(self.wake_at(&subject, at, &reason)).await;
         }
         Ok(outcome)
     }

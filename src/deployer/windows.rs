@@ -86,7 +86,7 @@ impl<A: Adapters> Deployer<A> {
         // One wake-up per target and opening: the newest release waiting then rolls.
         let subject = format!("window {}", target.name);
         let reason = format!("{}'s deployment window opens", target.name);
-        self.wake_at(&subject, opens_at, &reason).await;
+        Box::pin(self.wake_at(&subject, opens_at, &reason)).await;
         Ok(TargetOutcome::WaitingForWindow { because, opens_at })
     }
 

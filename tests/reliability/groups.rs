@@ -25,17 +25,19 @@ use super::*;
 
 /// The one-off tasks RunTask started, by client token.
 #[derive(Clone, Default)]
-struct TaskStandIn {
+pub(super) struct TaskStandIn {
     tasks: Arc<Mutex<Vec<StandInTask>>>,
 }
 
 #[derive(Clone)]
-struct StandInTask {
+pub(super) struct StandInTask {
     token: String,
-    arn: String,
+    pub(super) arn: String,
     started_by: String,
     container: String,
     exit_code: Option<i32>,
+    /// ECS could not start it (`TaskFailedToStart`): stopped without an exit code.
+    never_started: bool,
 }
 
 impl TaskStandIn {
@@ -78,6 +80,7 @@ impl TaskStandIn {
                         .unwrap_or_default()
                         .into(),
                     exit_code: None,
+                    never_started: false,
                 };
                 tasks.push(task.clone());
                 task
@@ -107,7 +110,7 @@ impl TaskStandIn {
     }
 
     /// The task's container exits with `code`: the STOPPED event ECS sends.
-    fn exit(&self, arn: &str, code: i32, event_id: &str) -> Value {
+    pub(super) fn exit(&self, arn: &str, code: i32, event_id: &str) -> Value {
         let mut tasks = self.tasks.lock().unwrap();
         let task = tasks.iter_mut().find(|t| t.arn == arn).unwrap();
         task.exit_code = Some(code);
@@ -127,13 +130,41 @@ impl TaskStandIn {
         event
     }
 
-    fn started(&self) -> Vec<StandInTask> {
+    /// ECS could not start the task (its image could not be pulled): the STOPPED event,
+    /// `stopCode` TaskFailedToStart and no exit code (events/ecs-task-stopped-never-started.json,
+    /// Amazon ECS Developer Guide, "Amazon ECS task state change events").
+    pub(super) fn never_started(&self, arn: &str, event_id: &str) -> Value {
+        let mut tasks = self.tasks.lock().unwrap();
+        let task = tasks.iter_mut().find(|t| t.arn == arn).unwrap();
+        task.never_started = true;
+        let mut event: Value = serde_json::from_str(include_str!(
+            "../../events/ecs-task-stopped-never-started.json"
+        ))
+        .unwrap();
+        event["id"] = json!(event_id);
+        event["resources"] = json!([task.arn]);
+        let detail = &mut event["detail"];
+        detail["clusterArn"] = json!(format!("arn:aws:ecs:{REGION}:{ACCOUNT}:cluster/prod"));
+        detail["taskArn"] = json!(task.arn);
+        detail["startedBy"] = json!(task.started_by);
+        detail["containers"][0]["taskArn"] = json!(task.arn);
+        event
+    }
+
+    pub(super) fn started(&self) -> Vec<StandInTask> {
         self.tasks.lock().unwrap().clone()
     }
 }
 
 impl StandInTask {
     fn as_described(&self) -> Value {
+        if self.never_started {
+            return json!({"taskArn": self.arn, "startedBy": self.started_by,
+                          "lastStatus": "STOPPED", "desiredStatus": "STOPPED",
+                          "stopCode": "TaskFailedToStart",
+                          "stoppedReason": "CannotPullContainerError: not found",
+                          "containers": [{"name": self.container, "lastStatus": "STOPPED"}]});
+        }
         match self.exit_code {
             None => json!({"taskArn": self.arn, "startedBy": self.started_by,
                            "lastStatus": "RUNNING", "desiredStatus": "RUNNING"}),
@@ -174,7 +205,7 @@ async fn rollout_event(inspector: &TestDeployer, service: &str, key: &str, name:
 /// deployment-events, as Lambda invokes it (an attempt that fails is tried twice more),
 /// `times` times — and again until one delivery is handled, as EventBridge retries a
 /// target for up to 24 hours.
-async fn deliver_ecs_event(deployer: &TestDeployer, event: &Value, times: usize) {
+pub(super) async fn deliver_ecs_event(deployer: &TestDeployer, event: &Value, times: usize) {
     let mut handled = 0;
     let mut delivery = 0;
     while delivery < times || handled == 0 {
@@ -199,7 +230,7 @@ async fn deliver_ecs_event(deployer: &TestDeployer, event: &Value, times: usize)
 }
 
 /// The UpdateService calls the emulator applied, in order: the services they rolled.
-fn services_rolled(proxy: &FaultProxy) -> Vec<String> {
+pub(super) fn services_rolled(proxy: &FaultProxy) -> Vec<String> {
     proxy
         .calls()
         .into_iter()
@@ -210,17 +241,19 @@ fn services_rolled(proxy: &FaultProxy) -> Vec<String> {
 
 /// moto and the fault proxy with services web and worker running v1, v2 pushed, and group
 /// `shop` (migrate on web's revision, then worker, then web) over both.
-struct GroupRig {
-    rig: Rig,
-    stand_in: TaskStandIn,
-    deployer: TestDeployer,
-    inspector: TestDeployer,
+pub(super) struct GroupRig {
+    pub(super) rig: Rig,
+    pub(super) stand_in: TaskStandIn,
+    pub(super) deployer: TestDeployer,
+    pub(super) inspector: TestDeployer,
     pushed: String,
-    run: String,
+    pub(super) run: String,
+    /// The config the deployers were made from, for one more (a test's own clock).
+    pub(super) config: String,
 }
 
 impl GroupRig {
-    async fn new(seed: u64) -> GroupRig {
+    pub(super) async fn new(seed: u64) -> GroupRig {
         let rig = Rig::new(seed).await;
         let running = rig.world.push_image(Some("v1")).await;
         for service in ["web", "worker"] {
@@ -260,10 +293,11 @@ impl GroupRig {
             inspector,
             pushed,
             run,
+            config,
         }
     }
 
-    fn push(&self) -> Value {
+    pub(super) fn push(&self) -> Value {
         push_event("e-release", Some("v2"), &self.pushed)
     }
 
@@ -272,9 +306,15 @@ impl GroupRig {
         rollout_event(&self.inspector, service, &key, "COMPLETED").await
     }
 
-    async fn run_state(&self) -> RunState {
+    pub(super) async fn run_state(&self) -> RunState {
         let run = self.inspector.ledger().group_run("shop", &self.run).await;
         run.unwrap().unwrap().value.state
+    }
+
+    /// Why the run ended where it did, as its record says.
+    pub(super) async fn run_why(&self) -> String {
+        let run = self.inspector.ledger().group_run("shop", &self.run).await;
+        run.unwrap().unwrap().value.why.unwrap_or_default()
     }
 }
 

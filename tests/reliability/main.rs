@@ -13,6 +13,7 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+mod group_failures;
 mod groups;
 
 use std::collections::{BTreeMap, HashMap};
