@@ -4,33 +4,13 @@
 
 use std::collections::BTreeMap;
 
-use chrono::Duration;
-
 use super::golden_tests::{at, digest, golden, golden_json, now, PLAIN};
 use super::{groups as groups_cmd, tables};
 use crate::console::groups::{group_status, GroupStatus};
-use crate::model::group::{run_id, Group, GroupLine, GroupRun, OnFailure, Step};
+use crate::model::group::{run_id, Group, GroupLine, GroupRun, OnFailure};
 
 fn group(name: &str) -> Group {
-    Group {
-        name: name.into(),
-        on_failure: OnFailure::Stop,
-        steps: vec![
-            Step::Task {
-                name: "migrate".into(),
-                target: "web".into(),
-                container: "app".into(),
-                command: vec!["./manage".into(), "migrate".into()],
-                timeout: Duration::minutes(15),
-            },
-            Step::Service {
-                target: "worker".into(),
-            },
-            Step::Service {
-                target: "web".into(),
-            },
-        ],
-    }
+    crate::model::group::spec::example(name, OnFailure::Stop)
 }
 
 fn release(n: u8) -> BTreeMap<String, String> {

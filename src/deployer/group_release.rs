@@ -36,17 +36,22 @@ impl<A: Adapters> Deployer<A> {
                 Err(err) if err.is_transient() => {
                     return Err(format!("group {}: {err}", group.name))
                 }
+                // Only a ledger Slipway cannot use gets here (the release is built from the
+                // config): the run may be fine, it was not started by this push.
                 Err(err) => {
                     log_warning(
                         "group-run",
-                        &format!("group {}: not retrying: {err}", group.name),
+                        &format!(
+                            "group {}: run {id} not started, not retrying: {err}",
+                            group.name
+                        ),
                     );
                     reports.push(GroupRunReport {
                         group: group.name.clone(),
                         run_id: id,
                         state: RunState::Failed,
                         actions: Vec::new(),
-                        why: Some(err.to_string()),
+                        why: Some(format!("not started by this push: {err}")),
                     });
                 }
             }

@@ -82,31 +82,11 @@ pub fn parse_release(
 
 #[cfg(test)]
 mod tests {
-    use chrono::Duration;
-
     use super::*;
-    use crate::model::group::{OnFailure, Step};
+    use crate::model::group::OnFailure;
 
     fn shop() -> Group {
-        Group {
-            name: "shop".into(),
-            on_failure: OnFailure::Stop,
-            steps: vec![
-                Step::Task {
-                    name: "migrate".into(),
-                    target: "web".into(),
-                    container: "app".into(),
-                    command: vec!["./migrate".into()],
-                    timeout: Duration::minutes(15),
-                },
-                Step::Service {
-                    target: "worker".into(),
-                },
-                Step::Service {
-                    target: "web".into(),
-                },
-            ],
-        }
+        crate::model::group::spec::example("shop", OnFailure::Stop)
     }
 
     #[test]

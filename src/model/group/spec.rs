@@ -60,6 +60,31 @@ pub enum OnFailure {
     RollbackCompleted,
 }
 
+/// The group the tests share: `name`, migrate (a task on web's revision, `./manage
+/// migrate` in container app, 15 minutes at most), then worker, then web.
+#[cfg(test)]
+pub(crate) fn example(name: &str, on_failure: OnFailure) -> Group {
+    Group {
+        name: name.into(),
+        steps: vec![
+            Step::Task {
+                name: "migrate".into(),
+                target: "web".into(),
+                container: "app".into(),
+                command: vec!["./manage".into(), "migrate".into()],
+                timeout: Duration::minutes(15),
+            },
+            Step::Service {
+                target: "worker".into(),
+            },
+            Step::Service {
+                target: "web".into(),
+            },
+        ],
+        on_failure,
+    }
+}
+
 impl Group {
     /// The targets whose new revision the group needs, each once, in step order.
     pub fn targets(&self) -> Vec<&str> {

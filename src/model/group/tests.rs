@@ -12,25 +12,7 @@ fn at(minute: i64) -> DateTime<Utc> {
 
 /// migrate (a task on `web`'s revision), then worker, then web.
 fn release_group(on_failure: OnFailure) -> Group {
-    Group {
-        name: "shop".into(),
-        steps: vec![
-            Step::Task {
-                name: "migrate".into(),
-                target: "web".into(),
-                container: "app".into(),
-                command: vec!["./manage".into(), "migrate".into()],
-                timeout: Duration::minutes(15),
-            },
-            Step::Service {
-                target: "worker".into(),
-            },
-            Step::Service {
-                target: "web".into(),
-            },
-        ],
-        on_failure,
-    }
+    super::spec::example("shop", on_failure)
 }
 
 fn release() -> BTreeMap<String, String> {
