@@ -54,8 +54,9 @@ pub enum StartupError {
 }
 
 /// The AWS clients, built once per cold start and shared by every invocation. Every
-/// function calls ECS, ECR and S3; SNS, Secrets Manager and CloudWatch only where the
-/// config asks for them (an approvals topic, approval links or Slack, promotion alarms),
+/// function calls ECS, ECR and S3; SNS, Secrets Manager, CloudWatch and Scheduler only
+/// where the config asks for them (an approvals topic, approval links or Slack, promotion
+/// alarms, releases that wait for a known time),
 /// so those are built on demand from `shared`: building an SDK client runs (and maps in)
 /// its code, which a cold start pays for.
 #[derive(Clone)]
@@ -222,7 +223,18 @@ async fn from_env(
     let alarms = wants_alarms.then(|| CloudWatchAlarms::new(clients.cloudwatch()));
     // Release groups run one-off tasks (RunTask, StopTask, DescribeTasks).
     let tasks = (!config.groups.is_empty()).then(|| EcsTasks::new(clients.ecs.clone()));
-    let wake_ups = wake_ups_from_env(&clients)?;
+    // Only a config whose releases can wait for a known time (a window, a soak, a group
+    // task's deadline) builds Scheduler's client: the others' cold starts skip it.
+    let wants_wake_ups = !config.groups.is_empty()
+        || config
+            .targets
+            .iter()
+            .any(|t| t.windows.is_some() || t.promotion.is_some());
+    let wake_ups = if wants_wake_ups {
+        wake_ups_from_env(&clients)?
+    } else {
+        None
+    };
     let secrets_client = std::cell::OnceCell::new();
     let secrets_client = || secrets_client.get_or_init(|| clients.secrets());
     // The signing keys are read only where links are made or checked: a Slipway whose
