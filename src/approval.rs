@@ -3,7 +3,8 @@
 //! A token is an HMAC-SHA256 over the deployment id, the target, the image being
 //! approved, the expiry and the key id, so a link can approve only that deployment of
 //! that image, only until it expires, and only if it was signed by a key Slipway holds.
-//! Keys rotate: the current and the previous key are both accepted.
+//! Keys rotate: the current and the previous key are both accepted. A release group run's
+//! one approval is bound the same way, to the run and every target's image.
 //!
 //! Token format: `v1.<key id>.<expiry, unix seconds>.<base64url MAC>`.
 
@@ -18,6 +19,7 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 use crate::model::deployment::Deployment;
+use crate::model::group::GroupRun;
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -180,6 +182,13 @@ pub trait KeySource: Send + Sync {
 /// The shortest time between two re-reads of the keys.
 pub const KEY_REREAD_INTERVAL: chrono::Duration = chrono::Duration::seconds(30);
 
+/// What a release group run's approval is bound to, besides its id: the group (as
+/// `group:<name>`, which no target name can be: a deployment's link never verifies for a
+/// run) and every target's image, so a link approves exactly the release it showed.
+fn run_binding(run: &GroupRun) -> (String, String) {
+    (format!("group:{}", run.group), run.release_text())
+}
+
 /// What a deployment's approval is bound to.
 pub fn binding(deployment: &Deployment) -> Binding<'_> {
     Binding {
@@ -258,6 +267,40 @@ impl ApprovalLinks {
                 false
             }
         }
+    }
+
+    /// `<base-url>/group-approvals/<run id>?t=<token>`: a release group run's one link.
+    pub fn run_link(&self, run: &GroupRun, expires_at: DateTime<Utc>) -> String {
+        let (target, image) = run_binding(run);
+        let binding = Binding {
+            deployment_id: &run.id,
+            target: &target,
+            image: &image,
+            step: 0,
+        };
+        format!(
+            "{}/group-approvals/{}?t={}",
+            self.base_url,
+            run.id,
+            self.keys().sign(binding, expires_at)
+        )
+    }
+
+    /// [`Self::verify`] for a release group run's link.
+    pub async fn verify_run(
+        &self,
+        token: &str,
+        run: &GroupRun,
+        now: DateTime<Utc>,
+    ) -> Result<DateTime<Utc>, TokenError> {
+        let (target, image) = run_binding(run);
+        let binding = Binding {
+            deployment_id: &run.id,
+            target: &target,
+            image: &image,
+            step: 0,
+        };
+        self.verify(token, binding, now).await
     }
 
     /// `<base-url>/approvals/<deployment id>?t=<token>`.

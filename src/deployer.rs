@@ -40,6 +40,7 @@ mod approved;
 mod asking;
 mod decisions;
 mod external;
+mod group_approval;
 mod group_line;
 mod group_plan;
 mod group_reconcile;
@@ -69,6 +70,7 @@ mod window_override;
 mod windows;
 
 pub use decisions::{DecisionError, DecisionOutcome, RollWhen};
+pub use group_approval::GroupDecision;
 pub use groups::GroupRunReport;
 pub(crate) use logging::{decision_span, record_in_span};
 use logging::{log_decision, log_warning};
@@ -314,6 +316,8 @@ pub(crate) fn image_digest(image: &str) -> &str {
     crate::model::image_ref::digest_of(image).unwrap_or(image)
 }
 
+#[cfg(test)]
+mod group_approval_tests;
 #[cfg(test)]
 mod group_line_tests;
 #[cfg(test)]

@@ -27,8 +27,8 @@
 //!    should have told, written as the event AWS would have sent; [`probe`] — one call of
 //!    Slipway's own Lambda lifecycle hook: GET the test listener, answer ECS.
 //! 7. [`web`] — the approval function's HTTP surface: an axum router (confirm page,
-//!    decision POST, Slack interactions), its pages, Slack's signatures, and the roll
-//!    jobs a Slack approval hands over.
+//!    decision POST, a release group run's page, Slack interactions), its pages, Slack's
+//!    signatures, and the roll jobs a Slack approval hands over.
 //!    [`console`] — what operators are shown (`slipway status`, `history`, `show`, `wait`,
 //!    `dlq list`): views over the ledger's reads, as plain data.
 //! 8. `aws` — the ports implemented with the AWS SDK (and Slack's Web API), secrets from

@@ -5,11 +5,19 @@
 //! Slack messages are posted with `chat.postMessage` and a bot token rather than an
 //! incoming webhook, because only a posted message can be edited later (`chat.update`)
 //! when a newer push supersedes the request or it is decided on the web page.
+//!
+//! A release group's one approval is told in `group`.
 
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
 use crate::model::deployment::{Deployment, State, Trigger};
+
+mod group;
+pub use group::{
+    group_approval_email, group_approval_slack, group_closed_slack, group_step_lines,
+    on_failure_line, OPEN_GROUP_PAGE_ACTION,
+};
 
 /// A Slack message body: Block Kit blocks and the plain-text fallback for notifications.
 #[derive(Debug, Clone, PartialEq)]

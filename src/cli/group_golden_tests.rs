@@ -1,5 +1,6 @@
 //! Golden tests of `slipway groups`: a group whose run is at its migration with a release
-//! waiting behind it, one whose migration failed, and one no release came to yet
+//! waiting behind it, one whose migration failed, one whose run awaits its approval, and
+//! one no release came to yet
 //! (tests/cli/golden/groups.{txt,json}).
 
 use std::collections::BTreeMap;
@@ -63,8 +64,24 @@ fn statuses() -> Vec<GroupStatus> {
     let runs = BTreeMap::from([(failed.id.clone(), failed)]);
     let billing = group_status(&billing, Some(&line), &runs);
 
+    let checkout = group("checkout");
+    let asked = {
+        let release = release(9);
+        let mut run = GroupRun::begin(&run_id("checkout", &release), &checkout, release, true);
+        run.admitted().unwrap();
+        run.ask(at(100), at(340)).unwrap();
+        run.told(at(100), None, vec![]).unwrap();
+        run
+    };
+    let line = GroupLine {
+        holder: Some(asked.id.clone()),
+        ..GroupLine::default()
+    };
+    let runs = BTreeMap::from([(asked.id.clone(), asked)]);
+    let checkout = group_status(&checkout, Some(&line), &runs);
+
     let empty = group_status(&group("search"), None, &BTreeMap::new());
-    vec![shop, billing, empty]
+    vec![shop, billing, checkout, empty]
 }
 
 #[test]
@@ -79,6 +96,8 @@ fn groups_table_and_json() {
         "queued",
         "migrate: failed",
         "migrate exited 1 (container app)",
+        "awaiting-approval",
+        "approval: asked, expires 2026-12-01 15:40:00Z (in 3h40m)",
         "group search: migrate → worker → web\nno release yet",
     ] {
         assert!(text.contains(says), "{says:?} is missing from:\n{text}");

@@ -228,6 +228,13 @@ fn group_block(status: &GroupStatus, out: &Output, now: DateTime<Utc>) -> String
 
 /// `migrate: started, task …/3, deadline 2026-12-01 12:15:00Z (in 15m)`.
 fn run_step(run: &RunView, now: DateTime<Utc>) -> String {
+    let asked = run
+        .approval
+        .as_ref()
+        .filter(|_| run.state == crate::model::group::RunState::AwaitingApproval);
+    if let Some(asked) = asked {
+        return format!("approval: asked, expires {}", when(asked.expires_at, now));
+    }
     let Some(step) = &run.current else {
         return "-".to_string();
     };

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::model::group::{Group, GroupLine, GroupRun, RunState, StepRun, StepState};
+use crate::model::group::{Group, GroupLine, GroupRun, RunApproval, RunState, StepRun, StepState};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct GroupStatus {
@@ -30,6 +30,8 @@ pub struct RunView {
     /// the last.
     pub current: Option<CurrentStep>,
     pub steps: Vec<StepRun>,
+    /// The run's one approval, once asked: when, until when, and who decided.
+    pub approval: Option<RunApproval>,
     pub why: Option<String>,
 }
 
@@ -85,6 +87,7 @@ pub fn run_view(run: &GroupRun) -> RunView {
             deadline: step.deadline,
         }),
         steps: run.steps.clone(),
+        approval: run.approval.clone(),
         why: run.why.clone(),
     }
 }

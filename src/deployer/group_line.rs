@@ -192,10 +192,14 @@ impl<A: Adapters> Deployer<A> {
             return Ok(());
         }
         match self.move_run(read, |r| r.superseded(by)).await? {
-            Ok(_) => log_decision(
-                "superseded",
-                &format!("run {run} of group {group}: superseded by run {by}"),
-            ),
+            Ok(saved) => {
+                log_decision(
+                    "superseded",
+                    &format!("run {run} of group {group}: superseded by run {by}"),
+                );
+                // A run awaiting its approval asked in Slack: the request says it is over.
+                self.edit_run_message(&saved.value).await;
+            }
             Err(Stale(why)) => log_decision("unchanged", &why),
         }
         Ok(())

@@ -17,18 +17,13 @@ use crate::memory::{
 use crate::model::group::{RunState, TaskStopped};
 use crate::ports::{Silent, TaskRunner, TaskStatus};
 
-type GroupDeployer = Deployer<(
-    MemoryEcs,
-    MemoryRegistry,
-    MemoryStore,
-    MemorySources,
-    Silent,
-)>;
+type GroupDeployer<N = Silent> =
+    Deployer<(MemoryEcs, MemoryRegistry, MemoryStore, MemorySources, N)>;
 
 const REGISTRY: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
 
-pub(super) struct World {
-    pub(super) deployer: GroupDeployer,
+pub(super) struct World<N: crate::ports::Notifier + 'static = Silent> {
+    pub(super) deployer: GroupDeployer<N>,
     pub(super) tasks: Arc<MemoryTasks>,
     pub(super) wake_ups: Arc<crate::memory::MemoryWakeUps>,
     pub(super) now: Arc<Mutex<DateTime<Utc>>>,
@@ -46,7 +41,7 @@ pub(super) fn world_with(on_failure: &str, worker_repository: &str) -> World {
         json!({"name": name, "cluster": "prod", "service": name, "containers": ["app"],
                "repository": repository, "tags": {"glob": "v*"}, "policy": "auto"})
     };
-    let config = json!({
+    world_from(json!({
         "targets": [target("web", "web"), target("worker", worker_repository)],
         "groups": [{"name": "shop", "on_failure": on_failure, "steps": [
             {"task": {"name": "migrate", "target": "web", "container": "app",
@@ -54,7 +49,11 @@ pub(super) fn world_with(on_failure: &str, worker_repository: &str) -> World {
             {"service": "worker"},
             {"service": "web"}
         ]}]
-    });
+    }))
+}
+
+/// A world over `config` (whose targets are web and worker on cluster prod).
+pub(super) fn world_from(config: serde_json::Value) -> World {
     let home = Home {
         account: ACCOUNT.into(),
         region: REGION.into(),
@@ -136,6 +135,24 @@ fn stopped_event(task: TaskStopped, account: &str) -> TaskStoppedEvent {
 }
 
 impl World {
+    /// The same world, asking approvers through `links` and a notifier that keeps what
+    /// it was told.
+    pub(super) fn approving(
+        self,
+        links: crate::approval::ApprovalLinks,
+    ) -> World<crate::memory::RecordingNotifier> {
+        World {
+            deployer: self
+                .deployer
+                .with_approvals(Some(links), crate::memory::RecordingNotifier::default()),
+            tasks: self.tasks,
+            wake_ups: self.wake_ups,
+            now: self.now,
+        }
+    }
+}
+
+impl<N: crate::ports::Notifier + 'static> World<N> {
     async fn start(&self) -> GroupRunReport {
         self.start_release(&release()).await
     }

@@ -217,15 +217,28 @@ impl<A: Adapters> Deployer<A> {
             }
             let read = self.observe_service_step(read).await?;
             let next = read.value.next(self.now());
+            // The group's one approval: asked, or expired, before any step.
+            let approval = match next {
+                Next::AskApproval => Some(Box::pin(self.ask_run_approval(read.clone())).await?),
+                Next::ExpireApproval => {
+                    Some(Box::pin(self.expire_run_approval(read.clone())).await?)
+                }
+                _ => None,
+            };
+            if let Some(done) = approval {
+                actions.push(done);
+                continue;
+            }
             let index = match &next {
                 Next::Done => {
                     let ended = report(group, id, Some(read), Vec::new());
                     Box::pin(self.hand_over_line(group, id, invocation, &mut actions)).await?;
                     return Ok(GroupRunReport { actions, ..ended });
                 }
-                Next::AwaitLine | Next::AwaitDecision | Next::Wait { .. } => {
+                Next::AwaitLine | Next::AwaitDecision { .. } | Next::Wait { .. } => {
                     return Ok(report(group, id, Some(read), actions))
                 }
+                Next::AskApproval | Next::ExpireApproval => continue,
                 Next::Register { .. } => read.value.current_index().unwrap_or_default(),
                 Next::RunTask { step, .. }
                 | Next::TimeOut { step, .. }
@@ -287,9 +300,12 @@ impl<A: Adapters> Deployer<A> {
             Next::RollBack { step, to } => {
                 Box::pin(self.roll_service_step(read, *step, Some(to.clone()), invocation)).await
             }
-            Next::AwaitLine | Next::AwaitDecision | Next::Wait { .. } | Next::Done => {
-                Ok(String::new())
-            }
+            Next::AwaitLine
+            | Next::AskApproval
+            | Next::AwaitDecision { .. }
+            | Next::ExpireApproval
+            | Next::Wait { .. }
+            | Next::Done => Ok(String::new()),
         }
     }
 

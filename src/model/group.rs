@@ -10,6 +10,8 @@
 //!
 //! Here are the plain rules; the ledger keeps a [`GroupRun`] and the pipeline acts on
 //! [`GroupRun::next`]:
+//! - [`approval`] — the run's one approval: asked, decided once, or expired ([`request`]:
+//!   the request as the record keeps it);
 //! - [`spec`] — a group as the config names it;
 //! - [`run`] — one run of a group: its state machine, and the moves each observation makes;
 //! - [`line`] — one run of a group at a time: which run holds the line, which wait;
@@ -17,9 +19,11 @@
 //! - [`next`] — what a run needs done now, and why doing it twice is harmless;
 //! - [`task_exit`] — how a stopped task's event reads as a step's success or failure.
 
+pub mod approval;
 pub mod ids;
 pub mod line;
 pub mod next;
+pub mod request;
 pub mod run;
 pub mod spec;
 pub mod task_exit;
@@ -27,6 +31,7 @@ pub mod task_exit;
 pub use ids::{is_group_name, run_id, MAX_GROUP_NAME};
 pub use line::{Admission, GroupLine};
 pub use next::Next;
+pub use request::RunApproval;
 pub use run::{GroupRun, ReleaseSource, RunState, Stale, StepKind, StepRun, StepState};
 pub use spec::{Group, OnFailure, Step, MAX_TASK_TIMEOUT};
 pub use task_exit::{ContainerExit, TaskStopped, TaskVerdict};

@@ -25,18 +25,18 @@ use crate::web::page::ConfirmPage;
 
 #[derive(Deserialize)]
 pub(super) struct LinkQuery {
-    t: Option<String>,
+    pub(super) t: Option<String>,
 }
 
 #[derive(Deserialize)]
 pub(super) struct DecisionForm {
-    t: String,
-    nonce: String,
-    decision: String,
+    pub(super) t: String,
+    pub(super) nonce: String,
+    pub(super) decision: String,
     #[serde(default)]
-    name: String,
+    pub(super) name: String,
     #[serde(default)]
-    reason: String,
+    pub(super) reason: String,
 }
 
 /// Longest name or reason kept in the ledger.
@@ -388,7 +388,7 @@ fn undecided_page(deployment: &Deployment, now: DateTime<Utc>) -> Option<Respons
 }
 
 /// Trims, drops control characters and caps the length of a typed field.
-fn clean(text: &str) -> String {
+pub(super) fn clean(text: &str) -> String {
     text.trim()
         .chars()
         .filter(|c| !c.is_control())

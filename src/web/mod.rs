@@ -6,6 +6,8 @@
 //!   scanners and chat unfurlers fetch links before people do (HEAD is answered too).
 //! - `POST /approvals/{id}` — the page's form: token, CSRF nonce, decision, name, reason.
 //!   The only way a link decides ([`link`]).
+//! - `GET` and `POST /group-approvals/{run}` — the same for a release group run's one
+//!   approval: the whole release on one page ([`group_link`]).
 //! - `POST /slack/interactions` — Slack's button clicks, signed by Slack ([`interactions`]).
 //! - `POST /operator/{action}` — the operator endpoint the `slipway` command line signs
 //!   its requests to (IAM-authorised on AWS): rollback, freeze, unfreeze, approve, reject
@@ -24,6 +26,7 @@ use axum::Router;
 use chrono::{DateTime, Utc};
 use tracing::warn;
 
+mod group_link;
 mod interactions;
 pub mod later;
 mod link;
@@ -65,6 +68,12 @@ impl<A: Adapters> ApprovalApp<A> {
                 "/approvals/{id}",
                 get(link::show::<A>)
                     .post(link::decide::<A>)
+                    .fallback(method_not_allowed),
+            )
+            .route(
+                "/group-approvals/{id}",
+                get(group_link::show::<A>)
+                    .post(group_link::decide::<A>)
                     .fallback(method_not_allowed),
             )
             .route("/slack/interactions", post(interactions::slack::<A>))
@@ -178,3 +187,6 @@ fn with_headers(
     }
     response
 }
+
+#[cfg(test)]
+mod group_link_tests;

@@ -36,6 +36,26 @@ pub struct ConfirmPage<'a> {
     pub upstream: Vec<String>,
 }
 
+/// The confirmation page behind a release group run's approval link: the whole release.
+#[derive(Template)]
+#[template(path = "approval/group_confirm.html")]
+pub struct GroupConfirmPage<'a> {
+    pub run_id: &'a str,
+    pub group: &'a str,
+    pub requested_at: String,
+    pub expires_at: String,
+    /// One line per step, in order (`notify::group_step_lines`).
+    pub steps: &'a [String],
+    pub on_failure: &'a str,
+    /// (target, image), in target order.
+    pub images: Vec<(&'a str, &'a str)>,
+    /// Where the forms POST: the run id, relative to the link's path.
+    pub action: &'a str,
+    pub token: &'a str,
+    pub form_nonce: &'a str,
+    pub style_nonce: &'a str,
+}
+
 /// Any outcome: decided, refused, expired, superseded, bad link.
 #[derive(Template)]
 #[template(path = "approval/message.html")]

@@ -88,7 +88,7 @@ def wired():
               "the approval API proxies to the approval function with payload format 2.0")
         items = apigw.get_routes(ApiId=api["ApiId"])["Items"]
         routes = sorted(r["RouteKey"] for r in items)
-        check(routes == ["GET /approvals/{id}", "POST /approvals/{id}", "POST /operator/{action}", "POST /slack/interactions"],
+        check(routes == ["GET /approvals/{id}", "GET /group-approvals/{id}", "POST /approvals/{id}", "POST /group-approvals/{id}", "POST /operator/{action}", "POST /slack/interactions"],
               f"the approval API routes the page, the decision, Slack and the operator endpoint ({routes})")
         auth = {r["RouteKey"]: r.get("AuthorizationType") for r in items}
         check(auth.get("POST /operator/{action}") == "AWS_IAM"

@@ -22,9 +22,11 @@ locals {
   approval_url = "${aws_apigatewayv2_api.approval.api_endpoint}/"
 
   approval_routes = {
-    page     = "GET /approvals/{id}"
-    decision = "POST /approvals/{id}"
-    slack    = "POST /slack/interactions"
+    page           = "GET /approvals/{id}"
+    decision       = "POST /approvals/{id}"
+    group_page     = "GET /group-approvals/{id}"
+    group_decision = "POST /group-approvals/{id}"
+    slack          = "POST /slack/interactions"
   }
 }
 

@@ -60,11 +60,12 @@ locals {
       # source_read: approving an uploaded manifest re-reads the upload by version id.
       # ecr_read: the operator endpoint's rollback checks that ECR still has the image it
       # returns to (src/deployer/operator.rs, check_still_in_ecr).
-      # group_reads: `slipway plan` of a group's release (a push or a release.json) is
-      # served here, and reads the group's line.
+      # group grants: approving a release group's run (its page's POST, src/web/group_link.rs)
+      # starts the run here — registrations, the migration's RunTask, the first
+      # UpdateService — and `slipway plan` of a group's release reads the group's line.
       # wake_ups: an approved release may wait for its window.
       grants = concat(["ledger", "ecs_read", "ecs_roll", "ecs_progress", "ecs_register", "pass_role", "ecr_read", "source_read", "notify", "secrets", "kms", "roll_later", "wake_ups"],
-      length(var.groups) == 0 ? [] : ["group_reads"])
+      local.group_grants)
     }
     "test-probe" = {
       description = "ECS's Lambda lifecycle hook: probes a progressive rollout's test listener before production traffic moves"
@@ -102,11 +103,6 @@ locals {
     # Release groups' runs (src/model/group/) and each group's line, beside the targets.
     group_runs = [
       { sid = "GroupLedger", actions = ["s3:GetObject", "s3:PutObject"], resources = ["${aws_s3_bucket.this["ledger"].arn}/groups/*"], condition = null },
-    ]
-    # A dry run of a group's release reads its line and runs, and writes nothing
-    # (src/deployer/group_plan.rs).
-    group_reads = [
-      { sid = "GroupLedgerReads", actions = ["s3:GetObject"], resources = ["${aws_s3_bucket.this["ledger"].arn}/groups/*"], condition = null },
     ]
     # A group's one-off tasks: RunTask of the task steps' targets' revisions, in their
     # clusters only; StopTask at a deadline and DescribeTasks when an event was lost, on

@@ -59,14 +59,16 @@ struct RawTask {
     timeout: String,
 }
 
-/// What a run does not do yet, refused rather than skipped: a run asks no approval (its
-/// one approval for the whole group has no page yet), and holds no step for the target's
-/// window or promotion gate — a target that needs one of them cannot be in a group, so
-/// that no release reaches it without what its config promises.
+/// What a run does not do yet, refused rather than skipped: it holds no step for the
+/// target's window or promotion gate — a target that needs one of them cannot be in a
+/// group, so that no release reaches it without what its config promises. A target with
+/// policy `approval` makes the whole run ask first (its one approval); one whose approval
+/// is a pause inside ECS's rollout cannot join, since the run asks before any step.
 fn runs_in_a_group(target: &Target) -> Result<(), &'static str> {
     use crate::input::config::Policy;
-    if target.policy == Policy::Approval {
-        return Err("has policy `approval`: a release group runs without approval for now (its one approval for the whole group is not built yet); use `auto` targets");
+    use crate::model::progressive::ApprovalPoint;
+    if target.policy == Policy::Approval && target.rollout.approval != ApprovalPoint::Before {
+        return Err("asks for approval during ECS's rollout (`approval_at`): a release group asks once, before any step; drop `approval_at` for this target");
     }
     if target.windows.is_some() {
         return Err("has deployment windows, which a release group's run does not check yet");

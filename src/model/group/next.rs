@@ -17,8 +17,12 @@ use super::run::{GroupRun, RunState, StepKind, StepState};
 pub enum Next {
     /// Another run of the group holds its line: nothing to do until it ends.
     AwaitLine,
-    /// A person decides first (the group's one approval).
-    AwaitDecision,
+    /// Ask the approvers (the group's one approval): fix the request, tell them.
+    AskApproval,
+    /// A person decides first; the request expires at `until`.
+    AwaitDecision { until: DateTime<Utc> },
+    /// Nobody decided in time: the run ends, nothing started.
+    ExpireApproval,
     /// Register `target`'s new revision (the image the release gives it).
     Register { target: String },
     /// RunTask of the step's target's new revision with the step's command.
@@ -44,7 +48,13 @@ impl GroupRun {
     pub fn next(&self, now: DateTime<Utc>) -> Next {
         match self.state {
             RunState::Queued => Next::AwaitLine,
-            RunState::AwaitingApproval => Next::AwaitDecision,
+            RunState::AwaitingApproval => match &self.approval {
+                _ if self.approval_expired(now) => Next::ExpireApproval,
+                Some(request) if request.notified_at.is_some() => Next::AwaitDecision {
+                    until: request.expires_at,
+                },
+                _ => Next::AskApproval,
+            },
             RunState::Running => self.next_step(now),
             RunState::RollingBack => self.next_rollback(),
             _ => Next::Done,

@@ -136,6 +136,9 @@ pub struct GroupRun {
     /// Whether the run awaits an approval once it holds the group's line.
     #[serde(default)]
     pub needs_approval: bool,
+    /// The run's one approval, once asked (`model::group::approval`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval: Option<super::request::RunApproval>,
     /// The image each target of the group takes, digest-pinned.
     pub release: BTreeMap<String, String>,
     /// Each target's new task-definition revision, once registered (registered once).
@@ -177,6 +180,7 @@ impl GroupRun {
             on_failure: group.on_failure,
             state: RunState::Queued,
             needs_approval,
+            approval: None,
             release,
             revisions: BTreeMap::new(),
             steps,

@@ -307,10 +307,20 @@ fn a_rollback_that_fails_ends_the_run_failed_with_both_reasons() {
 fn one_approval_starts_the_whole_group_and_only_a_waiting_run_is_superseded() {
     let group = release_group(OnFailure::Stop);
     let mut run = begun("shop-3", &group, release(), true);
-    assert_eq!(run.next(at(0)), Next::AwaitDecision);
-    run.decide(RunState::Running).unwrap();
+    assert_eq!(run.next(at(0)), Next::AskApproval);
+    run.ask(at(0), at(60)).unwrap();
+    assert_eq!(run.next(at(0)), Next::AskApproval, "nobody was told yet");
+    run.told(at(1), None, vec![]).unwrap();
+    assert_eq!(run.next(at(1)), Next::AwaitDecision { until: at(60) });
+    let approver = crate::model::deployment::Actor {
+        id: "ada (approval link)".into(),
+        channel: crate::model::deployment::Channel::Web,
+        source: None,
+    };
+    let approve = crate::model::deployment::Verdict::Approve;
+    run.decided(approve, &approver, None, at(2)).unwrap();
     assert!(
-        run.decide(RunState::Running).is_err(),
+        run.decided(approve, &approver, None, at(2)).is_err(),
         "a second approval moves nothing"
     );
     assert!(

@@ -334,7 +334,7 @@ run "builds_the_functions_and_buckets_as_documented" {
       && aws_apigatewayv2_stage.approval.name == "$default"
       && aws_apigatewayv2_stage.approval.default_route_settings[0].throttling_rate_limit == 20
       && aws_apigatewayv2_stage.approval.default_route_settings[0].throttling_burst_limit == 50
-      && sort([for r in aws_apigatewayv2_route.approval : r.route_key]) == sort(["GET /approvals/{id}", "POST /approvals/{id}", "POST /slack/interactions"])
+      && sort([for r in aws_apigatewayv2_route.approval : r.route_key]) == sort(["GET /approvals/{id}", "POST /approvals/{id}", "GET /group-approvals/{id}", "POST /group-approvals/{id}", "POST /slack/interactions"])
     )
     error_message = "The approval API is not the 2.0 proxy of the function on a throttled $default stage with the page, decision and Slack routes."
   }
@@ -922,7 +922,7 @@ run "renders_a_release_group_and_grants_only_its_tasks" {
   # RunTask only of the task step's target's family, only in its cluster; StopTask and
   # DescribeTasks only on that cluster's tasks.
   assert {
-    condition = alltrue([for f in ["image-push", "source-upload", "deployment-events", "reconcile"] :
+    condition = alltrue([for f in ["image-push", "source-upload", "deployment-events", "reconcile", "approval"] :
       jsonencode(one([for s in output.function_permissions[f] : s if s.sid == "RunGroupTasks"])) == jsonencode({
         sid       = "RunGroupTasks"
         actions   = ["ecs:RunTask"]
@@ -943,19 +943,15 @@ run "renders_a_release_group_and_grants_only_its_tasks" {
   }
 
   assert {
-    condition = alltrue([for f in ["approval", "test-probe"] :
-      length([for s in output.function_permissions[f] : s if contains(["RunGroupTasks", "FollowGroupTasks", "GroupLedger"], s.sid)]) == 0
-    ])
-    error_message = "The approval and test-probe functions drive no run: no group grant."
+    condition     = length([for s in output.function_permissions["test-probe"] : s if contains(["RunGroupTasks", "FollowGroupTasks", "GroupLedger"], s.sid)]) == 0
+    error_message = "The test-probe function drives no run: no group grant."
   }
 
-  # The approval function serves `slipway plan`, whose dry run of a group's release reads
-  # the group's line: reads only.
+  # Approving a run on its page starts it in the approval function: the first steps'
+  # registrations (passing the revisions' roles) and the migration's RunTask.
   assert {
-    condition = jsonencode(one([for s in output.function_permissions["approval"] : s if s.sid == "GroupLedgerReads"])) == jsonencode({
-      sid = "GroupLedgerReads", actions = ["s3:GetObject"], resources = ["${aws_s3_bucket.this["ledger"].arn}/groups/*"], condition = null
-    })
-    error_message = "The approval function may read the groups' ledger, and only read it."
+    condition     = length([for s in output.function_permissions["approval"] : s if contains(["RegisterRevisions", "PassServiceRolesToEcsTasks"], s.sid)]) == 2
+    error_message = "The approval function starts approved runs: it registers revisions and passes their roles."
   }
 
   assert {
@@ -983,7 +979,7 @@ run "without_groups_no_function_may_run_tasks" {
 
   assert {
     condition = alltrue([for f, statements in output.function_permissions :
-      length([for s in statements : s if contains(["RunGroupTasks", "FollowGroupTasks", "GroupLedger", "GroupLedgerReads"], s.sid)]) == 0
+      length([for s in statements : s if contains(["RunGroupTasks", "FollowGroupTasks", "GroupLedger"], s.sid)]) == 0
     ])
     error_message = "Without release groups, no function may run tasks or write runs."
   }

@@ -151,7 +151,6 @@ fn a_group_name_fits_run_ids_and_started_by() {
 #[test]
 fn a_target_whose_config_promises_what_a_run_does_not_check_cannot_be_in_a_group() {
     for (extra, words) in [
-        (json!({"policy": "approval"}), "policy `approval`"),
         (
             json!({"windows": {"time_zone": "Europe/Berlin", "deny": ["FR 16:00 -> MO 08:00"]}}),
             "deployment windows",
@@ -176,4 +175,19 @@ fn a_target_whose_config_promises_what_a_run_does_not_check_cannot_be_in_a_group
             "{err}"
         );
     }
+}
+
+#[test]
+fn an_approval_target_joins_a_group_whose_run_then_asks_once() {
+    let mut worker = target("worker");
+    worker["policy"] = json!("approval");
+    worker["approval"] = json!({"expires_after_hours": 4});
+    let doc = json!({"targets": [target("web"), worker],
+                     "groups": [{"name": "shop", "steps": [{"service": "worker"}, {"service": "web"}]}]});
+    let home = Home {
+        account: "123456789012".into(),
+        region: "eu-west-1".into(),
+    };
+    let config = Config::from_json(&doc.to_string(), &home).unwrap();
+    assert_eq!(config.groups[0].steps.len(), 2);
 }
