@@ -3,6 +3,8 @@
 //! approval function's handler takes the approver's GET and POST, or Slack's click.
 
 mod common;
+#[path = "approvals/group.rs"]
+mod group;
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
