@@ -159,6 +159,22 @@ fn summary(action: &str, answer: &Answer) -> String {
         .or_else(|| answer.body.pointer("/answer/result"))
         .and_then(Value::as_str)
         .unwrap_or("done");
+    // A release group run's decision: where the run stands now.
+    if let (Some(run), Some(state)) = (
+        answer.body.get("run_id").and_then(Value::as_str),
+        answer
+            .body
+            .pointer("/answer/run/state")
+            .and_then(Value::as_str),
+    ) {
+        let why = answer
+            .body
+            .pointer("/answer/run/why")
+            .and_then(Value::as_str)
+            .map(|why| format!(": {why}"))
+            .unwrap_or_default();
+        return format!("{action}: run {run} is {state} (as {by}){why}");
+    }
     match answer.body.pointer("/answer/why").and_then(Value::as_str) {
         Some(why) => format!("{action}: {result} (as {by}): {why}"),
         None => format!("{action}: {result} (as {by})"),

@@ -97,8 +97,9 @@ pub enum Command {
         #[arg(long, default_value = "30m", value_parser = parse_duration)]
         timeout: Duration,
     },
-    /// Approve a deployment awaiting approval, as your IAM identity (the target's
-    /// approval.iam_approvers decide who may).
+    /// Approve a deployment, or a release group's run, awaiting approval, as your IAM
+    /// identity (the target's approval.iam_approvers decide who may; for a run, those of
+    /// every target of the group that asks for approval).
     #[command(
         after_help = "Example:\n  slipway --env prod approve prod-web.img-3f2a9c1e… --reason 'checked on staging'"
     )]
@@ -107,7 +108,8 @@ pub enum Command {
         #[arg(long)]
         reason: Option<String>,
     },
-    /// Reject a deployment awaiting approval, as your IAM identity.
+    /// Reject a deployment, or a release group's run, awaiting approval, as your IAM
+    /// identity.
     #[command(
         after_help = "Example:\n  slipway --env prod reject prod-web.img-3f2a9c1e… --reason 'breaks checkout'"
     )]

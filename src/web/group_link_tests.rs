@@ -36,7 +36,8 @@ fn deployer() -> Deployer<Adapters> {
                            "containers": ["app"], "repository": name,
                            "tags": {"glob": "v*"}, "policy": policy});
         if policy == "approval" {
-            t["approval"] = json!({"expires_after_hours": 2});
+            t["approval"] = json!({"expires_after_hours": 2,
+                                   "iam_approvers": ["arn:aws:sts::123456789012:assumed-role/release-*/*"]});
         }
         t
     };
@@ -232,4 +233,47 @@ async fn a_deployments_route_does_not_take_a_runs_link() {
     )
     .await;
     assert_eq!(status, 404);
+}
+
+fn operator(action: &str, arn: &str, id: &str) -> Request<Body> {
+    Request::post(format!("/operator/{action}"))
+        .header("content-type", "application/json")
+        .extension(super::operator::VerifiedCaller {
+            arn: arn.into(),
+            account: ACCOUNT.into(),
+        })
+        .body(Body::from(
+            json!({"deployment": id, "reason": "checked", "request_id": "cli-1"}).to_string(),
+        ))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn slipway_approve_decides_a_run_as_an_iam_approver_of_its_approval_targets() {
+    let (app, _) = asked().await;
+    let id = run_id("shop", &release());
+    let stranger = "arn:aws:sts::123456789012:assumed-role/developers/bob";
+    let (status, body) = send(&app, operator("approve", stranger, &id)).await;
+    assert_eq!(status, 403, "{body}");
+    assert!(
+        body.contains("not among the IAM approvers of web"),
+        "{body}"
+    );
+    let run = app.deployer.group_run_by_id(&id).await.unwrap().value;
+    assert_eq!(run.state, RunState::AwaitingApproval);
+
+    let approver = "arn:aws:sts::123456789012:assumed-role/release-managers/ada";
+    let (status, body) = send(&app, operator("approve", approver, &id)).await;
+    assert_eq!(status, 200, "{body}");
+    let answer: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(answer["run_id"], json!(id));
+    assert_eq!(answer["answer"]["run"]["state"], json!("running"));
+    let run = app.deployer.group_run_by_id(&id).await.unwrap().value;
+    let decision = run.approval.unwrap().decision.unwrap();
+    assert_eq!(decision.actor, approver);
+    assert_eq!(decision.channel, crate::model::deployment::Channel::Iam);
+
+    let (status, body) = send(&app, operator("reject", approver, &id)).await;
+    assert_eq!(status, 409, "{body}");
+    assert!(body.contains("already approved"), "{body}");
 }

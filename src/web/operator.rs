@@ -19,6 +19,7 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::json;
 
+use super::operator_group::{decide_run, is_run_id};
 use super::{AppState, RequestSource};
 use crate::deployer::{DecisionError, DecisionOutcome, Invocation, OperatorError, OverrideOutcome};
 use crate::input::event::{OperatorAction, OperatorRequest};
@@ -165,7 +166,7 @@ fn operator_status(err: &OperatorError) -> StatusCode {
 }
 
 /// A decision as the IAM caller, through the same path as the page and Slack; who may
-/// decide is the target's `approval.iam_approvers`.
+/// decide is the target's `approval.iam_approvers` (a release group run's: `operator_group`).
 async fn decide<A: Adapters>(
     deployer: &crate::deployer::Deployer<A>,
     verdict: Verdict,
@@ -173,6 +174,9 @@ async fn decide<A: Adapters>(
     source: Option<String>,
     body: OperatorBody,
 ) -> Response {
+    if let Some(run) = body.deployment.as_deref().filter(|id| is_run_id(id)) {
+        return decide_run(deployer, run, verdict, caller, source, body.reason).await;
+    }
     let (id, record, actor) =
         match named_deployment(deployer, body.deployment, caller, source).await {
             Ok(found) => found,
@@ -303,7 +307,7 @@ async fn override_window<A: Adapters>(
     }
 }
 
-fn decision_status(err: &DecisionError) -> StatusCode {
+pub(super) fn decision_status(err: &DecisionError) -> StatusCode {
     match err {
         DecisionError::UnknownDeployment(_) => StatusCode::NOT_FOUND,
         err if err.is_transient() => StatusCode::SERVICE_UNAVAILABLE,
@@ -311,7 +315,7 @@ fn decision_status(err: &DecisionError) -> StatusCode {
     }
 }
 
-fn failed(message: &str, status: StatusCode) -> Response {
+pub(super) fn failed(message: &str, status: StatusCode) -> Response {
     let advice = match status {
         StatusCode::SERVICE_UNAVAILABLE => " (try again in a minute)",
         StatusCode::INTERNAL_SERVER_ERROR => {
@@ -330,7 +334,7 @@ fn failed(message: &str, status: StatusCode) -> Response {
     )
 }
 
-fn answer(status: StatusCode, body: serde_json::Value) -> Response {
+pub(super) fn answer(status: StatusCode, body: serde_json::Value) -> Response {
     (status, [("cache-control", "no-store")], Json(body)).into_response()
 }
 
