@@ -31,6 +31,7 @@ mod interactions;
 pub mod later;
 mod link;
 pub mod operator;
+mod operator_answer;
 mod operator_group;
 pub mod page;
 pub mod slack;

@@ -13,15 +13,16 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::{Extension, Json};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::json;
 
+use super::operator_answer::{answer, decision_status, failed};
 use super::operator_group::{decide_run, is_run_id};
 use super::{AppState, RequestSource};
-use crate::deployer::{DecisionError, DecisionOutcome, Invocation, OperatorError, OverrideOutcome};
+use crate::deployer::{DecisionOutcome, Invocation, OperatorError, OverrideOutcome};
 use crate::input::event::{OperatorAction, OperatorRequest};
 use crate::model::deployment::{Action, Actor, Channel, Verdict};
 use crate::ports::Adapters;
@@ -175,7 +176,7 @@ async fn decide<A: Adapters>(
     body: OperatorBody,
 ) -> Response {
     if let Some(run) = body.deployment.as_deref().filter(|id| is_run_id(id)) {
-        return decide_run(deployer, run, verdict, caller, source, body.reason).await;
+        return decide_run(deployer, run, verdict, &caller.arn, source, body.reason).await;
     }
     let (id, record, actor) =
         match named_deployment(deployer, body.deployment, caller, source).await {
@@ -305,37 +306,6 @@ async fn override_window<A: Adapters>(
         ),
         Err(err) => failed(&err.to_string(), decision_status(&err)),
     }
-}
-
-pub(super) fn decision_status(err: &DecisionError) -> StatusCode {
-    match err {
-        DecisionError::UnknownDeployment(_) => StatusCode::NOT_FOUND,
-        err if err.is_transient() => StatusCode::SERVICE_UNAVAILABLE,
-        _ => StatusCode::INTERNAL_SERVER_ERROR,
-    }
-}
-
-pub(super) fn failed(message: &str, status: StatusCode) -> Response {
-    let advice = match status {
-        StatusCode::SERVICE_UNAVAILABLE => " (try again in a minute)",
-        StatusCode::INTERNAL_SERVER_ERROR => {
-            " (trying again will not help; ask the team that runs Slipway)"
-        }
-        _ => "",
-    };
-    let result = if status == StatusCode::CONFLICT {
-        "refused"
-    } else {
-        "failed"
-    };
-    answer(
-        status,
-        json!({"result": result, "message": format!("{message}{advice}")}),
-    )
-}
-
-pub(super) fn answer(status: StatusCode, body: serde_json::Value) -> Response {
-    (status, [("cache-control", "no-store")], Json(body)).into_response()
 }
 
 fn valid_request_id(id: &str) -> bool {

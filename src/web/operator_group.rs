@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use tracing::info;
 
-use super::operator::{answer, decision_status, failed, VerifiedCaller};
+use super::operator_answer::{answer, decision_status, failed};
 use crate::deployer::{Deployer, GroupDecision};
 use crate::model::deployment::{Actor, Channel, Verdict};
 use crate::ports::Adapters;
@@ -21,7 +21,7 @@ pub(super) async fn decide_run<A: Adapters>(
     deployer: &Deployer<A>,
     id: &str,
     verdict: Verdict,
-    caller: &VerifiedCaller,
+    caller: &str,
     source: Option<String>,
     reason: Option<String>,
 ) -> Response {
@@ -40,7 +40,7 @@ pub(super) async fn decide_run<A: Adapters>(
     let targets = deployer.approval_targets(group);
     let refused_by: Vec<&str> = targets
         .iter()
-        .filter(|t| !t.approval.may_decide_as(&caller.arn))
+        .filter(|t| !t.approval.may_decide_as(caller))
         .map(|t| t.name.as_str())
         .collect();
     if targets.is_empty() || !refused_by.is_empty() {
@@ -49,24 +49,19 @@ pub(super) async fn decide_run<A: Adapters>(
         } else {
             format!(
                 "{} is not among the IAM approvers of {} (approval.iam_approvers): run {id} needs an approver of every target of group {} that asks for approval",
-                caller.arn,
+                caller,
                 refused_by.join(", "),
                 group.name
             )
         };
-        info!(
-            run_id = id,
-            actor = caller.arn,
-            decision = "refused",
-            "{why}"
-        );
+        info!(run_id = id, actor = caller, decision = "refused", "{why}");
         return answer(
             StatusCode::FORBIDDEN,
             serde_json::json!({"result": "refused", "message": why}),
         );
     }
     let actor = Actor {
-        id: caller.arn.clone(),
+        id: caller.to_string(),
         channel: Channel::Iam,
         source,
     };
@@ -77,7 +72,7 @@ pub(super) async fn decide_run<A: Adapters>(
         ),
         Ok(decided) => answer(
             StatusCode::OK,
-            serde_json::json!({"result": "done", "by": caller.arn, "run_id": id, "answer": decided}),
+            serde_json::json!({"result": "done", "by": caller, "run_id": id, "answer": decided}),
         ),
         Err(err) => failed(&err.to_string(), decision_status(&err)),
     }
