@@ -49,6 +49,7 @@ mod group_release_upload;
 mod group_steps;
 mod groups;
 mod headship;
+mod hints;
 mod hook_endings;
 mod hooks;
 mod logging;
@@ -105,6 +106,8 @@ pub struct Deployer<A: Adapters> {
     tasks: Option<std::sync::Arc<dyn crate::ports::TaskRunner>>,
     /// One-time wake-ups of the reconciler when a wait ends (`wake_ups`).
     wake_ups: Option<std::sync::Arc<dyn crate::ports::WakeUps>>,
+    /// The promotion bus, told when an upstream's deployment succeeds (`hints`).
+    hints: Option<std::sync::Arc<dyn crate::ports::Hints>>,
 }
 
 /// The time source of the window decisions.
@@ -143,6 +146,7 @@ where
             alarms: None,
             tasks: None,
             wake_ups: None,
+            hints: None,
         }
     }
 }
@@ -176,6 +180,7 @@ where
             alarms: self.alarms,
             tasks: self.tasks,
             wake_ups: self.wake_ups,
+            hints: self.hints,
         }
     }
 }
@@ -209,6 +214,12 @@ impl<A: Adapters> Deployer<A> {
     /// Ask `wake_ups` to wake the reconciler when a wait ends.
     pub fn with_wake_ups(mut self, wake_ups: std::sync::Arc<dyn crate::ports::WakeUps>) -> Self {
         self.wake_ups = Some(wake_ups);
+        self
+    }
+
+    /// Publish promotion hints on `hints` when an upstream's deployment succeeds.
+    pub fn with_hints(mut self, hints: std::sync::Arc<dyn crate::ports::Hints>) -> Self {
+        self.hints = Some(hints);
         self
     }
 
@@ -328,6 +339,8 @@ mod group_release_tests;
 mod group_tests;
 #[cfg(test)]
 mod group_upload_tests;
+#[cfg(test)]
+mod hint_tests;
 #[cfg(test)]
 mod hook_step_tests;
 #[cfg(test)]

@@ -408,6 +408,15 @@ pub trait WakeUps: Send + Sync {
     ) -> futures::future::BoxFuture<'a, Result<(), AwsError>>;
 }
 
+/// Where Slipway publishes its promotion hints (EventBridge's PutEvents on the promotion
+/// bus). A trait object: only a deployer whose config has promotion gates publishes.
+pub trait Hints: Send + Sync {
+    fn publish<'a>(
+        &'a self,
+        hint: &'a crate::input::hint::UpstreamSucceeded,
+    ) -> futures::future::BoxFuture<'a, Result<(), AwsError>>;
+}
+
 /// One-off tasks for release groups: RunTask, StopTask and DescribeTasks. A trait object,
 /// since only a deployer whose config has groups needs it.
 pub trait TaskRunner: Send + Sync {

@@ -205,3 +205,88 @@ async fn a_wake_up_is_a_one_time_schedule_of_the_reconciler_deleted_after_it_fir
     let err = elsewhere.schedule(&wake_up).await.unwrap_err();
     assert_eq!(err.operation, "CreateSchedule");
 }
+
+/// A promotion hint is one PutEvents entry on Slipway's promotion bus, against moto's
+/// EventBridge: a rule on the bus (as Terraform makes it, `source` slipway.promotion)
+/// delivers it — to a queue here, to deployment-events on AWS — and the delivered event
+/// parses as the hint published.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_promotion_hint_is_put_on_the_bus_and_delivered_with_the_publishers_account() {
+    use slipway::input::event::Intent;
+    use slipway::input::hint::{parse_hint, UpstreamSucceeded};
+    use slipway::ports::Hints;
+
+    let world = World::new().await;
+    let events = world.clients.eventbridge();
+    events
+        .create_event_bus()
+        .name("slipway-promotion")
+        .send()
+        .await
+        .unwrap();
+    let sqs = aws_sdk_sqs::Client::new(&world.emulator.shared().await);
+    let queue_url = sqs
+        .create_queue()
+        .queue_name("hints")
+        .send()
+        .await
+        .unwrap()
+        .queue_url()
+        .unwrap()
+        .to_string();
+    events
+        .put_rule()
+        .name("hints")
+        .event_bus_name("slipway-promotion")
+        .event_pattern(
+            json!({"source": ["slipway.promotion"], "detail-type": ["Slipway Upstream Succeeded"]})
+                .to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    events
+        .put_targets()
+        .rule("hints")
+        .event_bus_name("slipway-promotion")
+        .targets(
+            aws_sdk_eventbridge::types::Target::builder()
+                .id("queue")
+                .arn(format!("arn:aws:sqs:{REGION}:{ACCOUNT}:hints"))
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+
+    let hint = UpstreamSucceeded {
+        target: "dev-web".into(),
+        deployment_id: "dev-web.img-abc".into(),
+        image: image_uri(&format!("sha256:{}", "d".repeat(64))),
+        succeeded_at: chrono::Utc::now(),
+    };
+    let bus = slipway::aws::hints::EventBridgeHints::new(events, "slipway-promotion".into());
+    bus.publish(&hint).await.unwrap();
+
+    let delivered = world.drain_queue(&queue_url).await;
+    assert_eq!(delivered.len(), 1, "{delivered:?}");
+    let mut raw: Value = serde_json::from_str(&delivered[0]).unwrap();
+    // moto 5.2.5 leaves `account` out of the events it delivers; every EventBridge event
+    // has it, the publisher's account ("account: The 12-digit number identifying an AWS
+    // account", Amazon EventBridge User Guide, "Amazon EventBridge event structure";
+    // PutEventsRequestEntry has no field to set it). Without it the hint would be refused
+    // (`deployer::hints`), so it is put back as AWS sends it.
+    assert_eq!(
+        raw.get("account"),
+        None,
+        "moto now sends account: drop this stand-in"
+    );
+    raw["account"] = json!(ACCOUNT);
+    let Ok(Intent::Deploy(event)) = parse_hint(&raw) else {
+        panic!("not a hint: {raw}")
+    };
+    assert_eq!(event.hint, hint);
+    assert_eq!(event.account.as_deref(), Some(ACCOUNT), "{raw}");
+    assert_eq!(event.region.as_deref(), Some(REGION));
+}

@@ -6,6 +6,7 @@ mod config_source;
 mod ecr;
 mod ecs;
 mod errors;
+pub mod hints;
 pub mod http;
 mod http_probe;
 pub mod limits;
@@ -126,6 +127,10 @@ impl Clients {
     pub fn scheduler(&self) -> aws_sdk_scheduler::Client {
         aws_sdk_scheduler::Client::new(&self.shared)
     }
+
+    pub fn eventbridge(&self) -> aws_sdk_eventbridge::Client {
+        aws_sdk_eventbridge::Client::new(&self.shared)
+    }
 }
 
 /// How long one AWS call may take. The SDK sets no limit on a response by default: an
@@ -235,6 +240,11 @@ async fn from_env(
     } else {
         None
     };
+    // The promotion bus, where an upstream's success is told to the stages promoting from
+    // it (`SLIPWAY_HINT_BUS`; without it they look on the reconciler's schedule).
+    let hints = optional_env("SLIPWAY_HINT_BUS")
+        .filter(|_| config.targets.iter().any(|t| t.promotion.is_some()))
+        .map(|bus| hints::EventBridgeHints::new(clients.eventbridge(), bus));
     let secrets_client = std::cell::OnceCell::new();
     let secrets_client = || secrets_client.get_or_init(|| clients.secrets());
     // The signing keys are read only where links are made or checked: a Slipway whose
@@ -304,6 +314,10 @@ async fn from_env(
     };
     let deployer = match wake_ups {
         Some(wake_ups) => deployer.with_wake_ups(std::sync::Arc::new(wake_ups)),
+        None => deployer,
+    };
+    let deployer = match hints {
+        Some(hints) => deployer.with_hints(std::sync::Arc::new(hints)),
         None => deployer,
     };
     Ok((deployer, slack_secrets))

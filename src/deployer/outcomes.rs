@@ -71,6 +71,9 @@ impl<A: Adapters> Deployer<A> {
         if is_operator_request(raw) {
             return self.handle_operator_request(raw, invocation).await;
         }
+        if crate::input::hint::is_hint(raw) {
+            return Box::pin(self.handle_hint(raw, invocation)).await;
+        }
         if raw.get("detail-type").and_then(Value::as_str)
             == Some(crate::input::task_event::ECS_TASK_TYPE)
         {
@@ -475,6 +478,9 @@ impl<A: Adapters> Deployer<A> {
         {
             return Ok(());
         }
+        // Once per outcome, like the telling: the stages promoting from this target look
+        // again now rather than on the reconciler's schedule.
+        self.hint_success(&current.value).await;
         let rollouts = self
             .ledger
             .rollouts(&target.name)

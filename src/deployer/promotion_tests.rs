@@ -29,8 +29,8 @@ type MemoryDeployer = Deployer<(
 
 const REPOSITORY: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com/app";
 
-struct Stages {
-    deployer: MemoryDeployer,
+pub(super) struct Stages {
+    pub(super) deployer: MemoryDeployer,
     clock: Arc<Mutex<DateTime<Utc>>>,
     alarms: Arc<MemoryAlarms>,
     wake_ups: Arc<crate::memory::MemoryWakeUps>,
@@ -45,12 +45,21 @@ fn stages(policy: &str) -> Stages {
 
 /// The same, `web-prod` taking the tags `prod_tags`.
 fn stages_taking(policy: &str, prod_tags: &str) -> Stages {
+    stages_with(
+        policy,
+        prod_tags,
+        json!({"from": ["dev-web"], "soak": "2h", "alarms_ok": ["web-5xx"]}),
+    )
+}
+
+/// The same, `web-prod`'s promotion being `promotion`.
+pub(super) fn stages_with(policy: &str, prod_tags: &str, promotion: serde_json::Value) -> Stages {
     let target = |name: &str, cluster: &str, tags: &str, policy: &str| {
         json!({"name": name, "cluster": cluster, "service": "web", "containers": ["app"],
                "repository": "app", "tags": {"glob": tags}, "policy": policy})
     };
     let mut prod = target("web-prod", "prod", prod_tags, policy);
-    prod["promotion"] = json!({"from": ["dev-web"], "soak": "2h", "alarms_ok": ["web-5xx"]});
+    prod["promotion"] = promotion;
     let config = json!({"targets": [target("dev-web", "dev", "main-*", "auto"), prod]});
     let home = Home {
         account: ACCOUNT.into(),
@@ -105,12 +114,17 @@ fn stages_taking(policy: &str, prod_tags: &str) -> Stages {
 }
 
 impl Stages {
-    fn at(&self, after: Duration) {
+    pub(super) fn at(&self, after: Duration) {
         *self.clock.lock().unwrap() = self.t0 + after;
     }
 
     /// Pushes `app:<tag>` with `digest`; the outcome for `target`, if it wanted the push.
-    async fn push(&self, event: &str, tag: &str, digest: &str) -> Vec<(String, TargetOutcome)> {
+    pub(super) async fn push(
+        &self,
+        event: &str,
+        tag: &str,
+        digest: &str,
+    ) -> Vec<(String, TargetOutcome)> {
         self.deployer
             .registry
             .push(ACCOUNT, "app", Some(tag), digest);
@@ -127,7 +141,7 @@ impl Stages {
         }
     }
 
-    async fn prod_push(&self, event: &str, tag: &str, digest: &str) -> TargetOutcome {
+    pub(super) async fn prod_push(&self, event: &str, tag: &str, digest: &str) -> TargetOutcome {
         let mut outcomes = self.push(event, tag, digest).await;
         assert_eq!(outcomes.len(), 1, "{outcomes:?}");
         let (target, outcome) = outcomes.remove(0);
@@ -135,13 +149,13 @@ impl Stages {
         outcome
     }
 
-    async fn record(&self, target: &str, digest: &str) -> Deployment {
+    pub(super) async fn record(&self, target: &str, digest: &str) -> Deployment {
         let id = Deployment::id_for(target, &image_key(digest));
         self.deployer.deployment(&id).await.unwrap().value
     }
 
     /// ECS reports dev-web's rollout of `digest` COMPLETED at `after`.
-    async fn dev_completes(&self, digest: &str, after: Duration) {
+    pub(super) async fn dev_completes(&self, digest: &str, after: Duration) {
         let ecs_id = self
             .record("dev-web", digest)
             .await
@@ -178,7 +192,7 @@ impl Stages {
             .collect()
     }
 
-    fn prod_updates(&self) -> usize {
+    pub(super) fn prod_updates(&self) -> usize {
         let running = self.deployer.ecs.running("prod", "web");
         usize::from(running.revision > 1)
     }

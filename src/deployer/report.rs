@@ -50,6 +50,12 @@ pub enum EventOutcome {
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         groups: Vec<super::groups::GroupRunReport>,
     },
+    /// A promotion hint: the stages downstream of `upstream` looked again, each from the
+    /// ledger (`deployer::hints`).
+    Hint {
+        upstream: String,
+        looked_again: Vec<super::hints::LookedAgain>,
+    },
     /// A release group's run moved (a task of it stopped).
     GroupRun {
         run: Box<super::groups::GroupRunReport>,

@@ -338,6 +338,18 @@ impl Config {
         self.targets.iter().find(|t| t.name == name)
     }
 
+    /// The targets that promote from `upstream` (name it in `promotion.from`).
+    pub fn downstream_of(&self, upstream: &str) -> Vec<&Target> {
+        self.targets
+            .iter()
+            .filter(|t| {
+                t.promotion
+                    .as_ref()
+                    .is_some_and(|p| p.from.iter().any(|f| f == upstream))
+            })
+            .collect()
+    }
+
     /// The release group whose service step rolls `target`, if one does: such a target
     /// moves only with its group's releases (after the migration), never by a push or an
     /// upload of its own.

@@ -16,6 +16,7 @@
 
 mod alarms;
 mod ecs;
+mod hints;
 mod notifier;
 mod registry;
 mod store;
@@ -24,6 +25,7 @@ mod wake_ups;
 
 pub use alarms::MemoryAlarms;
 pub use ecs::MemoryEcs;
+pub use hints::MemoryHints;
 pub use notifier::RecordingNotifier;
 pub use registry::{MemoryRegistry, MemorySources};
 pub use store::MemoryStore;

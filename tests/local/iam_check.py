@@ -37,6 +37,7 @@ JSON_TARGETS = {
     "AmazonEC2ContainerServiceV20141113": "ecs",
     "AmazonEC2ContainerRegistry_V20150921": "ecr",
     "secretsmanager": "secretsmanager",
+    "AWSEvents": "events",
 }
 # Granted to a role but used by AWS on the function's behalf, never by a call it makes.
 ON_BEHALF = {
@@ -112,6 +113,17 @@ def json_calls(service, operation, body):
         if not secret.startswith("arn:"):
             secret = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:{secret}"
         return [(action, secret, {})]
+    if service == "events" and operation == "PutEvents":
+        # One authorization per entry, on the bus it names (a name or an ARN; none: the
+        # default bus). Service Authorization Reference, "Amazon EventBridge": PutEvents'
+        # resource is the event-bus.
+        calls = []
+        for entry in body.get("Entries", []):
+            bus = entry.get("EventBusName") or "default"
+            if not bus.startswith("arn:"):
+                bus = f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/{bus}"
+            calls.append((action, bus, {}))
+        return calls
     # No resource-level permissions (DescribeTaskDefinition, ListTaskDefinitions).
     return [(action, "*", {})]
 

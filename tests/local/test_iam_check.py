@@ -140,6 +140,18 @@ class IamCheck(unittest.TestCase):
         self.assertEqual(decide(policy, "POST", path, scheduler, json.dumps(admin).encode()),
                          ["ScheduleWakeUps", None])
 
+    def test_a_promotion_hint_is_put_on_the_promotion_bus_only(self):
+        target = {"x-amz-target": "AWSEvents.PutEvents"}
+        bus = "arn:aws:events:us-east-1:123456789012:event-bus/slipway-promotion"
+        policy = iam_check.statements_from_policy({"Version": "2012-10-17", "Statement": [
+            {"Sid": "PublishPromotionHints", "Effect": "Allow", "Action": "events:PutEvents", "Resource": bus}]})
+        hint = {"Entries": [{"EventBusName": "slipway-promotion", "Source": "slipway.promotion",
+                             "DetailType": "Slipway Upstream Succeeded", "Detail": "{}"}]}
+        self.assertEqual(decide(policy, "POST", "/", target, json.dumps(hint).encode()),
+                         ["PublishPromotionHints"])
+        default = {"Entries": [dict(hint["Entries"][0], EventBusName=None)]}
+        self.assertEqual(decide(policy, "POST", "/", target, json.dumps(default).encode()), [None])
+
     def test_answering_a_pause_needs_the_service_deployment_and_its_service(self):
         target = {"x-amz-target": "AmazonEC2ContainerServiceV20141113.ContinueServiceDeployment"}
         deployment = "arn:aws:ecs:us-east-1:123456789012:service-deployment/demo/web-prod/abc"

@@ -2,7 +2,7 @@
 
 locals {
   # Exact patterns: only what Slipway acts on reaches it.
-  rules = merge(local.base_rules, length(var.groups) == 0 ? {} : {
+  rules = merge(local.base_rules, local.hint_rules, length(var.groups) == 0 ? {} : {
     # A release group's one-off tasks ending ("ECS Task State Change", Amazon ECS Developer
     # Guide, "Amazon ECS task state change events"): only STOPPED, only tasks Slipway
     # started (startedBy `slipway/<run>/<step>`), only in the groups' clusters. ECS forgets

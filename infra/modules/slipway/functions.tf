@@ -30,8 +30,11 @@ locals {
       # With release groups it drives their runs: a task's STOPPED event or a step's rollout
       # ending starts the next step (a revision to register, a task to run).
       # wake_ups: an upstream's success lets a stage's release soak; a group's next task.
-      grants = concat(["ledger", "ecs_read", "ecs_roll", "ecs_progress", "ecr_read", "notify", "secrets", "kms", "wake_ups"],
-      length(var.groups) == 0 ? [] : concat(["ecs_register", "pass_role"], local.group_grants))
+      # With promotion it publishes the hints (an upstream's success) and takes them: a
+      # stage looking again judges the soak's alarms and may register and roll its release.
+      grants = distinct(concat(["ledger", "ecs_read", "ecs_roll", "ecs_progress", "ecr_read", "notify", "secrets", "kms", "wake_ups"],
+        length(var.groups) == 0 ? [] : concat(["ecs_register", "pass_role"], local.group_grants),
+      local.promotes ? ["alarm_history", "ecs_register", "pass_role", "hints"] : []))
     }
     "reconcile" = {
       description = "On a schedule: closes rollouts whose ECS event was lost, deploys pushes no event told of"
@@ -44,7 +47,7 @@ locals {
       # for its window, which for an uploaded task definition re-reads the upload; and
       # looks again at releases waiting for upstream (alarm_history: their soak).
       # group_runs: a group step's rollout it closes moves the step's run on.
-      grants = concat(["ledger", "ecs_read", "ecs_roll", "ecs_progress_read", "ecs_register", "pass_role", "ecr_read", "source_read", "alarm_history", "notify", "secrets", "kms", "wake_ups"], local.group_grants)
+      grants = concat(["ledger", "ecs_read", "ecs_roll", "ecs_progress_read", "ecs_register", "pass_role", "ecr_read", "source_read", "alarm_history", "notify", "secrets", "kms", "wake_ups", "hints"], local.group_grants)
     }
     "approval" = {
       description = "The approval pages and Slack interactions (behind the approval HTTP API)"
@@ -64,7 +67,7 @@ locals {
       # starts the run here — registrations, the migration's RunTask, the first
       # UpdateService — and `slipway plan` of a group's release reads the group's line.
       # wake_ups: an approved release may wait for its window.
-      grants = concat(["ledger", "ecs_read", "ecs_roll", "ecs_progress", "ecs_register", "pass_role", "ecr_read", "source_read", "notify", "secrets", "kms", "roll_later", "wake_ups"],
+      grants = concat(["ledger", "ecs_read", "ecs_roll", "ecs_progress", "ecs_register", "pass_role", "ecr_read", "source_read", "notify", "secrets", "kms", "roll_later", "wake_ups", "hints"],
       local.group_grants)
     }
     "test-probe" = {
@@ -199,6 +202,10 @@ locals {
       { sid = "ScheduleWakeUps", actions = ["scheduler:CreateSchedule"], resources = ["arn:${local.partition}:scheduler:${local.region}:${local.account}:schedule/${aws_scheduler_schedule_group.wake_ups.name}/*"], condition = null },
       { sid = "PassWakeUpRoleToScheduler", actions = ["iam:PassRole"], resources = [aws_iam_role.wake_ups.arn], condition = { test = "StringEquals", variable = "iam:PassedToService", values = ["scheduler.amazonaws.com"] } },
     ]
+    # Promotion hints on Slipway's own bus (promotion_hints.tf), when a target promotes.
+    hints = local.promotes ? [
+      { sid = "PublishPromotionHints", actions = ["events:PutEvents"], resources = [aws_cloudwatch_event_bus.promotion[0].arn], condition = null },
+    ] : []
     kms = [
       { sid = "UseSlipwayKey", actions = ["kms:Decrypt", "kms:GenerateDataKey"], resources = [aws_kms_key.this.arn], condition = null },
     ]
@@ -231,6 +238,7 @@ locals {
       RUST_LOG                    = "info"
     },
     local.wake_up_environment,
+    local.hint_environment,
     var.slack_enabled ? { SLIPWAY_SLACK_SECRET = aws_secretsmanager_secret.slack[0].name } : {},
     var.slack_api_url == null ? {} : { SLIPWAY_SLACK_API_URL = var.slack_api_url },
   )

@@ -125,3 +125,8 @@ output "ecs_hooks_role_arn" {
   description = "The role ECS invokes Slipway's lifecycle-hook function (the test probe) with."
   value       = aws_iam_role.ecs_hooks.arn
 }
+
+output "promotion_bus_deny" {
+  description = "The promotion bus's Deny: PutEvents by anyone but Slipway's functions that record successes (null without promotion)."
+  value       = local.promotes ? local.promotion_bus_deny : null
+}

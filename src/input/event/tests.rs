@@ -271,6 +271,11 @@ fn every_event_file_parses() {
                 let parsed = parse_operator_request(&raw);
                 assert!(parsed.is_ok(), "{n}: {parsed:?}")
             }
+            // A promotion hint (`input::hint`), as Slipway publishes it on its bus.
+            n if n.starts_with("slipway-") => {
+                let parsed = crate::input::hint::parse_hint(&raw);
+                assert!(matches!(parsed, Ok(Intent::Deploy(_))), "{n}: {parsed:?}")
+            }
             // The reconciler's schedule (EventBridge's "Scheduled Event").
             n if n.starts_with("scheduled-") => {
                 assert!(crate::reconcile::is_schedule(&raw), "{n}")

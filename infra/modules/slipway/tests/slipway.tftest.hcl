@@ -872,6 +872,46 @@ run "renders_a_promotion_and_grants_only_its_alarms_history" {
     condition     = length([for s in output.function_permissions["approval"] : s if s.sid == "ReadPromotionAlarms"]) == 0
     error_message = "The approval function never runs the gate: it gets no alarm grant."
   }
+
+  # Promotion hints: the functions that record successes may put them on Slipway's
+  # promotion bus, and only there; the bus denies everyone else; its rule hands only
+  # the hints to deployment-events, which judges the soak's alarms when it looks again.
+  assert {
+    condition = alltrue([for f in ["deployment-events", "reconcile", "approval"] :
+      jsonencode(one([for s in output.function_permissions[f] : s if s.sid == "PublishPromotionHints"])) == jsonencode({
+        sid = "PublishPromotionHints", actions = ["events:PutEvents"], resources = [aws_cloudwatch_event_bus.promotion[0].arn], condition = null
+      })
+      && output.function_environment[f].SLIPWAY_HINT_BUS == aws_cloudwatch_event_bus.promotion[0].name
+    ])
+    error_message = "The functions that record successes must publish hints on the promotion bus only."
+  }
+
+  assert {
+    condition = alltrue([for f in ["image-push", "source-upload", "test-probe"] :
+    length([for s in output.function_permissions[f] : s if s.sid == "PublishPromotionHints"]) == 0])
+    error_message = "Only the functions that record successes publish hints."
+  }
+
+  assert {
+    condition = jsonencode(output.promotion_bus_deny) == jsonencode({
+      actions   = ["events:PutEvents"]
+      condition = { test = "ArnNotEquals", values = [for f in ["approval", "deployment-events", "reconcile"] : aws_iam_role.function[f].arn], variable = "aws:PrincipalArn" }
+      sid       = "OnlySlipwayPublishesHints"
+    }) && aws_cloudwatch_event_bus_policy.promotion[0].event_bus_name == aws_cloudwatch_event_bus.promotion[0].name
+    error_message = "The promotion bus must deny PutEvents to all but Slipway's publishing functions: ${jsonencode(output.promotion_bus_deny)}"
+  }
+
+  assert {
+    condition = (aws_cloudwatch_event_rule.this["promotion-hints"].event_bus_name == aws_cloudwatch_event_bus.promotion[0].name
+      && jsonencode(jsondecode(output.event_patterns["promotion-hints"])) == jsonencode({ "detail-type" = ["Slipway Upstream Succeeded"], source = ["slipway.promotion"] })
+    && aws_cloudwatch_event_target.this["promotion-hints"].arn == aws_lambda_function.event_driven["deployment-events"].arn)
+    error_message = "Hints must go from the promotion bus to deployment-events, and only hints."
+  }
+
+  assert {
+    condition     = length([for s in output.function_permissions["deployment-events"] : s if contains(["ReadPromotionAlarms", "RegisterRevisions"], s.sid)]) == 2
+    error_message = "deployment-events looks again on a hint: it reads the soak's alarms and registers the release."
+  }
 }
 
 run "refuses_a_promotion_from_an_unknown_target" {
@@ -982,6 +1022,11 @@ run "without_groups_no_function_may_run_tasks" {
       length([for s in statements : s if contains(["RunGroupTasks", "FollowGroupTasks", "GroupLedger"], s.sid)]) == 0
     ])
     error_message = "Without release groups, no function may run tasks or write runs."
+  }
+
+  assert {
+    condition     = length(aws_cloudwatch_event_bus.promotion) == 0 && !contains(keys(local.rules), "promotion-hints") && alltrue([for f, statements in output.function_permissions : length([for s in statements : s if s.sid == "PublishPromotionHints"]) == 0])
+    error_message = "Without promotion there is no promotion bus, no hint rule and no hint grant."
   }
 
   assert {
