@@ -64,6 +64,7 @@ mod replan;
 mod report;
 mod roll;
 mod service_actions;
+mod soak_bypass;
 mod telling;
 mod uploads;
 mod wake_ups;
@@ -84,6 +85,7 @@ pub use report::{
     DeployError, EventOutcome, Invocation, Report, Step, StepError, TargetOutcome, TargetReport,
 };
 use roll::duplicate;
+pub use soak_bypass::BypassOutcome;
 pub use window_override::OverrideOutcome;
 
 pub struct Deployer<A: Adapters> {
@@ -349,6 +351,8 @@ mod hook_tests;
 mod pipeline_tests;
 #[cfg(test)]
 mod promotion_tests;
+#[cfg(test)]
+mod soak_bypass_tests;
 #[cfg(test)]
 mod wake_up_tests;
 #[cfg(test)]

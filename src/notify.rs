@@ -551,6 +551,7 @@ pub(crate) mod tests {
             }],
             waiting: None,
             look_again_at: None,
+            soak_bypass: None,
         });
         let line = "succeeded on staging-web at 2027-01-15 05:13 UTC (ECS ecs-svc/42), soaked 2h01m, alarms web-5xx: no ALARM during the soak";
         let (_, body) = approval_email(&promoted, "https://x/a?t=T", expires);

@@ -128,6 +128,17 @@ pub enum Command {
         #[arg(long)]
         reason: String,
     },
+    /// Bypass the promotion soak one release waits out (a hotfix), as your IAM identity (an
+    /// approver of the target), saying why; the release still asks for its approval, and
+    /// the approvers see the bypass with its evidence.
+    #[command(
+        after_help = "Example:\n  slipway --env prod bypass-soak web-prod.img-3f2a9c1e… --reason 'hotfix for incident 4711'"
+    )]
+    BypassSoak {
+        id: String,
+        #[arg(long)]
+        reason: String,
+    },
     /// Roll a target back to its last known good release, or to an earlier succeeded
     /// deployment (--to); prints the rollback's id first.
     #[command(

@@ -208,6 +208,19 @@ async fn run(cli: Cli) -> Result<Exit, CliError> {
             )
             .await
         }
+        Command::BypassSoak { id, reason } => {
+            let body = serde_json::json!({ "deployment": id, "reason": reason });
+            act::run(
+                &ctx,
+                act::Change {
+                    action: "bypass-soak",
+                    body,
+                    wait: None,
+                    out: &out,
+                },
+            )
+            .await
+        }
         Command::Completions { .. } | Command::Schema => Ok(Exit::Done),
     }
 }

@@ -52,8 +52,18 @@ impl<A: Adapters> Deployer<A> {
         if digests.is_empty() {
             return Ok(Step::Go(current));
         }
+        let bypass = current
+            .value
+            .promotion
+            .as_ref()
+            .and_then(|c| c.soak_bypass.clone());
         match self
-            .promotion_verdict(promotion, &digests, &current.value.trigger)
+            .promotion_verdict(
+                promotion,
+                &digests,
+                &current.value.trigger,
+                bypass.as_ref().map(|b| b.by.as_str()),
+            )
             .await?
         {
             Verdict::Available(evidence) => {
@@ -64,6 +74,7 @@ impl<A: Adapters> Deployer<A> {
                     evidence,
                     waiting: None,
                     look_again_at: None,
+                    soak_bypass: bypass,
                 });
                 let saved = self.ledger.save(&current, next).await?;
                 log_decision(
@@ -89,10 +100,13 @@ impl<A: Adapters> Deployer<A> {
         promotion: &Promotion,
         digests: &[String],
         trigger: &Trigger,
+        bypass_soak: Option<&str>,
     ) -> Result<Verdict, StepError> {
         let mut verdicts = Vec::with_capacity(digests.len());
         for digest in digests {
-            let verdict = self.digest_verdict(promotion, digest, trigger).await?;
+            let verdict = self
+                .digest_verdict(promotion, digest, trigger, bypass_soak)
+                .await?;
             verdicts.push((digest.clone(), verdict));
         }
         Ok(Verdict::every(verdicts))
@@ -105,6 +119,7 @@ impl<A: Adapters> Deployer<A> {
         promotion: &Promotion,
         digest: &str,
         trigger: &Trigger,
+        bypass_soak: Option<&str>,
     ) -> Result<Verdict, StepError> {
         let now = self.now();
         let key = image_key(digest);
@@ -146,7 +161,7 @@ impl<A: Adapters> Deployer<A> {
         };
         let verdicts = upstreams
             .iter()
-            .map(|upstream| promotion.judge(upstream, &alarms, now, None))
+            .map(|upstream| promotion.judge(upstream, &alarms, now, bypass_soak))
             .collect();
         Ok(promotion.combine(verdicts))
     }
@@ -200,6 +215,11 @@ impl<A: Adapters> Deployer<A> {
             evidence: vec![],
             waiting: Some(why.clone()),
             look_again_at: at,
+            soak_bypass: current
+                .value
+                .promotion
+                .as_ref()
+                .and_then(|c| c.soak_bypass.clone()),
         });
         next.lease = None;
         let saved = self.ledger.save(&current, next).await?;
@@ -249,7 +269,10 @@ impl<A: Adapters> Deployer<A> {
             return Ok(None);
         }
         Ok(Some(
-            match self.promotion_verdict(promotion, &digests, trigger).await? {
+            match self
+                .promotion_verdict(promotion, &digests, trigger, None)
+                .await?
+            {
                 Verdict::Available(evidence) => format!(
                     "promotion: available upstream — {}",
                     evidence

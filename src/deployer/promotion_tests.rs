@@ -32,9 +32,9 @@ const REPOSITORY: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com/app";
 pub(super) struct Stages {
     pub(super) deployer: MemoryDeployer,
     clock: Arc<Mutex<DateTime<Utc>>>,
-    alarms: Arc<MemoryAlarms>,
+    pub(super) alarms: Arc<MemoryAlarms>,
     wake_ups: Arc<crate::memory::MemoryWakeUps>,
-    t0: DateTime<Utc>,
+    pub(super) t0: DateTime<Utc>,
 }
 
 /// `dev-web` (auto, tags `main-*`) and `web-prod` (tags `v*`, `policy`), which takes
@@ -182,7 +182,7 @@ impl Stages {
         serde_json::to_value(&report).unwrap()
     }
 
-    fn approval_emails(&self) -> Vec<String> {
+    pub(super) fn approval_emails(&self) -> Vec<String> {
         self.deployer
             .notifier()
             .published()

@@ -190,11 +190,13 @@ impl<A: Adapters> Deployer<A> {
             && self.window_holds(target, &waiting.value).is_some();
         // Upstream is looked at again once the soak it waits for has ended, and on every
         // run while it waits for an upstream rollout to end (no time to wait for).
+        // A soak an approver bypassed is not waited out.
         let soaking = waiting.value.state == State::WaitingForUpstream
             && waiting
                 .value
                 .promotion
                 .as_ref()
+                .filter(|c| c.soak_bypass.is_none())
                 .and_then(|c| c.look_again_at)
                 .is_some_and(|at| at > now);
         if still_closed || soaking {

@@ -12,7 +12,7 @@ mod state;
 mod window_hold;
 pub use progress::Progress;
 pub use state::State;
-pub use window_hold::{PromotionCheck, WindowHold, WindowOverride, OVERRIDE_LASTS};
+pub use window_hold::{PromotionCheck, SoakBypass, WindowHold, WindowOverride, OVERRIDE_LASTS};
 
 /// Who is working on a deployment, and until when. An invocation that dies mid-way
 /// leaves its lease to expire, so Lambda's retry can take over; a duplicate delivered
@@ -272,6 +272,8 @@ pub enum Action {
     Supersede,
     /// An approver let a release through its closed deployment window.
     OverrideWindow,
+    /// An approver bypassed a release's promotion soak (a hotfix).
+    BypassSoak,
 }
 
 impl From<Verdict> for Action {

@@ -1,5 +1,6 @@
 //! `POST /operator/{action}`: the operator endpoint the `slipway` command line calls —
-//! `rollback`, `freeze`, `unfreeze`, `approve`, `reject`, `override-window` — each acting
+//! `rollback`, `freeze`, `unfreeze`, `approve`, `reject`, `override-window`, `bypass-soak` —
+//! each acting
 //! as the caller.
 //!
 //! On AWS the route's authorization is `AWS_IAM`: API Gateway checks the request's SigV4
@@ -22,7 +23,7 @@ use serde_json::json;
 use super::operator_answer::{answer, decision_status, failed};
 use super::operator_group::{decide_run, is_run_id};
 use super::{AppState, RequestSource};
-use crate::deployer::{DecisionOutcome, Invocation, OperatorError, OverrideOutcome};
+use crate::deployer::{BypassOutcome, DecisionOutcome, Invocation, OperatorError, OverrideOutcome};
 use crate::input::event::{OperatorAction, OperatorRequest};
 use crate::model::deployment::{Action, Actor, Channel, Verdict};
 use crate::ports::Adapters;
@@ -81,9 +82,10 @@ pub(super) async fn act<A: Adapters>(
         "unfreeze" => operate(&app.deployer, OperatorAction::Unfreeze, &caller, body).await,
         "plan" => plan(&app.deployer, &caller, body).await,
         "override-window" => override_window(&app.deployer, &caller, source, body).await,
+        "bypass-soak" => bypass_soak(&app.deployer, &caller, source, body).await,
         other => answer(
             StatusCode::NOT_FOUND,
-            json!({"message": format!("no operator action `{other}`: rollback, freeze, unfreeze, approve, reject, plan")}),
+            json!({"message": format!("no operator action `{other}`: rollback, freeze, unfreeze, approve, reject, plan, override-window, bypass-soak")}),
         ),
     }
 }
@@ -299,6 +301,49 @@ async fn override_window<A: Adapters>(
         Ok(outcome @ OverrideOutcome::NotRolled { .. }) => answer(
             StatusCode::ACCEPTED,
             json!({"result": "not-rolled", "by": caller.arn, "deployment_id": id, "answer": outcome}),
+        ),
+        Ok(outcome) => answer(
+            StatusCode::OK,
+            json!({"result": "done", "by": caller.arn, "deployment_id": id, "answer": outcome}),
+        ),
+        Err(err) => failed(&err.to_string(), decision_status(&err)),
+    }
+}
+
+/// An approver bypasses the promotion soak of one release (a hotfix), saying why; the
+/// release still asks for its approval.
+async fn bypass_soak<A: Adapters>(
+    deployer: &crate::deployer::Deployer<A>,
+    caller: &VerifiedCaller,
+    source: Option<String>,
+    body: OperatorBody,
+) -> Response {
+    let (id, record, actor) =
+        match named_deployment(deployer, body.deployment, caller, source).await {
+            Ok(found) => found,
+            Err(answered) => return answered,
+        };
+    if let Some(refused) =
+        refuse_non_approver(deployer, &record.value, &actor, Action::BypassSoak).await
+    {
+        return refused;
+    }
+    let invocation = Invocation {
+        request_id: format!("operator-{}", random_id()),
+        deadline: Utc::now() + chrono::Duration::seconds(REQUEST_SECONDS),
+    };
+    match deployer
+        .bypass_soak(&id, &actor, body.reason, &invocation)
+        .await
+    {
+        Ok(BypassOutcome::Refused { reason }) => answer(
+            StatusCode::CONFLICT,
+            json!({"result": "refused", "message": reason, "deployment_id": id}),
+        ),
+        // Recorded, but it did not go on now: 202, and why.
+        Ok(outcome @ BypassOutcome::NotReleased { .. }) => answer(
+            StatusCode::ACCEPTED,
+            json!({"result": "not-released", "by": caller.arn, "deployment_id": id, "answer": outcome}),
         ),
         Ok(outcome) => answer(
             StatusCode::OK,

@@ -54,6 +54,19 @@ pub struct PromotionCheck {
     pub waiting: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub look_again_at: Option<DateTime<Utc>>,
+    /// An approver's hotfix bypass of the soak (`slipway bypass-soak`): the rest of the
+    /// gate still holds (a success upstream, no alarm so far), and so does the approval.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub soak_bypass: Option<SoakBypass>,
+}
+
+/// Who bypassed a release's soak, when, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SoakBypass {
+    /// The IAM caller, as the operator endpoint verified it.
+    pub by: String,
+    pub reason: String,
+    pub at: DateTime<Utc>,
 }
 
 impl PromotionCheck {
