@@ -60,21 +60,12 @@ impl<A: Adapters> Deployer<A> {
             ))
             .await;
         }
-        let soaking = current
-            .value
-            .promotion
-            .as_ref()
-            .and_then(|c| c.look_again_at)
-            .is_some();
-        if current.value.state != State::WaitingForUpstream || !soaking {
+        // Waiting for upstream: out its soak, or for the upstream's rollout to end (the
+        // bypass then lets it go on the moment that rollout succeeds).
+        if current.value.state != State::WaitingForUpstream {
             return refuse(format!(
-                "{deployment_id} is {}{}: only a release waiting out its soak can have it bypassed",
-                current.value.state,
-                if soaking {
-                    ""
-                } else {
-                    " and waits for no soak"
-                }
+                "{deployment_id} is {}: only a release waiting for upstream can have its soak bypassed",
+                current.value.state
             ))
             .await;
         }

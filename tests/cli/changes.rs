@@ -429,6 +429,80 @@ async fn override_window_lets_one_waiting_release_through_as_an_approver_with_a_
 }
 
 #[tokio::test]
+async fn bypass_soak_lets_a_hotfix_skip_the_soak_as_an_approver_and_still_asks_for_approval() {
+    let config = super::common::configs::config(&[
+        super::common::configs::target_json("web", "web", r#"{"glob": "v*"}"#, "auto"),
+        super::common::configs::target_json_with(
+            "prod-web",
+            "web-prod",
+            r#"{"glob": "v*"}"#,
+            "approval",
+            serde_json::json!({
+                "approval": {"iam_approvers": ["arn:aws:sts::123456789012:assumed-role/release-managers/*"]},
+                "promotion": {"from": ["web"], "soak": "2h"},
+            }),
+        ),
+    ]);
+    let stack = Stack::with_config(config).await;
+    let (digest, outcomes) = stack.push("v2").await;
+    let ecs_id = outcomes
+        .iter()
+        .find_map(|(target, outcome)| match outcome {
+            TargetOutcome::Rolling {
+                ecs_deployment_id, ..
+            } if target == "web" => Some(ecs_deployment_id.clone()),
+            _ => None,
+        })
+        .expect("web rolls v2");
+    let id = format!("prod-web.img-{}", digest.trim_start_matches("sha256:"));
+    let state = |shown: &serde_json::Value| shown["deployment"]["summary"]["state"].clone();
+
+    // Bob may call the action, but is not among prod-web's approvers: refused, audited.
+    let bob = stack
+        .slipway_as(BOB, &["bypass-soak", &id, "--reason", "trust me"])
+        .await;
+    assert_eq!(bob.code, 4, "{}", bob.stderr);
+    assert!(
+        bob.stderr.contains("not among the IAM approvers"),
+        "{}",
+        bob.stderr
+    );
+
+    stack.ecs_says("COMPLETED", &ecs_id).await;
+    let ran = stack
+        .slipway(&["bypass-soak", &id, "--reason", "hotfix for incident 4711"])
+        .await;
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    let shown = stack
+        .slipway(&["show", &id, "--json"])
+        .await
+        .json("show-soak-bypassed");
+    assert_eq!(state(&shown), "awaiting-approval", "{shown:#}");
+    let bypass = &shown["deployment"]["record"]["promotion"]["soak_bypass"];
+    assert_eq!(bypass["by"], ALICE_ARN, "{bypass:#}");
+    assert_eq!(bypass["reason"], "hotfix for incident 4711");
+    let audit = shown["deployment"]["audit"].as_array().unwrap();
+    for (actor, outcome) in [(BOB_ARN, "refused"), (ALICE_ARN, "taken")] {
+        assert!(
+            audit.iter().any(|a| a["action"] == "bypass-soak"
+                && a["actor"] == actor
+                && a["outcome"].as_str().unwrap().starts_with(outcome)),
+            "{actor} {outcome}: {audit:#?}"
+        );
+    }
+    // It awaits its approval now: there is no soak left to bypass.
+    let again = stack
+        .slipway(&["bypass-soak", &id, "--reason", "again"])
+        .await;
+    assert_eq!(again.code, 4, "{}", again.stderr);
+    assert!(
+        again.stderr.contains("is awaiting-approval"),
+        "{}",
+        again.stderr
+    );
+}
+
+#[tokio::test]
 async fn freeze_all_stops_the_line_for_every_automatic_target_and_unfreeze_all_lifts_it() {
     let config = super::common::configs::config(&[
         super::common::configs::target_json("web", "web", r#"{"glob": "v*"}"#, "auto"),

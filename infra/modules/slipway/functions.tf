@@ -67,7 +67,9 @@ locals {
       # starts the run here — registrations, the migration's RunTask, the first
       # UpdateService — and `slipway plan` of a group's release reads the group's line.
       # wake_ups: an approved release may wait for its window.
-      grants = concat(["ledger", "ecs_read", "ecs_roll", "ecs_progress", "ecs_register", "pass_role", "ecr_read", "source_read", "notify", "secrets", "kms", "roll_later", "wake_ups", "hints"],
+      # alarm_history: `slipway bypass-soak` judges the rest of the promotion gate here
+      # (the soak's alarms so far) before the release asks for its approval.
+      grants = concat(["ledger", "ecs_read", "ecs_roll", "ecs_progress", "ecs_register", "pass_role", "ecr_read", "source_read", "alarm_history", "notify", "secrets", "kms", "roll_later", "wake_ups", "hints"],
       local.group_grants)
     }
     "test-probe" = {

@@ -857,7 +857,7 @@ run "renders_a_promotion_and_grants_only_its_alarms_history" {
   }
 
   assert {
-    condition = alltrue([for f in ["image-push", "source-upload", "reconcile"] :
+    condition = alltrue([for f in ["image-push", "source-upload", "reconcile", "deployment-events", "approval"] :
       jsonencode(one([for s in output.function_permissions[f] : s if s.sid == "ReadPromotionAlarms"])) == jsonencode({
         sid       = "ReadPromotionAlarms"
         actions   = ["cloudwatch:DescribeAlarms", "cloudwatch:DescribeAlarmHistory"]
@@ -865,12 +865,12 @@ run "renders_a_promotion_and_grants_only_its_alarms_history" {
         condition = null
       })
     ])
-    error_message = "The functions that run the promotion gate must read the named alarms' history, and only theirs."
+    error_message = "The functions that run the promotion gate (the approval function too: slipway bypass-soak, slipway plan) must read the named alarms' history, and only theirs."
   }
 
   assert {
-    condition     = length([for s in output.function_permissions["approval"] : s if s.sid == "ReadPromotionAlarms"]) == 0
-    error_message = "The approval function never runs the gate: it gets no alarm grant."
+    condition     = length([for s in output.function_permissions["test-probe"] : s if s.sid == "ReadPromotionAlarms"]) == 0
+    error_message = "The test probe never runs the gate: it gets no alarm grant."
   }
 
   # Promotion hints: the functions that record successes may put them on Slipway's
