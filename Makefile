@@ -36,6 +36,10 @@ HADOLINT_VERSION := 2.15.1
 CHECK_JSONSCHEMA_VERSION := 0.39.0
 LINT_VENV := .tools/lint
 LINT_STAMP := $(LINT_VENV)/.installed-$(HADOLINT_VERSION)-$(CHECK_JSONSCHEMA_VERSION)
+# The release step of the CI workflow runs the AWS CLI; its test runs the same CLI, pinned.
+AWSCLI_VERSION := 1.46.2
+AWSCLI_VENV := .tools/awscli
+AWSCLI_STAMP := $(AWSCLI_VENV)/.installed-$(AWSCLI_VERSION)
 # make bench: the Python references run under AWS's runtime interface client with boto3;
 # the chart is drawn with matplotlib. Pinned, in their own venv.
 BENCH_VENV := .tools/bench
@@ -140,9 +144,15 @@ $(LINT_STAMP):
 hadolint: $(LINT_STAMP) ## lint app/Dockerfile (docker build cannot run here; app-test builds the same binary)
 	$(LINT_VENV)/bin/hadolint app/Dockerfile && echo "hadolint: app/Dockerfile ok"
 
-workflows: $(LINT_STAMP) ## check .github/workflows against GitHub's workflow schema (vendored in check-jsonschema: offline), and their scripts
+workflows: $(LINT_STAMP) $(AWSCLI_STAMP) tools ## check .github/workflows against GitHub's workflow schema (vendored in check-jsonschema: offline), their scripts, and the release step against the local AWS
 	$(LINT_VENV)/bin/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 	$(LINT_VENV)/bin/python tests/workflows/check_run_scripts.py
+	python3 tests/workflows/test_release_image.py --aws-cli $(AWSCLI_VENV)/bin --moto-server $(VENV)/bin/moto_server
+
+$(AWSCLI_STAMP):
+	python3 -m venv $(AWSCLI_VENV)
+	$(AWSCLI_VENV)/bin/pip install --quiet --disable-pip-version-check 'awscli==$(AWSCLI_VERSION)'
+	touch $@
 
 $(TF_CLI_CONFIG_FILE):
 	mkdir -p $(dir $@) && touch $@

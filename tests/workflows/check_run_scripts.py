@@ -2,7 +2,8 @@
 
 - No `${{ … }}` inside a script: expressions (inputs, refs, variables) reach scripts through
   `env:` only, so a crafted branch name or input can never become shell code.
-- Each script parses as bash (`bash -n`), the shell GitHub runs them with.
+- Each script parses as bash (`bash -n`), the shell GitHub runs them with, and so does each
+  script under .github/scripts.
 
 Run by `make workflows` with the lint venv's Python (ruamel.yaml comes with check-jsonschema).
 """
@@ -35,6 +36,12 @@ def main():
             parsed = subprocess.run(["bash", "-n"], input=script, text=True, capture_output=True)
             if parsed.returncode != 0:
                 problems.append(f"{label}: bash cannot parse it: {parsed.stderr.strip()}")
+    # The scripts the workflows call (.github/scripts) parse as bash too.
+    for path in sorted((ROOT / ".github" / "scripts").glob("*.sh")):
+        checked += 1
+        parsed = subprocess.run(["bash", "-n", str(path)], text=True, capture_output=True)
+        if parsed.returncode != 0:
+            problems.append(f"{path.relative_to(ROOT)}: bash cannot parse it: {parsed.stderr.strip()}")
     for problem in problems:
         print("FAIL", problem)
     print(f"run scripts: {checked} checked, {len(problems)} problems")

@@ -34,6 +34,13 @@ module "platform" {
   }
   # Every push to main builds an image tagged with its commit; Slipway deploys it here.
   ci_refs = ["ref:refs/heads/main"]
+  # ...and ECR copies it to prod's repository, where a release tag names those same bytes.
+  images = {
+    replicate_to = var.prod_account_id == null ? [] : [{
+      account_id = var.prod_account_id
+      region     = coalesce(var.prod_region, var.region)
+    }]
+  }
 
   # The deployment's own inputs (variables.tf, the same in every environment).
   region                      = var.region

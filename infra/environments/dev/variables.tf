@@ -66,3 +66,20 @@ variable "operator_principals" {
   type        = list(string)
   default     = []
 }
+
+variable "prod_account_id" {
+  description = "prod's AWS account: every image built here is replicated to its `app` repository, where a release tag names the digest dev ran (null: no replication)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.prod_account_id == null || can(regex("^[0-9]{12}$", var.prod_account_id))
+    error_message = "prod_account_id is a 12-digit account id."
+  }
+}
+
+variable "prod_region" {
+  description = "prod's region, when it is not dev's."
+  type        = string
+  default     = null
+}

@@ -34,8 +34,14 @@ module "platform" {
     policy   = "approval"
     approval = { expires_after_hours = 24 }
   }
-  # Only release tags (v1.2.3) push here; Slipway asks a person before deploying.
+  # Only release tags (v1.2.3) tag images here, and only images dev built: ECR replicates
+  # dev's builds into this repository, and CI may only name one of them (no new bytes).
+  # Slipway asks a person before deploying.
   ci_refs = ["ref:refs/tags/v*"]
+  images = {
+    from_accounts = [var.dev_account_id]
+    release_tags  = ["v*"]
+  }
 
   # The deployment's own inputs (variables.tf, the same in every environment).
   region                      = var.region

@@ -66,3 +66,13 @@ variable "operator_principals" {
   type        = list(string)
   default     = []
 }
+
+variable "dev_account_id" {
+  description = "dev's AWS account, whose builds ECR replicates into prod's `app` repository (dev's prod_account_id names this account): prod releases only what dev ran."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[0-9]{12}$", var.dev_account_id))
+    error_message = "dev_account_id is a 12-digit account id."
+  }
+}

@@ -1,6 +1,7 @@
 # The role GitHub Actions assumes through GitHub's OIDC provider: no long-lived AWS keys in
 # the repository's secrets. Only the named repository, and only its named refs, can assume
-# it; it can push to one ECR repository and write under the source bucket's deploy prefix.
+# it; it can push to one ECR repository (with `retag_only`, only tag images already there) and
+# write under the source bucket's deploy prefix.
 
 locals {
   oidc_host         = "token.actions.githubusercontent.com"
@@ -62,7 +63,16 @@ locals {
         Action   = ["ecr:GetAuthorizationToken"]
         Resource = ["*"]
       },
-      {
+      var.retag_only ? {
+        # Tag an image already here (a build replicated from the environment that tested
+        # it): without the layer upload actions no new bytes can be pushed, and PutImage of
+        # a manifest whose layers the repository lacks fails (Amazon ECR API Reference,
+        # PutImage: LayersNotFoundException).
+        Sid      = "EcrRetagApp"
+        Effect   = "Allow"
+        Action   = ["ecr:PutImage", "ecr:BatchGetImage", "ecr:DescribeImages"]
+        Resource = [var.ecr_repository_arn]
+        } : {
         # Push, and read back to retag an image a release candidate already built.
         Sid    = "EcrPushApp"
         Effect = "Allow"

@@ -40,6 +40,12 @@ variable "ecr_repository_arn" {
   type        = string
 }
 
+variable "retag_only" {
+  description = "The role may only tag images already in the repository (builds replicated from the environment that tested them), never push new bytes: prod, which releases what dev ran."
+  type        = bool
+  default     = false
+}
+
 variable "source_bucket_arn" {
   description = "Slipway's source bucket (null: no manifest uploads)."
   type        = string

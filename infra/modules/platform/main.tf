@@ -25,7 +25,12 @@ module "ecr" {
 
   name               = "app"
   keep_tagged_images = var.keep_tagged_images
-  tags               = local.tags
+  # Promotion of the same bytes: dev's builds are copied to prod's repository; prod keeps
+  # its releases and lets the copies nobody released expire.
+  replicate_to            = var.images.replicate_to
+  replicate_from_accounts = var.images.from_accounts
+  release_tags            = length(var.images.from_accounts) == 0 ? [] : var.images.release_tags
+  tags                    = local.tags
 }
 
 module "cluster" {
@@ -106,6 +111,7 @@ module "github_ci" {
   create_oidc_provider      = var.create_github_oidc_provider
   oidc_provider_arn         = var.github_oidc_provider_arn
   ecr_repository_arn        = module.ecr.arn
+  retag_only                = length(var.images.from_accounts) > 0
   source_bucket_arn         = module.slipway.source_bucket_arn
   deploy_prefix             = module.slipway.source_prefix
   source_bucket_kms_key_arn = module.slipway.kms_key_arn

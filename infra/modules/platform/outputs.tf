@@ -54,6 +54,8 @@ output "settings" {
     config              = jsondecode(module.slipway.config_json)
     github_trust        = jsondecode(module.github_ci.trust_policy)
     github_permissions  = jsondecode(module.github_ci.permissions_policy)
+    image_replication   = module.ecr.replication_rules
+    registry_policy     = module.ecr.registry_policy == null ? null : jsondecode(module.ecr.registry_policy)
   }
 }
 

@@ -60,6 +60,21 @@ variable "ci_refs" {
   type        = list(string)
 }
 
+variable "images" {
+  description = <<-EOT
+    Where the app's images come from. An environment that builds (dev) may copy every build to the environments that release it (`replicate_to`: prod's account and region). An environment that releases what another tested (prod) names that environment's account (`from_accounts`): its registry admits the copies, its CI role may only tag images already there (a release tag names the digest dev ran, never a new build), and it keeps the newest releases (`release_tags`) while unreleased copies expire.
+  EOT
+  type = object({
+    replicate_to = optional(list(object({
+      account_id = string
+      region     = string
+    })), [])
+    from_accounts = optional(list(string), [])
+    release_tags  = optional(list(string), ["v*"])
+  })
+  default = {}
+}
+
 variable "region" {
   description = "AWS region of the environment (the provider's; CI reads it from the github_actions output)."
   type        = string

@@ -19,6 +19,11 @@ run "dev_is_cheap_and_deploys_by_itself" {
   }
 
   assert {
+    condition     = length(output.settings.image_replication) == 0 && output.settings.registry_policy == null
+    error_message = "Without prod_account_id, dev replicates nothing and its registry admits nobody."
+  }
+
+  assert {
     condition     = [for rule in output.settings.ecr_lifecycle.rules : rule.selection.countNumber if rule.selection.tagStatus == "tagged"] == [3]
     error_message = "dev keeps 3 tagged images."
   }
@@ -56,6 +61,34 @@ run "dev_is_cheap_and_deploys_by_itself" {
   assert {
     condition     = [for s in output.settings.github_permissions.Statement : s.Resource if s.Sid == "EcrPushApp"] == [[module.platform.repository_arn]]
     error_message = "CI pushes to this environment's app repository only."
+  }
+}
+
+run "dev_copies_every_build_to_prod" {
+  command = apply
+
+  variables {
+    prod_account_id = "444455556666"
+  }
+
+  assert {
+    condition     = jsonencode([for rule in output.settings.image_replication : rule.destination]) == jsonencode([[{ region = "eu-west-1", registry_id = "444455556666" }]])
+    error_message = "Every build is replicated to prod's account, in dev's region unless prod_region says otherwise."
+  }
+
+  assert {
+    condition     = jsonencode([for rule in output.settings.image_replication : rule.repository_filter]) == jsonencode([[{ filter = "app", filter_type = "PREFIX_MATCH" }]])
+    error_message = "Only the app's repository is replicated."
+  }
+
+  assert {
+    condition     = output.settings.registry_policy == null && [for s in output.settings.github_permissions.Statement : s.Sid if s.Sid == "EcrPushApp"] == ["EcrPushApp"]
+    error_message = "dev admits no replication and its CI builds and pushes."
+  }
+
+  assert {
+    condition     = [for rule in output.settings.ecr_lifecycle.rules : rule.selection.countNumber if rule.selection.tagStatus == "tagged"] == [3]
+    error_message = "dev still keeps its 3 newest builds."
   }
 }
 

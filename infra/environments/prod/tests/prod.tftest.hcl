@@ -8,6 +8,7 @@ variables {
   domain_name       = "shop.example.com"
   initial_image     = "111122223333.dkr.ecr.eu-west-1.amazonaws.com/app:v1.0.0"
   github_repository = "acme/shop"
+  dev_account_id    = "111122223333"
 }
 
 run "prod_survives_a_zone_and_asks_first" {
@@ -19,8 +20,8 @@ run "prod_survives_a_zone_and_asks_first" {
   }
 
   assert {
-    condition     = [for rule in output.settings.ecr_lifecycle.rules : rule.selection.countNumber if rule.selection.tagStatus == "tagged"] == [10]
-    error_message = "prod keeps 10 tagged images."
+    condition     = [for rule in output.settings.ecr_lifecycle.rules : [rule.rulePriority, rule.selection.tagPatternList, rule.selection.countType, rule.selection.countNumber] if rule.selection.tagStatus == "tagged"] == [[2, ["v*"], "imageCountMoreThan", 10], [3, ["*"], "sinceImagePushed", 14]]
+    error_message = "prod keeps its 10 newest releases (v*), ahead of the rule that expires dev's builds nobody released after 14 days."
   }
 
   assert {
@@ -54,8 +55,24 @@ run "prod_survives_a_zone_and_asks_first" {
   }
 
   assert {
-    condition     = [for s in output.settings.github_permissions.Statement : s.Resource if s.Sid == "EcrPushApp"] == [[module.platform.repository_arn]]
-    error_message = "CI pushes to this environment's app repository only."
+    condition     = [for s in output.settings.github_permissions.Statement : s.Resource if s.Sid == "EcrRetagApp"] == [[module.platform.repository_arn]] && length([for s in output.settings.github_permissions.Statement : s if s.Sid == "EcrPushApp"]) == 0
+    error_message = "prod's CI only tags images already in its repository: it builds nothing."
+  }
+
+  assert {
+    condition = jsonencode(output.settings.registry_policy.Statement) == jsonencode([{
+      Action    = ["ecr:ReplicateImage"]
+      Effect    = "Allow"
+      Principal = { AWS = ["arn:aws:iam::111122223333:root"] }
+      Resource  = [module.platform.repository_arn]
+      Sid       = "ReplicateBuilds"
+    }])
+    error_message = "prod's registry admits dev's builds into its app repository, and nothing else."
+  }
+
+  assert {
+    condition     = length(output.settings.image_replication) == 0
+    error_message = "prod copies its images nowhere."
   }
 }
 

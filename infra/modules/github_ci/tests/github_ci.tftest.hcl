@@ -142,3 +142,32 @@ run "needs_a_provider_when_not_creating_one" {
 
   expect_failures = [aws_iam_role.this]
 }
+
+run "retag_only_tags_what_is_there_and_pushes_no_bytes" {
+  command = apply
+
+  variables {
+    name         = "shop-prod-github-ci"
+    allowed_refs = ["ref:refs/tags/v*"]
+    retag_only   = true
+  }
+
+  assert {
+    condition     = [for s in jsondecode(output.permissions_policy).Statement : s.Sid] == ["EcrLogin", "EcrRetagApp", "UploadDeployManifests", "EncryptDeployManifests"]
+    error_message = "prod's role tags images; it has no push statement."
+  }
+
+  assert {
+    condition     = [for s in jsondecode(output.permissions_policy).Statement : s.Action if s.Sid == "EcrRetagApp"] == [["ecr:PutImage", "ecr:BatchGetImage", "ecr:DescribeImages"]]
+    error_message = "Read an image and put its manifest under a new tag: nothing else."
+  }
+
+  assert {
+    condition = alltrue(flatten([
+      for s in jsondecode(output.permissions_policy).Statement : [
+        for action in s.Action : !contains(["ecr:InitiateLayerUpload", "ecr:UploadLayerPart", "ecr:CompleteLayerUpload"], action)
+      ]
+    ]))
+    error_message = "No layer upload: prod's CI cannot bring bytes dev never ran."
+  }
+}
