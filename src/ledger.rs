@@ -136,7 +136,12 @@ pub fn awaiting_path(target: &str) -> String {
 }
 
 pub fn group_run_path(group: &str, run: &str) -> String {
-    format!("groups/{group}/runs/{run}.json")
+    format!("{}{run}.json", group_runs_prefix(group))
+}
+
+/// Where [`group_run_path`] puts every run of a group.
+pub fn group_runs_prefix(group: &str) -> String {
+    format!("groups/{group}/runs/")
 }
 
 /// Which run of the group holds its line, and which wait (`model::group::line`).

@@ -41,11 +41,17 @@ pub enum Command {
     /// Per release group: the run holding its line (its step, a task's deadline, why it
     /// failed) and the releases waiting behind it.
     #[command(
-        after_help = "Example:\n  slipway --env prod groups shop\n  slipway --env prod groups --json | jq '.groups[].holder.state'"
+        after_help = "Example:\n  slipway --env prod groups shop\n  slipway --env prod groups shop --runs --limit 5\n  slipway --env prod groups --json | jq '.groups[].holder.state'"
     )]
     Groups {
         /// The groups (all when none is named).
         groups: Vec<String>,
+        /// Also list each group's runs, newest first: what ran, how it ended.
+        #[arg(long)]
+        runs: bool,
+        /// With --runs: at most this many per group.
+        #[arg(long, default_value_t = 20, requires = "runs")]
+        limit: usize,
     },
     /// One row per deployment of a target, newest first.
     #[command(after_help = "Example:\n  slipway --env prod history web --limit 5")]
@@ -61,12 +67,13 @@ pub enum Command {
         /// `<target>.<key>`, as history and status print it.
         id: String,
     },
-    /// Why an image did (not) reach each target: the first broken link per target.
+    /// Why an image did (not) reach each target: the first broken link per target. Given
+    /// a release group's run id, where that run stands and why, step by step.
     #[command(
-        after_help = "Example:\n  slipway --env prod why app:v1.4.2\n  slipway --env prod why 123456789012.dkr.ecr.eu-west-1.amazonaws.com/app@sha256:3f2a… --target web"
+        after_help = "Example:\n  slipway --env prod why app:v1.4.2\n  slipway --env prod why 123456789012.dkr.ecr.eu-west-1.amazonaws.com/app@sha256:3f2a… --target web\n  slipway --env prod why shop-1f2e3d4c5b6a7980"
     )]
     Why {
-        /// `repo:tag`, `repo@sha256:…`, or a full ECR image URI.
+        /// `repo:tag`, `repo@sha256:…`, a full ECR image URI, or a run id (`slipway groups`).
         image: String,
         /// One target (all when none is named).
         #[arg(long)]

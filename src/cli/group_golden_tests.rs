@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use super::golden_tests::{at, digest, golden, golden_json, now, PLAIN};
-use super::{groups as groups_cmd, tables};
+use super::{group_tables, groups as groups_cmd};
 use crate::console::groups::{group_status, GroupStatus};
 use crate::model::group::{run_id, Group, GroupLine, GroupRun, OnFailure};
 
@@ -87,7 +87,7 @@ fn statuses() -> Vec<GroupStatus> {
 #[test]
 fn groups_table_and_json() {
     let statuses = statuses();
-    let text = tables::groups(&statuses, &PLAIN, now());
+    let text = group_tables::groups(&statuses, &PLAIN, now());
     // What the table must say, whatever its layout.
     for says in [
         "group shop: migrate → worker → web",
@@ -109,7 +109,100 @@ fn groups_table_and_json() {
 #[test]
 fn no_group_in_the_config_says_so() {
     assert_eq!(
-        tables::groups(&[], &PLAIN, now()),
+        group_tables::groups(&[], &PLAIN, now()),
         "no release groups in the config"
     );
+}
+
+/// A run of shop whose migration exited 0 and whose worker rolls now.
+fn rolling_worker() -> GroupRun {
+    let shop = group("shop");
+    let mut run = migrating(&shop, 1);
+    run.began_at = Some(at(109));
+    run.task_stopped(
+        &crate::model::group::TaskStopped {
+            task_arn: "arn:aws:ecs:us-east-1:123456789012:task/prod/3".into(),
+            started_by: None,
+            stop_code: Some("EssentialContainerExited".into()),
+            stopped_reason: Some("Essential container in task exited".into()),
+            stopped_at: Some(at(113)),
+            containers: vec![crate::model::group::ContainerExit {
+                name: "app".into(),
+                exit_code: Some(0),
+                reason: None,
+            }],
+        },
+        at(113),
+    )
+    .unwrap();
+    run.service_started(
+        1,
+        "arn:aws:ecs:us-east-1:123456789012:task-definition/worker:6",
+        at(114),
+    )
+    .unwrap();
+    run
+}
+
+#[test]
+fn why_run_table_and_json() {
+    let run = rolling_worker();
+    let why = crate::console::group_why::explain(&run, None, now());
+    let text = super::group_tables::run_why(&why, &PLAIN, now());
+    for says in [
+        &format!("{} (group shop)", run.id),
+        "began",
+        "2026-12-01 11:49:00Z",
+        &format!(
+            "why: at step 2 of 3 (worker): service worker rolls (deployment worker.grp-{}-1)",
+            run.id
+        ),
+        "migrate",
+        "succeeded",
+        "task 3",
+        "ended 2026-12-01 11:53:00Z",
+        &format!("deployment worker.grp-{}-1", run.id),
+        "pending",
+    ] {
+        assert!(text.contains(says), "{says:?} is missing from:\n{text}");
+    }
+    golden("why-run.txt", &(text + "\n"));
+    golden_json("why-run.json", "why", super::why::run_body(&why));
+}
+
+#[test]
+fn groups_with_runs_lists_them_newest_first() {
+    let shop = group("shop");
+    let older = {
+        let mut run = migrating(&shop, 3);
+        run.began_at = Some(at(20));
+        run.step_failed(0, "migrate exited 1 (container app)", at(25))
+            .unwrap();
+        run
+    };
+    let newer = rolling_worker();
+    let line = GroupLine {
+        holder: Some(newer.id.clone()),
+        ..GroupLine::default()
+    };
+    let held = BTreeMap::from([(newer.id.clone(), newer.clone())]);
+    let mut status = group_status(&shop, Some(&line), &held);
+    status.runs = Some(
+        [&newer, &older]
+            .into_iter()
+            .map(crate::console::groups::run_view)
+            .collect(),
+    );
+
+    let text = group_tables::groups(std::slice::from_ref(&status), &PLAIN, now());
+
+    let listed = text.split("runs (newest first").nth(1).expect(&text);
+    let (newer_at, older_at) = (
+        listed.find(&newer.id).expect(&text),
+        listed.find(&older.id).expect(&text),
+    );
+    assert!(newer_at < older_at, "newest first:\n{text}");
+    assert!(listed.contains("failed"), "{text}");
+    golden("groups-runs.txt", &(text + "\n"));
+    golden_json("groups-runs.json", "groups", groups_cmd::body(&[status]));
 }

@@ -1,4 +1,4 @@
-//! `slipway groups [GROUP…]`.
+//! `slipway groups [GROUP…] [--runs [--limit N]]`.
 
 use std::collections::BTreeMap;
 
@@ -6,30 +6,41 @@ use chrono::Utc;
 
 use super::context::Context;
 use super::exit::{CliError, Exit};
+use super::group_tables;
 use super::output::Output;
-use super::tables;
-use crate::console::groups::{group_status, runs_to_read, GroupStatus};
+use crate::console::groups::{group_status, run_view, runs_to_read, GroupStatus};
 use crate::input::config::Config;
 use crate::model::group::Group;
 
-pub async fn run(ctx: &Context, names: &[String], out: &Output) -> Result<Exit, CliError> {
+/// `runs`: with `--runs`, how many of each group's runs to list (newest first).
+pub async fn run(
+    ctx: &Context,
+    names: &[String],
+    runs: Option<usize>,
+    out: &Output,
+) -> Result<Exit, CliError> {
     let config = ctx.config().await?;
     let reads = ctx.reads();
     let mut statuses = Vec::new();
     for group in chosen(&config, names)? {
         let line = reads.group_line(&group.name).await?;
-        let mut runs = BTreeMap::new();
+        let mut held = BTreeMap::new();
         for id in line.as_ref().map(runs_to_read).unwrap_or_default() {
             if let Some(run) = reads.group_run(&group.name, &id).await? {
-                runs.insert(id, run);
+                held.insert(id, run);
             }
         }
-        statuses.push(group_status(group, line.as_ref(), &runs));
+        let mut status = group_status(group, line.as_ref(), &held);
+        if let Some(limit) = runs {
+            let all = reads.group_runs(&group.name).await?;
+            status.runs = Some(all.iter().take(limit).map(run_view).collect());
+        }
+        statuses.push(status);
     }
     if out.json {
         out.json("groups", &body(&statuses))?;
     } else {
-        out.text(&tables::groups(&statuses, out, Utc::now()))?;
+        out.text(&group_tables::groups(&statuses, out, Utc::now()))?;
     }
     Ok(Exit::Done)
 }

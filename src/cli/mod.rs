@@ -18,6 +18,7 @@ pub mod context;
 pub mod dlq;
 pub mod endpoint;
 pub mod exit;
+pub mod group_tables;
 pub mod groups;
 pub mod history;
 pub mod output;
@@ -85,7 +86,11 @@ async fn run(cli: Cli) -> Result<Exit, CliError> {
     let ctx = Context::load(cli.environment.as_deref()).await?;
     match cli.command {
         Command::Status { targets } => status::run(&ctx, &targets, &out).await,
-        Command::Groups { groups: names } => groups::run(&ctx, &names, &out).await,
+        Command::Groups {
+            groups: names,
+            runs,
+            limit,
+        } => groups::run(&ctx, &names, runs.then_some(limit), &out).await,
         Command::History { target, limit } => history::history(&ctx, &target, limit, &out).await,
         Command::Show { id } => history::show(&ctx, &id, &out).await,
         Command::Wait { id, timeout } => wait::run(&ctx, &id, timeout, &out).await,

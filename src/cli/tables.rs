@@ -6,15 +6,12 @@ use comfy_table::{presets, Table};
 
 use super::output::Output;
 use crate::console::dead_letters::DeadLetter;
-use crate::console::groups::{GroupStatus, RunView};
 use crate::console::history::HistoryRow;
-use crate::console::release::short_digest;
 use crate::console::show::Shown;
 use crate::console::status::TargetStatus;
-use crate::model::group::StepState;
 use crate::model::rollout::human_duration;
 
-fn table(header: Option<&[&str]>) -> Table {
+pub(super) fn table(header: Option<&[&str]>) -> Table {
     let mut table = Table::new();
     table.load_preset(presets::NOTHING);
     if let Some(header) = header {
@@ -34,7 +31,7 @@ pub fn when(at: DateTime<Utc>, now: DateTime<Utc>) -> String {
     }
 }
 
-fn maybe_when(at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> String {
+pub(super) fn maybe_when(at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> String {
     at.map_or_else(|| "-".to_string(), |at| when(at, now))
 }
 
@@ -177,85 +174,9 @@ pub fn history(rows: &[HistoryRow], out: &Output, now: DateTime<Utc>) -> String 
 
 /// One block per group: its steps, then the run holding its line and those waiting, and
 /// why each run that says so ended where it did.
-pub fn groups(statuses: &[GroupStatus], out: &Output, now: DateTime<Utc>) -> String {
-    if statuses.is_empty() {
-        return "no release groups in the config".to_string();
-    }
-    let blocks: Vec<String> = statuses.iter().map(|g| group_block(g, out, now)).collect();
-    blocks.join("\n\n")
-}
-
-fn group_block(status: &GroupStatus, out: &Output, now: DateTime<Utc>) -> String {
-    let title = format!("group {}: {}", status.group, status.steps.join(" → "));
-    let runs: Vec<(&str, &RunView)> = status
-        .holder
-        .iter()
-        .map(|run| ("holds", run))
-        .chain(status.waiting.iter().map(|run| ("waits", run)))
-        .collect();
-    if runs.is_empty() {
-        return format!("{title}\nno release yet");
-    }
-    let mut t = table(Some(&["LINE", "RUN", "STATE", "STEP", "RELEASE"]));
-    let mut whys = Vec::new();
-    for (place, run) in runs {
-        let state = run.state.to_string();
-        let failed = matches!(
-            run.state,
-            crate::model::group::RunState::Failed | crate::model::group::RunState::RolledBack
-        );
-        t.add_row(vec![
-            place.to_string(),
-            run.run_id.clone(),
-            if failed { out.alert(&state) } else { state },
-            run_step(run, now),
-            run.release
-                .iter()
-                .map(|(target, image)| format!("{target} @{}", short_digest(image)))
-                .collect::<Vec<_>>()
-                .join(", "),
-        ]);
-        if let Some(why) = &run.why {
-            whys.push(format!("{}: {why}", run.run_id));
-        }
-    }
-    let mut text = format!("{title}\n{}", trimmed(&t));
-    for why in whys {
-        text.push_str(&format!("\n  why {why}"));
-    }
-    text
-}
-
-/// `migrate: started, task …/3, deadline 2026-12-01 12:15:00Z (in 15m)`.
-fn run_step(run: &RunView, now: DateTime<Utc>) -> String {
-    let asked = run
-        .approval
-        .as_ref()
-        .filter(|_| run.state == crate::model::group::RunState::AwaitingApproval);
-    if let Some(asked) = asked {
-        return format!("approval: asked, expires {}", when(asked.expires_at, now));
-    }
-    let Some(step) = &run.current else {
-        return "-".to_string();
-    };
-    let state = serde_json::to_value(step.state)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default();
-    let mut text = format!("{}: {state}", step.name);
-    if let Some(arn) = &step.task_arn {
-        let task = arn.rsplit('/').next().unwrap_or(arn);
-        text.push_str(&format!(", task {task}"));
-    }
-    if let Some(deadline) = step.deadline.filter(|_| step.state == StepState::Started) {
-        text.push_str(&format!(", deadline {}", when(deadline, now)));
-    }
-    text
-}
-
 /// The table without the margin the preset leaves before the first column, and without
 /// trailing blanks.
-fn trimmed(table: &Table) -> String {
+pub(super) fn trimmed(table: &Table) -> String {
     let text = table.to_string();
     let margin = text
         .lines()

@@ -1,6 +1,8 @@
 //! `slipway why IMAGE [--target T]`: per target, the first link between the push and the
 //! service that broke (crate::console::why), from ECR, the ledger and the dead-letter
 //! queue. Exit 0 when every target is explained, 3 when ECR has no such image.
+//! `slipway why RUN`: one run of a release group (crate::console::group_why), from its
+//! record and the group's line; 3 when no such run.
 
 use aws_sdk_ecr::types::ImageIdentifier;
 use chrono::{DateTime, Utc};
@@ -10,8 +12,10 @@ use super::context::Context;
 use super::exit::{CliError, Exit};
 use super::output::Output;
 use super::status::chosen;
+use crate::console::group_why::{explain as explain_run, RunWhy};
 use crate::console::why::{explain, Facts, Image, Why};
 use crate::ledger::image_key;
+use crate::model::group::is_run_of;
 use crate::model::image_ref::{ImageRef, ImageReference};
 
 pub async fn run(
@@ -20,6 +24,14 @@ pub async fn run(
     target: Option<&str>,
     out: &Output,
 ) -> Result<Exit, CliError> {
+    if is_run_id(image) {
+        if target.is_some() {
+            return Err(CliError::Usage(format!(
+                "--target is for an image; `{image}` is a release group's run, which names its own targets"
+            )));
+        }
+        return run_why(ctx, image, out).await;
+    }
     let config = ctx.config().await?;
     let names: Vec<String> = target.map(str::to_string).into_iter().collect();
     let targets = chosen(&config, &names)?;
@@ -63,6 +75,43 @@ pub async fn run(
 
 pub fn body(image: &Image, answers: &[Why]) -> serde_json::Value {
     serde_json::json!({ "image": image, "targets": answers })
+}
+
+/// An image always names a tag (`:`) or a digest (`@`); a run id names neither.
+fn is_run_id(asked: &str) -> bool {
+    !asked.is_empty() && !asked.contains([':', '@', '/'])
+}
+
+/// `slipway why RUN`: the run's record and its group's line, explained.
+async fn run_why(ctx: &Context, id: &str, out: &Output) -> Result<Exit, CliError> {
+    let config = ctx.config().await?;
+    let Some(group) = config.groups.iter().find(|g| is_run_of(&g.name, id)) else {
+        return Err(CliError::NotFound(format!(
+            "`{id}` is no run of this config's release groups ({}): a run id is `<group>-<16 hex digits>`, as `slipway groups --runs` lists them; an image is `repo:tag` or `repo@sha256:…`",
+            config.groups.iter().map(|g| g.name.as_str()).collect::<Vec<_>>().join(", ")
+        )));
+    };
+    let reads = ctx.reads();
+    let Some(run) = reads.group_run(&group.name, id).await? else {
+        return Err(CliError::NotFound(format!(
+            "the ledger has no run {id} of group {}: `slipway groups {} --runs` lists its runs",
+            group.name, group.name
+        )));
+    };
+    let line = reads.group_line(&group.name).await?;
+    let now = Utc::now();
+    let why = explain_run(&run, line.as_ref(), now);
+    if out.json {
+        out.json("why", &run_body(&why))?;
+    } else {
+        out.text(&super::group_tables::run_why(&why, out, now))?;
+    }
+    Ok(Exit::Done)
+}
+
+/// What `why RUN --json` prints besides the schema version and the command.
+pub fn run_body(why: &RunWhy) -> serde_json::Value {
+    serde_json::json!({ "run": why })
 }
 
 /// The image as ECR describes it (DescribeImages by tag or digest; ImageNotFoundException

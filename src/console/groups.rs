@@ -1,6 +1,6 @@
 //! `slipway groups`: each release group's line — the run that holds it and where it
 //! stands (its current step, a task's ARN and deadline, why it failed), and the releases
-//! waiting behind it, in the order they came.
+//! waiting behind it, in the order they came; with `--runs`, every run the ledger keeps.
 
 use std::collections::BTreeMap;
 
@@ -18,6 +18,9 @@ pub struct GroupStatus {
     pub holder: Option<RunView>,
     /// Releases waiting for the line, oldest first: only the newest will run.
     pub waiting: Vec<RunView>,
+    /// With `--runs`: the group's runs the ledger keeps, newest first (at most the limit).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub runs: Option<Vec<RunView>>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -33,6 +36,8 @@ pub struct RunView {
     /// The run's one approval, once asked: when, until when, and who decided.
     pub approval: Option<RunApproval>,
     pub why: Option<String>,
+    /// When the release first reached Slipway (`None` for runs recorded before it was kept).
+    pub began_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -58,6 +63,7 @@ pub fn group_status(
         waiting: line
             .map(|l| l.waiting.iter().filter_map(view).collect())
             .unwrap_or_default(),
+        runs: None,
     }
 }
 
@@ -89,5 +95,6 @@ pub fn run_view(run: &GroupRun) -> RunView {
         steps: run.steps.clone(),
         approval: run.approval.clone(),
         why: run.why.clone(),
+        began_at: super::group_why::began(run),
     }
 }

@@ -14,10 +14,15 @@
 //! - [`wait`] — following a deployment until it ends, with a bounded number of reads.
 //! - [`dead_letters`] — what a dead-letter queue holds, in both of its shapes.
 //! - [`why`] — the first broken link between a push and a target, per target.
-//! - [`groups`] — each release group's line: the run holding it, its step, who waits.
+//! - [`groups`] — each release group's line: the run holding it, its step, who waits;
+//!   with `--runs`, the group's runs newest first.
+//! - [`group_why`] — one run of a group: what it waits for or how it ended, step by step.
 //! - [`release`] — a release in words (`app:v1.4.2 @sha256:ab12cd34ef56…`).
 
 pub mod dead_letters;
+pub mod group_why;
+#[cfg(test)]
+mod group_why_tests;
 pub mod groups;
 pub mod history;
 pub mod reads;

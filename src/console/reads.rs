@@ -1,11 +1,12 @@
 //! The operator's reads of the ledger: what the pipelines write, read back without
-//! changing anything. Listing is only needed for a target's history and a deployment's
-//! audit entries; the status of a target is the document plus a few objects.
+//! changing anything. Listing is only needed for a target's history, a deployment's audit
+//! entries and a group's past runs; the status of a target is the document plus a few
+//! objects.
 
 use futures::future::try_join_all;
 
 use super::ConsoleError;
-use crate::ledger::{deployments_prefix, Ledger, TargetRead};
+use crate::ledger::{deployments_prefix, group_runs_prefix, Ledger, TargetRead};
 use crate::model::deployment::{AuditEntry, Deployment};
 use crate::ports::{ObjectList, ObjectStore};
 
@@ -54,6 +55,21 @@ impl<S: ObjectStore + ObjectList> Reads<S> {
         run: &str,
     ) -> Result<Option<crate::model::group::GroupRun>, ConsoleError> {
         Ok(self.ledger.group_run(group, run).await?.map(|r| r.value))
+    }
+
+    /// Every run of a release group the ledger keeps, newest first (by when each began).
+    pub async fn group_runs(
+        &self,
+        group: &str,
+    ) -> Result<Vec<crate::model::group::GroupRun>, ConsoleError> {
+        let keys = self.ledger.store().list(&group_runs_prefix(group)).await?;
+        let mut runs = Vec::new();
+        for chunk in keys.chunks(READ_AT_ONCE) {
+            let reads = chunk.iter().map(|path| self.object(path));
+            runs.extend(try_join_all(reads).await?.into_iter().flatten());
+        }
+        runs.sort_by_key(|run| std::cmp::Reverse(super::group_why::began(run)));
+        Ok(runs)
     }
 
     /// A deployment by key, if the ledger has it.

@@ -74,6 +74,7 @@ impl<A: Adapters> Deployer<A> {
         // Queued: it acts once it holds the group's line (one run of a group at a time).
         let mut run = GroupRun::begin(&id, spec, release, needs_approval);
         run.source = source;
+        run.began_at = Some(self.now());
         match self.ledger.set_group_run(None, run).await {
             Ok(_) => log_decision("group-run", &format!("run {id} of group {group} created")),
             // The release again: the run exists; drive it where it stands.

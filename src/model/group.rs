@@ -28,7 +28,7 @@ pub mod run;
 pub mod spec;
 pub mod task_exit;
 
-pub use ids::{is_group_name, run_id, MAX_GROUP_NAME};
+pub use ids::{is_group_name, is_run_of, run_id, MAX_GROUP_NAME};
 pub use line::{Admission, GroupLine};
 pub use next::Next;
 pub use request::RunApproval;

@@ -211,3 +211,113 @@ fn the_subset_matches_as_eventbridge_documents() {
     let other = serde_json::json!({"source": "aws.ecr", "detail": {"repository-name": "other", "image-tag": "v1"}});
     assert!(!super::common::event_pattern::matches(&pattern, &other));
 }
+
+/// web (auto) and worker (approval) released together by the group `shop`.
+fn shop_config() -> String {
+    let mut config: Value = serde_json::from_str(&super::stack::targets_config()).unwrap();
+    let worker = target_json_with(
+        "worker",
+        "worker",
+        r#"{"glob": "v*"}"#,
+        "approval",
+        json!({"approval": {"iam_approvers": [super::stack::ALICE_ARN]}}),
+    );
+    config["targets"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::from_str(&worker).unwrap());
+    config["groups"] =
+        json!([{"name": "shop", "steps": [{"service": "worker"}, {"service": "web"}]}]);
+    config.to_string()
+}
+
+fn shop_run(digest: &str) -> String {
+    let release = std::collections::BTreeMap::from([
+        ("web".to_string(), image_uri(digest)),
+        ("worker".to_string(), image_uri(digest)),
+    ]);
+    slipway::model::group::run_id("shop", &release)
+}
+
+#[tokio::test]
+async fn why_explains_a_group_run_and_groups_lists_the_runs_newest_first() {
+    let stack = Stack::with_config(shop_config()).await;
+    let running = stack.world.push_image(Some("w1")).await;
+    stack
+        .world
+        .create_service("worker", &image_uri(&running))
+        .await;
+    let (v2, _) = stack.push("v2").await;
+    let first = shop_run(&v2);
+
+    let ran = stack.slipway(&["why", &first]).await;
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert!(
+        ran.stdout.contains("awaiting its one approval")
+            && ran.stdout.contains(&format!("slipway approve {first}")),
+        "{}",
+        ran.stdout
+    );
+    let answer = stack
+        .slipway(&["why", &first, "--json"])
+        .await
+        .json("why-run");
+    assert_eq!(answer["run"]["state"], "awaiting-approval", "{answer}");
+    assert!(answer["run"]["began_at"].is_string(), "{answer}");
+    assert_eq!(answer["run"]["steps"][0]["target"], "worker", "{answer}");
+
+    // A newer release supersedes the run still awaiting its approval.
+    let (v3, _) = stack.push("v3").await;
+    let second = shop_run(&v3);
+    let listed = stack
+        .slipway(&["groups", "shop", "--runs", "--json"])
+        .await
+        .json("groups-runs");
+    let runs: Vec<(&str, &str)> = listed["groups"][0]["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["run_id"].as_str().unwrap(), r["state"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        runs,
+        [
+            (second.as_str(), "awaiting-approval"),
+            (first.as_str(), "superseded")
+        ],
+        "newest first: {listed}"
+    );
+    let limited = stack
+        .slipway(&["groups", "shop", "--runs", "--limit", "1"])
+        .await;
+    assert!(
+        limited.stdout.contains(&second) && !limited.stdout.contains(&first),
+        "{}",
+        limited.stdout
+    );
+    let ran = stack.slipway(&["why", &first]).await;
+    assert!(
+        ran.stdout.contains("superseded before it started anything"),
+        "{}",
+        ran.stdout
+    );
+
+    // What is not a run, or not one of this config's groups, is "not found", and says so.
+    let ran = stack.slipway(&["why", "shop-0000000000000000"]).await;
+    assert_eq!(ran.code, 3, "{}", ran.stderr);
+    assert!(
+        ran.stderr.contains("the ledger has no run"),
+        "{}",
+        ran.stderr
+    );
+    let ran = stack.slipway(&["why", "billing-0000000000000000"]).await;
+    assert_eq!(ran.code, 3, "{}", ran.stderr);
+    assert!(
+        ran.stderr
+            .contains("is no run of this config's release groups (shop)"),
+        "{}",
+        ran.stderr
+    );
+    let ran = stack.slipway(&["why", &first, "--target", "web"]).await;
+    assert_eq!(ran.code, 2, "{}", ran.stderr);
+}

@@ -45,6 +45,14 @@ pub fn is_group_name(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
+/// Whether `run` is the id of a run of `group` ([`run_id`]'s shape: the group's name, `-`,
+/// 16 hex digits). Group names may hold `-`, so the group is found by its whole name.
+pub fn is_run_of(group: &str, run: &str) -> bool {
+    run.strip_prefix(group)
+        .and_then(|rest| rest.strip_prefix('-'))
+        .is_some_and(|hash| hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
 /// The id of the run of `group` that takes `release`: the same release delivered twice
 /// is the same run (the ledger creates it once); another release is another run. Letters,
 /// digits, `-` and `_` only, as RunTask's `startedBy` requires.

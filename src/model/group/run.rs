@@ -152,6 +152,10 @@ pub struct GroupRun {
     /// against other uploads of the same key; `None` for a push.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<ReleaseSource>,
+    /// When the release first reached Slipway (orders a group's runs for operators;
+    /// `None` in records written before it was kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub began_at: Option<DateTime<Utc>>,
 }
 
 /// Where an uploaded release came from: its object and S3's sequencer for the upload,
@@ -186,6 +190,7 @@ impl GroupRun {
             steps,
             why: None,
             source: None,
+            began_at: None,
         }
     }
 

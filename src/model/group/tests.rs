@@ -527,3 +527,15 @@ fn a_queued_run_starts_only_once_admitted_and_a_started_one_is_never_superseded(
     assert_eq!(approval.state, RunState::AwaitingApproval);
     approval.superseded("shop-11").unwrap();
 }
+
+#[test]
+fn a_run_id_names_its_group_whole() {
+    let id = run_id("shop-eu", &release());
+
+    assert!(is_run_of("shop-eu", &id));
+    // `shop` is a prefix of the name, not the group: its runs are `shop-<16 hex>`.
+    assert!(!is_run_of("shop", &id));
+    assert!(!is_run_of("shop-eu", "shop-eu-123"));
+    assert!(!is_run_of("shop-eu", &format!("{id}0")));
+    assert!(!is_run_of("shop-eu", "app:v1.4.2"));
+}
