@@ -110,6 +110,9 @@ pub struct Deployer<A: Adapters> {
     wake_ups: Option<std::sync::Arc<dyn crate::ports::WakeUps>>,
     /// The promotion bus, told when an upstream's deployment succeeds (`hints`).
     hints: Option<std::sync::Arc<dyn crate::ports::Hints>>,
+    /// Other Slipways' ledgers, read-only, by the name `upstreams` gives each of their
+    /// targets: where the promotion gate reads a remote upstream's record.
+    remote_ledgers: std::collections::BTreeMap<String, Ledger<A::Store>>,
 }
 
 /// The time source of the window decisions.
@@ -149,6 +152,7 @@ where
             tasks: None,
             wake_ups: None,
             hints: None,
+            remote_ledgers: std::collections::BTreeMap::new(),
         }
     }
 }
@@ -183,6 +187,7 @@ where
             tasks: self.tasks,
             wake_ups: self.wake_ups,
             hints: self.hints,
+            remote_ledgers: self.remote_ledgers,
         }
     }
 }
@@ -222,6 +227,15 @@ impl<A: Adapters> Deployer<A> {
     /// Publish promotion hints on `hints` when an upstream's deployment succeeds.
     pub fn with_hints(mut self, hints: std::sync::Arc<dyn crate::ports::Hints>) -> Self {
         self.hints = Some(hints);
+        self
+    }
+
+    /// Read the ledger of the other Slipway that `upstreams` names `upstream` through
+    /// `store` (its bucket, with a read-only grant): the promotion gate reads nothing else
+    /// there.
+    pub fn with_remote_ledger(mut self, upstream: &str, store: A::Store) -> Self {
+        self.remote_ledgers
+            .insert(upstream.to_string(), Ledger::new(store));
         self
     }
 
@@ -351,6 +365,8 @@ mod hook_tests;
 mod pipeline_tests;
 #[cfg(test)]
 mod promotion_tests;
+#[cfg(test)]
+mod remote_upstream_tests;
 #[cfg(test)]
 mod soak_bypass_tests;
 #[cfg(test)]

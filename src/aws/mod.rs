@@ -241,9 +241,13 @@ async fn from_env(
         None
     };
     // The promotion bus, where an upstream's success is told to the stages promoting from
-    // it (`SLIPWAY_HINT_BUS`; without it they look on the reconciler's schedule).
+    // it, here or, forwarded by the bus's rule, in other Slipways (`promoted_elsewhere`)
+    // (`SLIPWAY_HINT_BUS`; without it they look on the reconciler's schedule).
     let hints = optional_env("SLIPWAY_HINT_BUS")
-        .filter(|_| config.targets.iter().any(|t| t.promotion.is_some()))
+        .filter(|_| {
+            config.targets.iter().any(|t| t.promotion.is_some())
+                || !config.promoted_elsewhere.is_empty()
+        })
         .map(|bus| hints::EventBridgeHints::new(clients.eventbridge(), bus));
     let secrets_client = std::cell::OnceCell::new();
     let secrets_client = || secrets_client.get_or_init(|| clients.secrets());
@@ -294,6 +298,16 @@ async fn from_env(
         arn,
     });
     let notifier = AwsNotifier::new(topic, slack);
+    // Other Slipways' ledgers, read-only, for the stages promoting from their targets
+    // (`upstreams`): each bucket's policy grants this function's role GetObject there.
+    let remote_ledgers: Vec<(String, S3Store)> = config
+        .upstreams
+        .iter()
+        .map(|u| {
+            let store = S3Store::new(clients.s3.clone(), u.ledger_bucket.clone());
+            (u.name.clone(), store)
+        })
+        .collect();
     let deployer = Deployer::new(
         config,
         EcsService::new(clients.ecs),
@@ -304,6 +318,11 @@ async fn from_env(
     )
     .with_source_bucket(optional_env("SLIPWAY_SOURCE_BUCKET"))
     .with_approvals(links, notifier);
+    let deployer = remote_ledgers
+        .into_iter()
+        .fold(deployer, |deployer, (name, store)| {
+            deployer.with_remote_ledger(&name, store)
+        });
     let deployer = match alarms {
         Some(alarms) => deployer.with_alarms(std::sync::Arc::new(alarms)),
         None => deployer,

@@ -4,7 +4,9 @@
 //! schedule (`windows::release_waiting`), deciding from the upstream's ledger record,
 //! never from the hint. A hint lost costs at most the reconciler's period; a hint that
 //! lies (its record says `failed`, or names a deployment that never was) promotes nothing,
-//! because nothing in it is believed; a hint from another account is refused and logged.
+//! because nothing in it is believed; a hint from another account is refused and logged,
+//! unless it comes from an upstream Slipway's account about its target (`upstreams`): the
+//! stages promoting from that one look again, reading that Slipway's ledger.
 
 use chrono::Utc;
 use serde::Serialize;
@@ -38,7 +40,7 @@ impl<A: Adapters> Deployer<A> {
         };
         if deployment.state != State::Succeeded
             || self.is_dry_run()
-            || self.config.downstream_of(&deployment.target).is_empty()
+            || !self.config.is_promoted_from(&deployment.target)
         {
             return;
         }
@@ -76,36 +78,57 @@ impl<A: Adapters> Deployer<A> {
             Ok(event) => event,
             Err(report) => return Ok(report),
         };
-        let home = &self.config.home;
-        if event.account.as_deref() != Some(home.account.as_str())
-            || event.region.as_deref() != Some(home.region.as_str())
-        {
+        let Some(upstream) = self.hint_upstream(&event) else {
+            let home = &self.config.home;
             let reason = format!(
-                "hint {} about {} comes from account {:?} region {:?}, not Slipway's own ({} {}): forged or misrouted, refused; nothing was looked at",
+                "hint {} about {} comes from account {:?} region {:?}, neither Slipway's own ({} {}) nor an upstream's of this region (`upstreams`, for that target): forged or misrouted, refused; nothing was looked at",
                 event.event_id, event.hint.deployment_id, event.account, event.region, home.account, home.region
             );
             log_warning("hint-refused", &reason);
             return Ok(self.report(raw, EventOutcome::Ignored { reason }));
-        }
-        let looked_again = self.look_again_downstream(&event, invocation).await;
+        };
+        let looked_again = self
+            .look_again_downstream(&event, &upstream, invocation)
+            .await;
         Ok(self.report(
             raw,
             EventOutcome::Hint {
-                upstream: event.hint.target.clone(),
+                upstream,
                 looked_again,
             },
         ))
     }
 
+    /// The upstream a hint is about, as `promotion.from` names it: a target of this
+    /// Slipway when the hint comes from its own account, one of `upstreams` when it comes
+    /// from that upstream's account and names its target. EventBridge sets `account` to
+    /// the publisher's (a bus-to-bus delivery keeps it), so it cannot be forged by the
+    /// publisher; other regions are not read.
+    fn hint_upstream(&self, event: &HintEvent) -> Option<String> {
+        let home = &self.config.home;
+        if event.region.as_deref() != Some(home.region.as_str()) {
+            return None;
+        }
+        let account = event.account.as_deref()?;
+        if account == home.account {
+            return Some(event.hint.target.clone());
+        }
+        self.config
+            .upstreams
+            .iter()
+            .find(|u| u.account == account && u.target == event.hint.target)
+            .map(|u| u.name.clone())
+    }
+
     async fn look_again_downstream(
         &self,
         event: &HintEvent,
+        upstream: &str,
         invocation: &Invocation,
     ) -> Vec<LookedAgain> {
-        let upstream = &event.hint.target;
         // What the upstream's record says, for the log only: the look below reads it again
         // as evidence. A hint its record does not bear out is worth an audit line.
-        if let Some(says) = self.hint_contradicted(&event.hint).await {
+        if let Some(says) = self.hint_contradicted(upstream, &event.hint).await {
             log_warning(
                 "hint-contradicted",
                 &format!(
@@ -130,12 +153,12 @@ impl<A: Adapters> Deployer<A> {
     }
 
     /// Why the upstream's record does not bear the hint out, if it does not.
-    async fn hint_contradicted(&self, hint: &UpstreamSucceeded) -> Option<String> {
+    async fn hint_contradicted(&self, upstream: &str, hint: &UpstreamSucceeded) -> Option<String> {
         let key = hint
             .deployment_id
             .strip_prefix(&format!("{}.", hint.target))?;
-        let record: Option<Versioned<Deployment>> =
-            self.ledger.deployment(&hint.target, key).await.ok()?;
+        let (ledger, target) = self.upstream_ledger(upstream).ok()?;
+        let record: Option<Versioned<Deployment>> = ledger.deployment(target, key).await.ok()?;
         match record {
             None => Some("the ledger has no such deployment".into()),
             Some(r) if r.value.state != State::Succeeded => {

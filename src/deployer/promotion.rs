@@ -11,8 +11,8 @@
 use chrono::{DateTime, Utc};
 
 use super::{log_decision, log_warning, Deployer, Step, StepError, TargetOutcome};
-use crate::input::config::Target;
-use crate::ledger::{image_key, Versioned};
+use crate::input::config::{RemoteUpstream, Target};
+use crate::ledger::{image_key, Ledger, Versioned};
 use crate::model::deployment::{Deployment, PromotionCheck, State, Trigger};
 use crate::model::plan::ImageChange;
 use crate::model::promotion::{gated_digests, upstream_run, Promotion, Upstream, Verdict};
@@ -59,6 +59,7 @@ impl<A: Adapters> Deployer<A> {
             .and_then(|c| c.soak_bypass.clone());
         match self
             .promotion_verdict(
+                target,
                 promotion,
                 &digests,
                 &current.value.trigger,
@@ -97,6 +98,7 @@ impl<A: Adapters> Deployer<A> {
     /// must be available.
     async fn promotion_verdict(
         &self,
+        gated: &Target,
         promotion: &Promotion,
         digests: &[String],
         trigger: &Trigger,
@@ -105,7 +107,7 @@ impl<A: Adapters> Deployer<A> {
         let mut verdicts = Vec::with_capacity(digests.len());
         for digest in digests {
             let verdict = self
-                .digest_verdict(promotion, digest, trigger, bypass_soak)
+                .digest_verdict(gated, promotion, digest, trigger, bypass_soak)
                 .await?;
             verdicts.push((digest.clone(), verdict));
         }
@@ -116,6 +118,7 @@ impl<A: Adapters> Deployer<A> {
     /// alarms' history since the earliest soak began.
     async fn digest_verdict(
         &self,
+        gated: &Target,
         promotion: &Promotion,
         digest: &str,
         trigger: &Trigger,
@@ -125,26 +128,7 @@ impl<A: Adapters> Deployer<A> {
         let key = image_key(digest);
         let mut upstreams = Vec::with_capacity(promotion.from.len());
         for name in &promotion.from {
-            let (deployment, rollouts) = futures::try_join!(
-                self.ledger.deployment(name, &key),
-                self.ledger.rollouts(name),
-            )?;
-            let expected = match (&deployment, self.config.target(name)) {
-                (None, Some(upstream)) => self.on_its_way(upstream, digest, trigger).await?,
-                _ => false,
-            };
-            upstreams.push(match deployment {
-                None if expected => Upstream::Expected {
-                    target: name.clone(),
-                },
-                None => Upstream::Never {
-                    target: name.clone(),
-                },
-                Some(found) => Upstream::Run(upstream_run(
-                    &found.value,
-                    rollouts.as_ref().map(|r| &r.value),
-                )),
-            });
+            upstreams.push(self.upstream(gated, name, digest, &key, trigger).await?);
         }
         let since = upstreams
             .iter()
@@ -164,6 +148,58 @@ impl<A: Adapters> Deployer<A> {
             .map(|upstream| promotion.judge(upstream, &alarms, now, bypass_soak))
             .collect();
         Ok(promotion.combine(verdicts))
+    }
+
+    /// Where upstream `name` stands with `digest`: its ledger record (this Slipway's, or
+    /// for one of `upstreams` the other Slipway's, read-only), or whether it is still on
+    /// its way there.
+    async fn upstream(
+        &self,
+        gated: &Target,
+        name: &str,
+        digest: &str,
+        key: &str,
+        trigger: &Trigger,
+    ) -> Result<Upstream, StepError> {
+        let remote = self.config.upstream(name);
+        let (ledger, target) = self.upstream_ledger(name)?;
+        let (deployment, rollouts) =
+            futures::try_join!(ledger.deployment(target, key), ledger.rollouts(target))?;
+        let Some(found) = deployment else {
+            let expected = match (remote, self.config.target(name)) {
+                (Some(remote), _) => self.replicated_for(remote, gated, digest).await?,
+                (None, Some(upstream)) => self.on_its_way(upstream, digest, trigger).await?,
+                (None, None) => false,
+            };
+            let target = name.to_string();
+            return Ok(if expected {
+                Upstream::Expected { target }
+            } else {
+                Upstream::Never { target }
+            });
+        };
+        let mut run = upstream_run(&found.value, rollouts.as_ref().map(|r| &r.value));
+        // The evidence names the upstream as this config does (`dev-web`, not dev's `web`).
+        run.target = name.to_string();
+        Ok(Upstream::Run(run))
+    }
+
+    /// The ledger that keeps upstream `name`'s records, and its name there: this
+    /// Slipway's, or for one of `upstreams` the other Slipway's (read-only).
+    pub(super) fn upstream_ledger<'a>(
+        &'a self,
+        name: &'a str,
+    ) -> Result<(&'a Ledger<A::Store>, &'a str), StepError> {
+        let Some(remote) = self.config.upstream(name) else {
+            return Ok((&self.ledger, name));
+        };
+        let ledger = self.remote_ledgers.get(name).ok_or_else(|| {
+            StepError::Rejected(format!(
+                "upstream {name} (target {} of account {}) has no ledger to read: the function was started without bucket {}, a wiring bug, report it",
+                remote.target, remote.account, remote.ledger_bucket
+            ))
+        })?;
+        Ok((ledger, remote.target.as_str()))
     }
 
     async fn alarm_timelines(
@@ -270,7 +306,7 @@ impl<A: Adapters> Deployer<A> {
         }
         Ok(Some(
             match self
-                .promotion_verdict(promotion, &digests, trigger, None)
+                .promotion_verdict(target, promotion, &digests, trigger, None)
                 .await?
             {
                 Verdict::Available(evidence) => format!(
@@ -319,6 +355,36 @@ impl<A: Adapters> Deployer<A> {
         // every few minutes). After that, no record means it never ran there (it already
         // ran the digest without Slipway, it is frozen, its event went to the dead
         // letters).
+        let pushed_at = self
+            .registry
+            .image_pushed_at(&repository.account, &repository.name, digest)
+            .await?;
+        Ok(pushed_at.is_none_or(|at| self.now() - at < UPSTREAM_GRACE))
+    }
+}
+
+impl<A: Adapters> Deployer<A> {
+    /// Whether `digest`, not recorded on another Slipway's target yet, is on its way
+    /// there: its build reached this registry by ECR replication (the same digest, with
+    /// the tags it was pushed under there: Amazon ECR User Guide, "Private image
+    /// replication in Amazon ECR") under a tag that target deploys, within the hour — the
+    /// upstream's own deploy of it may not have ended yet. Read from `gated`'s repository
+    /// here, so no grant on the other account's registry is needed.
+    async fn replicated_for(
+        &self,
+        remote: &RemoteUpstream,
+        gated: &Target,
+        digest: &str,
+    ) -> Result<bool, StepError> {
+        let repository = &gated.repository;
+        let tagged = self
+            .registry
+            .image_tags(&repository.account, &repository.name, digest)
+            .await?
+            .is_some_and(|tags| tags.iter().any(|tag| remote.tags.matches(tag)));
+        if !tagged {
+            return Ok(false);
+        }
         let pushed_at = self
             .registry
             .image_pushed_at(&repository.account, &repository.name, digest)

@@ -9,6 +9,7 @@ pub use crate::model::image_ref::RepositoryRef;
 pub use crate::model::progressive::RolloutPolicy;
 use std::collections::BTreeSet;
 use std::fmt;
+pub use upstreams::RemoteUpstream;
 
 use globset::{Glob, GlobMatcher};
 use semver::{Version, VersionReq};
@@ -43,6 +44,11 @@ pub struct Config {
     pub targets: Vec<Target>,
     /// Releases that are more than one service (`groups`): ordered tasks and services.
     pub groups: Vec<crate::model::group::Group>,
+    /// Targets of other Slipways (other accounts) that stages here promote from.
+    pub upstreams: Vec<RemoteUpstream>,
+    /// Targets whose successes other Slipways promote from: hinted even when no stage of
+    /// this config waits for them.
+    pub promoted_elsewhere: Vec<String>,
     /// The function's own account and region.
     pub home: Home,
 }
@@ -219,6 +225,10 @@ struct RawConfig {
     targets: Vec<RawTarget>,
     #[serde(default)]
     groups: Vec<groups::RawGroup>,
+    #[serde(default)]
+    upstreams: Vec<upstreams::RawUpstream>,
+    #[serde(default)]
+    promoted_elsewhere: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -312,11 +322,16 @@ impl Config {
             }
             targets.push(target);
         }
-        promotion::check_upstreams(&targets)?;
+        let upstreams = upstreams::validate_upstreams(raw.upstreams, &targets, home)?;
+        promotion::check_upstreams(&targets, &upstreams)?;
+        let promoted_elsewhere =
+            upstreams::validate_promoted_elsewhere(raw.promoted_elsewhere, &targets)?;
         let groups = groups::validate_groups(raw.groups, &targets)?;
         Ok(Config {
             targets,
             groups,
+            upstreams,
+            promoted_elsewhere,
             home: home.clone(),
         })
     }
@@ -336,6 +351,18 @@ impl Config {
 
     pub fn target(&self, name: &str) -> Option<&Target> {
         self.targets.iter().find(|t| t.name == name)
+    }
+
+    /// The other Slipway's target `promotion.from` names `name`, if it is one.
+    pub fn upstream(&self, name: &str) -> Option<&RemoteUpstream> {
+        self.upstreams.iter().find(|u| u.name == name)
+    }
+
+    /// Whether a success of `target` is worth a hint: a stage here or elsewhere promotes
+    /// from it.
+    pub fn is_promoted_from(&self, target: &str) -> bool {
+        !self.downstream_of(target).is_empty()
+            || self.promoted_elsewhere.iter().any(|t| t == target)
     }
 
     /// The targets that promote from `upstream` (name it in `promotion.from`).
@@ -596,4 +623,5 @@ mod promotion;
 mod rollout;
 #[cfg(test)]
 mod tests;
+mod upstreams;
 mod windows;

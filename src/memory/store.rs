@@ -101,3 +101,24 @@ impl ObjectStore for MemoryStore {
         }
     }
 }
+
+/// One store behind two deployers — another Slipway's ledger, which this one reads as a
+/// remote upstream's (`Deployer::with_remote_ledger`) — as two accounts read one bucket.
+impl<S: ObjectStore> ObjectStore for std::sync::Arc<S> {
+    async fn get(&self, key: &str) -> Result<Option<StoredObject>, AwsError> {
+        (**self).get(key).await
+    }
+
+    async fn create(&self, key: &str, body: Vec<u8>) -> Result<ConditionalWrite, AwsError> {
+        (**self).create(key, body).await
+    }
+
+    async fn replace(
+        &self,
+        key: &str,
+        body: Vec<u8>,
+        etag: &str,
+    ) -> Result<ConditionalWrite, AwsError> {
+        (**self).replace(key, body, etag).await
+    }
+}

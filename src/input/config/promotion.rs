@@ -74,9 +74,13 @@ pub(super) fn validate_promotion(
     }))
 }
 
-/// Every upstream must be another target of this config, and promotion must not go in
-/// a circle (a stage that waits, through others, for itself would never deploy).
-pub(super) fn check_upstreams(targets: &[Target]) -> Result<(), ConfigError> {
+/// Every upstream must be another target of this config or one of `upstreams` (another
+/// Slipway's), and promotion must not go in a circle (a stage that waits, through others,
+/// for itself would never deploy).
+pub(super) fn check_upstreams(
+    targets: &[Target],
+    remote: &[super::RemoteUpstream],
+) -> Result<(), ConfigError> {
     let names: BTreeSet<&str> = targets.iter().map(|t| t.name.as_str()).collect();
     let mut edges: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for (index, target) in targets.iter().enumerate() {
@@ -88,10 +92,16 @@ pub(super) fn check_upstreams(targets: &[Target]) -> Result<(), ConfigError> {
             if upstream == &target.name {
                 return Err(ConfigError::invalid(field, "names the target itself"));
             }
+            if remote.iter().any(|r| r.name == *upstream) {
+                // Another Slipway's target: no edge here can close a circle through it.
+                continue;
+            }
             if !names.contains(upstream.as_str()) {
                 return Err(ConfigError::invalid(
                     field,
-                    format!("`{upstream}` is not a target of this config"),
+                    format!(
+                        "`{upstream}` is not a target of this config, nor one of its `upstreams`"
+                    ),
                 ));
             }
             edges.entry(&target.name).or_default().push(upstream);

@@ -448,3 +448,96 @@ fn a_promotion_from_nowhere_itself_or_in_a_circle_is_refused_at_cold_start() {
         "{err}"
     );
 }
+
+/// web promoting from `dev-web`, another Slipway's target described by `upstream`.
+fn remote_stage(upstream: &str) -> Result<Config, ConfigError> {
+    let web = WEB.replace(
+        r#""policy": "auto""#,
+        r#""policy": "auto", "promotion": {"from": ["dev-web"]}"#,
+    );
+    Config::from_json(
+        &format!(r#"{{"targets": [{web}], "upstreams": [{upstream}]}}"#),
+        &home(),
+    )
+}
+
+const DEV_WEB: &str = r#"{"name": "dev-web", "account": "111122223333",
+    "ledger_bucket": "slipway-dev-ledger-111122223333", "target": "web", "tags": {"glob": "main-*"}}"#;
+
+#[test]
+fn a_stage_may_promote_from_another_slipways_target_named_in_upstreams() {
+    let config = remote_stage(DEV_WEB).unwrap();
+    let upstream = config.upstream("dev-web").unwrap();
+    assert_eq!(
+        (
+            upstream.account.as_str(),
+            upstream.target.as_str(),
+            upstream.ledger_bucket.as_str()
+        ),
+        ("111122223333", "web", "slipway-dev-ledger-111122223333")
+    );
+    assert!(upstream.tags.matches("main-3f2c"));
+    assert_eq!(config.downstream_of("dev-web").len(), 1);
+}
+
+#[test]
+fn an_upstream_is_refused_in_this_account_under_a_taken_name_or_with_a_bad_bucket() {
+    for (upstream, field, says) in [
+        (
+            DEV_WEB.replace("111122223333\",", "123456789012\","),
+            "upstreams[0].account",
+            "own account",
+        ),
+        (
+            DEV_WEB.replace("\"dev-web\"", "\"web\""),
+            "upstreams[0].name",
+            "must be unique",
+        ),
+        (
+            DEV_WEB.replace("slipway-dev-ledger-111122223333", "Slipway_Ledger"),
+            "upstreams[0].ledger_bucket",
+            "not an S3 bucket name",
+        ),
+        (
+            DEV_WEB.replace("\"111122223333\"", "\"1111\""),
+            "upstreams[0].account",
+            "12-digit",
+        ),
+    ] {
+        let Err(ConfigError::Invalid {
+            field: got,
+            problem,
+        }) = remote_stage(&upstream)
+        else {
+            panic!("{upstream} should be refused")
+        };
+        assert_eq!(got, field, "{problem}");
+        assert!(problem.contains(says), "{problem}");
+    }
+}
+
+#[test]
+fn promotion_from_a_name_neither_a_target_nor_an_upstream_is_refused() {
+    let err = remote_stage(&DEV_WEB.replace("\"dev-web\"", "\"staging-web\"")).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("not a target of this config, nor one of its `upstreams`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn promoted_elsewhere_names_targets_of_this_config() {
+    let config = Config::from_json(
+        &format!(r#"{{"targets": [{WEB}], "promoted_elsewhere": ["web"]}}"#),
+        &home(),
+    )
+    .unwrap();
+    assert!(config.is_promoted_from("web"));
+    let err = Config::from_json(
+        &format!(r#"{{"targets": [{WEB}], "promoted_elsewhere": ["api"]}}"#),
+        &home(),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("promoted_elsewhere[0]"), "{err}");
+}
