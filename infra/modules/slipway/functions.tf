@@ -10,7 +10,7 @@ locals {
       dead_letters = true
       # group_runs: a push every target of a release group takes starts the group's run.
       # wake_ups: a release that waits for its window or a soak, a group's task (its deadline).
-      grants = concat(["ledger", "ecs_read", "ecs_roll", "ecs_register", "pass_role", "ecr_read", "alarm_history", "notify", "secrets", "kms", "wake_ups"], local.group_grants)
+      grants = concat(["ledger", "ecs_read", "ecs_roll", "ecs_register", "pass_role", "ecr_read", "promotion_reads", "notify", "secrets", "kms", "wake_ups"], local.group_grants)
     }
     "source-upload" = {
       description  = "Deploys the manifest someone uploaded to the source bucket"
@@ -18,7 +18,7 @@ locals {
       async        = true
       dead_letters = true
       # group_runs: a group's release.json starts the group's run (src/deployer/group_release_upload.rs).
-      grants = concat(["ledger", "ecs_read", "ecs_roll", "ecs_register", "pass_role", "ecr_read", "source_read", "alarm_history", "notify", "secrets", "kms", "wake_ups"], local.group_grants)
+      grants = concat(["ledger", "ecs_read", "ecs_roll", "ecs_register", "pass_role", "ecr_read", "source_read", "promotion_reads", "notify", "secrets", "kms", "wake_ups"], local.group_grants)
     }
     "deployment-events" = {
       description  = "Records how each rollout ended (ECS events) and runs operator requests"
@@ -34,7 +34,7 @@ locals {
       # stage looking again judges the soak's alarms and may register and roll its release.
       grants = distinct(concat(["ledger", "ecs_read", "ecs_roll", "ecs_progress", "ecr_read", "notify", "secrets", "kms", "wake_ups"],
         length(var.groups) == 0 ? [] : concat(["ecs_register", "pass_role"], local.group_grants),
-      local.promotes ? ["alarm_history", "ecs_register", "pass_role", "hints"] : []))
+      local.promotes ? ["promotion_reads", "ecs_register", "pass_role", "hints"] : []))
     }
     "reconcile" = {
       description = "On a schedule: closes rollouts whose ECS event was lost, deploys pushes no event told of"
@@ -45,9 +45,9 @@ locals {
       # It runs the push and deployment-events pipelines: their grants, and ECR listing;
       # reads progressive rollouts' service deployments; and rolls a release that waited
       # for its window, which for an uploaded task definition re-reads the upload; and
-      # looks again at releases waiting for upstream (alarm_history: their soak).
+      # looks again at releases waiting for upstream (promotion_reads: their soak).
       # group_runs: a group step's rollout it closes moves the step's run on.
-      grants = concat(["ledger", "ecs_read", "ecs_roll", "ecs_progress_read", "ecs_register", "pass_role", "ecr_read", "source_read", "alarm_history", "notify", "secrets", "kms", "wake_ups", "hints"], local.group_grants)
+      grants = concat(["ledger", "ecs_read", "ecs_roll", "ecs_progress_read", "ecs_register", "pass_role", "ecr_read", "source_read", "promotion_reads", "notify", "secrets", "kms", "wake_ups", "hints"], local.group_grants)
     }
     "approval" = {
       description = "The approval pages and Slack interactions (behind the approval HTTP API)"
@@ -67,9 +67,9 @@ locals {
       # starts the run here — registrations, the migration's RunTask, the first
       # UpdateService — and `slipway plan` of a group's release reads the group's line.
       # wake_ups: an approved release may wait for its window.
-      # alarm_history: `slipway bypass-soak` judges the rest of the promotion gate here
+      # promotion_reads: `slipway bypass-soak` judges the rest of the promotion gate here
       # (the soak's alarms so far) before the release asks for its approval.
-      grants = concat(["ledger", "ecs_read", "ecs_roll", "ecs_progress", "ecs_register", "pass_role", "ecr_read", "source_read", "alarm_history", "notify", "secrets", "kms", "roll_later", "wake_ups", "hints"],
+      grants = concat(["ledger", "ecs_read", "ecs_roll", "ecs_progress", "ecs_register", "pass_role", "ecr_read", "source_read", "promotion_reads", "notify", "secrets", "kms", "roll_later", "wake_ups", "hints"],
       local.group_grants)
     }
     "test-probe" = {
@@ -121,9 +121,20 @@ locals {
     # A promotion's soak is judged from the alarms' history (src/aws/alarms.rs): only the
     # alarms the targets name, so metric alarms only (a composite alarm's history needs
     # the grant on *, CloudWatch API Reference, DescribeAlarmHistory).
-    alarm_history = length(local.promotion_alarm_arns) == 0 ? [] : [
+    promotion_reads = concat(length(local.promotion_alarm_arns) == 0 ? [] : [
       { sid = "ReadPromotionAlarms", actions = ["cloudwatch:DescribeAlarms", "cloudwatch:DescribeAlarmHistory"], resources = local.promotion_alarm_arns, condition = null },
-    ]
+      ], [for statement in [
+        # Another Slipway's records of the targets this one promotes from, and nothing else
+        # of its ledger; its bucket policy grants the same (promoted_elsewhere, there).
+        { sid = "ReadUpstreamLedgers", actions = ["s3:GetObject"], resources = distinct([for u in var.upstreams : "arn:${local.partition}:s3:::${u.ledger_bucket}/targets/${u.target}/*"]), condition = null },
+        # Without ListBucket S3 answers a record not written yet with 403, not 404 (S3 API
+        # Reference, GetObject, "Permissions"): the gate must tell "not yet" from "refused".
+        { sid = "ListUpstreamLedgers", actions = ["s3:ListBucket"], resources = distinct([for u in var.upstreams : "arn:${local.partition}:s3:::${u.ledger_bucket}"]), condition = null },
+        # The records are encrypted with that Slipway's key, known here by its alias only
+        # (the key's ARN is random): kms:ResourceAliases (AWS KMS Developer Guide, "Use
+        # aliases to control access to KMS keys").
+        { sid = "DecryptUpstreamLedgers", actions = ["kms:Decrypt"], resources = distinct([for u in var.upstreams : "arn:${local.partition}:kms:${local.region}:${u.account_id}:key/*"]), condition = { test = "ForAnyValue:StringEquals", variable = "kms:ResourceAliases", values = distinct([for u in var.upstreams : "alias/${u.slipway}"]) } },
+    ] : statement if length(var.upstreams) > 0])
     source_read = [
       { sid = "SourceManifests", actions = ["s3:GetObject", "s3:GetObjectVersion"], resources = ["${aws_s3_bucket.this["source"].arn}/${var.source_prefix}*"], condition = null },
       # Without ListBucket S3 answers a missing key or version with 403 instead of 404

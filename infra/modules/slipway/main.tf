@@ -67,7 +67,22 @@ locals {
       }
     ]
   })
-  config_json = jsonencode(local.config)
+  # Promotion across accounts: the other Slipways' targets this one promotes from, and
+  # this one's targets others promote from (src/input/config/upstreams.rs).
+  config_with_upstreams = merge(local.config,
+    length(var.upstreams) == 0 ? {} : {
+      upstreams = [for u in var.upstreams : {
+        name          = u.name
+        account       = u.account_id
+        ledger_bucket = u.ledger_bucket
+        target        = u.target
+        tags          = { for kind, rule in u.tags : kind => rule if rule != null }
+      }]
+    },
+    length(var.promoted_elsewhere) == 0 ? {} : {
+      promoted_elsewhere = distinct([for p in var.promoted_elsewhere : p.target])
+  })
+  config_json = jsonencode(local.config_with_upstreams)
   config_key  = "config/targets.json"
 
   # A target may name its cluster and service by ARN (README, "Targets"); IAM resources
@@ -138,6 +153,19 @@ locals {
   ])
 }
 
+locals {
+  # Promotion across accounts: a downstream Slipway's roles decrypt the ledger records
+  # their bucket policy lets them read, through S3 only (promoted_elsewhere; AWS KMS
+  # Developer Guide, "Allowing users in other accounts to use a KMS key", kms:ViaService).
+  key_downstream_statements = [for i, p in var.promoted_elsewhere : {
+    sid       = "DownstreamDecryptsLedger${i}"
+    actions   = ["kms:Decrypt"]
+    principal = "arn:${local.partition}:iam::${p.account_id}:root"
+    readers   = p.readers
+    via       = "s3.${local.region}.amazonaws.com"
+  }]
+}
+
 data "aws_iam_policy_document" "key" {
   # checkov:skip=CKV_AWS_111: in a key policy, resource "*" means this key only
   # checkov:skip=CKV_AWS_356: in a key policy, resource "*" means this key only
@@ -169,6 +197,29 @@ data "aws_iam_policy_document" "key" {
         "arn:${local.partition}:logs:${local.region}:${local.account}:log-group:/aws/lambda/${var.name}-*",
         "arn:${local.partition}:logs:${local.region}:${local.account}:log-group:/aws/apigateway/${var.name}-*",
       ]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = local.key_downstream_statements
+    content {
+      sid       = statement.value.sid
+      actions   = statement.value.actions
+      resources = ["*"]
+      principals {
+        type        = "AWS"
+        identifiers = [statement.value.principal]
+      }
+      condition {
+        test     = "ArnLike"
+        variable = "aws:PrincipalArn"
+        values   = statement.value.readers
+      }
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = [statement.value.via]
+      }
     }
   }
 

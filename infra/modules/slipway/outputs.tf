@@ -130,3 +130,22 @@ output "promotion_bus_deny" {
   description = "The promotion bus's Deny: PutEvents by anyone but Slipway's functions that record successes (null without promotion)."
   value       = local.promotes ? local.promotion_bus_deny : null
 }
+
+output "hint_forwarder_role_arn" {
+  description = "The role this Slipway forwards promotion hints with (promoted_elsewhere with hint_bus_arn): give it to the downstream Slipway's upstreams[].hint_forwarder_role_arn."
+  value       = length(local.hint_forwards) == 0 ? null : aws_iam_role.hint_forwarder[0].arn
+}
+
+output "promotion_bus_arn" {
+  description = "This Slipway's promotion bus, where upstream Slipways forward their hints (their promoted_elsewhere[].hint_bus_arn); null without promotion."
+  value       = local.promotes ? aws_cloudwatch_event_bus.promotion[0].arn : null
+}
+
+output "cross_account_statements" {
+  description = "Promotion across accounts, as plain data: what the ledger bucket's and the key's policies grant downstream Slipways (promoted_elsewhere), and what the promotion bus's policy allows upstream Slipways' forwarders (upstreams)."
+  value = {
+    ledger_bucket = local.ledger_downstream_statements
+    key           = local.key_downstream_statements
+    promotion_bus = local.promotion_bus_allow
+  }
+}

@@ -89,31 +89,84 @@ resource "aws_s3_bucket_lifecycle_configuration" "this" {
   depends_on = [aws_s3_bucket_versioning.this]
 }
 
-data "aws_iam_policy_document" "bucket" {
-  for_each = var.require_tls ? aws_s3_bucket.this : {}
+locals {
+  # The buckets with a policy: both when TLS is required, and the ledger when other
+  # Slipways read some of its records (promoted_elsewhere).
+  bucket_policies = {
+    for key, bucket in aws_s3_bucket.this : key => bucket
+    if var.require_tls || (key == "ledger" && length(var.promoted_elsewhere) > 0)
+  }
+  # Promotion across accounts: a downstream Slipway's gate reads the records of the
+  # target it promotes from, and nothing else, and lists keys, so that a record not
+  # written yet reads as 404, not 403 (S3 API Reference, GetObject, "Permissions"). The
+  # principal is the account and the condition names its roles: a policy naming a role
+  # that does not exist yet is refused, and the two Slipways are applied in either order
+  # (IAM User Guide, "AWS JSON policy elements: Principal"; aws:PrincipalArn, "AWS global
+  # condition context keys"). Plain data, so the module's tests read it back.
+  ledger_downstream_statements = flatten([for i, p in var.promoted_elsewhere : [
+    {
+      sid       = "DownstreamReads${i}"
+      actions   = ["s3:GetObject"]
+      resources = ["${aws_s3_bucket.this["ledger"].arn}/targets/${p.target}/*"]
+      principal = "arn:${local.partition}:iam::${p.account_id}:root"
+      readers   = p.readers
+    },
+    {
+      sid       = "DownstreamLists${i}"
+      actions   = ["s3:ListBucket"]
+      resources = [aws_s3_bucket.this["ledger"].arn]
+      principal = "arn:${local.partition}:iam::${p.account_id}:root"
+      readers   = p.readers
+    },
+  ]])
+}
 
-  statement {
-    sid     = "DenyInsecureTransport"
-    effect  = "Deny"
-    actions = ["s3:*"]
-    resources = [
-      each.value.arn,
-      "${each.value.arn}/*",
-    ]
-    principals {
-      type        = "*"
-      identifiers = ["*"]
+data "aws_iam_policy_document" "bucket" {
+  for_each = local.bucket_policies
+
+  dynamic "statement" {
+    for_each = var.require_tls ? [each.value] : []
+    content {
+      sid     = "DenyInsecureTransport"
+      effect  = "Deny"
+      actions = ["s3:*"]
+      resources = [
+        statement.value.arn,
+        "${statement.value.arn}/*",
+      ]
+      principals {
+        type        = "*"
+        identifiers = ["*"]
+      }
+      condition {
+        test     = "Bool"
+        variable = "aws:SecureTransport"
+        values   = ["false"]
+      }
     }
-    condition {
-      test     = "Bool"
-      variable = "aws:SecureTransport"
-      values   = ["false"]
+  }
+
+  dynamic "statement" {
+    for_each = each.key == "ledger" ? local.ledger_downstream_statements : []
+    content {
+      sid       = statement.value.sid
+      actions   = statement.value.actions
+      resources = statement.value.resources
+      principals {
+        type        = "AWS"
+        identifiers = [statement.value.principal]
+      }
+      condition {
+        test     = "ArnLike"
+        variable = "aws:PrincipalArn"
+        values   = statement.value.readers
+      }
     }
   }
 }
 
 resource "aws_s3_bucket_policy" "this" {
-  for_each = var.require_tls ? aws_s3_bucket.this : {}
+  for_each = local.bucket_policies
 
   bucket = each.value.id
   policy = data.aws_iam_policy_document.bucket[each.key].json

@@ -159,10 +159,10 @@ variable "targets" {
   validation {
     condition = alltrue([for t in var.targets : (
       length(t.promotion.from) > 0
-      && alltrue([for up in t.promotion.from : up != t.name && contains([for other in var.targets : other.name], up)])
+      && alltrue([for up in t.promotion.from : up != t.name && contains(concat([for other in var.targets : other.name], [for u in var.upstreams : u.name]), up)])
       && contains(["one-of", "all"], coalesce(t.promotion.availability, "one-of"))
     ) if t.promotion != null])
-    error_message = "promotion.from names other targets of this module (at least one), and availability is one-of or all."
+    error_message = "promotion.from names other targets of this module or `upstreams` (at least one), and availability is one-of or all."
   }
 
   # The functions check the zone and that the windows ever open; a span's shape is
@@ -395,4 +395,52 @@ variable "test_probe_network" {
     security_group_ids = list(string)
   })
   default = null
+}
+
+variable "upstreams" {
+  description = <<-EOT
+    Targets of Slipways in other accounts (dev's, say) that targets here promote from: `promotion.from` names each by `name` (README, "Promotion across accounts"). The gate reads that Slipway's ledger record of the digest, read-only: its ledger bucket (in this region), the `target`'s records only, decrypted with that Slipway's key through S3 (its alias `alias/<upstream Slipway's name>`, `slipway`, e.g. slipway-dev). `tags` is the tag rule that target deploys: a replicated build here under such a tag is on its way there. `hint_forwarder_role_arn` is the role that Slipway forwards its hints with (its output hint_forwarder_role_arn): admitted to this Slipway's promotion bus, and no other principal of that account.
+  EOT
+  type = list(object({
+    name                    = string
+    account_id              = string
+    ledger_bucket           = string
+    slipway                 = string
+    target                  = string
+    tags                    = object({ exact = optional(string), glob = optional(string), semver = optional(string) })
+    hint_forwarder_role_arn = optional(string)
+  }))
+  default = []
+
+  validation {
+    condition = alltrue([for u in var.upstreams : (
+      can(regex("^[a-z0-9-]{1,64}$", u.name)) && can(regex("^[0-9]{12}$", u.account_id))
+      && can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", u.ledger_bucket)) && can(regex("^[a-z0-9-]{1,64}$", u.target))
+      && length([for kind, rule in u.tags : kind if rule != null]) == 1
+      && (u.hint_forwarder_role_arn == null || startswith(coalesce(u.hint_forwarder_role_arn, "-"), "arn:"))
+    )]) && length(distinct([for u in var.upstreams : u.name])) == length(var.upstreams)
+    error_message = "Each upstream has a unique name (a-z, 0-9, -), a 12-digit account_id, its ledger bucket's name, its target's name, one tag rule (exact, glob or semver) and, optionally, the ARN of the role its hints come with."
+  }
+}
+
+variable "promoted_elsewhere" {
+  description = <<-EOT
+    Targets of this module that Slipways in other accounts promote from (prod's, say): their ledger records are readable by `readers` (role ARNs of that account, wildcards allowed, e.g. arn:aws:iam::444455556666:role/slipway-prod-*) through the ledger bucket's policy and the key's, and, with `hint_bus_arn` (that Slipway's promotion bus), each success of the target is forwarded there at once (README, "Promotion across accounts").
+  EOT
+  type = list(object({
+    target       = string
+    account_id   = string
+    readers      = list(string)
+    hint_bus_arn = optional(string)
+  }))
+  default = []
+
+  validation {
+    condition = alltrue([for p in var.promoted_elsewhere : (
+      contains([for t in var.targets : t.name], p.target) && can(regex("^[0-9]{12}$", p.account_id))
+      && length(p.readers) > 0 && alltrue([for r in p.readers : startswith(r, "arn:") && strcontains(r, ":${p.account_id}:role/")])
+      && (p.hint_bus_arn == null || can(regex("^arn:[a-z-]+:events:[a-z0-9-]+:${p.account_id}:event-bus/.+$", coalesce(p.hint_bus_arn, "-"))))
+    )])
+    error_message = "Each entry names a target of this module, the downstream's 12-digit account_id, readers that are role ARNs of that account, and optionally that account's event bus ARN (hint_bus_arn)."
+  }
 }

@@ -1090,3 +1090,131 @@ run "wake_ups_may_only_schedule_the_reconciler_in_slipways_group" {
     error_message = "The functions must be told the schedule group, the reconciler and the role."
   }
 }
+
+# Promotion across accounts, the downstream side (prod's Slipway): web-prod promotes from
+# dev's web, in account 999988887777. The gate reads that target's records only, decrypts
+# them with dev's Slipway's key (by its alias), and only dev's forwarder may hint here.
+run "reads_an_upstream_slipways_ledger_and_admits_only_its_forwarder" {
+  command = apply
+
+  variables {
+    targets = [{
+      name       = "web-prod"
+      cluster    = "shop"
+      service    = "web-prod"
+      containers = ["app"]
+      repository = "app"
+      tags       = { glob = "v*" }
+      policy     = "auto"
+      promotion  = { from = ["dev-web"], soak = "1h" }
+    }]
+    upstreams = [{
+      name                    = "dev-web"
+      account_id              = "999988887777"
+      ledger_bucket           = "slipway-dev-ledger-999988887777"
+      slipway                 = "slipway-dev"
+      target                  = "web"
+      tags                    = { glob = "*" }
+      hint_forwarder_role_arn = "arn:aws:iam::999988887777:role/slipway-dev-hint-forwarder"
+    }]
+  }
+
+  assert {
+    condition = jsonencode(jsondecode(output.config_json).upstreams) == jsonencode([{
+      account = "999988887777", ledger_bucket = "slipway-dev-ledger-999988887777", name = "dev-web", tags = { glob = "*" }, target = "web"
+    }])
+    error_message = "The upstream is not rendered as the functions parse it: ${output.config_json}"
+  }
+
+  assert {
+    condition = alltrue([for f in ["image-push", "source-upload", "reconcile", "deployment-events", "approval"] :
+      jsonencode([for s in output.function_permissions[f] : s if contains(["ReadUpstreamLedgers", "ListUpstreamLedgers", "DecryptUpstreamLedgers"], s.sid)]) == jsonencode([
+        { sid = "ReadUpstreamLedgers", actions = ["s3:GetObject"], resources = ["arn:aws:s3:::slipway-dev-ledger-999988887777/targets/web/*"], condition = null },
+        { sid = "ListUpstreamLedgers", actions = ["s3:ListBucket"], resources = ["arn:aws:s3:::slipway-dev-ledger-999988887777"], condition = null },
+        { sid = "DecryptUpstreamLedgers", actions = ["kms:Decrypt"], resources = ["arn:aws:kms:eu-west-1:999988887777:key/*"], condition = { test = "ForAnyValue:StringEquals", values = ["alias/slipway-dev"], variable = "kms:ResourceAliases" } },
+      ])
+    ])
+    error_message = "The functions that run the gate read dev's records of web, list its ledger's keys and decrypt with its key through its alias: nothing more."
+  }
+
+  assert {
+    condition     = length([for s in output.function_permissions["test-probe"] : s if s.sid == "ReadUpstreamLedgers"]) == 0
+    error_message = "The test probe never runs the gate."
+  }
+
+  assert {
+    condition = jsonencode(output.cross_account_statements.promotion_bus) == jsonencode({
+      actions    = ["events:PutEvents"]
+      condition  = { test = "ArnEquals", values = ["arn:aws:iam::999988887777:role/slipway-dev-hint-forwarder"], variable = "aws:PrincipalArn" }
+      principals = ["arn:aws:iam::999988887777:root"]
+      sid        = "UpstreamSlipwaysForwardHints"
+    }) && contains(output.promotion_bus_deny.condition.values, "arn:aws:iam::999988887777:role/slipway-dev-hint-forwarder")
+    error_message = "The promotion bus admits dev's forwarder, and no other principal of dev's account."
+  }
+
+  assert {
+    condition     = output.hint_forwarder_role_arn == null && length(output.cross_account_statements.ledger_bucket) == 0
+    error_message = "prod forwards nothing and lets nobody read its ledger."
+  }
+}
+
+# The upstream side (dev's Slipway): prod's Slipway (account 444455556666) promotes from web.
+run "lets_a_downstream_slipway_read_its_targets_records_and_forwards_its_hints" {
+  command = apply
+
+  variables {
+    promoted_elsewhere = [{
+      target       = "web"
+      account_id   = "444455556666"
+      readers      = ["arn:aws:iam::444455556666:role/slipway-prod-*"]
+      hint_bus_arn = "arn:aws:events:eu-west-1:444455556666:event-bus/slipway-prod-promotion"
+    }]
+  }
+
+  assert {
+    condition     = jsondecode(output.config_json).promoted_elsewhere == ["web"]
+    error_message = "The functions must hint web's successes though no stage here waits for them."
+  }
+
+  assert {
+    condition = jsonencode(output.cross_account_statements.ledger_bucket) == jsonencode([
+      { actions = ["s3:GetObject"], principal = "arn:aws:iam::444455556666:root", readers = ["arn:aws:iam::444455556666:role/slipway-prod-*"], resources = ["${aws_s3_bucket.this["ledger"].arn}/targets/web/*"], sid = "DownstreamReads0" },
+      { actions = ["s3:ListBucket"], principal = "arn:aws:iam::444455556666:root", readers = ["arn:aws:iam::444455556666:role/slipway-prod-*"], resources = [aws_s3_bucket.this["ledger"].arn], sid = "DownstreamLists0" },
+    ]) && contains(keys(aws_s3_bucket_policy.this), "ledger")
+    error_message = "prod's roles may read web's records and list the ledger's keys, nothing else: ${jsonencode(output.cross_account_statements.ledger_bucket)}"
+  }
+
+  assert {
+    condition = jsonencode(output.cross_account_statements.key) == jsonencode([{
+      actions = ["kms:Decrypt"], principal = "arn:aws:iam::444455556666:root", readers = ["arn:aws:iam::444455556666:role/slipway-prod-*"], sid = "DownstreamDecryptsLedger0", via = "s3.eu-west-1.amazonaws.com"
+    }])
+    error_message = "prod's roles decrypt through S3 only."
+  }
+
+  assert {
+    condition = (jsondecode(aws_cloudwatch_event_rule.forward_hints["arn:aws:events:eu-west-1:444455556666:event-bus/slipway-prod-promotion"].event_pattern).detail.target == ["web"]
+      && aws_cloudwatch_event_rule.forward_hints["arn:aws:events:eu-west-1:444455556666:event-bus/slipway-prod-promotion"].event_bus_name == aws_cloudwatch_event_bus.promotion[0].name
+      && aws_cloudwatch_event_target.forward_hints["arn:aws:events:eu-west-1:444455556666:event-bus/slipway-prod-promotion"].arn == "arn:aws:events:eu-west-1:444455556666:event-bus/slipway-prod-promotion"
+    && aws_cloudwatch_event_target.forward_hints["arn:aws:events:eu-west-1:444455556666:event-bus/slipway-prod-promotion"].role_arn == aws_iam_role.hint_forwarder[0].arn)
+    error_message = "web's hints, and only web's, go from the promotion bus to prod's, with the forwarder role."
+  }
+
+  assert {
+    condition     = output.hint_forwarder_role_arn == aws_iam_role.hint_forwarder[0].arn && output.function_environment["deployment-events"].SLIPWAY_HINT_BUS == aws_cloudwatch_event_bus.promotion[0].name
+    error_message = "dev publishes hints on its own promotion bus, and prod is given the forwarder's ARN."
+  }
+}
+
+run "refuses_promoted_elsewhere_naming_an_unknown_target_or_readers_of_another_account" {
+  command = plan
+
+  variables {
+    promoted_elsewhere = [{
+      target     = "api"
+      account_id = "444455556666"
+      readers    = ["arn:aws:iam::555566667777:role/slipway-prod-*"]
+    }]
+  }
+
+  expect_failures = [var.promoted_elsewhere]
+}
