@@ -41,6 +41,10 @@ module "platform" {
       region     = coalesce(var.prod_region, var.region)
     }]
   }
+  # prod's Slipway reads web's ledger records (read-only) and hears of each success.
+  promotion = {
+    to = var.prod_account_id == null ? null : { environment = "prod", account_id = var.prod_account_id }
+  }
 
   # The deployment's own inputs (variables.tf, the same in every environment).
   region                      = var.region

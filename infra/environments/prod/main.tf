@@ -42,6 +42,11 @@ module "platform" {
     from_accounts = [var.dev_account_id]
     release_tags  = ["v*"]
   }
+  # And Slipway deploys a release only once dev's Slipway recorded that digest succeeded
+  # on dev's web, and it ran there for promotion_soak (read from dev's ledger).
+  promotion = {
+    from = { environment = "dev", account_id = var.dev_account_id, soak = var.promotion_soak }
+  }
 
   # The deployment's own inputs (variables.tf, the same in every environment).
   region                      = var.region

@@ -76,3 +76,9 @@ variable "dev_account_id" {
     error_message = "dev_account_id is a 12-digit account id."
   }
 }
+
+variable "promotion_soak" {
+  description = "How long a digest must have run on dev's web, after it succeeded there, before prod's Slipway deploys it (e.g. 1h; 0s: as soon as it succeeded)."
+  type        = string
+  default     = "1h"
+}

@@ -77,6 +77,19 @@ module "web" {
   tags         = local.tags
 }
 
+data "aws_partition" "current" {}
+
+locals {
+  partition = data.aws_partition.current.partition
+  # The other environment's Slipway, by the names the slipway module gives (slipway-<env>).
+  upstream = var.promotion.from == null ? null : {
+    name      = "${var.promotion.from.environment}-web"
+    slipway   = "slipway-${var.promotion.from.environment}"
+    account   = var.promotion.from.account_id
+    forwarder = "arn:${local.partition}:iam::${var.promotion.from.account_id}:role/slipway-${var.promotion.from.environment}-hint-forwarder"
+  }
+}
+
 module "slipway" {
   source = "../../modules/slipway"
 
@@ -94,9 +107,27 @@ module "slipway" {
     tags               = var.deploy.tags
     policy             = var.deploy.policy
     approval           = var.deploy.approval
+    promotion          = local.upstream == null ? null : { from = [local.upstream.name], soak = var.promotion.from.soak }
     task_role_arn      = module.web.task_role_arn
     execution_role_arn = module.web.execution_role_arn
     task_family        = module.web.task_definition_family
+  }]
+  # Prod takes only what succeeded on dev's web, reading dev's ledger (read-only)...
+  upstreams = local.upstream == null ? [] : [{
+    name                    = local.upstream.name
+    account_id              = local.upstream.account
+    ledger_bucket           = "${local.upstream.slipway}-ledger-${local.upstream.account}"
+    slipway                 = local.upstream.slipway
+    target                  = "web"
+    tags                    = var.promotion.from.tags
+    hint_forwarder_role_arn = local.upstream.forwarder
+  }]
+  # ...which lets prod's Slipway read web's records and forwards each success to it.
+  promoted_elsewhere = var.promotion.to == null ? [] : [{
+    target       = "web"
+    account_id   = var.promotion.to.account_id
+    readers      = ["arn:${local.partition}:iam::${var.promotion.to.account_id}:role/slipway-${var.promotion.to.environment}-*"]
+    hint_bus_arn = "arn:${local.partition}:events:${var.region}:${var.promotion.to.account_id}:event-bus/slipway-${var.promotion.to.environment}-promotion"
   }]
   tags = local.tags
 }

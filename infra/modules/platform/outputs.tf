@@ -56,6 +56,8 @@ output "settings" {
     github_permissions  = jsondecode(module.github_ci.permissions_policy)
     image_replication   = module.ecr.replication_rules
     registry_policy     = module.ecr.registry_policy == null ? null : jsondecode(module.ecr.registry_policy)
+    cross_account       = module.slipway.cross_account_statements
+    hint_forwarder      = module.slipway.hint_forwarder_role_arn
   }
 }
 

@@ -75,6 +75,25 @@ variable "images" {
   default = {}
 }
 
+variable "promotion" {
+  description = <<-EOT
+    Promotion across accounts between the environments' Slipways (README, "Promotion across accounts"). `from` (prod): web deploys only a digest that succeeded on `environment`'s web (dev's Slipway in `account_id`, this region) and ran there for `soak`; `tags` is the tag rule dev's web deploys. `to` (dev): `environment`'s Slipway in `account_id` may read web's ledger records and is told of each success at once. Both sides' names are Slipway's (`slipway-<environment>`), so neither needs the other's outputs.
+  EOT
+  type = object({
+    from = optional(object({
+      environment = string
+      account_id  = string
+      tags        = optional(object({ exact = optional(string), glob = optional(string), semver = optional(string) }), { glob = "*" })
+      soak        = optional(string, "1h")
+    }))
+    to = optional(object({
+      environment = string
+      account_id  = string
+    }))
+  })
+  default = {}
+}
+
 variable "region" {
   description = "AWS region of the environment (the provider's; CI reads it from the github_actions output)."
   type        = string

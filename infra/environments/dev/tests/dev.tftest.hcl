@@ -19,8 +19,8 @@ run "dev_is_cheap_and_deploys_by_itself" {
   }
 
   assert {
-    condition     = length(output.settings.image_replication) == 0 && output.settings.registry_policy == null
-    error_message = "Without prod_account_id, dev replicates nothing and its registry admits nobody."
+    condition     = length(output.settings.image_replication) == 0 && output.settings.registry_policy == null && length(output.settings.cross_account.ledger_bucket) == 0
+    error_message = "Without prod_account_id, dev replicates nothing, its registry admits nobody and nobody else reads its ledger."
   }
 
   assert {
@@ -89,6 +89,14 @@ run "dev_copies_every_build_to_prod" {
   assert {
     condition     = [for rule in output.settings.ecr_lifecycle.rules : rule.selection.countNumber if rule.selection.tagStatus == "tagged"] == [3]
     error_message = "dev still keeps its 3 newest builds."
+  }
+
+  assert {
+    condition = (jsonencode(output.settings.config.promoted_elsewhere) == jsonencode(["web"])
+      && alltrue([for s in output.settings.cross_account.ledger_bucket : jsonencode(s.readers) == jsonencode(["arn:aws:iam::444455556666:role/slipway-prod-*"]) && s.principal == "arn:aws:iam::444455556666:root"])
+      && length(output.settings.cross_account.ledger_bucket) == 2
+    && output.settings.hint_forwarder != null)
+    error_message = "prod's Slipway reads web's records and hears of each success: ${jsonencode(output.settings.cross_account)}"
   }
 }
 

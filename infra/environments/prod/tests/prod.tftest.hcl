@@ -8,7 +8,7 @@ variables {
   domain_name       = "shop.example.com"
   initial_image     = "111122223333.dkr.ecr.eu-west-1.amazonaws.com/app:v1.0.0"
   github_repository = "acme/shop"
-  dev_account_id    = "111122223333"
+  dev_account_id    = "999988887777"
 }
 
 run "prod_survives_a_zone_and_asks_first" {
@@ -63,7 +63,7 @@ run "prod_survives_a_zone_and_asks_first" {
     condition = jsonencode(output.settings.registry_policy.Statement) == jsonencode([{
       Action    = ["ecr:ReplicateImage"]
       Effect    = "Allow"
-      Principal = { AWS = ["arn:aws:iam::111122223333:root"] }
+      Principal = { AWS = ["arn:aws:iam::999988887777:root"] }
       Resource  = [module.platform.repository_arn]
       Sid       = "ReplicateBuilds"
     }])
@@ -73,6 +73,19 @@ run "prod_survives_a_zone_and_asks_first" {
   assert {
     condition     = length(output.settings.image_replication) == 0
     error_message = "prod copies its images nowhere."
+  }
+
+  assert {
+    condition = (jsonencode(output.settings.config.targets[0].promotion) == jsonencode({ alarms_ok = [], from = ["dev-web"], soak = "1h" })
+      && jsonencode(output.settings.config.upstreams) == jsonencode([{
+        account = "999988887777", ledger_bucket = "slipway-dev-ledger-999988887777", name = "dev-web", tags = { glob = "*" }, target = "web"
+    }]))
+    error_message = "prod deploys only what succeeded on dev's web and ran there an hour, read from dev's ledger: ${jsonencode(output.settings.config)}"
+  }
+
+  assert {
+    condition     = jsonencode(output.settings.cross_account.promotion_bus.condition.values) == jsonencode(["arn:aws:iam::999988887777:role/slipway-dev-hint-forwarder"])
+    error_message = "prod's promotion bus admits dev's hint forwarder only."
   }
 }
 
