@@ -290,3 +290,187 @@ async fn a_promotion_hint_is_put_on_the_bus_and_delivered_with_the_publishers_ac
     assert_eq!(event.account.as_deref(), Some(ACCOUNT), "{raw}");
     assert_eq!(event.region.as_deref(), Some(REGION));
 }
+
+/// Promotion across accounts against moto's S3, ECR and ECS: prod's Slipway reads dev's
+/// Slipway's ledger — another bucket, through its own `S3Store`, as `upstreams` names it
+/// — and takes a release only once dev's record of the digest says it succeeded. moto is
+/// one account: dev's claimed account is the config's, the buckets are what differ.
+#[tokio::test(flavor = "multi_thread")]
+async fn prod_reads_devs_ledger_in_its_bucket_and_rolls_only_what_succeeded_there() {
+    use slipway::aws::{EcrRegistry, EcsService, S3Sources, S3Store};
+    use slipway::input::config::{Config, Home};
+
+    let world = World::new().await;
+    let running = world.push_image(Some("v0")).await;
+    world.create_service("web", &image_uri(&running)).await;
+    world.create_service("web-prod", &image_uri(&running)).await;
+    let s3 = world.clients.s3.clone();
+    s3.create_bucket()
+        .bucket("slipway-prod-ledger")
+        .send()
+        .await
+        .unwrap();
+
+    // dev's Slipway: web deploys every main build; prod promotes from it.
+    let mut dev_config: Value = serde_json::from_str(&config(&[target_json(
+        "web",
+        "web",
+        r#"{"glob": "main-*"}"#,
+        "auto",
+    )]))
+    .unwrap();
+    dev_config["promoted_elsewhere"] = json!(["web"]);
+    let (dev, _) = world.deployer(&dev_config.to_string(), false);
+    // prod's: web-prod takes v* releases of what succeeded on dev's web.
+    let mut prod_config: Value = serde_json::from_str(&config(&[target_json_with(
+        "web-prod",
+        "web-prod",
+        r#"{"glob": "v*"}"#,
+        "auto",
+        json!({"promotion": {"from": ["dev-web"]}}),
+    )]))
+    .unwrap();
+    prod_config["upstreams"] = json!([{"name": "dev-web", "account": "111122223333",
+        "ledger_bucket": LEDGER_BUCKET, "target": "web", "tags": {"glob": "main-*"}}]);
+    let home = Home {
+        account: ACCOUNT.into(),
+        region: REGION.into(),
+    };
+    let prod = slipway::Deployer::new(
+        Config::from_json(&prod_config.to_string(), &home).unwrap(),
+        EcsService::new(world.clients.ecs.clone()),
+        EcrRegistry::new(world.clients.ecr.clone()),
+        S3Store::new(s3.clone(), "slipway-prod-ledger".into()),
+        S3Sources::new(s3.clone()),
+        false,
+    )
+    .with_remote_ledger("dev-web", S3Store::new(s3.clone(), LEDGER_BUCKET.into()));
+
+    // main's build: dev rolls it.
+    let built = world.push_image(Some("main-1")).await;
+    let report = dev
+        .handle_ecr_event(
+            &push_event("d-1", Some("main-1"), &built),
+            &invocation("d-1"),
+        )
+        .await
+        .unwrap();
+    assert!(
+        matches!(target_outcomes(&report)[0].1, TargetOutcome::Rolling { .. }),
+        "{report:?}"
+    );
+    // The release tag names the same digest (CI's release step: put-image of its manifest).
+    let manifest = world
+        .clients
+        .ecr
+        .batch_get_image()
+        .repository_name("app")
+        .image_ids(
+            aws_sdk_ecr::types::ImageIdentifier::builder()
+                .image_digest(&built)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .images()[0]
+        .image_manifest()
+        .unwrap()
+        .to_string();
+    world
+        .clients
+        .ecr
+        .put_image()
+        .repository_name("app")
+        .image_manifest(manifest)
+        .image_tag("v1.0.0")
+        .send()
+        .await
+        .unwrap();
+    let release = |id: &'static str, tag: &'static str, digest: String| {
+        let prod = &prod;
+        async move {
+            let report = prod
+                .handle_ecr_event(&push_event(id, Some(tag), &digest), &invocation(id))
+                .await
+                .unwrap();
+            target_outcomes(&report).remove(0).1
+        }
+    };
+    let waiting = release("p-1", "v1.0.0", built.clone()).await;
+    assert!(
+        matches!(waiting, TargetOutcome::WaitingForUpstream { .. }),
+        "dev still rolls it: {waiting:?}"
+    );
+
+    // ECS tells dev its rollout completed; prod's reconciler looks again, in dev's ledger.
+    let dev_record = dev
+        .deployment(&format!("web.{}", image_key(&built)))
+        .await
+        .unwrap()
+        .value;
+    let mut completed: Value = serde_json::from_str(
+        &std::fs::read_to_string(format!(
+            "{}/events/ecs-deployment-completed.json",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    completed["resources"] = json!([format!("arn:aws:ecs:{REGION}:{ACCOUNT}:service/prod/web")]);
+    completed["detail"]["deploymentId"] = json!(dev_record.ecs_deployment_id.unwrap());
+    dev.handle_deployment_event(&completed, &invocation("done"))
+        .await
+        .unwrap();
+    prod.reconcile(&schedule(), &invocation("reconcile")).await;
+
+    let prod_record = prod
+        .deployment(&format!("web-prod.{}", image_key(&built)))
+        .await
+        .unwrap()
+        .value;
+    assert!(
+        matches!(prod_record.state, State::Rolling | State::Succeeded),
+        "{prod_record:?}"
+    );
+    let evidence = prod_record.promotion.unwrap().evidence;
+    assert_eq!(evidence[0].upstream, "dev-web");
+    assert_eq!(
+        evidence[0].deployment_id,
+        format!("web.{}", image_key(&built))
+    );
+    let service = world
+        .clients
+        .ecs
+        .describe_services()
+        .cluster("prod")
+        .services("web-prod")
+        .send()
+        .await
+        .unwrap();
+    let running = service.services()[0].task_definition().unwrap().to_string();
+    let definition = world
+        .clients
+        .ecs
+        .describe_task_definition()
+        .task_definition(running)
+        .send()
+        .await
+        .unwrap();
+    let image = definition
+        .task_definition()
+        .unwrap()
+        .container_definitions()[0]
+        .image()
+        .unwrap()
+        .to_string();
+    assert!(image.ends_with(&built), "prod runs dev's digest: {image}");
+
+    // An image built separately for prod, under a release tag: nothing in dev's ledger.
+    let separate = world.push_image(Some("v2.0.0")).await;
+    let refused = release("p-2", "v2.0.0", separate).await;
+    assert!(
+        matches!(refused, TargetOutcome::NotPromoted { .. }),
+        "{refused:?}"
+    );
+}
