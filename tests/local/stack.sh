@@ -202,11 +202,24 @@ destroy() {
     [ "$pass" = permissions ] && scope=(-parallelism=1
       -target=module.slipway.aws_lambda_permission.events
       -target=module.slipway.aws_lambda_permission.approval_api)
-    if ! local_tf destroy -auto-approve -input=false -no-color "${scope[@]}" -state="$STATE/terraform.tfstate" \
-      -var endpoint="$AWS_ENDPOINT_URL" -var package_dir="$STATE/package" >"$STATE/terraform-destroy-$pass.log" 2>&1; then
+    local attempt
+    for attempt in 1 2; do
+      if local_tf destroy -auto-approve -input=false -no-color "${scope[@]}" -state="$STATE/terraform.tfstate" \
+        -var endpoint="$AWS_ENDPOINT_URL" -var package_dir="$STATE/package" >"$STATE/terraform-destroy-$pass.log" 2>&1; then
+        break
+      fi
+      # moto 5.2.5, revoking security group rules in parallel, has answered a revoke
+      # InvalidPermission.NotFound for a rule it listed a moment before (seen once in
+      # make test, on the ALB's port-80 rule); the provider stops there. The next destroy
+      # refreshes the state and takes what is left. Any other failure fails at once.
+      if [ "$attempt" = 1 ] && grep -q 'InvalidPermission.NotFound' "$STATE/terraform-destroy-$pass.log"; then
+        echo "terraform destroy: moto lost a security group rule mid-revoke; destroying again" >&2
+        cp "$STATE/terraform-destroy-$pass.log" "$STATE/terraform-destroy-$pass-1.log"
+        continue
+      fi
       tail -40 "$STATE/terraform-destroy-$pass.log" >&2
       return 1
-    fi
+    done
   done
   grep -h -E '^Destroy complete' "$STATE/terraform-destroy-permissions.log" "$STATE/terraform-destroy-rest.log"
 }
