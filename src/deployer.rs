@@ -41,6 +41,7 @@ mod asking;
 mod decisions;
 mod external;
 mod group_approval;
+mod group_gates;
 mod group_line;
 mod group_plan;
 mod group_reconcile;
@@ -345,6 +346,8 @@ pub(crate) fn image_digest(image: &str) -> &str {
 
 #[cfg(test)]
 mod group_approval_tests;
+#[cfg(test)]
+mod group_gates_tests;
 #[cfg(test)]
 mod group_line_tests;
 #[cfg(test)]

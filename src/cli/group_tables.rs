@@ -65,6 +65,16 @@ fn group_block(status: &GroupStatus, out: &Output, now: DateTime<Utc>) -> String
 
 /// `migrate: started, task …/3, deadline 2026-12-01 12:15:00Z (in 15m)`.
 fn run_step(run: &RunView, now: DateTime<Utc>) -> String {
+    if let Some(wait) = run.waiting.as_ref().filter(|_| !run.state.is_terminal()) {
+        let gate = match wait.gate {
+            crate::model::group::Gate::Window => "window",
+            crate::model::group::Gate::Upstream => "upstream",
+        };
+        return match wait.until {
+            Some(until) => format!("waiting for the {gate}, looks again {}", when(until, now)),
+            None => format!("waiting for the {gate}"),
+        };
+    }
     let asked = run
         .approval
         .as_ref()

@@ -8,8 +8,9 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::model::group::{
-    GroupLine, GroupRun, RunApproval, RunState, StepKind, StepRun, StepState,
+    GroupLine, GroupRun, RunApproval, RunState, RunWait, StepKind, StepRun, StepState,
 };
+use crate::model::promotion::Evidence;
 
 /// One run, explained.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -25,6 +26,10 @@ pub struct RunWhy {
     /// The digest-pinned image each target of the group takes.
     pub release: BTreeMap<String, String>,
     pub approval: Option<RunApproval>,
+    /// What holds the run before anything starts (a closed window, an upstream).
+    pub waiting: Option<RunWait>,
+    /// What made the gated images available upstream, once they were.
+    pub evidence: Vec<Evidence>,
     pub steps: Vec<StepWhy>,
 }
 
@@ -55,6 +60,8 @@ pub fn explain(run: &GroupRun, line: Option<&GroupLine>, now: DateTime<Utc>) -> 
         began_at: run.began_at,
         release: run.release.clone(),
         approval: run.approval.clone(),
+        waiting: run.gates.waiting.clone(),
+        evidence: run.gates.evidence.clone(),
         steps: run
             .steps
             .iter()
@@ -85,6 +92,20 @@ fn step_why(run: &GroupRun, index: usize, step: &StepRun) -> StepWhy {
 
 fn explanation(run: &GroupRun, line: Option<&GroupLine>, now: DateTime<Utc>) -> String {
     let failure = run.why.as_deref().unwrap_or("no reason recorded");
+    if let Some(wait) = run
+        .gates
+        .waiting
+        .as_ref()
+        .filter(|_| !run.state.is_terminal())
+    {
+        return format!(
+            "{} (nothing started; the reconciler looks again on each run{})",
+            wait.why,
+            wait.until
+                .map(|at| format!(", and at {}", stamp(at)))
+                .unwrap_or_default()
+        );
+    }
     match run.state {
         RunState::Queued => queued(run, line),
         RunState::AwaitingApproval => awaiting_approval(run, now),

@@ -38,6 +38,8 @@ pub struct RunView {
     pub why: Option<String>,
     /// When the release first reached Slipway (`None` for runs recorded before it was kept).
     pub began_at: Option<DateTime<Utc>>,
+    /// What holds the run before anything starts: a closed window, an upstream.
+    pub waiting: Option<crate::model::group::RunWait>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -96,5 +98,6 @@ pub fn run_view(run: &GroupRun) -> RunView {
         approval: run.approval.clone(),
         why: run.why.clone(),
         began_at: super::group_why::began(run),
+        waiting: run.gates.waiting.clone(),
     }
 }

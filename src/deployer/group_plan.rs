@@ -56,11 +56,59 @@ impl<A: Adapters> Deployer<A> {
                 None => format!("run {holder} holds the group's line: it would wait behind it"),
             },
         };
+        let gates = self.planned_gates(spec, id, release).await?;
         Ok(report(
             RunState::Queued,
             planned_calls(spec, release),
-            format!("run {id} of group {} would be created; {start}", spec.name),
+            format!(
+                "run {id} of group {} would be created; {start}{gates}",
+                spec.name
+            ),
         ))
+    }
+
+    /// What the run's gates would say now: promotion (before the approval), windows.
+    async fn planned_gates(
+        &self,
+        spec: &Group,
+        id: &str,
+        release: &BTreeMap<String, String>,
+    ) -> Result<String, StepError> {
+        use super::group_gates::{RunPromotion, RunWindows};
+        let mut said = String::new();
+        let gated = |has: fn(&crate::input::config::Target) -> bool| {
+            spec.targets()
+                .iter()
+                .any(|t| self.config.target(t).is_some_and(has))
+        };
+        if gated(|t| t.promotion.is_some()) {
+            said.push_str(&match self.run_promotion(spec, id, release).await? {
+                RunPromotion::Available(evidence) => format!(
+                    "; promotion: available upstream — {}",
+                    evidence
+                        .iter()
+                        .map(|e| e.describe())
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                ),
+                RunPromotion::NotYet { why, .. } => format!("; promotion: it would wait, {why}"),
+                RunPromotion::Refused(reason) => {
+                    format!("; promotion: it would end not promoted, nothing started: {reason}")
+                }
+            });
+        }
+        if gated(|t| t.windows.is_some()) {
+            said.push_str(&match self.run_windows(spec)? {
+                RunWindows::Open => "; the deployment windows are open".to_string(),
+                RunWindows::Closed { because, opens_at } => format!(
+                    "; {because}: it would not start before {}",
+                    opens_at
+                        .map(|at| at.format("%Y-%m-%d %H:%M UTC").to_string())
+                        .unwrap_or_else(|| "the windows are open together".into())
+                ),
+            });
+        }
+        Ok(said)
     }
 }
 

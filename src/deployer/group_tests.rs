@@ -71,6 +71,13 @@ pub(super) fn world_from(config: serde_json::Value) -> World {
             "worker",
             "worker",
             &[("app", &format!("{REGISTRY}/worker:v1"))],
+        )
+        // An upstream of web for the groups whose targets promote (group_gates_tests).
+        .with_service(
+            "prod",
+            "dev-web",
+            "dev-web",
+            &[("app", &format!("{REGISTRY}/web:v1"))],
         );
     let tasks = Arc::new(MemoryTasks::default());
     let now = Arc::new(Mutex::new(Utc::now()));
@@ -95,7 +102,7 @@ pub(super) fn world_from(config: serde_json::Value) -> World {
     }
 }
 
-fn release() -> BTreeMap<String, String> {
+pub(super) fn release() -> BTreeMap<String, String> {
     release_with('a', 'b')
 }
 
@@ -153,7 +160,7 @@ impl World {
 }
 
 impl<N: crate::ports::Notifier + 'static> World<N> {
-    async fn start(&self) -> GroupRunReport {
+    pub(super) async fn start(&self) -> GroupRunReport {
         self.start_release(&release()).await
     }
 

@@ -13,6 +13,7 @@ use crate::ledger::{LedgerError, Versioned};
 use crate::model::group::{run_id, Group, GroupRun, Next, RunState, Stale};
 use crate::ports::{Adapters, AwsError, AwsErrorKind, OneOffTask, TaskRunner, TaskStatus};
 
+use super::group_gates::GateSays;
 use super::group_line::LineSays;
 use super::*;
 
@@ -75,6 +76,15 @@ impl<A: Adapters> Deployer<A> {
         let mut run = GroupRun::begin(&id, spec, release, needs_approval);
         run.source = source;
         run.began_at = Some(self.now());
+        // What the targets' configs promise, kept with the run: a config changed mid-run
+        // does not change what this run waits for.
+        let gated = |has: fn(&crate::input::config::Target) -> bool| {
+            spec.targets()
+                .iter()
+                .any(|t| self.config.target(t).is_some_and(has))
+        };
+        run.gates.promotion = gated(|t| t.promotion.is_some());
+        run.gates.windows = gated(|t| t.windows.is_some());
         match self.ledger.set_group_run(None, run).await {
             Ok(_) => log_decision("group-run", &format!("run {id} of group {group} created")),
             // The release again: the run exists; drive it where it stands.
@@ -230,6 +240,28 @@ impl<A: Adapters> Deployer<A> {
                 actions.push(done);
                 continue;
             }
+            // Promotion, then windows: judged before anything starts.
+            let gate = match next {
+                Next::CheckPromotion => {
+                    Some(Box::pin(self.check_run_promotion(read.clone())).await?)
+                }
+                Next::CheckWindows => Some(Box::pin(self.check_run_windows(read.clone())).await?),
+                _ => None,
+            };
+            match gate {
+                Some(GateSays::Passed(done)) => {
+                    actions.push(done);
+                    continue;
+                }
+                Some(GateSays::Held(why)) => {
+                    actions.push(why.clone());
+                    let mut held =
+                        report(group, id, self.ledger.group_run(group, id).await?, actions);
+                    held.why = Some(why);
+                    return Ok(held);
+                }
+                None => {}
+            }
             let index = match &next {
                 Next::Done => {
                     let ended = report(group, id, Some(read), Vec::new());
@@ -239,7 +271,10 @@ impl<A: Adapters> Deployer<A> {
                 Next::AwaitLine | Next::AwaitDecision { .. } | Next::Wait { .. } => {
                     return Ok(report(group, id, Some(read), actions))
                 }
-                Next::AskApproval | Next::ExpireApproval => continue,
+                Next::AskApproval
+                | Next::ExpireApproval
+                | Next::CheckPromotion
+                | Next::CheckWindows => continue,
                 Next::Register { .. } => read.value.current_index().unwrap_or_default(),
                 Next::RunTask { step, .. }
                 | Next::TimeOut { step, .. }
@@ -302,6 +337,8 @@ impl<A: Adapters> Deployer<A> {
                 Box::pin(self.roll_service_step(read, *step, Some(to.clone()), invocation)).await
             }
             Next::AwaitLine
+            | Next::CheckPromotion
+            | Next::CheckWindows
             | Next::AskApproval
             | Next::AwaitDecision { .. }
             | Next::ExpireApproval

@@ -96,7 +96,7 @@ impl<A: Adapters> Deployer<A> {
 
     /// What upstream says now of a release that changes the images to `digests`: each
     /// must be available.
-    async fn promotion_verdict(
+    pub(super) async fn promotion_verdict(
         &self,
         gated: &Target,
         promotion: &Promotion,

@@ -10,6 +10,8 @@
 //!
 //! Here are the plain rules; the ledger keeps a [`GroupRun`] and the pipeline acts on
 //! [`GroupRun::next`]:
+//! - [`gates`] — what a run passes before anything starts: promotion, then windows
+//!   ([`gating`]: the moves);
 //! - [`approval`] — the run's one approval: asked, decided once, or expired ([`request`]:
 //!   the request as the record keeps it);
 //! - [`spec`] — a group as the config names it;
@@ -20,6 +22,8 @@
 //! - [`task_exit`] — how a stopped task's event reads as a step's success or failure.
 
 pub mod approval;
+pub mod gates;
+pub mod gating;
 pub mod ids;
 pub mod line;
 pub mod next;
@@ -28,6 +32,7 @@ pub mod run;
 pub mod spec;
 pub mod task_exit;
 
+pub use gates::{Gate, RunGates, RunWait};
 pub use ids::{is_group_name, is_run_of, run_id, MAX_GROUP_NAME};
 pub use line::{Admission, GroupLine};
 pub use next::Next;

@@ -66,6 +66,12 @@ pub fn group_approval_email(run: &GroupRun, steps: &[String], link: &str) -> (St
     for (target, image) in &run.release {
         body.push_str(&format!("  {target}: {image}\n"));
     }
+    if !run.gates.evidence.is_empty() {
+        body.push_str("\nPromotion (read from each upstream's ledger record):\n");
+        for evidence in &run.gates.evidence {
+            body.push_str(&format!("  {}\n", evidence.describe()));
+        }
+    }
     body.push_str(&format!(
         "\nOn a failure: {}.\nExpires:  {expires}\n\n\
          Review the release, then approve or reject:\n{link}\n\n\
@@ -91,6 +97,9 @@ pub fn group_approval_slack(run: &GroupRun, steps: &[String], link: &str) -> Sla
     let mut details = format!("*Release group {}?*\n", escape(&run.group));
     for (n, line) in steps.iter().enumerate() {
         details.push_str(&format!("{}. {}\n", n + 1, escape(line)));
+    }
+    for evidence in &run.gates.evidence {
+        details.push_str(&format!("Promotion: {}\n", escape(&evidence.describe())));
     }
     details.push_str(&format!(
         "On a failure: {}.\nExpires {expires}.",

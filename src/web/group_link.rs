@@ -85,6 +85,7 @@ fn confirm_page<A: Adapters>(
             .iter()
             .map(|(t, i)| (t.as_str(), i.as_str()))
             .collect(),
+        evidence: run.gates.evidence.iter().map(|e| e.describe()).collect(),
         action: &run.id,
         token,
         form_nonce: &form_nonce,

@@ -49,6 +49,8 @@ pub struct GroupConfirmPage<'a> {
     pub on_failure: &'a str,
     /// (target, image), in target order.
     pub images: Vec<(&'a str, &'a str)>,
+    /// What made the gated images available upstream (`Evidence::describe`), if any.
+    pub evidence: Vec<String>,
     /// Where the forms POST: the run id, relative to the link's path.
     pub action: &'a str,
     pub token: &'a str,

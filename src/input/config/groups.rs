@@ -59,22 +59,15 @@ struct RawTask {
     timeout: String,
 }
 
-/// What a run does not do yet, refused rather than skipped: it holds no step for the
-/// target's window or promotion gate — a target that needs one of them cannot be in a
-/// group, so that no release reaches it without what its config promises. A target with
-/// policy `approval` makes the whole run ask first (its one approval); one whose approval
-/// is a pause inside ECS's rollout cannot join, since the run asks before any step.
+/// What a run cannot do, refused rather than skipped. A target with policy `approval`
+/// makes the whole run ask first (its one approval); one whose approval is a pause inside
+/// ECS's rollout cannot join, since the run asks before any step. A target's promotion
+/// gate and windows hold the whole run before anything starts (`model::group::gates`).
 fn runs_in_a_group(target: &Target) -> Result<(), &'static str> {
     use crate::input::config::Policy;
     use crate::model::progressive::ApprovalPoint;
     if target.policy == Policy::Approval && target.rollout.approval != ApprovalPoint::Before {
         return Err("asks for approval during ECS's rollout (`approval_at`): a release group asks once, before any step; drop `approval_at` for this target");
-    }
-    if target.windows.is_some() {
-        return Err("has deployment windows, which a release group's run does not check yet");
-    }
-    if target.promotion.is_some() {
-        return Err("has a promotion gate, which a release group's run does not check yet");
     }
     Ok(())
 }

@@ -17,6 +17,11 @@ use super::run::{GroupRun, RunState, StepKind, StepState};
 pub enum Next {
     /// Another run of the group holds its line: nothing to do until it ends.
     AwaitLine,
+    /// Judge whether every gated target's image is available upstream (before the
+    /// approval is asked: the approvers see the evidence).
+    CheckPromotion,
+    /// Judge whether every target's deployment window is open (before the first step).
+    CheckWindows,
     /// Ask the approvers (the group's one approval): fix the request, tell them.
     AskApproval,
     /// A person decides first; the request expires at `until`.
@@ -48,6 +53,10 @@ impl GroupRun {
     pub fn next(&self, now: DateTime<Utc>) -> Next {
         match self.state {
             RunState::Queued => Next::AwaitLine,
+            RunState::AwaitingApproval | RunState::Running if self.promotion_pending() => {
+                Next::CheckPromotion
+            }
+            RunState::Running if self.windows_pending() => Next::CheckWindows,
             RunState::AwaitingApproval => match &self.approval {
                 _ if self.approval_expired(now) => Next::ExpireApproval,
                 Some(request) if request.notified_at.is_some() => Next::AwaitDecision {

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::gates::RunGates;
 use super::spec::{Group, OnFailure, Step};
 use super::task_exit::{TaskStopped, TaskVerdict};
 
@@ -156,6 +157,9 @@ pub struct GroupRun {
     /// `None` in records written before it was kept).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub began_at: Option<DateTime<Utc>>,
+    /// Promotion and windows, judged before anything starts (`model::group::gating`).
+    #[serde(default, skip_serializing_if = "RunGates::is_none")]
+    pub gates: RunGates,
 }
 
 /// Where an uploaded release came from: its object and S3's sequencer for the upload,
@@ -191,6 +195,7 @@ impl GroupRun {
             why: None,
             source: None,
             began_at: None,
+            gates: RunGates::default(),
         }
     }
 
