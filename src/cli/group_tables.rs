@@ -38,18 +38,12 @@ fn group_block(status: &GroupStatus, out: &Output, now: DateTime<Utc>) -> String
     let mut t = table(Some(&["LINE", "RUN", "STATE", "STEP", "RELEASE"]));
     let mut whys = Vec::new();
     for (place, run) in runs {
-        let state = run.state.to_string();
-        let failed = matches!(run.state, RunState::Failed | RunState::RolledBack);
         t.add_row(vec![
             place.to_string(),
             run.run_id.clone(),
-            if failed { out.alert(&state) } else { state },
+            run_state(run, out),
             run_step(run, now),
-            run.release
-                .iter()
-                .map(|(target, image)| format!("{target} @{}", short_digest(image)))
-                .collect::<Vec<_>>()
-                .join(", "),
+            release_cell(run),
         ]);
         if let Some(why) = &run.why {
             whys.push(format!("{}: {why}", run.run_id));
@@ -204,22 +198,35 @@ pub fn runs_table(runs: &[RunView], out: &Output, now: DateTime<Utc>) -> String 
     }
     let mut t = table(Some(&["RUN", "BEGAN", "STATE", "STEP", "RELEASE"]));
     for run in runs {
-        let state = run.state.to_string();
-        let failed = matches!(run.state, RunState::Failed | RunState::RolledBack);
         t.add_row(vec![
             run.run_id.clone(),
             maybe_when(run.began_at, now),
-            if failed { out.alert(&state) } else { state },
+            run_state(run, out),
             run_step(run, now),
-            run.release
-                .iter()
-                .map(|(target, image)| format!("{target} @{}", short_digest(image)))
-                .collect::<Vec<_>>()
-                .join(", "),
+            release_cell(run),
         ]);
     }
     format!(
         "runs (newest first; `slipway why RUN` explains one):\n{}",
         trimmed(&t)
     )
+}
+
+/// The run's state, alerted when it failed.
+fn run_state(run: &RunView, out: &Output) -> String {
+    let state = run.state.to_string();
+    if matches!(run.state, RunState::Failed | RunState::RolledBack) {
+        out.alert(&state)
+    } else {
+        state
+    }
+}
+
+/// `web @sha256:0101…, worker @sha256:0202…`.
+fn release_cell(run: &RunView) -> String {
+    run.release
+        .iter()
+        .map(|(target, image)| format!("{target} @{}", short_digest(image)))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -10,7 +10,7 @@ use super::group_tests::{release, world_from, World};
 use super::pipeline_tests::invocation;
 
 use crate::ledger::image_key;
-use crate::memory::{ecr_push, ACCOUNT, REGION};
+use crate::memory::{ecr_push, ecs_deployment_event, ACCOUNT, REGION};
 use crate::model::deployment::{Deployment, State};
 use crate::model::group::{run_id, Gate, RunState};
 use crate::ports::Notifier;
@@ -156,15 +156,14 @@ async fn dev_deploys<N: Notifier>(world: &World<N>, digest: &str, ends: Option<&
         .value
         .ecs_deployment_id
         .unwrap();
-    let event = json!({
-        "version": "0", "id": format!("dev-{name}"),
-        "detail-type": "ECS Deployment State Change", "source": "aws.ecs",
-        "account": ACCOUNT, "time": "2026-12-07T10:00:00Z", "region": REGION,
-        "resources": [format!("arn:aws:ecs:{REGION}:{ACCOUNT}:service/prod/dev-web")],
-        "detail": {"eventType": "INFO", "eventName": format!("SERVICE_DEPLOYMENT_{name}"),
-                   "deploymentId": ecs_id, "updatedAt": "2026-12-07T10:00:00Z",
-                   "reason": format!("ECS deployment {ecs_id} {name}")}
-    });
+    let event = ecs_deployment_event(
+        &format!("dev-{name}"),
+        ACCOUNT,
+        "prod",
+        "dev-web",
+        &ecs_id,
+        name,
+    );
     world
         .deployer
         .handle_deployment_event(&event, &invocation())

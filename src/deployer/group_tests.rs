@@ -212,15 +212,14 @@ impl<N: crate::ports::Notifier + 'static> World<N> {
             .unwrap()
             .unwrap_or_else(|| panic!("no deployment {key} of {service}"));
         let ecs_id = deployment.value.ecs_deployment_id.clone().unwrap();
-        let event = json!({
-            "version": "0", "id": format!("e-{run}-{service}-{name}-{back}"),
-            "detail-type": "ECS Deployment State Change", "source": "aws.ecs",
-            "account": ACCOUNT, "time": "2026-03-06T10:09:02Z", "region": REGION,
-            "resources": [format!("arn:aws:ecs:{REGION}:{ACCOUNT}:service/prod/{service}")],
-            "detail": {"eventType": "INFO", "eventName": format!("SERVICE_DEPLOYMENT_{name}"),
-                       "deploymentId": ecs_id, "updatedAt": "2026-03-06T10:09:02Z",
-                       "reason": format!("ECS deployment {ecs_id} {name}")}
-        });
+        let event = crate::memory::ecs_deployment_event(
+            &format!("e-{run}-{service}-{name}-{back}"),
+            ACCOUNT,
+            "prod",
+            service,
+            &ecs_id,
+            name,
+        );
         self.deployer
             .handle_deployment_event(&event, &invocation())
             .await

@@ -324,7 +324,6 @@ impl<A: Adapters> Deployer<A> {
     }
 }
 
-/// Whether `upstream` wants the push that made `trigger` (same repository, tag rule).
 /// How long after its push a digest may still be on its way to an upstream that takes it.
 const UPSTREAM_GRACE: chrono::Duration = chrono::Duration::hours(1);
 
@@ -340,30 +339,13 @@ impl<A: Adapters> Deployer<A> {
         digest: &str,
         trigger: &Trigger,
     ) -> Result<bool, StepError> {
-        let repository = &upstream.repository;
-        let tagged = takes_same_push(upstream, trigger)
-            || self
-                .registry
-                .image_tags(&repository.account, &repository.name, digest)
-                .await?
-                .is_some_and(|tags| tags.iter().any(|tag| upstream.tags.matches(tag)));
-        if !tagged {
-            return Ok(false);
+        if takes_same_push(upstream, trigger) {
+            return self.lately_pushed(&upstream.repository, digest).await;
         }
-        // Not for ever: an upstream that was to deploy it has done so, or refused it, well
-        // within the hour (its event, retried, or the reconciler's look for a missed push
-        // every few minutes). After that, no record means it never ran there (it already
-        // ran the digest without Slipway, it is frozen, its event went to the dead
-        // letters).
-        let pushed_at = self
-            .registry
-            .image_pushed_at(&repository.account, &repository.name, digest)
-            .await?;
-        Ok(pushed_at.is_none_or(|at| self.now() - at < UPSTREAM_GRACE))
+        self.tagged_lately(&upstream.repository, digest, &upstream.tags)
+            .await
     }
-}
 
-impl<A: Adapters> Deployer<A> {
     /// Whether `digest`, not recorded on another Slipway's target yet, is on its way
     /// there: its build reached this registry by ECR replication (the same digest, with
     /// the tags it was pushed under there: Amazon ECR User Guide, "Private image
@@ -376,15 +358,38 @@ impl<A: Adapters> Deployer<A> {
         gated: &Target,
         digest: &str,
     ) -> Result<bool, StepError> {
-        let repository = &gated.repository;
+        self.tagged_lately(&gated.repository, digest, &remote.tags)
+            .await
+    }
+
+    /// `repository` holds `digest` under a tag `takes` accepts, pushed within the hour.
+    async fn tagged_lately(
+        &self,
+        repository: &crate::input::config::RepositoryRef,
+        digest: &str,
+        takes: &crate::input::config::TagRule,
+    ) -> Result<bool, StepError> {
         let tagged = self
             .registry
             .image_tags(&repository.account, &repository.name, digest)
             .await?
-            .is_some_and(|tags| tags.iter().any(|tag| remote.tags.matches(tag)));
+            .is_some_and(|tags| tags.iter().any(|tag| takes.matches(tag)));
         if !tagged {
             return Ok(false);
         }
+        self.lately_pushed(repository, digest).await
+    }
+
+    /// Not for ever: an upstream that was to deploy a digest has done so, or refused it,
+    /// well within the hour (its event, retried, or the reconciler's look for a missed
+    /// push every few minutes). After that, no record means it never ran there (it
+    /// already ran the digest without Slipway, it is frozen, its event went to the dead
+    /// letters).
+    async fn lately_pushed(
+        &self,
+        repository: &crate::input::config::RepositoryRef,
+        digest: &str,
+    ) -> Result<bool, StepError> {
         let pushed_at = self
             .registry
             .image_pushed_at(&repository.account, &repository.name, digest)
@@ -393,6 +398,7 @@ impl<A: Adapters> Deployer<A> {
     }
 }
 
+/// Whether `upstream` wants the push that made `trigger` (same repository, tag rule).
 fn takes_same_push(upstream: &Target, trigger: &Trigger) -> bool {
     match trigger {
         Trigger::EcrPush {

@@ -68,6 +68,29 @@ pub fn ecr_push(id: &str, repository: &str, tag: Option<&str>, digest: &str) -> 
     event
 }
 
+/// ECS's "ECS Deployment State Change" for deployment `ecs_deployment_id` of `service` in
+/// cluster `cluster` of `account`: `name` is COMPLETED, FAILED, … (the fixture
+/// `events/ecs-deployment-completed.json`'s shape).
+pub fn ecs_deployment_event(
+    id: &str,
+    account: &str,
+    cluster: &str,
+    service: &str,
+    ecs_deployment_id: &str,
+    name: &str,
+) -> serde_json::Value {
+    serde_json::json!({
+        "version": "0", "id": id,
+        "detail-type": "ECS Deployment State Change", "source": "aws.ecs",
+        "account": account, "time": "2026-12-07T10:00:00Z", "region": REGION,
+        "resources": [format!("arn:aws:ecs:{REGION}:{account}:service/{cluster}/{service}")],
+        "detail": {"eventType": if name == "FAILED" { "ERROR" } else { "INFO" },
+                   "eventName": format!("SERVICE_DEPLOYMENT_{name}"),
+                   "deploymentId": ecs_deployment_id, "updatedAt": "2026-12-07T10:00:00Z",
+                   "reason": format!("ECS deployment {ecs_deployment_id} {name}")}
+    })
+}
+
 /// An S3 "Object Created" event for version `version_id` of `key` in `bucket`, in the
 /// shape EventBridge delivers (the fixture `events/s3-release.json`).
 pub fn s3_upload(
