@@ -117,7 +117,6 @@ module "slipway" {
     name                    = local.upstream.name
     account_id              = local.upstream.account
     ledger_bucket           = "${local.upstream.slipway}-ledger-${local.upstream.account}"
-    slipway                 = local.upstream.slipway
     target                  = "web"
     tags                    = var.promotion.from.tags
     hint_forwarder_role_arn = local.upstream.forwarder

@@ -130,10 +130,11 @@ locals {
         # Without ListBucket S3 answers a record not written yet with 403, not 404 (S3 API
         # Reference, GetObject, "Permissions"): the gate must tell "not yet" from "refused".
         { sid = "ListUpstreamLedgers", actions = ["s3:ListBucket"], resources = distinct([for u in var.upstreams : "arn:${local.partition}:s3:::${u.ledger_bucket}"]), condition = null },
-        # The records are encrypted with that Slipway's key, known here by its alias only
-        # (the key's ARN is random): kms:ResourceAliases (AWS KMS Developer Guide, "Use
-        # aliases to control access to KMS keys").
-        { sid = "DecryptUpstreamLedgers", actions = ["kms:Decrypt"], resources = distinct([for u in var.upstreams : "arn:${local.partition}:kms:${local.region}:${u.account_id}:key/*"]), condition = { test = "ForAnyValue:StringEquals", variable = "kms:ResourceAliases", values = distinct([for u in var.upstreams : "alias/${u.slipway}"]) } },
+        # The records are encrypted with that Slipway's key, whose ARN is random: any key of
+        # that account, used through S3 only (kms:ViaService; AWS KMS Developer Guide,
+        # "Allowing users in other accounts to use a KMS key"). Only that Slipway's key
+        # policy grants these roles anything (promoted_elsewhere, there).
+        { sid = "DecryptUpstreamLedgers", actions = ["kms:Decrypt"], resources = distinct([for u in var.upstreams : "arn:${local.partition}:kms:${local.region}:${u.account_id}:key/*"]), condition = { test = "StringEquals", variable = "kms:ViaService", values = ["s3.${local.region}.amazonaws.com"] } },
     ] : statement if length(var.upstreams) > 0])
     source_read = [
       { sid = "SourceManifests", actions = ["s3:GetObject", "s3:GetObjectVersion"], resources = ["${aws_s3_bucket.this["source"].arn}/${var.source_prefix}*"], condition = null },

@@ -399,13 +399,12 @@ variable "test_probe_network" {
 
 variable "upstreams" {
   description = <<-EOT
-    Targets of Slipways in other accounts (dev's, say) that targets here promote from: `promotion.from` names each by `name` (README, "Promotion across accounts"). The gate reads that Slipway's ledger record of the digest, read-only: its ledger bucket (in this region), the `target`'s records only, decrypted with that Slipway's key through S3 (its alias `alias/<upstream Slipway's name>`, `slipway`, e.g. slipway-dev). `tags` is the tag rule that target deploys: a replicated build here under such a tag is on its way there. `hint_forwarder_role_arn` is the role that Slipway forwards its hints with (its output hint_forwarder_role_arn): admitted to this Slipway's promotion bus, and no other principal of that account.
+    Targets of Slipways in other accounts (dev's, say) that targets here promote from: `promotion.from` names each by `name` (README, "Promotion across accounts"). The gate reads that Slipway's ledger record of the digest, read-only: its ledger bucket (in this region), the `target`'s records only, decrypted with that Slipway's key through S3 (its key policy grants it: `promoted_elsewhere` there). `tags` is the tag rule that target deploys: a replicated build here under such a tag is on its way there. `hint_forwarder_role_arn` is the role that Slipway forwards its hints with (its output hint_forwarder_role_arn): admitted to this Slipway's promotion bus, and no other principal of that account.
   EOT
   type = list(object({
     name                    = string
     account_id              = string
     ledger_bucket           = string
-    slipway                 = string
     target                  = string
     tags                    = object({ exact = optional(string), glob = optional(string), semver = optional(string) })
     hint_forwarder_role_arn = optional(string)

@@ -1112,7 +1112,6 @@ run "reads_an_upstream_slipways_ledger_and_admits_only_its_forwarder" {
       name                    = "dev-web"
       account_id              = "999988887777"
       ledger_bucket           = "slipway-dev-ledger-999988887777"
-      slipway                 = "slipway-dev"
       target                  = "web"
       tags                    = { glob = "*" }
       hint_forwarder_role_arn = "arn:aws:iam::999988887777:role/slipway-dev-hint-forwarder"
@@ -1131,10 +1130,10 @@ run "reads_an_upstream_slipways_ledger_and_admits_only_its_forwarder" {
       jsonencode([for s in output.function_permissions[f] : s if contains(["ReadUpstreamLedgers", "ListUpstreamLedgers", "DecryptUpstreamLedgers"], s.sid)]) == jsonencode([
         { sid = "ReadUpstreamLedgers", actions = ["s3:GetObject"], resources = ["arn:aws:s3:::slipway-dev-ledger-999988887777/targets/web/*"], condition = null },
         { sid = "ListUpstreamLedgers", actions = ["s3:ListBucket"], resources = ["arn:aws:s3:::slipway-dev-ledger-999988887777"], condition = null },
-        { sid = "DecryptUpstreamLedgers", actions = ["kms:Decrypt"], resources = ["arn:aws:kms:eu-west-1:999988887777:key/*"], condition = { test = "ForAnyValue:StringEquals", values = ["alias/slipway-dev"], variable = "kms:ResourceAliases" } },
+        { sid = "DecryptUpstreamLedgers", actions = ["kms:Decrypt"], resources = ["arn:aws:kms:eu-west-1:999988887777:key/*"], condition = { test = "StringEquals", values = ["s3.eu-west-1.amazonaws.com"], variable = "kms:ViaService" } },
       ])
     ])
-    error_message = "The functions that run the gate read dev's records of web, list its ledger's keys and decrypt with its key through its alias: nothing more."
+    error_message = "The functions that run the gate read dev's records of web, list its ledger's keys and decrypt with dev's keys through S3 only: nothing more."
   }
 
   assert {
