@@ -90,8 +90,7 @@ impl<A: Adapters> Deployer<A> {
                         "run {run_id} names no digest-pinned image for {name}"
                     ))
                 })?;
-            match self
-                .promotion_verdict(target, promotion, &[digest], &trigger, None)
+            match Box::pin(self.promotion_verdict(target, promotion, &[digest], &trigger, None))
                 .await?
             {
                 Verdict::Available(found) => evidence.extend(found),

@@ -57,16 +57,19 @@ impl<A: Adapters> Deployer<A> {
             .promotion
             .as_ref()
             .and_then(|c| c.soak_bypass.clone());
-        match self
-            .promotion_verdict(
-                target,
-                promotion,
-                &digests,
-                &current.value.trigger,
-                bypass.as_ref().map(|b| b.by.as_str()),
-            )
-            .await?
-        {
+        // Boxed: the verdict reads every upstream (its ledger, its registry, the alarms),
+        // and inline its frame joins the pipeline's own, which outgrew a debug build's 2 MiB
+        // test-thread stack once remote upstreams joined it (`slipway bypass-soak` through
+        // the approval function).
+        let verdict = Box::pin(self.promotion_verdict(
+            target,
+            promotion,
+            &digests,
+            &current.value.trigger,
+            bypass.as_ref().map(|b| b.by.as_str()),
+        ))
+        .await?;
+        match verdict {
             Verdict::Available(evidence) => {
                 let lines: Vec<String> = evidence.iter().map(|e| e.describe()).collect();
                 let mut next = current.value.clone();
@@ -106,9 +109,9 @@ impl<A: Adapters> Deployer<A> {
     ) -> Result<Verdict, StepError> {
         let mut verdicts = Vec::with_capacity(digests.len());
         for digest in digests {
-            let verdict = self
-                .digest_verdict(gated, promotion, digest, trigger, bypass_soak)
-                .await?;
+            let verdict =
+                Box::pin(self.digest_verdict(gated, promotion, digest, trigger, bypass_soak))
+                    .await?;
             verdicts.push((digest.clone(), verdict));
         }
         Ok(Verdict::every(verdicts))
@@ -128,7 +131,7 @@ impl<A: Adapters> Deployer<A> {
         let key = image_key(digest);
         let mut upstreams = Vec::with_capacity(promotion.from.len());
         for name in &promotion.from {
-            upstreams.push(self.upstream(gated, name, digest, &key, trigger).await?);
+            upstreams.push(Box::pin(self.upstream(gated, name, digest, &key, trigger)).await?);
         }
         let since = upstreams
             .iter()
@@ -305,8 +308,7 @@ impl<A: Adapters> Deployer<A> {
             return Ok(None);
         }
         Ok(Some(
-            match self
-                .promotion_verdict(target, promotion, &digests, trigger, None)
+            match Box::pin(self.promotion_verdict(target, promotion, &digests, trigger, None))
                 .await?
             {
                 Verdict::Available(evidence) => format!(

@@ -181,7 +181,7 @@ impl<A: Adapters> Deployer<A> {
             Step::Stop(outcome) => return Ok(outcome),
         };
         let deployment_id = current.value.id.clone();
-        let outcome = self.roll(target, current, &running.full, changes).await;
+        let outcome = Box::pin(self.roll(target, current, &running.full, changes)).await;
         // Rolling settled the head with the record of the rollout.
         if !matches!(outcome, Ok(TargetOutcome::Rolling { .. })) {
             self.settle_head(target, &deployment_id).await;

@@ -139,7 +139,11 @@ impl<A: Adapters> Deployer<A> {
         let group_step = current.value.is_group_step();
         // A gated target takes only what succeeded upstream: checked before anyone is
         // asked, and before the window.
-        let current = match self.promotion_gate(target, current).await? {
+        // Each step below is boxed: inline, every one of their futures (SDK calls, the
+        // upstream's reads) would sit in this one's, and a debug build's poll frames copy
+        // them — a push's pass outgrew the 2 MiB test-thread stack once the gate read
+        // remote upstreams.
+        let current = match Box::pin(self.promotion_gate(target, current)).await? {
             Step::Go(current) => current,
             Step::Stop(outcome) => return Ok(outcome),
         };
@@ -155,23 +159,21 @@ impl<A: Adapters> Deployer<A> {
         let decided = current.value.state == State::Approved
             || (current.value.state == State::WaitingForWindow && approved_before);
         if target.policy == Policy::Approval && !pause_inside && !decided && !group_step {
-            return self.request_approval(target, current).await;
+            return Box::pin(self.request_approval(target, current)).await;
         }
         // Approved at ECS's pause: the release rolled already. Never a second
         // UpdateService for it — the pause is answered (or found answered already).
         let rolled_with_pause =
             current.value.progress.is_some() && current.value.ecs_deployment_id.is_some();
         if rolled_with_pause && current.value.state == State::Approved {
-            return self.continue_paused(current).await;
+            return Box::pin(self.continue_paused(current)).await;
         }
         // Nothing reached ECS yet: the target's deployment window decides whether now.
         if let Some((because, opens_at)) = self
             .window_holds(target, &current.value)
             .filter(|_| !group_step)
         {
-            return self
-                .wait_for_window(target, current, because, opens_at)
-                .await;
+            return Box::pin(self.wait_for_window(target, current, because, opens_at)).await;
         }
         self.supersede_other_waiting(target, &current.value).await?;
         if target.policy == Policy::Approval && pause_inside {
@@ -181,11 +183,10 @@ impl<A: Adapters> Deployer<A> {
         }
         let to_task_definition = match current.value.to_task_definition.clone() {
             Some(arn) => arn,
-            None => self.register_once(&current.value, base, &changes).await?,
+            None => Box::pin(self.register_once(&current.value, base, &changes)).await?,
         };
-        let ecs_deployment_id = self
-            .start_rollout(target, current, &to_task_definition)
-            .await?;
+        let ecs_deployment_id =
+            Box::pin(self.start_rollout(target, current, &to_task_definition)).await?;
         Ok(TargetOutcome::Rolling {
             from_task_definition,
             to_task_definition,

@@ -99,8 +99,7 @@ impl<A: Adapters> Deployer<A> {
                 actor.id
             ),
         );
-        let rollout = self
-            .release_waiting(target, invocation)
+        let rollout = Box::pin(self.release_waiting(target, invocation))
             .await
             .map_err(|err| step_error(deployment_id, err))?;
         Ok(match rollout {

@@ -174,7 +174,7 @@ impl<A: Adapters> Deployer<A> {
         if self.is_dry_run() {
             return Ok(None);
         }
-        let Some(newest) = self.newest_waiting(target).await? else {
+        let Some(newest) = Box::pin(self.newest_waiting(target)).await? else {
             return Ok(None);
         };
         let Some(waiting) = self
@@ -202,7 +202,7 @@ impl<A: Adapters> Deployer<A> {
         if still_closed || soaking {
             return Ok(None);
         }
-        if let Some(reason) = self.held_back(target, &waiting.value).await? {
+        if let Some(reason) = Box::pin(self.held_back(target, &waiting.value)).await? {
             log_decision("frozen", &format!("the window is open, but {reason}"));
             return Ok(Some(TargetOutcome::Frozen { reason }));
         }
@@ -217,7 +217,7 @@ impl<A: Adapters> Deployer<A> {
         let waiting = if service.task_definition != waiting.value.from_task_definition
             && waiting.value.state == State::WaitingForUpstream
         {
-            match self.rebase_waiting(target, waiting, &service).await? {
+            match Box::pin(self.rebase_waiting(target, waiting, &service)).await? {
                 Step::Go(rebased) => rebased,
                 Step::Stop(outcome) => return Ok(Some(outcome)),
             }
@@ -238,7 +238,8 @@ impl<A: Adapters> Deployer<A> {
         // (a run that finds it still soaking writes nothing); only one that goes on is
         // taken over below.
         let waiting = if waiting.value.state == State::WaitingForUpstream {
-            match self.promotion_gate(target, waiting).await? {
+            // Boxed, as the roll below: each holds a whole pipeline's state.
+            match Box::pin(self.promotion_gate(target, waiting)).await? {
                 Step::Go(passed) => passed,
                 Step::Stop(TargetOutcome::WaitingForUpstream { .. }) => return Ok(None),
                 Step::Stop(outcome) => return Ok(Some(outcome)),

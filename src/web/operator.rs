@@ -74,15 +74,19 @@ pub(super) async fn act<A: Adapters>(
         );
     };
     let source = source.map(|Extension(RequestSource(s))| s);
+    // Each action boxed: inline, this one frame would hold every action's pipeline at
+    // once (a debug build's poll frames copy them; the approval function's tokio workers
+    // and the tests' threads have 2 MiB stacks).
+    let deployer = &app.deployer;
     match action.as_str() {
-        "approve" => decide(&app.deployer, Verdict::Approve, &caller, source, body).await,
-        "reject" => decide(&app.deployer, Verdict::Reject, &caller, source, body).await,
-        "rollback" => operate(&app.deployer, OperatorAction::Rollback, &caller, body).await,
-        "freeze" => operate(&app.deployer, OperatorAction::Freeze, &caller, body).await,
-        "unfreeze" => operate(&app.deployer, OperatorAction::Unfreeze, &caller, body).await,
-        "plan" => plan(&app.deployer, &caller, body).await,
-        "override-window" => override_window(&app.deployer, &caller, source, body).await,
-        "bypass-soak" => bypass_soak(&app.deployer, &caller, source, body).await,
+        "approve" => Box::pin(decide(deployer, Verdict::Approve, &caller, source, body)).await,
+        "reject" => Box::pin(decide(deployer, Verdict::Reject, &caller, source, body)).await,
+        "rollback" => Box::pin(operate(deployer, OperatorAction::Rollback, &caller, body)).await,
+        "freeze" => Box::pin(operate(deployer, OperatorAction::Freeze, &caller, body)).await,
+        "unfreeze" => Box::pin(operate(deployer, OperatorAction::Unfreeze, &caller, body)).await,
+        "plan" => Box::pin(plan(deployer, &caller, body)).await,
+        "override-window" => Box::pin(override_window(deployer, &caller, source, body)).await,
+        "bypass-soak" => Box::pin(bypass_soak(deployer, &caller, source, body)).await,
         other => answer(
             StatusCode::NOT_FOUND,
             json!({"message": format!("no operator action `{other}`: rollback, freeze, unfreeze, approve, reject, plan, override-window, bypass-soak")}),
@@ -332,10 +336,7 @@ async fn bypass_soak<A: Adapters>(
         request_id: format!("operator-{}", random_id()),
         deadline: Utc::now() + chrono::Duration::seconds(REQUEST_SECONDS),
     };
-    match deployer
-        .bypass_soak(&id, &actor, body.reason, &invocation)
-        .await
-    {
+    match Box::pin(deployer.bypass_soak(&id, &actor, body.reason, &invocation)).await {
         Ok(BypassOutcome::Refused { reason }) => answer(
             StatusCode::CONFLICT,
             json!({"result": "refused", "message": reason, "deployment_id": id}),
