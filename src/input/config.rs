@@ -8,11 +8,10 @@ pub use crate::model::freeze::FreezeRule;
 pub use crate::model::image_ref::RepositoryRef;
 pub use crate::model::progressive::RolloutPolicy;
 use std::collections::BTreeSet;
-use std::fmt;
+use tags::{validate_tags, RawTagRule};
+pub use tags::{version_of_tag, TagRule};
 pub use upstreams::RemoteUpstream;
 
-use globset::{Glob, GlobMatcher};
-use semver::{Version, VersionReq};
 use serde::Deserialize;
 
 /// A config that cannot be used. The message names the field and says what to fix.
@@ -150,48 +149,6 @@ impl Default for ApprovalSettings {
     }
 }
 
-/// Which tags of the repository deploy.
-#[derive(Debug, Clone)]
-pub enum TagRule {
-    Exact(String),
-    Glob(GlobMatcher),
-    /// A semver range such as `>=1.2, <2`; tags may carry a leading `v`.
-    Semver(VersionReq),
-}
-
-impl TagRule {
-    pub fn matches(&self, tag: &str) -> bool {
-        match self {
-            TagRule::Exact(wanted) => tag == wanted,
-            TagRule::Glob(glob) => glob.is_match(tag),
-            TagRule::Semver(req) => version_of_tag(tag).is_some_and(|v| req.matches(&v)),
-        }
-    }
-
-    /// The version a tag stands for, when this rule orders tags by semver.
-    pub fn version(&self, tag: &str) -> Option<Version> {
-        match self {
-            TagRule::Semver(_) => version_of_tag(tag),
-            _ => None,
-        }
-    }
-}
-
-impl fmt::Display for TagRule {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            TagRule::Exact(tag) => write!(f, "exact {tag}"),
-            TagRule::Glob(glob) => write!(f, "glob {}", glob.glob()),
-            TagRule::Semver(req) => write!(f, "semver {req}"),
-        }
-    }
-}
-
-/// `v1.4.2` and `1.4.2` both stand for 1.4.2; anything else is not a version.
-pub fn version_of_tag(tag: &str) -> Option<Version> {
-    Version::parse(tag.strip_prefix('v').unwrap_or(tag)).ok()
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Policy {
@@ -279,14 +236,6 @@ enum RawRepository {
     },
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-enum RawTagRule {
-    Exact(String),
-    Glob(String),
-    Semver(String),
-}
-
 impl Config {
     /// Parses and validates the config document.
     pub fn from_json(text: &str, home: &Home) -> Result<Config, ConfigError> {
@@ -351,30 +300,6 @@ impl Config {
 
     pub fn target(&self, name: &str) -> Option<&Target> {
         self.targets.iter().find(|t| t.name == name)
-    }
-
-    /// The other Slipway's target `promotion.from` names `name`, if it is one.
-    pub fn upstream(&self, name: &str) -> Option<&RemoteUpstream> {
-        self.upstreams.iter().find(|u| u.name == name)
-    }
-
-    /// Whether a success of `target` is worth a hint: a stage here or elsewhere promotes
-    /// from it.
-    pub fn is_promoted_from(&self, target: &str) -> bool {
-        !self.downstream_of(target).is_empty()
-            || self.promoted_elsewhere.iter().any(|t| t == target)
-    }
-
-    /// The targets that promote from `upstream` (name it in `promotion.from`).
-    pub fn downstream_of(&self, upstream: &str) -> Vec<&Target> {
-        self.targets
-            .iter()
-            .filter(|t| {
-                t.promotion
-                    .as_ref()
-                    .is_some_and(|p| p.from.iter().any(|f| f == upstream))
-            })
-            .collect()
     }
 
     /// The release group whose service step rolls `target`, if one does: such a target
@@ -508,35 +433,6 @@ fn validate_repository(
     Ok(repository)
 }
 
-/// Which tags deploy: one exact tag, a glob, or a semver range.
-fn validate_tags(raw: RawTagRule, field: &dyn Fn(&str) -> String) -> Result<TagRule, ConfigError> {
-    match raw {
-        RawTagRule::Exact(tag) if tag.is_empty() => Err(ConfigError::invalid(
-            field("tags.exact"),
-            "must not be empty",
-        )),
-        RawTagRule::Exact(tag) => Ok(TagRule::Exact(tag)),
-        RawTagRule::Glob(pattern) => Glob::new(&pattern)
-            .map(|glob| TagRule::Glob(glob.compile_matcher()))
-            .map_err(|err| {
-                ConfigError::invalid(
-                    field("tags.glob"),
-                    format!("`{pattern}` is not a glob: {err}"),
-                )
-            }),
-        RawTagRule::Semver(range) => {
-            VersionReq::parse(&range)
-                .map(TagRule::Semver)
-                .map_err(|err| {
-                    ConfigError::invalid(
-                        field("tags.semver"),
-                        format!("`{range}` is not a semver range (e.g. \">=1.2, <2\"): {err}"),
-                    )
-                })
-        }
-    }
-}
-
 fn validate_approval(
     policy: Policy,
     raw: Option<RawApproval>,
@@ -621,6 +517,7 @@ fn validate_approval(
 mod groups;
 mod promotion;
 mod rollout;
+mod tags;
 #[cfg(test)]
 mod tests;
 mod upstreams;

@@ -42,4 +42,6 @@ pub use spec::{Group, OnFailure, Step, MAX_TASK_TIMEOUT};
 pub use task_exit::{ContainerExit, TaskStopped, TaskVerdict};
 
 #[cfg(test)]
+mod gating_tests;
+#[cfg(test)]
 mod tests;

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Deserialize;
 
-use super::{ConfigError, Target};
+use super::{Config, ConfigError, RemoteUpstream, Target};
 use crate::model::promotion::{Availability, Promotion, MAX_SOAK};
 
 #[derive(Deserialize)]
@@ -127,4 +127,31 @@ pub(super) fn check_upstreams(
         }
     }
     Ok(())
+}
+
+/// Who promotes from whom, as the pipelines ask it.
+impl Config {
+    /// The other Slipway's target `promotion.from` names `name`, if it is one.
+    pub fn upstream(&self, name: &str) -> Option<&RemoteUpstream> {
+        self.upstreams.iter().find(|u| u.name == name)
+    }
+
+    /// Whether a success of `target` is worth a hint: a stage here or elsewhere promotes
+    /// from it.
+    pub fn is_promoted_from(&self, target: &str) -> bool {
+        !self.downstream_of(target).is_empty()
+            || self.promoted_elsewhere.iter().any(|t| t == target)
+    }
+
+    /// The targets that promote from `upstream` (name it in `promotion.from`).
+    pub fn downstream_of(&self, upstream: &str) -> Vec<&Target> {
+        self.targets
+            .iter()
+            .filter(|t| {
+                t.promotion
+                    .as_ref()
+                    .is_some_and(|p| p.from.iter().any(|f| f == upstream))
+            })
+            .collect()
+    }
 }

@@ -1,4 +1,6 @@
 use super::*;
+use globset::Glob;
+use semver::{Version, VersionReq};
 
 fn home() -> Home {
     Home {

@@ -6,23 +6,23 @@ use super::ids::{client_token, started_by, STARTED_BY_MAX, TOKEN_HEX};
 use super::task_exit::TASK_FAILED_TO_START;
 use super::*;
 
-fn at(minute: i64) -> DateTime<Utc> {
+pub(super) fn at(minute: i64) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 3, 6, 10, 0, 0).unwrap() + Duration::minutes(minute)
 }
 
 /// migrate (a task on `web`'s revision), then worker, then web.
-fn release_group(on_failure: OnFailure) -> Group {
+pub(super) fn release_group(on_failure: OnFailure) -> Group {
     super::spec::example("shop", on_failure)
 }
 
-fn release() -> BTreeMap<String, String> {
+pub(super) fn release() -> BTreeMap<String, String> {
     BTreeMap::from([
         ("web".to_string(), "r/web@sha256:aa".to_string()),
         ("worker".to_string(), "r/worker@sha256:bb".to_string()),
     ])
 }
 
-fn running(on_failure: OnFailure) -> GroupRun {
+pub(super) fn running(on_failure: OnFailure) -> GroupRun {
     let group = release_group(on_failure);
     let mut run = begun(&run_id("shop", &release()), &group, release(), false);
     run.registered("web", "web:8").unwrap();
@@ -57,7 +57,7 @@ fn migrated_and_worker_rolled(on_failure: OnFailure) -> GroupRun {
 }
 
 /// A run that holds its group's line.
-fn begun(
+pub(super) fn begun(
     id: &str,
     group: &Group,
     release: BTreeMap<String, String>,
@@ -538,87 +538,4 @@ fn a_run_id_names_its_group_whole() {
     assert!(!is_run_of("shop-eu", "shop-eu-123"));
     assert!(!is_run_of("shop-eu", &format!("{id}0")));
     assert!(!is_run_of("shop-eu", "app:v1.4.2"));
-}
-
-#[test]
-fn promotion_is_judged_before_the_approval_and_windows_before_the_first_step() {
-    let group = release_group(OnFailure::Stop);
-    let mut run = begun(&run_id("shop", &release()), &group, release(), true);
-    run.gates.promotion = true;
-    run.gates.windows = true;
-    assert_eq!(
-        run.state,
-        RunState::AwaitingApproval,
-        "begun holds the line here"
-    );
-    assert_eq!(
-        run.next(at(0)),
-        Next::CheckPromotion,
-        "before anybody is asked"
-    );
-
-    let wait = RunWait {
-        gate: Gate::Upstream,
-        why: "web: dev-web still rolls".into(),
-        until: None,
-    };
-    run.held(wait.clone()).unwrap();
-    assert!(
-        run.held(wait).is_err(),
-        "the same wait again writes nothing"
-    );
-    assert_eq!(run.next(at(1)), Next::CheckPromotion);
-
-    run.promoted(vec![], at(2)).unwrap();
-    assert_eq!(run.gates.waiting, None);
-    assert_eq!(run.next(at(2)), Next::AskApproval);
-    run.state = RunState::Running; // as an approval moves it
-    assert_eq!(run.next(at(3)), Next::CheckWindows);
-    run.window_opened(at(3)).unwrap();
-    assert_eq!(
-        run.next(at(3)),
-        Next::Register {
-            target: "web".into()
-        },
-        "the run starts: its first registration"
-    );
-    assert!(run.window_opened(at(4)).is_err(), "let through once");
-}
-
-#[test]
-fn once_a_step_started_no_gate_holds_the_run() {
-    let mut run = running(OnFailure::Stop);
-    run.gates.windows = true;
-    run.gates.promotion = true;
-    run.gates.promoted_at = Some(at(0));
-    run.gates.window_open_at = Some(at(0));
-    run.task_started(0, "task/1", at(1)).unwrap();
-    // A config that gained windows mid-run, or a record read back: nothing pending.
-    run.gates.window_open_at = None;
-    assert!(!run.windows_pending());
-    assert!(run
-        .held(RunWait {
-            gate: Gate::Window,
-            why: "closed".into(),
-            until: None
-        })
-        .is_err());
-    assert!(
-        run.not_promoted("never").is_err(),
-        "a run half-way is never ended by the gate"
-    );
-}
-
-#[test]
-fn a_release_never_available_ends_the_run_with_nothing_started() {
-    let group = release_group(OnFailure::Stop);
-    let mut run = begun(&run_id("shop", &release()), &group, release(), false);
-    run.gates.promotion = true;
-    run.not_promoted("web: not succeeded upstream").unwrap();
-    assert_eq!(run.state, RunState::Failed);
-    assert_eq!(
-        run.why.as_deref(),
-        Some("not promoted: web: not succeeded upstream")
-    );
-    assert_eq!(run.next(at(0)), Next::Done);
 }
