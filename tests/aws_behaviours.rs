@@ -379,33 +379,7 @@ async fn a_higher_version_re_tagged_onto_an_image_built_earlier_deploys() {
     );
 
     // CI promotes the release candidate: v1.5.0 names the digest built before both.
-    world
-        .clients
-        .ecr
-        .put_image()
-        .repository_name("app")
-        .image_manifest(
-            world
-                .clients
-                .ecr
-                .batch_get_image()
-                .repository_name("app")
-                .image_ids(
-                    aws_sdk_ecr::types::ImageIdentifier::builder()
-                        .image_digest(&built_earlier)
-                        .build(),
-                )
-                .send()
-                .await
-                .unwrap()
-                .images()[0]
-                .image_manifest()
-                .unwrap(),
-        )
-        .image_tag("v1.5.0")
-        .send()
-        .await
-        .unwrap();
+    world.tag_again(&built_earlier, "v1.5.0").await;
     let report = deployer
         .handle_ecr_event(
             &push_event("e-2", Some("v1.5.0"), &built_earlier),

@@ -360,33 +360,7 @@ async fn prod_reads_devs_ledger_in_its_bucket_and_rolls_only_what_succeeded_ther
         "{report:?}"
     );
     // The release tag names the same digest (CI's release step: put-image of its manifest).
-    let manifest = world
-        .clients
-        .ecr
-        .batch_get_image()
-        .repository_name("app")
-        .image_ids(
-            aws_sdk_ecr::types::ImageIdentifier::builder()
-                .image_digest(&built)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap()
-        .images()[0]
-        .image_manifest()
-        .unwrap()
-        .to_string();
-    world
-        .clients
-        .ecr
-        .put_image()
-        .repository_name("app")
-        .image_manifest(manifest)
-        .image_tag("v1.0.0")
-        .send()
-        .await
-        .unwrap();
+    world.tag_again(&built, "v1.0.0").await;
     let release = |id: &'static str, tag: &'static str, digest: String| {
         let prod = &prod;
         async move {

@@ -15,8 +15,6 @@ use crate::model::deployment::{Deployment, State};
 use crate::model::group::{run_id, Gate, RunState};
 use crate::ports::Notifier;
 
-const REGISTRY: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
-
 /// The shop group (migrate on web, then worker, then web), `web` carrying `extra`, and
 /// dev-web (web's upstream: main-* builds of the web repository).
 fn shop_with(extra: serde_json::Value) -> World {
@@ -247,7 +245,6 @@ async fn a_release_whose_image_never_ran_upstream_ends_not_promoted_with_nothing
         .unwrap()
         .value;
     assert_eq!(line.holder, None, "{line:?}");
-    let _ = REGISTRY;
 }
 
 #[tokio::test]

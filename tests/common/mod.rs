@@ -480,6 +480,32 @@ impl World {
             .to_string()
     }
 
+    /// Tags the image `digest` of ECR's `app` with `tag` as well, as CI re-tags a release:
+    /// its own manifest put again under the new tag (Amazon ECR User Guide, "Retagging an
+    /// image in Amazon ECR"), so the digest is the same.
+    pub async fn tag_again(&self, digest: &str, tag: &str) {
+        let ecr = &self.clients.ecr;
+        let found = ecr
+            .batch_get_image()
+            .repository_name("app")
+            .image_ids(
+                aws_sdk_ecr::types::ImageIdentifier::builder()
+                    .image_digest(digest)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let manifest = found.images()[0].image_manifest().unwrap();
+        ecr.put_image()
+            .repository_name("app")
+            .image_manifest(manifest)
+            .image_tag(tag)
+            .send()
+            .await
+            .unwrap();
+    }
+
     /// A service whose task definition has the `app` container (running `app_image`) and
     /// a sidecar, with env, secrets, roles, cpu/memory, logging and tags set.
     pub async fn create_service(&self, name: &str, app_image: &str) -> String {
