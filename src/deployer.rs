@@ -19,6 +19,10 @@
 //!   release of the newest when it opens; `window_override` — an approver letting one
 //!   release through; `promotion` — the gate that takes only digests that succeeded
 //!   upstream;
+//! - `groups` — release group runs, driven pass by pass (`group_line`, `group_approval`,
+//!   `group_steps`, `group_reconcile`, `group_release*`); `group_gates` — a run's
+//!   promotion and windows before anything starts; `group_overrides` — an approver's
+//!   override of a run's windows or bypass of its soak;
 //! - `report` — what a pipeline answers; `logging` — the span its lines carry.
 //!
 //! The `Deployer` holds the config and the adapters, built once per cold start.
@@ -43,6 +47,7 @@ mod external;
 mod group_approval;
 mod group_gates;
 mod group_line;
+mod group_overrides;
 mod group_plan;
 mod group_reconcile;
 mod group_release;
@@ -74,6 +79,7 @@ mod windows;
 
 pub use decisions::{DecisionError, DecisionOutcome, RollWhen};
 pub use group_approval::GroupDecision;
+pub use group_overrides::{RunGateAction, RunGateOutcome};
 pub use groups::GroupRunReport;
 pub(crate) use logging::{decision_span, record_in_span};
 use logging::{log_decision, log_warning};
@@ -350,6 +356,8 @@ mod group_approval_tests;
 mod group_gates_tests;
 #[cfg(test)]
 mod group_line_tests;
+#[cfg(test)]
+mod group_overrides_tests;
 #[cfg(test)]
 mod group_reconcile_tests;
 #[cfg(test)]

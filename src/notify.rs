@@ -330,10 +330,7 @@ pub fn upstream_lines(deployment: &Deployment) -> Vec<String> {
         .promotion
         .iter()
         .flat_map(|check| check.evidence.iter())
-        .map(|evidence| match &evidence.soak_bypassed_by {
-            Some(by) => format!("{} — the soak bypassed by {by}", evidence.describe()),
-            None => evidence.describe(),
-        })
+        .map(crate::model::promotion::Evidence::describe)
         .collect()
 }
 

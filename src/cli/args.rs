@@ -125,21 +125,23 @@ pub enum Command {
         #[arg(long)]
         reason: String,
     },
-    /// Let one release waiting for its target's deployment window roll now, as your IAM
-    /// identity (an approver of the target), saying why; recorded with the release.
+    /// Let one release (or a release group run) waiting for its deployment window roll
+    /// now, as your IAM identity (an approver of the target, or of every target of the
+    /// group that asks for approval), saying why; recorded with the release or run.
     #[command(
-        after_help = "Example:\n  slipway --env prod override-window web.img-3f2a9c1e… --reason 'hotfix for incident 4711'"
+        after_help = "Examples:\n  slipway --env prod override-window web.img-3f2a9c1e… --reason 'hotfix for incident 4711'\n  slipway --env prod override-window shop-c5edde7ed6578d21 --reason 'hotfix for incident 4711'"
     )]
     OverrideWindow {
         id: String,
         #[arg(long)]
         reason: String,
     },
-    /// Bypass the promotion soak one release waits out (a hotfix), as your IAM identity (an
-    /// approver of the target), saying why; the release still asks for its approval, and
-    /// the approvers see the bypass with its evidence.
+    /// Bypass the promotion soak one release (or a release group run) waits out (a
+    /// hotfix), as your IAM identity (an approver of the target, or of every target of the
+    /// group that asks for approval), saying why; it still asks for its approval, and the
+    /// approvers see the bypass with its evidence.
     #[command(
-        after_help = "Example:\n  slipway --env prod bypass-soak web-prod.img-3f2a9c1e… --reason 'hotfix for incident 4711'"
+        after_help = "Examples:\n  slipway --env prod bypass-soak web-prod.img-3f2a9c1e… --reason 'hotfix for incident 4711'\n  slipway --env prod bypass-soak shop-c5edde7ed6578d21 --reason 'hotfix for incident 4711'"
     )]
     BypassSoak {
         id: String,

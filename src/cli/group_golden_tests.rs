@@ -170,6 +170,61 @@ fn why_run_table_and_json() {
     golden_json("why-run.json", "why", super::why::run_body(&why));
 }
 
+/// What an approver opened on a run is part of its story: the evidence (the soak marked
+/// bypassed), who bypassed it, who let the run through its window, and why.
+#[test]
+fn why_run_shows_the_gates_an_approver_opened() {
+    use crate::model::deployment::{SoakBypass, WindowOverride};
+    let mut run = rolling_worker();
+    run.gates.promotion = true;
+    run.gates.windows = true;
+    run.gates.evidence = vec![crate::model::promotion::Evidence {
+        upstream: "dev-web".into(),
+        deployment_id: "dev-web.img-0101".into(),
+        succeeded_at: at(60),
+        ecs_deployment_id: Some("ecs-svc/1234".into()),
+        soaked_seconds: 1500,
+        soak_seconds: 7200,
+        alarms_ok: vec!["web-5xx".into()],
+        soak_bypassed_by: Some("arn:aws:sts::123456789012:assumed-role/release/ada".into()),
+    }];
+    run.gates.soak_bypass = Some(SoakBypass {
+        by: "arn:aws:sts::123456789012:assumed-role/release/ada".into(),
+        reason: "hotfix for incident 4711".into(),
+        at: at(85),
+    });
+    run.gates.window_override = Some(WindowOverride {
+        by: "arn:aws:sts::123456789012:assumed-role/release/bo".into(),
+        reason: "the fix cannot wait for Monday".into(),
+        at: at(109),
+    });
+    let why = crate::console::group_why::explain(&run, None, now());
+    let text = super::group_tables::run_why(&why, &PLAIN, now());
+    for says in [
+        "promotion",
+        "succeeded on dev-web",
+        "soaked 25m",
+        "the soak bypassed by arn:aws:sts::123456789012:assumed-role/release/ada",
+        "soak bypassed",
+        "hotfix for incident 4711",
+        "window overridden",
+        "by arn:aws:sts::123456789012:assumed-role/release/bo",
+        "the fix cannot wait for Monday",
+    ] {
+        assert!(text.contains(says), "{says:?} is missing from:\n{text}");
+    }
+    let body = super::why::run_body(&why);
+    assert_eq!(
+        body["run"]["soak_bypass"]["reason"],
+        serde_json::json!("hotfix for incident 4711")
+    );
+    assert_eq!(
+        body["run"]["window_override"]["by"],
+        serde_json::json!("arn:aws:sts::123456789012:assumed-role/release/bo")
+    );
+    golden("why-run-opened.txt", &(text + "\n"));
+}
+
 #[test]
 fn groups_with_runs_lists_them_newest_first() {
     let shop = group("shop");

@@ -131,6 +131,31 @@ pub fn run_why(why: &RunWhy, out: &Output, now: DateTime<Utc>) -> String {
             ),
         ]);
     }
+    for evidence in &why.evidence {
+        facts.add_row(vec!["promotion".to_string(), evidence.describe()]);
+    }
+    if let Some(bypass) = &why.soak_bypass {
+        facts.add_row(vec![
+            "soak bypassed".to_string(),
+            format!(
+                "by {} at {}: {}",
+                bypass.by,
+                when(bypass.at, now),
+                bypass.reason
+            ),
+        ]);
+    }
+    if let Some(taken) = &why.window_override {
+        facts.add_row(vec![
+            "window overridden".to_string(),
+            format!(
+                "by {} at {}: {}",
+                taken.by,
+                when(taken.at, now),
+                taken.reason
+            ),
+        ]);
+    }
     let mut steps = table(Some(&["#", "STEP", "KIND", "TARGET", "STATE", "DETAIL"]));
     for (index, step) in why.steps.iter().enumerate() {
         steps.add_row(vec![

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use crate::model::deployment::{SoakBypass, WindowOverride};
 use crate::model::group::{
     GroupLine, GroupRun, RunApproval, RunState, RunWait, StepKind, StepRun, StepState,
 };
@@ -30,6 +31,10 @@ pub struct RunWhy {
     pub waiting: Option<RunWait>,
     /// What made the gated images available upstream, once they were.
     pub evidence: Vec<Evidence>,
+    /// An approver let the run through its closed windows: who, why, when.
+    pub window_override: Option<WindowOverride>,
+    /// An approver bypassed the promotion soak: who, why, when.
+    pub soak_bypass: Option<SoakBypass>,
     pub steps: Vec<StepWhy>,
 }
 
@@ -62,6 +67,8 @@ pub fn explain(run: &GroupRun, line: Option<&GroupLine>, now: DateTime<Utc>) -> 
         approval: run.approval.clone(),
         waiting: run.gates.waiting.clone(),
         evidence: run.gates.evidence.clone(),
+        window_override: run.gates.window_override.clone(),
+        soak_bypass: run.gates.soak_bypass.clone(),
         steps: run
             .steps
             .iter()

@@ -60,12 +60,13 @@ pub(super) enum RunWindows {
 
 impl<A: Adapters> Deployer<A> {
     /// Judges each gated target's image of `release`, as that target's own release
-    /// would be judged; reads only.
+    /// would be judged (`bypass_soak`: the approver who bypassed the soak); reads only.
     pub(super) async fn run_promotion(
         &self,
         spec: &Group,
         run_id: &str,
         release: &BTreeMap<String, String>,
+        bypass_soak: Option<&str>,
     ) -> Result<RunPromotion, StepError> {
         // No push of its own: the upstream's registry tags say whether it is on its way.
         let trigger = Trigger::GroupStep {
@@ -90,8 +91,14 @@ impl<A: Adapters> Deployer<A> {
                         "run {run_id} names no digest-pinned image for {name}"
                     ))
                 })?;
-            match Box::pin(self.promotion_verdict(target, promotion, &[digest], &trigger, None))
-                .await?
+            match Box::pin(self.promotion_verdict(
+                target,
+                promotion,
+                &[digest],
+                &trigger,
+                bypass_soak,
+            ))
+            .await?
             {
                 Verdict::Available(found) => evidence.extend(found),
                 Verdict::NotYet { why, at } => waits.push((format!("{name}: {why}"), at)),
@@ -158,7 +165,11 @@ impl<A: Adapters> Deployer<A> {
     ) -> Result<GateSays, StepError> {
         let run = read.value.clone();
         let spec = self.group(&run.group)?;
-        match self.run_promotion(spec, &run.id, &run.release).await? {
+        let bypass = run.gates.soak_bypass.as_ref().map(|b| b.by.as_str());
+        match self
+            .run_promotion(spec, &run.id, &run.release, bypass)
+            .await?
+        {
             RunPromotion::Available(evidence) => {
                 let lines: Vec<String> = evidence.iter().map(|e| e.describe()).collect();
                 let now = self.now();
@@ -200,6 +211,23 @@ impl<A: Adapters> Deployer<A> {
     ) -> Result<GateSays, StepError> {
         let spec = self.group(&read.value.group)?;
         let now = self.now();
+        if let Some(taken) = read.value.window_overridden(now).cloned() {
+            let id = read.value.id.clone();
+            if let Err(Stale(why)) = self.move_run(read, |r| r.window_opened(now)).await? {
+                log_decision("unchanged", &why);
+            }
+            log_decision(
+                "window-overridden",
+                &format!(
+                    "run {id} starts inside its closed window, let through by {}: {}",
+                    taken.by, taken.reason
+                ),
+            );
+            return Ok(GateSays::Passed(format!(
+                "window overridden by {}",
+                taken.by
+            )));
+        }
         match self.run_windows(spec)? {
             RunWindows::Open => {
                 if let Err(Stale(why)) = self.move_run(read, |r| r.window_opened(now)).await? {

@@ -17,7 +17,7 @@ use crate::ports::Notifier;
 
 /// The shop group (migrate on web, then worker, then web), `web` carrying `extra`, and
 /// dev-web (web's upstream: main-* builds of the web repository).
-fn shop_with(extra: serde_json::Value) -> World {
+pub(super) fn shop_with(extra: serde_json::Value) -> World {
     let target = |name: &str, repository: &str, tags: &str| {
         json!({"name": name, "cluster": "prod", "service": name, "containers": ["app"],
                "repository": repository, "tags": {"glob": tags}, "policy": "auto"})
@@ -37,11 +37,11 @@ fn shop_with(extra: serde_json::Value) -> World {
     }))
 }
 
-fn set_now<N: Notifier>(world: &World<N>, at: chrono::DateTime<Utc>) {
+pub(super) fn set_now<N: Notifier>(world: &World<N>, at: chrono::DateTime<Utc>) {
     *world.now.lock().unwrap() = at;
 }
 
-async fn run_of<N: Notifier>(world: &World<N>) -> crate::model::group::GroupRun {
+pub(super) async fn run_of<N: Notifier>(world: &World<N>) -> crate::model::group::GroupRun {
     world
         .deployer
         .ledger
@@ -131,7 +131,7 @@ async fn a_window_that_closes_mid_run_does_not_hold_it() {
 
 /// dev-web deploys web's image of the release (a `main-1` build) and ECS reports how it
 /// ended (`COMPLETED`, `FAILED`), or it still rolls (`None`).
-async fn dev_deploys<N: Notifier>(world: &World<N>, digest: &str, ends: Option<&str>) {
+pub(super) async fn dev_deploys<N: Notifier>(world: &World<N>, digest: &str, ends: Option<&str>) {
     world
         .deployer
         .registry

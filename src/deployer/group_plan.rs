@@ -82,7 +82,7 @@ impl<A: Adapters> Deployer<A> {
                 .any(|t| self.config.target(t).is_some_and(has))
         };
         if gated(|t| t.promotion.is_some()) {
-            said.push_str(&match self.run_promotion(spec, id, release).await? {
+            said.push_str(&match self.run_promotion(spec, id, release, None).await? {
                 RunPromotion::Available(evidence) => format!(
                     "; promotion: available upstream — {}",
                     evidence

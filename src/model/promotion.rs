@@ -124,8 +124,15 @@ impl Evidence {
                 self.alarms_ok.join(", ")
             )
         };
+        // A bypass is part of the evidence: whoever reads it (the approvers, `slipway
+        // why`) must see that the soak was not waited out, and who decided so.
+        let bypass = self
+            .soak_bypassed_by
+            .as_deref()
+            .map(|by| format!(" — the soak bypassed by {by}"))
+            .unwrap_or_default();
         format!(
-            "succeeded on {} at {}{ecs}, soaked {}{alarms}",
+            "succeeded on {} at {}{ecs}, soaked {}{alarms}{bypass}",
             self.upstream,
             self.succeeded_at.format("%Y-%m-%d %H:%M UTC"),
             hours_minutes(self.soaked_seconds),

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::Request;
+use chrono::TimeZone;
 use serde_json::json;
 use tower::ServiceExt;
 
@@ -31,6 +32,11 @@ const REGISTRY: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
 
 /// Group `shop` rolls worker, then web; web asks for approval.
 fn deployer() -> Deployer<Adapters> {
+    deployer_with(json!({}))
+}
+
+/// [`deployer`] with `extra` in web's target.
+fn deployer_with(extra: serde_json::Value) -> Deployer<Adapters> {
     let target = |name: &str, policy: &str| {
         let mut t = json!({"name": name, "cluster": "prod", "service": name,
                            "containers": ["app"], "repository": name,
@@ -41,8 +47,12 @@ fn deployer() -> Deployer<Adapters> {
         }
         t
     };
+    let mut web = target("web", "approval");
+    for (key, value) in extra.as_object().unwrap() {
+        web[key] = value.clone();
+    }
     let config = json!({
-        "targets": [target("web", "approval"), target("worker", "auto")],
+        "targets": [web, target("worker", "auto")],
         "groups": [{"name": "shop", "steps": [{"service": "worker"}, {"service": "web"}]}]
     });
     let home = Home {
@@ -112,7 +122,10 @@ fn post(path: &str, body: String) -> Request<Body> {
 
 /// The app, and the path of the run's link (from the email the run sent).
 async fn asked() -> (Arc<ApprovalApp<Adapters>>, String) {
-    let deployer = deployer();
+    asked_of(deployer()).await
+}
+
+async fn asked_of(deployer: Deployer<Adapters>) -> (Arc<ApprovalApp<Adapters>>, String) {
     let invocation = crate::Invocation {
         request_id: "r-1".into(),
         deadline: chrono::Utc::now() + chrono::Duration::minutes(1),
@@ -276,4 +289,49 @@ async fn slipway_approve_decides_a_run_as_an_iam_approver_of_its_approval_target
     let (status, body) = send(&app, operator("reject", approver, &id)).await;
     assert_eq!(status, 409, "{body}");
     assert!(body.contains("already approved"), "{body}");
+}
+
+#[tokio::test]
+async fn slipway_override_window_lets_an_approved_run_through_as_an_approver_of_its_group() {
+    // Friday 17:00 UTC, inside web's weekend freeze: the run is approved, then held.
+    let friday = chrono::Utc.with_ymd_and_hms(2026, 12, 4, 17, 0, 0).unwrap();
+    let deployer =
+        deployer_with(json!({"windows": {"time_zone": "UTC", "deny": ["FR 16:00 -> MO 08:00"]}}))
+            .with_clock(Arc::new(move || friday));
+    let (app, _) = asked_of(deployer).await;
+    let id = run_id("shop", &release());
+    let approver = "arn:aws:sts::123456789012:assumed-role/release-managers/ada";
+    let (status, body) = send(&app, operator("approve", approver, &id)).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("window is closed"), "held: {body}");
+
+    let stranger = "arn:aws:sts::123456789012:assumed-role/developers/bob";
+    let (status, body) = send(&app, operator("override-window", stranger, &id)).await;
+    assert_eq!(status, 403, "{body}");
+    assert!(
+        body.contains("not among the IAM approvers of web"),
+        "{body}"
+    );
+    let (status, body) = send(&app, operator("bypass-soak", approver, &id)).await;
+    assert_eq!(status, 409, "no soak holds it: {body}");
+    assert!(body.contains("only a run waiting for upstream"), "{body}");
+
+    let (status, body) = send(&app, operator("override-window", approver, &id)).await;
+
+    assert_eq!(status, 200, "{body}");
+    let answer: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(answer["run_id"], json!(id));
+    assert_eq!(answer["answer"]["result"], json!("released"));
+    let run = app.deployer.group_run_by_id(&id).await.unwrap().value;
+    let taken = run.gates.window_override.unwrap();
+    assert_eq!(
+        (taken.by.as_str(), taken.reason.as_str()),
+        (approver, "checked")
+    );
+    assert_eq!(run.gates.window_open_at, Some(friday));
+    assert!(
+        run.steps[0].state != crate::model::group::StepState::Pending,
+        "worker rolls inside the freeze: {:?}",
+        run.steps[0]
+    );
 }

@@ -21,9 +21,11 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::operator_answer::{answer, decision_status, failed};
-use super::operator_group::{decide_run, is_run_id};
+use super::operator_group::{decide_run, is_run_id, open_run_gate};
 use super::{AppState, RequestSource};
-use crate::deployer::{BypassOutcome, DecisionOutcome, Invocation, OperatorError, OverrideOutcome};
+use crate::deployer::{
+    BypassOutcome, DecisionOutcome, Invocation, OperatorError, OverrideOutcome, RunGateAction,
+};
 use crate::input::event::{OperatorAction, OperatorRequest};
 use crate::model::deployment::{Action, Actor, Channel, Verdict};
 use crate::ports::Adapters;
@@ -264,13 +266,18 @@ async fn refuse_non_approver<A: Adapters>(
     ))
 }
 
-/// An approver lets one release through its closed deployment window, saying why.
+/// An approver lets one release (or a release group run) through its closed deployment
+/// window, saying why.
 async fn override_window<A: Adapters>(
     deployer: &crate::deployer::Deployer<A>,
     caller: &VerifiedCaller,
     source: Option<String>,
     body: OperatorBody,
 ) -> Response {
+    if let Some(run) = body.deployment.as_deref().filter(|id| is_run_id(id)) {
+        let action = RunGateAction::OverrideWindow;
+        return open_run_gate(deployer, run, action, &caller.arn, source, body.reason).await;
+    }
     let (id, record, actor) =
         match named_deployment(deployer, body.deployment, caller, source).await {
             Ok(found) => found,
@@ -314,14 +321,18 @@ async fn override_window<A: Adapters>(
     }
 }
 
-/// An approver bypasses the promotion soak of one release (a hotfix), saying why; the
-/// release still asks for its approval.
+/// An approver bypasses the promotion soak of one release or release group run (a
+/// hotfix), saying why; the release still asks for its approval.
 async fn bypass_soak<A: Adapters>(
     deployer: &crate::deployer::Deployer<A>,
     caller: &VerifiedCaller,
     source: Option<String>,
     body: OperatorBody,
 ) -> Response {
+    if let Some(run) = body.deployment.as_deref().filter(|id| is_run_id(id)) {
+        let action = RunGateAction::BypassSoak;
+        return open_run_gate(deployer, run, action, &caller.arn, source, body.reason).await;
+    }
     let (id, record, actor) =
         match named_deployment(deployer, body.deployment, caller, source).await {
             Ok(found) => found,

@@ -9,6 +9,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::model::deployment::{SoakBypass, WindowOverride};
 use crate::model::promotion::Evidence;
 
 /// Which gate holds a run.
@@ -49,6 +50,15 @@ pub struct RunGates {
     /// What holds the run now.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub waiting: Option<RunWait>,
+    /// An approver let the run through its closed windows (`slipway override-window
+    /// <run>`): who, why, when. It lets the run start within `OVERRIDE_LASTS`, as a single
+    /// release's override does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window_override: Option<WindowOverride>,
+    /// An approver bypassed the promotion soak (`slipway bypass-soak <run>`): the run's
+    /// images need only have succeeded upstream, and the run still asks its approval.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub soak_bypass: Option<SoakBypass>,
 }
 
 impl RunGates {

@@ -86,3 +86,78 @@ fn a_release_never_available_ends_the_run_with_nothing_started() {
     );
     assert_eq!(run.next(at(0)), Next::Done);
 }
+
+#[test]
+fn an_override_or_a_bypass_is_taken_only_from_a_run_its_gate_holds() {
+    use crate::model::deployment::{SoakBypass, WindowOverride};
+    let group = release_group(OnFailure::Stop);
+    let mut run = begun(&run_id("shop", &release()), &group, release(), true);
+    run.gates.promotion = true;
+    run.gates.windows = true;
+    let bypass = |minute| SoakBypass {
+        by: "ada".into(),
+        reason: "hotfix".into(),
+        at: at(minute),
+    };
+    let window_override = |minute| WindowOverride {
+        by: "ada".into(),
+        reason: "hotfix".into(),
+        at: at(minute),
+    };
+    assert!(
+        run.bypass_soak(bypass(0)).is_err(),
+        "not judged yet: nothing holds it"
+    );
+    run.held(RunWait {
+        gate: Gate::Upstream,
+        why: "web: it soaks on dev-web".into(),
+        until: Some(at(120)),
+    })
+    .unwrap();
+    assert!(
+        run.override_window(window_override(1)).is_err(),
+        "its upstream holds it, not a window"
+    );
+    run.bypass_soak(bypass(1)).unwrap();
+    assert!(run.bypass_soak(bypass(2)).is_err(), "bypassed once");
+
+    run.promoted(vec![], at(2)).unwrap();
+    run.state = RunState::Running; // as an approval moves it
+    run.held(RunWait {
+        gate: Gate::Window,
+        why: "web's deployment window is closed".into(),
+        until: None,
+    })
+    .unwrap();
+    run.override_window(window_override(3)).unwrap();
+    assert!(run.window_overridden(at(62)).is_some());
+    assert!(
+        run.window_overridden(at(63)).is_none(),
+        "an override lasts an hour, as a single release's"
+    );
+    assert!(
+        run.override_window(window_override(4)).is_err(),
+        "let through once"
+    );
+}
+
+#[test]
+fn a_bypass_needs_a_run_that_asks_its_approval() {
+    let group = release_group(OnFailure::Stop);
+    let mut run = begun(&run_id("shop", &release()), &group, release(), false);
+    run.gates.promotion = true;
+    run.held(RunWait {
+        gate: Gate::Upstream,
+        why: "soaking".into(),
+        until: None,
+    })
+    .unwrap();
+    let refused = run
+        .bypass_soak(crate::model::deployment::SoakBypass {
+            by: "ada".into(),
+            reason: "hotfix".into(),
+            at: at(0),
+        })
+        .unwrap_err();
+    assert!(refused.0.contains("asks no approval"), "{}", refused.0);
+}
