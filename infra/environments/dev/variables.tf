@@ -83,3 +83,12 @@ variable "prod_region" {
   type        = string
   default     = null
 }
+
+variable "migration" {
+  description = "A migration every release of web runs first, in the new revision's app container, which must exit 0 before web rolls (command, timeout such as \"15m\"); null: web rolls on its own."
+  type = object({
+    command = list(string)
+    timeout = optional(string, "15m")
+  })
+  default = null
+}

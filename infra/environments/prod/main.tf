@@ -54,6 +54,7 @@ module "platform" {
   domain_name                 = var.domain_name
   route53_zone_id             = var.route53_zone_id
   initial_image               = var.initial_image
+  migration                   = var.migration
   launch_type                 = var.launch_type
   package_dir                 = var.package_dir
   approver_emails             = var.approver_emails

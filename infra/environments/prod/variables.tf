@@ -82,3 +82,12 @@ variable "promotion_soak" {
   type        = string
   default     = "1h"
 }
+
+variable "migration" {
+  description = "A migration every release of web runs first, in the new revision's app container, which must exit 0 before web rolls (command, timeout such as \"15m\"); null: web rolls on its own."
+  type = object({
+    command = list(string)
+    timeout = optional(string, "15m")
+  })
+  default = null
+}

@@ -112,6 +112,15 @@ module "slipway" {
     execution_role_arn = module.web.execution_role_arn
     task_family        = module.web.task_definition_family
   }]
+  # With a migration, each release of web is one release group: the migration in the new
+  # revision exits 0, then web rolls.
+  groups = var.migration == null ? [] : [{
+    name = "web"
+    steps = [
+      { task = { name = "migrate", target = "web", container = "app", command = var.migration.command, timeout = var.migration.timeout } },
+      { service = "web" },
+    ]
+  }]
   # Prod takes only what succeeded on dev's web, reading dev's ledger (read-only)...
   upstreams = local.upstream == null ? [] : [{
     name                    = local.upstream.name

@@ -159,3 +159,23 @@ variable "operator_principals" {
   type        = list(string)
   default     = []
 }
+
+variable "migration" {
+  description = <<-EOT
+    A one-off task every release of web runs first (a schema migration): `command` in the
+    new revision's `app` container, which must exit 0 within `timeout` before web rolls;
+    the release is then one release group, `web`, under one approval (README, "Release
+    groups"). The migration must suit the web still running (expand/contract: nothing
+    rolls a migration back). null: web rolls on its own.
+  EOT
+  type = object({
+    command = list(string)
+    timeout = optional(string, "15m")
+  })
+  default = null
+
+  validation {
+    condition     = var.migration == null || length(try(var.migration.command, [])) > 0
+    error_message = "The migration's command names at least the program to run."
+  }
+}

@@ -49,6 +49,11 @@ run "dev_is_cheap_and_deploys_by_itself" {
   }
 
   assert {
+    condition     = !contains(keys(output.settings.config), "groups")
+    error_message = "Without a migration, web rolls on its own: no release group."
+  }
+
+  assert {
     condition     = length(output.settings.placement) == 0
     error_message = "Fargate has no placement strategy."
   }
@@ -110,5 +115,25 @@ run "dev_packs_tasks_on_ec2" {
   assert {
     condition     = jsonencode(output.settings.placement) == jsonencode([{ field = "memory", type = "binpack" }])
     error_message = "dev binpacks tasks on EC2."
+  }
+}
+
+run "a_migration_makes_each_release_a_group" {
+  command = apply
+
+  variables {
+    migration = { command = ["./manage", "migrate"] }
+  }
+
+  assert {
+    condition = jsonencode(output.settings.config.groups) == jsonencode([{
+      name       = "web"
+      on_failure = "stop"
+      steps = [
+        { task = { command = ["./manage", "migrate"], container = "app", name = "migrate", target = "web", timeout = "15m" } },
+        { service = "web" },
+      ]
+    }])
+    error_message = "The migration runs in web's new revision, then web rolls: ${jsonencode(try(output.settings.config.groups, null))}"
   }
 }
