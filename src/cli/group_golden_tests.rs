@@ -47,7 +47,7 @@ fn statuses() -> Vec<GroupStatus> {
         holder: Some(holder.id.clone()),
         waiting: vec![queued.id.clone()],
         passed_over: Vec::new(),
-        sources: Default::default(),
+        ..GroupLine::default()
     };
     let runs = BTreeMap::from([(holder.id.clone(), holder), (queued.id.clone(), queued)]);
     let shop = group_status(&shop, Some(&line), &runs);

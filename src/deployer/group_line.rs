@@ -46,13 +46,9 @@ impl<A: Adapters> Deployer<A> {
                 _ => None,
             };
             let before = line.clone();
-            match line.admit(id, run.source.as_ref(), holder) {
-                Admission::Older { newest } => {
-                    let source = run.source.as_ref().map(|s| s.key.as_str()).unwrap_or("?");
-                    let why = format!(
-                        "superseded: this upload of {source} (sequencer {}) is older than one the group already took (sequencer {newest}); S3's events came out of order",
-                        run.source.as_ref().map(|s| s.sequencer.as_str()).unwrap_or("?")
-                    );
+            match line.admit(id, run.arrival(), holder) {
+                Admission::Older { why } => {
+                    let why = format!("superseded: {why}");
                     let read = self.ledger.group_run(group, id).await?;
                     if let Some(read) = read.filter(|r| !r.value.state.is_terminal()) {
                         match Box::pin(self.move_run(read, |r| r.outdated(why.clone()))).await? {

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use tracing::info;
 
 use crate::input::event::ImagePushed;
-use crate::model::group::{run_id, RunState};
+use crate::model::group::{run_id, PushedRelease, RunState};
 use crate::ports::Adapters;
 
 use super::groups::GroupRunReport;
@@ -26,12 +26,50 @@ impl<A: Adapters> Deployer<A> {
         invocation: &Invocation,
     ) -> Result<Vec<GroupRunReport>, String> {
         let mut reports = Vec::new();
+        let mut pushed_at = None;
         for group in &self.config.groups {
             let Some(release) = self.release_of(group, push) else {
                 continue;
             };
             let id = run_id(&group.name, &release);
-            match self.start_group_run(&group.name, release, invocation).await {
+            // When ECR received the digest: read once, only for a push that releases a group.
+            let pushed_at = match pushed_at {
+                Some(at) => at,
+                None => {
+                    let read = self
+                        .registry
+                        .image_pushed_at(&push.account, &push.repository, &push.digest)
+                        .await;
+                    let at = match read {
+                        Ok(at) => at,
+                        Err(err) if err.is_transient() => {
+                            return Err(format!("group {}: {err}", group.name))
+                        }
+                        // Retrying will not help: the release goes on, ordered by its
+                        // version alone (a tag with none is not ordered against others).
+                        Err(err) => {
+                            log_warning(
+                                "group-run",
+                                &format!("group {}: when ECR received {} is unknown ({err}): the push is not ordered by its push time", group.name, push.digest),
+                            );
+                            None
+                        }
+                    };
+                    *pushed_at.insert(at)
+                }
+            };
+            let pushed = PushedRelease {
+                tag: push.tag.clone(),
+                version: group
+                    .targets()
+                    .iter()
+                    .filter_map(|name| self.config.target(name))
+                    .find_map(|target| target.tags.version(&push.tag))
+                    .map(|v| v.to_string()),
+                pushed_at,
+            };
+            let started = self.start_group_run_pushed(&group.name, release, pushed, invocation);
+            match Box::pin(started).await {
                 Ok(report) => reports.push(report),
                 Err(err) if err.is_transient() => {
                     return Err(format!("group {}: {err}", group.name))

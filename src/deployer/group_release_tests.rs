@@ -82,3 +82,49 @@ async fn a_push_whose_tag_the_rule_refuses_starts_no_run() {
     assert!(groups.is_empty());
     assert!(world.tasks.started().is_empty());
 }
+
+#[tokio::test]
+async fn an_older_push_whose_event_comes_late_never_runs_after_a_newer_one() {
+    let world = world_with("stop", "web");
+    let (older, newer) = (
+        format!("sha256:{}", "1".repeat(64)),
+        format!("sha256:{}", "2".repeat(64)),
+    );
+    // ECR receives v2 and then v3; their events arrive the other way round.
+    let registry = &world.deployer.registry;
+    registry.push(ACCOUNT, "web", Some("v2"), &older);
+    registry.push(ACCOUNT, "web", Some("v3"), &newer);
+    let deliver = |id: &'static str, tag: &'static str, digest: &str| {
+        let event = ecr_push(id, "web", Some(tag), digest);
+        let world = &world;
+        async move {
+            let report = world
+                .deployer
+                .handle_ecr_event(&event, &invocation())
+                .await
+                .unwrap();
+            let EventOutcome::Targets { mut groups, .. } = report.outcome else {
+                panic!("{report:?}")
+            };
+            groups.remove(0)
+        }
+    };
+
+    let taken = deliver("e-3", "v3", &newer).await;
+    assert_eq!(taken.state, RunState::Running);
+    let late = deliver("e-2", "v2", &older).await;
+
+    assert_eq!(late.state, RunState::Superseded, "{late:?}");
+    let why = late.why.unwrap_or_default();
+    assert!(
+        why.contains("this push of v2 is older than the push of v3"),
+        "{why}"
+    );
+    assert_eq!(world.tasks.started().len(), 1, "v3's migration only");
+    // Delivered again, it stays what it became.
+    assert_eq!(
+        deliver("e-2", "v2", &older).await.state,
+        RunState::Superseded
+    );
+    assert_eq!(world.tasks.started().len(), 1);
+}

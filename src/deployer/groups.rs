@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use crate::input::task_event::TaskStoppedEvent;
 use crate::ledger::{LedgerError, Versioned};
-use crate::model::group::{run_id, Group, GroupRun, Next, RunState, Stale};
+use crate::model::group::{run_id, Group, GroupRun, Next, PushedRelease, RunState, Stale};
 use crate::ports::{Adapters, AwsError, AwsErrorKind, OneOffTask, TaskRunner, TaskStatus};
 
 use super::group_gates::GateSays;
@@ -54,6 +54,29 @@ impl<A: Adapters> Deployer<A> {
         source: Option<crate::model::group::ReleaseSource>,
         invocation: &Invocation,
     ) -> Result<GroupRunReport, StepError> {
+        Box::pin(self.start_run(group, release, source, None, invocation)).await
+    }
+
+    /// [`Self::start_group_run`] for a release a push named (`pushed`: its tag, version and
+    /// push time, which order it against other pushes of the group).
+    pub async fn start_group_run_pushed(
+        &self,
+        group: &str,
+        release: BTreeMap<String, String>,
+        pushed: PushedRelease,
+        invocation: &Invocation,
+    ) -> Result<GroupRunReport, StepError> {
+        Box::pin(self.start_run(group, release, None, Some(pushed), invocation)).await
+    }
+
+    async fn start_run(
+        &self,
+        group: &str,
+        release: BTreeMap<String, String>,
+        source: Option<crate::model::group::ReleaseSource>,
+        pushed: Option<PushedRelease>,
+        invocation: &Invocation,
+    ) -> Result<GroupRunReport, StepError> {
         let spec = self.group(group)?;
         for target in spec.targets() {
             if !release.contains_key(target) {
@@ -75,6 +98,7 @@ impl<A: Adapters> Deployer<A> {
         // Queued: it acts once it holds the group's line (one run of a group at a time).
         let mut run = GroupRun::begin(&id, spec, release, needs_approval);
         run.source = source;
+        run.pushed = pushed;
         run.began_at = Some(self.now());
         // What the targets' configs promise, kept with the run: a config changed mid-run
         // does not change what this run waits for.

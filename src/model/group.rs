@@ -34,10 +34,12 @@ pub mod task_exit;
 
 pub use gates::{Gate, RunGates, RunWait};
 pub use ids::{is_group_name, is_run_of, run_id, MAX_GROUP_NAME};
-pub use line::{Admission, GroupLine};
+pub use line::{Admission, Arrival, GroupLine};
 pub use next::Next;
 pub use request::RunApproval;
-pub use run::{GroupRun, ReleaseSource, RunState, Stale, StepKind, StepRun, StepState};
+pub use run::{
+    GroupRun, PushedRelease, ReleaseSource, RunState, Stale, StepKind, StepRun, StepState,
+};
 pub use spec::{Group, OnFailure, Step, MAX_TASK_TIMEOUT};
 pub use task_exit::{ContainerExit, TaskStopped, TaskVerdict};
 

@@ -60,13 +60,35 @@ pub fn older_than_running(
 
 /// Whether `head` was accepted for a newer image than `candidate`.
 pub fn is_newer(head: &Head, candidate: &Head) -> bool {
-    let parse = |v: &Option<String>| v.as_deref().and_then(|v| Version::parse(v).ok());
-    if let (Some(theirs), Some(ours)) = (parse(&head.version), parse(&candidate.version)) {
-        if theirs != ours {
-            return theirs > ours;
+    older_push(
+        (candidate.version.as_deref(), candidate.pushed_at),
+        (head.version.as_deref(), head.pushed_at),
+    )
+    .is_some()
+}
+
+/// Why one pushed release (`ours`: the version its tag names, when its target orders by
+/// semver, and when ECR received its digest) is older than another (`theirs`), by the
+/// ordering rule: the versions when both have one and they differ, else the push times.
+/// `None`: not older (newer, the same, or nothing tells them apart).
+pub fn older_push(
+    ours: (Option<&str>, Option<DateTime<Utc>>),
+    theirs: (Option<&str>, Option<DateTime<Utc>>),
+) -> Option<String> {
+    let parse = |v: Option<&str>| v.and_then(|v| Version::parse(v).ok());
+    if let (Some(ours), Some(theirs)) = (parse(ours.0), parse(theirs.0)) {
+        if ours != theirs {
+            return (ours < theirs).then(|| format!("version {ours} is below {theirs}"));
         }
     }
-    matches!((head.pushed_at, candidate.pushed_at), (Some(theirs), Some(ours)) if theirs > ours)
+    match (ours.1, theirs.1) {
+        (Some(ours), Some(theirs)) if ours < theirs => Some(format!(
+            "its image was pushed at {}, before the other's ({})",
+            ours.format("%Y-%m-%d %H:%M:%S UTC"),
+            theirs.format("%Y-%m-%d %H:%M:%S UTC")
+        )),
+        _ => None,
+    }
 }
 
 /// S3 sequencers order events for the same key: right-pad the shorter with zeros, then

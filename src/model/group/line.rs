@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::run::{ReleaseSource, RunState};
+use super::run::{PushedRelease, ReleaseSource, RunState};
 use crate::model::ordering::compare_sequencers;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -36,6 +36,26 @@ pub struct GroupLine {
     /// upload that entered the line: an older upload arriving later never runs.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub sources: BTreeMap<String, String>,
+    /// The newest pushed release that entered the line, and its run: an older push
+    /// arriving later (ECR's events are not ordered) never runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub newest_push: Option<NewestPush>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewestPush {
+    pub run: String,
+    #[serde(flatten)]
+    pub push: PushedRelease,
+}
+
+/// How a release arrived, which orders it against the others that arrived the same way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Arrival<'a> {
+    /// An upload of a release object: S3's sequencer orders uploads of one key.
+    Upload(&'a ReleaseSource),
+    /// A push: the ordering rule (version, then push time) orders pushes.
+    Push(&'a PushedRelease),
 }
 
 /// What the line says to a run that arrives.
@@ -52,19 +72,21 @@ pub enum Admission {
     SupersedeHolder { holder: String },
     /// Another run is under way: the arriving one waits behind it.
     Waits { behind: String },
-    /// The arriving run is an upload older than one that entered the line already (its
-    /// events came out of order): it never runs. Changes nothing on the line.
-    Older { newest: String },
+    /// The arriving run is an upload or a push older than one that entered the line
+    /// already (their events came out of order): it never runs, for the reason given.
+    /// Changes nothing on the line.
+    Older { why: String },
 }
 
 impl GroupLine {
-    /// `run` arrives (from `source`, when an upload named it); `holder`: the current holder's state as its record says, `None` when
-    /// the line has no holder or its record is gone. Changes the line as the admission says
-    /// (except for `SupersedeHolder`, which changes nothing yet).
+    /// `run` arrives (`arrival`: how, when it is ordered against others); `holder`: the
+    /// current holder's state as its record says, `None` when the line has no holder or
+    /// its record is gone. Changes the line as the admission says (except for
+    /// `SupersedeHolder`, which changes nothing yet).
     pub fn admit(
         &mut self,
         run: &str,
-        source: Option<&ReleaseSource>,
+        arrival: Option<Arrival<'_>>,
         holder: Option<RunState>,
     ) -> Admission {
         if self.holder.as_deref() == Some(run) {
@@ -73,19 +95,9 @@ impl GroupLine {
                 superseded: vec![],
             };
         }
-        if let Some(source) = source.filter(|_| !self.waiting.iter().any(|w| w == run)) {
-            match self.sources.get(&source.key) {
-                Some(newest)
-                    if compare_sequencers(newest, &source.sequencer) == Ordering::Greater =>
-                {
-                    return Admission::Older {
-                        newest: newest.clone(),
-                    }
-                }
-                _ => {
-                    self.sources
-                        .insert(source.key.clone(), source.sequencer.clone());
-                }
+        if !self.waiting.iter().any(|w| w == run) {
+            if let Err(why) = self.ordered(run, arrival) {
+                return Admission::Older { why };
             }
         }
         let current = self.holder.clone();
@@ -123,6 +135,43 @@ impl GroupLine {
         Some((self.holder.clone(), superseded))
     }
 
+    /// Records `run` as the newest of its kind, or says why it is older than that one.
+    fn ordered(&mut self, run: &str, arrival: Option<Arrival<'_>>) -> Result<(), String> {
+        match arrival {
+            None => Ok(()),
+            Some(Arrival::Upload(source)) => match self.sources.get(&source.key) {
+                Some(newest)
+                    if compare_sequencers(newest, &source.sequencer) == Ordering::Greater =>
+                {
+                    Err(format!(
+                        "this upload of {} (sequencer {}) is older than one the group already took (sequencer {newest}); S3's events came out of order",
+                        source.key, source.sequencer
+                    ))
+                }
+                _ => {
+                    self.sources
+                        .insert(source.key.clone(), source.sequencer.clone());
+                    Ok(())
+                }
+            },
+            Some(Arrival::Push(push)) => {
+                if let Some(newest) = self.newest_push.as_ref().filter(|n| n.run != run) {
+                    if let Some(why) = push.older_than(&newest.push) {
+                        return Err(format!(
+                            "this push of {} is older than the push of {} the group already took (run {}): {why}; ECR's events came out of order",
+                            push.tag, newest.push.tag, newest.run
+                        ));
+                    }
+                }
+                self.newest_push = Some(NewestPush {
+                    run: run.to_string(),
+                    push: push.clone(),
+                });
+                Ok(())
+            }
+        }
+    }
+
     fn pass_over_waiting(&mut self) -> Vec<String> {
         let passed: Vec<String> = self.waiting.drain(..).collect();
         self.passed_over.extend(passed.iter().cloned());
@@ -157,6 +206,7 @@ mod tests {
             waiting: waiting.iter().map(|w| w.to_string()).collect(),
             passed_over: vec![],
             sources: Default::default(),
+            newest_push: None,
         }
     }
 
@@ -263,26 +313,32 @@ mod tests {
     fn an_upload_older_than_one_the_line_took_never_runs() {
         let mut line = GroupLine::default();
         let newer = upload("0062E5F4C2B5D6E820");
-        assert_eq!(line.admit("r2", Some(&newer), None), handed("r2", &[]));
+        assert_eq!(
+            line.admit("r2", Some(Arrival::Upload(&newer)), None),
+            handed("r2", &[])
+        );
         // The older upload's event comes second: refused, the line unchanged.
         let before = line.clone();
         assert_eq!(
             line.admit(
                 "r1",
-                Some(&upload("0062E5F4C2B5D6E810")),
+                Some(Arrival::Upload(&upload("0062E5F4C2B5D6E810"))),
                 Some(RunState::Running)
             ),
             Admission::Older {
-                newest: "0062E5F4C2B5D6E820".into()
+                why: "this upload of s3://src/deploy/shop/release.json (sequencer 0062E5F4C2B5D6E810) is older than one the group already took (sequencer 0062E5F4C2B5D6E820); S3's events came out of order".into()
             }
         );
         assert_eq!(line, before);
         // The same upload again is the run it was; a newer one waits as any release.
-        assert_eq!(line.admit("r2", Some(&newer), None), handed("r2", &[]));
+        assert_eq!(
+            line.admit("r2", Some(Arrival::Upload(&newer)), None),
+            handed("r2", &[])
+        );
         assert_eq!(
             line.admit(
                 "r3",
-                Some(&upload("0062E5F4C2B5D6E830")),
+                Some(Arrival::Upload(&upload("0062E5F4C2B5D6E830"))),
                 Some(RunState::Running)
             ),
             Admission::Waits {
@@ -295,11 +351,93 @@ mod tests {
             ..upload("01")
         };
         assert!(matches!(
-            line.admit("r4", Some(&other), Some(RunState::Running)),
+            line.admit("r4", Some(Arrival::Upload(&other)), Some(RunState::Running)),
             Admission::Waits { .. }
         ));
         assert!(matches!(
             line.admit("r5", None, Some(RunState::Running)),
+            Admission::Waits { .. }
+        ));
+    }
+
+    fn arrived(push: &PushedRelease) -> Option<Arrival<'_>> {
+        Some(Arrival::Push(push))
+    }
+
+    fn push(tag: &str, version: Option<&str>, minute: u32) -> PushedRelease {
+        use chrono::TimeZone;
+        PushedRelease {
+            tag: tag.into(),
+            version: version.map(str::to_string),
+            pushed_at: Some(
+                chrono::Utc
+                    .with_ymd_and_hms(2026, 12, 7, 10, minute, 0)
+                    .unwrap(),
+            ),
+        }
+    }
+
+    #[test]
+    fn a_push_older_than_one_the_line_took_never_runs() {
+        let mut line = GroupLine::default();
+        let newer = push("main-2", None, 20);
+        assert_eq!(line.admit("r2", arrived(&newer), None), handed("r2", &[]));
+        // The older push's event comes second: refused, the line unchanged.
+        let before = line.clone();
+        let Admission::Older { why } = line.admit(
+            "r1",
+            arrived(&push("main-1", None, 10)),
+            Some(RunState::Running),
+        ) else {
+            panic!("an older push was let in: {line:?}")
+        };
+        assert!(
+            why.contains("this push of main-1 is older than the push of main-2"),
+            "{why}"
+        );
+        assert!(why.contains("pushed at 2026-12-07 10:10:00 UTC"), "{why}");
+        assert_eq!(line, before);
+        // The same push again is the run it was; a newer push waits as any release.
+        assert_eq!(line.admit("r2", arrived(&newer), None), handed("r2", &[]));
+        assert_eq!(
+            line.admit(
+                "r3",
+                arrived(&push("main-3", None, 30)),
+                Some(RunState::Running)
+            ),
+            Admission::Waits {
+                behind: "r2".into()
+            }
+        );
+        assert_eq!(
+            line.newest_push.as_ref().map(|n| n.run.as_str()),
+            Some("r3")
+        );
+    }
+
+    #[test]
+    fn a_pushes_version_orders_it_before_its_push_time() {
+        let mut line = GroupLine::default();
+        // v1.3.0 re-tags a digest built before v1.2.0's (ECR keeps a re-tagged image's
+        // first push time): the version decides.
+        assert!(matches!(
+            line.admit("r13", arrived(&push("v1.3.0", Some("1.3.0"), 5)), None),
+            Admission::Handed { .. }
+        ));
+        let Admission::Older { why } = line.admit(
+            "r12",
+            arrived(&push("v1.2.0", Some("1.2.0"), 50)),
+            Some(RunState::Running),
+        ) else {
+            panic!("v1.2.0 after v1.3.0 was let in")
+        };
+        assert!(why.contains("version 1.2.0 is below 1.3.0"), "{why}");
+        assert!(matches!(
+            line.admit(
+                "r14",
+                arrived(&push("v1.4.0", Some("1.4.0"), 1)),
+                Some(RunState::Running)
+            ),
             Admission::Waits { .. }
         ));
     }

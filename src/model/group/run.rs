@@ -157,6 +157,10 @@ pub struct GroupRun {
     /// `None` in records written before it was kept).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub began_at: Option<DateTime<Utc>>,
+    /// The push that named the release: its tag, version and push time, which order it
+    /// against other pushes of the group; `None` for an upload.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pushed: Option<PushedRelease>,
     /// Promotion and windows, judged before anything starts (`model::group::gating`).
     #[serde(default, skip_serializing_if = "RunGates::is_none")]
     pub gates: RunGates,
@@ -172,7 +176,38 @@ pub struct ReleaseSource {
     pub sequencer: String,
 }
 
+/// Where a pushed release came from: its tag, the version the tag names (when a target of
+/// the group orders by semver) and when ECR received its digest — what orders one push
+/// against another (README, "Which image wins"), whatever order their events arrive in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushedRelease {
+    pub tag: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pushed_at: Option<DateTime<Utc>>,
+}
+
+impl PushedRelease {
+    /// Why this push is older than `theirs` (`None`: it is not).
+    pub fn older_than(&self, theirs: &PushedRelease) -> Option<String> {
+        crate::model::ordering::older_push(
+            (self.version.as_deref(), self.pushed_at),
+            (theirs.version.as_deref(), theirs.pushed_at),
+        )
+    }
+}
+
 impl GroupRun {
+    /// How its release arrived, which orders it against the group's other releases.
+    pub fn arrival(&self) -> Option<super::Arrival<'_>> {
+        match (&self.source, &self.pushed) {
+            (Some(source), _) => Some(super::Arrival::Upload(source)),
+            (None, Some(pushed)) => Some(super::Arrival::Push(pushed)),
+            (None, None) => None,
+        }
+    }
+
     /// A new run of `group` taking `release`, queued for the group's line; once it holds
     /// the line it awaits approval first when asked to.
     pub fn begin(
@@ -194,6 +229,7 @@ impl GroupRun {
             steps,
             why: None,
             source: None,
+            pushed: None,
             began_at: None,
             gates: RunGates::default(),
         }
