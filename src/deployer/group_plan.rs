@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::model::group::{Group, RunState, Step};
+use crate::model::group::{Admission, Arrival, Group, RunState, Step};
 use crate::ports::Adapters;
 
 use super::groups::GroupRunReport;
@@ -17,6 +17,7 @@ impl<A: Adapters> Deployer<A> {
         spec: &Group,
         id: &str,
         release: &BTreeMap<String, String>,
+        arrival: Option<Arrival<'_>>,
     ) -> Result<GroupRunReport, StepError> {
         let report = |state, actions, why: String| GroupRunReport {
             group: spec.name.clone(),
@@ -33,10 +34,18 @@ impl<A: Adapters> Deployer<A> {
                 format!("this release is run {id} already ({state})"),
             ));
         }
-        let holder = match self.ledger.group_line(&spec.name).await? {
-            Some(line) => line.value.holder,
-            None => None,
-        };
+        let line = self.ledger.group_line(&spec.name).await?.map(|l| l.value);
+        // An upload or push older than one the line took never runs (on a copy: the dry
+        // run writes nothing).
+        if let Admission::Older { why } = line.clone().unwrap_or_default().admit(id, arrival, None)
+        {
+            return Ok(report(
+                RunState::Superseded,
+                Vec::new(),
+                format!("run {id} would be superseded at once, nothing started: {why}"),
+            ));
+        }
+        let holder = line.and_then(|line| line.holder);
         let start = match holder {
             None => "it would start at once".to_string(),
             Some(holder) => match self.ledger.group_run(&spec.name, &holder).await? {

@@ -112,6 +112,31 @@ async fn an_older_push_whose_event_comes_late_never_runs_after_a_newer_one() {
 
     let taken = deliver("e-3", "v3", &newer).await;
     assert_eq!(taken.state, RunState::Running);
+    // The dry run of the late push says what the line will do with it, and writes nothing.
+    let planned = super::PLANNING
+        .scope(
+            true,
+            world
+                .deployer
+                .handle_ecr_event(&ecr_push("e-2", "web", Some("v2"), &older), &invocation()),
+        )
+        .await
+        .unwrap();
+    let EventOutcome::Targets { groups, .. } = planned.outcome else {
+        panic!("{planned:?}")
+    };
+    let said = groups[0].why.clone().unwrap_or_default();
+    assert!(
+        said.contains("would be superseded at once") && said.contains("older than the push of v3"),
+        "{said}"
+    );
+    assert!(world
+        .deployer
+        .ledger
+        .group_run("shop", &groups[0].run_id)
+        .await
+        .unwrap()
+        .is_none());
     let late = deliver("e-2", "v2", &older).await;
 
     assert_eq!(late.state, RunState::Superseded, "{late:?}");

@@ -86,9 +86,6 @@ impl<A: Adapters> Deployer<A> {
             }
         }
         let id = run_id(group, &release);
-        if self.is_dry_run() {
-            return self.plan_group_run(spec, &id, &release).await;
-        }
         let needs_approval = spec.targets().iter().any(|t| {
             self.config
                 .targets
@@ -100,6 +97,11 @@ impl<A: Adapters> Deployer<A> {
         run.source = source;
         run.pushed = pushed;
         run.began_at = Some(self.now());
+        if self.is_dry_run() {
+            return self
+                .plan_group_run(spec, &id, &run.release, run.arrival())
+                .await;
+        }
         // What the targets' configs promise, kept with the run: a config changed mid-run
         // does not change what this run waits for.
         let gated = |has: fn(&crate::input::config::Target) -> bool| {
