@@ -115,17 +115,17 @@ impl<A: Adapters> Deployer<A> {
         let run = Box::pin(self.drive_group_run(&group, id, &invocation))
             .await
             .map_err(|err| step_error(id, err))?;
-        let now = self.group_run_by_id(id).await?.value;
-        if action.passed(&now) {
+        let after = self.group_run_by_id(id).await?.value;
+        if action.passed(&after) {
             return Ok(RunGateOutcome::Released { run });
         }
-        let why = now
+        let why = after
             .gates
             .waiting
             .as_ref()
             .map(|w| w.why.clone())
             .or_else(|| run.why.clone())
-            .unwrap_or_else(|| format!("it is {}", now.state));
+            .unwrap_or_else(|| format!("it is {}", after.state));
         log_decision(action.word(), &format!("run {id} did not go on now: {why}"));
         Ok(RunGateOutcome::NotReleased { why, run })
     }
