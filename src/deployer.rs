@@ -20,7 +20,8 @@
 //!   release through; `promotion` — the gate that takes only digests that succeeded
 //!   upstream;
 //! - `groups` — release group runs, driven pass by pass (`group_line`, `group_approval`,
-//!   `group_steps`, `group_reconcile`, `group_release*`); `group_gates` — a run's
+//!   `group_steps`, `group_reconcile`, `group_missed_push`, `group_release*`);
+//!   `group_gates` — a run's
 //!   promotion and windows before anything starts; `group_overrides` — an approver's
 //!   override of a run's windows or bypass of its soak;
 //! - `report` — what a pipeline answers; `logging` — the span its lines carry.
@@ -47,6 +48,7 @@ mod external;
 mod group_approval;
 mod group_gates;
 mod group_line;
+mod group_missed_push;
 mod group_overrides;
 mod group_plan;
 mod group_reconcile;

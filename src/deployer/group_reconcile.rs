@@ -3,7 +3,8 @@
 //! STOPPED event that never came is found with DescribeTasks while ECS still knows the
 //! task (about an hour after it stopped), a run that ended without handing its line over
 //! (a crash) hands it over. Only the holder can be under way, so this is one read per
-//! group when nothing runs.
+//! group when nothing runs — and, for a group a push can release, the repository's images
+//! (`group_missed_push`).
 
 use crate::model::group::{GroupRun, RunState, Stale, StepKind, StepState};
 use crate::ports::{Adapters, TaskStatus};
@@ -19,9 +20,20 @@ impl<A: Adapters> Deployer<A> {
     ) -> (Vec<GroupRunReport>, Vec<String>) {
         let (mut reports, mut problems) = (Vec::new(), Vec::new());
         for group in &self.config.groups {
-            match self.reconcile_group(&group.name, invocation).await {
+            match Box::pin(self.release_missed_group_push(group, invocation)).await {
                 Ok(Some(report)) => reports.push(report),
                 Ok(None) => {}
+                Err(err) => problems.push(format!(
+                    "group {}: looking for a missed push: {err}",
+                    group.name
+                )),
+            }
+            match self.reconcile_group(&group.name, invocation).await {
+                // The run the missed push started may hold the line: reported once.
+                Ok(Some(report)) if !reports.iter().any(|r| r.run_id == report.run_id) => {
+                    reports.push(report)
+                }
+                Ok(_) => {}
                 Err(err) => problems.push(format!("group {}: {err}", group.name)),
             }
         }

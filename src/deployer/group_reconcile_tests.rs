@@ -2,6 +2,8 @@
 //! adapters: a STOPPED event that never came, a deadline nothing woke, a run that ended
 //! without handing its group's line over.
 
+use std::collections::BTreeMap;
+
 use chrono::Duration;
 use serde_json::json;
 
@@ -79,4 +81,56 @@ async fn a_run_that_ended_without_handing_over_its_line_hands_it_over_on_the_nex
     );
     assert_eq!(world.run_of(&r2).await.state, RunState::Running);
     assert_eq!(world.tasks.started().len(), 2);
+}
+
+#[tokio::test]
+async fn a_push_whose_event_was_lost_releases_the_group_on_the_next_schedule_once() {
+    use crate::memory::{ecr_push, ACCOUNT};
+    // web and worker take one repository: a push releases the group.
+    let world = super::group_tests::world_with("stop", "web");
+    let registry = &world.deployer.registry;
+    let (v1, v2) = (
+        format!("sha256:{}", "1".repeat(64)),
+        format!("sha256:{}", "2".repeat(64)),
+    );
+    registry.push(ACCOUNT, "web", Some("v1"), &v1);
+    world
+        .deployer
+        .handle_ecr_event(&ecr_push("e-1", "web", Some("v1"), &v1), &invocation())
+        .await
+        .unwrap();
+    assert_eq!(world.tasks.started().len(), 1, "v1's migration");
+    // v2 is pushed; its event never comes. A tag the rule refuses is not a release.
+    registry.push(ACCOUNT, "web", Some("v2"), &v2);
+    registry.push(
+        ACCOUNT,
+        "web",
+        Some("latest"),
+        &format!("sha256:{}", "3".repeat(64)),
+    );
+
+    let report = reconcile(&world).await;
+
+    assert!(report.group_problems.is_empty(), "{report:?}");
+    let image = format!("{}/web@{v2}", super::group_tests::REGISTRY);
+    let v2_release = BTreeMap::from([("web".to_string(), image.clone()), ("worker".into(), image)]);
+    let v2_run = run_id("shop", &v2_release);
+    assert!(
+        report.groups.iter().any(|g| g.run_id == v2_run),
+        "v2 released by the reconciler: {report:?}"
+    );
+    let record = world.run_of(&v2_release).await;
+    assert_eq!(record.state, RunState::Queued, "behind v1's run");
+    assert_eq!(record.pushed.as_ref().map(|p| p.tag.as_str()), Some("v2"));
+
+    // The next schedule: nothing new to release, nothing started twice.
+    let again = reconcile(&world).await;
+    assert!(
+        again
+            .groups
+            .iter()
+            .all(|g| g.run_id != v2_run || g.actions.is_empty()),
+        "{again:?}"
+    );
+    assert_eq!(world.tasks.started().len(), 1);
 }

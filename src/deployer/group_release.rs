@@ -58,16 +58,7 @@ impl<A: Adapters> Deployer<A> {
                     *pushed_at.insert(at)
                 }
             };
-            let pushed = PushedRelease {
-                tag: push.tag.clone(),
-                version: group
-                    .targets()
-                    .iter()
-                    .filter_map(|name| self.config.target(name))
-                    .find_map(|target| target.tags.version(&push.tag))
-                    .map(|v| v.to_string()),
-                pushed_at,
-            };
+            let pushed = self.pushed_release(group, &push.tag, pushed_at);
             let started = self.start_group_run_pushed(&group.name, release, pushed, invocation);
             match Box::pin(started).await {
                 Ok(report) => reports.push(report),
@@ -95,6 +86,26 @@ impl<A: Adapters> Deployer<A> {
             }
         }
         Ok(reports)
+    }
+
+    /// What orders a push of `tag` (ECR received its digest at `pushed_at`) against the
+    /// group's other pushes: the version the tag names for a target ordering by semver.
+    pub(super) fn pushed_release(
+        &self,
+        group: &crate::model::group::Group,
+        tag: &str,
+        pushed_at: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> PushedRelease {
+        PushedRelease {
+            tag: tag.to_string(),
+            version: group
+                .targets()
+                .iter()
+                .filter_map(|name| self.config.target(name))
+                .find_map(|target| target.tags.version(tag))
+                .map(|v| v.to_string()),
+            pushed_at,
+        }
     }
 
     /// The release the push makes of `group`: each target's image at the pushed digest,

@@ -20,7 +20,7 @@ use crate::ports::{Silent, TaskRunner, TaskStatus};
 type GroupDeployer<N = Silent> =
     Deployer<(MemoryEcs, MemoryRegistry, MemoryStore, MemorySources, N)>;
 
-const REGISTRY: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
+pub(super) const REGISTRY: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
 
 pub(super) struct World<N: crate::ports::Notifier + 'static = Silent> {
     pub(super) deployer: GroupDeployer<N>,
