@@ -1,11 +1,12 @@
-//! The reconciler's look for a push a release group never heard of. EventBridge delivers
-//! ECR's events at least once, not always: a group whose targets all take one repository
-//! — so that a push can release it — has that repository read on each schedule, and the
-//! newest image every target of the group takes is handed to the push pipeline as its
-//! push when no run of it exists and the group's line took nothing newer. The pipeline
-//! then treats it as any push: the line orders it, the gates and the approval hold it.
-//! A group released by uploads (its targets take different repositories) is not looked
-//! for: an upload's event is S3's, and its object is the release.
+//! The reconciler's look for a push a release group never heard of. ECR sends its events
+//! on a best-effort basis: a group whose targets all take one repository — so that a push
+//! can release it — and whose line took a push before has that repository read on each
+//! schedule, and the newest image every target of the group takes is handed to the push
+//! pipeline as its push when no run of it exists and it is newer than the last push the
+//! line took. The pipeline then treats it as any push: the line orders it, the gates and
+//! the approval hold it. Not looked for: a group whose line took no push yet (its newest
+//! image is most likely what its services run already), and a group released by uploads
+//! (a push cannot be ordered against an upload).
 
 use std::collections::BTreeMap;
 
@@ -13,7 +14,7 @@ use chrono::Utc;
 use tracing::info;
 
 use crate::input::config::{TagRule, Target};
-use crate::model::group::{run_id, Group};
+use crate::model::group::{run_id, Group, RunState};
 use crate::ports::{Adapters, ListedImage};
 use crate::reconcile::{newest_release, push_event};
 
@@ -39,6 +40,21 @@ impl<A: Adapters> Deployer<A> {
         if targets.iter().any(|t| t.repository != first.repository) {
             return Ok(None);
         }
+        // What the line took: with no push yet — a group just configured over services
+        // that already run — the newest image in ECR is most likely what runs now, and
+        // releasing it would run its migration again; with uploads, a push cannot be
+        // ordered against them. Neither is looked for.
+        let Some(line) = self.ledger.group_line(&group.name).await? else {
+            return Ok(None);
+        };
+        let line = line.value;
+        let Some(newest) = line
+            .newest_push
+            .as_ref()
+            .filter(|_| line.sources.is_empty())
+        else {
+            return Ok(None);
+        };
         let repo = &first.repository;
         let images = self.registry.list_images(&repo.account, &repo.name).await?;
         let taken = taken_by_every_target(images, &targets);
@@ -56,15 +72,19 @@ impl<A: Adapters> Deployer<A> {
             .map(|t| (t.name.clone(), t.repository.image_uri(&image.digest)))
             .collect();
         let id = run_id(&group.name, &release);
-        if self.ledger.group_run(&group.name, &id).await?.is_some() {
+        if let Some(run) = self.ledger.group_run(&group.name, &id).await? {
+            // Created by an earlier look that died before the line took it: nothing else
+            // would ever drive it.
+            if run.value.state == RunState::Queued && !line.has_place(&id) {
+                let driven = Box::pin(self.drive_group_run(&group.name, &id, invocation)).await?;
+                return Ok(Some(driven));
+            }
             return Ok(None);
         }
-        let ours = self.pushed_release(group, tag, image.pushed_at);
-        let line = self.ledger.group_line(&group.name).await?;
-        let newest = line.and_then(|l| l.value.newest_push);
         // Only what is newer than the last push the line took: an older image in ECR is
         // one the line refused, or one a newer release made moot.
-        if newest.is_some_and(|n| n.push.older_than(&ours).is_none()) {
+        let ours = self.pushed_release(group, tag, image.pushed_at);
+        if newest.push.older_than(&ours).is_none() {
             return Ok(None);
         }
         info!(

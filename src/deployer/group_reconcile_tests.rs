@@ -83,54 +83,147 @@ async fn a_run_that_ended_without_handing_over_its_line_hands_it_over_on_the_nex
     assert_eq!(world.tasks.started().len(), 2);
 }
 
-#[tokio::test]
-async fn a_push_whose_event_was_lost_releases_the_group_on_the_next_schedule_once() {
-    use crate::memory::{ecr_push, ACCOUNT};
-    // web and worker take one repository: a push releases the group.
-    let world = super::group_tests::world_with("stop", "web");
-    let registry = &world.deployer.registry;
-    let (v1, v2) = (
-        format!("sha256:{}", "1".repeat(64)),
-        format!("sha256:{}", "2".repeat(64)),
-    );
-    registry.push(ACCOUNT, "web", Some("v1"), &v1);
+/// Group shop whose web and worker take one repository: a push releases it.
+fn one_repository() -> World {
+    super::group_tests::world_with("stop", "web")
+}
+
+/// Pushes the digest `n` (one hex digit repeated) as `tag`, ECR receiving it at 10:0n on
+/// 7 December 2026.
+fn push(world: &World, n: char, tag: &str) -> String {
+    let digest = format!("sha256:{}", n.to_string().repeat(64));
+    let minute = n.to_digit(16).unwrap();
+    let at = chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2026, 12, 7, 10, minute, 0).unwrap();
     world
         .deployer
-        .handle_ecr_event(&ecr_push("e-1", "web", Some("v1"), &v1), &invocation())
+        .registry
+        .push_at(crate::memory::ACCOUNT, "web", Some(tag), &digest, at);
+    digest
+}
+
+/// Its event, delivered.
+async fn delivered(world: &World, tag: &str, digest: &str) {
+    world
+        .deployer
+        .handle_ecr_event(
+            &crate::memory::ecr_push(&format!("e-{tag}"), "web", Some(tag), digest),
+            &invocation(),
+        )
         .await
         .unwrap();
+}
+
+/// The release a push of `digest` makes of shop (both targets in repository web).
+fn pushed(digest: &str) -> BTreeMap<String, String> {
+    let image = format!("{}/web@{digest}", super::group_tests::REGISTRY);
+    BTreeMap::from([("web".to_string(), image.clone()), ("worker".into(), image)])
+}
+
+#[tokio::test]
+async fn a_push_whose_event_was_lost_releases_the_group_on_the_next_schedule_once() {
+    let world = one_repository();
+    let v1 = push(&world, '1', "v1");
+    delivered(&world, "v1", &v1).await;
     assert_eq!(world.tasks.started().len(), 1, "v1's migration");
     // v2 is pushed; its event never comes. A tag the rule refuses is not a release.
-    registry.push(ACCOUNT, "web", Some("v2"), &v2);
-    registry.push(
-        ACCOUNT,
-        "web",
-        Some("latest"),
-        &format!("sha256:{}", "3".repeat(64)),
-    );
+    let v2 = push(&world, '2', "v2");
+    push(&world, '3', "latest");
 
     let report = reconcile(&world).await;
 
     assert!(report.group_problems.is_empty(), "{report:?}");
-    let image = format!("{}/web@{v2}", super::group_tests::REGISTRY);
-    let v2_release = BTreeMap::from([("web".to_string(), image.clone()), ("worker".into(), image)]);
-    let v2_run = run_id("shop", &v2_release);
+    let v2_run = run_id("shop", &pushed(&v2));
     assert!(
         report.groups.iter().any(|g| g.run_id == v2_run),
         "v2 released by the reconciler: {report:?}"
     );
-    let record = world.run_of(&v2_release).await;
+    let record = world.run_of(&pushed(&v2)).await;
     assert_eq!(record.state, RunState::Queued, "behind v1's run");
     assert_eq!(record.pushed.as_ref().map(|p| p.tag.as_str()), Some("v2"));
 
-    // The next schedule: nothing new to release, nothing started twice.
+    // The next schedule: nothing more to release; v1's run is driven, v2's waits.
     let again = reconcile(&world).await;
     assert!(
-        again
-            .groups
-            .iter()
-            .all(|g| g.run_id != v2_run || g.actions.is_empty()),
+        !again.groups.iter().any(|g| g.run_id == v2_run),
         "{again:?}"
     );
     assert_eq!(world.tasks.started().len(), 1);
+}
+
+#[tokio::test]
+async fn an_image_older_than_the_last_push_the_line_took_is_never_released() {
+    let world = one_repository();
+    let v2 = push(&world, '2', "v2");
+    let v3 = push(&world, '3', "v3");
+    delivered(&world, "v3", &v3).await;
+    // Someone moves tag v3 back onto v2's older image; v2's own event never came.
+    world
+        .deployer
+        .registry
+        .push(crate::memory::ACCOUNT, "web", Some("v3"), &v2);
+
+    let report = reconcile(&world).await;
+
+    assert!(report.group_problems.is_empty(), "{report:?}");
+    assert!(
+        world
+            .deployer
+            .ledger
+            .group_run("shop", &run_id("shop", &pushed(&v2)))
+            .await
+            .unwrap()
+            .is_none(),
+        "the older image is not released: {report:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_group_whose_line_took_no_push_is_not_looked_for() {
+    // A group configured over services that run their newest image already: releasing
+    // it again would run its migration again.
+    let world = one_repository();
+    let v1 = push(&world, '1', "v1");
+
+    let report = reconcile(&world).await;
+
+    assert!(report.groups.is_empty(), "{report:?}");
+    assert!(world
+        .deployer
+        .ledger
+        .group_run("shop", &run_id("shop", &pushed(&v1)))
+        .await
+        .unwrap()
+        .is_none());
+}
+
+#[tokio::test]
+async fn a_run_an_earlier_look_created_but_never_queued_is_driven() {
+    let world = one_repository();
+    let v1 = push(&world, '1', "v1");
+    delivered(&world, "v1", &v1).await;
+    let v2 = push(&world, '2', "v2");
+    // As a look that died after writing v2's run and before the line took it leaves it.
+    let spec = world.deployer.group("shop").unwrap().clone();
+    let id = run_id("shop", &pushed(&v2));
+    let mut run = crate::model::group::GroupRun::begin(&id, &spec, pushed(&v2), false);
+    run.pushed = Some(world.deployer.pushed_release(&spec, "v2", None));
+    world
+        .deployer
+        .ledger
+        .set_group_run(None, run)
+        .await
+        .unwrap();
+
+    let report = reconcile(&world).await;
+
+    assert!(report.group_problems.is_empty(), "{report:?}");
+    let line = world
+        .deployer
+        .ledger
+        .group_line("shop")
+        .await
+        .unwrap()
+        .unwrap()
+        .value;
+    assert!(line.has_place(&id), "v2 waits in the line now: {line:?}");
 }

@@ -92,8 +92,11 @@ async fn an_older_push_whose_event_comes_late_never_runs_after_a_newer_one() {
     );
     // ECR receives v2 and then v3; their events arrive the other way round.
     let registry = &world.deployer.registry;
-    registry.push(ACCOUNT, "web", Some("v2"), &older);
-    registry.push(ACCOUNT, "web", Some("v3"), &newer);
+    let at = |minute| {
+        chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2026, 12, 7, 10, minute, 0).unwrap()
+    };
+    registry.push_at(ACCOUNT, "web", Some("v2"), &older, at(2));
+    registry.push_at(ACCOUNT, "web", Some("v3"), &newer, at(3));
     let deliver = |id: &'static str, tag: &'static str, digest: &str| {
         let event = ecr_push(id, "web", Some(tag), digest);
         let world = &world;

@@ -18,6 +18,19 @@ impl MemoryRegistry {
     /// Pushes `digest` to `repository` in `account`, tagged `tag` (moving the tag from any
     /// other image, as ECR does for a mutable tag).
     pub fn push(&self, account: &str, repository: &str, tag: Option<&str>, digest: &str) {
+        self.push_at(account, repository, tag, digest, Utc::now());
+    }
+
+    /// [`Self::push`], ECR receiving a new digest at `at` (a re-tag keeps the first time,
+    /// as ECR does).
+    pub fn push_at(
+        &self,
+        account: &str,
+        repository: &str,
+        tag: Option<&str>,
+        digest: &str,
+        at: DateTime<Utc>,
+    ) {
         let mut images = self.images.lock().unwrap();
         let listed = images
             .entry((account.to_string(), repository.to_string()))
@@ -32,7 +45,7 @@ impl MemoryRegistry {
             None => listed.push(ListedImage {
                 digest: digest.to_string(),
                 tags: tag.map(str::to_string).into_iter().collect(),
-                pushed_at: Some(Utc::now()),
+                pushed_at: Some(at),
             }),
         }
     }

@@ -175,7 +175,12 @@ variable "migration" {
   default = null
 
   validation {
-    condition     = var.migration == null || length(try(var.migration.command, [])) > 0
+    condition     = var.migration == null || try(length(var.migration.command) > 0, false)
     error_message = "The migration's command names at least the program to run."
+  }
+
+  validation {
+    condition     = var.migration == null || can(regex("^[0-9][0-9a-z ]*[a-z]$", var.migration.timeout))
+    error_message = "The migration's timeout is a duration such as 15m or 1h 30m (1 minute to 24 hours)."
   }
 }

@@ -155,7 +155,8 @@ impl GroupLine {
                 }
             },
             Some(Arrival::Push(push)) => {
-                if let Some(newest) = self.newest_push.as_ref().filter(|n| n.run != run) {
+                let newest = self.newest_push.as_ref().filter(|n| n.run != run);
+                if let Some(newest) = newest {
                     if let Some(why) = push.older_than(&newest.push) {
                         return Err(format!(
                             "this push of {} is older than the push of {} the group already took (run {}): {why}; ECR's events came out of order",
@@ -163,10 +164,21 @@ impl GroupLine {
                         ));
                     }
                 }
-                self.newest_push = Some(NewestPush {
-                    run: run.to_string(),
-                    push: push.clone(),
-                });
+                // Only a push known to be newer takes the mark: one that cannot be compared
+                // (ECR's push time unknown) is let in, but must not hide the newest known
+                // push from the next comparison.
+                let newer = match newest {
+                    None => self.newest_push.is_none() && push.is_comparable(),
+                    Some(newest) => {
+                        !newest.push.is_comparable() || newest.push.older_than(push).is_some()
+                    }
+                };
+                if newer {
+                    self.newest_push = Some(NewestPush {
+                        run: run.to_string(),
+                        push: push.clone(),
+                    });
+                }
                 Ok(())
             }
         }
@@ -413,6 +425,37 @@ mod tests {
             line.newest_push.as_ref().map(|n| n.run.as_str()),
             Some("r3")
         );
+    }
+
+    #[test]
+    fn a_push_whose_time_is_unknown_is_let_in_but_never_hides_the_newest_known_one() {
+        let mut line = GroupLine::default();
+        let newest = push("main-3", None, 30);
+        assert!(matches!(
+            line.admit("r3", arrived(&newest), None),
+            Admission::Handed { .. }
+        ));
+        let unknown = PushedRelease {
+            pushed_at: None,
+            ..push("main-9", None, 0)
+        };
+        assert!(matches!(
+            line.admit("r9", arrived(&unknown), Some(RunState::Running)),
+            Admission::Waits { .. }
+        ));
+        assert_eq!(
+            line.newest_push.as_ref().map(|n| n.run.as_str()),
+            Some("r3")
+        );
+        // main-2's late event is still compared with main-3.
+        assert!(matches!(
+            line.admit(
+                "r2",
+                arrived(&push("main-2", None, 20)),
+                Some(RunState::Running)
+            ),
+            Admission::Older { .. }
+        ));
     }
 
     #[test]

@@ -189,6 +189,12 @@ pub struct PushedRelease {
 }
 
 impl PushedRelease {
+    /// Whether another push can be ordered against this one: by its version, or by ECR's
+    /// push time.
+    pub fn is_comparable(&self) -> bool {
+        self.version.is_some() || self.pushed_at.is_some()
+    }
+
     /// Why this push is older than `theirs` (`None`: it is not).
     pub fn older_than(&self, theirs: &PushedRelease) -> Option<String> {
         crate::model::ordering::older_push(
