@@ -17,11 +17,13 @@
 //! - [`spec`] — a group as the config names it;
 //! - [`run`] — one run of a group: its state machine, and the moves each observation makes;
 //! - [`line`] — one run of a group at a time: which run holds the line, which wait;
+//!   [`arrival`] — how a release came (an upload, a push), which orders it against others;
 //! - [`ids`] — RunTask's idempotency token and `startedBy` for a step of a run;
 //! - [`next`] — what a run needs done now, and why doing it twice is harmless;
 //! - [`task_exit`] — how a stopped task's event reads as a step's success or failure.
 
 pub mod approval;
+pub mod arrival;
 pub mod gates;
 pub mod gating;
 pub mod ids;
@@ -32,14 +34,13 @@ pub mod run;
 pub mod spec;
 pub mod task_exit;
 
+pub use arrival::{Arrival, PushedRelease, ReleaseSource};
 pub use gates::{Gate, RunGates, RunWait};
 pub use ids::{is_group_name, is_run_of, run_id, MAX_GROUP_NAME};
-pub use line::{Admission, Arrival, GroupLine};
+pub use line::{Admission, GroupLine};
 pub use next::Next;
 pub use request::RunApproval;
-pub use run::{
-    GroupRun, PushedRelease, ReleaseSource, RunState, Stale, StepKind, StepRun, StepState,
-};
+pub use run::{GroupRun, RunState, Stale, StepKind, StepRun, StepState};
 pub use spec::{Group, OnFailure, Step, MAX_TASK_TIMEOUT};
 pub use task_exit::{ContainerExit, TaskStopped, TaskVerdict};
 

@@ -17,7 +17,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::run::{PushedRelease, ReleaseSource, RunState};
+use super::arrival::{Arrival, PushedRelease};
+use super::run::RunState;
 use crate::model::ordering::compare_sequencers;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -47,15 +48,6 @@ pub struct NewestPush {
     pub run: String,
     #[serde(flatten)]
     pub push: PushedRelease,
-}
-
-/// How a release arrived, which orders it against the others that arrived the same way.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Arrival<'a> {
-    /// An upload of a release object: S3's sequencer orders uploads of one key.
-    Upload(&'a ReleaseSource),
-    /// A push: the ordering rule (version, then push time) orders pushes.
-    Push(&'a PushedRelease),
 }
 
 /// What the line says to a run that arrives.
@@ -210,6 +202,7 @@ impl GroupLine {
 
 #[cfg(test)]
 mod tests {
+    use super::super::arrival::ReleaseSource;
     use super::*;
 
     fn line(holder: &str, waiting: &[&str]) -> GroupLine {

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::arrival::{PushedRelease, ReleaseSource};
 use super::gates::RunGates;
 use super::spec::{Group, OnFailure, Step};
 use super::task_exit::{TaskStopped, TaskVerdict};
@@ -166,54 +167,7 @@ pub struct GroupRun {
     pub gates: RunGates,
 }
 
-/// Where an uploaded release came from: its object and S3's sequencer for the upload,
-/// which orders uploads of one key whatever order their events arrive in.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ReleaseSource {
-    /// `s3://<bucket>/<key>`.
-    pub key: String,
-    pub version_id: String,
-    pub sequencer: String,
-}
-
-/// Where a pushed release came from: its tag, the version the tag names (when a target of
-/// the group orders by semver) and when ECR received its digest — what orders one push
-/// against another (README, "Which image wins"), whatever order their events arrive in.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PushedRelease {
-    pub tag: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub version: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pushed_at: Option<DateTime<Utc>>,
-}
-
-impl PushedRelease {
-    /// Whether another push can be ordered against this one: by its version, or by ECR's
-    /// push time.
-    pub fn is_comparable(&self) -> bool {
-        self.version.is_some() || self.pushed_at.is_some()
-    }
-
-    /// Why this push is older than `theirs` (`None`: it is not).
-    pub fn older_than(&self, theirs: &PushedRelease) -> Option<String> {
-        crate::model::ordering::older_push(
-            (self.version.as_deref(), self.pushed_at),
-            (theirs.version.as_deref(), theirs.pushed_at),
-        )
-    }
-}
-
 impl GroupRun {
-    /// How its release arrived, which orders it against the group's other releases.
-    pub fn arrival(&self) -> Option<super::Arrival<'_>> {
-        match (&self.source, &self.pushed) {
-            (Some(source), _) => Some(super::Arrival::Upload(source)),
-            (None, Some(pushed)) => Some(super::Arrival::Push(pushed)),
-            (None, None) => None,
-        }
-    }
-
     /// A new run of `group` taking `release`, queued for the group's line; once it holds
     /// the line it awaits approval first when asked to.
     pub fn begin(
