@@ -21,7 +21,8 @@
 //! - `targets/<target>/waiting-for-window.json` — the same pointer for the one release
 //!   waiting for the target's deployment window (a newer one supersedes it).
 //! - `targets/<target>/audit/<key>/<time>-<hash>.json` — one write-once [`AuditEntry`] per
-//!   attempt to approve, reject, expire or supersede.
+//!   attempt to approve, reject, expire or supersede; `groups/<group>/audit/<run>/…` the
+//!   same for a release group run's decision, window override and soak bypass.
 //!
 //! A bucket written before `target.json` existed keeps working: a target without the
 //! document is read from its `head.json` and `rollouts.json` (and a source head from
@@ -161,12 +162,23 @@ pub fn source_key(bucket: &str, key: &str, version_id: &str) -> String {
 }
 
 pub fn audit_path(target: &str, key: &str, entry: &AuditEntry) -> String {
+    format!("targets/{target}/audit/{key}/{}.json", entry_name(entry))
+}
+
+/// Where the audit entries of a release group run are kept (beside, not under, its runs:
+/// listing the runs reads no entry).
+pub fn group_audit_prefix(group: &str, run: &str) -> String {
+    format!("groups/{group}/audit/{run}/")
+}
+
+/// One write-once object per attempt: when, and a hash of who did what with what result.
+fn entry_name(entry: &AuditEntry) -> String {
     let at = entry.at.format("%Y%m%dT%H%M%S%.9fZ");
     let who = short_hash(&format!(
         "{}\n{:?}\n{:?}\n{}",
         entry.actor, entry.channel, entry.action, entry.outcome
     ));
-    format!("targets/{target}/audit/{key}/{at}-{who}.json")
+    format!("{at}-{who}")
 }
 
 fn short_hash(text: &str) -> String {
@@ -351,8 +363,27 @@ impl<S: ObjectStore> Ledger<S> {
         key: &str,
         entry: &AuditEntry,
     ) -> Result<(), LedgerError> {
-        let path = audit_path(target, key, entry);
-        match self.store.create(&path, encode(entry)).await? {
+        self.create_entry(&audit_path(target, key, entry), entry)
+            .await
+    }
+
+    /// [`Self::append_audit`] for an attempt on release group run `run`.
+    pub async fn append_group_audit(
+        &self,
+        group: &str,
+        run: &str,
+        entry: &AuditEntry,
+    ) -> Result<(), LedgerError> {
+        let path = format!(
+            "{}{}.json",
+            group_audit_prefix(group, run),
+            entry_name(entry)
+        );
+        self.create_entry(&path, entry).await
+    }
+
+    async fn create_entry(&self, path: &str, entry: &AuditEntry) -> Result<(), LedgerError> {
+        match self.store.create(path, encode(entry)).await? {
             // The same attempt written twice (a retried request) is one entry.
             ConditionalWrite::Written { .. } | ConditionalWrite::Conflict => Ok(()),
         }

@@ -198,9 +198,32 @@ fn why_run_shows_the_gates_an_approver_opened() {
         reason: "the fix cannot wait for Monday".into(),
         at: at(109),
     });
-    let why = crate::console::group_why::explain(&run, None, now());
+    let mut why = crate::console::group_why::explain(&run, None, now());
+    let actor = |id: &str| crate::model::deployment::Actor {
+        id: id.into(),
+        channel: crate::model::deployment::Channel::Iam,
+        source: None,
+    };
+    let bypass = crate::model::deployment::Action::BypassSoak;
+    why.audit = vec![
+        run.attempt(
+            bypass,
+            &actor("arn:aws:sts::123456789012:assumed-role/developers/bob"),
+            "refused: bob is not among the IAM approvers of web (approval.iam_approvers)",
+            at(84),
+        ),
+        run.attempt(
+            bypass,
+            &actor("arn:aws:sts::123456789012:assumed-role/release/ada"),
+            "taken: hotfix for incident 4711",
+            at(85),
+        ),
+    ];
     let text = super::group_tables::run_why(&why, &PLAIN, now());
     for says in [
+        "AUDIT",
+        "bypasssoak",
+        "refused: bob is not among the IAM approvers",
         "promotion",
         "succeeded on dev-web",
         "soaked 25m",

@@ -168,10 +168,11 @@ pub fn run_why(why: &RunWhy, out: &Output, now: DateTime<Utc>) -> String {
         ]);
     }
     format!(
-        "{}\n\nwhy: {}\n\n{}",
+        "{}\n\nwhy: {}\n\n{}\n\nAUDIT\n{}",
         trimmed(&facts),
         why.explanation,
-        trimmed(&steps)
+        trimmed(&steps),
+        super::tables::audit(&why.audit, now)
     )
 }
 

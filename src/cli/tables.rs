@@ -255,22 +255,26 @@ pub fn show(shown: &Shown, out: &Output, now: DateTime<Utc>) -> String {
     text.push_str("\nHISTORY\n");
     text.push_str(&indent(&history));
     text.push_str("\n\nAUDIT\n");
-    if shown.audit.is_empty() {
-        text.push_str("  (no attempts to decide)");
-    } else {
-        let mut audit = table(Some(&["AT", "ACTION", "WHO", "CHANNEL", "OUTCOME"]));
-        for entry in &shown.audit {
-            audit.add_row(vec![
-                when(entry.at, now),
-                format!("{:?}", entry.action).to_lowercase(),
-                entry.actor.clone(),
-                format!("{:?}", entry.channel).to_lowercase(),
-                entry.outcome.clone(),
-            ]);
-        }
-        text.push_str(&indent(&audit));
-    }
+    text.push_str(&audit(&shown.audit, now));
     text
+}
+
+/// Every attempt to decide (or open a gate), taken or refused, one row each, indented.
+pub fn audit(entries: &[crate::model::deployment::AuditEntry], now: DateTime<Utc>) -> String {
+    if entries.is_empty() {
+        return "  (no attempts to decide)".to_string();
+    }
+    let mut audit = table(Some(&["AT", "ACTION", "WHO", "CHANNEL", "OUTCOME"]));
+    for entry in entries {
+        audit.add_row(vec![
+            when(entry.at, now),
+            format!("{:?}", entry.action).to_lowercase(),
+            entry.actor.clone(),
+            format!("{:?}", entry.channel).to_lowercase(),
+            entry.outcome.clone(),
+        ]);
+    }
+    indent(&audit)
 }
 
 pub fn why(image: &crate::console::why::Image, answers: &[crate::console::why::Why]) -> String {

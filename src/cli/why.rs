@@ -100,7 +100,8 @@ async fn run_why(ctx: &Context, id: &str, out: &Output) -> Result<Exit, CliError
     };
     let line = reads.group_line(&group.name).await?;
     let now = Utc::now();
-    let why = explain_run(&run, line.as_ref(), now);
+    let mut why = explain_run(&run, line.as_ref(), now);
+    why.audit = reads.group_audit(&run).await?;
     if out.json {
         out.json("why", &run_body(&why))?;
     } else {

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::model::deployment::{SoakBypass, WindowOverride};
+use crate::model::deployment::{AuditEntry, SoakBypass, WindowOverride};
 use crate::model::group::{
     GroupLine, GroupRun, RunApproval, RunState, RunWait, StepKind, StepRun, StepState,
 };
@@ -36,6 +36,9 @@ pub struct RunWhy {
     /// An approver bypassed the promotion soak: who, why, when.
     pub soak_bypass: Option<SoakBypass>,
     pub steps: Vec<StepWhy>,
+    /// Every attempt to decide the run or open its gates, taken or refused, oldest first
+    /// (the caller reads them: [`explain`] leaves it empty).
+    pub audit: Vec<AuditEntry>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -75,6 +78,7 @@ pub fn explain(run: &GroupRun, line: Option<&GroupLine>, now: DateTime<Utc>) -> 
             .enumerate()
             .map(|(index, step)| step_why(run, index, step))
             .collect(),
+        audit: Vec::new(),
     }
 }
 

@@ -104,7 +104,21 @@ impl<S: ObjectStore + ObjectList> Reads<S> {
     /// The audit entries of a deployment (every attempt to decide it), oldest first.
     pub async fn audit(&self, deployment: &Deployment) -> Result<Vec<AuditEntry>, ConsoleError> {
         let prefix = format!("targets/{}/audit/{}/", deployment.target, deployment.key);
-        let keys = self.ledger.store().list(&prefix).await?;
+        self.entries(&prefix).await
+    }
+
+    /// The audit entries of a release group run (its decision, a window override, a soak
+    /// bypass, and the refused attempts), oldest first.
+    pub async fn group_audit(
+        &self,
+        run: &crate::model::group::GroupRun,
+    ) -> Result<Vec<AuditEntry>, ConsoleError> {
+        self.entries(&crate::ledger::group_audit_prefix(&run.group, &run.id))
+            .await
+    }
+
+    async fn entries(&self, prefix: &str) -> Result<Vec<AuditEntry>, ConsoleError> {
+        let keys = self.ledger.store().list(prefix).await?;
         let reads = keys.iter().map(|path| self.object::<AuditEntry>(path));
         let mut entries: Vec<AuditEntry> =
             try_join_all(reads).await?.into_iter().flatten().collect();

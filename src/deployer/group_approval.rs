@@ -141,6 +141,28 @@ impl<A: Adapters> Deployer<A> {
         }
     }
 
+    /// Keeps `actor`'s attempt at `action` on `run` in the run's audit trail (taken, or
+    /// why not). Best effort: what was taken is in the run's record either way.
+    pub async fn audit_run(
+        &self,
+        run: &GroupRun,
+        action: crate::model::deployment::Action,
+        actor: &Actor,
+        outcome: String,
+    ) {
+        let entry = run.attempt(action, actor, outcome, Utc::now());
+        if let Err(err) = self
+            .ledger
+            .append_group_audit(&run.group, &run.id, &entry)
+            .await
+        {
+            tracing::warn!(
+                run_id = run.id,
+                "could not audit an attempt on the run: {err}"
+            );
+        }
+    }
+
     /// The run behind an approval link or `slipway approve`: `<group>-<hash>`.
     pub async fn group_run_by_id(&self, id: &str) -> Result<Versioned<GroupRun>, DecisionError> {
         let unknown = || DecisionError::UnknownDeployment(id.to_string());
@@ -167,6 +189,7 @@ impl<A: Adapters> Deployer<A> {
     ) -> Result<GroupDecision, DecisionError> {
         let read = self.group_run_by_id(id).await?;
         let group = read.value.group.clone();
+        let before = read.value.clone();
         let now = self.now();
         let moved = self
             .move_run(read, |run| run.decided(verdict, actor, reason.clone(), now))
@@ -181,9 +204,18 @@ impl<A: Adapters> Deployer<A> {
                     decision = "refused",
                     "decision on run {id} refused: {why}"
                 );
+                let outcome = format!("refused: {why}");
+                self.audit_run(&before, verdict.into(), actor, outcome)
+                    .await;
                 return Ok(GroupDecision::Refused { reason: why });
             }
         };
+        let taken = match &reason {
+            Some(reason) => format!("taken: {reason}"),
+            None => "taken".to_string(),
+        };
+        self.audit_run(&saved.value, verdict.into(), actor, taken)
+            .await;
         log_decision(
             crate::model::group::approval::verdict_word(verdict),
             &format!("run {id} by {} via {:?}", actor.id, actor.channel),

@@ -14,7 +14,7 @@ use serde::Serialize;
 use super::decisions::step_error;
 use super::groups::GroupRunReport;
 use super::{log_decision, DecisionError, Deployer, Invocation};
-use crate::model::deployment::{Actor, SoakBypass, WindowOverride};
+use crate::model::deployment::{Action, Actor, SoakBypass, WindowOverride};
 use crate::model::group::{GroupRun, Stale};
 use crate::ports::Adapters;
 
@@ -40,6 +40,14 @@ pub enum RunGateAction {
 }
 
 impl RunGateAction {
+    /// The audit trail's name for it.
+    pub fn audited(self) -> Action {
+        match self {
+            RunGateAction::OverrideWindow => Action::OverrideWindow,
+            RunGateAction::BypassSoak => Action::BypassSoak,
+        }
+    }
+
     fn word(self) -> &'static str {
         match self {
             RunGateAction::OverrideWindow => "window-overridden",
@@ -66,8 +74,14 @@ impl<A: Adapters> Deployer<A> {
         actor: &Actor,
         reason: Option<String>,
     ) -> Result<RunGateOutcome, DecisionError> {
-        let refuse = |why: String| {
+        let read = self.group_run_by_id(id).await?;
+        let before_run = read.value.clone();
+        let before = &before_run;
+        let refuse = |why: String| async move {
             tracing::info!(run_id = id, actor = actor.id, decision = "refused", "{why}");
+            let outcome = format!("refused: {why}");
+            self.audit_run(before, action.audited(), actor, outcome)
+                .await;
             Ok(RunGateOutcome::Refused { reason: why })
         };
         let Some(reason) = reason
@@ -80,9 +94,9 @@ impl<A: Adapters> Deployer<A> {
                     RunGateAction::OverrideWindow => "an override",
                     RunGateAction::BypassSoak => "a bypass",
                 }
-            ));
+            ))
+            .await;
         };
-        let read = self.group_run_by_id(id).await?;
         let group = read.value.group.clone();
         let at = self.now();
         let (by, why) = (actor.id.clone(), reason.clone());
@@ -101,9 +115,13 @@ impl<A: Adapters> Deployer<A> {
             })
             .await
             .map_err(|err| step_error(id, err))?;
-        if let Err(Stale(why)) = moved {
-            return refuse(why);
-        }
+        let saved = match moved {
+            Ok(saved) => saved,
+            Err(Stale(why)) => return refuse(why).await,
+        };
+        let taken = format!("taken: {reason}");
+        self.audit_run(&saved.value, action.audited(), actor, taken)
+            .await;
         log_decision(
             action.word(),
             &format!("run {id} by {} via {:?}: {reason}", actor.id, actor.channel),

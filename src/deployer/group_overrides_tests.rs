@@ -12,7 +12,7 @@ use super::pipeline_tests::invocation;
 use super::{RunGateAction, RunGateOutcome};
 use crate::approval::{ApprovalLinks, SigningKey, SigningKeys};
 use crate::memory::RecordingNotifier;
-use crate::model::deployment::{Actor, Channel};
+use crate::model::deployment::{Action, Actor, AuditEntry, Channel};
 use crate::model::group::{run_id, Gate, RunState};
 use crate::ports::Notifier;
 
@@ -41,6 +41,23 @@ async fn open<N: Notifier>(
         )
         .await
         .unwrap()
+}
+
+/// The run's audit trail: (action, outcome), oldest first.
+async fn audited<N: Notifier>(world: &World<N>) -> Vec<(Action, String)> {
+    use crate::ports::{ObjectList, ObjectStore};
+    let store = world.deployer.ledger.store();
+    let prefix = crate::ledger::group_audit_prefix("shop", &run_id("shop", &release()));
+    let mut entries: Vec<AuditEntry> = vec![];
+    for path in store.list(&prefix).await.unwrap() {
+        let object = store.get(&path).await.unwrap().unwrap();
+        entries.push(serde_json::from_slice(&object.body).unwrap());
+    }
+    entries.sort_by_key(|e| e.at);
+    assert!(entries
+        .iter()
+        .all(|e| e.actor == ADA && e.deployment_id == run_id("shop", &release())));
+    entries.into_iter().map(|e| (e.action, e.outcome)).collect()
 }
 
 fn refusal(outcome: RunGateOutcome) -> String {
@@ -99,6 +116,24 @@ async fn an_override_starts_a_run_its_window_holds_now_and_is_kept_on_the_run() 
     let again = refusal(open(&world, RunGateAction::OverrideWindow, Some("again")).await);
     assert!(again.contains("let through its window already"), "{again}");
     assert_eq!(world.tasks.started().len(), 1, "one migration");
+
+    // Every attempt is in the run's audit trail, the refused ones with why.
+    let trail = audited(&world).await;
+    let outcomes: Vec<&str> = trail.iter().map(|(_, o)| o.as_str()).collect();
+    assert!(
+        trail.iter().all(|(a, _)| *a == Action::OverrideWindow),
+        "{trail:?}"
+    );
+    assert_eq!(outcomes.len(), 3, "{outcomes:?}");
+    assert!(
+        outcomes[0].starts_with("refused: an override needs a reason"),
+        "{outcomes:?}"
+    );
+    assert_eq!(outcomes[1], "taken: incident 4711");
+    assert!(
+        outcomes[2].starts_with("refused: run shop-"),
+        "{outcomes:?}"
+    );
 }
 
 #[tokio::test]
@@ -229,6 +264,12 @@ async fn a_bypass_asks_the_runs_approval_at_once_with_the_bypass_in_the_evidence
 
     let again = refusal(open(&world, RunGateAction::BypassSoak, Some("again")).await);
     assert!(again.contains("bypassed already"), "{again}");
+    let trail = audited(&world).await;
+    assert_eq!(
+        trail.iter().map(|(a, _)| *a).collect::<Vec<_>>(),
+        [Action::BypassSoak, Action::BypassSoak]
+    );
+    assert_eq!(trail[0].1, "taken: hotfix for 4711");
 }
 
 #[tokio::test]

@@ -248,6 +248,24 @@ async fn a_deployments_route_does_not_take_a_runs_link() {
     assert_eq!(status, 404);
 }
 
+async fn run_audit(
+    app: &Arc<ApprovalApp<Adapters>>,
+    id: &str,
+) -> Vec<crate::model::deployment::AuditEntry> {
+    use crate::ports::{ObjectList, ObjectStore};
+    let store = app.deployer.ledger().store();
+    let mut entries = vec![];
+    for path in store
+        .list(&crate::ledger::group_audit_prefix("shop", id))
+        .await
+        .unwrap()
+    {
+        let object = store.get(&path).await.unwrap().unwrap();
+        entries.push(serde_json::from_slice(&object.body).unwrap());
+    }
+    entries
+}
+
 fn operator(action: &str, arn: &str, id: &str) -> Request<Body> {
     Request::post(format!("/operator/{action}"))
         .header("content-type", "application/json")
@@ -289,6 +307,23 @@ async fn slipway_approve_decides_a_run_as_an_iam_approver_of_its_approval_target
     let (status, body) = send(&app, operator("reject", approver, &id)).await;
     assert_eq!(status, 409, "{body}");
     assert!(body.contains("already approved"), "{body}");
+
+    // The stranger's attempt, the approval and the late rejection: one entry each.
+    use crate::model::deployment::Action;
+    let mut trail = run_audit(&app, &id).await;
+    trail.sort_by_key(|e| e.at);
+    let seen: Vec<(Action, &str, bool)> = trail
+        .iter()
+        .map(|e| (e.action, e.actor.as_str(), e.outcome.starts_with("taken")))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (Action::Approve, stranger, false),
+            (Action::Approve, approver, true),
+            (Action::Reject, approver, false)
+        ]
+    );
 }
 
 #[tokio::test]
@@ -311,6 +346,13 @@ async fn slipway_override_window_lets_an_approved_run_through_as_an_approver_of_
     assert!(
         body.contains("not among the IAM approvers of web"),
         "{body}"
+    );
+    let trail = run_audit(&app, &id).await;
+    assert!(
+        trail.iter().any(|e| e.actor == stranger
+            && e.action == crate::model::deployment::Action::OverrideWindow
+            && e.outcome.starts_with("refused: ")),
+        "the refused attempt is audited: {trail:?}"
     );
     let (status, body) = send(&app, operator("bypass-soak", approver, &id)).await;
     assert_eq!(status, 409, "no soak holds it: {body}");

@@ -9,7 +9,7 @@ use tracing::info;
 
 use super::operator_answer::{answer, decision_status, failed};
 use crate::deployer::{Deployer, GroupDecision, RunGateAction, RunGateOutcome};
-use crate::model::deployment::{Actor, Channel, Verdict};
+use crate::model::deployment::{Action, Actor, Channel, Verdict};
 use crate::ports::Adapters;
 
 /// Whether `id` names a run rather than a deployment: a deployment id is
@@ -26,10 +26,11 @@ pub(super) async fn decide_run<A: Adapters>(
     source: Option<String>,
     reason: Option<String>,
 ) -> Response {
-    if let Err(refused) = approver_of_run(deployer, id, caller, true).await {
+    let actor = iam_actor(caller, source);
+    let action = Action::from(verdict);
+    if let Err(refused) = approver_of_run(deployer, id, &actor, action, true).await {
         return refused;
     }
-    let actor = iam_actor(caller, source);
     match deployer.decide_group_run(id, verdict, &actor, reason).await {
         Ok(GroupDecision::Refused { reason }) => answer(
             StatusCode::CONFLICT,
@@ -56,10 +57,10 @@ pub(super) async fn open_run_gate<A: Adapters>(
     reason: Option<String>,
 ) -> Response {
     let must_ask = action == RunGateAction::BypassSoak;
-    if let Err(refused) = approver_of_run(deployer, id, caller, must_ask).await {
+    let actor = iam_actor(caller, source);
+    if let Err(refused) = approver_of_run(deployer, id, &actor, action.audited(), must_ask).await {
         return refused;
     }
-    let actor = iam_actor(caller, source);
     match Box::pin(deployer.open_run_gate(id, action, &actor, reason)).await {
         Ok(RunGateOutcome::Refused { reason }) => answer(
             StatusCode::CONFLICT,
@@ -87,14 +88,17 @@ fn iam_actor(caller: &str, source: Option<String>) -> Actor {
     }
 }
 
-/// Ok when `caller` is an IAM approver of every target of run `id`'s group that asks for
-/// approval (or the group asks none, and `must_ask` is false); else the answer to send.
+/// Ok when `actor` is an IAM approver of every target of run `id`'s group that asks for
+/// approval (or the group asks none, and `must_ask` is false); else the answer to send,
+/// the refused `action` audited on the run.
 async fn approver_of_run<A: Adapters>(
     deployer: &Deployer<A>,
     id: &str,
-    caller: &str,
+    actor: &Actor,
+    action: Action,
     must_ask: bool,
 ) -> Result<(), Response> {
+    let caller = actor.id.as_str();
     let run = match deployer.group_run_by_id(id).await {
         Ok(read) => read.value,
         Err(err) => return Err(failed(&err.to_string(), decision_status(&err))),
@@ -129,6 +133,9 @@ async fn approver_of_run<A: Adapters>(
         )
     };
     info!(run_id = id, actor = caller, decision = "refused", "{why}");
+    deployer
+        .audit_run(&run, action, actor, format!("refused: {why}"))
+        .await;
     Err(answer(
         StatusCode::FORBIDDEN,
         serde_json::json!({"result": "refused", "message": why}),

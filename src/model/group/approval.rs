@@ -11,7 +11,9 @@ use chrono::{DateTime, Utc};
 
 use super::request::RunApproval;
 use super::run::{GroupRun, RunState, Stale};
-use crate::model::deployment::{Actor, Decision, Delivery, SlackMessage, Verdict};
+use crate::model::deployment::{
+    Action, Actor, AuditEntry, Decision, Delivery, SlackMessage, Verdict,
+};
 
 impl GroupRun {
     /// Fixes the request: asked at `now`, open until `expires_at`. Asking again keeps the
@@ -53,6 +55,32 @@ impl GroupRun {
 
     /// `actor` decides, once, before the request expires. An approval starts the run; a
     /// rejection ends it with nothing started.
+    /// An audit entry for `actor`'s attempt at `action` on this run (`outcome`: `taken…`
+    /// or why it was refused); `image` lists the release.
+    pub fn attempt(
+        &self,
+        action: Action,
+        actor: &Actor,
+        outcome: impl Into<String>,
+        now: DateTime<Utc>,
+    ) -> AuditEntry {
+        AuditEntry {
+            at: now,
+            deployment_id: self.id.clone(),
+            actor: actor.id.clone(),
+            channel: actor.channel,
+            source: actor.source.clone(),
+            action,
+            image: self
+                .release
+                .values()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", "),
+            outcome: outcome.into(),
+        }
+    }
+
     pub fn decided(
         &mut self,
         verdict: Verdict,
