@@ -46,7 +46,8 @@ locals {
       # reads progressive rollouts' service deployments; and rolls a release that waited
       # for its window, which for an uploaded task definition re-reads the upload; and
       # looks again at releases waiting for upstream (promotion_reads: their soak).
-      # group_runs: a group step's rollout it closes moves the step's run on.
+      # group_runs: a group step's rollout it closes moves the step's run on, and a group's
+      # push no event told of starts the group's run (ecr_read lists its repository).
       grants = concat(["ledger", "ecs_read", "ecs_roll", "ecs_progress_read", "ecs_register", "pass_role", "ecr_read", "source_read", "promotion_reads", "notify", "secrets", "kms", "wake_ups", "hints"], local.group_grants)
     }
     "approval" = {
