@@ -236,14 +236,7 @@ async fn a_release_whose_image_never_ran_upstream_ends_not_promoted_with_nothing
     assert!(run.nothing_started());
     assert!(world.tasks.started().is_empty());
     // The line is free: the next release of the group runs (and is judged in turn).
-    let line = world
-        .deployer
-        .ledger
-        .group_line("shop")
-        .await
-        .unwrap()
-        .unwrap()
-        .value;
+    let line = world.line().await;
     assert_eq!(line.holder, None, "{line:?}");
 }
 

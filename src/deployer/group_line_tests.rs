@@ -7,14 +7,7 @@ use super::group_tests::{release_with, task_arn, world, World};
 use crate::model::group::{run_id, GroupLine, GroupRun, RunState};
 
 async fn line(world: &World) -> GroupLine {
-    world
-        .deployer
-        .ledger
-        .group_line("shop")
-        .await
-        .unwrap()
-        .unwrap()
-        .value
+    world.line().await
 }
 
 #[tokio::test]

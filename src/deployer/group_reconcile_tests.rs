@@ -217,13 +217,6 @@ async fn a_run_an_earlier_look_created_but_never_queued_is_driven() {
     let report = reconcile(&world).await;
 
     assert!(report.group_problems.is_empty(), "{report:?}");
-    let line = world
-        .deployer
-        .ledger
-        .group_line("shop")
-        .await
-        .unwrap()
-        .unwrap()
-        .value;
+    let line = world.line().await;
     assert!(line.has_place(&id), "v2 waits in the line now: {line:?}");
 }

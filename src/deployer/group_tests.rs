@@ -252,6 +252,17 @@ impl<N: crate::ports::Notifier + 'static> World<N> {
             .unwrap()
             .value
     }
+
+    /// Group shop's line as the ledger keeps it (written once any release came).
+    pub(super) async fn line(&self) -> crate::model::group::GroupLine {
+        self.deployer
+            .ledger
+            .group_line("shop")
+            .await
+            .unwrap()
+            .unwrap()
+            .value
+    }
 }
 
 #[tokio::test]

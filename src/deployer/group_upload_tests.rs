@@ -281,14 +281,7 @@ async fn an_older_upload_whose_event_came_second_never_runs() {
         1,
         "only the newer upload's migration: {started:?}"
     );
-    let line = world
-        .deployer
-        .ledger
-        .group_line("shop")
-        .await
-        .unwrap()
-        .unwrap()
-        .value;
+    let line = world.line().await;
     assert!(
         line.waiting.is_empty(),
         "the older upload never queued: {line:?}"

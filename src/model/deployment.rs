@@ -300,6 +300,30 @@ pub struct AuditEntry {
     pub outcome: String,
 }
 
+impl AuditEntry {
+    /// `actor`'s attempt at `action` on `id` (a deployment, or a release group run) of
+    /// `image`, and what became of it.
+    pub fn of(
+        id: &str,
+        image: &str,
+        action: Action,
+        actor: &Actor,
+        outcome: String,
+        at: DateTime<Utc>,
+    ) -> AuditEntry {
+        AuditEntry {
+            at,
+            deployment_id: id.to_string(),
+            actor: actor.id.clone(),
+            channel: actor.channel,
+            source: actor.source.clone(),
+            action,
+            image: image.to_string(),
+            outcome,
+        }
+    }
+}
+
 /// Why a decision was not taken. Each says what the person should know.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DecisionRefused {
@@ -425,16 +449,7 @@ impl Deployment {
         outcome: impl Into<String>,
         now: DateTime<Utc>,
     ) -> AuditEntry {
-        AuditEntry {
-            at: now,
-            deployment_id: self.id.clone(),
-            actor: actor.id.clone(),
-            channel: actor.channel,
-            source: actor.source.clone(),
-            action,
-            image: self.image.clone(),
-            outcome: outcome.into(),
-        }
+        AuditEntry::of(&self.id, &self.image, action, actor, outcome.into(), now)
     }
 
     /// Whether the request is past its expiry (and so cannot be decided any more).

@@ -64,21 +64,15 @@ impl GroupRun {
         outcome: impl Into<String>,
         now: DateTime<Utc>,
     ) -> AuditEntry {
-        AuditEntry {
-            at: now,
-            deployment_id: self.id.clone(),
-            actor: actor.id.clone(),
-            channel: actor.channel,
-            source: actor.source.clone(),
+        let release: Vec<&str> = self.release.values().map(String::as_str).collect();
+        AuditEntry::of(
+            &self.id,
+            &release.join(", "),
             action,
-            image: self
-                .release
-                .values()
-                .cloned()
-                .collect::<Vec<_>>()
-                .join(", "),
-            outcome: outcome.into(),
-        }
+            actor,
+            outcome.into(),
+            now,
+        )
     }
 
     pub fn decided(
