@@ -6,8 +6,6 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::run::GroupRun;
-
 /// How a release arrived, which orders it against the others that arrived the same way.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Arrival<'a> {
@@ -52,16 +50,5 @@ impl PushedRelease {
             (self.version.as_deref(), self.pushed_at),
             (theirs.version.as_deref(), theirs.pushed_at),
         )
-    }
-}
-
-impl GroupRun {
-    /// How its release arrived, which orders it against the group's other releases.
-    pub fn arrival(&self) -> Option<Arrival<'_>> {
-        match (&self.source, &self.pushed) {
-            (Some(source), _) => Some(Arrival::Upload(source)),
-            (None, Some(pushed)) => Some(Arrival::Push(pushed)),
-            (None, None) => None,
-        }
     }
 }

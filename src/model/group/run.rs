@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::arrival::{PushedRelease, ReleaseSource};
+use super::arrival::{Arrival, PushedRelease, ReleaseSource};
 use super::gates::RunGates;
 use super::spec::{Group, OnFailure, Step};
 use super::task_exit::{TaskStopped, TaskVerdict};
@@ -168,6 +168,15 @@ pub struct GroupRun {
 }
 
 impl GroupRun {
+    /// How its release arrived, which orders it against the group's other releases.
+    pub fn arrival(&self) -> Option<Arrival<'_>> {
+        match (&self.source, &self.pushed) {
+            (Some(source), _) => Some(Arrival::Upload(source)),
+            (None, Some(pushed)) => Some(Arrival::Push(pushed)),
+            (None, None) => None,
+        }
+    }
+
     /// A new run of `group` taking `release`, queued for the group's line; once it holds
     /// the line it awaits approval first when asked to.
     pub fn begin(
